@@ -1,0 +1,6 @@
+"""smtpdiag: SMTP connection diagnostics.
+
+resolve -> probe -> observe -> diagnose -> report.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,217 @@
+"""Configuration: frozen dataclasses, validated on construction.
+
+Invalid values raise :class:`smtpdiag.errors.ConfigError` (a ``ValueError``) with a
+one-line message the CLI prints as it is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .model import AddressFamily, TlsMode
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "Nameserver",
+    "ProbeConfig",
+    "ResolverConfig",
+    "Timeouts",
+    "TlsConfig",
+    "tls_mode_for_port",
+]
+
+#: Submission over implicit TLS (RFC 8314) on 465; STARTTLS (RFC 3207) elsewhere.
+DEFAULT_PORTS: tuple[int, ...] = (25, 587, 465)
+
+
+def tls_mode_for_port(port: int) -> TlsMode:
+    """465 is implicit TLS (RFC 8314 3.3); every other port is plain + STARTTLS."""
+    return TlsMode.IMPLICIT if port == 465 else TlsMode.STARTTLS
+
+
+def _positive(name: str, value: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    if value > 3600:
+        raise ConfigError(f"{name} must be at most 3600 seconds, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-phase limits and one overall deadline, in seconds.
+
+    The defaults suit interactive use: a whole probe ends within ``total`` seconds.
+    RFC 5321 4.5.3.2 asks a *sending MTA* to wait at least 5 minutes for the greeting
+    and 5 minutes for most commands; a diagnostic wants an answer sooner. Raise
+    ``greeting`` and ``command`` (and ``total``) to 300 to reproduce an MTA's patience.
+
+    Attributes:
+        dns: Lifetime of one DNS question across all nameservers and retries.
+        connect: TCP connect.
+        greeting: Waiting for the 220 banner.
+        command: Each command's reply (EHLO, HELO, STARTTLS, QUIT).
+        tls: The TLS handshake.
+        total: Overall deadline of the whole probe (DNS and all routes).
+    """
+
+    dns: float = 5.0
+    connect: float = 5.0
+    greeting: float = 10.0
+    command: float = 10.0
+    tls: float = 10.0
+    total: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("dns", "connect", "greeting", "command", "tls", "total"):
+            _positive(f"timeout {name}", getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Nameserver:
+    """A DNS server to ask: an IP address and a port."""
+
+    address: str
+    port: int = 53
+
+    def __post_init__(self) -> None:
+        try:
+            ipaddress.ip_address(self.address)
+        except ValueError:
+            raise ConfigError(f"nameserver must be an IP address, got {self.address!r}") from None
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"nameserver port must be 1-65535, got {self.port!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Nameserver:
+        """Parse ``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address."""
+        text = text.strip()
+        host, port = text, "53"
+        if text.startswith("["):
+            end = text.find("]")
+            if end < 0:
+                raise ConfigError(f"bad nameserver {text!r}: missing ']'")
+            host, rest = text[1:end], text[end + 1 :]
+            if rest:
+                if not rest.startswith(":"):
+                    raise ConfigError(f"bad nameserver {text!r}")
+                port = rest[1:]
+        elif text.count(":") == 1:
+            host, port = text.split(":")
+        if not port.isdigit():
+            raise ConfigError(f"bad nameserver port in {text!r}")
+        return cls(host, int(port))
+
+    def __str__(self) -> str:
+        if self.port == 53:
+            return self.address
+        return f"{self.address}@{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverConfig:
+    """Which DNS servers to ask.
+
+    Attributes:
+        nameservers: Servers to ask in order; empty means the system resolver
+            (``/etc/resolv.conf``).
+        resolv_conf: Alternative resolv.conf path when ``nameservers`` is empty.
+    """
+
+    nameservers: tuple[Nameserver, ...] = ()
+    resolv_conf: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """How to judge certificates.
+
+    Attributes:
+        ca_file: PEM bundle to verify against instead of the system trust store.
+    """
+
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ca_file is not None:
+            try:
+                with open(self.ca_file, "rb") as fh:
+                    head = fh.read(1 << 20)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read CA file {self.ca_file!r}: {exc.strerror or exc}"
+                ) from None
+            if b"-----BEGIN CERTIFICATE-----" not in head:
+                raise ConfigError(f"CA file {self.ca_file!r} holds no PEM certificate")
+
+
+def _default_ehlo_name() -> str:
+    # A fixed name: socket.getfqdn() may block on the (outside) system resolver.
+    return "smtpdiag.invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeConfig:
+    """Everything one probe needs besides the domain.
+
+    Attributes:
+        ports: TCP ports to try on every address.
+        families: Address families to resolve and probe.
+        timeouts: Per-phase limits and the overall deadline.
+        resolver: DNS servers.
+        tls: Certificate verification settings.
+        ehlo_name: Name sent in EHLO/HELO.
+        source_address: Local address to bind outgoing connections to, or ``None``.
+        per_address_limit: Concurrent connections to one destination address.
+        max_routes: Upper bound on routes probed (hostile DNS can list hundreds of MX).
+    """
+
+    ports: tuple[int, ...] = DEFAULT_PORTS
+    families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    resolver: ResolverConfig = field(default_factory=ResolverConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    ehlo_name: str = field(default_factory=_default_ehlo_name)
+    source_address: str | None = None
+    per_address_limit: int = 1
+    max_routes: int = 120
+
+    def __post_init__(self) -> None:
+        if not self.ports:
+            raise ConfigError("at least one port is needed")
+        for port in self.ports:
+            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+                raise ConfigError(f"port must be 1-65535, got {port!r}")
+        if len(set(self.ports)) != len(self.ports):
+            raise ConfigError("ports must not repeat")
+        if not self.families:
+            raise ConfigError("at least one address family is needed")
+        label = self.ehlo_name
+        if (
+            not label
+            or len(label) > 253
+            or any(c.isspace() or not c.isprintable() for c in label)
+            or not all(ch.isalnum() or ch in "-.[]:" for ch in label)
+        ):
+            raise ConfigError(f"bad EHLO name {label!r}")
+        if self.source_address is not None:
+            try:
+                ipaddress.ip_address(self.source_address)
+            except ValueError:
+                raise ConfigError(
+                    f"source address must be an IP address, got {self.source_address!r}"
+                ) from None
+        if not 1 <= self.per_address_limit <= 16:
+            raise ConfigError("per-address connection limit must be 1-16")
+        if not 1 <= self.max_routes <= 10_000:
+            raise ConfigError("max routes must be 1-10000")
+
+    def tls_mode(self, port: int) -> TlsMode:
+        return tls_mode_for_port(port)
+
+
+def env_flag(name: str) -> bool:
+    """True when an environment variable is set to a truthy value."""
+    return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,574 @@
+"""The observation vocabulary every stage shares.
+
+Everything here is plain, frozen data: the resolve and probe stages produce it, the
+diagnose stage reads it and adds findings, the report stage renders it. Nothing here
+does I/O. Enums are ``StrEnum`` so that their JSON form is stable.
+
+Durations and offsets are milliseconds as ``float`` (monotonic clock); wall-clock
+instants are ISO 8601 strings in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Action",
+    "ActionKind",
+    "AddressFamily",
+    "CertInfo",
+    "Diagnosis",
+    "DnsOutcome",
+    "DnsQuery",
+    "Evidence",
+    "Finding",
+    "MxHost",
+    "MxTargetKind",
+    "Outcome",
+    "Persistence",
+    "Phase",
+    "PhaseRecord",
+    "ProbeReport",
+    "Resolution",
+    "ResolutionKind",
+    "RetryAttempt",
+    "Route",
+    "RouteResult",
+    "Severity",
+    "SmtpReply",
+    "Step",
+    "StepStatus",
+    "TlsInfo",
+    "TlsMode",
+    "Verdict",
+]
+
+#: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
+SCHEMA_VERSION = "2.0"
+
+
+# --------------------------------------------------------------------------- DNS
+
+
+class DnsOutcome(StrEnum):
+    """How one DNS query ended."""
+
+    OK = "ok"
+    NXDOMAIN = "nxdomain"  #: the name does not exist
+    NODATA = "nodata"  #: the name exists but has no record of this type
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"  #: no nameserver answered within the lifetime
+    ERROR = "error"  #: anything else (malformed answer, no nameservers, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class DnsQuery:
+    """One DNS question and how it was answered.
+
+    Attributes:
+        name: The queried name, absolute, without the trailing dot.
+        rdtype: Record type asked for ("MX", "A", "AAAA", "TLSA", ...).
+        outcome: How the query ended.
+        answers: Answer data as text (e.g. ``"10 mx1.example.org"``), empty unless ``ok``.
+        nameserver: ``ip`` or ``ip@port`` of the server that gave the final answer;
+            ``None`` when none answered.
+        duration_ms: Time from question to answer or give-up.
+        detail: A short sanitized explanation when not ``ok``; ``None`` otherwise.
+        cname: The canonical name when the answer came through a CNAME, else ``None``.
+    """
+
+    name: str
+    rdtype: str
+    outcome: DnsOutcome
+    answers: tuple[str, ...] = ()
+    nameserver: str | None = None
+    duration_ms: float = 0.0
+    detail: str | None = None
+    cname: str | None = None
+
+
+class MxTargetKind(StrEnum):
+    """What an MX target (or implicit-MX host) turned out to be."""
+
+    HOSTNAME = "hostname"  #: an ordinary host name with address records
+    CNAME = "cname"  #: the target is an alias (RFC 5321 5.1 and RFC 2181 10.3 forbid it)
+    IP_LITERAL = "ip-literal"  #: the target is written as an IP address (not allowed)
+    NO_ADDRESS = "no-address"  #: NXDOMAIN or NODATA for both A and AAAA
+    LOOKUP_FAILED = "lookup-failed"  #: address lookups failed (SERVFAIL, timeout, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class MxHost:
+    """One mail exchanger of the domain and its addresses.
+
+    Attributes:
+        name: Host name without the trailing dot (for implicit MX: the domain itself).
+        preference: MX preference; 0 for an implicit MX.
+        kind: What the target is; addresses are only probed for ``hostname``/``cname``.
+        addresses: IPv4 and IPv6 addresses in answer order (after family filtering).
+        queries: The A/AAAA (and CNAME) queries made for this host.
+        rank: 1 for the most preferred preference group, 2 for the next, ...
+    """
+
+    name: str
+    preference: int
+    kind: MxTargetKind
+    addresses: tuple[str, ...] = ()
+    queries: tuple[DnsQuery, ...] = ()
+    rank: int = 1
+
+
+class ResolutionKind(StrEnum):
+    """Which delivery route the DNS publishes for the domain."""
+
+    MX = "mx"  #: ordinary MX records
+    IMPLICIT = "implicit"  #: no MX: the domain's own A/AAAA (RFC 5321 5.1)
+    NULL_MX = "null-mx"  #: "0 ." (RFC 7505): the domain accepts no mail
+    NONE = "none"  #: no MX and no address: there is no route
+    FAILED = "failed"  #: DNS could not answer (SERVFAIL, REFUSED, timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The DNS stage's result for one domain.
+
+    Attributes:
+        domain: The domain asked about (IDNA-encoded, lower case, no trailing dot).
+        kind: What the DNS publishes.
+        mx_query: The MX query itself.
+        hosts: Mail exchangers sorted by preference (equal preferences keep answer order
+            and share a ``rank``). Empty for ``null-mx``, ``none`` and ``failed``.
+        queries: Every query made, in order, including ``mx_query``.
+        duration_ms: Wall time of the whole DNS stage.
+    """
+
+    domain: str
+    kind: ResolutionKind
+    mx_query: DnsQuery
+    hosts: tuple[MxHost, ...] = ()
+    queries: tuple[DnsQuery, ...] = ()
+    duration_ms: float = 0.0
+
+
+# ------------------------------------------------------------------------- probe
+
+
+class AddressFamily(StrEnum):
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+
+class TlsMode(StrEnum):
+    """How TLS is expected on a port."""
+
+    STARTTLS = "starttls"  #: plain greeting, TLS upgraded via STARTTLS (25, 587; RFC 3207)
+    IMPLICIT = "implicit"  #: TLS from the first byte (465; RFC 8314)
+
+
+class Phase(StrEnum):
+    """The phases of one route probe, in the order they can happen."""
+
+    CONNECT = "connect"  #: TCP three-way handshake
+    TLS_HANDSHAKE = "tls-handshake"  #: TLS handshake (right after connect on 465, after STARTTLS elsewhere)
+    GREETING = "greeting"  #: waiting for the server's 220 banner
+    EHLO = "ehlo"
+    HELO = "helo"  #: only when EHLO was rejected
+    STARTTLS = "starttls"  #: the STARTTLS command and its reply
+    EHLO_TLS = "ehlo-tls"  #: EHLO repeated inside TLS (RFC 3207 4.2)
+    QUIT = "quit"
+
+
+class Outcome(StrEnum):
+    """How a phase ended."""
+
+    OK = "ok"
+    TIMEOUT = "timeout"  #: the phase's own limit or the overall deadline expired
+    REFUSED = "refused"  #: TCP RST to the SYN (ECONNREFUSED)
+    UNREACHABLE = "unreachable"  #: ICMP unreachable, no route (EHOSTUNREACH, ENETUNREACH)
+    RESET = "reset"  #: the peer reset an established connection
+    CLOSED = "closed"  #: the peer closed the connection (EOF) without an SMTP reply
+    TLS_FAILURE = "tls-failure"  #: the TLS handshake failed; see ``PhaseRecord.detail``
+    REPLY = "reply"  #: the server answered with a negative SMTP reply; see ``PhaseRecord.reply``
+    ERROR = "error"  #: any other local or protocol error (e.g. garbage instead of SMTP)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpReply:
+    """An SMTP reply as received.
+
+    Attributes:
+        code: The three-digit basic reply code (RFC 5321 4.2).
+        enhanced: The enhanced status code ``"c.s.d"`` if the text starts with one (RFC 2034).
+        text: Reply text, lines joined by newlines, control characters removed, truncated.
+    """
+
+    code: int
+    enhanced: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRecord:
+    """One phase of a route probe: when it ran, how long, and how it ended.
+
+    Attributes:
+        phase: Which phase.
+        outcome: How it ended.
+        start_ms: Offset from the start of the route probe.
+        duration_ms: Time the phase took, also when it failed or timed out.
+        reply: The SMTP reply read in this phase, if any (also for ``ok`` phases).
+        detail: Sanitized error text when not ``ok`` (e.g. the TLS alert reason); else ``None``.
+        error_type: Name of the exception type behind a failure, for debugging; else ``None``.
+    """
+
+    phase: Phase
+    outcome: Outcome
+    start_ms: float
+    duration_ms: float
+    reply: SmtpReply | None = None
+    detail: str | None = None
+    error_type: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    """Facts about the server's leaf certificate.
+
+    Attributes:
+        subject: RFC 4514 string of the subject.
+        issuer: RFC 4514 string of the issuer.
+        sans: DNS names and IP addresses from subjectAltName.
+        serial: Serial number in hex.
+        not_before: ISO 8601 UTC.
+        not_after: ISO 8601 UTC.
+        days_left: Whole days from the probe to ``not_after`` (negative when expired).
+        key_type: "RSA", "EC", "Ed25519", ...
+        key_bits: Key size in bits, or ``None`` where it does not apply.
+        sha256: SHA-256 fingerprint of the DER encoding, lower-case hex with colons.
+        self_signed: Subject equals issuer.
+    """
+
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    serial: str
+    not_before: str
+    not_after: str
+    days_left: int
+    key_type: str
+    key_bits: int | None
+    sha256: str
+    self_signed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """What the TLS handshake negotiated and what the certificate check showed.
+
+    Attributes:
+        version: Protocol version ("TLSv1.3", ...), ``None`` if the handshake failed.
+        cipher: Negotiated cipher suite name, ``None`` if the handshake failed.
+        cipher_bits: Secret bits of the cipher.
+        certificate: The leaf certificate, also when verification failed; ``None`` if
+            the server sent none or the handshake failed before it.
+        chain_length: Number of certificates the server sent (0 if unknown).
+        verified: The chain verifies against the trust store (system or ``--ca-file``).
+        verify_error: Why verification failed; ``None`` when verified.
+        hostname_match: The certificate names the MX host (RFC 6125 rules); ``None``
+            when there was no certificate.
+    """
+
+    version: str | None = None
+    cipher: str | None = None
+    cipher_bits: int | None = None
+    certificate: CertInfo | None = None
+    chain_length: int = 0
+    verified: bool = False
+    verify_error: str | None = None
+    hostname_match: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way a sender could deliver: an MX host, one of its addresses, one port.
+
+    Attributes:
+        mx: MX host name.
+        preference: The MX preference (0 for implicit MX).
+        rank: Preference group, 1 = most preferred.
+        address: IP address as text.
+        family: Address family.
+        port: TCP port.
+        tls_mode: STARTTLS or implicit TLS.
+    """
+
+    mx: str
+    preference: int
+    rank: int
+    address: str
+    family: AddressFamily
+    port: int
+    tls_mode: TlsMode
+
+    @property
+    def label(self) -> str:
+        """``mx[address]:port``: a short name for humans and metric labels."""
+        host = f"[{self.address}]"
+        return f"{self.mx}{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """What happened on one route.
+
+    Attributes:
+        route: The route probed.
+        phases: Phase records in the order they ran. The last one that is not ``ok``
+            (if any) is the failure; QUIT failures do not count.
+        ok: The route would accept a session: connected, 220 greeting, EHLO or HELO
+            accepted and, where TLS was attempted, the handshake succeeded. A route that
+            works without TLS because STARTTLS is not offered is still ``ok``.
+        banner: The greeting text (sanitized), ``None`` if none was read.
+        extensions: EHLO keywords as advertised (upper case), from the last successful EHLO.
+        starttls_offered: Whether the plain EHLO advertised STARTTLS; ``None`` on 465 or
+            when EHLO never succeeded.
+        tls: TLS facts when a handshake was attempted, else ``None``.
+        total_ms: Wall time of the whole route probe.
+        started_at: ISO 8601 UTC instant the route probe started.
+    """
+
+    route: Route
+    phases: tuple[PhaseRecord, ...]
+    ok: bool
+    banner: str | None = None
+    extensions: tuple[str, ...] = ()
+    starttls_offered: bool | None = None
+    tls: TlsInfo | None = None
+    total_ms: float = 0.0
+    started_at: str = ""
+
+    @property
+    def failure(self) -> PhaseRecord | None:
+        """The phase that ended the probe unsuccessfully, ignoring QUIT."""
+        for rec in reversed(self.phases):
+            if rec.phase is not Phase.QUIT and not rec.ok:
+                return rec
+        return None
+
+    def phase(self, phase: Phase) -> PhaseRecord | None:
+        """The record of ``phase`` (the last one if it ran twice), or ``None``."""
+        for rec in reversed(self.phases):
+            if rec.phase is phase:
+                return rec
+        return None
+
+
+# --------------------------------------------------------------------- diagnosis
+
+
+class Verdict(StrEnum):
+    """The domain-level summary."""
+
+    HEALTHY = "healthy"  #: every route works
+    DEGRADED = "degraded"  #: mail is deliverable, but some route or feature fails
+    FAILED = "failed"  #: no route delivers
+    NO_MAIL = "no-mail"  #: the domain publishes that it accepts no mail (null MX)
+
+
+class Persistence(StrEnum):
+    """Whether the failure is known to last."""
+
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    UNKNOWN = "unknown"  #: one probe cannot tell; repeated probes (``watch``) can
+
+
+class Severity(StrEnum):
+    """The class of a status code as a bounce type."""
+
+    SOFT = "soft"  #: class 4: retry later
+    HARD = "hard"  #: class 5: do not retry
+    INFO = "info"  #: no bounce implied (class 2, or an observation only)
+
+
+class StepStatus(StrEnum):
+    DONE = "done"  #: the probe carried out this investigation step; see ``result``
+    HUMAN = "human"  #: left for a person (e.g. "contact the recipient's IT")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One investigation step from the seed knowledge, and what the probe made of it.
+
+    Attributes:
+        id: Stable identifier (e.g. ``"5.4.2/test-connection"``).
+        text: The step, as the seed states it.
+        status: Done by the probe, or left for a human.
+        result: What the probe found when it carried out the step; ``None`` if not done.
+    """
+
+    id: str
+    text: str
+    status: StepStatus
+    result: str | None = None
+
+
+class ActionKind(StrEnum):
+    RETRY = "retry"  #: retry on the schedule given
+    SUPPRESS = "suppress"  #: never retry; put the address on a suppression list
+    NONE = "none"  #: nothing to do (healthy) or only informative
+    FIX = "fix"  #: a configuration to fix (e.g. our own network blocks port 25)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAttempt:
+    """One retry of a seed's retry schedule.
+
+    Attributes:
+        number: 1-based retry number.
+        after_previous_s: Delay after the bounce (first) or the previous retry, seconds.
+        offset_s: Cumulative delay from the bounce, seconds.
+        at: ISO 8601 UTC instant, counted from the diagnosis time.
+        final: This is the last try.
+    """
+
+    number: int
+    after_previous_s: int
+    offset_s: int
+    at: str
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What to do now.
+
+    Attributes:
+        kind: Retry, suppress, fix or nothing.
+        summary: One line for humans.
+        schedule: Retry attempts with concrete times (only for ``retry``).
+        after_schedule: What to do when every retry failed (seed text), if any.
+    """
+
+    kind: ActionKind
+    summary: str
+    schedule: tuple[RetryAttempt, ...] = ()
+    after_schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation that supports a finding. Fields are ``None`` where not applicable.
+
+    Attributes:
+        mx: The MX host involved.
+        address: The IP address.
+        port: The TCP port.
+        phase: The phase that failed or was observed.
+        outcome: The phase outcome.
+        reply: The SMTP reply as ``"421 4.3.2 text"``.
+        error: Error detail (TLS reason, DNS outcome, ...).
+        duration_ms: How long the phase took.
+        note: Anything else, in words.
+    """
+
+    mx: str | None = None
+    address: str | None = None
+    port: int | None = None
+    phase: str | None = None
+    outcome: str | None = None
+    reply: str | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One conclusion of the diagnosis.
+
+    Attributes:
+        rule: Id of the rule that produced it.
+        code: Enhanced status code the situation corresponds to (``"4.4.2"``), or
+            ``None`` for an observation with no code (e.g. "primary MX down, degraded").
+        title: The code's title, or a short title for code-less findings.
+        severity: Soft, hard or info.
+        summary: One line.
+        evidence: The observations behind it.
+        causes: Matched causes, worded as the seed lists them.
+        steps: The code's investigation steps, each done by the probe or left for a human.
+        action: What to do.
+        neighbours: Related codes the report names as well (e.g. ``("5.4.4",)``) with why.
+        persistence: Whether this finding is known to be transient or permanent.
+    """
+
+    rule: str
+    code: str | None
+    title: str
+    severity: Severity
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+    causes: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    action: Action = field(default_factory=lambda: Action(ActionKind.NONE, ""))
+    neighbours: tuple[str, ...] = ()
+    persistence: Persistence = Persistence.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """The domain-level verdict and its findings.
+
+    Attributes:
+        verdict: healthy, degraded, failed or no-mail.
+        persistence: transient, permanent or unknown.
+        primary: The leading finding's code, ``None`` when healthy or when the leading
+            finding has no code.
+        findings: Most important first.
+        generated_at: ISO 8601 UTC instant retry times are counted from.
+    """
+
+    verdict: Verdict
+    persistence: Persistence
+    primary: str | None
+    findings: tuple[Finding, ...] = ()
+    generated_at: str = ""
+
+
+# ------------------------------------------------------------------------ report
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    """Everything one probe of one domain saw, plus its diagnosis.
+
+    Attributes:
+        domain: The domain as given by the user (sanitized).
+        resolution: The DNS stage's result.
+        routes: Route results ordered by MX rank, MX, address, port.
+        started_at: ISO 8601 UTC instant the probe started.
+        duration_ms: Wall time of the whole probe.
+        ports: Ports that were probed.
+        families: Address families that were probed.
+        diagnosis: Added by the diagnose stage; ``None`` if not diagnosed.
+        schema_version: The JSON schema version.
+        tool_version: smtpdiag's version.
+    """
+
+    domain: str
+    resolution: Resolution
+    routes: tuple[RouteResult, ...]
+    started_at: str
+    duration_ms: float
+    ports: tuple[int, ...]
+    families: tuple[AddressFamily, ...]
+    diagnosis: Diagnosis | None = None
+    schema_version: str = SCHEMA_VERSION
+    tool_version: str = ""
