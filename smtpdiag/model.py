@@ -172,7 +172,9 @@ class Phase(StrEnum):
     """The phases of one route probe, in the order they can happen."""
 
     CONNECT = "connect"  #: TCP three-way handshake
-    TLS_HANDSHAKE = "tls-handshake"  #: TLS handshake (right after connect on 465, after STARTTLS elsewhere)
+    TLS_HANDSHAKE = (
+        "tls-handshake"  #: TLS handshake (right after connect on 465, after STARTTLS elsewhere)
+    )
     GREETING = "greeting"  #: waiting for the server's 220 banner
     EHLO = "ehlo"
     HELO = "helo"  #: only when EHLO was rejected

@@ -1,0 +1,174 @@
+"""What every subcommand shares: the parser class, probe options, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NoReturn, Protocol
+
+from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from ..errors import ConfigError
+from ..model import AddressFamily, Verdict
+from ..textsafe import clean
+
+__all__ = [
+    "EXIT_CODES_HELP",
+    "EXIT_COULD_NOT_RUN",
+    "EXIT_DEGRADED",
+    "EXIT_FAILED",
+    "EXIT_HEALTHY",
+    "EXIT_NO_MAIL",
+    "EXIT_USAGE",
+    "Parser",
+    "SubcommandModule",
+    "UsageExit",
+    "add_probe_options",
+    "config_from_args",
+    "error",
+    "exit_code_for_verdict",
+    "parse_ports",
+]
+
+EXIT_HEALTHY = 0
+EXIT_DEGRADED = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+EXIT_NO_MAIL = 4
+EXIT_COULD_NOT_RUN = 5
+
+EXIT_CODES_HELP = """\
+exit codes (probe, explain --probe, watch):
+  0  healthy: every route works
+  1  degraded: mail is deliverable, but some route or feature fails
+  2  usage error (bad argument, unreadable file)
+  3  failed: no route delivers
+  4  no-mail: the domain publishes a null MX (RFC 7505)
+  5  the probe could not run (no nameserver answered at all)
+`check --plugin` follows the monitoring-plugins convention instead: 0 OK, 1 WARNING,
+2 CRITICAL, 3 UNKNOWN."""
+
+
+class SubcommandModule(Protocol):
+    def register(self, subparsers: Any) -> None: ...
+
+
+class UsageExit(Exception):
+    """Raised by :class:`Parser` instead of ``sys.exit`` so ``main`` returns a code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def error(message: str) -> None:
+    """Print one sanitized line on stderr."""
+    print(f"smtpdiag: error: {clean(message, 400)}", file=sys.stderr)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        error(f"{message} (see '{self.prog} --help')")
+        raise UsageExit(EXIT_USAGE)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message, end="", file=sys.stderr)
+        raise UsageExit(status)
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """``"25,587,465"`` -> ``(25, 587, 465)``; raises ConfigError on anything else."""
+    ports: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 0 < int(part) < 65536:
+            raise ConfigError(f"bad port {part!r} in --ports {text!r}: expected 1-65535")
+        if int(part) in ports:
+            raise ConfigError(f"port {part} given twice in --ports")
+        ports.append(int(part))
+    return tuple(ports)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"seconds must be > 0 and <= 3600: {text!r}")
+    return value
+
+
+def add_probe_options(parser: argparse.ArgumentParser) -> None:
+    """Options every subcommand that probes shares."""
+    g = parser.add_argument_group("probe options")
+    g.add_argument(
+        "--nameserver",
+        action="append",
+        default=[],
+        metavar="IP[:PORT]",
+        help="DNS server to ask (repeatable; default: the system resolver)",
+    )
+    g.add_argument("--ports", default="25,587,465", help="ports to probe (default: 25,587,465)")
+    fam = g.add_mutually_exclusive_group()
+    fam.add_argument("-4", dest="family", action="store_const", const="4", help="IPv4 only")
+    fam.add_argument("-6", dest="family", action="store_const", const="6", help="IPv6 only")
+    g.add_argument("--ca-file", help="PEM bundle to verify certificates against")
+    g.add_argument("--ehlo-name", default="smtpdiag.invalid", help="name to send in EHLO")
+    g.add_argument("--source-address", help="local IP address to connect from")
+    t = parser.add_argument_group(
+        "timeouts (seconds)",
+        "RFC 5321 4.5.3.2 has MTAs wait 5 minutes for the greeting and most replies; the "
+        "defaults here suit interactive use. Use --greeting-timeout 300 --command-timeout 300 "
+        "--timeout 600 to be as patient as an MTA.",
+    )
+    d = Timeouts()
+    for flag, dest, what in (
+        ("--timeout", "total", "overall deadline"),
+        ("--dns-timeout", "dns", "per DNS query"),
+        ("--connect-timeout", "connect", "TCP connect"),
+        ("--greeting-timeout", "greeting", "220 greeting"),
+        ("--command-timeout", "command", "each command reply"),
+        ("--tls-timeout", "tls", "TLS handshake"),
+    ):
+        default = getattr(d, dest)
+        t.add_argument(flag, type=_seconds, default=default, help=f"{what} ({default:g})")
+
+
+def config_from_args(args: argparse.Namespace) -> ProbeConfig:
+    """Build a validated :class:`ProbeConfig`; raises ConfigError on bad input."""
+    families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
+    if args.family == "4":
+        families = (AddressFamily.IPV4,)
+    elif args.family == "6":
+        families = (AddressFamily.IPV6,)
+    return ProbeConfig(
+        ports=parse_ports(args.ports),
+        families=families,
+        timeouts=Timeouts(
+            dns=args.dns_timeout,
+            connect=args.connect_timeout,
+            greeting=args.greeting_timeout,
+            command=args.command_timeout,
+            tls=args.tls_timeout,
+            total=args.timeout,
+        ),
+        resolver=ResolverConfig(tuple(Nameserver.parse(ns) for ns in args.nameserver)),
+        tls=TlsConfig(ca_file=args.ca_file),
+        ehlo_name=args.ehlo_name,
+        source_address=args.source_address,
+    )
+
+
+def exit_code_for_verdict(verdict: Verdict | None, could_not_run: bool = False) -> int:
+    if could_not_run:
+        return EXIT_COULD_NOT_RUN
+    return {
+        Verdict.HEALTHY: EXIT_HEALTHY,
+        Verdict.DEGRADED: EXIT_DEGRADED,
+        Verdict.FAILED: EXIT_FAILED,
+        Verdict.NO_MAIL: EXIT_NO_MAIL,
+        None: EXIT_HEALTHY,
+    }[verdict]

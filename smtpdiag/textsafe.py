@@ -1,0 +1,43 @@
+"""Making untrusted text safe to store and print.
+
+Remote servers, DNS answers and bounce texts can hold terminal escape sequences,
+control characters or megabytes of text. Everything that reaches the model passes
+through :func:`clean` once, at the adapter that read it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["MAX_TEXT", "clean"]
+
+#: Longest text kept from one remote field (a reply, a banner, an error).
+MAX_TEXT = 512
+
+
+def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: bool = False) -> str:
+    """Return ``text`` without control or format characters, at most ``limit`` characters.
+
+    Bytes are decoded as UTF-8 with replacement. Newlines are kept only when asked
+    (multi-line SMTP replies); tabs become spaces. A cut text ends in "...".
+    """
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text[: limit * 4 + 16].decode("utf-8", "replace")
+    else:
+        text = text[: limit * 4 + 16]
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+        elif ch == "\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}:
+            # Includes ESC (terminal escapes), bidi overrides, CR.
+            continue
+        else:
+            out.append(ch)
+        if len(out) > limit:
+            return "".join(out[: limit - 3]) + "..."
+    return "".join(out)
