@@ -166,6 +166,9 @@ class ProbeConfig:
         source_address: Local address to bind outgoing connections to, or ``None``.
         per_address_limit: Concurrent connections to one destination address.
         max_routes: Upper bound on routes probed (hostile DNS can list hundreds of MX).
+        implicit_tls_ports: Ports that speak TLS from the first byte (RFC 8314); every
+            other port gets a plain greeting and STARTTLS (RFC 3207). Tests and the demo
+            use unprivileged ports, so this is configurable.
     """
 
     ports: tuple[int, ...] = DEFAULT_PORTS
@@ -177,6 +180,7 @@ class ProbeConfig:
     source_address: str | None = None
     per_address_limit: int = 1
     max_routes: int = 120
+    implicit_tls_ports: tuple[int, ...] = (465,)
 
     def __post_init__(self) -> None:
         if not self.ports:
@@ -207,9 +211,13 @@ class ProbeConfig:
             raise ConfigError("per-address connection limit must be 1-16")
         if not 1 <= self.max_routes <= 10_000:
             raise ConfigError("max routes must be 1-10000")
+        for port in self.implicit_tls_ports:
+            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+                raise ConfigError(f"implicit TLS port must be 1-65535, got {port!r}")
 
     def tls_mode(self, port: int) -> TlsMode:
-        return tls_mode_for_port(port)
+        """Implicit TLS on ``implicit_tls_ports``, STARTTLS everywhere else."""
+        return TlsMode.IMPLICIT if port in self.implicit_tls_ports else TlsMode.STARTTLS
 
 
 def env_flag(name: str) -> bool:

@@ -112,6 +112,12 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         help="DNS server to ask (repeatable; default: the system resolver)",
     )
     g.add_argument("--ports", default="25,587,465", help="ports to probe (default: 25,587,465)")
+    g.add_argument(
+        "--implicit-tls-ports",
+        default="465",
+        metavar="PORTS",
+        help="ports that use TLS from the first byte (default: 465); others use STARTTLS",
+    )
     fam = g.add_mutually_exclusive_group()
     fam.add_argument("-4", dest="family", action="store_const", const="4", help="IPv4 only")
     fam.add_argument("-6", dest="family", action="store_const", const="6", help="IPv6 only")
@@ -159,6 +165,7 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
         tls=TlsConfig(ca_file=args.ca_file),
         ehlo_name=args.ehlo_name,
         source_address=args.source_address,
+        implicit_tls_ports=parse_ports(args.implicit_tls_ports),
     )
 
 
