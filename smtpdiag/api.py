@@ -1,0 +1,112 @@
+"""The library facade: resolve -> plan -> probe -> diagnose, under one deadline.
+
+``await smtpdiag.probe("example.org", config)`` returns a :class:`ProbeReport` that
+holds everything observed (and, by default, the diagnosis). Network outcomes never
+raise; misuse raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from . import __version__
+from .config import ProbeConfig
+from .diagnose import diagnose as _diagnose
+from .errors import ProbeError
+from .model import DnsOutcome, ProbeReport, ResolutionKind
+from .probe import plan_routes, probe_routes
+from .resolve import normalize_domain, resolve_domain
+
+__all__ = ["could_not_run", "probe", "probe_sync"]
+
+# Stages end by the deadline themselves; this margin only guards against a bug there.
+_SAFETY_MARGIN_S = 2.0
+
+
+def _utc_iso(ts: float | None = None) -> str:
+    moment = datetime.now(UTC) if ts is None else datetime.fromtimestamp(ts, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def probe(
+    domain: str,
+    config: ProbeConfig | None = None,
+    *,
+    diagnose: bool = True,
+    history: Sequence[ProbeReport] = (),
+    now: datetime | None = None,
+) -> ProbeReport:
+    """Probe every route of ``domain`` and (by default) diagnose what was seen.
+
+    Args:
+        domain: The mail domain (a recipient address's part after ``@``).
+        config: Ports, timeouts, resolver, TLS settings; defaults to ``ProbeConfig()``.
+        diagnose: Add the diagnosis (``report.diagnosis``); ``False`` for raw observations.
+        history: Earlier reports of the same domain, oldest first (from watch mode):
+            evidence of whether a failure persists.
+        now: The instant retry schedules count from (default: the diagnosis time).
+
+    Returns:
+        The report. It ends within ``config.timeouts.total`` seconds (plus a little
+        for QUIT), whatever the servers and the DNS do.
+
+    Raises:
+        ConfigError: ``domain`` is not a valid domain name.
+        ProbeError: A stage overran the deadline by more than the safety margin.
+    """
+    config = config or ProbeConfig()
+    name = normalize_domain(domain)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    started_at = _utc_iso()
+    deadline = started + config.timeouts.total
+    try:
+        async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):
+            resolution = await resolve_domain(name, config, deadline=deadline)
+            routes = plan_routes(resolution, config)
+            results = await probe_routes(routes, config, deadline=deadline)
+    except TimeoutError:
+        raise ProbeError(
+            f"probe of {name} overran its {config.timeouts.total:g} s deadline"
+        ) from None
+    report = ProbeReport(
+        domain=name,
+        resolution=resolution,
+        routes=results,
+        started_at=started_at,
+        duration_ms=(loop.time() - started) * 1000.0,
+        ports=config.ports,
+        families=config.families,
+        tool_version=__version__,
+    )
+    if diagnose:
+        report = replace(report, diagnosis=_diagnose(report, now=now, history=history))
+    return report
+
+
+def probe_sync(
+    domain: str,
+    config: ProbeConfig | None = None,
+    *,
+    diagnose: bool = True,
+    history: Sequence[ProbeReport] = (),
+    now: datetime | None = None,
+) -> ProbeReport:
+    """Blocking twin of :func:`probe` (runs its own event loop; not from async code)."""
+    return asyncio.run(probe(domain, config, diagnose=diagnose, history=history, now=now))
+
+
+def could_not_run(report: ProbeReport) -> bool:
+    """True when no nameserver answered at all, so nothing about the domain is known.
+
+    SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis);
+    a timeout or an error before any answer means the probe itself could not run.
+    """
+    res = report.resolution
+    return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in (
+        DnsOutcome.TIMEOUT,
+        DnsOutcome.ERROR,
+    )

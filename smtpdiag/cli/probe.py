@@ -1,0 +1,76 @@
+"""``smtpdiag probe DOMAIN``: probe every route, print the diagnosis and the evidence."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from . import common
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "probe",
+        help="resolve a domain's MX and probe every route on 25/587/465",
+        description="Resolve DOMAIN's mail exchangers and probe every (MX, address, port) "
+        "route: TCP connect, greeting, EHLO, STARTTLS or implicit TLS, EHLO again, QUIT. "
+        "Never sends mail. Prints the diagnosis, then the evidence.",
+        epilog=common.EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("domain", metavar="DOMAIN", help="mail domain (the part after @)")
+    add_output_options(p)
+    p.add_argument(
+        "--no-diagnose",
+        action="store_true",
+        help="observations only, no diagnosis (exit code then only tells ran / could not run)",
+    )
+    common.add_probe_options(p)
+    p.set_defaults(run=run)
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print only the JSON report")
+    p.add_argument("--width", type=int, default=None, help="text width (default: terminal)")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in the text report (default: auto, off when not a terminal or NO_COLOR)",
+    )
+
+
+def want_color(args: argparse.Namespace) -> bool:
+    import os
+
+    if args.color == "always":
+        return True
+    if args.color == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+async def run(args: argparse.Namespace) -> int:
+    from ..api import could_not_run, probe
+    from ..errors import ProbeError
+    from ..report.jsonout import dumps
+    from ..report.text import render_text
+
+    config = common.config_from_args(args)
+    if args.width is not None and not 40 <= args.width <= 400:
+        common.error("--width must be 40-400")
+        return common.EXIT_USAGE
+    try:
+        report = await probe(args.domain, config, diagnose=not args.no_diagnose)
+    except ProbeError as exc:
+        common.error(str(exc))
+        return common.EXIT_COULD_NOT_RUN
+    if args.json:
+        sys.stdout.write(dumps(report) + "\n")
+    else:
+        sys.stdout.write(render_text(report, width=args.width, color=want_color(args)))
+    verdict = report.diagnosis.verdict if report.diagnosis else None
+    return common.exit_code_for_verdict(verdict, could_not_run(report))
