@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab tier needs (Postfix, nsd, iptables/nftables,
+# iproute2). Only as root; elsewhere it says what is missing and the lab tests skip.
+set -euo pipefail
+pkgs=(postfix nsd iptables nftables iproute2 procps)
+need=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "system-deps: not root (or no apt-get): missing ${need[*]}; the lab tests will skip" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks debconf questions on install; answer them for a local-only setup.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections || true
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian may start the stock services; the lab runs its own instances, so stop them.
+for svc in postfix nsd; do
+  command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1 || true
+done
