@@ -1,6 +1,117 @@
 """smtpdiag: SMTP connection diagnostics.
 
-resolve -> probe -> observe -> diagnose -> report.
+The pipeline: resolve (DNS) -> probe (TCP, SMTP, TLS; every phase timed) -> diagnose
+(observations -> enhanced status codes, causes, investigation steps, action) -> report.
+
+    >>> import smtpdiag
+    >>> report = smtpdiag.probe_sync("example.org", smtpdiag.ProbeConfig(...))
+    >>> report.diagnosis.verdict
+
+Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stays cheap.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Action": "model",
+    "ActionKind": "model",
+    "AddressFamily": "model",
+    "BounceParseError": "errors",
+    "CertInfo": "model",
+    "ConfigError": "errors",
+    "Diagnosis": "model",
+    "DnsOutcome": "model",
+    "DnsQuery": "model",
+    "Evidence": "model",
+    "Finding": "model",
+    "MxHost": "model",
+    "MxTargetKind": "model",
+    "Nameserver": "config",
+    "Outcome": "model",
+    "Persistence": "model",
+    "Phase": "model",
+    "PhaseRecord": "model",
+    "ProbeConfig": "config",
+    "ProbeError": "errors",
+    "ProbeReport": "model",
+    "Resolution": "model",
+    "ResolutionKind": "model",
+    "ResolverConfig": "config",
+    "RetryAttempt": "model",
+    "Route": "model",
+    "RouteResult": "model",
+    "SCHEMA_VERSION": "model",
+    "Severity": "model",
+    "SmtpReply": "model",
+    "SmtpdiagError": "errors",
+    "Step": "model",
+    "StepStatus": "model",
+    "Timeouts": "config",
+    "TlsConfig": "config",
+    "TlsInfo": "model",
+    "TlsMode": "model",
+    "Verdict": "model",
+    "could_not_run": "api",
+    "diagnose": "diagnose",
+    "probe": "api",
+    "probe_sync": "api",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .api import could_not_run, probe, probe_sync
+    from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+    from .diagnose import diagnose
+    from .errors import BounceParseError, ConfigError, ProbeError, SmtpdiagError
+    from .model import (
+        SCHEMA_VERSION,
+        Action,
+        ActionKind,
+        AddressFamily,
+        CertInfo,
+        Diagnosis,
+        DnsOutcome,
+        DnsQuery,
+        Evidence,
+        Finding,
+        MxHost,
+        MxTargetKind,
+        Outcome,
+        Persistence,
+        Phase,
+        PhaseRecord,
+        ProbeReport,
+        Resolution,
+        ResolutionKind,
+        RetryAttempt,
+        Route,
+        RouteResult,
+        Severity,
+        SmtpReply,
+        Step,
+        StepStatus,
+        TlsInfo,
+        TlsMode,
+        Verdict,
+    )
