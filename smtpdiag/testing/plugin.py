@@ -1,0 +1,3 @@
+"""pytest plugin for smtpdiag (fixtures are added by the health work)."""
+
+__all__: list[str] = []
