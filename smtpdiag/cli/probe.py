@@ -54,15 +54,20 @@ def want_color(args: argparse.Namespace) -> bool:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # Validate the user's input before importing the heavy stages.
+    config = common.config_from_args(args)
+    if args.width is not None and not 40 <= args.width <= 400:
+        common.error("--width must be 40-400")
+        return common.EXIT_USAGE
+    from ..resolve import normalize_domain
+
+    normalize_domain(args.domain)
+
     from ..api import could_not_run, probe
     from ..errors import ProbeError
     from ..report.jsonout import dumps
     from ..report.text import render_text
 
-    config = common.config_from_args(args)
-    if args.width is not None and not 40 <= args.width <= 400:
-        common.error("--width must be 40-400")
-        return common.EXIT_USAGE
     try:
         report = await probe(args.domain, config, diagnose=not args.no_diagnose)
     except ProbeError as exc:

@@ -1,0 +1,68 @@
+"""Bad user input: one clear line on stderr, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smtpdiag.cli import main
+
+BAD_ARGS = [
+    pytest.param(["probe", "exa mple.org"], id="space-in-domain"),
+    pytest.param(["probe", "-"], id="dash-domain"),
+    pytest.param(["probe", "a" * 300 + ".org"], id="too-long-domain"),
+    pytest.param(["probe", "x\x1b[31m.org"], id="escape-in-domain"),
+    pytest.param(["probe", "example.org", "--ports", "25,abc"], id="bad-port"),
+    pytest.param(["probe", "example.org", "--ports", "0"], id="port-zero"),
+    pytest.param(["probe", "example.org", "--ports", "25,25"], id="port-twice"),
+    pytest.param(["probe", "example.org", "--ports", ""], id="empty-ports"),
+    pytest.param(["probe", "example.org", "--nameserver", "dns.example"], id="ns-name"),
+    pytest.param(["probe", "example.org", "--nameserver", "127.0.0.1:99999"], id="ns-port"),
+    pytest.param(["probe", "example.org", "--ca-file", "/nonexistent/ca.pem"], id="ca-missing"),
+    pytest.param(["probe", "example.org", "--timeout", "-1"], id="neg-timeout"),
+    pytest.param(["probe", "example.org", "--timeout", "abc"], id="nan-timeout"),
+    pytest.param(["probe", "example.org", "--source-address", "nowhere"], id="bad-source"),
+    pytest.param(["probe", "example.org", "--ehlo-name", "bad name"], id="bad-ehlo"),
+    pytest.param(["probe"], id="missing-domain"),
+    pytest.param(["frobnicate"], id="unknown-command"),
+    pytest.param([], id="no-command"),
+]
+
+
+@pytest.mark.parametrize("argv", BAD_ARGS)
+def test_bad_input_exit_2_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("smtpdiag: error:")
+    assert "Traceback" not in err
+    assert "\x1b" not in err
+    assert out == ""
+
+
+def test_unreadable_ca_file_is_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    ca.chmod(0)
+    code = main(["probe", "example.org", "--ca-file", str(tmp_path / "dir-does-not-exist" / "x")])
+    assert code == 2
+    assert "cannot read CA file" in capsys.readouterr().err
+
+
+def test_subprocess_no_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "probe", "bad..domain", "--nameserver", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
