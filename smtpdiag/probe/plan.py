@@ -1,0 +1,70 @@
+"""Which routes to probe: pure policy, no I/O (STYLE habit 7).
+
+A route is (MX host, address, port). Only MX targets that are host names (or, against
+RFC 5321 5.1, aliases) have addresses worth probing; IP literals and hosts without
+addresses are reported by the resolve stage and produce no route.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..config import ProbeConfig
+from ..model import AddressFamily, MxTargetKind, Resolution, Route
+
+__all__ = ["address_family", "plan_routes"]
+
+_PROBEABLE = frozenset({MxTargetKind.HOSTNAME, MxTargetKind.CNAME})
+
+
+def address_family(address: str) -> AddressFamily | None:
+    """The family of an IP address given as text, or ``None`` if it is not one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return AddressFamily.IPV6 if ip.version == 6 else AddressFamily.IPV4
+
+
+def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...]:
+    """Every probe-able (MX, address, port) of ``resolution``, in delivery order.
+
+    Order: MX rank (most preferred group first), then the MX hosts in the order the
+    resolve stage gives them (preference, answer order), then each host's addresses
+    in answer order, then ``config.ports`` in the given order. Addresses outside
+    ``config.families`` are skipped, duplicates (the same host listed twice) dropped,
+    and at most ``config.max_routes`` routes are returned (hostile DNS can publish
+    hundreds of MX records).
+    """
+    hosts = sorted(
+        (h for h in resolution.hosts if h.kind in _PROBEABLE),
+        key=lambda h: (h.rank, h.preference),
+    )
+    routes: list[Route] = []
+    seen: set[tuple[str, str, int]] = set()
+    for host in hosts:
+        for address in host.addresses:
+            family = address_family(address)
+            if family is None or family not in config.families:
+                continue
+            # Compare addresses in canonical form: "::1" and "0:0::1" are one address.
+            canonical = str(ipaddress.ip_address(address))
+            for port in config.ports:
+                key = (host.name.lower(), canonical, port)
+                if key in seen:
+                    continue
+                seen.add(key)
+                routes.append(
+                    Route(
+                        mx=host.name,
+                        preference=host.preference,
+                        rank=host.rank,
+                        address=canonical,
+                        family=family,
+                        port=port,
+                        tls_mode=config.tls_mode(port),
+                    )
+                )
+                if len(routes) >= config.max_routes:
+                    return tuple(routes)
+    return tuple(routes)
