@@ -1,0 +1,363 @@
+"""The dnspython adapter: build a resolver, ask one question, turn the result into data.
+
+:func:`query` never raises on a DNS outcome. Every way a question can end (an answer,
+NXDOMAIN, NODATA, SERVFAIL, REFUSED, a timeout, anything else) becomes a
+:class:`~smtpdiag.model.DnsQuery`, translated once here from dnspython's exceptions by
+one ordered table (:data:`_EXCEPTION_OUTCOMES`), most specific first.
+
+Which nameserver answered is recorded for every outcome. dnspython reports it on an
+:class:`dns.resolver.Answer` and in the error list of ``NoNameservers`` and
+``LifetimeTimeout``, but not for NXDOMAIN; the nameserver objects built here therefore
+note each server that sent a response in a per-query context variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ipaddress
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdata
+import dns.rdatatype
+import dns.resolver
+
+from ..config import ResolverConfig
+from ..errors import ProbeError
+from ..model import DnsOutcome, DnsQuery
+from ..textsafe import clean
+
+__all__ = [
+    "MAX_ANSWERS",
+    "RawAnswer",
+    "build_resolver",
+    "query",
+    "query_raw",
+]
+
+#: Answer records kept as text in one :class:`DnsQuery` (a hostile zone can list thousands).
+MAX_ANSWERS = 64
+#: Longest text kept from one record or one error detail.
+_MAX_RECORD_TEXT = 300
+#: Per-attempt limit on one nameserver; the whole question is bounded by ``lifetime``.
+_ATTEMPT_TIMEOUT = 2.0
+#: EDNS(0) payload size advertised (the DNS Flag Day 2020 recommendation), so that
+#: answers up to 1232 bytes come over UDP and larger ones set TC and move to TCP.
+_EDNS_PAYLOAD = 1232
+#: Slack beyond ``lifetime`` before the guard cancels a question dnspython did not end.
+_GUARD_SLACK = 0.25
+
+# The servers that sent any response during the current question, as ``ip`` or
+# ``ip@port``, most recent last. Set afresh by each :func:`query_raw` call; tasks
+# inherit a copy of the context, so concurrent questions do not see each other's.
+_responders: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "smtpdiag_dns_responders", default=None
+)
+
+
+def _server_text(address: str, port: int) -> str:
+    return address if port == 53 else f"{address}@{port}"
+
+
+class _RecordingNameserver(dns.nameserver.Do53Nameserver):
+    """A Do53 nameserver that notes, per question, that it sent a response."""
+
+    async def async_query(
+        self, request: dns.message.QueryMessage, *args: Any, **kwargs: Any
+    ) -> dns.message.Message:
+        response = await super().async_query(request, *args, **kwargs)
+        seen = _responders.get()
+        if seen is not None:
+            seen.append(_server_text(self.answer_nameserver(), self.answer_port()))
+        return response
+
+
+def build_resolver(config: ResolverConfig) -> dns.asyncresolver.Resolver:
+    """A resolver asking ``config.nameservers`` in order, or the system's when empty.
+
+    The resolver has no cache and no search list (every name asked is absolute) and
+    uses EDNS(0) with a 1232-byte payload. Per-question limits are passed to
+    :func:`query`.
+
+    Raises:
+        ProbeError: No nameservers are configured and the resolv.conf (the system's
+            or ``config.resolv_conf``) cannot be read or lists none.
+    """
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    if config.nameservers:
+        addresses = [ns.address for ns in config.nameservers]
+        ports = [ns.port for ns in config.nameservers]
+    else:
+        system = dns.asyncresolver.Resolver(configure=False)
+        path = config.resolv_conf or "/etc/resolv.conf"
+        try:
+            system.read_resolv_conf(path)
+        except (dns.resolver.NoResolverConfiguration, OSError) as exc:
+            raise ProbeError(
+                f"no DNS resolver configured: cannot use {clean(path, 200)!r} "
+                f"({clean(str(exc), 200)}); pass --nameserver"
+            ) from None
+        addresses = []
+        ports = []
+        for ns in system.nameservers:
+            text = str(ns)
+            try:
+                ipaddress.ip_address(text)
+            except ValueError:
+                continue  # DoH/DoT URLs are not something resolv.conf can hold anyway
+            addresses.append(text)
+            ports.append(system.port)
+        if not addresses:
+            raise ProbeError(f"no nameserver listed in {clean(path, 200)!r}; pass --nameserver")
+    resolver.nameservers = [
+        _RecordingNameserver(address, port) for address, port in zip(addresses, ports, strict=True)
+    ]
+    resolver.cache = None
+    resolver.search = []
+    resolver.use_search_by_default = False
+    resolver.rotate = False
+    # A SERVFAIL from one server should not be retried against the same server
+    # until the lifetime runs out: it is an answer, and we want to report it.
+    resolver.retry_servfail = False
+    resolver.timeout = _ATTEMPT_TIMEOUT
+    resolver.use_edns(0, 0, _EDNS_PAYLOAD)
+    return resolver
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """A question's result: the model record plus the parsed records behind it.
+
+    Attributes:
+        query: What goes into the model.
+        records: Every answer record of the asked type (not capped, unlike
+            ``query.answers``); empty unless ``query.outcome`` is ``ok``.
+    """
+
+    query: DnsQuery
+    records: tuple[dns.rdata.Rdata, ...] = ()
+
+
+def _record_text(rdata: dns.rdata.Rdata) -> str:
+    # Names without the final dot, as the model documents ("10 mx1.example.org");
+    # the root (a null MX's exchange) stays ".".
+    text = rdata.to_text(relativize=False)
+    if rdata.rdtype in (dns.rdatatype.MX, dns.rdatatype.CNAME, dns.rdatatype.NS):
+        parts = text.split(" ")
+        last = parts[-1]
+        if last.endswith(".") and last != ".":
+            parts[-1] = last[:-1]
+        text = " ".join(parts)
+    return clean(text, _MAX_RECORD_TEXT)
+
+
+def _rcode_of(error: object, response: object) -> dns.rcode.Rcode | None:
+    if isinstance(response, dns.message.Message):
+        return response.rcode()
+    if isinstance(error, str):
+        try:
+            return dns.rcode.from_text(error)
+        except dns.rcode.UnknownRcode:
+            return None
+    return None
+
+
+def _errors_of(exc: BaseException) -> Sequence[tuple[Any, ...]]:
+    kwargs = getattr(exc, "kwargs", None)
+    if isinstance(kwargs, dict):
+        errors = kwargs.get("errors")
+        if isinstance(errors, list):
+            return errors
+    return ()
+
+
+def _describe_error(error: object) -> str:
+    if isinstance(error, str):
+        return error
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return repr(error)
+
+
+def _from_no_nameservers(exc: BaseException) -> tuple[DnsOutcome, str | None, str]:
+    """Tell SERVFAIL from REFUSED from other failures by the servers' rcodes.
+
+    Each error is ``(server, tcp, port, error, response)``. When every server that
+    sent a response said REFUSED, the outcome is REFUSED; when any said SERVFAIL,
+    SERVFAIL (the zone is broken somewhere, which is the more telling fact); when
+    none answered with an rcode, ERROR.
+    """
+    errors = _errors_of(exc)
+    rcodes: list[tuple[dns.rcode.Rcode, str]] = []
+    details: list[str] = []
+    last_server: str | None = None
+    for item in errors:
+        if len(item) < 5:
+            continue
+        server, _tcp, port, error, response = item[:5]
+        where = _server_text(str(server), int(port))
+        rcode = _rcode_of(error, response)
+        if rcode is not None:
+            rcodes.append((rcode, where))
+            last_server = where
+        details.append(f"{where}: {_describe_error(error)}")
+    detail = "; ".join(details) or "all nameservers failed"
+    codes = {code for code, _ in rcodes}
+    if dns.rcode.SERVFAIL in codes:
+        server = next(where for code, where in rcodes if code == dns.rcode.SERVFAIL)
+        return DnsOutcome.SERVFAIL, server, detail
+    if codes and codes == {dns.rcode.REFUSED}:
+        return DnsOutcome.REFUSED, last_server, detail
+    return DnsOutcome.ERROR, last_server, detail
+
+
+def _from_timeout(exc: BaseException) -> tuple[DnsOutcome, str | None, str]:
+    errors = _errors_of(exc)
+    tried = sorted({_server_text(str(item[0]), int(item[2])) for item in errors if len(item) >= 3})
+    timeout = getattr(exc, "kwargs", {}).get("timeout")
+    after = f" after {timeout:.2f} s" if isinstance(timeout, int | float) else ""
+    where = f" (asked {', '.join(tried)})" if tried else ""
+    return DnsOutcome.TIMEOUT, None, f"no answer{after}{where}"
+
+
+# The translation table, most specific first (LifetimeTimeout is a Timeout; every
+# dnspython error is a DNSException). An entry is (exception type, outcome or a
+# function of the exception giving (outcome, nameserver, detail)). NoAnswer does not
+# appear: it is asked for as an Answer without rrset (``raise_on_no_answer=False``), so
+# that the answering nameserver is known.
+_EXCEPTION_OUTCOMES: tuple[tuple[type[BaseException], DnsOutcome | Any], ...] = (
+    (dns.resolver.NXDOMAIN, DnsOutcome.NXDOMAIN),
+    (dns.resolver.NoAnswer, DnsOutcome.NODATA),
+    (dns.resolver.LifetimeTimeout, _from_timeout),
+    (dns.exception.Timeout, _from_timeout),
+    (TimeoutError, _from_timeout),
+    (dns.resolver.NoNameservers, _from_no_nameservers),
+    (dns.resolver.YXDOMAIN, DnsOutcome.ERROR),
+    (dns.exception.DNSException, DnsOutcome.ERROR),
+    (OSError, DnsOutcome.ERROR),
+    (ValueError, DnsOutcome.ERROR),
+)
+
+
+def _translate(exc: BaseException, responders: list[str]) -> tuple[DnsOutcome, str | None, str]:
+    for exc_type, mapped in _EXCEPTION_OUTCOMES:
+        if isinstance(exc, exc_type):
+            if isinstance(mapped, DnsOutcome):
+                server = responders[-1] if responders else None
+                return mapped, server, _describe_error(exc)
+            outcome, server, detail = mapped(exc)
+            return outcome, server, detail
+    raise exc  # not a DNS outcome: a bug, let it surface
+
+
+async def query_raw(
+    resolver: dns.asyncresolver.Resolver,
+    name: str,
+    rdtype: str,
+    *,
+    lifetime: float,
+) -> RawAnswer:
+    """Ask one question; like :func:`query`, with the parsed records as well."""
+    qname = name.rstrip(".") or "."
+    responders: list[str] = []
+    token = _responders.set(responders)
+    start = time.monotonic()
+    try:
+        if lifetime <= 0:
+            outcome, server, detail = (
+                DnsOutcome.TIMEOUT,
+                None,
+                "not asked: the overall deadline had passed",
+            )
+            answer = None
+        else:
+            try:
+                # dnspython bounds each attempt by the remaining lifetime but may
+                # sleep a back-off past it; the guard keeps the promise.
+                async with asyncio.timeout(lifetime + _GUARD_SLACK):
+                    answer = await resolver.resolve(
+                        dns.name.from_text(qname),
+                        rdtype,
+                        raise_on_no_answer=False,
+                        lifetime=lifetime,
+                        search=False,
+                    )
+            except Exception as exc:  # translated by the table, re-raised if unknown
+                answer = None
+                outcome, server, detail = _translate(exc, responders)
+    finally:
+        _responders.reset(token)
+    duration_ms = (time.monotonic() - start) * 1000.0
+    if answer is None:
+        return RawAnswer(
+            DnsQuery(
+                name=clean(qname, 260),
+                rdtype=rdtype,
+                outcome=outcome,
+                nameserver=server,
+                duration_ms=duration_ms,
+                detail=clean(detail, _MAX_RECORD_TEXT),
+            )
+        )
+    server = (
+        _server_text(answer.nameserver, answer.port or 53)
+        if answer.nameserver is not None
+        else (responders[-1] if responders else None)
+    )
+    cname: str | None = None
+    if answer.canonical_name != answer.qname:
+        cname = clean(answer.canonical_name.to_text(omit_final_dot=True), 260)
+    if answer.rrset is None:
+        return RawAnswer(
+            DnsQuery(
+                name=clean(qname, 260),
+                rdtype=rdtype,
+                outcome=DnsOutcome.NODATA,
+                nameserver=server,
+                duration_ms=duration_ms,
+                detail=f"no {rdtype} record",
+                cname=cname,
+            )
+        )
+    records = tuple(answer.rrset)
+    texts = tuple(_record_text(rd) for rd in records[:MAX_ANSWERS])
+    return RawAnswer(
+        DnsQuery(
+            name=clean(qname, 260),
+            rdtype=rdtype,
+            outcome=DnsOutcome.OK,
+            answers=texts,
+            nameserver=server,
+            duration_ms=duration_ms,
+            cname=cname,
+        ),
+        records,
+    )
+
+
+async def query(
+    resolver: dns.asyncresolver.Resolver,
+    name: str,
+    rdtype: str,
+    *,
+    lifetime: float,
+) -> DnsQuery:
+    """Ask ``resolver`` for ``name``/``rdtype`` within ``lifetime`` seconds.
+
+    Never raises on a DNS outcome: NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeouts and
+    malformed answers all come back as a :class:`DnsQuery` with the matching
+    :class:`DnsOutcome`, the nameserver that gave the final answer (``ip`` or
+    ``ip@port``; ``None`` when none answered), the duration and a short detail.
+    Answers are kept as text, at most :data:`MAX_ANSWERS` of them. A ``lifetime`` of
+    zero or less asks nothing and reports a timeout.
+    """
+    return (await query_raw(resolver, name, rdtype, lifetime=lifetime)).query
