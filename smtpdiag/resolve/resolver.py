@@ -69,7 +69,14 @@ def _server_text(address: str, port: int) -> str:
 
 
 class _RecordingNameserver(dns.nameserver.Do53Nameserver):
-    """A Do53 nameserver that notes, per question, that it sent a response."""
+    """A Do53 nameserver that notes, per question, that it sent a response.
+
+    Its text form is ``ip`` or ``ip@port`` (as :class:`smtpdiag.config.Nameserver`),
+    which is also how dnspython names it in error lists.
+    """
+
+    def __str__(self) -> str:
+        return _server_text(self.answer_nameserver(), self.answer_port())
 
     async def async_query(
         self, request: dns.message.QueryMessage, *args: Any, **kwargs: Any
@@ -203,8 +210,8 @@ def _from_no_nameservers(exc: BaseException) -> tuple[DnsOutcome, str | None, st
     for item in errors:
         if len(item) < 5:
             continue
-        server, _tcp, port, error, response = item[:5]
-        where = _server_text(str(server), int(port))
+        server, _tcp, _port, error, response = item[:5]
+        where = str(server)
         rcode = _rcode_of(error, response)
         if rcode is not None:
             rcodes.append((rcode, where))
@@ -222,7 +229,7 @@ def _from_no_nameservers(exc: BaseException) -> tuple[DnsOutcome, str | None, st
 
 def _from_timeout(exc: BaseException) -> tuple[DnsOutcome, str | None, str]:
     errors = _errors_of(exc)
-    tried = sorted({_server_text(str(item[0]), int(item[2])) for item in errors if len(item) >= 3})
+    tried = sorted({str(item[0]) for item in errors if item})
     timeout = getattr(exc, "kwargs", {}).get("timeout")
     after = f" after {timeout:.2f} s" if isinstance(timeout, int | float) else ""
     where = f" (asked {', '.join(tried)})" if tried else ""
@@ -248,12 +255,18 @@ _EXCEPTION_OUTCOMES: tuple[tuple[type[BaseException], DnsOutcome | Any], ...] = 
 )
 
 
+_SHORT_DETAIL: dict[DnsOutcome, str] = {
+    DnsOutcome.NXDOMAIN: "the name does not exist (NXDOMAIN)",
+    DnsOutcome.NODATA: "no record of this type (NODATA)",
+}
+
+
 def _translate(exc: BaseException, responders: list[str]) -> tuple[DnsOutcome, str | None, str]:
     for exc_type, mapped in _EXCEPTION_OUTCOMES:
         if isinstance(exc, exc_type):
             if isinstance(mapped, DnsOutcome):
                 server = responders[-1] if responders else None
-                return mapped, server, _describe_error(exc)
+                return mapped, server, _SHORT_DETAIL.get(mapped) or _describe_error(exc)
             outcome, server, detail = mapped(exc)
             return outcome, server, detail
     raise exc  # not a DNS outcome: a bug, let it surface
