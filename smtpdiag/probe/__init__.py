@@ -8,5 +8,6 @@ under one deadline and never raises on network outcomes.
 from __future__ import annotations
 
 from .plan import plan_routes
+from .runner import probe_route, probe_routes
 
-__all__ = ["plan_routes"]
+__all__ = ["plan_routes", "probe_route", "probe_routes"]

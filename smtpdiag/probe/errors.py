@@ -84,7 +84,7 @@ def _timeout(exc: BaseException) -> Failure:
 def _disconnected(exc: BaseException) -> Failure:
     cause = exc.__cause__
     if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return Failure(Outcome.RESET, _detail(cause))
+        return Failure(Outcome.RESET, "connection reset by peer")
     if cause is not None and not isinstance(cause, aiosmtplib.SMTPServerDisconnected):
         inner = translate(cause)
         if inner.outcome is not Outcome.ERROR:

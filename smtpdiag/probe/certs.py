@@ -1,0 +1,254 @@
+"""Certificate facts and checks (cryptography): parsing, chain verification, names.
+
+Chain validity and host-name matching are judged separately so that a report can say
+"the chain is fine but it names another host" or "expired, but the name matches". The
+certificate itself is always recorded, whatever the verdict (issue 2: a verification
+failure must not hide the certificate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import ipaddress
+import math
+import ssl
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from ..model import CertInfo
+from ..textsafe import clean
+
+__all__ = [
+    "MAX_CHAIN",
+    "cert_info",
+    "hostname_matches",
+    "load_trust_store",
+    "system_ca_file",
+    "verify_chain",
+]
+
+#: Certificates taken from the chain a server sends (a hostile server can send many).
+MAX_CHAIN = 10
+#: SAN entries kept in :class:`CertInfo` (some certificates carry hundreds).
+_MAX_SANS = 100
+
+
+def _eku_allows_server_auth(policy: object, cert: x509.Certificate, eku: object) -> None:
+    # RFC 5280 4.2.1.12: if present, the EKU must allow TLS server authentication.
+    if eku is None:
+        return
+    assert isinstance(eku, x509.ExtendedKeyUsage)
+    allowed = {
+        x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+        x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    }
+    if not allowed.intersection(eku):
+        raise ValueError("extended key usage does not allow TLS server authentication")
+
+
+# The CA/B baseline forbids a critical subjectAltName next to a non-empty subject and a
+# critical extendedKeyUsage; RFC 5280 (4.2.1.6, 4.2.1.12) allows both and OpenSSL, which
+# the MTAs use, accepts them. Judge the chain like an MTA would, not stricter.
+_EE_POLICY = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _eku_allows_server_auth)
+)
+
+
+def system_ca_file() -> str | None:
+    """The system trust store bundle OpenSSL would use, if one exists."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate:
+            try:
+                with open(candidate, "rb"):
+                    return candidate
+            except OSError:
+                continue
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def load_trust_store(ca_file: str | None = None) -> Store | None:
+    """A verification store from ``ca_file`` or the system bundle; ``None`` if empty.
+
+    Cached per path: the system bundle holds ~150 roots and is parsed once per process.
+    Certificates the parser rejects are skipped, one bad root must not void the store.
+    """
+    path = ca_file or system_ca_file()
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(16 << 20)
+    except OSError:
+        return None
+    roots: list[x509.Certificate] = []
+    marker = b"-----END CERTIFICATE-----"
+    for block in data.split(marker):
+        start = block.find(b"-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            continue
+        try:
+            # Some distribution roots have a non-positive serial; cryptography warns
+            # (and pytest's filterwarnings=error would turn that into an error).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                roots.append(x509.load_pem_x509_certificate(block[start:] + marker))
+        except ValueError:
+            continue
+    return Store(roots) if roots else None
+
+
+def _sans(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return [], []
+    dns = [clean(n, 255) for n in ext.get_values_for_type(x509.DNSName)]
+    ips = [str(ip) for ip in ext.get_values_for_type(x509.IPAddress)]
+    return dns, ips
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int | None]:
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError):
+        return "unknown", None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    return type(key).__name__, None
+
+
+def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
+    """The facts of a certificate, ``days_left`` counted from ``now`` (aware, UTC)."""
+    dns, ips = _sans(cert)
+    key_type, key_bits = _key(cert)
+    der = cert.public_bytes(Encoding.DER)
+    digest = hashlib.sha256(der).hexdigest()
+    not_after = cert.not_valid_after_utc
+    return CertInfo(
+        subject=clean(cert.subject.rfc4514_string()),
+        issuer=clean(cert.issuer.rfc4514_string()),
+        sans=tuple((dns + ips)[:_MAX_SANS]),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=not_after.isoformat(),
+        days_left=math.floor((not_after - now).total_seconds() / 86400),
+        key_type=key_type,
+        key_bits=key_bits,
+        sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        self_signed=cert.subject == cert.issuer,
+    )
+
+
+def _label_match(pattern: str, name: str) -> bool:
+    # RFC 6125 6.4.3: a wildcard only as the complete left-most label, matching
+    # exactly one label; never "*.com"-style (at least two labels after it), never
+    # partial ("f*o.example.org"), never in an IDN A-label.
+    if pattern == name:
+        return True
+    if not pattern.startswith("*."):
+        return False
+    rest = pattern[2:]
+    if "*" in rest or rest.count(".") < 1:
+        return False
+    head, _, tail = name.partition(".")
+    return bool(head) and not head.startswith("xn--") and tail == rest
+
+
+def hostname_matches(cert: x509.Certificate, host: str) -> bool:
+    """Whether the certificate names ``host`` (RFC 6125: DNS-ID SANs, left-most wildcard).
+
+    The subject CN is not consulted: RFC 6125 6.4.4 allows it only without DNS-ID
+    SANs, and the CA/Browser Forum baseline requires SANs; MTAs verifying SMTP
+    (RFC 7672 3.2.3, RFC 8461 4.2) also match SANs.
+    """
+    name = host.rstrip(".").lower()
+    with contextlib.suppress(UnicodeError):
+        name = name.encode("idna").decode("ascii")
+    dns, ips = _sans(cert)
+    try:
+        ip = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return str(ip) in ips
+    return any(_label_match(pattern.rstrip(".").lower(), name) for pattern in dns)
+
+
+def _verification_reason(exc: VerificationError) -> str:
+    # VerificationError carries only a message (no code attribute), so the message is
+    # the reason; drop the certificate repr cryptography appends and name the common
+    # "no path to a trusted root" case the way OpenSSL users know it.
+    text = str(exc).split(" (encountered processing", 1)[0]
+    text = text.removeprefix("validation failed: ")
+    if "candidates exhausted" in text:
+        return "unable to get local issuer certificate (no chain to a trusted root)"
+    return clean(text) or "verification failed"
+
+
+def verify_chain(
+    chain: Sequence[x509.Certificate], store: Store | None, now: datetime
+) -> str | None:
+    """Check the chain (leaf first) against ``store`` at ``now``; ``None`` if valid.
+
+    Host names are judged by :func:`hostname_matches`, not here: the verifier is given
+    a name the leaf itself carries, so a wrong name does not mask a chain problem
+    (or the other way round). Returns a short, sanitized reason on failure.
+    """
+    if not chain:
+        return "the server sent no certificate"
+    if store is None:
+        return "no trust store available"
+    leaf = chain[0]
+    dns, ips = _sans(leaf)
+    subject: DNSName | IPAddress
+    try:
+        if dns:
+            subject = DNSName(dns[0].removeprefix("*.").encode("idna").decode("ascii"))
+        elif ips:
+            subject = IPAddress(ipaddress.ip_address(ips[0]))
+        else:
+            return "certificate has no subjectAltName"
+    except (ValueError, UnicodeError):
+        return "certificate has an unusable subjectAltName"
+    verifier = (
+        PolicyBuilder()
+        .store(store)
+        .time(now)
+        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_EE_POLICY)
+        .build_server_verifier(subject)
+    )
+    try:
+        verifier.verify(leaf, list(chain[1:MAX_CHAIN]))
+    except VerificationError as exc:
+        return _verification_reason(exc)
+    except ValueError as exc:  # malformed extensions and the like
+        return clean(str(exc)) or "verification failed"
+    return None

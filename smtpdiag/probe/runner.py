@@ -1,0 +1,149 @@
+"""Run route probes concurrently under one deadline (STYLE habit 9).
+
+One ``TaskGroup`` per call, a semaphore per destination address (so a probe never
+opens more than ``config.per_address_limit`` connections to one server at a time),
+and a global bound. Every route ends by the deadline: phases are bounded by it, a
+route still waiting for its address's slot when the deadline comes is recorded as a
+connect timeout, and a safety scope just past the deadline catches anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from cryptography.x509.verification import Store
+
+from ..config import ProbeConfig
+from ..model import Outcome, Phase, PhaseRecord, Route, RouteResult
+from ..textsafe import clean
+from .certs import load_trust_store
+from .recorder import Clock
+from .session import ProbeContext, run_route
+from .tls import client_context
+
+__all__ = ["MAX_CONCURRENCY", "probe_route", "probe_routes"]
+
+#: Routes probed at the same time, over all addresses.
+MAX_CONCURRENCY = 32
+#: How long past the deadline the safety scope waits before giving up on a route.
+_GRACE = 0.5
+
+
+def _context(
+    config: ProbeConfig,
+    now: datetime | None,
+    clock: Clock | None,
+    trace: Callable[[Route, PhaseRecord], None] | None,
+    store: Store | None = None,
+) -> ProbeContext:
+    if store is None:
+        store = load_trust_store(config.tls.ca_file)
+    return ProbeContext(config, client_context(), store, now=now, clock=clock, trace=trace)
+
+
+def _unstarted(route: Route, detail: str, error_type: str | None = None) -> RouteResult:
+    outcome = Outcome.ERROR if error_type else Outcome.TIMEOUT
+    record = PhaseRecord(
+        Phase.CONNECT, outcome, 0.0, 0.0, detail=clean(detail), error_type=error_type
+    )
+    return RouteResult(
+        route=route,
+        phases=(record,),
+        ok=False,
+        started_at=datetime.now(UTC).isoformat(),
+    )
+
+
+async def _guarded(route: Route, ctx: ProbeContext, deadline: float) -> RouteResult:
+    """Probe a route; whatever happens, return a result by ``deadline + _GRACE``."""
+    try:
+        async with asyncio.timeout_at(deadline + _GRACE):
+            return await run_route(route, ctx, deadline)
+    except TimeoutError:
+        return _unstarted(route, "overall deadline reached")
+    except Exception as exc:  # a bug, not a network outcome: still never raise
+        return _unstarted(route, f"internal error: {exc}", type(exc).__name__)
+
+
+async def probe_route(
+    route: Route,
+    config: ProbeConfig,
+    *,
+    deadline: float | None = None,
+    now: datetime | None = None,
+    clock: Clock | None = None,
+    trace: Callable[[Route, PhaseRecord], None] | None = None,
+) -> RouteResult:
+    """Probe one route and return what happened (never raises on network outcomes).
+
+    Args:
+        route: The route.
+        config: Timeouts, TLS trust, EHLO name, source address.
+        deadline: Absolute ``loop.time()`` by which the probe ends; default now +
+            ``config.timeouts.total``.
+        now: Instant for certificate validity (tests); default the current time.
+        clock: Monotonic clock for phase timing (tests); default the loop's clock.
+        trace: Called with each finished phase record.
+    """
+    loop = asyncio.get_running_loop()
+    if deadline is None:
+        deadline = loop.time() + config.timeouts.total
+    return await _guarded(route, _context(config, now, clock, trace), deadline)
+
+
+async def probe_routes(
+    routes: Sequence[Route],
+    config: ProbeConfig,
+    *,
+    deadline: float | None = None,
+    now: datetime | None = None,
+    trace: Callable[[Route, PhaseRecord], None] | None = None,
+) -> tuple[RouteResult, ...]:
+    """Probe every route concurrently; results in the order of ``routes``.
+
+    At most ``config.per_address_limit`` connections per destination address and
+    :data:`MAX_CONCURRENCY` overall. Returns by ``deadline`` (absolute
+    ``loop.time()``, default now + ``config.timeouts.total``) plus a fraction of a
+    second, whatever the servers do; never raises on network outcomes.
+    """
+    loop = asyncio.get_running_loop()
+    if deadline is None:
+        deadline = loop.time() + config.timeouts.total
+    ctx = _context(config, now, None, trace)
+    overall = asyncio.Semaphore(MAX_CONCURRENCY)
+    per_address: dict[str, asyncio.Semaphore] = {}
+    results: list[RouteResult | None] = [None] * len(routes)
+
+    def key(address: str) -> str:
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            return address
+
+    async def one(index: int, route: Route) -> None:
+        slot = per_address.setdefault(
+            key(route.address), asyncio.Semaphore(config.per_address_limit)
+        )
+        try:
+            async with asyncio.timeout_at(deadline):
+                await slot.acquire()
+        except TimeoutError:
+            results[index] = _unstarted(
+                route, "overall deadline reached while waiting for a connection slot"
+            )
+            return
+        try:
+            async with overall:
+                results[index] = await _guarded(route, ctx, deadline)
+        finally:
+            slot.release()
+
+    async with asyncio.TaskGroup() as group:
+        for index, route in enumerate(routes):
+            group.create_task(one(index, route))
+    return tuple(
+        r if r is not None else _unstarted(routes[i], "not run") for i, r in enumerate(results)
+    )

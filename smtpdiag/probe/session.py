@@ -1,0 +1,362 @@
+"""One route probe: connect, (TLS,) greeting, EHLO/HELO, STARTTLS, TLS, EHLO, QUIT.
+
+aiosmtplib is driven at its protocol level (``SMTPProtocol``) rather than through
+``SMTP.connect()``/``SMTP.starttls()``, because those fold two phases into one call:
+on 465 ``connect()`` does the TLS handshake *and* reads the greeting, and
+``starttls()`` sends the command *and* does the handshake. Here every phase is its own
+timed step; aiosmtplib still parses replies (bounded: 8 KiB per line, 32 KiB per
+reply) and writes commands. Never MAIL, RCPT or DATA: the probe stops at QUIT.
+
+Every phase runs under ``min(phase limit, overall deadline)``; a timeout is recorded
+on the phase that was running and ends the probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import cast
+
+from aiosmtplib import SMTPServerDisconnected
+from aiosmtplib.esmtp import parse_esmtp_extensions
+from aiosmtplib.protocol import SMTPProtocol
+from aiosmtplib.response import SMTPResponse
+from cryptography.x509.verification import Store
+
+from ..config import ProbeConfig
+from ..model import (
+    Outcome,
+    Phase,
+    PhaseRecord,
+    Route,
+    RouteResult,
+    SmtpReply,
+    TlsInfo,
+    TlsMode,
+)
+from ..textsafe import clean
+from .connect import open_connection_socket, quickack
+from .errors import parse_reply
+from .recorder import Clock, PhaseHandle, PhaseRecorder
+from .tls import tls_info
+
+__all__ = ["ProbeContext", "run_route"]
+
+#: Extension keywords kept from one EHLO reply (a hostile server can list thousands).
+MAX_EXTENSIONS = 64
+#: QUIT is a courtesy: never wait longer than this for its reply.
+QUIT_LIMIT = 2.0
+#: asyncio's own handshake timeout, kept above ours so that our scope fires first
+#: (asyncio's would surface as ConnectionAbortedError, not as a timeout).
+_HANDSHAKE_SLACK = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    """What all route probes of one run share.
+
+    Attributes:
+        config: The probe configuration.
+        tls_context: Client TLS context (non-verifying; see :mod:`.tls`).
+        store: Trust store for chain verification, ``None`` when none is available.
+        now: The instant certificate validity and ``days_left`` are judged at;
+            ``None`` means the current time at each handshake.
+        clock: Monotonic clock in seconds for phase timing; ``None`` = the loop's.
+        trace: Callback for every finished phase record.
+    """
+
+    config: ProbeConfig
+    tls_context: ssl.SSLContext
+    store: Store | None
+    now: datetime | None = None
+    clock: Clock | None = None
+    trace: Callable[[Route, PhaseRecord], None] | None = field(default=None)
+
+
+class _Stop(Exception):
+    """The probe cannot go on (the failure is already recorded)."""
+
+
+class _ProbeProtocol(SMTPProtocol):
+    """aiosmtplib's protocol with STARTTLS split into command and handshake."""
+
+    async def upgrade(
+        self, tls_context: ssl.SSLContext, server_hostname: str, handshake_timeout: float
+    ) -> None:
+        """Run the TLS handshake on the open connection (after a 220 to STARTTLS)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise SMTPServerDisconnected("Connection lost")
+        # RFC 3207 4.2 / STARTTLS command injection: anything the server sent after
+        # its 220 and before the handshake is plaintext that must not be trusted.
+        del self._buffer[:]
+        tls_transport = await self._loop.start_tls(
+            cast(asyncio.WriteTransport, transport),
+            self,
+            tls_context,
+            server_side=False,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=handshake_timeout,
+        )
+        if tls_transport is None:  # pragma: no cover - only when the loop is closing
+            raise SMTPServerDisconnected("Connection lost during TLS upgrade")
+        self.transport = tls_transport
+        self._over_ssl = True
+
+
+def _extensions(reply_text: str) -> tuple[str, ...]:
+    extensions, _ = parse_esmtp_extensions(reply_text)
+    out: list[str] = []
+    for keyword in extensions:
+        word = clean(keyword.upper(), 64)
+        if word and word not in out:
+            out.append(word)
+        if len(out) >= MAX_EXTENSIONS:
+            break
+    return tuple(out)
+
+
+class _RouteProbe:
+    """The state of one route probe; :meth:`run` drives it."""
+
+    def __init__(self, route: Route, ctx: ProbeContext, deadline: float | None) -> None:
+        self.route = route
+        self.ctx = ctx
+        self.config = ctx.config
+        self.loop = asyncio.get_running_loop()
+        self.deadline = deadline
+        trace = ctx.trace
+        self.recorder = PhaseRecorder(
+            ctx.clock or self.loop.time,
+            (lambda rec: trace(route, rec)) if trace is not None else None,
+        )
+        self.sock: socket.socket | None = None
+        self.transport: asyncio.BaseTransport | None = None
+        self.protocol: _ProbeProtocol | None = None
+        self.banner: str | None = None
+        self.extensions: tuple[str, ...] = ()
+        self.starttls_offered: bool | None = None
+        self.tls: TlsInfo | None = None
+        self.closed_by_server = False
+
+    # ----------------------------------------------------------------- helpers
+
+    @asynccontextmanager
+    async def _limit(self, handle: PhaseHandle, seconds: float, what: str) -> AsyncIterator[None]:
+        """Bound the enclosed awaits by ``seconds`` and by the overall deadline."""
+        when = self.loop.time() + seconds
+        handle.timeout_detail = f"no {what} within {seconds:g} s"
+        if self.deadline is not None and self.deadline <= when:
+            when = self.deadline
+            handle.timeout_detail = f"overall deadline reached while waiting for {what}"
+        async with asyncio.timeout_at(when):
+            yield
+
+    def _quickack(self) -> None:
+        if self.sock is not None:
+            quickack(self.sock)
+
+    def _proto(self) -> _ProbeProtocol:
+        if self.protocol is None:  # pragma: no cover - guarded by the flow
+            raise SMTPServerDisconnected("not connected")
+        return self.protocol
+
+    def _is_open(self) -> bool:
+        return self.protocol is not None and self.protocol.is_connected
+
+    def _now(self) -> datetime:
+        return self.ctx.now or datetime.now(UTC)
+
+    def _check_reply(self, handle: PhaseHandle, response: SMTPResponse, *want: int) -> SmtpReply:
+        reply = parse_reply(response.code, response.message)
+        handle.reply = reply
+        if response.code not in want:
+            handle.fail(Outcome.REPLY)
+            if response.code == 421:
+                # RFC 5321 3.8: 421 means the server is closing the channel.
+                self.closed_by_server = True
+        return reply
+
+    async def _command(self, *args: bytes) -> SMTPResponse:
+        self._quickack()
+        return await self._proto().execute_command(*args, timeout=None)
+
+    # ------------------------------------------------------------------- phases
+
+    async def _connect(self) -> None:
+        route = self.route
+        with self.recorder.phase(Phase.CONNECT) as p:
+            async with self._limit(p, self.config.timeouts.connect, "TCP connection"):
+                self.sock = await open_connection_socket(
+                    route.address, route.port, route.family, self.config.source_address
+                )
+        self._quickack()
+        self.protocol = _ProbeProtocol(loop=self.loop)
+
+    async def _implicit_tls(self) -> None:
+        """RFC 8314 3.3: TLS starts right after the TCP handshake, before the greeting."""
+        limit = self.config.timeouts.tls
+        try:
+            with self.recorder.phase(Phase.TLS_HANDSHAKE) as p:
+                async with self._limit(p, limit, "TLS handshake"):
+                    self.transport, _ = await self.loop.create_connection(
+                        lambda: self._proto(),
+                        sock=self.sock,
+                        ssl=self.ctx.tls_context,
+                        server_hostname=self.route.mx,
+                        ssl_handshake_timeout=limit + _HANDSHAKE_SLACK,
+                    )
+        except Exception:
+            self.tls = TlsInfo(verify_error=f"TLS handshake failed: {self._last_detail()}")
+            raise
+        self._record_tls()
+
+    def _last_detail(self) -> str:
+        records = self.recorder.records
+        if not records:
+            return "unknown"
+        return records[-1].detail or records[-1].outcome.value
+
+    def _record_tls(self) -> None:
+        ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+        if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            self.tls = tls_info(ssl_object, self.route.mx, self.ctx.store, self._now())
+        else:  # pragma: no cover - asyncio always provides it after a handshake
+            self.tls = TlsInfo(verify_error="no TLS session information")
+
+    async def _plain_transport(self) -> None:
+        # Wrapping a connected socket is immediate; it is not a phase of its own.
+        self.transport, _ = await self.loop.create_connection(lambda: self._proto(), sock=self.sock)
+
+    async def _greeting(self) -> None:
+        with self.recorder.phase(Phase.GREETING) as p:
+            async with self._limit(p, self.config.timeouts.greeting, "greeting"):
+                self._quickack()
+                response = await self._proto().read_response(timeout=None)
+            reply = self._check_reply(p, response, 220)
+            self.banner = reply.text
+        if p.outcome is not Outcome.OK:
+            raise _Stop
+
+    async def _ehlo(self, phase: Phase) -> bool:
+        """EHLO (RFC 5321 4.1.1.1); ``False`` when it was rejected with a 5xx."""
+        name = self.config.ehlo_name.encode("ascii")
+        with self.recorder.phase(phase) as p:
+            async with self._limit(p, self.config.timeouts.command, "EHLO reply"):
+                response = await self._command(b"EHLO", name)
+            self._check_reply(p, response, 250)
+        if p.outcome is Outcome.OK:
+            self.extensions = _extensions(response.message)
+            return True
+        # RFC 5321 4.1.4: a server that does not support EHLO answers 500/502 (any
+        # 5xx here), and the client falls back to HELO. After TLS there is no fallback.
+        if phase is Phase.EHLO and 500 <= response.code < 600 and self._is_open():
+            return False
+        raise _Stop
+
+    async def _helo(self) -> None:
+        name = self.config.ehlo_name.encode("ascii")
+        with self.recorder.phase(Phase.HELO) as p:
+            async with self._limit(p, self.config.timeouts.command, "HELO reply"):
+                response = await self._command(b"HELO", name)
+            self._check_reply(p, response, 250)
+        if p.outcome is not Outcome.OK:
+            raise _Stop
+        self.extensions = ()
+
+    async def _starttls(self) -> None:
+        """RFC 3207: STARTTLS, then the handshake as its own phase."""
+        with self.recorder.phase(Phase.STARTTLS) as p:
+            async with self._limit(p, self.config.timeouts.command, "STARTTLS reply"):
+                response = await self._command(b"STARTTLS")
+            self._check_reply(p, response, 220)
+        if p.outcome is not Outcome.OK:
+            raise _Stop
+        limit = self.config.timeouts.tls
+        try:
+            with self.recorder.phase(Phase.TLS_HANDSHAKE) as p:
+                async with self._limit(p, limit, "TLS handshake"):
+                    await self._proto().upgrade(
+                        self.ctx.tls_context, self.route.mx, limit + _HANDSHAKE_SLACK
+                    )
+        except Exception:
+            self.tls = TlsInfo(verify_error=f"TLS handshake failed: {self._last_detail()}")
+            raise
+        self.transport = self._proto().transport
+        self._record_tls()
+
+    async def _quit(self) -> None:
+        """QUIT (RFC 5321 4.1.1.10) when the session is open; failures are only noted."""
+        if self.closed_by_server or not self._is_open():
+            return
+        last = self.recorder.records[-1] if self.recorder.records else None
+        if last is None or last.outcome not in (Outcome.OK, Outcome.REPLY):
+            # After a timeout or a protocol error the dialogue is out of step (a late
+            # reply would be read as QUIT's): just close, as an MTA giving up does.
+            return
+        if self.deadline is not None and self.loop.time() >= self.deadline:
+            return
+        try:
+            with self.recorder.phase(Phase.QUIT) as p:
+                async with self._limit(p, min(self.config.timeouts.command, QUIT_LIMIT), "QUIT"):
+                    response = await self._command(b"QUIT")
+                self._check_reply(p, response, 221)
+        except Exception:
+            pass  # recorded; a failed QUIT never fails the route
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            # abort, not close: nothing more to say, and a graceful TLS close would wait
+            # for a peer that may be hostile.
+            cast(asyncio.Transport, self.transport).abort()
+        if self.sock is not None and self.transport is None:
+            self.sock.close()
+
+    # ---------------------------------------------------------------------- run
+
+    async def run(self) -> RouteResult:
+        started_at = datetime.now(UTC).isoformat()
+        ok = False
+        try:
+            try:
+                await self._connect()
+                if self.route.tls_mode is TlsMode.IMPLICIT:
+                    await self._implicit_tls()
+                else:
+                    await self._plain_transport()
+                await self._greeting()
+                if await self._ehlo(Phase.EHLO):
+                    if self.route.tls_mode is TlsMode.STARTTLS:
+                        self.starttls_offered = "STARTTLS" in self.extensions
+                        if self.starttls_offered:
+                            await self._starttls()
+                            await self._ehlo(Phase.EHLO_TLS)
+                else:
+                    await self._helo()
+                ok = True
+            except Exception:
+                pass  # _Stop or a translated error: the failure is in the phase records
+            await self._quit()
+        finally:
+            self._close()
+        return RouteResult(
+            route=self.route,
+            phases=self.recorder.records,
+            ok=ok,
+            banner=self.banner,
+            extensions=self.extensions,
+            starttls_offered=self.starttls_offered,
+            tls=self.tls,
+            total_ms=round(self.recorder.elapsed_ms(), 3),
+            started_at=started_at,
+        )
+
+
+async def run_route(route: Route, ctx: ProbeContext, deadline: float | None) -> RouteResult:
+    """Probe one route; network outcomes end up in the result, never as exceptions."""
+    return await _RouteProbe(route, ctx, deadline).run()

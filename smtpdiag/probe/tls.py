@@ -1,0 +1,114 @@
+"""TLS context and handshake facts.
+
+The handshake itself never verifies: a context with ``CERT_NONE`` and no host-name
+check lets the handshake finish with a bad certificate, so the certificate can always
+be recorded. Verification happens afterwards, on the chain the server sent, in
+:mod:`smtpdiag.probe.certs` (chain validity and host name judged separately). Protocol
+minimums stay at OpenSSL's defaults, so "no version or cipher in common" still shows
+up as a handshake failure with OpenSSL's reason.
+"""
+
+from __future__ import annotations
+
+import ssl
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.verification import Store
+
+from ..model import TlsInfo
+from ..textsafe import clean
+from .certs import MAX_CHAIN, cert_info, hostname_matches, verify_chain
+
+__all__ = ["client_context", "peer_chain", "tls_info"]
+
+
+def client_context() -> ssl.SSLContext:
+    """A client context that completes handshakes whatever the certificate.
+
+    Why not verify here: an aborted handshake hides the certificate and the
+    negotiated parameters; we want both the facts and the verdict.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _der(item: Any) -> bytes | None:
+    if isinstance(item, bytes | bytearray):
+        return bytes(item)
+    public_bytes = getattr(item, "public_bytes", None)
+    if public_bytes is None:
+        return None
+    # 3.10-3.12: _ssl.Certificate.public_bytes(format) with _ssl.ENCODING_DER.
+    encoding = getattr(getattr(ssl, "_ssl", None), "ENCODING_DER", None)
+    if encoding is None:
+        return None
+    data = public_bytes(encoding)
+    return bytes(data) if isinstance(data, bytes | bytearray) else None
+
+
+def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes]:
+    """DER certificates the server sent, leaf first (at most :data:`MAX_CHAIN`).
+
+    ``get_unverified_chain`` is public from Python 3.13; on 3.10-3.12 it exists on the
+    private ``_sslobj``. Without either, only the leaf is available.
+    """
+    getter = getattr(ssl_object, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    chain: list[bytes] = []
+    if getter is not None:
+        try:
+            items = getter() or []
+        except (ssl.SSLError, ValueError, AttributeError):
+            items = []
+        for item in list(items)[:MAX_CHAIN]:
+            der = _der(item)
+            if der is not None:
+                chain.append(der)
+    if not chain:
+        leaf = ssl_object.getpeercert(binary_form=True)
+        if leaf:
+            chain.append(leaf)
+    return chain
+
+
+def tls_info(
+    ssl_object: ssl.SSLObject | ssl.SSLSocket,
+    host: str,
+    store: Store | None,
+    now: datetime,
+) -> TlsInfo:
+    """Facts of a finished handshake, the certificate, and the verification verdict."""
+    cipher = ssl_object.cipher()
+    ders = peer_chain(ssl_object)
+    certs: list[x509.Certificate] = []
+    parse_error: str | None = None
+    for der in ders:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError as exc:
+            parse_error = clean(f"unparseable certificate: {exc}")
+            break
+    leaf_info = None
+    match: bool | None = None
+    if certs:
+        leaf_info = cert_info(certs[0], now)
+        match = hostname_matches(certs[0], host)
+    if parse_error is not None and not certs:
+        verify_error: str | None = parse_error
+    else:
+        verify_error = verify_chain(certs, store, now)
+    return TlsInfo(
+        version=ssl_object.version(),
+        cipher=cipher[0] if cipher else None,
+        cipher_bits=cipher[2] if cipher else None,
+        certificate=leaf_info,
+        chain_length=len(ders),
+        verified=verify_error is None,
+        verify_error=verify_error,
+        hostname_match=match,
+    )

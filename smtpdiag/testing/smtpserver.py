@@ -1,0 +1,405 @@
+"""Scripted SMTP servers on loopback, for tests and ``smtpdiag demo``.
+
+Each server follows one :class:`Behaviour` (a healthy server, or one exact fault) on
+``127.0.0.1`` or ``::1`` with an ephemeral port. Servers speak just enough SMTP for a
+probe: greeting, EHLO/HELO, STARTTLS, NOOP, RSET, QUIT; MAIL/RCPT/DATA are refused
+(nothing here ever accepts mail). TLS uses certificates from :class:`TestPki`.
+
+:class:`ServerSet` runs a set of servers on an event loop in a background thread and
+knows their ports, so synchronous code (the demo, CLI subprocess tests) can use them.
+:func:`blackhole_port` gives a port whose connects hang (a "silent drop" on loopback,
+no root needed), :func:`closed_port` one that refuses.
+
+Import-light: only the standard library at import time (trustme is imported when a
+:class:`TestPki` is built).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import select
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .certs import TestPki
+
+__all__ = [
+    "Behaviour",
+    "Blackhole",
+    "ScriptedSmtpServer",
+    "ServerSet",
+    "ServerSpec",
+    "blackhole_port",
+    "closed_port",
+]
+
+
+class Behaviour(StrEnum):
+    """What a scripted server does."""
+
+    HEALTHY = "healthy"  #: 220, EHLO with STARTTLS (unless implicit TLS), TLS, QUIT
+    NO_STARTTLS = "no-starttls"  #: EHLO without STARTTLS
+    STARTTLS_454 = "starttls-454"  #: offers STARTTLS, answers it with 454 4.7.0
+    GREETING_421 = "greeting-421"  #: 421 4.3.2 greeting, then closes (RFC 5321 3.8)
+    GREETING_554 = "greeting-554"  #: 554 5.3.2 greeting, answers QUIT, nothing else
+    CLOSE_AFTER_GREETING = "close-after-greeting"  #: 220, then FIN
+    RESET_IN_TLS = "reset-in-tls"  #: reads the ClientHello, then RST (SO_LINGER 0)
+    SILENT = "silent"  #: accepts, never says a word
+    DRIP = "drip"  #: the greeting one byte per second, never a line end
+    EHLO_502 = "ehlo-502"  #: EHLO -> 502 5.5.2, HELO works
+    RESET_AFTER_EHLO = "reset-after-ehlo"  #: answers EHLO, then RST
+    HUGE_REPLY = "huge-reply"  #: a ~64 KiB multi-line greeting
+    HOSTILE_BANNER = "hostile-banner"  #: ANSI escapes and control characters in the 220
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """One server to run.
+
+    Attributes:
+        name: Key to look the server up in a :class:`ServerSet`.
+        behaviour: What it does.
+        implicit_tls: TLS from the first byte (the "465" mode) instead of STARTTLS.
+        cert: Which :class:`TestPki` leaf it presents ("good", "expired", ...).
+        host: Listening address, ``127.0.0.1`` or ``::1``.
+        hostname: Name it uses in its replies.
+    """
+
+    name: str
+    behaviour: Behaviour = Behaviour.HEALTHY
+    implicit_tls: bool = False
+    cert: str = "good"
+    host: str = "127.0.0.1"
+    hostname: str = "mx.test"
+
+
+_LINE_LIMIT = 4096
+_SESSION_LIMIT = 120.0  # no scripted session lives longer than this (seconds)
+
+
+def _rst(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST: SO_LINGER on with a zero timeout, then abort."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+class ScriptedSmtpServer:
+    """One scripted server on the running event loop. Use :meth:`start` / :meth:`close`."""
+
+    def __init__(self, spec: ServerSpec, pki: TestPki | None = None) -> None:
+        self.spec = spec
+        self._pki = pki
+        self._server: asyncio.Server | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def start(self) -> int:
+        """Listen on an ephemeral port; returns it."""
+        spec = self.spec
+        needs_tls = spec.behaviour not in {Behaviour.SILENT, Behaviour.DRIP}
+        if needs_tls and self._pki is not None:
+            self._tls = self._pki.server_context(spec.cert)
+        # A reset during the handshake needs the raw socket, so that server listens
+        # in plain TCP; silent and drip servers never get as far as TLS.
+        listen_tls = None
+        if spec.implicit_tls and needs_tls and spec.behaviour is not Behaviour.RESET_IN_TLS:
+            if self._tls is None:
+                raise ValueError("implicit TLS needs a TestPki")
+            listen_tls = self._tls
+        self._server = await asyncio.start_server(
+            self._accept, spec.host, 0, ssl=listen_tls, limit=_LINE_LIMIT
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def close(self) -> None:
+        """Stop listening and end the sessions still running."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            async with asyncio.timeout(_SESSION_LIMIT):
+                await self._session(reader, writer)
+        except (Exception, asyncio.CancelledError):
+            pass  # the client went away, timed out or the server is stopping
+        finally:
+            if not writer.transport.is_closing():
+                writer.transport.abort()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _send(self, writer: asyncio.StreamWriter, text: str) -> None:
+        writer.write(text.encode("utf-8", "surrogateescape"))
+        await writer.drain()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        spec, b, name = self.spec, self.spec.behaviour, self.spec.hostname
+        if b is Behaviour.SILENT:
+            while await reader.read(1024):
+                pass
+            return
+        if b is Behaviour.DRIP:
+            for ch in f"220 {name} ESMTP " + "z" * 600:
+                if reader.at_eof() or writer.transport.is_closing():
+                    return
+                await self._send(writer, ch)
+                await asyncio.sleep(1.0)
+            return
+        if b is Behaviour.RESET_IN_TLS and spec.implicit_tls:
+            await reader.read(1)  # the ClientHello has started to arrive
+            _rst(writer)
+            return
+        if b is Behaviour.GREETING_421:
+            await self._send(writer, f"421 4.3.2 {name} Service not available, closing channel\r\n")
+            writer.close()
+            return
+        if b is Behaviour.GREETING_554:
+            await self._send(writer, f"554 5.3.2 {name} No SMTP service here\r\n")
+        elif b is Behaviour.HUGE_REPLY:
+            line = f"220-{name} " + "x" * 60 + "\r\n"
+            await self._send(writer, line * 1100 + f"220 {name} ESMTP\r\n")
+        elif b is Behaviour.HOSTILE_BANNER:
+            await self._send(
+                writer, f"220 {name} \x1b[31mESMTP\x1b[0m \x07\x1b]0;pwned\x07 ready\r\n"
+            )
+        else:
+            await self._send(writer, f"220 {name} ESMTP smtpdiag scripted server\r\n")
+        if b is Behaviour.CLOSE_AFTER_GREETING:
+            writer.close()
+            return
+        tls_active = spec.implicit_tls
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                return
+            line = raw.decode("ascii", "replace").strip()
+            verb = line.split(" ", 1)[0].upper()
+            if b is Behaviour.GREETING_554 and verb != "QUIT":
+                await self._send(writer, "503 5.5.1 No SMTP service here\r\n")
+                continue
+            if verb == "EHLO":
+                if b is Behaviour.EHLO_502:
+                    await self._send(writer, "502 5.5.2 Error: command not recognized\r\n")
+                    continue
+                exts = ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
+                if not tls_active and b is not Behaviour.NO_STARTTLS:
+                    exts.insert(2, "STARTTLS")
+                lines = [f"250-{name} Hello"] + [f"250-{e}" for e in exts[:-1]]
+                lines.append(f"250 {exts[-1]}")
+                await self._send(writer, "\r\n".join(lines) + "\r\n")
+                if b is Behaviour.RESET_AFTER_EHLO:
+                    _rst(writer)
+                    return
+            elif verb == "HELO":
+                await self._send(writer, f"250 {name}\r\n")
+            elif verb == "STARTTLS" and not tls_active and b is not Behaviour.NO_STARTTLS:
+                if b is Behaviour.STARTTLS_454:
+                    await self._send(
+                        writer, "454 4.7.0 TLS not available due to temporary reason\r\n"
+                    )
+                    continue
+                await self._send(writer, "220 2.0.0 Ready to start TLS\r\n")
+                if b is Behaviour.RESET_IN_TLS:
+                    await reader.read(1)
+                    _rst(writer)
+                    return
+                if self._tls is None:
+                    raise RuntimeError("STARTTLS needs a TestPki")
+                await writer.start_tls(self._tls)
+                tls_active = True
+            elif verb == "QUIT":
+                await self._send(writer, "221 2.0.0 Bye\r\n")
+                writer.close()
+                return
+            elif verb in {"NOOP", "RSET"}:
+                await self._send(writer, "250 2.0.0 OK\r\n")
+            elif verb in {"MAIL", "RCPT", "DATA", "BDAT"}:
+                await self._send(writer, "502 5.5.1 This server takes no mail\r\n")
+            else:
+                await self._send(writer, "500 5.5.2 Command unrecognized\r\n")
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` where nothing listens (connects are refused).
+
+    The port is bound and released; on loopback the kernel does not reuse it at once.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Blackhole:
+    """A port whose connects hang: a listening socket with a full accept queue.
+
+    Method (Linux): ``listen(0)`` and never ``accept()``; connect until one handshake
+    does not complete. With the accept queue full the kernel drops further SYNs
+    (``tcp_abort_on_overflow`` = 0, the default), so a client's connect waits for
+    SYN retransmissions exactly as behind a firewall that silently drops packets.
+    Use as a context manager; :attr:`port` is the port.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.host = host
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        self._listener.bind((host, 0))
+        self._listener.listen(0)
+        self.port = int(self._listener.getsockname()[1])
+        self._fillers: list[socket.socket] = []
+        for _ in range(16):  # bounded: Linux fills with backlog+1 connections
+            filler = socket.socket(family, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex((host, self.port))
+            _, writable, _ = select.select([], [filler], [], 0.3)
+            if not writable:
+                filler.close()  # this SYN was dropped: the queue is full
+                self.full = True
+                break
+            self._fillers.append(filler)
+        else:
+            self.full = False
+
+    def close(self) -> None:
+        """Release the listener and the filler connections."""
+        for filler in self._fillers:
+            filler.close()
+        self._listener.close()
+
+    def __enter__(self) -> Blackhole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def blackhole_port(host: str = "127.0.0.1") -> Blackhole:
+    """A :class:`Blackhole` on ``host``: connect to ``.port`` and the SYN is dropped."""
+    return Blackhole(host)
+
+
+class ServerSet:
+    """Run scripted servers on a background event loop; ports known after ``start``.
+
+    Usage::
+
+        with ServerSet([ServerSpec("ok"), ServerSpec("tls", implicit_tls=True)]) as servers:
+            port = servers.port("ok")
+
+    Args:
+        specs: The servers (names must be unique).
+        pki: Certificates; a new :class:`TestPki` (removed on close) when ``None``.
+    """
+
+    def __init__(self, specs: Sequence[ServerSpec], pki: TestPki | None = None) -> None:
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError("server names must be unique")
+        self.specs = tuple(specs)
+        self._own_pki = pki is None
+        self.pki = pki if pki is not None else TestPki()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: dict[str, ScriptedSmtpServer] = {}
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def ca_file(self) -> str:
+        """PEM bundle of the trusted test CA (for ``--ca-file``)."""
+        return str(self.pki.ca_file)
+
+    def port(self, name: str) -> int:
+        """The port of the server called ``name``."""
+        return self._servers[name].port
+
+    def spec(self, name: str) -> ServerSpec:
+        """The spec of the server called ``name``."""
+        return self._servers[name].spec
+
+    def start(self, timeout: float = 10.0) -> ServerSet:
+        """Start the thread and every server; raise if they are not up in ``timeout``."""
+        self._thread = threading.Thread(target=self._run, name="smtpdiag-servers", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("scripted SMTP servers did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"scripted SMTP servers failed: {self._error}") from self._error
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every server and the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._own_pki:
+            self.pki.cleanup()
+
+    def __enter__(self) -> ServerSet:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        # Expected noise (clients aborting handshakes, resets) is not an error here.
+        loop.set_exception_handler(lambda _loop, _ctx: None)
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            for spec in self.specs:
+                server = ScriptedSmtpServer(spec, self.pki)
+                await server.start()
+                self._servers[spec.name] = server
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            await self._close_all()
+            return
+        self._ready.set()
+        await self._stop.wait()
+        await self._close_all()
+
+    async def _close_all(self) -> None:
+        for server in self._servers.values():
+            await server.close()
