@@ -7,7 +7,7 @@ and is imported on first use, so reading JSON stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .jsonout import (
     dumps,
@@ -19,10 +19,14 @@ from .jsonout import (
     to_jsonable,
 )
 
+if TYPE_CHECKING:
+    from .text import render_text
+
 __all__ = [
     "dumps",
     "load_schema",
     "loads",
+    "render_text",
     "report_from_dict",
     "report_to_dict",
     "schema_path",
