@@ -1,0 +1,171 @@
+"""What "healthy" means: latency limits, certificate lifetime limits, required features.
+
+A :class:`Thresholds` object is frozen and validated on construction (a bad value raises
+:class:`~smtpdiag.errors.ConfigError` with a one-line message). The defaults suit a mail
+domain's MX hosts checked from a monitoring system: the greeting is the slow phase of
+SMTP (servers delay it on purpose to catch pipelining spammers, RFC 5321 4.3.1 and
+postscreen's "greet pause"), so its limits are wider than the per-command ones.
+
+Semantics, shared by :func:`smtpdiag.health.evaluate` and the Nagios perfdata:
+
+- A latency limit is exceeded when a phase *that succeeded* took strictly longer than
+  the limit (``duration > warn``). Failed phases have no meaningful latency; they make
+  the route unhealthy instead.
+- A certificate limit is crossed when strictly fewer days are left than the limit
+  (``days_left < warn_days``); an expired certificate (negative days) is always critical.
+- Requirements (STARTTLS, implicit TLS, minimum TLS version, valid certificate) decide
+  whether a route counts as *healthy*; ``require_all_mx`` decides whether one unhealthy
+  route is critical (every route must work) or only a warning (as long as one works).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+from ..errors import ConfigError
+from ..model import Phase
+
+__all__ = [
+    "TLS_VERSIONS",
+    "Limit",
+    "Thresholds",
+    "tls_version_rank",
+]
+
+#: TLS protocol versions as ``ssl.SSLObject.version()`` names them, oldest first.
+TLS_VERSIONS: tuple[str, ...] = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def tls_version_rank(version: str | None) -> int | None:
+    """Position of ``version`` in :data:`TLS_VERSIONS`, or ``None`` if unknown."""
+    if version is None:
+        return None
+    try:
+        return TLS_VERSIONS.index(version)
+    except ValueError:
+        return None
+
+
+def _check_seconds(name: str, value: float | None) -> None:
+    if value is None:
+        return
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not 0 < value <= 3600
+    ):
+        raise ConfigError(f"{name} must be a number of seconds in (0, 3600], got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """Warning and critical limits for one phase's latency, in seconds.
+
+    Attributes:
+        warn: Warn when the phase took longer than this; ``None`` for no warning limit.
+        crit: Critical when the phase took longer than this; ``None`` for no critical limit.
+    """
+
+    warn: float | None = None
+    crit: float | None = None
+
+    def validate(self, name: str) -> None:
+        """Raise ConfigError unless both limits are sane and ``warn <= crit``."""
+        _check_seconds(f"{name} warning limit", self.warn)
+        _check_seconds(f"{name} critical limit", self.crit)
+        if self.warn is not None and self.crit is not None and self.warn > self.crit:
+            raise ConfigError(
+                f"{name} warning limit ({self.warn:g} s) must not exceed "
+                f"the critical limit ({self.crit:g} s)"
+            )
+
+
+# Phases that share a limit: HELO is the fallback of EHLO, EHLO inside TLS is the same
+# command again (RFC 3207 4.2). QUIT is never judged (the model ignores QUIT failures).
+_PHASE_FIELD: dict[Phase, str] = {
+    Phase.CONNECT: "connect",
+    Phase.TLS_HANDSHAKE: "tls_handshake",
+    Phase.GREETING: "greeting",
+    Phase.EHLO: "ehlo",
+    Phase.HELO: "ehlo",
+    Phase.STARTTLS: "starttls",
+    Phase.EHLO_TLS: "ehlo",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Limits and requirements a health check judges a probe against.
+
+    Attributes:
+        connect: TCP connect latency limits.
+        tls_handshake: TLS handshake latency limits (implicit TLS or after STARTTLS).
+        greeting: Latency of the 220 greeting after connect (or after the handshake on 465).
+        ehlo: Latency of EHLO (also HELO and the EHLO repeated inside TLS).
+        starttls: Latency of the STARTTLS command's reply.
+        cert_warn_days: Warn when fewer days than this are left on a certificate.
+        cert_crit_days: Critical when fewer days than this are left.
+        require_starttls: Every route on a STARTTLS port (25, 587) must offer STARTTLS and
+            complete the handshake (RFC 3207); without it a route is unhealthy.
+        require_implicit_tls: When port 465 (or another implicit-TLS port) is probed, every
+            MX host must have at least one working implicit-TLS route (RFC 8314 3.3).
+        min_tls_version: Lowest acceptable negotiated TLS version (``"TLSv1.2"``), or
+            ``None`` to accept any.
+        require_valid_cert: The certificate must verify against the trust store and name
+            the MX host. Off by default: MX certificates are often self-signed, and SMTP
+            between MTAs is opportunistic unless DANE or MTA-STS says otherwise (RFC 7672,
+            RFC 8461). Expiry is judged regardless, through the day limits.
+        require_all_mx: Every route must be healthy (critical otherwise). When ``False``,
+            unhealthy routes are warnings as long as at least one route is healthy, and
+            critical only when none is.
+    """
+
+    connect: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
+    tls_handshake: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
+    greeting: Limit = field(default_factory=lambda: Limit(2.0, 5.0))
+    ehlo: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
+    starttls: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
+    cert_warn_days: int | None = 21
+    cert_crit_days: int | None = 7
+    require_starttls: bool = True
+    require_implicit_tls: bool = False
+    min_tls_version: str | None = "TLSv1.2"
+    require_valid_cert: bool = False
+    require_all_mx: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "tls_handshake", "greeting", "ehlo", "starttls"):
+            limit = getattr(self, name)
+            if not isinstance(limit, Limit):
+                raise ConfigError(f"{name} limits must be a Limit, got {limit!r}")
+            limit.validate(name.replace("_", "-"))
+        for name in ("cert_warn_days", "cert_crit_days"):
+            days = getattr(self, name)
+            if days is not None and (
+                not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650
+            ):
+                raise ConfigError(f"{name.replace('_', ' ')} must be 0-3650 days, got {days!r}")
+        if (
+            self.cert_warn_days is not None
+            and self.cert_crit_days is not None
+            and self.cert_warn_days < self.cert_crit_days
+        ):
+            raise ConfigError(
+                f"certificate warning days ({self.cert_warn_days}) must not be fewer than "
+                f"the critical days ({self.cert_crit_days})"
+            )
+        if self.min_tls_version is not None and self.min_tls_version not in TLS_VERSIONS:
+            raise ConfigError(
+                f"minimum TLS version must be one of {', '.join(TLS_VERSIONS)}, "
+                f"got {self.min_tls_version!r}"
+            )
+        for f in fields(self):
+            if f.name.startswith("require_") and not isinstance(getattr(self, f.name), bool):
+                raise ConfigError(f"{f.name} must be True or False")
+
+    def limit(self, phase: Phase) -> Limit | None:
+        """The latency limits that apply to ``phase``, or ``None`` (QUIT is not judged)."""
+        name = _PHASE_FIELD.get(phase)
+        return None if name is None else getattr(self, name)
