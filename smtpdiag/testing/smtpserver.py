@@ -69,6 +69,8 @@ class ServerSpec:
         cert: Which :class:`TestPki` leaf it presents ("good", "expired", ...).
         host: Listening address, ``127.0.0.1`` or ``::1``.
         hostname: Name it uses in its replies.
+        port: Port to listen on; 0 (the default) for an ephemeral one. The demo uses
+            fixed ports so that several addresses share the same port numbers.
     """
 
     name: str
@@ -77,6 +79,7 @@ class ServerSpec:
     cert: str = "good"
     host: str = "127.0.0.1"
     hostname: str = "mx.test"
+    port: int = 0
 
 
 _LINE_LIMIT = 4096
@@ -117,7 +120,7 @@ class ScriptedSmtpServer:
                 raise ValueError("implicit TLS needs a TestPki")
             listen_tls = self._tls
         self._server = await asyncio.start_server(
-            self._accept, spec.host, 0, ssl=listen_tls, limit=_LINE_LIMIT
+            self._accept, spec.host, spec.port, ssl=listen_tls, limit=_LINE_LIMIT
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
