@@ -1,0 +1,167 @@
+"""``smtpdiag demo``: the whole pipeline against local servers, no internet needed.
+
+A local authoritative DNS server answers for a few ``*.demo.test`` domains whose MX
+hosts live on ``127.77.0.x`` loopback addresses, each running scripted SMTP servers with
+real TLS from a throwaway CA. The ports are unprivileged stand-ins for 25, 587 and 465
+(the same three numbers on every address, as with real MX hosts).
+
+Demo domains and what each should show:
+
+- ``healthy.demo.test``: one MX, STARTTLS on the two submission-style ports, implicit TLS
+  on the third, valid certificate: *healthy*.
+- ``deadprimary.demo.test``: the preferred MX refuses every connection, the backup works:
+  *degraded*, mail still deliverable.
+- ``busy.demo.test``: the MX answers ``421 4.3.2`` to every connection: *failed*, 4.3.2.
+- ``badcert.demo.test``: the MX presents an expired certificate: 5.4.2 TLS mismatch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from .model import AddressFamily, Verdict
+
+__all__ = ["DEMO_DOMAINS", "DemoDomain", "DemoLab", "demo_lab"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDomain:
+    """One demo domain and the verdict the demo expects for it."""
+
+    name: str
+    expect: Verdict
+    story: str
+
+
+DEMO_DOMAINS: tuple[DemoDomain, ...] = (
+    DemoDomain(
+        "healthy.demo.test", Verdict.HEALTHY, "one MX, STARTTLS and implicit TLS, valid certificate"
+    ),
+    DemoDomain(
+        "deadprimary.demo.test", Verdict.DEGRADED, "primary MX refuses connections, backup MX works"
+    ),
+    DemoDomain("busy.demo.test", Verdict.FAILED, "the MX answers 421 4.3.2 to every connection"),
+    DemoDomain("badcert.demo.test", Verdict.DEGRADED, "the MX presents an expired certificate"),
+)
+
+# host name -> (loopback address, behaviour, certificate kind); None behaviour = nothing listens
+_HOSTS: dict[str, tuple[str, str | None, str]] = {
+    "mx1.healthy.demo.test": ("127.77.0.1", "healthy", "good"),
+    "mx1.deadprimary.demo.test": ("127.77.0.2", None, "good"),
+    "mx2.deadprimary.demo.test": ("127.77.0.3", "healthy", "good"),
+    "mx.busy.demo.test": ("127.77.0.4", "greeting-421", "good"),
+    "mx.badcert.demo.test": ("127.77.0.5", "healthy", "expired"),
+}
+
+_ZONES: dict[str, dict[str, list[str]]] = {
+    "healthy.demo.test": {"@": ["MX 10 mx1"], "mx1": ["A 127.77.0.1"]},
+    "deadprimary.demo.test": {
+        "@": ["MX 10 mx1", "MX 20 mx2"],
+        "mx1": ["A 127.77.0.2"],
+        "mx2": ["A 127.77.0.3"],
+    },
+    "busy.demo.test": {"@": ["MX 10 mx"], "mx": ["A 127.77.0.4"]},
+    "badcert.demo.test": {"@": ["MX 10 mx"], "mx": ["A 127.77.0.5"]},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLab:
+    """The running demo servers and how to reach them.
+
+    Attributes:
+        nameserver: The local DNS server answering for ``*.demo.test``.
+        ports: The three ports, standing for 25, 587 and 465.
+        implicit_tls_port: The port that speaks TLS from the first byte.
+        ca_file: The demo CA bundle.
+    """
+
+    nameserver: Nameserver
+    ports: tuple[int, int, int]
+    implicit_tls_port: int
+    ca_file: str
+
+    def config(self, total: float = 10.0) -> ProbeConfig:
+        """A probe configuration pointed at the demo servers, IPv4 only."""
+        return ProbeConfig(
+            ports=self.ports,
+            families=(AddressFamily.IPV4,),
+            implicit_tls_ports=(self.implicit_tls_port,),
+            resolver=ResolverConfig((self.nameserver,)),
+            tls=TlsConfig(ca_file=self.ca_file),
+            timeouts=Timeouts(dns=2, connect=2, greeting=3, command=3, tls=3, total=total),
+            ehlo_name="demo.smtpdiag.invalid",
+        )
+
+    def command(self, domain: str) -> str:
+        """The CLI command that probes ``domain`` against the demo servers by hand."""
+        ports = ",".join(str(p) for p in self.ports)
+        return (
+            f"smtpdiag probe {domain} --nameserver {self.nameserver.address}:{self.nameserver.port}"
+            f" --ports {ports} --implicit-tls-ports {self.implicit_tls_port} -4"
+            f" --ca-file {self.ca_file}"
+        )
+
+
+def _free_on_all(port: int, addresses: list[str]) -> bool:
+    for address in addresses:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address, port))
+            except OSError:
+                return False
+    return True
+
+
+def _pick_ports(addresses: list[str], rng: random.Random) -> tuple[int, int, int]:
+    # Bounded: a handful of tries in the dynamic range; a busy machine gets an error.
+    for _ in range(50):
+        base = rng.randrange(20000, 60000, 10)
+        ports = (base + 5, base + 7, base + 6)  # 25 / 587 / 465 stand-ins, like xx25/xx87/xx65
+        if all(_free_on_all(p, addresses) for p in ports):
+            return ports
+    raise RuntimeError("no free ports for the demo servers on 127.77.0.x")
+
+
+@contextlib.contextmanager
+def demo_lab(seed: int | None = None) -> Iterator[DemoLab]:
+    """Start the demo's DNS and SMTP servers in background threads; stop them on exit."""
+    from .testing.certs import TestPki
+    from .testing.dnsserver import ThreadedDnsServer
+    from .testing.smtpserver import Behaviour, ServerSet, ServerSpec
+
+    rng = random.Random(seed)
+    listening = [addr for addr, behaviour, _ in _HOSTS.values() if behaviour is not None]
+    p25, p587, p465 = _pick_ports(listening, rng)
+    pki = TestPki(names=tuple(_HOSTS))
+    specs: list[ServerSpec] = []
+    for host, (address, behaviour, cert) in _HOSTS.items():
+        if behaviour is None:
+            continue
+        for port in (p25, p587, p465):
+            specs.append(
+                ServerSpec(
+                    name=f"{host}:{port}",
+                    behaviour=Behaviour(behaviour),
+                    implicit_tls=port == p465,
+                    cert=cert,
+                    host=address,
+                    hostname=host,
+                    port=port,
+                )
+            )
+    try:
+        with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=_ZONES) as dns:
+            yield DemoLab(
+                nameserver=dns.nameserver,
+                ports=(p25, p587, p465),
+                implicit_tls_port=p465,
+                ca_file=str(pki.ca_file),
+            )
+    finally:
+        pki.cleanup()
