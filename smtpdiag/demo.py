@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from .model import AddressFamily, Verdict
 
-__all__ = ["DEMO_DOMAINS", "DemoDomain", "DemoLab", "demo_lab"]
+__all__ = ["DEMO_DOMAINS", "DemoDomain", "DemoLab", "demo_lab", "pick_shared_ports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,8 @@ def _free_on_all(port: int, addresses: list[str]) -> bool:
     return True
 
 
-def _pick_ports(addresses: list[str], rng: random.Random) -> tuple[int, int, int]:
+def pick_shared_ports(addresses: list[str], rng: random.Random) -> tuple[int, int, int]:
+    """Three ports free on every address in ``addresses`` (stand-ins for 25/587/465)."""
     # Bounded: a handful of tries in the dynamic range; a busy machine gets an error.
     for _ in range(50):
         base = rng.randrange(20000, 60000, 10)
@@ -137,7 +138,7 @@ def demo_lab(seed: int | None = None) -> Iterator[DemoLab]:
 
     rng = random.Random(seed)
     listening = [addr for addr, behaviour, _ in _HOSTS.values() if behaviour is not None]
-    p25, p587, p465 = _pick_ports(listening, rng)
+    p25, p587, p465 = pick_shared_ports(listening, rng)
     pki = TestPki(names=tuple(_HOSTS))
     specs: list[ServerSpec] = []
     for host, (address, behaviour, cert) in _HOSTS.items():
