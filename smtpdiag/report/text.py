@@ -396,8 +396,8 @@ def _schedule(schedule: Sequence[RetryAttempt]) -> Table:
             _t(attempt.at, limit=40),
             Text(f"+{_format_seconds(attempt.after_previous_s)} {when}"),
             Text(
-                f"({_format_seconds(attempt.offset_s)} in total)"
-                + ("; last try" if attempt.final else "")
+                f"({_format_seconds(attempt.offset_s)} in total"
+                + (", last)" if attempt.final else ")")
             ),
         )
     return table
@@ -417,20 +417,20 @@ _KIND_TEXT = {
 
 
 def _dns(res: Resolution) -> Iterable[RenderableType]:
-    line = Text("  ")
+    line = Text()
     line.append(_safe(res.domain, _LIMIT_SHORT), style="bold")
     line.append(": ")
     line.append(_KIND_TEXT[res.kind])
     mxq = res.mx_query
     if res.kind in (ResolutionKind.NONE, ResolutionKind.FAILED):
         line.append(f" (MX query: {mxq.outcome.value}")
-        if mxq.detail:
+        if mxq.detail and mxq.detail.lower() != mxq.outcome.value:
             line.append(f", {_safe(mxq.detail)}")
         line.append(")")
     line.append(
         f"; {_plural(len(res.queries), 'query', 'queries')} in {format_ms(res.duration_ms)} ms"
     )
-    yield line
+    yield _indented(line, 2)
     if res.hosts:
         yield _indented(_mx_table(res.hosts), 2)
     notable = _notable_queries(res)
@@ -443,9 +443,9 @@ def _mx_table(hosts: Sequence[MxHost]) -> Table:
     table = _table()
     table.add_column("pref", justify="right", no_wrap=True)
     table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("host", overflow="fold", ratio=2)
+    table.add_column("host", overflow="fold")
     table.add_column("kind", no_wrap=True)
-    table.add_column("addresses", overflow="fold", ratio=3)
+    table.add_column("addresses", overflow="fold")
     for host in hosts:
         addresses = ", ".join(_safe(a, 60) for a in host.addresses[:_MAX_LIST])
         if len(host.addresses) > _MAX_LIST:
@@ -483,16 +483,16 @@ def _notable_queries(res: Resolution) -> list[DnsQuery]:
 def _query_table(queries: Sequence[DnsQuery]) -> Table:
     table = _table()
     table.add_column("type", no_wrap=True)
-    table.add_column("name", overflow="fold", ratio=2)
+    table.add_column("name", overflow="fold")
     table.add_column("outcome", no_wrap=True)
-    table.add_column("answer / detail", overflow="fold", ratio=3)
+    table.add_column("answer / detail", overflow="fold")
     table.add_column("server", overflow="fold")
     table.add_column("ms", justify="right", no_wrap=True)
     for q in queries:
         answer = "; ".join(_safe(a, _LIMIT_SHORT) for a in q.answers[:_MAX_LIST])
         if q.cname:
             answer = f"(CNAME {_safe(q.cname, _LIMIT_SHORT)}) {answer}".strip()
-        if q.detail:
+        if q.detail and q.detail.lower() != q.outcome.value:
             answer = f"{answer} {_safe(q.detail)}".strip()
         table.add_row(
             _t(q.rdtype, limit=10),
@@ -553,6 +553,9 @@ def _routes(report: ProbeReport) -> Iterable[RenderableType]:
         ok = sum(1 for r in results if r.ok)
         head.append(f"{ok}/{len(results)} ok", style="green" if ok == len(results) else "red")
         yield _indented(head, 2)
+        banners = _banners(results)
+        if banners is not None:
+            yield _indented(banners, 4)
         yield _indented(_phase_table(results), 4)
 
     tls_results = [r for r in report.routes if r.tls is not None or r.starttls_offered is False]
@@ -575,6 +578,23 @@ def _routes(report: ProbeReport) -> Iterable[RenderableType]:
         yield _indented(Text("Failures", style="bold"), 2)
         for results in failures:
             yield _indented(_failure_block(results), 4)
+
+
+def _banners(results: Sequence[RouteResult]) -> Table | None:
+    """The distinct 220 greetings of one address, with their ports (shows the software)."""
+    seen: dict[str, list[str]] = {}
+    for result in results:
+        greeting = result.phase(Phase.GREETING)
+        if result.banner and greeting is not None and greeting.ok:
+            seen.setdefault(_safe(result.banner), []).append(str(result.route.port))
+    if not seen:
+        return None
+    table = _table(header=False)
+    table.add_column(no_wrap=True, style="dim")
+    table.add_column(overflow="fold")
+    for banner, ports in list(seen.items())[:_MAX_LIST]:
+        table.add_row(Text(f"banner {','.join(ports)}:"), Text(banner, overflow="fold"))
+    return table
 
 
 def _indented(renderable: RenderableType, left: int) -> Padding:

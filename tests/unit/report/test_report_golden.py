@@ -1,0 +1,102 @@
+"""Golden renderings: text (width 100, no colour) and JSON, per scenario.
+
+Regenerate after an intended change with::
+
+    SMTPDIAG_UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/report
+
+then review ``git diff fixtures/golden``. In update mode each golden test rewrites its
+file and then fails (so an update run can never pass by accident in CI).
+
+Two families of files:
+
+* ``<scenario>.probe.txt``: the probe-only view (``diagnosis=None``);
+* ``<scenario>.txt`` and ``<scenario>.json``: the full report, diagnosed by the real
+  ``smtpdiag.diagnose.diagnose`` with a fixed ``now`` (skipped until that exists).
+
+Everything is deterministic: the reports come from fixed factories, the diagnosis time
+is fixed, the width is pinned and colour is off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from report_factories import SCENARIOS
+
+from smtpdiag.model import ProbeReport
+from smtpdiag.report.jsonout import dumps
+from smtpdiag.report.text import render_text
+
+GOLDEN = Path(__file__).resolve().parents[3] / "fixtures" / "golden"
+WIDTH = 100
+#: The diagnosis instant: retry times in the goldens count from it.
+NOW = datetime(2026, 11, 23, 6, 0, 2, tzinfo=UTC)
+UPDATE = os.environ.get("SMTPDIAG_UPDATE_GOLDEN") == "1"
+
+#: Scenarios with a diagnosed golden (the six the issue names, plus the DNS failures).
+DIAGNOSED = (
+    "healthy",
+    "dead_primary",
+    "greeting_421",
+    "tls_mismatch",
+    "mx_no_address",
+    "null_mx",
+    "nxdomain",
+    "servfail",
+)
+
+
+def _diagnoser() -> Callable[[ProbeReport], ProbeReport] | None:
+    try:
+        from smtpdiag.diagnose import diagnose  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+
+    def run(report: ProbeReport) -> ProbeReport:
+        return replace(report, diagnosis=diagnose(report, now=NOW))
+
+    return run
+
+
+def _check(path: Path, actual: str) -> None:
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        pytest.fail(f"updated {path.name}: review the diff, then run without SMTPDIAG_UPDATE_GOLDEN")
+    if not path.exists():
+        pytest.fail(f"missing golden {path}: run with SMTPDIAG_UPDATE_GOLDEN=1 to create it")
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"{path.name} differs; if intended, regenerate (see module doc)"
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_probe_only_text(name: str) -> None:
+    report = SCENARIOS[name]()
+    _check(GOLDEN / f"{name}.probe.txt", render_text(report, width=WIDTH, color=False))
+
+
+@pytest.mark.parametrize("name", DIAGNOSED)
+def test_diagnosed_text_and_json(name: str) -> None:
+    diagnose = _diagnoser()
+    if diagnose is None:
+        pytest.skip("smtpdiag.diagnose.diagnose does not exist yet")
+    report = diagnose(SCENARIOS[name]())
+    assert report.diagnosis is not None
+    _check(GOLDEN / f"{name}.txt", render_text(report, width=WIDTH, color=False))
+    _check(GOLDEN / f"{name}.json", dumps(report) + "\n")
+
+
+def test_goldens_are_plain_and_fit_the_width() -> None:
+    files = sorted(GOLDEN.glob("*.txt"))
+    assert files, "no golden files"
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "\x1b" not in text, path.name
+        for line in text.splitlines():
+            assert len(line) <= WIDTH, (path.name, line)
+            assert line == line.rstrip(), (path.name, line)
