@@ -67,7 +67,9 @@ def _check(path: Path, actual: str) -> None:
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual, encoding="utf-8")
-        pytest.fail(f"updated {path.name}: review the diff, then run without SMTPDIAG_UPDATE_GOLDEN")
+        pytest.fail(
+            f"updated {path.name}: review the diff, then run without SMTPDIAG_UPDATE_GOLDEN"
+        )
     if not path.exists():
         pytest.fail(f"missing golden {path}: run with SMTPDIAG_UPDATE_GOLDEN=1 to create it")
     expected = path.read_text(encoding="utf-8")
