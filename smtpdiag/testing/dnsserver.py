@@ -170,6 +170,11 @@ class _Udp(asyncio.DatagramProtocol):
     def __init__(self, server: LocalDnsServer) -> None:
         self._server = server
         self.transport: asyncio.DatagramTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -216,7 +221,7 @@ class LocalDnsServer:
         self._requested_port = port
         self._ipv6 = ipv6
         self._port = 0
-        self._udp: list[asyncio.DatagramTransport] = []
+        self._udp: list[tuple[asyncio.DatagramTransport, _Udp]] = []
         self._tcp: list[asyncio.Server] = []
         self._tcp_connections: set[asyncio.Task[None]] = set()
         self._pending: set[asyncio.Task[None]] = set()
@@ -292,10 +297,10 @@ class LocalDnsServer:
             port = self._requested_port
             try:
                 for host in hosts:
-                    transport, _ = await loop.create_datagram_endpoint(
+                    transport, protocol = await loop.create_datagram_endpoint(
                         lambda: _Udp(self), local_addr=(host, port)
                     )
-                    self._udp.append(transport)
+                    self._udp.append((transport, protocol))
                     if port == 0:
                         port = int(transport.get_extra_info("sockname")[1])
                     tcp = await asyncio.start_server(
@@ -316,9 +321,14 @@ class LocalDnsServer:
 
     async def stop(self) -> None:
         """Close every socket and cancel pending work. Safe to call twice."""
-        for transport in self._udp:
+        udp, self._udp = self._udp, []
+        for transport, _ in udp:
             transport.close()
-        self._udp = []
+        for _, protocol in udp:
+            # The socket is released only when the loop runs connection_lost.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await protocol.closed
         for server in self._tcp:
             server.close()
         tasks = [*self._tcp_connections, *self._pending]
