@@ -169,7 +169,9 @@ def test_null_mx_exit_4_and_servfail_and_no_dns() -> None:
         assert doc["diagnosis"]["persistence"] == "transient"
         assert proc.returncode == 3
 
-    with ThreadedDnsServer(zones={}, faults={"*.": "drop"}) as dns:
+    with ThreadedDnsServer(
+        zones={"silent.test": {"@": ["A 127.0.0.9"]}}, faults={"*.silent.test": "drop"}
+    ) as dns:
         proc = smtpdiag(
             "probe",
             "silent.test",
