@@ -48,7 +48,7 @@ class Behaviour(StrEnum):
     STARTTLS_454 = "starttls-454"  #: offers STARTTLS, answers it with 454 4.7.0
     GREETING_421 = "greeting-421"  #: 421 4.3.2 greeting, then closes (RFC 5321 3.8)
     GREETING_554 = "greeting-554"  #: 554 5.3.2 greeting, answers QUIT, nothing else
-    CLOSE_AFTER_GREETING = "close-after-greeting"  #: 220, then FIN
+    CLOSE_AFTER_GREETING = "close-after-greeting"  #: 220, then FIN (half-close)
     RESET_IN_TLS = "reset-in-tls"  #: reads the ClientHello, then RST (SO_LINGER 0)
     SILENT = "silent"  #: accepts, never says a word
     DRIP = "drip"  #: the greeting one byte per second, never a line end
@@ -190,7 +190,11 @@ class ScriptedSmtpServer:
         else:
             await self._send(writer, f"220 {name} ESMTP smtpdiag scripted server\r\n")
         if b is Behaviour.CLOSE_AFTER_GREETING:
-            writer.close()
+            # Half-close (FIN) and drain: a full close would answer the client's next
+            # command with an RST, making "closed" vs "reset" a race in tests.
+            writer.write_eof()
+            while await reader.read(1024):
+                pass
             return
         tls_active = spec.implicit_tls
         while True:
