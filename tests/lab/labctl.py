@@ -55,6 +55,7 @@ __all__ = [
     "LabInfo",
     "down",
     "lab_unavailable_reason",
+    "process_alive",
     "main",
     "status",
     "up",
@@ -499,6 +500,11 @@ def _write_postfix(state: Path, h: LabHost, key: Path, chain: Path) -> Path:
     return conf
 
 
+# Popen objects of servers this process started: kept so they can be waited for (reaped)
+# at ``down``, and so no ResourceWarning fires while they run.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(name: str, args: list[str], log: Path, info: LabInfo) -> int:
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
@@ -508,12 +514,13 @@ def _spawn(name: str, args: list[str], log: Path, info: LabInfo) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we stop the group, by id
         )
+    _CHILDREN[proc.pid] = proc
     info.pids[name] = proc.pid
     info.save()
     return proc.pid
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -606,7 +613,7 @@ def _wait_ready(state: Path, info: LabInfo) -> None:
     dns_ok = False
     while time.monotonic() < deadline:
         for name, pid in info.pids.items():
-            if not _alive(pid):
+            if not process_alive(pid):
                 raise LabError(f"{name} (pid {pid}) exited during start-up; see {state}")
         for h in HOSTS:
             if h.key in pending:
@@ -687,10 +694,7 @@ def _group_members(pgid: int, since: float) -> list[int]:
 
 
 def _stop_group(name: str, pgid: int, since: float) -> None:
-    members = _group_members(pgid, since)
-    if not members:
-        return
-    for pid in members:
+    for pid in _group_members(pgid, since):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
@@ -702,9 +706,18 @@ def _stop_group(name: str, pgid: int, since: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _reap(pgid)
+    proc = _CHILDREN.pop(pgid, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=STOP_TIMEOUT)
 
 
 def _reap(pid: int) -> None:
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
@@ -730,7 +743,7 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, quiet: bool = False) -> float:
             while pids and time.monotonic() < deadline:
                 for pid in pids:
                     _reap(pid)
-                pids = [p for p in pids if _alive(p)]
+                pids = [p for p in pids if process_alive(p)]
                 time.sleep(0.05)
             if not pids:
                 break
@@ -757,7 +770,7 @@ def status(state_dir: Path = DEFAULT_STATE_DIR) -> dict[str, object]:
         "state": str(state_dir / "state.json") if info else None,
         "nameserver": info.nameserver if info else None,
         "ca_file": info.ca_file if info else None,
-        "processes": {n: (p, _alive(p)) for n, p in (info.pids.items() if info else [])},
+        "processes": {n: (p, process_alive(p)) for n, p in (info.pids.items() if info else [])},
         "objects": _existing_objects(),
     }
 

@@ -1,0 +1,60 @@
+"""The lab tier's session fixture: real Postfix, NSD and kernel faults (see labctl.py).
+
+``lab`` brings the lab up once per session and always tears it down. Without root,
+network namespaces, Postfix, NSD or nftables the lab tests are skipped with the reason;
+with ``SMTPDIAG_LAB_REQUIRED=1`` (CI) they fail instead, so a skipped lab tier can never
+pass unnoticed.
+
+A lab already running from ``make lab`` (``labctl up``) is reused as it is and left
+running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from . import labctl
+
+__all__ = ["lab"]
+
+_REQUIRED = os.environ.get("SMTPDIAG_LAB_REQUIRED") == "1"
+
+
+def _running_lab() -> labctl.LabInfo | None:
+    """A complete lab started by ``labctl up`` whose servers all still run."""
+    info = labctl.LabInfo.load(labctl.DEFAULT_STATE_DIR)
+    if info is None or not info.bringup_s or not info.pids:
+        return None
+    if all(labctl.process_alive(pid) for pid in info.pids.values()):
+        return info
+    return None
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[labctl.LabInfo]:
+    """The running lab: nameserver ``IP:PORT``, CA file, state directory."""
+    reason = labctl.lab_unavailable_reason()
+    if reason is not None:
+        if _REQUIRED:
+            pytest.fail(f"SMTPDIAG_LAB_REQUIRED=1 but the lab cannot run: {reason}")
+        pytest.skip(f"lab tier skipped: {reason}")
+    existing = _running_lab()
+    if existing is not None:
+        print(f"\n[lab] reusing the running lab in {existing.state_dir}")
+        yield existing
+        return
+    # Leftovers of an interrupted run (recorded PIDs, sdlab-* namespaces and links).
+    labctl.down(labctl.DEFAULT_STATE_DIR, quiet=True)
+    try:
+        info = labctl.up(labctl.DEFAULT_STATE_DIR)
+    except labctl.LabError as exc:
+        pytest.fail(f"lab bring-up failed: {exc}")
+    print(f"\n[lab] up in {info.bringup_s:.2f}s")
+    try:
+        yield info
+    finally:
+        took = labctl.down(labctl.DEFAULT_STATE_DIR, quiet=True)
+        print(f"\n[lab] down in {took:.2f}s")

@@ -1,0 +1,385 @@
+"""End-to-end scenarios against the lab: the CLI's JSON for real Postfix, NSD and faults.
+
+Each test runs ``python -m smtpdiag probe DOMAIN --json`` in a subprocess (with the lab's
+nameserver and CA, short timeouts, and a network guard that ends the process if it tries
+to reach anything outside loopback and the lab ranges), then asserts the observations
+(which route, which phase, which outcome) and the diagnosis (verdict and code).
+
+The fault behind each scenario is made for real: see ``labctl.HOSTS`` and
+``fixtures/lab/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import labctl
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+GUARD_DIR = Path(__file__).resolve().parent / "netguard"
+GUARD_EXIT = 86
+
+EXIT = {"healthy": 0, "degraded": 1, "failed": 3, "no-mail": 4}
+PORTS = (25, 587, 465)
+
+Doc = dict[str, Any]
+
+
+def probe(
+    lab: labctl.LabInfo,
+    domain: str,
+    *extra: str,
+    connect: float = 1.0,
+    total: float = 8.0,
+) -> tuple[int, Doc]:
+    """Run the CLI against the lab; returns (exit code, JSON document)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(GUARD_DIR), str(REPO), env.get("PYTHONPATH", "")) if p
+    )
+    env.pop("NO_COLOR", None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "smtpdiag",
+        "probe",
+        domain,
+        "--json",
+        "--nameserver",
+        lab.nameserver,
+        "--ca-file",
+        lab.ca_file,
+        "--timeout",
+        str(total),
+        "--dns-timeout",
+        "2",
+        "--connect-timeout",
+        str(connect),
+        "--greeting-timeout",
+        "2",
+        "--command-timeout",
+        "2",
+        "--tls-timeout",
+        "2",
+        *extra,
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=total + 20, env=env, cwd=REPO, check=False
+    )
+    assert proc.returncode != GUARD_EXIT, proc.stderr
+    assert proc.stdout.strip(), f"no JSON on stdout (exit {proc.returncode}): {proc.stderr}"
+    try:
+        doc: Doc = json.loads(proc.stdout)
+    except ValueError:
+        pytest.fail(f"not JSON (exit {proc.returncode}): {proc.stdout[:500]!r} {proc.stderr}")
+    return proc.returncode, doc
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def routes(doc: Doc, mx: str | None = None) -> list[Doc]:
+    return [r for r in doc["routes"] if mx is None or r["route"]["mx"] == mx]
+
+
+def failure(route: Doc) -> Doc | None:
+    """The phase that ended the route unsuccessfully (QUIT does not count)."""
+    for rec in reversed(route["phases"]):
+        if rec["phase"] != "quit" and rec["outcome"] != "ok":
+            return rec
+    return None
+
+
+def phase_names(route: Doc) -> list[str]:
+    return [rec["phase"] for rec in route["phases"]]
+
+
+def label(route: Doc) -> str:
+    r = route["route"]
+    return f"{r['mx']}[{r['address']}]:{r['port']}"
+
+
+def addresses(host: labctl.LabHost) -> set[str]:
+    return {host.v4, host.v6}
+
+
+def host(key: str) -> labctl.LabHost:
+    return next(h for h in labctl.HOSTS if h.key == key)
+
+
+def assert_route_set(rs: list[Doc], mx: str, addrs: set[str]) -> None:
+    """Exactly one route per (address, port): dual stack on all three ports."""
+    got = sorted((r["route"]["address"], r["route"]["port"]) for r in rs)
+    want = sorted((a, p) for a in addrs for p in PORTS)
+    assert got == want, f"routes of {mx}: {got}"
+    for r in rs:
+        fam = "ipv6" if ":" in r["route"]["address"] else "ipv4"
+        assert r["route"]["family"] == fam, label(r)
+        mode = "implicit" if r["route"]["port"] == 465 else "starttls"
+        assert r["route"]["tls_mode"] == mode, label(r)
+
+
+def assert_all_fail(rs: list[Doc], phase: str, outcome: str) -> list[Doc]:
+    fails = []
+    for r in rs:
+        assert r["ok"] is False, label(r)
+        f = failure(r)
+        assert f is not None, label(r)
+        assert (f["phase"], f["outcome"]) == (phase, outcome), f"{label(r)}: {f}"
+        fails.append(f)
+    return fails
+
+
+def assert_healthy_session(r: Doc) -> None:
+    """Connected, greeted, EHLO, TLS verified for the MX name, EHLO again."""
+    assert r["ok"] is True, f"{label(r)}: {failure(r)}"
+    assert failure(r) is None, label(r)
+    names = phase_names(r)
+    if r["route"]["port"] == 465:
+        # RFC 8314 3.3: TLS from the first byte, then the greeting inside TLS.
+        assert names[:4] == ["connect", "tls-handshake", "greeting", "ehlo"], names
+    else:
+        # RFC 3207: plain greeting and EHLO, STARTTLS, handshake, EHLO again (4.2).
+        assert names[:6] == [
+            "connect",
+            "greeting",
+            "ehlo",
+            "starttls",
+            "tls-handshake",
+            "ehlo-tls",
+        ], names
+        assert r["starttls_offered"] is True, label(r)
+    greeting = next(p for p in r["phases"] if p["phase"] == "greeting")
+    assert greeting["reply"]["code"] == 220, label(r)
+    assert "smtpdiag-lab" in (r["banner"] or ""), r["banner"]
+    tls = r["tls"]
+    assert tls is not None and tls["version"] in ("TLSv1.2", "TLSv1.3"), tls
+    assert tls["verified"] is True and tls["hostname_match"] is True, tls
+    assert tls["certificate"]["issuer"].find("smtpdiag lab CA") >= 0, tls["certificate"]
+
+
+def diagnosis(doc: Doc) -> Doc:
+    d = doc.get("diagnosis")
+    assert d is not None, "the probe returned no diagnosis"
+    return d
+
+
+def codes(doc: Doc) -> list[str | None]:
+    return [f["code"] for f in diagnosis(doc)["findings"]]
+
+
+def assert_verdict(code: int, doc: Doc, verdict: str, primary: str | None) -> Doc:
+    d = diagnosis(doc)
+    assert (d["verdict"], d["primary"]) == (verdict, primary), json.dumps(d, indent=1)[:3000]
+    assert code == EXIT[verdict], f"exit code {code} for verdict {verdict}"
+    return d
+
+
+# ----------------------------------------------------------------- scenarios
+
+
+def test_lab_is_isolated(lab: labctl.LabInfo) -> None:
+    """The safety properties the lab promises hold while it runs."""
+    for h in labctl.HOSTS:
+        for fam in ("-4", "-6"):
+            out = subprocess.run(
+                ["ip", "netns", "exec", h.netns, "ip", fam, "route", "show", "default"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout
+            assert out.strip() == "", f"{h.netns} has a default route"
+    for addr in [h.v4 for h in labctl.HOSTS] + [h.v6 for h in labctl.HOSTS]:
+        out = subprocess.run(
+            ["ip", "route", "get", addr], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+        assert f"dev {labctl.BRIDGE}" in out, out
+
+
+def test_healthy_dual_stack_all_ports(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "healthy.lab.test")
+    res = doc["resolution"]
+    assert res["kind"] == "mx" and res["mx_query"]["outcome"] == "ok"
+    assert [(h["name"], h["preference"]) for h in res["hosts"]] == [("mx1.lab.test", 10)]
+    rs = routes(doc)
+    assert_route_set(rs, "mx1.lab.test", addresses(host("mx1")))
+    for r in rs:
+        assert_healthy_session(r)
+    assert_verdict(code, doc, "healthy", None)
+
+
+def test_dead_primary_working_secondary(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "deadprimary.lab.test")
+    hosts = doc["resolution"]["hosts"]
+    assert [(h["name"], h["rank"]) for h in hosts] == [("dead.lab.test", 1), ("mx1.lab.test", 2)]
+    dead = routes(doc, "dead.lab.test")
+    assert_route_set(dead, "dead.lab.test", {labctl.DEAD4, labctl.DEAD6})
+    # Nobody owns the address: ARP / neighbour discovery fails, the kernel reports
+    # EHOSTUNREACH (the lab bridge makes one 200 ms solicitation).
+    assert_all_fail(dead, "connect", "unreachable")
+    for r in routes(doc, "mx1.lab.test"):
+        assert_healthy_session(r)
+    d = assert_verdict(code, doc, "degraded", diagnosis(doc)["primary"])
+    # The finding names the dead MX.
+    blob = json.dumps(d["findings"])
+    assert "dead.lab.test" in blob or labctl.DEAD4 in blob, blob[:2000]
+
+
+def test_greeting_421(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "greet421.lab.test")
+    rs = routes(doc)
+    assert_route_set(rs, "mx-421.lab.test", addresses(host("mx421")))
+    for f in assert_all_fail(rs, "greeting", "reply"):
+        assert f["reply"]["code"] == 421 and f["reply"]["enhanced"] == "4.3.2", f
+        assert "not accepting network messages" in f["reply"]["text"], f
+    for r in rs:
+        if r["route"]["port"] == 465:  # the 421 comes inside TLS
+            assert r["tls"]["verified"] is True, r["tls"]
+    d = assert_verdict(code, doc, "failed", "4.3.2")
+    assert d["persistence"] in ("transient", "unknown"), d["persistence"]
+
+
+def test_reset_after_ehlo(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "resetehlo.lab.test")
+    rs = routes(doc)
+    assert_route_set(rs, "mx-resetehlo.lab.test", addresses(host("mxresetehlo")))
+    plain = [r for r in rs if r["route"]["port"] != 465]
+    for r in plain:
+        assert phase_names(r)[:3] == ["connect", "greeting", "ehlo"], label(r)
+    assert_all_fail(plain, "ehlo", "reset")
+    # 465 is encrypted from the first byte: the middlebox cannot see EHLO there.
+    for r in rs:
+        if r["route"]["port"] == 465:
+            assert_healthy_session(r)
+    assert "4.4.2" in codes(doc), codes(doc)
+    assert_verdict(code, doc, "degraded", "4.4.2")
+    # Port 25 alone (what a sending MTA uses): nothing works.
+    code25, doc25 = probe(lab, "resetehlo.lab.test", "--ports", "25")
+    assert_all_fail(routes(doc25), "ehlo", "reset")
+    assert_verdict(code25, doc25, "failed", "4.4.2")
+
+
+def test_silent_drop_everywhere(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "drop.lab.test", connect=1.0)
+    rs = routes(doc)
+    assert_route_set(rs, "mx-drop.lab.test", addresses(host("mxdrop")))
+    for f in assert_all_fail(rs, "connect", "timeout"):
+        # It waited for the connect limit (1 s), not less: nothing answered.
+        assert 900 <= f["duration_ms"] <= 3000, f
+    d = assert_verdict(code, doc, "failed", "5.4.2")
+    # One probe cannot tell a blackhole that lasts from one that does not.
+    assert d["persistence"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("domain", "key"),
+    [("port25.lab.test", "mxport25"), ("port25icmp.lab.test", "mxport25icmp")],
+    ids=["tcp-reset", "icmp-port-unreachable"],
+)
+def test_port25_rejected_submission_works(lab: labctl.LabInfo, domain: str, key: str) -> None:
+    # Linux reports ICMP port unreachable on a connecting socket as ECONNREFUSED, like a
+    # RST. (On the lab's sub-millisecond link the first ICMPv6 error can arrive while
+    # connect() still holds the socket lock and is then only a soft error; the SYN
+    # retransmission 1 s later gets the hard one: hence connect=2.5.)
+    code, doc = probe(lab, domain, connect=2.5)
+    rs = routes(doc)
+    assert_route_set(rs, host(key).fqdn, addresses(host(key)))
+    assert_all_fail([r for r in rs if r["route"]["port"] == 25], "connect", "refused")
+    for r in rs:
+        if r["route"]["port"] != 25:
+            assert_healthy_session(r)
+    d = assert_verdict(code, doc, "degraded", diagnosis(doc)["primary"])
+    # The diagnosis names the working alternatives.
+    blob = json.dumps(d["findings"])
+    assert "587" in blob and "465" in blob, blob[:2000]
+
+
+def test_wrong_name_certificate(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "wrongname.lab.test")
+    rs = routes(doc)
+    assert_route_set(rs, "mx-wrongname.lab.test", addresses(host("mxwrongname")))
+    for r in rs:
+        tls = r["tls"]
+        assert tls is not None and tls["version"] is not None, label(r)
+        # Signed by the trusted lab CA, but for another name.
+        assert tls["hostname_match"] is False, tls
+        assert tls["certificate"]["sans"] == ["other-host.lab.test"], tls["certificate"]
+    assert "5.4.2" in codes(doc) or any("tls" in f["rule"] for f in diagnosis(doc)["findings"])
+    assert diagnosis(doc)["verdict"] in ("degraded", "failed")
+    assert code == EXIT[diagnosis(doc)["verdict"]]
+
+
+def test_expired_certificate(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "expired.lab.test")
+    rs = routes(doc)
+    assert_route_set(rs, "mx-expired.lab.test", addresses(host("mxexpired")))
+    for r in rs:
+        tls = r["tls"]
+        assert tls is not None and tls["verified"] is False, tls
+        assert tls["hostname_match"] is True, tls
+        assert tls["certificate"]["days_left"] < 0, tls["certificate"]
+        assert tls["verify_error"], tls
+    assert "5.4.2" in codes(doc) or any("tls" in f["rule"] for f in diagnosis(doc)["findings"])
+    assert diagnosis(doc)["verdict"] in ("degraded", "failed")
+    assert code == EXIT[diagnosis(doc)["verdict"]]
+
+
+@pytest.mark.parametrize(
+    ("domain", "target"),
+    [("nxmx.lab.test", "missing.nxmx.lab.test"), ("noaddr.lab.test", "host.noaddr.lab.test")],
+    ids=["nxdomain", "nodata"],
+)
+def test_mx_target_without_address(lab: labctl.LabInfo, domain: str, target: str) -> None:
+    code, doc = probe(lab, domain)
+    res = doc["resolution"]
+    assert res["kind"] == "mx"
+    assert [(h["name"], h["kind"], h["addresses"]) for h in res["hosts"]] == [
+        (target, "no-address", [])
+    ]
+    outcomes = {q["rdtype"]: q["outcome"] for q in res["queries"] if q["name"] == target}
+    want = "nxdomain" if domain.startswith("nxmx") else "nodata"
+    assert outcomes.get("A") == want and outcomes.get("AAAA") == want, res["queries"]
+    assert doc["routes"] == []
+    assert_verdict(code, doc, "failed", "5.4.3")
+
+
+def test_null_mx(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "nullmx.lab.test")
+    res = doc["resolution"]
+    assert res["kind"] == "null-mx" and res["hosts"] == []
+    assert res["mx_query"]["answers"] == ["0 ."]
+    assert doc["routes"] == []
+    assert_verdict(code, doc, "no-mail", "5.1.10")
+
+
+def test_implicit_mx(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "implicit.lab.test")
+    res = doc["resolution"]
+    assert res["kind"] == "implicit" and res["mx_query"]["outcome"] == "nodata"
+    assert [(h["name"], h["preference"]) for h in res["hosts"]] == [("implicit.lab.test", 0)]
+    rs = routes(doc)
+    assert_route_set(rs, "implicit.lab.test", addresses(host("mx1")))
+    for r in rs:
+        assert_healthy_session(r)
+    assert_verdict(code, doc, "healthy", None)
+
+
+def test_servfail(lab: labctl.LabInfo) -> None:
+    code, doc = probe(lab, "servfail.lab.test")
+    res = doc["resolution"]
+    assert res["kind"] == "failed"
+    assert res["mx_query"]["outcome"] == "servfail"
+    assert res["mx_query"]["nameserver"] == lab.nameserver.replace(":", "@")
+    assert doc["routes"] == []
+    d = assert_verdict(code, doc, "failed", "4.4.3")
+    assert d["persistence"] == "transient"
