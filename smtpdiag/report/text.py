@@ -544,9 +544,10 @@ def _routes(report: ProbeReport) -> Iterable[RenderableType]:
     for result in report.routes:
         key = (result.route.rank, result.route.mx, result.route.address)
         groups.setdefault(key, []).append(result)
+    implicit = report.resolution.kind is ResolutionKind.IMPLICIT
     for (_rank, mx, address), results in groups.items():
         first = results[0].route
-        head = Text("MX ")
+        head = Text("implicit MX " if implicit else "MX ")
         head.append(_safe(mx, _LIMIT_SHORT), style="bold")
         head.append(f" [{_safe(address, 60)}]", style="bold")
         head.append(f"  preference {first.preference}, rank {first.rank}, {first.family.value}  ")

@@ -51,6 +51,7 @@ __all__ = [
     "handmade_diagnosis_421",
     "healthy",
     "hostile",
+    "implicit_mx",
     "mx_no_address",
     "null_mx",
     "nxdomain",
@@ -482,6 +483,45 @@ def hostile() -> ProbeReport:
     )
 
 
+def implicit_mx() -> ProbeReport:
+    """No MX records: the domain's own address is the route (RFC 5321 5.1).
+
+    Port 25 does not offer STARTTLS, 587 is closed and 465 fails the TLS handshake
+    (no protocol version in common).
+    """
+    domain = "implicit.example"
+    mxq = q(domain, "MX", (), DnsOutcome.NODATA)
+    own = mx_host(domain, 0, ["198.51.100.71"])
+    res = Resolution(
+        domain=domain,
+        kind=ResolutionKind.IMPLICIT,
+        mx_query=mxq,
+        hosts=(own,),
+        queries=(mxq, *own.queries),
+        duration_ms=3.642,
+    )
+    routes = [
+        route_result(_route(own, "198.51.100.71", 25), starttls_offered=False),
+        route_result(
+            _route(own, "198.51.100.71", 587),
+            fail=Phase.CONNECT,
+            outcome=Outcome.REFUSED,
+            detail="connection refused",
+            error_type="ConnectionRefusedError",
+            fail_ms=0.351,
+        ),
+        route_result(
+            _route(own, "198.51.100.71", 465),
+            fail=Phase.TLS_HANDSHAKE,
+            outcome=Outcome.TLS_FAILURE,
+            detail="[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol (_ssl.c:1000)",
+            error_type="SSLError",
+            fail_ms=1.204,
+        ),
+    ]
+    return probe_report(domain, res, routes)
+
+
 SCENARIOS = {
     "healthy": healthy,
     "dead_primary": dead_primary,
@@ -491,6 +531,7 @@ SCENARIOS = {
     "null_mx": null_mx,
     "nxdomain": nxdomain,
     "servfail": servfail,
+    "implicit_mx": implicit_mx,
 }
 
 
