@@ -26,7 +26,9 @@ below it) or ``name/TYPE`` (one record type of one name):
 
 - ``servfail``: answer SERVFAIL.
 - ``refused``: answer REFUSED.
+- ``formerr``: answer FORMERR (the server claims the question was malformed).
 - ``drop``: never answer (the client times out).
+- ``garbage``: answer with bytes that are not a DNS message (same ID, then junk).
 - ``truncate``: over UDP, answer with TC set and no records (TCP answers normally).
 - ``delay:SECONDS``: answer correctly after a delay (at most 30 s).
 
@@ -77,7 +79,7 @@ __all__ = [
 ZoneData = str | Mapping[str, str | Sequence[str]]
 
 #: The fault names understood (besides ``delay:SECONDS``).
-FAULTS = frozenset({"servfail", "refused", "drop", "truncate"})
+FAULTS = frozenset({"servfail", "refused", "formerr", "drop", "truncate", "garbage"})
 
 _MAX_UDP_QUERY = 4096  # a query is a few dozen bytes; anything bigger is junk
 _MAX_TCP_MESSAGE = 65535  # the two-byte length prefix allows no more (RFC 1035 4.2.2)
@@ -466,6 +468,12 @@ class LocalDnsServer:
         if fault == "refused":
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire(), 0.0
+        if fault == "formerr":
+            response.set_rcode(dns.rcode.FORMERR)
+            return response.to_wire(), 0.0
+        if fault == "garbage":
+            # The right ID (so the client takes it as the reply), then no valid header.
+            return data[:2] + b"\x81\x80junk", 0.0
         if fault == "truncate" and transport == "udp":
             response.flags |= dns.flags.TC
             return response.to_wire(), 0.0

@@ -75,6 +75,8 @@ MAIN: dict[str, Any] = {
     "drop": "MX 10 mx1",
     "slow": "MX 10 mx1",
     "truncated": "MX 10 mx1",
+    "formerr": "MX 10 mx1",
+    "garbage": "MX 10 mx1",
 }
 FAULTS = {
     "servfail.main.test": "servfail",
@@ -82,6 +84,8 @@ FAULTS = {
     "drop.main.test": "drop",
     "slow.main.test": "delay:0.3",
     "truncated.main.test": "truncate",
+    "formerr.main.test": "formerr",
+    "garbage.main.test": "garbage",
     "broken.main.test": "servfail",
     "halfhost.main.test/AAAA": "servfail",
 }
@@ -344,6 +348,35 @@ async def test_servfail_and_refused_are_failed(
     assert outcome.value.upper() in result.mx_query.detail
     # An answer, even a negative one, comes quickly: no retry until the lifetime ends.
     assert_plausible(result, at_most_ms=500)
+
+
+async def test_other_failures_are_error(main_dns: LocalDnsServer) -> None:
+    result = await resolve(main_dns, "formerr.main.test")
+    assert result.kind is ResolutionKind.FAILED
+    assert result.mx_query.outcome is DnsOutcome.ERROR
+    assert result.mx_query.detail is not None
+    assert str(main_dns.nameserver) in result.mx_query.detail
+    assert_plausible(result, at_most_ms=500)
+
+
+async def test_garbage_over_udp_is_ignored_until_the_lifetime_ends(
+    main_dns: LocalDnsServer,
+) -> None:
+    # dnspython drops UDP datagrams that do not parse (they could be spoofed) and keeps
+    # waiting: to the user this is a server that does not answer.
+    result = await resolve(main_dns, "garbage.main.test", dns=0.3)
+    assert result.mx_query.outcome is DnsOutcome.TIMEOUT
+    assert main_dns.asked("garbage.main.test", "MX")
+
+
+async def test_servfail_wins_over_refused_from_another_server(dns_server: Any) -> None:
+    refusing = await dns_server({}, {"*.main.test": "refused"})
+    failing = await dns_server({}, {"*.main.test": "servfail"})
+    for order in ((refusing, failing), (failing, refusing)):
+        config = config_for(*(server.nameserver for server in order))
+        result = await resolve_domain("x.main.test", config)
+        assert result.mx_query.outcome is DnsOutcome.SERVFAIL
+        assert result.mx_query.nameserver == str(failing.nameserver)
 
 
 async def test_name_outside_the_servers_zones_is_refused(main_dns: LocalDnsServer) -> None:
