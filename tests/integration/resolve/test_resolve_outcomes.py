@@ -329,7 +329,7 @@ async def test_nxdomain_domain(main_dns: LocalDnsServer) -> None:
     assert result.mx_query.detail is not None
     assert "NXDOMAIN" in result.mx_query.detail
     assert result.queries == (result.mx_query,)
-    assert_plausible(result, at_most_ms=500)
+    assert_plausible(result, at_most_ms=800)
 
 
 @pytest.mark.parametrize(
@@ -347,7 +347,7 @@ async def test_servfail_and_refused_are_failed(
     assert result.mx_query.detail is not None
     assert outcome.value.upper() in result.mx_query.detail
     # An answer, even a negative one, comes quickly: no retry until the lifetime ends.
-    assert_plausible(result, at_most_ms=500)
+    assert_plausible(result, at_most_ms=800)
 
 
 async def test_other_failures_are_error(main_dns: LocalDnsServer) -> None:
@@ -356,7 +356,7 @@ async def test_other_failures_are_error(main_dns: LocalDnsServer) -> None:
     assert result.mx_query.outcome is DnsOutcome.ERROR
     assert result.mx_query.detail is not None
     assert str(main_dns.nameserver) in result.mx_query.detail
-    assert_plausible(result, at_most_ms=500)
+    assert_plausible(result, at_most_ms=800)
 
 
 async def test_garbage_over_udp_is_ignored_until_the_lifetime_ends(
@@ -394,8 +394,8 @@ async def test_timeout_when_the_server_never_answers(main_dns: LocalDnsServer) -
     assert result.mx_query.nameserver is None
     assert result.mx_query.detail is not None
     assert str(main_dns.nameserver) in result.mx_query.detail
-    assert 350 <= result.mx_query.duration_ms <= 1000
-    assert elapsed < 1.2
+    assert 350 <= result.mx_query.duration_ms <= 1500
+    assert elapsed < 1.6
     assert main_dns.asked("drop.main.test", "MX")
 
 
@@ -516,8 +516,8 @@ async def test_deadline_bounds_the_whole_stage(main_dns: LocalDnsServer) -> None
     )
     elapsed = time.monotonic() - started
     assert result.mx_query.outcome is DnsOutcome.TIMEOUT
-    assert elapsed < 0.3 + 0.6
-    assert result.duration_ms < 900
+    assert elapsed < 0.3 + 0.8
+    assert result.duration_ms < 1100
 
 
 async def test_deadline_cuts_address_lookups_too(main_dns: LocalDnsServer) -> None:
@@ -530,7 +530,7 @@ async def test_deadline_cuts_address_lookups_too(main_dns: LocalDnsServer) -> No
         deadline=loop.time() + 0.4,
     )
     elapsed = time.monotonic() - started
-    assert elapsed < 0.4 + 0.6
+    assert elapsed < 0.4 + 0.8
     mx1 = host(result, "mx1.main.test")
     assert mx1.kind is MxTargetKind.LOOKUP_FAILED
     assert {q.outcome for q in mx1.queries} == {DnsOutcome.TIMEOUT}
