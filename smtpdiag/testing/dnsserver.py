@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import threading
 from collections import deque
@@ -74,9 +75,10 @@ __all__ = [
     "zone_text",
 ]
 
-#: A zone as text (master file format, ``$ORIGIN`` optional) or as a mapping of owner
-#: names (relative, ``@`` for the apex) to records ``"TYPE RDATA"`` (one or a list).
-ZoneData = str | Mapping[str, str | Sequence[str]]
+#: A zone as text (master file format, ``$ORIGIN`` optional), a path to a zone file, or
+#: a mapping of owner names (relative, ``@`` for the apex) to records ``"TYPE RDATA"`` or
+#: ``"TTL TYPE RDATA"`` (one or a list).
+ZoneData = str | os.PathLike[str] | Mapping[str, str | Sequence[str]]
 
 #: The fault names understood (besides ``delay:SECONDS``).
 FAULTS = frozenset({"servfail", "refused", "formerr", "drop", "truncate", "garbage"})
@@ -131,7 +133,13 @@ def zone_text(origin: str, records: Mapping[str, str | Sequence[str]], ttl: int 
 
 
 def _load_zone(origin: str, data: ZoneData) -> dns.zone.Zone:
-    text = data if isinstance(data, str) else zone_text(origin, data)
+    if isinstance(data, os.PathLike):
+        with open(data, encoding="utf-8") as fh:
+            text = fh.read(4 << 20)  # zone files for tests are small; bound it anyway
+    elif isinstance(data, str):
+        text = data
+    else:
+        text = zone_text(origin, data)
     zone = dns.zone.from_text(
         text, origin=origin.rstrip(".") + ".", relativize=False, check_origin=False
     )

@@ -146,6 +146,15 @@ def test_zone_text_from_records() -> None:
     assert "mx A 127.0.0.1" in text
 
 
+async def test_zone_text_without_soa_gets_one(dns_server: Any) -> None:
+    server = await dns_server({"bare.test": "$ORIGIN bare.test.\n@ 60 IN A 127.0.0.9\n"})
+    nodata = await ask(server, "bare.test", "MX")
+    assert nodata.rcode() == dns.rcode.NOERROR
+    assert nodata.authority[0].rdtype == dns.rdatatype.SOA
+    answer = await ask(server, "bare.test", "A")
+    assert answer.answer[0].ttl == 60
+
+
 async def test_junk_is_ignored_and_the_server_keeps_answering(server: LocalDnsServer) -> None:
     loop = asyncio.get_running_loop()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

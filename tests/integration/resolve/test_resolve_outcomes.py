@@ -134,7 +134,7 @@ def assert_plausible(resolution: Resolution, at_most_ms: float = 2000.0) -> None
 
 
 async def test_mx_sorted_by_preference_with_ties_in_answer_order(dns_server: Any) -> None:
-    server = await dns_server({"example.test": (ZONES / "example.test.zone").read_text()})
+    server = await dns_server({"example.test": ZONES / "example.test.zone"})
     result = await resolve(server, "example.test")
 
     assert result.kind is ResolutionKind.MX
