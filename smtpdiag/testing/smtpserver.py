@@ -23,6 +23,7 @@ import socket
 import ssl
 import struct
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -56,6 +57,7 @@ class Behaviour(StrEnum):
     RESET_AFTER_EHLO = "reset-after-ehlo"  #: answers EHLO, then RST
     HUGE_REPLY = "huge-reply"  #: a ~64 KiB multi-line greeting
     HOSTILE_BANNER = "hostile-banner"  #: ANSI escapes and control characters in the 220
+    TLS_VERSION_MISMATCH = "tls-version-mismatch"  #: speaks TLS 1.0 only, sends the alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,18 @@ class ScriptedSmtpServer:
         needs_tls = spec.behaviour not in {Behaviour.SILENT, Behaviour.DRIP}
         if needs_tls and self._pki is not None:
             self._tls = self._pki.server_context(spec.cert)
+            if spec.behaviour is Behaviour.TLS_VERSION_MISMATCH:
+                # TLS 1.0 only. Legacy versions need OpenSSL's security level 0.
+                self._tls.set_ciphers("DEFAULT:@SECLEVEL=0")
+                with warnings.catch_warnings():  # the legacy versions are deprecated
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self._tls.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+                    self._tls.maximum_version = ssl.TLSVersion.TLSv1
         # A reset during the handshake needs the raw socket, so that server listens
         # in plain TCP; silent and drip servers never get as far as TLS.
         listen_tls = None
-        if spec.implicit_tls and needs_tls and spec.behaviour is not Behaviour.RESET_IN_TLS:
+        raw_tls = {Behaviour.RESET_IN_TLS, Behaviour.TLS_VERSION_MISMATCH}
+        if spec.implicit_tls and needs_tls and spec.behaviour not in raw_tls:
             if self._tls is None:
                 raise ValueError("implicit TLS needs a TestPki")
             listen_tls = self._tls
@@ -153,6 +163,42 @@ class ScriptedSmtpServer:
             if task is not None:
                 self._tasks.discard(task)
 
+    async def _failing_handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Run the server side of a handshake over memory BIOs and send OpenSSL's alert.
+
+        Why not ``start_tls``: asyncio aborts the connection on a failed handshake
+        before the alert is flushed, so the client would see a reset instead of the
+        protocol-version alert a real server (e.g. Postfix) sends.
+        """
+        if self._tls is None:
+            raise RuntimeError("TLS needs a TestPki")
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self._tls.wrap_bio(incoming, outgoing, server_side=True)
+        for _ in range(64):  # bounded: a handshake is a few flights
+            data = await reader.read(16384)
+            if not data:
+                return
+            incoming.write(data)
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pending = outgoing.read()
+                if pending:
+                    await self._send_raw(writer, pending)
+                continue
+            except ssl.SSLError:
+                await self._send_raw(writer, outgoing.read())  # the alert
+                writer.close()
+                return
+            break  # an old client that speaks TLS 1.0: nothing more to stage
+        writer.close()
+
+    async def _send_raw(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
     async def _send(self, writer: asyncio.StreamWriter, text: str) -> None:
         writer.write(text.encode("utf-8", "surrogateescape"))
         await writer.drain()
@@ -173,6 +219,9 @@ class ScriptedSmtpServer:
         if b is Behaviour.RESET_IN_TLS and spec.implicit_tls:
             await reader.read(1)  # the ClientHello has started to arrive
             _rst(writer)
+            return
+        if b is Behaviour.TLS_VERSION_MISMATCH and spec.implicit_tls:
+            await self._failing_handshake(reader, writer)
             return
         if b is Behaviour.GREETING_421:
             await self._send(writer, f"421 4.3.2 {name} Service not available, closing channel\r\n")
@@ -231,6 +280,9 @@ class ScriptedSmtpServer:
                 if b is Behaviour.RESET_IN_TLS:
                     await reader.read(1)
                     _rst(writer)
+                    return
+                if b is Behaviour.TLS_VERSION_MISMATCH:
+                    await self._failing_handshake(reader, writer)
                     return
                 if self._tls is None:
                     raise RuntimeError("STARTTLS needs a TestPki")
@@ -353,8 +405,10 @@ class ServerSet:
         self._thread = threading.Thread(target=self._run, name="smtpdiag-servers", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
+            self.stop()
             raise RuntimeError("scripted SMTP servers did not start in time")
         if self._error is not None:
+            self.stop()
             raise RuntimeError(f"scripted SMTP servers failed: {self._error}") from self._error
         return self
 

@@ -45,6 +45,7 @@ def _specs() -> list[ServerSpec]:
         ServerSpec("implicit-reset", Behaviour.RESET_IN_TLS, implicit_tls=True),
         ServerSpec("implicit-silent", Behaviour.SILENT, implicit_tls=True),
         ServerSpec("implicit-expired", implicit_tls=True, cert="expired"),
+        ServerSpec("implicit-tls-version", Behaviour.TLS_VERSION_MISMATCH, implicit_tls=True),
         ServerSpec("expired", cert="expired"),
         ServerSpec("wrong-name", cert="wrong-name"),
         ServerSpec("untrusted", cert="untrusted"),

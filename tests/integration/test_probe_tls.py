@@ -178,3 +178,22 @@ async def test_plain_server_on_implicit_port(
     failure = result.failure
     assert failure is not None and failure.detail
     assert "WRONG_VERSION_NUMBER" in failure.detail or "PACKET" in failure.detail
+
+
+async def test_no_tls_version_in_common(
+    route_to: Callable[..., Route], probe_config: Callable[..., ProbeConfig]
+) -> None:
+    """A TLS 1.0-only server: the handshake fails with OpenSSL's alert as the reason."""
+    for name, before in (
+        ("tls-version-mismatch", Phase.STARTTLS),
+        ("implicit-tls-version", Phase.CONNECT),
+    ):
+        result = await probe_route(route_to(name), probe_config())
+        assert not result.ok
+        assert phases(result)[-2:] == [(before, OK), (Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE)]
+        failure = result.failure
+        assert failure is not None and failure.detail == "SSL: TLSV1_ALERT_PROTOCOL_VERSION"
+        assert failure.error_type == "SSLError"
+        assert result.tls is not None and result.tls.version is None
+        assert result.tls.certificate is None
+        assert_plausible(result)
