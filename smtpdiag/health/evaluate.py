@@ -175,6 +175,14 @@ class RouteHealth:
     tls_version: str | None = None
     cert_days_left: int | None = None
 
+    @property
+    def failed_phase(self) -> PhaseTiming | None:
+        """The phase that ended the probe unsuccessfully (QUIT ignored), or ``None``."""
+        for t in reversed(self.phases):
+            if t.phase is not Phase.QUIT and t.outcome is not Outcome.OK:
+                return t
+        return None
+
     def timing(self, phase: Phase) -> PhaseTiming | None:
         """The timing of ``phase`` (the last one if it ran twice), or ``None``."""
         for t in reversed(self.phases):
@@ -412,6 +420,8 @@ def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Proble
     for days, mx, labels in by_cert.values():
         level: HealthStatus | None = None
         bound: int | None = None
+        if th.cert_warn_days is None and th.cert_crit_days is None:
+            continue  # certificate lifetime is not judged at all
         if days < 0:
             level, bound = HealthStatus.CRITICAL, 0
         elif th.cert_crit_days is not None and days < th.cert_crit_days:

@@ -12,7 +12,8 @@ Semantics, shared by :func:`smtpdiag.health.evaluate` and the Nagios perfdata:
   the limit (``duration > warn``). Failed phases have no meaningful latency; they make
   the route unhealthy instead.
 - A certificate limit is crossed when strictly fewer days are left than the limit
-  (``days_left < warn_days``); an expired certificate (negative days) is always critical.
+  (``days_left < warn_days``); an expired certificate (negative days) is critical
+  whenever at least one of the two day limits is set (both ``None``: not judged).
 - Requirements (STARTTLS, implicit TLS, minimum TLS version, valid certificate) decide
   whether a route counts as *healthy*; ``require_all_mx`` decides whether one unhealthy
   route is critical (every route must work) or only a warning (as long as one works).

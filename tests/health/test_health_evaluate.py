@@ -124,6 +124,8 @@ def test_certificate_days(days: int, status: HealthStatus, limit: float | None) 
         assert p.kind is ProblemKind.CERT_EXPIRY and p.limit == limit and p.value == days
         assert len(p.routes) == 2
         assert ("expired 3 days ago" in p.reason) is (days < 0)
+    off = Thresholds(cert_warn_days=None, cert_crit_days=None)
+    assert evaluate(f.cert_expiring(days), off).status is HealthStatus.OK
 
 
 def test_no_starttls_allowed_when_not_required() -> None:

@@ -1,0 +1,56 @@
+"""The ``check --format json`` document: the health result next to the full report.
+
+The report part is exactly :func:`smtpdiag.report.jsonout.report_to_dict`, so the JSON
+stays the source of every other format: every value a Nagios, JUnit, Markdown or
+OpenMetrics rendering prints is in this document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .evaluate import HealthResult
+from .thresholds import Thresholds
+
+__all__ = ["CHECK_DOCUMENT_VERSION", "dumps_health", "health_document", "thresholds_to_dict"]
+
+#: Version of the check document's own keys (the report inside has ``schema_version``).
+CHECK_DOCUMENT_VERSION = "1"
+
+
+def thresholds_to_dict(th: Thresholds) -> dict[str, Any]:
+    """The thresholds as a JSON-able mapping (latency limits in seconds)."""
+    out: dict[str, Any] = {}
+    for name in ("connect", "tls_handshake", "greeting", "ehlo", "starttls"):
+        limit = getattr(th, name)
+        out[name] = {"warn_s": limit.warn, "crit_s": limit.crit}
+    for name in (
+        "cert_warn_days",
+        "cert_crit_days",
+        "require_starttls",
+        "require_implicit_tls",
+        "min_tls_version",
+        "require_valid_cert",
+        "require_all_mx",
+    ):
+        out[name] = getattr(th, name)
+    return out
+
+
+def health_document(result: HealthResult) -> dict[str, Any]:
+    """``{"check_version", "health", "thresholds", "report"}``; ``report`` is ``None``
+    when the probe raised before producing one."""
+    from ..report.jsonout import report_to_dict
+
+    return {
+        "check_version": CHECK_DOCUMENT_VERSION,
+        "health": result.to_dict(),
+        "thresholds": thresholds_to_dict(result.thresholds),
+        "report": None if result.report is None else report_to_dict(result.report),
+    }
+
+
+def dumps_health(result: HealthResult, *, indent: int | None = 2) -> str:
+    """:func:`health_document` as JSON text (no trailing newline)."""
+    return json.dumps(health_document(result), indent=indent, ensure_ascii=False)

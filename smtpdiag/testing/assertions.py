@@ -1,0 +1,187 @@
+"""Assertions for users' test suites: "our mail routes are healthy".
+
+    from smtpdiag.testing.assertions import assert_deliverable
+
+    def test_mail_routes():
+        assert_deliverable("example.org", ports=(25,), require_tls=True)
+
+On failure an :class:`AssertionError` lists the status, every problem, and each
+route's state, so the CI log says which MX, address, port and phase failed and why.
+
+Importing this module is cheap; the probe machinery loads when an assertion runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from ..model import AddressFamily
+
+if TYPE_CHECKING:
+    from ..health.evaluate import HealthResult
+    from ..health.thresholds import Thresholds
+
+__all__ = ["assert_deliverable", "assert_healthy", "failure_message", "probe_config"]
+
+#: Route and problem lines shown at most in one assertion message.
+_MAX_LINES = 40
+
+
+def probe_config(
+    *,
+    ports: Sequence[int] = (25,),
+    nameservers: Iterable[str | Nameserver] = (),
+    timeout: float = 20.0,
+    ca_file: str | None = None,
+    families: Sequence[AddressFamily | str] = (AddressFamily.IPV4, AddressFamily.IPV6),
+    implicit_tls_ports: Sequence[int] = (465,),
+) -> ProbeConfig:
+    """A :class:`ProbeConfig` from the few settings a test cares about.
+
+    ``timeout`` is the overall deadline in seconds; the per-phase limits are derived
+    from it (at most 10 s each). ``nameservers`` are ``"IP"``, ``"IP:PORT"`` or
+    :class:`Nameserver` objects; empty means the system resolver.
+    """
+    per_phase = min(10.0, timeout)
+    servers = tuple(n if isinstance(n, Nameserver) else Nameserver.parse(n) for n in nameservers)
+    return ProbeConfig(
+        ports=tuple(ports),
+        families=tuple(AddressFamily(f) for f in families),
+        timeouts=Timeouts(
+            dns=min(5.0, timeout),
+            connect=per_phase,
+            greeting=per_phase,
+            command=per_phase,
+            tls=per_phase,
+            total=timeout,
+        ),
+        resolver=ResolverConfig(servers),
+        tls=TlsConfig(ca_file=ca_file),
+        implicit_tls_ports=tuple(implicit_tls_ports),
+    )
+
+
+def failure_message(result: HealthResult, what: str) -> str:
+    """The assertion message for ``result``: status, problems, routes (bounded)."""
+    lines = [f"{what}: {result.status.value.upper()}: {result.summary}"]
+    if result.problems:
+        lines.append("problems:")
+        lines += [f"  - [{p.level.value}] {p.reason}" for p in result.problems[:_MAX_LINES]]
+        if len(result.problems) > _MAX_LINES:
+            lines.append(f"  ... and {len(result.problems) - _MAX_LINES} more")
+    if result.routes:
+        lines.append("routes:")
+        for r in result.routes[:_MAX_LINES]:
+            state = "healthy" if r.healthy else ("up, requirement not met" if r.up else "down")
+            extra = f" ({r.failure})" if r.failure else ""
+            lines.append(f"  - {r.label}: {state}{extra}")
+    if result.primary:
+        lines.append(
+            f"diagnosis: {result.verdict.value if result.verdict else '?'} "
+            f"({result.primary}); run `smtpdiag probe {result.domain}` for details"
+        )
+    return "\n".join(lines)
+
+
+def assert_healthy(
+    domain: str,
+    config: ProbeConfig | None = None,
+    thresholds: Thresholds | None = None,
+    *,
+    allow_warnings: bool = False,
+) -> HealthResult:
+    """Check ``domain`` and raise AssertionError unless the status is ok (or warning,
+    when ``allow_warnings``). Returns the result for further assertions."""
+    from ..health.check import check_sync
+    from ..health.evaluate import HealthStatus
+
+    result = check_sync(domain, config, thresholds)
+    accepted = {HealthStatus.OK} | ({HealthStatus.WARNING} if allow_warnings else set())
+    if result.status not in accepted:
+        raise AssertionError(failure_message(result, f"mail routes of {result.domain} unhealthy"))
+    return result
+
+
+def assert_deliverable(
+    domain: str,
+    *,
+    ports: Sequence[int] = (25,),
+    require_tls: bool = True,
+    nameservers: Iterable[str | Nameserver] = (),
+    timeout: float = 20.0,
+    ca_file: str | None = None,
+    families: Sequence[AddressFamily | str] = (AddressFamily.IPV4, AddressFamily.IPV6),
+    implicit_tls_ports: Sequence[int] = (465,),
+    require_all_mx: bool = False,
+    config: ProbeConfig | None = None,
+) -> HealthResult:
+    """Assert that mail for ``domain`` can be delivered: at least one route (every route
+    with ``require_all_mx``) accepts an SMTP session on ``ports`` and, with
+    ``require_tls``, completes TLS (STARTTLS, or implicit TLS on ``implicit_tls_ports``).
+
+    Latency and certificate lifetime are not judged here (they are monitoring
+    concerns, see :func:`assert_healthy` with :class:`~smtpdiag.health.Thresholds`),
+    except that an expired certificate fails when TLS is required.
+
+    Args:
+        domain: The mail domain.
+        ports: Ports to probe.
+        require_tls: Every counted route must complete TLS.
+        nameservers: DNS servers (``"IP"`` / ``"IP:PORT"``); empty = system resolver.
+        timeout: Overall deadline, seconds.
+        ca_file: PEM bundle to verify certificates against (not required to verify).
+        families: Address families to probe.
+        implicit_tls_ports: Ports that speak TLS from the first byte.
+        require_all_mx: Every route must work, not just one.
+        config: A complete probe config instead of the settings above.
+
+    Returns:
+        The health result (for further assertions).
+
+    Raises:
+        AssertionError: The domain is not deliverable as required; the message lists
+            the problems and every route's state.
+    """
+    from ..health.check import check_sync
+    from ..health.evaluate import HealthStatus, ProblemKind
+    from ..health.thresholds import Limit, Thresholds
+
+    cfg = config or probe_config(
+        ports=ports,
+        nameservers=nameservers,
+        timeout=timeout,
+        ca_file=ca_file,
+        families=families,
+        implicit_tls_ports=implicit_tls_ports,
+    )
+    off = Limit(None, None)
+    thresholds = Thresholds(
+        connect=off,
+        tls_handshake=off,
+        greeting=off,
+        ehlo=off,
+        starttls=off,
+        cert_warn_days=None,
+        cert_crit_days=0 if require_tls else None,
+        require_starttls=require_tls,
+        min_tls_version=None,
+        require_all_mx=require_all_mx,
+    )
+    result = check_sync(domain, cfg, thresholds)
+    # Critical (or unknown) = not deliverable; warnings here are unhealthy secondary
+    # routes, which the sender would skip, unless every MX is required.
+    failed = result.status in (HealthStatus.CRITICAL, HealthStatus.UNKNOWN)
+    if require_all_mx and any(p.kind is ProblemKind.ROUTE_DOWN for p in result.problems):
+        failed = True
+    if failed:
+        tls = " with TLS" if require_tls else ""
+        raise AssertionError(
+            failure_message(
+                result,
+                f"{result.domain} is not deliverable{tls} on ports "
+                f"{', '.join(map(str, cfg.ports))}",
+            )
+        )
+    return result
