@@ -17,7 +17,7 @@ import asyncio
 import contextvars
 import ipaddress
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,10 +230,20 @@ def _from_no_nameservers(exc: BaseException) -> tuple[DnsOutcome, str | None, st
 def _from_timeout(exc: BaseException) -> tuple[DnsOutcome, str | None, str]:
     errors = _errors_of(exc)
     tried = sorted({str(item[0]) for item in errors if item})
-    timeout = getattr(exc, "kwargs", {}).get("timeout")
+    # Servers that did answer, but not usefully, before the lifetime ran out.
+    said = sorted(
+        {
+            f"{item[0]} said {dns.rcode.to_text(rcode)}"
+            for item in errors
+            if len(item) >= 5 and (rcode := _rcode_of(item[3], item[4])) is not None
+        }
+    )
+    kwargs = getattr(exc, "kwargs", None)
+    timeout = kwargs.get("timeout") if isinstance(kwargs, dict) else None
     after = f" after {timeout:.2f} s" if isinstance(timeout, int | float) else ""
     where = f" (asked {', '.join(tried)})" if tried else ""
-    return DnsOutcome.TIMEOUT, None, f"no answer{after}{where}"
+    also = f"; {', '.join(said)}" if said else ""
+    return DnsOutcome.TIMEOUT, None, f"no answer{after}{where}{also}"
 
 
 # The translation table, most specific first (LifetimeTimeout is a Timeout; every
@@ -241,7 +251,8 @@ def _from_timeout(exc: BaseException) -> tuple[DnsOutcome, str | None, str]:
 # function of the exception giving (outcome, nameserver, detail)). NoAnswer does not
 # appear: it is asked for as an Answer without rrset (``raise_on_no_answer=False``), so
 # that the answering nameserver is known.
-_EXCEPTION_OUTCOMES: tuple[tuple[type[BaseException], DnsOutcome | Any], ...] = (
+_Mapper = Callable[[BaseException], tuple[DnsOutcome, str | None, str]]
+_EXCEPTION_OUTCOMES: tuple[tuple[type[BaseException], DnsOutcome | _Mapper], ...] = (
     (dns.resolver.NXDOMAIN, DnsOutcome.NXDOMAIN),
     (dns.resolver.NoAnswer, DnsOutcome.NODATA),
     (dns.resolver.LifetimeTimeout, _from_timeout),

@@ -379,6 +379,17 @@ async def test_servfail_wins_over_refused_from_another_server(dns_server: Any) -
         assert result.mx_query.nameserver == str(failing.nameserver)
 
 
+async def test_timeout_after_a_servfail_mentions_both(dns_server: Any) -> None:
+    failing = await dns_server({}, {"*.main.test": "servfail"})
+    silent = await dns_server({}, {"*.main.test": "drop"})
+    config = config_for(failing.nameserver, silent.nameserver, dns=0.4)
+    result = await resolve_domain("x.main.test", config)
+    assert result.mx_query.outcome is DnsOutcome.TIMEOUT
+    assert result.mx_query.detail is not None
+    assert f"{failing.nameserver} said SERVFAIL" in result.mx_query.detail
+    assert str(silent.nameserver) in result.mx_query.detail
+
+
 async def test_name_outside_the_servers_zones_is_refused(main_dns: LocalDnsServer) -> None:
     result = await resolve(main_dns, "elsewhere.test")
     assert result.kind is ResolutionKind.FAILED
