@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ipaddress
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ __all__ = [
     "query",
     "query_raw",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Answer records kept as text in one :class:`DnsQuery` (a hostile zone can list thousands).
 MAX_ANSWERS = 64
@@ -291,6 +294,16 @@ async def query_raw(
     lifetime: float,
 ) -> RawAnswer:
     """Ask one question; like :func:`query`, with the parsed records as well."""
+    return _logged(await _ask(resolver, name, rdtype, lifetime=lifetime))
+
+
+async def _ask(
+    resolver: dns.asyncresolver.Resolver,
+    name: str,
+    rdtype: str,
+    *,
+    lifetime: float,
+) -> RawAnswer:
     qname = name.rstrip(".") or "."
     responders: list[str] = []
     token = _responders.set(responders)
@@ -366,6 +379,20 @@ async def query_raw(
         ),
         records,
     )
+
+
+def _logged(raw: RawAnswer) -> RawAnswer:
+    q = raw.query
+    _log.debug(
+        "DNS %s %s -> %s via %s in %.1f ms%s",
+        q.name,
+        q.rdtype,
+        q.outcome,
+        q.nameserver or "-",
+        q.duration_ms,
+        f" ({q.detail})" if q.detail else "",
+    )
+    return raw
 
 
 async def query(

@@ -567,3 +567,13 @@ def test_resolution_from_sync_code_with_a_threaded_server(dns_server_thread: Any
     result = asyncio.run(resolve_domain("implicit.main.test", config_for(server.nameserver)))
     assert result.kind is ResolutionKind.IMPLICIT
     assert result.hosts[0].addresses == ("127.0.0.7", "::1")
+
+
+async def test_each_question_is_logged_at_debug(
+    main_dns: LocalDnsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="smtpdiag.resolve")
+    await resolve(main_dns, "no-such-domain.main.test")
+    (record,) = [r for r in caplog.records if r.name.startswith("smtpdiag.resolve")]
+    assert "no-such-domain.main.test MX -> nxdomain" in record.getMessage()
+    assert str(main_dns.nameserver) in record.getMessage()
