@@ -94,3 +94,7 @@ async def test_cancellation_propagates(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_no_routes(probe_config: Callable[..., ProbeConfig]) -> None:
+    assert await probe_routes([], probe_config()) == ()
