@@ -13,6 +13,7 @@ is ``BaseException`` -> ``error``).
 from __future__ import annotations
 
 import errno
+import os
 import re
 import ssl
 from collections.abc import Callable
@@ -126,15 +127,23 @@ def _reset(exc: BaseException) -> Failure:
     return Failure(Outcome.RESET, "connection reset by peer")
 
 
+def _os_text(exc: OSError) -> str:
+    # asyncio's sock_connect puts "Connect call failed (addr, port)" in strerror; the
+    # errno's own text ("No route to host") is what a reader needs.
+    if exc.errno:
+        return clean(os.strerror(exc.errno))
+    return clean(exc.strerror or str(exc)) or type(exc).__name__
+
+
 def _oserror(exc: BaseException) -> Failure:
     assert isinstance(exc, OSError)
     if exc.errno in _UNREACHABLE_ERRNOS:
-        return Failure(Outcome.UNREACHABLE, clean(exc.strerror or str(exc)))
+        return Failure(Outcome.UNREACHABLE, _os_text(exc))
     if exc.errno == errno.ETIMEDOUT:
-        return Failure(Outcome.TIMEOUT, clean(exc.strerror or "timed out"))
+        return Failure(Outcome.TIMEOUT, _os_text(exc))
     if exc.errno == errno.ECONNREFUSED:
         return Failure(Outcome.REFUSED, "connection refused")
-    return Failure(Outcome.ERROR, clean(exc.strerror or str(exc)))
+    return Failure(Outcome.ERROR, _os_text(exc))
 
 
 def _other(exc: BaseException) -> Failure:

@@ -98,3 +98,11 @@ def test_parse_reply_sanitizes_and_bounds() -> None:
     assert "\x1b" not in reply.text and "\x07" not in reply.text
     assert "\n" in reply.text
     assert len(reply.text) <= 512
+
+
+def test_unreachable_detail_is_the_errno_text() -> None:
+    # As asyncio's sock_connect raises it: the address in strerror, errno set.
+    exc = OSError(113, "Connect call failed ('198.51.100.99', 25)")
+    failure = translate(exc)
+    assert failure.outcome is Outcome.UNREACHABLE
+    assert failure.detail == "No route to host"
