@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import ssl
 
 import aiosmtplib
@@ -102,7 +103,7 @@ def test_parse_reply_sanitizes_and_bounds() -> None:
 
 def test_unreachable_detail_is_the_errno_text() -> None:
     # As asyncio's sock_connect raises it: the address in strerror, errno set.
-    exc = OSError(113, "Connect call failed ('198.51.100.99', 25)")
+    exc = OSError(errno.EHOSTUNREACH, "Connect call failed ('198.51.100.99', 25)")
     failure = translate(exc)
     assert failure.outcome is Outcome.UNREACHABLE
-    assert failure.detail == "No route to host"
+    assert failure.detail == os.strerror(errno.EHOSTUNREACH)
