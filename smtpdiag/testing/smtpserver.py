@@ -109,7 +109,7 @@ class ScriptedSmtpServer:
         self.port = 0
 
     async def start(self) -> int:
-        """Listen on an ephemeral port; returns it."""
+        """Listen on ``spec.port`` (0: an ephemeral port); returns the port."""
         spec = self.spec
         needs_tls = spec.behaviour not in {Behaviour.SILENT, Behaviour.DRIP}
         if needs_tls and self._pki is not None:
@@ -318,7 +318,8 @@ class Blackhole:
     does not complete. With the accept queue full the kernel drops further SYNs
     (``tcp_abort_on_overflow`` = 0, the default), so a client's connect waits for
     SYN retransmissions exactly as behind a firewall that silently drops packets.
-    Use as a context manager; :attr:`port` is the port.
+    Use as a context manager; :attr:`port` is the port, :attr:`full` tells whether the
+    queue could be filled (if not, connects would not hang: skip the test).
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
