@@ -311,8 +311,11 @@ def _could_not_run(report: ProbeReport) -> bool:
 
 
 def _fmt_s(seconds: float) -> str:
+    ms = seconds * 1000.0
+    if ms < 10.0:
+        return f"{ms:.1f} ms"
     if seconds < 1.0:
-        return f"{seconds * 1000:.0f} ms"
+        return f"{ms:.0f} ms"
     return f"{seconds:.2f} s"
 
 
@@ -333,9 +336,9 @@ def _failure_reason(rr: RouteResult) -> str:
         parts.append(f"after {_fmt_s(rec.duration_ms / 1000.0)}")
     if rec.reply is not None:
         reply = f"{rec.reply.code}"
-        if rec.reply.enhanced:
-            reply += f" {rec.reply.enhanced}"
         text = clean(rec.reply.text, 120)
+        if rec.reply.enhanced and not text.startswith(rec.reply.enhanced):
+            reply += f" {rec.reply.enhanced}"
         if text:
             reply += f" {text}"
         parts.append(f"({reply})")
@@ -430,13 +433,17 @@ def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Proble
             level, bound = HealthStatus.WARNING, th.cert_warn_days
         if level is None:
             continue
-        what = f"expired {-days} days ago" if days < 0 else f"expires in {days} days"
+        what = (
+            f"expired {-days} days ago"
+            if days < 0
+            else f"expires in {days} days (limit {bound} days)"
+        )
         more = f" (+{len(labels) - 1} more routes)" if len(labels) > 1 else ""
         out.append(
             Problem(
                 level,
                 ProblemKind.CERT_EXPIRY,
-                f"{labels[0]}{more}: certificate of {mx} {what} (limit {bound} days)",
+                f"{labels[0]}{more}: certificate of {mx} {what}",
                 routes=tuple(labels),
                 value=float(days),
                 limit=float(bound) if bound is not None else None,

@@ -44,8 +44,8 @@ def _phase_lines(rr: RouteResult) -> list[str]:
     for rec in rr.phases:
         line = f"{rec.phase.value}: {rec.outcome.value} in {round(rec.duration_ms, 3)} ms"
         if rec.reply is not None:
-            enhanced = f" {rec.reply.enhanced}" if rec.reply.enhanced else ""
-            line += f"; reply {rec.reply.code}{enhanced} {_t(rec.reply.text, 300)}"
+            # The text starts with the enhanced code when there is one (RFC 2034).
+            line += f"; reply {rec.reply.code} {_t(rec.reply.text, 300)}"
         if rec.detail:
             line += f"; {_t(rec.detail, 300)}"
         lines.append(line)

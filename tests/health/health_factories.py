@@ -268,7 +268,7 @@ def all_down() -> ProbeReport:
             route(MX2, "198.51.100.20", 25),
             fail=Phase.GREETING,
             outcome=Outcome.REPLY,
-            reply=SmtpReply(421, "4.3.2", "Service not available, closing channel"),
+            reply=SmtpReply(421, "4.3.2", "4.3.2 Service not available, closing channel"),
         ),
     ]
     return report("example.org", [MX1, MX2], routes, diagnosis=_diag(Verdict.FAILED, "4.3.2"))
@@ -332,7 +332,7 @@ def hostile() -> ProbeReport:
             route(host, "198.51.100.66", 25),
             fail=Phase.EHLO,
             outcome=Outcome.REPLY,
-            reply=SmtpReply(554, "5.7.1", 'no | "way" <b>&</b> ]]> *x* `y` \\ =\''),
+            reply=SmtpReply(554, "5.7.1", '5.7.1 no | "way" <b>&</b> ]]> *x* `y` \\ =\''),
         ),
     ]
     return report("example.org", [host], routes, diagnosis=_diag(Verdict.FAILED, "5.4.2"))
