@@ -42,6 +42,7 @@ from ..model import (
 from ..textsafe import clean
 from .connect import open_connection_socket, quickack
 from .errors import parse_reply
+from .plan import address_family
 from .recorder import Clock, PhaseHandle, PhaseRecorder
 from .tls import tls_info
 
@@ -190,6 +191,16 @@ class _RouteProbe:
 
     async def _connect(self) -> None:
         route = self.route
+        source = self.config.source_address
+        if source is not None and address_family(source) is not route.family:
+            # Not a network outcome: say so plainly instead of a bind() errno.
+            with self.recorder.phase(Phase.CONNECT) as p:
+                p.fail(
+                    Outcome.ERROR,
+                    detail=f"source address {source} cannot reach an {route.family} address",
+                    error_type="ConfigError",
+                )
+            raise _Stop
         with self.recorder.phase(Phase.CONNECT) as p:
             async with self._limit(p, self.config.timeouts.connect, "TCP connection"):
                 self.sock = await open_connection_socket(

@@ -166,3 +166,5 @@ async def test_source_address_is_honoured(
     # An IPv6 source for an IPv4 destination cannot be bound: a local error, no traffic.
     bad = await probe_route(route_to("healthy"), probe_config(source_address="::1"))
     assert phases(bad) == [(Phase.CONNECT, Outcome.ERROR)]
+    assert bad.failure is not None and bad.failure.error_type == "ConfigError"
+    assert bad.failure.detail == "source address ::1 cannot reach an ipv4 address"
