@@ -2,10 +2,16 @@
 
 Imports no I/O module (no asyncio, socket, ssl, dns, aiosmtplib): everything here is
 data in, data out.
+
+- :func:`diagnose`: a :class:`~smtpdiag.model.ProbeReport` -> :class:`~smtpdiag.model.Diagnosis`.
+- ``codes``: the RFC 3463 / IANA enhanced status code registry.
+- ``knowledge``: the seed knowledge (causes, steps, retry schedules) as data.
+- ``rules``: the ordered rule table.
 """
 
 from __future__ import annotations
 
-from . import codes, knowledge
+from . import codes, knowledge, rules
+from .engine import diagnose
 
-__all__ = ["codes", "knowledge"]
+__all__ = ["codes", "diagnose", "knowledge", "rules"]

@@ -1,0 +1,856 @@
+"""Table-driven tests of the rule table: observations built in memory -> exact findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from factories import (
+    cert,
+    failed,
+    host,
+    ok,
+    reply,
+    report,
+    resolution,
+    route,
+    routes_for,
+    tls,
+)
+
+from smtpdiag.diagnose import diagnose
+from smtpdiag.diagnose.rules import RULES, RouteState, classify
+from smtpdiag.model import (
+    ActionKind,
+    Diagnosis,
+    DnsOutcome,
+    Finding,
+    MxTargetKind,
+    Outcome,
+    Persistence,
+    Phase,
+    ProbeReport,
+    ResolutionKind,
+    Severity,
+    StepStatus,
+    TlsInfo,
+    Verdict,
+)
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+MX1 = host()
+MX2 = host("mx2.example.org", 20, ("198.51.100.6",), rank=2)
+R25 = route()
+R587 = route(port=587)
+R465 = route(port=465)
+S442 = (1800, 5400, 12600, 27000, 113400)
+S432 = (3600, 18000, 61200, 147600)
+D = DONE = StepStatus.DONE
+H = HUMAN = StepStatus.HUMAN
+
+
+def one(rr_: Callable[[], list]) -> ProbeReport:  # type: ignore[type-arg]
+    return report(resolution([MX1]), rr_())
+
+
+def single(phase: Phase, outcome: Outcome, **kw: object) -> ProbeReport:
+    """mx1 with port 25 failing as given and 587/465 failing identically."""
+    return report(
+        resolution([MX1]),
+        [failed(r, phase, outcome, **kw) for r in (R25, R587)]  # type: ignore[arg-type]
+        + [failed(R465, Phase.CONNECT, Outcome.REFUSED)],
+    )
+
+
+def only25(phase: Phase, outcome: Outcome, **kw: object) -> ProbeReport:
+    return report(resolution([MX1]), [failed(R25, phase, outcome, **kw)], ports=(25,))  # type: ignore[arg-type]
+
+
+@dataclass
+class Case:
+    name: str
+    build: Callable[[], ProbeReport]
+    verdict: Verdict
+    rules: list[str]
+    primary: str | None
+    action: ActionKind | None = None
+    causes: list[str] | None = None  # cause slugs of the first finding, in order
+    steps: list[StepStatus] | None = None  # statuses of the first finding's steps
+    schedule: tuple[int, ...] | None = None
+    neighbours: tuple[str, ...] | None = None
+    evidence: dict[str, object] = field(default_factory=dict)  # first evidence fields
+    summary_has: tuple[str, ...] = ()
+
+
+def _cause_text(code: str, slugs: list[str]) -> tuple[str, ...]:
+    from smtpdiag.diagnose.knowledge import KNOWLEDGE
+
+    return tuple(KNOWLEDGE[code].cause(s).text for s in slugs)
+
+
+CASES = [
+    Case(
+        "healthy",
+        lambda: report(resolution([MX1, MX2]), [ok(r) for r in routes_for(MX1) + routes_for(MX2)]),
+        Verdict.HEALTHY,
+        ["healthy"],
+        None,
+        ActionKind.NONE,
+        summary_has=("2 route(s) on port 25 across 2 MX",),
+    ),
+    Case(
+        "null-mx",
+        lambda: report(resolution(kind=ResolutionKind.NULL_MX)),
+        Verdict.NO_MAIL,
+        ["null-mx"],
+        "5.1.10",
+        ActionKind.SUPPRESS,
+        evidence={"phase": "dns MX example.org", "outcome": "ok"},
+    ),
+    Case(
+        "dns-servfail",
+        lambda: report(resolution(kind=ResolutionKind.FAILED, mx_outcome=DnsOutcome.SERVFAIL)),
+        Verdict.FAILED,
+        ["dns-failed"],
+        "4.4.3",
+        ActionKind.RETRY,
+        schedule=(1800, 3600, 7200, 14400, 28800),
+        evidence={"outcome": "servfail"},
+        summary_has=("transient DNS",),
+    ),
+    Case(
+        "dns-timeout",
+        lambda: report(resolution(kind=ResolutionKind.FAILED, mx_outcome=DnsOutcome.TIMEOUT)),
+        Verdict.FAILED,
+        ["dns-failed"],
+        "4.4.3",
+        ActionKind.RETRY,
+        evidence={"outcome": "timeout", "note": "no nameserver answered"},
+    ),
+    Case(
+        "no-route-nxdomain",
+        lambda: report(resolution(kind=ResolutionKind.NONE)),
+        Verdict.FAILED,
+        ["no-route"],
+        "5.4.4",
+        ActionKind.SUPPRESS,
+        neighbours=("5.1.2", "5.4.3"),
+        summary_has=("NXDOMAIN",),
+    ),
+    Case(
+        "implicit-healthy",
+        lambda: report(
+            resolution([host("example.org", 0)], kind=ResolutionKind.IMPLICIT),
+            [ok(r) for r in routes_for(host("example.org", 0))],
+        ),
+        Verdict.HEALTHY,
+        ["healthy", "implicit-mx"],
+        None,
+    ),
+    Case(
+        "greeting-421-postscreen",
+        lambda: single(
+            Phase.GREETING,
+            Outcome.REPLY,
+            reply_=reply(421, "4.3.2 Service currently unavailable"),
+        ),
+        Verdict.FAILED,
+        ["greeting-deferred", "port-blocked"],
+        "4.3.2",
+        ActionKind.RETRY,
+        causes=["maintenance", "network-problems", "overload"],
+        steps=[D, D, H, H],
+        schedule=S432,
+        neighbours=(),
+        evidence={
+            "mx": "mx1.example.org",
+            "address": "198.51.100.5",
+            "port": 25,
+            "phase": "greeting",
+            "outcome": "reply",
+            "reply": "421 4.3.2 Service currently unavailable",
+        },
+        summary_has=("does not say why",),
+    ),
+    Case(
+        "ehlo-450-432",
+        lambda: only25(Phase.EHLO, Outcome.REPLY, reply_=reply(450, "4.3.2 Try again later")),
+        Verdict.FAILED,
+        ["greeting-deferred"],
+        "4.3.2",
+        ActionKind.RETRY,
+        causes=["overload"],
+        schedule=S432,
+        evidence={"phase": "ehlo", "reply": "450 4.3.2 Try again later"},
+    ),
+    Case(
+        "too-many-connections",
+        lambda: only25(
+            Phase.GREETING,
+            Outcome.REPLY,
+            reply_=reply(421, "4.7.0 Too many connections from your host"),
+        ),
+        Verdict.FAILED,
+        ["greeting-deferred"],
+        "4.3.2",
+        ActionKind.RETRY,
+        causes=["overload"],
+        neighbours=("4.7.0",),
+        summary_has=("the server itself said 4.7.0",),
+    ),
+    Case(
+        "greeting-closed",
+        lambda: only25(Phase.GREETING, Outcome.CLOSED, duration_ms=3.0),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        ActionKind.RETRY,
+        causes=["connection-dropped", "connection-limit", "server-overloaded", "firewall"],
+        steps=[D, H, H, D, D, H, H],
+        schedule=S442,
+        neighbours=("4.4.1",),
+        evidence={"phase": "greeting", "outcome": "closed", "duration_ms": 3.0},
+    ),
+    Case(
+        "greeting-timeout",
+        lambda: only25(Phase.GREETING, Outcome.TIMEOUT, duration_ms=10000.0),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        ActionKind.RETRY,
+        causes=["handshake-timeout", "server-overloaded"],
+        schedule=S442,
+    ),
+    Case(
+        "ehlo-reset",
+        lambda: only25(Phase.EHLO, Outcome.RESET),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        causes=["connection-dropped", "firewall", "proxy"],
+    ),
+    Case(
+        "tls-handshake-timeout-mtu",
+        lambda: only25(Phase.TLS_HANDSHAKE, Outcome.TIMEOUT, duration_ms=10000.0),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        causes=["tls-problems", "handshake-timeout", "mtu"],
+        steps=[D, D, H, D, D, H, H],
+    ),
+    Case(
+        "starttls-closed",
+        lambda: only25(Phase.STARTTLS, Outcome.CLOSED),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        causes=["tls-problems", "connection-dropped"],
+    ),
+    Case(
+        "tls-eof-is-transient",
+        lambda: only25(
+            Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE, detail="EOF occurred in violation of protocol"
+        ),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        causes=["tls-problems"],
+    ),
+    Case(
+        "starttls-454",
+        lambda: only25(Phase.STARTTLS, Outcome.REPLY, reply_=reply(454, "4.7.0 TLS not available")),
+        Verdict.FAILED,
+        ["connection-dropped"],
+        "4.4.2",
+        causes=["tls-problems"],
+    ),
+    Case(
+        "tls-no-common-version",
+        lambda: only25(
+            Phase.TLS_HANDSHAKE,
+            Outcome.TLS_FAILURE,
+            detail="[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol",
+        ),
+        Verdict.FAILED,
+        ["tls-mismatch"],
+        "5.4.2",
+        ActionKind.SUPPRESS,
+        causes=["tls-mismatch"],
+        steps=[D, H, D, H, H, H],
+        evidence={"error": "[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol"},
+        summary_has=("no TLS protocol version in common",),
+    ),
+    Case(
+        "tls-no-common-cipher",
+        lambda: only25(
+            Phase.TLS_HANDSHAKE,
+            Outcome.TLS_FAILURE,
+            detail="[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure",
+        ),
+        Verdict.FAILED,
+        ["tls-mismatch"],
+        "5.4.2",
+        summary_has=("no cipher suite in common",),
+    ),
+    Case(
+        "tls-cert-verify-failed",
+        lambda: only25(
+            Phase.TLS_HANDSHAKE,
+            Outcome.TLS_FAILURE,
+            detail="[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+            "certificate",
+            tls_info=TlsInfo(
+                certificate=cert(subject="CN=mx1", issuer="CN=mx1"),
+                verify_error="self-signed certificate",
+            ),
+        ),
+        Verdict.FAILED,
+        ["tls-mismatch"],
+        "5.4.2",
+        summary_has=("certificate fails verification (self-signed certificate)",),
+    ),
+    Case(
+        "implicit-tls-plaintext",
+        lambda: report(
+            resolution([MX1]),
+            [
+                ok(R25),
+                failed(
+                    R465,
+                    Phase.TLS_HANDSHAKE,
+                    Outcome.TLS_FAILURE,
+                    detail="[SSL: WRONG_VERSION_NUMBER] wrong version number",
+                ),
+            ],
+            ports=(465, 25),
+        ),
+        Verdict.HEALTHY,
+        ["healthy", "alt-ports-failing"],
+        None,
+    ),
+    Case(
+        "implicit-tls-plaintext-only-port",
+        lambda: report(
+            resolution([MX1]),
+            [
+                failed(
+                    R465,
+                    Phase.TLS_HANDSHAKE,
+                    Outcome.TLS_FAILURE,
+                    detail="[SSL: WRONG_VERSION_NUMBER] wrong version number",
+                )
+            ],
+            ports=(465,),
+        ),
+        Verdict.FAILED,
+        ["tls-mismatch"],
+        "5.4.2",
+        causes=["tls-mismatch", "server-configuration"],
+        summary_has=("wrong version number",),
+    ),
+    Case(
+        "starttls-554",
+        lambda: only25(Phase.STARTTLS, Outcome.REPLY, reply_=reply(554, "5.7.3 TLS not available")),
+        Verdict.FAILED,
+        ["tls-mismatch"],
+        "5.4.2",
+        summary_has=("STARTTLS refused with 554 5.7.3",),
+    ),
+    Case(
+        "greeting-554-blocklist",
+        lambda: only25(
+            Phase.GREETING,
+            Outcome.REPLY,
+            reply_=reply(
+                554, "5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"
+            ),
+        ),
+        Verdict.FAILED,
+        ["server-rejected"],
+        "5.4.2",
+        ActionKind.SUPPRESS,
+        causes=["connection-policy", "ip-blocked"],
+        steps=[D, H, H, H, D, H],
+    ),
+    Case(
+        "ehlo-helo-rejected",
+        lambda: only25(Phase.HELO, Outcome.REPLY, reply_=reply(550, "5.5.1 HELO rejected")),
+        Verdict.FAILED,
+        ["server-rejected"],
+        "5.4.2",
+        causes=["protocol-incompatibility", "server-configuration"],
+    ),
+    Case(
+        "not-smtp",
+        lambda: only25(Phase.GREETING, Outcome.ERROR, detail="HTTP/1.1 400 Bad Request"),
+        Verdict.FAILED,
+        ["server-rejected"],
+        "5.4.2",
+        causes=["protocol-incompatibility"],
+        summary_has=("does not speak SMTP",),
+    ),
+    Case(
+        "all-refused",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1) + routes_for(MX2)],
+        ),
+        Verdict.FAILED,
+        ["all-routes-refused"],
+        "5.4.2",
+        ActionKind.SUPPRESS,
+        causes=["port-blocked", "firewall-rules", "connection-policy"],
+        steps=[D, H, H, D, H, H],
+        neighbours=("4.4.1",),
+        evidence={"phase": "connect", "outcome": "refused", "duration_ms": 0.4},
+        summary_has=("6 refused", "Permanent only if it persists"),
+    ),
+    Case(
+        "all-silently-dropped",
+        lambda: report(
+            resolution([MX1]),
+            [
+                failed(r, Phase.CONNECT, Outcome.TIMEOUT, duration_ms=5000.0)
+                for r in routes_for(MX1)
+            ],
+        ),
+        Verdict.FAILED,
+        ["all-routes-refused"],
+        "5.4.2",
+        causes=["port-blocked", "firewall-rules"],
+        summary_has=("3 timed out",),
+    ),
+    Case(
+        "all-unreachable",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [
+                failed(r, Phase.CONNECT, Outcome.UNREACHABLE)
+                for r in routes_for(MX1) + routes_for(MX2)
+            ],
+        ),
+        Verdict.FAILED,
+        ["all-mx-unreachable"],
+        "5.4.3",
+        ActionKind.SUPPRESS,
+        causes=["mx-records", "server-shut-down", "infrastructure"],
+        steps=[D, H, D, H, D, D, D, D, D, D, H, H, D, D],
+        neighbours=("4.4.3", "5.4.4", "4.4.1"),
+    ),
+    Case(
+        "own-port-25-block",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(route(), Phase.CONNECT, Outcome.TIMEOUT, duration_ms=5000.0)]
+            + [ok(R587), ok(R465)]
+            + [failed(routes_for(MX2)[0], Phase.CONNECT, Outcome.TIMEOUT, duration_ms=5000.0)]
+            + [ok(r) for r in routes_for(MX2)[1:]],
+        ),
+        Verdict.DEGRADED,
+        ["own-port-blocked"],
+        None,
+        ActionKind.FIX,
+        summary_has=("prober's own network", "587", "465"),
+    ),
+    Case(
+        "destination-port-25-blocked",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(R25, Phase.CONNECT, Outcome.REFUSED), ok(R587), ok(R465)]
+            + [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["port-blocked"],
+        "5.4.2",
+        ActionKind.FIX,
+        causes=["port-blocked", "firewall-rules"],
+        summary_has=("but port(s) 587, 465 of the same address answer",),
+    ),
+    Case(
+        "mx-no-address-secondary-works",
+        lambda: report(
+            resolution([host(addresses=(), kind=MxTargetKind.NO_ADDRESS), MX2]),
+            [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["mx-no-address"],
+        "5.4.3",
+        ActionKind.FIX,
+        causes=["dns-invalid", "mx-records"],
+        neighbours=("5.4.4", "4.4.1"),
+        evidence={"phase": "dns A mx1.example.org", "outcome": "nxdomain"},
+        summary_has=("mx1.example.org", "another MX works: mx2.example.org"),
+    ),
+    Case(
+        "mx-no-address-only",
+        lambda: report(
+            resolution(
+                [
+                    host(
+                        addresses=(),
+                        kind=MxTargetKind.NO_ADDRESS,
+                        address_outcome=DnsOutcome.NODATA,
+                    )
+                ]
+            )
+        ),
+        Verdict.FAILED,
+        ["mx-no-address"],
+        "5.4.3",
+        ActionKind.SUPPRESS,
+        summary_has=("no other MX works",),
+    ),
+    Case(
+        "mx-ip-literal",
+        lambda: report(
+            resolution([host("198.51.100.9", addresses=(), kind=MxTargetKind.IP_LITERAL)])
+        ),
+        Verdict.FAILED,
+        ["mx-no-address"],
+        "5.4.3",
+        causes=["dns-invalid", "mx-records", "configuration"],
+        evidence={"outcome": "ip-literal"},
+    ),
+    Case(
+        "mx-cname",
+        lambda: report(
+            resolution([host(kind=MxTargetKind.CNAME)]), [ok(r) for r in routes_for(MX1)]
+        ),
+        Verdict.DEGRADED,
+        ["mx-cname"],
+        "5.4.3",
+        ActionKind.FIX,
+    ),
+    Case(
+        "mx-lookup-servfail",
+        lambda: report(
+            resolution(
+                [
+                    host(
+                        addresses=(),
+                        kind=MxTargetKind.LOOKUP_FAILED,
+                        address_outcome=DnsOutcome.SERVFAIL,
+                    )
+                ]
+            )
+        ),
+        Verdict.FAILED,
+        ["mx-lookup-failed"],
+        "4.4.3",
+        ActionKind.RETRY,
+        neighbours=("5.4.3",),
+    ),
+    Case(
+        "primary-down-secondary-ok",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(r, Phase.CONNECT, Outcome.TIMEOUT, duration_ms=5000.0) for r in routes_for(MX1)]
+            + [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["mx-down", "primary-down-secondary-ok"],
+        "5.4.3",
+        ActionKind.FIX,
+        causes=["mx-records", "server-shut-down"],
+        neighbours=("4.4.1", "5.4.4"),
+        summary_has=("another MX gives a working route: mx2.example.org",),
+    ),
+    Case(
+        "primary-drops-secondary-ok",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(r, Phase.GREETING, Outcome.CLOSED) for r in routes_for(MX1)]
+            + [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["connection-dropped", "primary-down-secondary-ok"],
+        "4.4.2",
+        ActionKind.RETRY,
+        summary_has=("greeting",),
+    ),
+    Case(
+        "all-hosts-mixed-failures",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)]
+            + [failed(r, Phase.GREETING, Outcome.CLOSED) for r in routes_for(MX2)],
+        ),
+        Verdict.FAILED,
+        ["connection-dropped", "mx-down"],
+        "4.4.2",
+    ),
+    Case(
+        "starttls-not-offered",
+        lambda: report(resolution([MX1]), [ok(R25, starttls_offered=False), ok(R587), ok(R465)]),
+        Verdict.DEGRADED,
+        ["starttls-not-offered"],
+        None,
+        ActionKind.FIX,
+        evidence={"port": 25, "phase": "ehlo", "note": "EHLO keywords: PIPELINING"},
+    ),
+    Case(
+        "cert-unverified-but-works",
+        lambda: report(
+            resolution([MX1]),
+            [
+                ok(
+                    r,
+                    tls_info=tls(
+                        verified=False, verify_error="unable to get local issuer certificate"
+                    ),
+                )
+                for r in routes_for(MX1)
+            ],
+        ),
+        Verdict.DEGRADED,
+        ["tls-cert-unverified"],
+        "5.4.2",
+        ActionKind.FIX,
+        summary_has=("unable to get local issuer certificate", "MTA-STS"),
+    ),
+    Case(
+        "cert-expiring",
+        lambda: report(
+            resolution([MX1]),
+            [ok(r, tls_info=tls(certificate=cert(days_left=5))) for r in routes_for(MX1)],
+        ),
+        Verdict.HEALTHY,
+        ["healthy", "cert-expiring"],
+        None,
+    ),
+    Case(
+        "submission-ports-closed",
+        lambda: report(
+            resolution([MX1]),
+            [
+                ok(R25),
+                failed(R587, Phase.CONNECT, Outcome.REFUSED),
+                failed(R465, Phase.CONNECT, Outcome.REFUSED),
+            ],
+        ),
+        Verdict.HEALTHY,
+        ["healthy", "alt-ports-failing"],
+        None,
+    ),
+    Case(
+        "nothing-probed",
+        lambda: report(resolution([host(addresses=(), address_outcome=DnsOutcome.OK)])),
+        Verdict.FAILED,
+        ["nothing-probed"],
+        None,
+        ActionKind.FIX,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_rule_case(case: Case) -> None:
+    d = diagnose(case.build(), now=NOW)
+    assert [f.rule for f in d.findings] == case.rules
+    assert d.verdict is case.verdict
+    assert d.primary == case.primary
+    assert d.generated_at == "2026-01-01T12:00:00Z"
+    first = d.findings[0]
+    rule = next(r for r in RULES if r.id == first.rule)
+    assert first.code == rule.code
+    if case.action is not None:
+        assert first.action.kind is case.action
+    if case.causes is not None:
+        assert first.code is not None
+        assert first.causes == _cause_text(first.code, case.causes)
+    if case.steps is not None:
+        assert [s.status for s in first.steps] == case.steps
+        for s in first.steps:
+            assert (s.result is not None) == (s.status is StepStatus.DONE), s.id
+    if case.schedule is not None:
+        assert tuple(a.offset_s for a in first.action.schedule) == case.schedule
+        assert first.action.schedule[-1].final
+    if case.neighbours is not None:
+        assert first.neighbours == case.neighbours
+    for key, value in case.evidence.items():
+        assert getattr(first.evidence[0], key) == value, key
+    for text in case.summary_has:
+        assert text in first.summary, (text, first.summary)
+
+
+def _by_rule(d: Diagnosis, rule: str) -> Finding:
+    return next(f for f in d.findings if f.rule == rule)
+
+
+def test_retry_times_are_concrete_from_now() -> None:
+    d = diagnose(only25(Phase.GREETING, Outcome.CLOSED), now=NOW)
+    sched = d.findings[0].action.schedule
+    assert [a.at for a in sched] == [
+        "2026-01-01T12:30:00Z",
+        "2026-01-01T13:30:00Z",
+        "2026-01-01T15:30:00Z",
+        "2026-01-01T19:30:00Z",
+        "2026-01-02T19:30:00Z",
+    ]
+    assert [a.after_previous_s for a in sched] == [1800, 3600, 7200, 14400, 86400]
+    d432 = diagnose(only25(Phase.GREETING, Outcome.REPLY, reply_=reply(421, "4.3.2 busy")), now=NOW)
+    a = d432.findings[0].action
+    assert [x.at for x in a.schedule][-1] == "2026-01-03T05:00:00Z"
+    assert a.after_schedule is not None and "temporarily" in a.after_schedule
+
+
+def test_542_steps_results_name_what_the_probe_did() -> None:
+    rep = report(
+        resolution([MX1]),
+        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)],
+    )
+    f = diagnose(rep, now=NOW).findings[0]
+    steps = {s.id: s for s in f.steps}
+    assert steps["5.4.2/test-connection"].result is not None
+    assert steps["5.4.2/test-connection"].result.startswith(
+        "connect to mx1.example.org[198.51.100.5]:25 refused in 0.4 ms"
+    )
+    assert steps["5.4.2/alternative-ports"].result == "25: refused; 587: refused; 465: refused"
+    assert steps["5.4.2/contact-support"].status is StepStatus.HUMAN
+    assert steps["5.4.2/check-ip-block"].status is StepStatus.HUMAN
+    assert "persistence: a single probe cannot tell" in (f.evidence[-1].note or "")
+    assert "smtpdiag watch" in f.action.summary
+
+
+def test_ip_block_step_done_when_reply_says_so() -> None:
+    rep = only25(
+        Phase.GREETING, Outcome.REPLY, reply_=reply(554, "5.7.1 Your IP is listed on a blocklist")
+    )
+    f = diagnose(rep, now=NOW).findings[0]
+    step = next(s for s in f.steps if s.id == "5.4.2/check-ip-block")
+    assert step.status is StepStatus.DONE
+    assert step.result == (
+        "mx1.example.org[198.51.100.5]:25 said: 554 5.7.1 Your IP is listed on a blocklist"
+    )
+
+
+def test_tls_mismatch_evidence_carries_cert_facts() -> None:
+    rep = only25(
+        Phase.TLS_HANDSHAKE,
+        Outcome.TLS_FAILURE,
+        detail="certificate verify failed: certificate has expired",
+        tls_info=TlsInfo(certificate=cert(days_left=-3), verify_error="certificate has expired"),
+    )
+    f = diagnose(rep, now=NOW).findings[0]
+    note = f.evidence[0].note or ""
+    assert "certificate fails verification (certificate has expired)" in note
+    assert "subject CN=mx1.example.org" in note and "-3 days left" in note
+    assert f.evidence[0].error == "certificate verify failed: certificate has expired"
+
+
+def test_dns_failure_is_never_hard() -> None:
+    for outcome in (DnsOutcome.SERVFAIL, DnsOutcome.TIMEOUT, DnsOutcome.REFUSED, DnsOutcome.ERROR):
+        d = diagnose(report(resolution(kind=ResolutionKind.FAILED, mx_outcome=outcome)), now=NOW)
+        assert all(f.severity is not Severity.HARD for f in d.findings)
+        assert d.primary == "4.4.3"
+
+
+# --------------------------------------------------------------------- coverage
+
+
+_REPLIES = {
+    Phase.GREETING: [reply(421, "busy"), reply(450, "later"), reply(554, "go away")],
+    Phase.EHLO: [reply(421, "busy"), reply(451, "later")],
+    Phase.HELO: [reply(421, "x"), reply(550, "no")],
+    Phase.STARTTLS: [reply(421, "x"), reply(454, "x"), reply(554, "x")],
+    Phase.EHLO_TLS: [reply(421, "x"), reply(550, "x")],
+    Phase.TLS_HANDSHAKE: [reply(421, "x")],
+    Phase.CONNECT: [reply(421, "x")],
+}
+
+
+def _coverage_cases() -> list[tuple[int, Phase, Outcome, int | None]]:
+    out = []
+    for port in (25, 465):
+        for phase in Phase:
+            if phase is Phase.QUIT:
+                continue
+            if port == 465 and phase in (Phase.STARTTLS, Phase.EHLO_TLS):
+                continue
+            for outcome in Outcome:
+                if outcome is Outcome.OK:
+                    continue
+                if outcome is Outcome.REPLY:
+                    for r in _REPLIES[phase]:
+                        out.append((port, phase, outcome, r.code))
+                else:
+                    out.append((port, phase, outcome, None))
+    return out
+
+
+@pytest.mark.parametrize(("port", "phase", "outcome", "code"), _coverage_cases())
+def test_every_phase_outcome_yields_a_coded_finding(
+    port: int, phase: Phase, outcome: Outcome, code: int | None
+) -> None:
+    rt = route(port=port)
+    r = reply(code, "x") if code is not None else None
+    rep = report(
+        resolution([MX1]), [failed(rt, phase, outcome, reply_=r, detail="x")], ports=(port,)
+    )
+    state, _ = classify(rep.routes[0])
+    assert state is not RouteState.OK
+    d = diagnose(rep, now=NOW)
+    assert d.verdict is Verdict.FAILED
+    assert d.findings and d.findings[0].code is not None, (state, d.findings)
+    assert d.primary == d.findings[0].code
+
+
+@pytest.mark.parametrize("kind", list(ResolutionKind))
+def test_every_resolution_kind_is_covered(kind: ResolutionKind) -> None:
+    hosts = [MX1] if kind in (ResolutionKind.MX, ResolutionKind.IMPLICIT) else []
+    routes = [ok(r) for r in routes_for(MX1)] if hosts else []
+    d = diagnose(report(resolution(hosts, kind=kind), routes), now=NOW)
+    assert d.findings
+
+
+@pytest.mark.parametrize("kind", list(MxTargetKind))
+def test_every_mx_target_kind_is_covered(kind: MxTargetKind) -> None:
+    probed = kind in (MxTargetKind.HOSTNAME, MxTargetKind.CNAME)
+    h = host(
+        addresses=("198.51.100.5",) if probed else (),
+        kind=kind,
+        address_outcome=DnsOutcome.SERVFAIL if kind is MxTargetKind.LOOKUP_FAILED else None,
+    )
+    routes = [ok(r) for r in routes_for(h)] if probed else []
+    d = diagnose(report(resolution([h]), routes), now=NOW)
+    assert d.findings
+    if kind is not MxTargetKind.HOSTNAME:
+        assert d.findings[0].code is not None
+        assert d.verdict is not Verdict.HEALTHY
+
+
+def test_rule_ids_unique_and_table_documented() -> None:
+    from smtpdiag.diagnose.rules import RULE_TABLE_DOC
+
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    for r in RULES:
+        assert f"| {r.id} | {r.code or '-'} |" in RULE_TABLE_DOC
+    seeds = {r.code for r in RULES}
+    assert {"4.4.2", "5.4.2", "4.3.2", "5.4.3", "4.4.3", "5.1.10"} <= seeds
+
+
+def test_evidence_is_capped() -> None:
+    addrs = tuple(f"198.51.100.{i}" for i in range(1, 40))
+    h = host(addresses=addrs)
+    rep = report(
+        resolution([h]), [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(h)]
+    )
+    f = diagnose(rep, now=NOW).findings[0]
+    assert len(f.evidence) == 24
+    assert (f.evidence[-1].note or "").startswith("... and ")
+
+
+def test_naive_now_is_utc_and_default_now_works() -> None:
+    rep = only25(Phase.GREETING, Outcome.CLOSED)
+    d = diagnose(rep, now=datetime(2026, 1, 1, 12, 0))
+    assert d.generated_at == "2026-01-01T12:00:00Z"
+    assert diagnose(rep).generated_at.endswith("Z")
+
+
+def test_persistence_field_defaults_to_unknown_without_history() -> None:
+    d = diagnose(only25(Phase.CONNECT, Outcome.REFUSED), now=NOW)
+    assert d.persistence is Persistence.UNKNOWN
+    assert d.findings[0].persistence is Persistence.UNKNOWN
