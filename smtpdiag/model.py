@@ -358,7 +358,12 @@ class RouteResult:
 
     @property
     def failure(self) -> PhaseRecord | None:
-        """The phase that ended the probe unsuccessfully, ignoring QUIT."""
+        """The phase that ended the probe unsuccessfully, ignoring QUIT.
+
+        ``None`` when the route is ``ok`` (e.g. a rejected EHLO followed by a working HELO).
+        """
+        if self.ok:
+            return None
         for rec in reversed(self.phases):
             if rec.phase is not Phase.QUIT and not rec.ok:
                 return rec

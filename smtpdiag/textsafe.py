@@ -7,12 +7,22 @@ through :func:`clean` once, at the adapter that read it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["MAX_TEXT", "clean"]
 
 #: Longest text kept from one remote field (a reply, a banner, an error).
 MAX_TEXT = 512
+
+# Whole terminal escape sequences (ECMA-48 CSI, OSC/DCS/APC strings, two-character
+# escapes), so that no "[31m" residue is left once ESC itself is dropped.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, DCS, SOS, PM, APC
+    r"|\x1b[@-Z\\-_]"  # two-character escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
 
 
 def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: bool = False) -> str:
@@ -27,6 +37,7 @@ def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: boo
         text = text[: limit * 4 + 16].decode("utf-8", "replace")
     else:
         text = text[: limit * 4 + 16]
+    text = _ESCAPES.sub("", text)
     out: list[str] = []
     for ch in text:
         if ch == "\n" and keep_newlines:
