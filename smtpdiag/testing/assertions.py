@@ -65,7 +65,7 @@ def probe_config(
 
 def failure_message(result: HealthResult, what: str) -> str:
     """The assertion message for ``result``: status, problems, routes (bounded)."""
-    lines = [f"{what}: {result.status.value.upper()}: {result.summary}"]
+    lines = [f"{what} (status {result.status.value.upper()})", f"summary: {result.summary}"]
     if result.problems:
         lines.append("problems:")
         lines += [f"  - [{p.level.value}] {p.reason}" for p in result.problems[:_MAX_LINES]]
@@ -94,6 +94,7 @@ def assert_healthy(
 ) -> HealthResult:
     """Check ``domain`` and raise AssertionError unless the status is ok (or warning,
     when ``allow_warnings``). Returns the result for further assertions."""
+    __tracebackhide__ = True  # pytest: show the message, not this function's source
     from ..health.check import check_sync
     from ..health.evaluate import HealthStatus
 
@@ -144,6 +145,7 @@ def assert_deliverable(
         AssertionError: The domain is not deliverable as required; the message lists
             the problems and every route's state.
     """
+    __tracebackhide__ = True  # pytest: show the message, not this function's source
     from ..health.check import check_sync
     from ..health.evaluate import HealthStatus, ProblemKind
     from ..health.thresholds import Limit, Thresholds

@@ -144,6 +144,7 @@ class SmtpCheck:
     def assert_deliverable(self, domain: str, **kwargs: Any) -> HealthResult:
         """:func:`smtpdiag.testing.assertions.assert_deliverable` with this session's
         nameservers, timeout and CA file as defaults."""
+        __tracebackhide__ = True
         from .assertions import assert_deliverable
 
         kwargs.setdefault("nameservers", self.nameservers)
@@ -161,6 +162,7 @@ class SmtpCheck:
         **config_kwargs: Any,
     ) -> HealthResult:
         """:func:`smtpdiag.testing.assertions.assert_healthy` with this session's settings."""
+        __tracebackhide__ = True
         from .assertions import assert_healthy
 
         return assert_healthy(
