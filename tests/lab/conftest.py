@@ -11,6 +11,7 @@ running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -41,20 +42,28 @@ def lab() -> Iterator[labctl.LabInfo]:
         if _REQUIRED:
             pytest.fail(f"SMTPDIAG_LAB_REQUIRED=1 but the lab cannot run: {reason}")
         pytest.skip(f"lab tier skipped: {reason}")
-    existing = _running_lab()
-    if existing is not None:
-        print(f"\n[lab] reusing the running lab in {existing.state_dir}")
-        yield existing
-        return
-    # Leftovers of an interrupted run (recorded PIDs, sdlab-* namespaces and links).
-    labctl.down(labctl.DEFAULT_STATE_DIR, quiet=True)
-    try:
-        info = labctl.up(labctl.DEFAULT_STATE_DIR)
-    except labctl.LabError as exc:
-        pytest.fail(f"lab bring-up failed: {exc}")
-    print(f"\n[lab] up in {info.bringup_s:.2f}s")
-    try:
-        yield info
-    finally:
-        took = labctl.down(labctl.DEFAULT_STATE_DIR, quiet=True)
-        print(f"\n[lab] down in {took:.2f}s")
+    state_dir = labctl.DEFAULT_STATE_DIR
+    # The lock is held for the whole session: another session on this machine waits
+    # (bounded) instead of tearing down a lab that is in use.
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(labctl.lab_lock(state_dir, wait=labctl.LOCK_WAIT))
+        except labctl.LabError as exc:
+            pytest.fail(str(exc))
+        existing = _running_lab()
+        if existing is not None:
+            print(f"\n[lab] reusing the running lab in {existing.state_dir}")
+            yield existing
+            return
+        # Leftovers of an interrupted run (recorded PIDs, sdlab-* namespaces and links).
+        labctl.down(state_dir, quiet=True)
+        try:
+            info = labctl.up(state_dir)
+        except labctl.LabError as exc:
+            pytest.fail(f"lab bring-up failed: {exc}")
+        print(f"\n[lab] up in {info.bringup_s:.2f}s")
+        try:
+            yield info
+        finally:
+            took = labctl.down(state_dir, quiet=True)
+            print(f"\n[lab] down in {took:.2f}s")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import fcntl
 import ipaddress
 import json
 import os
@@ -54,6 +55,7 @@ __all__ = [
     "LabHost",
     "LabInfo",
     "down",
+    "lab_lock",
     "lab_unavailable_reason",
     "process_alive",
     "main",
@@ -86,6 +88,7 @@ TOOLS = ("ip", "ss", "nft", "postfix", "nsd", "nsd-checkconf", "nsd-checkzone")
 CMD_TIMEOUT = 20.0  # any single helper command
 READY_TIMEOUT = 20.0  # servers listening
 STOP_TIMEOUT = 5.0  # SIGTERM -> gone, before SIGKILL
+LOCK_WAIT = 90.0  # another session's bring-up + tests + teardown take ~20 s
 
 
 class LabError(RuntimeError):
@@ -798,13 +801,42 @@ def usage_text(info: LabInfo) -> str:
 
 
 @contextlib.contextmanager
+def lab_lock(state_dir: Path = DEFAULT_STATE_DIR, *, wait: float = 0.0) -> Iterator[None]:
+    """Hold the lab's lock: one bring-up, test session or teardown at a time.
+
+    The lab's names (``sdlab-*``, 198.51.100.0/24, the DNS port) are fixed, so two test
+    sessions on one machine must not build or tear it down at the same time. Waits up to
+    ``wait`` seconds (polling; bounded), then raises :class:`LabError`.
+    """
+    path = state_dir.with_name(state_dir.name + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LabError(f"another lab session holds {path} (waited {wait:g}s)") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def running(state_dir: Path = DEFAULT_STATE_DIR) -> Iterator[LabInfo]:
     """Context manager: a lab that is always torn down."""
-    info = up(state_dir)
-    try:
-        yield info
-    finally:
-        down(state_dir, quiet=True)
+    with lab_lock(state_dir, wait=LOCK_WAIT):
+        info = up(state_dir)
+        try:
+            yield info
+        finally:
+            down(state_dir, quiet=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -814,13 +846,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     args = parser.parse_args(argv)
     try:
-        if args.command == "up":
-            info = up(args.state_dir, verbose=True)
-            print(usage_text(info))
-        elif args.command == "down":
-            down(args.state_dir)
-        else:
+        if args.command == "status":
             print(json.dumps(status(args.state_dir), indent=2))
+            return 0
+        with lab_lock(args.state_dir, wait=LOCK_WAIT):
+            if args.command == "up":
+                info = up(args.state_dir, verbose=True)
+                print(usage_text(info))
+            else:
+                down(args.state_dir)
     except LabError as exc:
         print(f"labctl: {exc}", file=sys.stderr)
         return 1
