@@ -45,6 +45,7 @@ from ..model import (
     Finding,
     MxHost,
     Outcome,
+    Persistence,
     Phase,
     PhaseRecord,
     ProbeReport,
@@ -80,6 +81,7 @@ _VERDICT_STYLE = {
     Verdict.NO_MAIL: "bold blue",
 }
 _SEVERITY_STYLE = {Severity.SOFT: "yellow", Severity.HARD: "red", Severity.INFO: "cyan"}
+_SEVERITY_TEXT = {Severity.SOFT: "soft bounce", Severity.HARD: "hard bounce", Severity.INFO: "info"}
 
 # Phase columns of the routes table: (phase(s), header). HELO shares the EHLO column
 # (it only runs when EHLO was rejected; the failure details name it). QUIT has no
@@ -184,7 +186,7 @@ def _blocks(report: ProbeReport) -> Iterable[RenderableType]:
         yield Text("")
         yield _section("Findings")
         for index, finding in enumerate(report.diagnosis.findings, 1):
-            yield _finding(index, finding)
+            yield _finding(index, finding, report.diagnosis.persistence)
     yield Text("")
     yield _section("DNS")
     yield from _dns(report.resolution)
@@ -218,7 +220,8 @@ def _header(report: ProbeReport) -> RenderableType:
         verdict.append(_route_summary(report))
     else:
         verdict.append(diagnosis.verdict.value.upper(), style=_VERDICT_STYLE[diagnosis.verdict])
-        verdict.append(f" ({diagnosis.persistence.value})")
+        if diagnosis.verdict is not Verdict.HEALTHY:
+            verdict.append(f", persistence {diagnosis.persistence.value}")
         primary = _primary_finding(diagnosis)
         if primary is not None and primary.code is not None:
             verdict.append("   primary: ")
@@ -229,7 +232,11 @@ def _header(report: ProbeReport) -> RenderableType:
             verdict.append("   primary: ")
             verdict.append(_safe(diagnosis.primary, 16), style="bold")
     lines.append(verdict)
-    if diagnosis is not None and diagnosis.persistence.value == "unknown":
+    if (
+        diagnosis is not None
+        and diagnosis.verdict is not Verdict.HEALTHY
+        and diagnosis.persistence is Persistence.UNKNOWN
+    ):
         lines.append(
             Text(
                 "Persistence: one probe cannot tell transient from permanent; "
@@ -279,15 +286,18 @@ def _route_summary(report: ProbeReport) -> str:
 # ----------------------------------------------------------------------- findings
 
 
-def _finding(index: int, finding: Finding) -> RenderableType:
+def _finding(index: int, finding: Finding, overall: Persistence) -> RenderableType:
     parts: list[RenderableType] = []
     head = Text(f"{index}. ")
     head.append(_safe(finding.code, 16) if finding.code else "(no code)", style="bold")
     head.append("  ")
     head.append(_safe(finding.title, _LIMIT_SHORT), style="bold")
     head.append("  [")
-    head.append(finding.severity.value, style=_SEVERITY_STYLE[finding.severity])
-    head.append(f", {finding.persistence.value}]")
+    head.append(_SEVERITY_TEXT[finding.severity], style=_SEVERITY_STYLE[finding.severity])
+    if finding.persistence is not overall and finding.severity is not Severity.INFO:
+        # Only where it differs from the verdict's (e.g. one finding is known transient).
+        head.append(f"; persistence {finding.persistence.value}")
+    head.append("]")
     parts.append(head)
 
     body: list[RenderableType] = [_t(finding.summary, limit=_LIMIT_PARA)]
@@ -299,20 +309,20 @@ def _finding(index: int, finding: Finding) -> RenderableType:
         body.append(_bullets([_t(c, limit=_LIMIT_PARA) for c in finding.causes]))
     if finding.steps:
         body.append(Text("Investigation:", style="bold"))
-        steps: list[Text] = []
-        for step in finding.steps:
-            line = Text()
+        steps = _table(header=False)
+        steps.add_column(no_wrap=True)
+        steps.add_column(overflow="fold")
+        for step in finding.steps[: _MAX_LIST * 2]:
+            text = _t(step.text, limit=_LIMIT_PARA)
             if step.status is StepStatus.DONE:
-                line.append("[done] ", style="green")
-                line.append(_safe(step.text, _LIMIT_PARA))
+                mark = Text("[done]", style="green")
                 if step.result:
-                    line.append(": ")
-                    line.append(_safe(step.result, _LIMIT_PARA), style="italic")
+                    text.append("\n-> ")
+                    text.append(_safe(step.result, _LIMIT_PARA), style="italic")
             else:
-                line.append("[todo] ", style="yellow")
-                line.append(_safe(step.text, _LIMIT_PARA))
-            steps.append(line)
-        body.append(Padding(Group(*steps), (0, 0, 0, 2)))
+                mark = Text("[todo]", style="yellow")
+            steps.add_row(mark, text)
+        body.append(_indented(steps, 2))
     body.append(_action(finding))
     if finding.neighbours:
         related = Text("Related codes: ", style="bold")

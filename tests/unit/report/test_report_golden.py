@@ -63,23 +63,25 @@ def _diagnoser() -> Callable[[ProbeReport], ProbeReport] | None:
     return run
 
 
-def _check(path: Path, actual: str) -> None:
+def _check(*pairs: tuple[Path, str]) -> None:
+    """Compare each (golden file, actual text); in update mode write them all, then fail."""
     if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-        pytest.fail(
-            f"updated {path.name}: review the diff, then run without SMTPDIAG_UPDATE_GOLDEN"
-        )
-    if not path.exists():
-        pytest.fail(f"missing golden {path}: run with SMTPDIAG_UPDATE_GOLDEN=1 to create it")
-    expected = path.read_text(encoding="utf-8")
-    assert actual == expected, f"{path.name} differs; if intended, regenerate (see module doc)"
+        for path, actual in pairs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+        names = ", ".join(path.name for path, _ in pairs)
+        pytest.fail(f"updated {names}: review the diff, then run without SMTPDIAG_UPDATE_GOLDEN")
+    for path, actual in pairs:
+        if not path.exists():
+            pytest.fail(f"missing golden {path}: run with SMTPDIAG_UPDATE_GOLDEN=1 to create it")
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"{path.name} differs; if intended, regenerate (see module doc)"
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_probe_only_text(name: str) -> None:
     report = SCENARIOS[name]()
-    _check(GOLDEN / f"{name}.probe.txt", render_text(report, width=WIDTH, color=False))
+    _check((GOLDEN / f"{name}.probe.txt", render_text(report, width=WIDTH, color=False)))
 
 
 @pytest.mark.parametrize("name", DIAGNOSED)
@@ -89,8 +91,10 @@ def test_diagnosed_text_and_json(name: str) -> None:
         pytest.skip("smtpdiag.diagnose.diagnose does not exist yet")
     report = diagnose(SCENARIOS[name]())
     assert report.diagnosis is not None
-    _check(GOLDEN / f"{name}.txt", render_text(report, width=WIDTH, color=False))
-    _check(GOLDEN / f"{name}.json", dumps(report) + "\n")
+    _check(
+        (GOLDEN / f"{name}.txt", render_text(report, width=WIDTH, color=False)),
+        (GOLDEN / f"{name}.json", dumps(report) + "\n"),
+    )
 
 
 def test_goldens_are_plain_and_fit_the_width() -> None:

@@ -78,7 +78,7 @@ def test_unsanitized_multiline_reply_is_one_line_per_field() -> None:
     evil = replace(rec, reply=replace(rec.reply, text="line one\r\nline two\n\x1b]0;title\x07x"))
     route = replace(r.routes[0], phases=(r.routes[0].phases[0], evil))
     out = render_text(replace(r, routes=(route,)), width=100)
-    assert "line one | line two | ]0;titlex" in out
+    assert "line one | line two | x" in out  # the whole OSC sequence is gone
     assert "\x1b" not in out and "\x07" not in out
 
 
@@ -156,10 +156,14 @@ def test_probe_only_view_says_so_and_still_shows_evidence() -> None:
 def test_diagnosed_view_leads_with_verdict_and_findings() -> None:
     out = render_text(diagnosed_421(), width=100)
     lines = out.splitlines()
-    assert lines[1].startswith("Verdict: FAILED (transient)   primary: 4.3.2 System not accepting")
+    assert lines[1].startswith(
+        "Verdict: FAILED, persistence transient   primary: 4.3.2 System not accepting"
+    )
     assert out.index("FINDINGS") < out.index("DNS") < out.index("ROUTES")
-    assert "1. 4.3.2  System not accepting network messages  [soft, transient]" in out
-    assert "[done] Test the connection manually: 3 of 3 routes connect, then get 421" in out
+    assert "1. 4.3.2  System not accepting network messages  [soft bounce]" in out
+    assert re.search(
+        r"\[done\] Test the connection manually\n\s+-> 3 of 3 routes connect, then get 421", out
+    )
     assert "[todo] Contact the recipient's IT" in out
     assert re.search(r"retry 1 2026-11-23T07:00:02Z \+1 h after the bounce\s+\(1 h in total\)", out)
     assert re.search(
@@ -177,6 +181,9 @@ def test_unknown_persistence_is_explained() -> None:
     r = replace(r, diagnosis=replace(r.diagnosis, persistence=Persistence.UNKNOWN))
     out = render_text(r, width=100)
     assert "one probe cannot tell transient from permanent" in out
+    assert "Verdict: FAILED, persistence unknown" in out
+    # The finding knows more than the verdict: its own persistence is shown.
+    assert "[soft bounce; persistence transient]" in out
 
 
 def test_tls_mismatch_shows_the_certificate_and_the_reason() -> None:
