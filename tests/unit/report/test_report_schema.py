@@ -97,3 +97,22 @@ def test_schema_rejects_wrong_documents(mutate: Any) -> None:
     assert VALIDATOR.is_valid(doc)
     mutate(doc)
     assert not VALIDATOR.is_valid(doc)
+
+
+GOLDEN_JSON = sorted((Path(__file__).resolve().parents[3] / "fixtures" / "golden").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", GOLDEN_JSON, ids=lambda p: p.name)
+def test_golden_documents_validate_and_reload(path: Path) -> None:
+    """The diagnosed goldens (real diagnoses) match the schema and survive a reload."""
+    from smtpdiag.report.jsonout import dumps, loads
+
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    assert [e.message for e in VALIDATOR.iter_errors(doc)] == []
+    assert doc["diagnosis"] is not None
+    assert dumps(loads(text)) + "\n" == text
+
+
+def test_there_are_golden_documents() -> None:
+    assert len(GOLDEN_JSON) >= 6
