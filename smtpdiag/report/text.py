@@ -7,7 +7,7 @@ Layout, top to bottom:
    investigation checklist (``[done]`` with the probe's result, ``[todo]`` for a human),
    and the action (a retry schedule with concrete times, or suppress);
 3. DNS: the MX table (preference, host, kind, addresses) and the notable queries;
-4. routes: per MX host, one row per address and port with each phase's duration in
+4. routes: per MX host and address, one row per port with each phase's duration in
    milliseconds (the failed phase in brackets), then TLS facts per route, the distinct
    certificates, and the details of every failure.
 
