@@ -734,6 +734,17 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, quiet: bool = False) -> float:
     if info is not None:
         for name, pid in info.pids.items():
             _stop_group(name, pid, info.started_at)
+    # NSD runs on the host; if the state file is gone, find it by its exact command line
+    # (our own config path), never by name.
+    nsd_cmd = ["nsd", "-c", str(state_dir / "dns" / "nsd.conf"), "-d"]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
+            except OSError:
+                continue
+            if [a.decode(errors="replace") for a in argv] == nsd_cmd:
+                _stop_group("nsd", int(entry.name), 0.0)
     # Anything still running inside a lab namespace was started there by the lab
     # (nothing else enters sdlab-* namespaces): stop it by PID before the namespace goes.
     netns = set(info.netns if info else []) | {h.netns for h in HOSTS}
