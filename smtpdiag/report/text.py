@@ -592,19 +592,31 @@ def _routes(report: ProbeReport) -> Iterable[RenderableType]:
 
 
 def _banners(results: Sequence[RouteResult]) -> Table | None:
-    """The distinct 220 greetings of one address, with their ports (shows the software)."""
+    """The distinct 220 greetings and EHLO keyword sets of one address, with their ports.
+
+    They show the server software and what it offers (SIZE, SMTPUTF8, ...).
+    """
     seen: dict[str, list[str]] = {}
     for result in results:
         greeting = result.phase(Phase.GREETING)
         if result.banner and greeting is not None and greeting.ok:
             seen.setdefault(_safe(result.banner), []).append(str(result.route.port))
-    if not seen:
+    extensions: dict[str, list[str]] = {}
+    for result in results:
+        if result.extensions:
+            shown = ", ".join(_safe(e, 40) for e in result.extensions[:_MAX_LIST])
+            if len(result.extensions) > _MAX_LIST:
+                shown += f", ... (+{len(result.extensions) - _MAX_LIST})"
+            extensions.setdefault(shown, []).append(str(result.route.port))
+    if not seen and not extensions:
         return None
     table = _table(header=False)
     table.add_column(no_wrap=True, style="dim")
     table.add_column(overflow="fold")
     for banner, ports in list(seen.items())[:_MAX_LIST]:
         table.add_row(Text(f"banner {','.join(ports)}:"), Text(banner, overflow="fold"))
+    for shown, ports in list(extensions.items())[:_MAX_LIST]:
+        table.add_row(Text(f"ehlo {','.join(ports)}:"), Text(shown, overflow="fold"))
     return table
 
 
