@@ -43,6 +43,8 @@ exit codes:
 Latency limits are seconds ("off" disables one); a limit is crossed when a phase that
 succeeded took longer. Certificate limits are days left ("off" disables one)."""
 
+_LEVEL_WORD = {"warn": "warning", "crit": "critical"}
+
 # (flag suffix, Thresholds field, what)
 _PHASE_FLAGS = (
     ("connect", "connect", "TCP connect"),
@@ -150,7 +152,7 @@ def register(subparsers: Any) -> None:
                 type=_limit,
                 default=default,
                 metavar="SECONDS",
-                help=f"{level} when the {what} takes longer ({default:g})",
+                help=f"{_LEVEL_WORD[level]} when the {what} takes longer ({default:g})",
             )
     th.add_argument(
         "--cert-warn-days",
