@@ -7,11 +7,22 @@ data in, data out.
 - ``codes``: the RFC 3463 / IANA enhanced status code registry.
 - ``knowledge``: the seed knowledge (causes, steps, retry schedules) as data.
 - ``rules``: the ordered rule table.
+- :func:`explain` / :func:`parse_bounce` (``bounce``): read a bounce line or DSN.
 """
 
 from __future__ import annotations
 
-from . import codes, knowledge, rules
+from . import bounce, codes, knowledge, rules
+from .bounce import Explanation, explain, parse_bounce
 from .engine import diagnose
 
-__all__ = ["codes", "diagnose", "knowledge", "rules"]
+__all__ = [
+    "Explanation",
+    "bounce",
+    "codes",
+    "diagnose",
+    "explain",
+    "knowledge",
+    "parse_bounce",
+    "rules",
+]

@@ -17,6 +17,7 @@ from ..model import ActionKind, Severity
 
 __all__ = [
     "KNOWLEDGE",
+    "RFC5321_RETRY",
     "SEED_CODES",
     "Cause",
     "CodeKnowledge",
@@ -814,7 +815,8 @@ K_543 = CodeKnowledge(
 # Not from the seeds: RFC 3463 / RFC 7505 wording and how Postfix uses them. They carry
 # no seed causes or steps; schedules follow RFC 5321 4.5.4.1 (retry no sooner than
 # every 30 minutes, give up after at least 4-5 days).
-_RFC5321_RETRY = RetrySchedule(
+#: Retry plan for soft codes without a seed schedule (RFC 5321 4.5.4.1).
+RFC5321_RETRY = RetrySchedule(
     (30 * _MIN, 30 * _MIN, 1 * _HOUR, 2 * _HOUR, 4 * _HOUR),
     after_schedule=(
         "RFC 5321 4.5.4.1: keep retrying at intervals of at least 30 minutes for 4-5 "
@@ -851,7 +853,7 @@ def _neighbour(
         actions_marketers=(),
         actions_developers=(),
         best_practices=(),
-        retry=_RFC5321_RETRY if action_kind is ActionKind.RETRY else None,
+        retry=RFC5321_RETRY if action_kind is ActionKind.RETRY else None,
         action_kind=action_kind,
         action_summary=action_summary,
         neighbours=neighbours,

@@ -1,0 +1,265 @@
+"""Bounce parsing and explaining: real-world-style fixtures, hostile input, confirmation."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import failed, host, ok, reply, report, resolution, route, routes_for
+
+from smtpdiag.diagnose import knowledge
+from smtpdiag.diagnose.bounce import (
+    MAX_INPUT,
+    ConfirmStatus,
+    confirm,
+    explain,
+    parse_bounce,
+)
+from smtpdiag.diagnose.engine import diagnose
+from smtpdiag.model import ActionKind, Outcome, Phase, ResolutionKind, Severity
+
+ROOT = Path(__file__).resolve().parents[3]
+CASES_DIR = ROOT / "fixtures" / "bounces" / "cases"
+MANIFEST: list[dict[str, Any]] = json.loads(
+    (ROOT / "fixtures" / "bounces" / "cases.json").read_text(encoding="utf-8")
+)
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_manifest_covers_every_fixture_and_the_styles() -> None:
+    files = sorted(p.name for p in CASES_DIR.iterdir())
+    assert files == sorted(c["file"] for c in MANIFEST)
+    assert len(MANIFEST) >= 20
+    styles = {c["style"].split("-")[0] for c in MANIFEST}
+    assert {"postfix", "exim", "microsoft365", "gmail", "sendmail", "malformed"} <= styles
+    assert sum(1 for c in MANIFEST if not c["found"]) >= 3
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_bounce_fixture(case: dict[str, Any]) -> None:
+    raw = (CASES_DIR / case["file"]).read_bytes()
+    b = parse_bounce(raw)
+    assert b.found is case["found"]
+    for key in (
+        "basic",
+        "enhanced",
+        "recipient",
+        "domain",
+        "remote_mta",
+        "remote_address",
+        "source",
+        "action",
+    ):
+        if key in case:
+            assert getattr(b, key) == case[key], key
+    if "codes" in case:
+        assert list(b.codes) == case["codes"]
+    e = explain(raw, now=NOW)
+    assert e.found is case["found"]
+    if not case["found"]:
+        assert e.summary.startswith("No status code found")
+        assert e.code is None and e.action is None and e.knowledge is None
+        return
+    assert e.severity is not None and e.severity.value == case["severity"]
+    assert e.action is not None
+    if case.get("enhanced"):
+        assert e.code is not None and e.code.code == case["enhanced"]
+        assert e.code.registered is case.get("registered", True)
+        assert e.summary.startswith(
+            f"{case['basic']} {case['enhanced']}" if case.get("basic") else case["enhanced"]
+        )
+    else:
+        assert e.code is None and e.basic is not None and e.basic.code == case["basic"]
+        assert "only the basic reply code" in e.summary
+    is_seed = e.knowledge is not None and e.knowledge.from_seed
+    assert is_seed is case["seed"]
+    if "causes" in case:
+        k = knowledge.KNOWLEDGE[case["enhanced"]]
+        for slug in case["causes"]:
+            assert k.cause(slug).text in e.matched_causes, slug
+    if "notes_contain" in case:
+        assert any(case["notes_contain"] in n for n in e.notes), e.notes
+
+
+def test_seed_explanation_carries_the_schedule() -> None:
+    e = explain("451 4.4.2 <user@example.com>: Connection failure - connection dropped", now=NOW)
+    assert e.knowledge is not None and e.knowledge.code == "4.4.2"
+    assert e.action is not None and e.action.kind is ActionKind.RETRY
+    assert [a.at for a in e.action.schedule] == [
+        "2026-01-01T12:30:00Z",
+        "2026-01-01T13:30:00Z",
+        "2026-01-01T15:30:00Z",
+        "2026-01-01T19:30:00Z",
+        "2026-01-02T19:30:00Z",
+    ]
+    assert e.bounce.domain == "example.com"
+    assert e.generated_at == "2026-01-01T12:00:00Z"
+
+
+def test_hard_seed_code_suppresses_and_notes_rfc_scope() -> None:
+    e = explain("550 5.4.2 Bad connection", now=NOW)
+    assert e.action is not None and e.action.kind is ActionKind.SUPPRESS
+    assert e.code is not None and not e.code.class_allowed
+    assert any("transient" in n for n in e.notes)
+
+
+def test_unknown_soft_code_gets_rfc5321_schedule() -> None:
+    e = explain("451 4.7.1 Greylisted, try again in 5 minutes", now=NOW)
+    assert e.action is not None and e.action.kind is ActionKind.RETRY
+    assert e.action.schedule[0].offset_s == 1800
+    assert e.knowledge is None
+
+
+def test_class_mismatch_is_noted() -> None:
+    b = parse_bounce("550 4.2.2 Mailbox full")
+    assert b.basic == 550 and b.enhanced == "4.2.2"
+    assert any("disagree in class" in n for n in b.notes)
+
+
+def test_lone_enhanced_code_takes_basic_code_from_its_line() -> None:
+    b = parse_bounce("550 Unrouteable address (#5.1.1)")
+    assert (b.basic, b.enhanced) == (550, "5.1.1")
+
+
+# --------------------------------------------------------------------- hostile input
+
+
+def test_escape_sequences_and_controls_are_removed() -> None:
+    e = explain("\x1b[2J\x1b]0;pwned\x07451 4.4.2 <a@example.com>: dropped \u202e\x00")
+    assert e.found
+    assert "\x1b" not in e.bounce.text and "\u202e" not in e.bounce.text
+    assert "\x00" not in e.bounce.text
+
+
+def test_input_is_bounded_and_truncation_reported() -> None:
+    big = "x" * (MAX_INPUT + 10) + "\n550 5.4.2 too late"
+    b = parse_bounce(big)
+    assert b.truncated and not b.found
+    bb = parse_bounce(big.encode())
+    assert bb.truncated and not bb.found
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "5." * 400_000,
+        "4.4." * 250_000,
+        "a@" * 400_000,
+        ("a" * 60 + ".") * 15_000 + "@",
+        "x@" + "a." * 400_000,
+        "Status: 5.4.2\n" * 60_000,
+        "host " + "a" * 900_000 + " [",
+        "550 " * 250_000,
+    ],
+    ids=["dots", "codes", "ats", "labels", "long-domain", "status-lines", "host", "basics"],
+)
+def test_hostile_texts_parse_fast(payload: str) -> None:
+    start = time.monotonic()
+    e = explain(payload)
+    assert time.monotonic() - start < 3.0
+    assert len(e.bounce.text) <= 1000
+    assert e.bounce.recipient is None or len(e.bounce.recipient) <= 254
+
+
+def test_deeply_nested_mime_does_not_crash() -> None:
+    parts = []
+    for i in range(400):
+        parts.append(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n')
+    text = "MIME-Version: 1.0\n" + "".join(parts) + "\nContent-Type: multipart/report\n"
+    e = explain(text)
+    assert not e.found
+
+
+def test_bytes_with_invalid_utf8() -> None:
+    e = explain(b"\xff\xfe451 4.4.2 <a@example.com>: dropped \xc3\x28")
+    assert e.found and e.bounce.enhanced == "4.4.2"
+
+
+# --------------------------------------------------------------------- confirm
+
+
+MX1 = host("mx1.example.com")
+
+
+def _probe_refused() -> Any:
+    return report(
+        resolution([MX1], domain="example.com"),
+        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)],
+    )
+
+
+def _probe_healthy() -> Any:
+    return report(resolution([MX1], domain="example.com"), [ok(r) for r in routes_for(MX1)])
+
+
+def test_confirm_same_condition_other_class() -> None:
+    e = explain("451 4.4.2 <u@example.com>: connection dropped")
+    rep = report(
+        resolution([MX1], domain="example.com"),
+        [failed(route("mx1.example.com"), Phase.GREETING, Outcome.CLOSED)],
+        ports=(25,),
+    )
+    c = confirm(e, rep)
+    assert c.status is ConfirmStatus.CONFIRMED
+    assert "the same 4.4.2" in c.summary
+    c2 = confirm(explain("550 5.4.2 Bad connection"), rep)
+    assert c2.status is ConfirmStatus.CONFIRMED and "same condition" in c2.summary
+
+
+def test_confirm_refused_matches_542() -> None:
+    c = confirm(explain("550 5.4.2 <u@example.com>: port permanently blocked"), _probe_refused())
+    assert c.status is ConfirmStatus.CONFIRMED
+    assert c.primary == "5.4.2"
+
+
+def test_not_reproduced_soft_and_hard() -> None:
+    soft = confirm(explain("421 4.3.2 try later"), _probe_healthy())
+    assert soft.status is ConfirmStatus.NOT_REPRODUCED and "transient" in soft.summary
+    hard = confirm(explain("550 5.4.3 routing failure"), _probe_healthy())
+    assert hard.status is ConfirmStatus.NOT_REPRODUCED
+    assert "re-check before suppressing" in hard.summary
+
+
+def test_different_problem() -> None:
+    rep = report(
+        resolution([MX1], domain="example.com"),
+        [
+            failed(
+                route("mx1.example.com"),
+                Phase.GREETING,
+                Outcome.REPLY,
+                reply_=reply(421, "4.3.2 busy"),
+            )
+        ],
+        ports=(25,),
+    )
+    c = confirm(explain("550 5.4.3 routing failure"), rep)
+    assert c.status is ConfirmStatus.DIFFERENT and "4.3.2" in c.summary
+
+
+def test_not_checkable_for_mailbox_codes() -> None:
+    c = confirm(explain("550 5.1.1 user unknown"), _probe_healthy())
+    assert c.status is ConfirmStatus.NOT_CHECKABLE and "RCPT" in c.summary
+    c2 = confirm(explain("no code here"), _probe_healthy())
+    assert c2.status is ConfirmStatus.NOT_CHECKABLE
+
+
+def test_null_mx_confirmation() -> None:
+    null = report(resolution(kind=ResolutionKind.NULL_MX, domain="example.com"))
+    assert confirm(explain("556 5.1.10 null MX"), null).status is ConfirmStatus.CONFIRMED
+    assert confirm(explain("451 4.4.2 dropped"), null).status is ConfirmStatus.DIFFERENT
+
+
+def test_confirm_uses_existing_diagnosis() -> None:
+    from dataclasses import replace
+
+    rep = _probe_refused()
+    rep = replace(rep, diagnosis=diagnose(rep, now=NOW))
+    c = confirm(explain("550 5.4.2 blocked"), rep)
+    assert c.status is ConfirmStatus.CONFIRMED
+    assert c.verdict is not None and c.verdict.value == "failed"
+    assert explain("550 5.4.2 blocked").severity is Severity.HARD
