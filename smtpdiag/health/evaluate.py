@@ -300,14 +300,14 @@ def expected_phases(tls_mode: TlsMode) -> tuple[Phase, ...]:
     )
 
 
+_UNANSWERED = (DnsOutcome.TIMEOUT, DnsOutcome.ERROR)
+
+
 def _could_not_run(report: ProbeReport) -> bool:
     # Same predicate as ``smtpdiag.api.could_not_run``; repeated here because this
     # module must stay pure (importing api would load the DNS and SMTP libraries).
     res = report.resolution
-    return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in (
-        DnsOutcome.TIMEOUT,
-        DnsOutcome.ERROR,
-    )
+    return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in _UNANSWERED
 
 
 def _fmt_s(seconds: float) -> str:
@@ -639,7 +639,10 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
                 MxTargetKind.IP_LITERAL,
                 MxTargetKind.LOOKUP_FAILED,
             ):
-                lookup_failed += host.kind is MxTargetKind.LOOKUP_FAILED
+                # Unanswered (not SERVFAIL/REFUSED, which are answers): nothing is known.
+                lookup_failed += host.kind is MxTargetKind.LOOKUP_FAILED and all(
+                    q.outcome in _UNANSWERED for q in host.queries if q.outcome is not DnsOutcome.OK
+                )
                 what = {
                     MxTargetKind.NO_ADDRESS: "has no address record",
                     MxTargetKind.IP_LITERAL: "is an IP literal, not a host name (RFC 5321 5.1)",
@@ -650,8 +653,8 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
                 )
         if not report.routes:
             if lookup_failed and lookup_failed == len(report.resolution.hosts):
-                # Every address lookup failed: as with the MX query, nothing is known.
-                reason = f"{report.domain}: no MX target could be resolved"
+                # No address lookup was answered: as with the MX query, nothing is known.
+                reason = f"{report.domain}: no nameserver answered for any MX target"
                 return HealthResult(
                     report.domain,
                     HealthStatus.UNKNOWN,

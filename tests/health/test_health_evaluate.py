@@ -16,7 +16,7 @@ from smtpdiag.health import (
     evaluate,
     unknown_result,
 )
-from smtpdiag.model import MxTargetKind, Outcome, Phase, TlsInfo, Verdict
+from smtpdiag.model import DnsOutcome, MxTargetKind, Outcome, Phase, TlsInfo, Verdict
 
 EXPECTED = {
     "healthy": HealthStatus.OK,
@@ -194,9 +194,15 @@ def test_mx_targets_without_routes() -> None:
         p.kind is ProblemKind.MX_TARGET and "mx3.example.org has no address" in p.reason
         for p in result.problems
     )
-    failed = f.mx_host("mx9.example.org", 10, [], kind=MxTargetKind.LOOKUP_FAILED)
-    only_failed = f.report("example.org", [failed], [])
-    assert evaluate(only_failed).status is HealthStatus.UNKNOWN
+    timeout = replace(
+        f.mx_host("mx9.example.org", 10, [], kind=MxTargetKind.LOOKUP_FAILED),
+        queries=(f.q("mx9.example.org", "A", (), DnsOutcome.TIMEOUT),),
+    )
+    assert evaluate(f.report("example.org", [timeout], [])).status is HealthStatus.UNKNOWN
+    servfail = replace(timeout, queries=(f.q("mx9.example.org", "A", (), DnsOutcome.SERVFAIL),))
+    result = evaluate(f.report("example.org", [servfail], []))
+    assert result.status is HealthStatus.CRITICAL
+    assert "mx9.example.org could not be resolved" in result.problems[0].reason
     noaddr = f.report("example.org", [broken], [])
     result = evaluate(noaddr)
     assert result.status is HealthStatus.CRITICAL
