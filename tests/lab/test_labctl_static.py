@@ -1,0 +1,141 @@
+"""Static checks of the lab's definition: no root, no network, no servers needed.
+
+They guard the network-safety promises before anything is ever built: every lab address
+is inside the documentation ranges the project may use, nothing touches the uplink or the
+registry ranges, interface names fit the kernel's limit, and the templates render.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from . import labctl
+
+ALLOWED = tuple(
+    ipaddress.ip_network(n) for n in ("198.51.100.0/24", "198.18.0.0/24", "2001:db8::/32")
+)
+
+
+def _addresses() -> list[str]:
+    return [
+        labctl.BRIDGE4,
+        labctl.BRIDGE6,
+        labctl.DEAD4,
+        labctl.DEAD6,
+        *(h.v4 for h in labctl.HOSTS),
+        *(h.v6 for h in labctl.HOSTS),
+    ]
+
+
+def test_every_lab_address_is_in_an_allowed_range() -> None:
+    for text in _addresses():
+        addr = ipaddress.ip_address(text)
+        assert any(addr in net for net in ALLOWED), text
+        assert not any(addr in bad for bad in labctl.FORBIDDEN if bad.version == addr.version)
+        net = labctl.NET4 if addr.version == 4 else labctl.NET6
+        assert addr in net, text
+    assert ipaddress.ip_address(labctl.DNS_ADDRESS).is_loopback
+    assert len(set(_addresses())) == len(_addresses()), "two hosts share an address"
+
+
+def test_names_are_ours_and_fit_ifnamsiz() -> None:
+    names = [labctl.BRIDGE, *(h.netns for h in labctl.HOSTS), *(h.veth for h in labctl.HOSTS)]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert name.startswith("sdlab-"), name
+        assert len(name) <= 15, name  # IFNAMSIZ - 1
+
+
+def test_overlap_detection() -> None:
+    assert labctl._overlaps("198.51.100.0/24")
+    assert labctl._overlaps("198.51.0.0/16")  # a wider route covering the lab
+    assert labctl._overlaps("198.51.100.7")
+    assert labctl._overlaps("2001:db8:51::5/128")
+    assert labctl._overlaps("2001:db8::/32")
+    assert not labctl._overlaps("192.0.2.0/24")
+    assert not labctl._overlaps("fd00::/64")
+    assert not labctl._overlaps("localhost")
+
+
+def test_render_refuses_unknown_placeholders(tmp_path: Path) -> None:
+    template = tmp_path / "t.in"
+    template.write_text("a {{known}} b {{unknown}}\n")
+    with pytest.raises(labctl.LabError, match="unknown"):
+        labctl._render(template, {"known": "x"})
+
+
+def _zone_values() -> dict[str, str]:
+    values = {
+        "dns_address": labctl.DNS_ADDRESS,
+        "serial": "1",
+        "dead_v4": labctl.DEAD4,
+        "dead_v6": labctl.DEAD6,
+    }
+    for h in labctl.HOSTS:
+        values[f"{h.key}_v4"] = h.v4
+        values[f"{h.key}_v6"] = h.v6
+    return values
+
+
+def test_zone_renders_and_every_scenario_has_records(tmp_path: Path) -> None:
+    zone = labctl._render(labctl.FIXTURES / "dns" / "lab.test.zone.in", _zone_values())
+    for domain in labctl.SCENARIOS:
+        label = domain.removesuffix(".lab.test")
+        if label != "servfail":  # its own (broken) zone
+            assert any(line.split()[:1] == [label] for line in zone.splitlines()), label
+    words = " ".join(zone.split())
+    for h in labctl.HOSTS:
+        label = h.fqdn.removesuffix(".lab.test")
+        assert f"{label} A {h.v4}" in words and f"{label} AAAA {h.v6}" in words, label
+    if shutil.which("nsd-checkzone") is None:
+        pytest.skip("nsd-checkzone not installed")
+    path = tmp_path / "lab.test.zone"
+    path.write_text(zone)
+    proc = subprocess.run(
+        ["nsd-checkzone", "lab.test", str(path)], capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_postfix_templates_never_deliver() -> None:
+    h = labctl.HOSTS[0]
+    main_cf = labctl._render(
+        labctl.FIXTURES / "postfix" / "main.cf.in",
+        {
+            "name": h.netns,
+            "fqdn": h.fqdn,
+            "queue_dir": "/q",
+            "data_dir": "/d",
+            "conf_dir": "/c",
+            "v4": h.v4,
+            "v6": h.v6,
+            "tls_key": "/k",
+            "tls_cert": "/c",
+            "log_file": "/l",
+            "state_dir": "/s",
+            "extra": "",
+        },
+    )
+    settings = dict(
+        (k.strip(), v.strip())
+        for k, _, v in (line.partition("=") for line in main_cf.splitlines())
+        if k.strip() and not k.startswith("#")
+    )
+    for key in (
+        "smtpd_relay_restrictions",
+        "smtpd_recipient_restrictions",
+        "smtpd_data_restrictions",
+    ):
+        assert settings[key] == "reject", key
+    for key in ("default_transport", "relay_transport", "local_transport", "virtual_transport"):
+        assert settings[key].startswith("error:"), key
+    assert settings["mydestination"] == "" and settings["relayhost"] == ""
+    master_cf = (labctl.FIXTURES / "postfix" / "master.cf.in").read_text()
+    services = [line.split()[0] for line in master_cf.splitlines() if line and line[0] not in "# "]
+    assert "smtp" not in services and "relay" not in services and "lmtp" not in services
+    assert {"25", "587", "465"} <= set(services)
