@@ -51,6 +51,15 @@ def test_plugin_is_registered_via_entry_point() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--smtpdiag-nameserver" in proc.stdout and "--smtpdiag-offline" in proc.stdout
+    off = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:smtpdiag", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=PROJECT,
+    )
+    assert off.returncode == 0 and "--smtpdiag-" not in off.stdout
 
 
 def _run_project(lab: HealthLab, *extra: str) -> subprocess.CompletedProcess[str]:

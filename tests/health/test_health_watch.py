@@ -123,7 +123,8 @@ async def test_watch_loop_bounds_and_stop_with_a_fake_probe() -> None:
 
     start = time.monotonic()
     rounds = [r async for r in watch("example.org", interval=0.05, duration=0.2, probe=fake_probe)]
-    assert 3 <= len(rounds) <= 5 and time.monotonic() - start < 2
+    # 4 rounds at 0, 0.05, 0.1, 0.15 s; fewer on a loaded machine (the schedule slips).
+    assert 1 <= len(rounds) <= 4 and time.monotonic() - start < 2
 
     stop = asyncio.Event()
 
