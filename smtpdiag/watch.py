@@ -410,7 +410,8 @@ async def watch(
             # Start to start; a round that overran is followed at once, and the rounds
             # it made late are not made up for (the schedule slips, no burst).
             start = max(start + interval, loop.time())
-            if duration is not None and start - first >= duration:
+            # (the epsilon keeps float sums of the interval from adding a round)
+            if duration is not None and start - first >= duration - 1e-9:
                 return
         delay = start - loop.time()
         if delay > 0:
