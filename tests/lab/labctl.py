@@ -337,6 +337,23 @@ def _overlaps(text: str) -> bool:
     return any(net.version == lab.version and net.overlaps(lab) for lab in (NET4, NET6))
 
 
+# `ip route` prints a route type before the destination for everything but unicast.
+_ROUTE_TYPES = frozenset(
+    {
+        "default",
+        "local",
+        "broadcast",
+        "multicast",
+        "anycast",
+        "unreachable",
+        "blackhole",
+        "prohibit",
+        "throw",
+        "nat",
+    }
+)
+
+
 def _preflight() -> None:
     """Check that nothing this machine uses lies in the lab ranges (before creating anything)."""
     for net in _lab_networks():
@@ -353,7 +370,7 @@ def _preflight() -> None:
                     raise LabError(f"an address in the lab range is already in use: {line}")
         for line in _run(["ip", family, "route", "show", "table", "all"]).stdout.splitlines():
             dest = line.split()[0]
-            if dest in ("default", "local", "broadcast", "multicast", "unreachable"):
+            if dest in _ROUTE_TYPES:
                 dest = line.split()[1] if len(line.split()) > 1 else ""
             if dest and _overlaps(dest):
                 raise LabError(f"a route into the lab range already exists: {line}")
