@@ -310,11 +310,24 @@ def lab_unavailable_reason() -> str | None:
             + ", ".join(missing)
             + " (apt-get install postfix nsd nftables iproute2)"
         )
-    proc = subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, timeout=10, check=False
-    )
-    if proc.returncode != 0:
-        return f"network namespaces unavailable: {proc.stderr.strip()}"
+    # Can we make a namespace and use nftables in it? (A throw-away namespace with a
+    # name `up`/`down` never match, so a concurrent session is not disturbed.)
+    probe_ns = f"sdlabchk{os.getpid()}"[:15]
+    try:
+        proc = subprocess.run(
+            ["ip", "netns", "add", probe_ns], capture_output=True, text=True, timeout=10
+        )
+        if proc.returncode != 0:
+            return f"cannot create network namespaces: {proc.stderr.strip()}"
+        proc = subprocess.run(
+            _ns(probe_ns, "nft", "list", "tables"), capture_output=True, text=True, timeout=10
+        )
+        if proc.returncode != 0:
+            return f"nftables unusable in a namespace: {proc.stderr.strip()}"
+    except subprocess.TimeoutExpired:
+        return "namespace check timed out"
+    finally:
+        subprocess.run(["ip", "netns", "delete", probe_ns], capture_output=True, timeout=10)
     try:
         import trustme  # noqa: F401
     except ImportError:
