@@ -7,13 +7,24 @@ OpenMetrics rendering prints is in this document.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from typing import Any
 
 from .evaluate import HealthResult
 from .thresholds import Thresholds
 
-__all__ = ["CHECK_DOCUMENT_VERSION", "dumps_health", "health_document", "thresholds_to_dict"]
+__all__ = [
+    "CHECK_DOCUMENT_VERSION",
+    "CHECK_SCHEMA_FILE",
+    "dumps_health",
+    "health_document",
+    "load_check_schema",
+    "thresholds_to_dict",
+]
+
+#: JSON Schema of the check document (package data next to this module).
+CHECK_SCHEMA_FILE = "check_schema.json"
 
 #: Version of the check document's own keys (the report inside has ``schema_version``).
 CHECK_DOCUMENT_VERSION = "1"
@@ -54,3 +65,11 @@ def health_document(result: HealthResult) -> dict[str, Any]:
 def dumps_health(result: HealthResult, *, indent: int | None = 2) -> str:
     """:func:`health_document` as JSON text (no trailing newline)."""
     return json.dumps(health_document(result), indent=indent, ensure_ascii=False)
+
+
+def load_check_schema() -> dict[str, Any]:
+    """The JSON Schema of :func:`health_document` (the report part has its own schema,
+    :func:`smtpdiag.report.jsonout.load_schema`)."""
+    text = importlib.resources.files(__package__).joinpath(CHECK_SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -18,8 +18,9 @@ from om_validate import validate_openmetrics
 from plugin_output import parse_plugin_output
 
 from smtpdiag.health import HealthResult, evaluate, unknown_result
-from smtpdiag.health.document import health_document
+from smtpdiag.health.document import health_document, load_check_schema
 from smtpdiag.health.text import render_health_text
+from smtpdiag.report.jsonout import load_schema
 from smtpdiag.report.junit import render_junit
 from smtpdiag.report.markdown import escape_markdown, render_markdown
 from smtpdiag.report.nagios import render_nagios
@@ -189,6 +190,15 @@ def test_json_document_is_the_source() -> None:
     assert doc["thresholds"]["greeting"] == {"warn_s": 2.0, "crit_s": 5.0}
     assert doc["report"]["domain"] == "example.org"
     json.dumps(doc)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_json_document_matches_its_schema(name: str) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = json.loads(json.dumps(health_document(result_of(name))))
+    jsonschema.validate(doc, load_check_schema())
+    jsonschema.validate(doc["report"], load_schema())
+    jsonschema.validate(health_document(unknown_result("example.org", "x")), load_check_schema())
 
 
 def _json_numbers(obj: Any) -> set[float]:

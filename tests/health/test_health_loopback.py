@@ -8,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 from health_lab import DOMAINS, HealthLab
 from om_validate import validate_openmetrics
@@ -15,7 +16,9 @@ from plugin_output import parse_plugin_output
 
 from smtpdiag.cli import main
 from smtpdiag.health import HealthStatus, Limit, ProblemKind, Thresholds, check, check_sync
+from smtpdiag.health.document import load_check_schema
 from smtpdiag.model import Phase
+from smtpdiag.report.jsonout import load_schema
 
 
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
@@ -136,6 +139,8 @@ def test_json_format_and_exit_codes(
 ) -> None:
     code = main(["check", domain, "--format", "json", *lab.cli_args()])
     doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, load_check_schema())
+    jsonschema.validate(doc["report"], load_schema())
     assert code == EXIT[doc["health"]["status"]] == EXIT[DOMAINS[domain]]
     assert doc["report"]["domain"] == domain
     # every route's timings in the health part come from the report part
