@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -34,6 +36,22 @@ def _running_lab() -> labctl.LabInfo | None:
     return None
 
 
+def _sigterm_as_interrupt() -> None:
+    """Make SIGTERM (a CI job timeout, `kill`) run pytest's teardown like Ctrl-C does.
+
+    Without it the default action ends the process at once and the lab (namespaces,
+    Postfix, NSD) would outlive the session.
+    """
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # someone else handles it
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it for real
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[labctl.LabInfo]:
     """The running lab: nameserver ``IP:PORT``, CA file, state directory."""
@@ -43,6 +61,7 @@ def lab() -> Iterator[labctl.LabInfo]:
             pytest.fail(f"SMTPDIAG_LAB_REQUIRED=1 but the lab cannot run: {reason}")
         pytest.skip(f"lab tier skipped: {reason}")
     state_dir = labctl.DEFAULT_STATE_DIR
+    _sigterm_as_interrupt()
     # The lock is held for the whole session: another session on this machine waits
     # (bounded) instead of tearing down a lab that is in use.
     with contextlib.ExitStack() as stack:
