@@ -88,6 +88,10 @@ MAX_EVIDENCE = 24
 CERT_EXPIRY_WARN_DAYS = 21
 
 
+#: Rules whose condition is transient by definition when no history says otherwise.
+_TRANSIENT_BY_NATURE = frozenset({"dns-failed", "mx-lookup-failed"})
+
+
 class RouteState(StrEnum):
     """What a route's probe amounts to, for the rules."""
 
@@ -402,13 +406,18 @@ class Facts:
         return tuple(v for v in self.ok_views if v.result.route.mx not in names)
 
     def persistence_of(self, rule_id: str) -> tuple[Persistence, str]:
-        return self.persistence.get(
-            rule_id,
-            (
-                Persistence.UNKNOWN,
-                "a single probe cannot tell whether this lasts; repeat the probe "
-                "(smtpdiag watch) to see whether it persists",
-            ),
+        if rule_id in self.persistence:
+            return self.persistence[rule_id]
+        if rule_id in _TRANSIENT_BY_NATURE:
+            return (
+                Persistence.TRANSIENT,
+                "a DNS server failure (SERVFAIL, no answer) is transient by nature "
+                "(RFC 3463 X.4.3: a persistent transient error)",
+            )
+        return (
+            Persistence.UNKNOWN,
+            "a single probe cannot tell whether this lasts; repeat the probe "
+            "(smtpdiag watch) to see whether it persists",
         )
 
 
@@ -1072,6 +1081,14 @@ def _rejected(f: Facts) -> Finding:
             slugs.append("server-configuration")
             lines.append(f"{v.label} rejects {fr.phase.value}: {fmt_reply(fr.reply)}")
     working = f.ok_views
+    own_codes = sorted(
+        {
+            v.failure.reply.enhanced
+            for v in views
+            if v.failure and v.failure.reply and v.failure.reply.enhanced
+        }
+        - {"5.4.2"}
+    )
     return _finding(
         f,
         "server-rejected",
@@ -1084,6 +1101,7 @@ def _rejected(f: Facts) -> Finding:
         action=make_action(
             "5.4.2", f, deliverable_via=working, persistence=f.persistence_of("server-rejected")[0]
         ),
+        neighbours=tuple(own_codes),
     )
 
 

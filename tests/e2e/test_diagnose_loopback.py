@@ -1,0 +1,251 @@
+"""End to end on loopback: a real local DNS server, real scripted SMTP servers (with TLS),
+``smtpdiag.api.probe`` -> diagnosis -> JSON. One test per failure class of issue 3,
+asserting the code, the cause and the evidence in the JSON document.
+
+Each scenario probes one port (its scripted server's ephemeral port), so that port is
+the delivery port. Addresses in 127.0.0.0/8 other than 127.0.0.1 have no listener, so
+connects to them are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from smtpdiag.api import probe
+from smtpdiag.config import ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from smtpdiag.diagnose.knowledge import KNOWLEDGE
+from smtpdiag.model import AddressFamily
+from smtpdiag.report.jsonout import report_to_dict
+from smtpdiag.testing.certs import TestPki
+from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec, closed_port
+
+# name -> (behaviour, implicit TLS, certificate)
+SERVERS: dict[str, tuple[Behaviour, bool, str]] = {
+    "healthy": (Behaviour.HEALTHY, False, "good"),
+    "busy": (Behaviour.GREETING_421, False, "good"),
+    "closing": (Behaviour.CLOSE_AFTER_GREETING, False, "good"),
+    "silent": (Behaviour.SILENT, False, "good"),
+    "tlsreset": (Behaviour.RESET_IN_TLS, False, "good"),
+    "oldtls": (Behaviour.TLS_VERSION_MISMATCH, True, "good"),
+    "expired": (Behaviour.HEALTHY, False, "expired"),
+    "policy": (Behaviour.GREETING_554, False, "good"),
+    "plain": (Behaviour.NO_STARTTLS, False, "good"),
+}
+
+
+def mx_name(name: str) -> str:
+    return f"mx.{name}.e2e.test"
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[ServerSet]:
+    extra = ("mx2.deadprimary.e2e.test", "mx2.noaddr.e2e.test", "mx.ownblock.e2e.test")
+    names = (*(mx_name(n) for n in SERVERS), *extra)
+    pki = TestPki(names=names)
+    specs = [
+        ServerSpec(name, behaviour, implicit_tls=implicit, cert=cert, hostname=mx_name(name))
+        for name, (behaviour, implicit, cert) in SERVERS.items()
+    ]
+    try:
+        with ServerSet(specs, pki=pki) as running:
+            yield running
+    finally:
+        pki.cleanup()
+
+
+DnsFactory = Callable[..., Awaitable[Any]]
+
+
+async def run(
+    dns_server: DnsFactory,
+    servers: ServerSet,
+    domain: str,
+    zone: Mapping[str, list[str]],
+    ports: tuple[int, ...],
+    *,
+    implicit: tuple[int, ...] = (),
+    faults: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    dns = await dns_server({domain: dict(zone)}, faults)
+    config = ProbeConfig(
+        ports=ports,
+        families=(AddressFamily.IPV4,),
+        timeouts=Timeouts(dns=1.0, connect=1.0, greeting=1.0, command=1.0, tls=1.0, total=6.0),
+        resolver=ResolverConfig((dns.nameserver,)),
+        tls=TlsConfig(ca_file=servers.ca_file),
+        implicit_tls_ports=implicit,
+    )
+    report = await probe(domain, config)
+    doc = report_to_dict(report)
+    return doc["diagnosis"]  # type: ignore[no-any-return]
+
+
+async def one_server(dns_server: DnsFactory, servers: ServerSet, name: str) -> dict[str, Any]:
+    domain = f"{name}.e2e.test"
+    port = servers.port(name)
+    implicit = (port,) if SERVERS[name][1] else ()
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    return await run(dns_server, servers, domain, zone, (port,), implicit=implicit)
+
+
+def finding(diag: dict[str, Any], rule: str) -> dict[str, Any]:
+    for f in diag["findings"]:
+        if f["rule"] == rule:
+            return f  # type: ignore[no-any-return]
+    raise AssertionError(f"no {rule} finding in {[f['rule'] for f in diag['findings']]}")
+
+
+def cause(code: str, slug: str) -> str:
+    return KNOWLEDGE[code].cause(slug).text
+
+
+async def test_healthy(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "healthy")
+    assert diag["verdict"] == "healthy" and diag["primary"] is None
+    assert diag["findings"][0]["rule"] == "healthy"
+
+
+async def test_greeting_421_is_432(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "busy")
+    assert diag["verdict"] == "failed" and diag["primary"] == "4.3.2"
+    f = finding(diag, "greeting-deferred")
+    ev = f["evidence"][0]
+    assert ev["phase"] == "greeting" and ev["outcome"] == "reply"
+    assert ev["reply"].startswith("421 4.3.2")
+    assert ev["mx"] == mx_name("busy") and ev["address"] == "127.0.0.1"
+    assert f["action"]["kind"] == "retry" and len(f["action"]["schedule"]) == 4
+
+
+async def test_closed_after_greeting_is_442(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "closing")
+    assert diag["primary"] == "4.4.2"
+    f = finding(diag, "connection-dropped")
+    assert cause("4.4.2", "connection-dropped") in f["causes"]
+    assert f["evidence"][0]["outcome"] in ("closed", "reset")
+    assert f["evidence"][0]["phase"] in ("greeting", "ehlo")
+    assert [a["offset_s"] for a in f["action"]["schedule"]] == [1800, 5400, 12600, 27000, 113400]
+
+
+async def test_silent_greeting_timeout_is_442(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "silent")
+    f = finding(diag, "connection-dropped")
+    assert diag["primary"] == "4.4.2"
+    assert cause("4.4.2", "handshake-timeout") in f["causes"]
+    ev = f["evidence"][0]
+    assert (ev["phase"], ev["outcome"]) == ("greeting", "timeout")
+    assert ev["duration_ms"] >= 900
+
+
+async def test_reset_in_tls_is_442_tls(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "tlsreset")
+    f = finding(diag, "connection-dropped")
+    assert cause("4.4.2", "tls-problems") in f["causes"]
+    assert f["evidence"][0]["phase"] == "tls-handshake"
+
+
+async def test_tls_version_mismatch_is_542(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "oldtls")
+    assert diag["primary"] == "5.4.2"
+    f = finding(diag, "tls-mismatch")
+    assert cause("5.4.2", "tls-mismatch") in f["causes"]
+    assert f["evidence"][0]["error"]
+    assert "in common" in f["summary"]
+
+
+async def test_expired_certificate_is_542_with_cert_facts(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    diag = await one_server(dns_server, servers, "expired")
+    assert diag["primary"] == "5.4.2"
+    f = next(f for f in diag["findings"] if f["code"] == "5.4.2")
+    assert f["rule"] in ("tls-cert-unverified", "tls-mismatch")
+    note = " ".join(e["note"] or "" for e in f["evidence"])
+    assert "days left" in note and "subject" in note
+
+
+async def test_greeting_554_is_542_policy(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "policy")
+    f = finding(diag, "server-rejected")
+    assert diag["primary"] == "5.4.2"
+    assert cause("5.4.2", "connection-policy") in f["causes"]
+    assert f["evidence"][0]["reply"].startswith("554 5.3.2")
+    assert "5.3.2" in f["neighbours"]
+
+
+async def test_no_starttls_is_degraded(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await one_server(dns_server, servers, "plain")
+    assert diag["verdict"] == "degraded"
+    finding(diag, "starttls-not-offered")
+
+
+async def test_everything_refused_is_542(dns_server: DnsFactory, servers: ServerSet) -> None:
+    port = closed_port()
+    zone = {"@": ["MX 10 mx1", "MX 20 mx2"], "mx1": ["A 127.0.0.1"], "mx2": ["A 127.78.0.2"]}
+    diag = await run(dns_server, servers, "refused.e2e.test", zone, (port,))
+    assert diag["verdict"] == "failed" and diag["primary"] == "5.4.2"
+    f = finding(diag, "all-routes-refused")
+    assert cause("5.4.2", "port-blocked") in f["causes"]
+    assert {e["outcome"] for e in f["evidence"] if e["outcome"]} == {"refused"}
+    steps = {s["id"]: s for s in f["steps"]}
+    assert steps["5.4.2/test-connection"]["status"] == "done"
+    assert "refused" in steps["5.4.2/test-connection"]["result"]
+    assert f["persistence"] == "unknown"
+
+
+async def test_dead_primary_working_secondary(dns_server: DnsFactory, servers: ServerSet) -> None:
+    port = servers.port("healthy")
+    zone = {"@": ["MX 10 mx1", "MX 20 mx2"], "mx1": ["A 127.78.0.1"], "mx2": ["A 127.0.0.1"]}
+    diag = await run(dns_server, servers, "deadprimary.e2e.test", zone, (port,))
+    assert diag["verdict"] == "degraded"
+    assert [f["rule"] for f in diag["findings"]][:2] == ["mx-down", "primary-down-secondary-ok"]
+    f = finding(diag, "mx-down")
+    assert f["code"] == "5.4.3" and f["action"]["kind"] == "fix"
+    assert "mx2.deadprimary.e2e.test" in f["summary"]
+    assert f["evidence"][0]["mx"] == "mx1.deadprimary.e2e.test"
+
+
+async def test_mx_without_address_is_543(dns_server: DnsFactory, servers: ServerSet) -> None:
+    port = servers.port("healthy")
+    zone = {"@": ["MX 10 gone", "MX 20 mx2"], "mx2": ["A 127.0.0.1"]}
+    diag = await run(dns_server, servers, "noaddr.e2e.test", zone, (port,))
+    f = finding(diag, "mx-no-address")
+    assert diag["verdict"] == "degraded" and diag["primary"] == "5.4.3"
+    assert "gone.noaddr.e2e.test" in f["summary"]
+    assert "5.4.4" in f["neighbours"]
+    assert cause("5.4.3", "dns-invalid") in f["causes"]
+
+
+async def test_null_mx(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await run(
+        dns_server, servers, "nullmx.e2e.test", {"@": ["MX 0 ."]}, (servers.port("healthy"),)
+    )
+    assert diag["verdict"] == "no-mail" and diag["primary"] == "5.1.10"
+    assert diag["findings"][0]["action"]["kind"] == "suppress"
+
+
+async def test_servfail_is_transient_443(dns_server: DnsFactory, servers: ServerSet) -> None:
+    diag = await run(
+        dns_server,
+        servers,
+        "broken.e2e.test",
+        {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]},
+        (servers.port("healthy"),),
+        faults={"broken.e2e.test": "servfail"},
+    )
+    assert diag["primary"] == "4.4.3" and diag["persistence"] == "transient"
+    assert diag["findings"][0]["severity"] == "soft"
+
+
+async def test_own_port_block_suspected(dns_server: DnsFactory, servers: ServerSet) -> None:
+    blocked = closed_port()
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    diag = await run(
+        dns_server, servers, "ownblock.e2e.test", zone, (blocked, servers.port("healthy"))
+    )
+    assert diag["verdict"] == "degraded"
+    f = diag["findings"][0]
+    assert f["rule"] == "own-port-blocked" and f["action"]["kind"] == "fix"
+    assert all(x["code"] is None for x in diag["findings"])  # the destination is not blamed
