@@ -49,6 +49,12 @@ MAX_CHAIN = 10
 _MAX_SANS = 100
 
 
+def _whole_days(days: float) -> int:
+    """Whole days, toward zero, so "expired 25 h ago" is -1 (not -2); expired is always < 0."""
+    whole = math.trunc(days)
+    return min(whole, -1) if days < 0 else whole
+
+
 def _eku_allows_server_auth(policy: object, cert: x509.Certificate, eku: object) -> None:
     # RFC 5280 4.2.1.12: if present, the EKU must allow TLS server authentication.
     if eku is None:
@@ -159,7 +165,7 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
         serial=format(cert.serial_number, "x"),
         not_before=cert.not_valid_before_utc.isoformat(),
         not_after=not_after.isoformat(),
-        days_left=math.floor((not_after - now).total_seconds() / 86400),
+        days_left=_whole_days((not_after - now).total_seconds() / 86400),
         key_type=key_type,
         key_bits=key_bits,
         sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
