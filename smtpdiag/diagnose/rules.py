@@ -104,6 +104,8 @@ class RouteState(StrEnum):
 
 
 class RuleKind(StrEnum):
+    """What a rule's finding means for the verdict and for history."""
+
     FAILURE = "failure"  #: something fails; history decides its persistence
     FEATURE = "feature"  #: mail flows, but a feature is missing or broken (degrades)
     INFO = "info"  #: an observation only
@@ -132,6 +134,7 @@ class RouteView:
 
     @property
     def label(self) -> str:
+        """The route's ``mx[address]:port``."""
         return self.result.route.label
 
 
@@ -265,6 +268,9 @@ def describe(view: RouteView) -> str:
 def _evidence(view: RouteView, note: str | None = None) -> Evidence:
     rt, f = view.result.route, view.failure
     if f is None:
+        tls = view.result.tls
+        if note is None and tls is not None and tls.version:
+            note = f"{tls.version} {tls.cipher or ''}".rstrip()
         return Evidence(
             mx=rt.mx,
             address=rt.address,
@@ -351,10 +357,12 @@ class Facts:
 
     @property
     def ok_views(self) -> tuple[RouteView, ...]:
+        """Routes that work."""
         return tuple(v for v in self.views if v.state is RouteState.OK)
 
     @property
     def any_ok(self) -> bool:
+        """At least one route works (on any port)."""
         return any(v.state is RouteState.OK for v in self.views)
 
     @property
@@ -380,13 +388,16 @@ class Facts:
         return tuple(v for v in self.views if v.state is not RouteState.OK and id(v) not in skip)
 
     def failed_in(self, *states: RouteState) -> tuple[RouteView, ...]:
+        """Relevant failed routes in one of ``states``."""
         return tuple(v for v in self.relevant_failed if v.state in states)
 
     @property
     def hosts_with_routes(self) -> tuple[str, ...]:
+        """MX host names that have probed routes, in report order."""
         return tuple(dict.fromkeys(v.result.route.mx for v in self.views))
 
     def host_views(self, mx: str) -> tuple[RouteView, ...]:
+        """Every route of MX host ``mx``."""
         return tuple(v for v in self.views if v.result.route.mx == mx)
 
     @property
@@ -399,13 +410,16 @@ class Facts:
         )
 
     def hosts(self, *kinds: MxTargetKind) -> tuple[MxHost, ...]:
+        """MX hosts of the given target kinds."""
         return tuple(h for h in self.report.resolution.hosts if h.kind in kinds)
 
     def working_other_than(self, mxs: Iterable[str]) -> tuple[RouteView, ...]:
+        """Working routes of MX hosts not in ``mxs``."""
         names = set(mxs)
         return tuple(v for v in self.ok_views if v.result.route.mx not in names)
 
     def persistence_of(self, rule_id: str) -> tuple[Persistence, str]:
+        """Persistence of a rule's finding and why (history, nature, or unknown)."""
         if rule_id in self.persistence:
             return self.persistence[rule_id]
         if rule_id in _TRANSIENT_BY_NATURE:
@@ -541,7 +555,14 @@ def _causes(code: str, slugs: Iterable[str]) -> tuple[str, ...]:
 
 
 def _routes_brief(views: Sequence[RouteView], limit: int = 3) -> str:
-    labels = list(dict.fromkeys(v.label for v in views))
+    """``mx[addr]:25,587,465, mx2[addr2]:25``: routes grouped by address."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for v in views:
+        rt = v.result.route
+        ports = groups.setdefault((rt.mx, rt.address), [])
+        if str(rt.port) not in ports:
+            ports.append(str(rt.port))
+    labels = [f"{mx}[{addr}]:{','.join(ports)}" for (mx, addr), ports in groups.items()]
     if len(labels) > limit:
         return ", ".join(labels[:limit]) + f" and {len(labels) - limit} more"
     return ", ".join(labels)
@@ -617,13 +638,15 @@ def _alt_ports_step(facts: Facts, views: Sequence[RouteView]) -> str | None:
 def _tls_step(views: Sequence[RouteView]) -> str | None:
     """Result of "check TLS" from the routes that reached TLS; ``None`` if none did."""
     lines = []
+    same: dict[str, list[RouteView]] = {}
     for v in views:
         rr, f = v.result, v.failure
         if f is not None and (f.phase in _TLS_PHASES or f.outcome is Outcome.TLS_FAILURE):
             lines.append(describe(v))
         elif rr.tls is not None and rr.tls.version:
             ver = "verified" if rr.tls.verified else f"not verified ({rr.tls.verify_error})"
-            lines.append(f"{v.label}: {rr.tls.version} {rr.tls.cipher}, certificate {ver}")
+            same.setdefault(f"{rr.tls.version} {rr.tls.cipher}, certificate {ver}", []).append(v)
+    lines.extend(f"{_routes_brief(vs, 6)}: {text}" for text, vs in same.items())
     return _join(lines) if lines else None
 
 
@@ -645,7 +668,15 @@ _RATE_RE = re.compile(
     r"too fast|throttl|slow down|4\.7\.28|concurrency",
     re.I,
 )
-_BUSY_RE = re.compile(r"busy|overload|load|resources|try (?:again )?later|congest", re.I)
+_BUSY_RE = re.compile(r"\bbusy\b|overload|high load|resources|congest", re.I)
+# Host names and addresses in a reply ("mx.busy.example") must not match cause words.
+_DOTTED_RE = re.compile(r"\S+\.\S+")
+
+
+def _without_names(text: str) -> str:
+    return _DOTTED_RE.sub(" ", text)
+
+
 _MAINT_RE = re.compile(r"maintenance|shutting down|restart|upgrade", re.I)
 _NET_RE = re.compile(r"network|dns|lookup", re.I)
 
@@ -800,7 +831,7 @@ def _own_block(f: Facts) -> Finding:
         f"{', '.join(map(str, alt_ports))} of the same servers answer: the prober's own "
         f"network probably blocks outbound port {port} (common for consumer ISPs and "
         "cloud providers). This says nothing against the destination.",
-        [_evidence(v, describe(v)) for v in blocked + answering],
+        [_evidence(v) for v in blocked + answering],
         action=Action(
             ActionKind.FIX,
             f"Check the network this probe ran from: allow outbound TCP {port} or probe "
@@ -881,7 +912,9 @@ def _all_refused(f: Facts) -> Finding:
 
 def _deferred(f: Facts) -> Finding:
     views = list(f.failed_in(RouteState.DEFERRED))
-    texts = " ".join(v.failure.reply.text for v in views if v.failure and v.failure.reply)
+    texts = _without_names(
+        " ".join(v.failure.reply.text for v in views if v.failure and v.failure.reply)
+    )
     slugs = []
     if _MAINT_RE.search(texts):
         slugs.append("maintenance")
@@ -961,9 +994,13 @@ def _tls_mismatch(f: Facts) -> Finding:
     views = list(f.failed_in(RouteState.TLS_MISMATCH))
     working = f.working_other_than(())
     ev = []
+    certs: dict[str, str] = {}
     for v in views:
-        facts_ = _cert_facts(v.result.tls.certificate if v.result.tls else None)
-        ev.append(_evidence(v, "; ".join(x for x in (_tls_kind_text(v), facts_) if x)))
+        ev.append(_evidence(v, _tls_kind_text(v)))
+        cert = v.result.tls.certificate if v.result.tls else None
+        if cert is not None:
+            certs.setdefault(cert.sha256, _cert_facts(cert) or "")
+    ev.extend(Evidence(note=text) for text in certs.values())
     reasons = sorted({_tls_kind_text(v) for v in views})
     done = {
         "test-connection": _join(describe(v) for v in views),
@@ -1054,7 +1091,7 @@ def _dropped(f: Facts) -> Finding:
         f"Connected to {_routes_brief(views)}, then the session failed during "
         f"{', '.join(phases)} before a message could be sent: connection failure "
         "(4.4.2, soft bounce).",
-        [_evidence(v, describe(v)) for v in views],
+        [_evidence(v) for v in views],
         causes=_causes("4.4.2", slugs),
         steps=make_steps("4.4.2", done),
         action=make_action("4.4.2", f, deliverable_via=working),
@@ -1145,7 +1182,7 @@ def _port_blocked(f: Facts) -> Finding:
         "port-blocked",
         "5.4.2",
         summary,
-        [_evidence(v, describe(v)) for v in views],
+        [_evidence(v) for v in views],
         causes=_causes("5.4.2", slugs),
         steps=make_steps("5.4.2", _connect_steps_542(f, views)),
         action=make_action(
@@ -1336,9 +1373,9 @@ def _mx_down(f: Facts) -> Finding:
         f,
         "mx-down",
         "5.4.3",
-        f"MX {', '.join(down)} accept no connection on any address or port (MX record "
-        f"pointing at an unavailable server){another}.",
-        [_evidence(v, describe(v)) for v in views],
+        f"MX {', '.join(down)} {'accepts' if len(down) == 1 else 'accept'} no connection "
+        f"on any address or port (MX record pointing at an unavailable server){another}.",
+        [_evidence(v) for v in views],
         causes=_causes("5.4.3", slugs),
         steps=make_steps("5.4.3", _steps_543(f, down, views)),
         action=make_action(
@@ -1362,7 +1399,7 @@ def _primary_down(f: Facts) -> Finding:
         None,
         f"The primary MX ({', '.join(primaries)}) does not work, but a secondary "
         f"does ({_routes_brief(working)}): degraded, mail is still deliverable.",
-        [_evidence(v, describe(v)) for v in rank1] + [_evidence(v, describe(v)) for v in working],
+        [_evidence(v) for v in rank1] + [_evidence(v) for v in working],
         action=Action(
             ActionKind.NONE,
             "Nothing to do for senders: MTAs fall back to the secondary MX (RFC 5321 5.1). "
@@ -1411,6 +1448,7 @@ def _cert_unverified(f: Facts) -> Finding:
     views = list(_unverified(f))
     ev = []
     reasons = []
+    certs: dict[str, str] = {}
     for v in views:
         t = v.result.tls
         assert t is not None
@@ -1420,7 +1458,10 @@ def _cert_unverified(f: Facts) -> Finding:
         if t.hostname_match is False:
             why.append(f"the certificate does not name {v.result.route.mx}")
         reasons.extend(why)
-        ev.append(_evidence(v, "; ".join([*why, _cert_facts(t.certificate) or "no certificate"])))
+        ev.append(_evidence(v, "; ".join(why)))
+        if t.certificate is not None:
+            certs.setdefault(t.certificate.sha256, _cert_facts(t.certificate) or "")
+    ev.extend(Evidence(note=text) for text in certs.values())
     return _finding(
         f,
         "tls-cert-unverified",
@@ -1435,6 +1476,11 @@ def _cert_unverified(f: Facts) -> Finding:
             {
                 "test-connection": _join(describe(v) for v in views),
                 "check-tls": _tls_step(views) or "",
+                **(
+                    {"alternative-ports": alt}
+                    if (alt := _alt_ports_step(f, views)) is not None
+                    else {}
+                ),
             },
         ),
         action=Action(
@@ -1563,7 +1609,7 @@ def _healthy_when(f: Facts) -> bool:
 
 def _healthy(f: Facts) -> Finding:
     hosts = f.hosts_with_routes
-    ev = [_evidence(v, describe(v)) for v in f.views if v.delivery]
+    ev = [_evidence(v) for v in f.views if v.delivery]
     if f.recovered:
         ev.append(
             Evidence(

@@ -181,7 +181,7 @@ CASES = [
         ["greeting-deferred"],
         "4.3.2",
         ActionKind.RETRY,
-        causes=["overload"],
+        causes=["maintenance", "network-problems", "overload"],
         schedule=S432,
         evidence={"phase": "ehlo", "reply": "450 4.3.2 Try again later"},
     ),
@@ -734,9 +734,10 @@ def test_tls_mismatch_evidence_carries_cert_facts() -> None:
         tls_info=TlsInfo(certificate=cert(days_left=-3), verify_error="certificate has expired"),
     )
     f = diagnose(rep, now=NOW).findings[0]
-    note = f.evidence[0].note or ""
-    assert "certificate fails verification (certificate has expired)" in note
-    assert "subject CN=mx1.example.org" in note and "-3 days left" in note
+    assert f.evidence[0].note == "certificate fails verification (certificate has expired)"
+    facts = [e.note for e in f.evidence if (e.note or "").startswith("certificate: ")]
+    assert len(facts) == 1  # once per certificate, not per route
+    assert "subject CN=mx1.example.org" in facts[0] and "-3 days left" in facts[0]
     assert f.evidence[0].error == "certificate verify failed: certificate has expired"
 
 
@@ -854,3 +855,25 @@ def test_persistence_field_defaults_to_unknown_without_history() -> None:
     d = diagnose(only25(Phase.CONNECT, Outcome.REFUSED), now=NOW)
     assert d.persistence is Persistence.UNKNOWN
     assert d.findings[0].persistence is Persistence.UNKNOWN
+
+
+def test_host_names_in_replies_do_not_match_cause_words() -> None:
+    rep = only25(
+        Phase.GREETING,
+        Outcome.REPLY,
+        reply_=reply(421, "4.3.2 mx.busy.example Service not available, closing channel"),
+    )
+    f = diagnose(rep, now=NOW).findings[0]
+    assert len(f.causes) == 3  # nothing stated: all three seed causes, none "matched"
+    assert "does not say why" in f.summary
+
+
+def test_routes_are_grouped_by_address_in_summaries() -> None:
+    rep = report(
+        resolution([MX1, MX2]),
+        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)]
+        + [ok(r) for r in routes_for(MX2)],
+    )
+    f = diagnose(rep, now=NOW).findings[0]
+    assert "mx2.example.org[198.51.100.6]:25,587,465" in f.summary
+    assert "MX mx1.example.org accepts no connection" in f.summary
