@@ -367,19 +367,27 @@ class Facts:
 
     @property
     def alt_only(self) -> tuple[RouteView, ...]:
-        """Failed non-delivery-port routes of addresses whose delivery port works."""
+        """Failed non-delivery-port routes that say nothing about delivery: any failure
+        where the address's delivery port works, and unanswered connects where the
+        delivery port at least connects (an MX need not offer 587/465)."""
         good = {
             (v.result.route.mx, v.result.route.address)
             for v in self.views
             if v.delivery and v.state is RouteState.OK
         }
-        return tuple(
-            v
+        answering = {
+            (v.result.route.mx, v.result.route.address)
             for v in self.views
-            if not v.delivery
-            and v.state is not RouteState.OK
-            and (v.result.route.mx, v.result.route.address) in good
-        )
+            if v.delivery and v.connected
+        }
+        out = []
+        for v in self.views:
+            key = (v.result.route.mx, v.result.route.address)
+            if v.delivery or v.state is RouteState.OK:
+                continue
+            if key in good or (v.state is RouteState.NO_CONNECT and key in answering):
+                out.append(v)
+        return tuple(out)
 
     @property
     def relevant_failed(self) -> tuple[RouteView, ...]:
@@ -1162,15 +1170,24 @@ def _port_blocked(f: Facts) -> Finding:
         ]
         answering.extend(same)
     alt_ports = _in_probe_order(f, (o.result.route.port for o in answering))
+    working_alt = _in_probe_order(
+        f, (o.result.route.port for o in answering if o.state is RouteState.OK)
+    )
     blocked_ports = _in_probe_order(f, (v.result.route.port for v in views))
     slugs = ["port-blocked", "firewall-rules"]
     if not answering:
         slugs.append("network-path")
     if alt_ports:
+        advice = (
+            f"try the alternative port(s) {', '.join(map(str, working_alt))} (seed step "
+            "'try the other ports')"
+            if working_alt
+            else "but they fail as well (see the other findings)"
+        )
         summary = (
             f"Port(s) {', '.join(map(str, blocked_ports))} accept no connection on "
             f"{_routes_brief(views)}, but port(s) {', '.join(map(str, alt_ports))} of the "
-            "same address answer: try the alternative ports (seed step 'try the other ports')."
+            f"same address answer: {advice}."
         )
     else:
         summary = (
@@ -1279,12 +1296,24 @@ def _mx_no_address(f: Facts) -> Finding:
     if any(h.kind is MxTargetKind.IP_LITERAL for h in bad):
         slugs.append("configuration")
     another = f"; another MX works: {_routes_brief(working)}" if working else "; no other MX works"
+    parts = []
+    missing = [h.name for h in bad if h.kind is MxTargetKind.NO_ADDRESS]
+    literal = [h.name for h in bad if h.kind is MxTargetKind.IP_LITERAL]
+    if missing:
+        parts.append(
+            f"MX target(s) {', '.join(missing)} have no address: the MX record points at a "
+            "server that does not exist"
+        )
+    if literal:
+        parts.append(
+            f"MX target(s) {', '.join(literal)} are IP addresses, not host names (RFC 5321 "
+            "5.1): MTAs look them up as names and find nothing"
+        )
     return _finding(
         f,
         "mx-no-address",
         "5.4.3",
-        f"MX target(s) {', '.join(names)} have no usable address: the MX record points at "
-        f"a server that does not exist (5.4.3; Postfix reports 5.4.4){another}.",
+        f"{'; '.join(parts)} (5.4.3; Postfix reports 5.4.4){another}.",
         ev,
         causes=_causes("5.4.3", slugs),
         steps=make_steps("5.4.3", _steps_543(f, names, ())),
@@ -1399,7 +1428,16 @@ def _primary_down(f: Facts) -> Finding:
         None,
         f"The primary MX ({', '.join(primaries)}) does not work, but a secondary "
         f"does ({_routes_brief(working)}): degraded, mail is still deliverable.",
-        [_evidence(v) for v in rank1] + [_evidence(v) for v in working],
+        [
+            Evidence(
+                mx=mx,
+                note=f"preference {hv[0].result.route.preference}, rank "
+                f"{hv[0].result.route.rank}: "
+                f"{sum(1 for v in hv if v.state is RouteState.OK)} of {len(hv)} routes work",
+            )
+            for mx in f.hosts_with_routes
+            if (hv := f.host_views(mx))
+        ],
         action=Action(
             ActionKind.NONE,
             "Nothing to do for senders: MTAs fall back to the secondary MX (RFC 5321 5.1). "
@@ -1506,8 +1544,9 @@ def _starttls_missing(f: Facts) -> Finding:
         f,
         "starttls-not-offered",
         None,
-        f"{_routes_brief(views)} do(es) not offer STARTTLS (RFC 3207): mail to it travels "
-        "unencrypted, and senders that require TLS defer or bounce.",
+        f"{_routes_brief(views)} {'does' if len(views) == 1 else 'do'} not offer STARTTLS "
+        "(RFC 3207): mail to it travels unencrypted, and senders that require TLS defer or "
+        "bounce.",
         [
             Evidence(
                 mx=v.result.route.mx,
@@ -1561,11 +1600,20 @@ def _cert_expiring(f: Facts) -> Finding:
 
 def _alt_ports_failing(f: Facts) -> Finding:
     views = list(f.alt_only)
+    delivery_ok = all(
+        o.state is RouteState.OK
+        for v in views
+        for o in f.views
+        if o.delivery
+        and (o.result.route.mx, o.result.route.address)
+        == (v.result.route.mx, v.result.route.address)
+    )
     return _finding(
         f,
         "alt-ports-failing",
         None,
-        f"Port {f.delivery_port} works; other ports fail on the same addresses "
+        f"Port {f.delivery_port} {'works' if delivery_ok else 'answers'}; other ports fail "
+        "on the same addresses "
         f"({_join((describe(v) for v in views), 4)}). An MX need not offer submission "
         "ports (587/465), so this does not affect delivery.",
         [_evidence(v) for v in views],
@@ -1855,7 +1903,8 @@ RULES: tuple[Rule, ...] = (
         RuleKind.INFO,
         lambda f: bool(f.alt_only),
         _alt_ports_failing,
-        "delivery port works, another port of the same address fails",
+        "another port of an address fails while its delivery port works (or, for an "
+        "unanswered connect, at least connects)",
     ),
     Rule(
         "implicit-mx",

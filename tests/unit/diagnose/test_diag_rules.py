@@ -157,7 +157,7 @@ CASES = [
             reply_=reply(421, "4.3.2 Service currently unavailable"),
         ),
         Verdict.FAILED,
-        ["greeting-deferred", "port-blocked"],
+        ["greeting-deferred", "alt-ports-failing"],
         "4.3.2",
         ActionKind.RETRY,
         causes=["maintenance", "network-problems", "overload"],
@@ -877,3 +877,24 @@ def test_routes_are_grouped_by_address_in_summaries() -> None:
     f = diagnose(rep, now=NOW).findings[0]
     assert "mx2.example.org[198.51.100.6]:25,587,465" in f.summary
     assert "MX mx1.example.org accepts no connection" in f.summary
+
+
+def test_port_blocked_names_working_alternatives_only() -> None:
+    h2 = host("mx2.example.org", 20, ("198.51.100.6",), rank=2)
+    rep = report(
+        resolution([MX1, h2]),
+        [
+            failed(R25, Phase.CONNECT, Outcome.REFUSED),
+            failed(R587, Phase.GREETING, Outcome.CLOSED),
+            failed(R465, Phase.CONNECT, Outcome.REFUSED),
+        ]
+        + [ok(r) for r in routes_for(h2)],
+    )
+    d = diagnose(rep, now=NOW)
+    f = next(x for x in d.findings if x.rule == "port-blocked")
+    assert "but they fail as well" in f.summary
+    assert [x.rule for x in d.findings] == [
+        "connection-dropped",
+        "port-blocked",
+        "primary-down-secondary-ok",
+    ]
