@@ -37,6 +37,7 @@ from enum import StrEnum
 from ..model import (
     Action,
     ActionKind,
+    AddressFamily,
     CertInfo,
     DnsOutcome,
     DnsQuery,
@@ -390,9 +391,30 @@ class Facts:
         return tuple(out)
 
     @property
+    def no_local_ipv6(self) -> tuple[RouteView, ...]:
+        """IPv6 routes, when every one failed with ENETUNREACH while IPv4 connects: the
+        prober has no IPv6 route, which says nothing about the destination."""
+        v6 = [v for v in self.views if v.result.route.family is AddressFamily.IPV6]
+        if not v6 or not any(
+            v.connected for v in self.views if v.result.route.family is AddressFamily.IPV4
+        ):
+            return ()
+        for v in v6:
+            f = v.failure
+            if (
+                v.state is not RouteState.NO_CONNECT
+                or f is None
+                or f.outcome is not Outcome.UNREACHABLE
+                or not _NETUNREACH_RE.search(f.detail or "")
+            ):
+                return ()
+        return tuple(v6)
+
+    @property
     def relevant_failed(self) -> tuple[RouteView, ...]:
-        """Failed routes that matter for delivery (see :attr:`alt_only`)."""
-        skip = {id(v) for v in self.alt_only}
+        """Failed routes that matter for delivery (not :attr:`alt_only`, not
+        :attr:`no_local_ipv6`)."""
+        skip = {id(v) for v in self.alt_only} | {id(v) for v in self.no_local_ipv6}
         return tuple(v for v in self.views if v.state is not RouteState.OK and id(v) not in skip)
 
     def failed_in(self, *states: RouteState) -> tuple[RouteView, ...]:
@@ -410,12 +432,15 @@ class Facts:
 
     @property
     def down_hosts(self) -> tuple[str, ...]:
-        """MX hosts none of whose routes got a TCP connection."""
-        return tuple(
-            mx
-            for mx in self.hosts_with_routes
-            if all(v.state is RouteState.NO_CONNECT for v in self.host_views(mx))
-        )
+        """MX hosts none of whose routes got a TCP connection (IPv6 routes the prober
+        cannot reach at all do not count)."""
+        skip = {id(v) for v in self.no_local_ipv6}
+        out = []
+        for mx in self.hosts_with_routes:
+            hv = [v for v in self.host_views(mx) if id(v) not in skip]
+            if hv and all(v.state is RouteState.NO_CONNECT for v in hv):
+                out.append(mx)
+        return tuple(out)
 
     def hosts(self, *kinds: MxTargetKind) -> tuple[MxHost, ...]:
         """MX hosts of the given target kinds."""
@@ -678,6 +703,8 @@ _RATE_RE = re.compile(
 )
 _BUSY_RE = re.compile(r"\bbusy\b|overload|high load|resources|congest", re.I)
 # Host names and addresses in a reply ("mx.busy.example") must not match cause words.
+# ENETUNREACH: no route on the prober's side (vs EHOSTUNREACH, an ICMP from the path).
+_NETUNREACH_RE = re.compile(r"network is unreachable|errno 101|enetunreach", re.I)
 _DOTTED_RE = re.compile(r"\S+\.\S+")
 
 
@@ -1623,6 +1650,22 @@ def _alt_ports_failing(f: Facts) -> Finding:
     )
 
 
+def _no_ipv6_here(f: Facts) -> Finding:
+    views = list(f.no_local_ipv6)
+    return _finding(
+        f,
+        "no-ipv6-here",
+        None,
+        f"The IPv6 routes ({_routes_brief(views)}) could not be tried: this network has no "
+        "IPv6 route (network unreachable), while IPv4 connects. This says nothing about "
+        "the destination's IPv6; probe from an IPv6-capable network, or use -4.",
+        [_evidence(v) for v in views],
+        title="No IPv6 from the prober's network",
+        severity=Severity.INFO,
+        kind=RuleKind.INFO,
+    )
+
+
 def _implicit(f: Facts) -> Finding:
     res = f.report.resolution
     return _finding(
@@ -1642,7 +1685,11 @@ def _healthy_when(f: Facts) -> bool:
     return (
         f.report.resolution.kind in (ResolutionKind.MX, ResolutionKind.IMPLICIT)
         and bool(f.views)
-        and all(v.state is RouteState.OK for v in f.views if v.delivery)
+        and all(
+            v.state is RouteState.OK
+            for v in f.views
+            if v.delivery and id(v) not in {id(x) for x in f.no_local_ipv6}
+        )
         and not f.relevant_failed
         and not f.hosts(
             MxTargetKind.NO_ADDRESS,
@@ -1905,6 +1952,14 @@ RULES: tuple[Rule, ...] = (
         _alt_ports_failing,
         "another port of an address fails while its delivery port works (or, for an "
         "unanswered connect, at least connects)",
+    ),
+    Rule(
+        "no-ipv6-here",
+        None,
+        RuleKind.INFO,
+        lambda f: bool(f.no_local_ipv6),
+        _no_ipv6_here,
+        "every IPv6 route fails with 'network unreachable' while IPv4 connects",
     ),
     Rule(
         "implicit-mx",

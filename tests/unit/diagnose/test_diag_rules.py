@@ -898,3 +898,40 @@ def test_port_blocked_names_working_alternatives_only() -> None:
         "port-blocked",
         "primary-down-secondary-ok",
     ]
+
+
+def test_no_local_ipv6_is_not_blamed_on_the_destination() -> None:
+    h = host(addresses=("198.51.100.5", "2001:db8::5"))
+    v4 = [r for r in routes_for(h) if ":" not in r.address]
+    v6 = [r for r in routes_for(h) if ":" in r.address]
+    rep = report(
+        resolution([h]),
+        [ok(r) for r in v4]
+        + [
+            failed(
+                r, Phase.CONNECT, Outcome.UNREACHABLE, detail="[Errno 101] Network is unreachable"
+            )
+            for r in v6
+        ],
+    )
+    d = diagnose(rep, now=NOW)
+    assert [f.rule for f in d.findings] == ["healthy", "no-ipv6-here"]
+    assert d.verdict is Verdict.HEALTHY and d.primary is None
+
+
+def test_remote_ipv6_unreachable_is_blamed() -> None:
+    h = host(addresses=("198.51.100.5", "2001:db8::5"))
+    v4 = [r for r in routes_for(h) if ":" not in r.address]
+    v6 = [r for r in routes_for(h) if ":" in r.address]
+    rep = report(
+        resolution([h]),
+        [ok(r) for r in v4]
+        + [
+            failed(r, Phase.CONNECT, Outcome.UNREACHABLE, detail="[Errno 113] No route to host")
+            for r in v6
+        ],
+    )
+    d = diagnose(rep, now=NOW)
+    assert [f.rule for f in d.findings] == ["port-blocked"]
+    assert d.verdict is Verdict.DEGRADED and d.primary == "5.4.2"
+    assert "other addresses of the same MX do" in d.findings[0].summary
