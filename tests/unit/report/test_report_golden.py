@@ -75,7 +75,10 @@ def _check(*pairs: tuple[Path, str]) -> None:
         if not path.exists():
             pytest.fail(f"missing golden {path}: run with SMTPDIAG_UPDATE_GOLDEN=1 to create it")
         expected = path.read_text(encoding="utf-8")
-        assert actual == expected, f"{path.name} differs; if intended, regenerate (see module doc)"
+        assert actual == expected, (
+            f"{path.name} differs. If the change is intended (e.g. new diagnose wording), run "
+            "SMTPDIAG_UPDATE_GOLDEN=1 pytest tests/unit/report and review git diff fixtures/golden"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
