@@ -1458,6 +1458,7 @@ def _primary_down(f: Facts) -> Finding:
         [
             Evidence(
                 mx=mx,
+                outcome=_host_outcome(hv),
                 note=f"preference {hv[0].result.route.preference}, rank "
                 f"{hv[0].result.route.rank}: "
                 f"{sum(1 for v in hv if v.state is RouteState.OK)} of {len(hv)} routes work",
@@ -1474,6 +1475,12 @@ def _primary_down(f: Facts) -> Finding:
         severity=Severity.INFO,
         kind=RuleKind.FEATURE,
     )
+
+
+def _host_outcome(views: Sequence[RouteView]) -> str:
+    """``ok`` (every route works), ``failed`` (none) or ``partial``."""
+    good = sum(1 for v in views if v.state is RouteState.OK)
+    return "ok" if good == len(views) else ("failed" if good == 0 else "partial")
 
 
 def _nothing_probed(f: Facts) -> Finding:
