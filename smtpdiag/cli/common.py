@@ -121,9 +121,11 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
     fam = g.add_mutually_exclusive_group()
     fam.add_argument("-4", dest="family", action="store_const", const="4", help="IPv4 only")
     fam.add_argument("-6", dest="family", action="store_const", const="6", help="IPv6 only")
-    g.add_argument("--ca-file", help="PEM bundle to verify certificates against")
-    g.add_argument("--ehlo-name", default="smtpdiag.invalid", help="name to send in EHLO")
-    g.add_argument("--source-address", help="local IP address to connect from")
+    g.add_argument("--ca-file", metavar="PEM", help="PEM bundle to verify certificates against")
+    g.add_argument(
+        "--ehlo-name", metavar="NAME", default="smtpdiag.invalid", help="name to send in EHLO"
+    )
+    g.add_argument("--source-address", metavar="IP", help="local IP address to connect from")
     t = parser.add_argument_group(
         "timeouts (seconds)",
         "RFC 5321 4.5.3.2 has MTAs wait 5 minutes for the greeting and most replies; the "
@@ -140,7 +142,9 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         ("--tls-timeout", "tls", "TLS handshake"),
     ):
         default = getattr(d, dest)
-        t.add_argument(flag, type=_seconds, default=default, help=f"{what} ({default:g})")
+        t.add_argument(
+            flag, type=_seconds, default=default, metavar="SECONDS", help=f"{what} ({default:g})"
+        )
 
 
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
