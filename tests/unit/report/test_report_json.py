@@ -123,7 +123,8 @@ def test_round_trip_rounds_floats_once() -> None:
 
 
 def _doc() -> dict[str, Any]:
-    return json.loads(dumps(diagnosed()))
+    doc: dict[str, Any] = json.loads(dumps(diagnosed()))
+    return doc
 
 
 def test_reader_accepts_same_major_and_ignores_unknown_keys() -> None:
@@ -174,7 +175,8 @@ def test_reader_rejects_non_objects_and_bad_json() -> None:
 def test_optional_fields_come_back_as_none() -> None:
     r = greeting_421()
     rec = r.routes[0].failure
-    assert rec is not None and rec.reply == SmtpReply(421, "4.3.2", rec.reply.text)
+    assert rec is not None and rec.reply is not None
+    assert rec.reply == SmtpReply(421, "4.3.2", rec.reply.text)
     back = loads(dumps(r))
     assert back.routes[0].tls is None
     assert back.routes[2].tls is not None  # 465: the handshake ran before the 421
