@@ -91,6 +91,28 @@ def system_ca_file() -> str | None:
     return None
 
 
+#: Largest CA bundle read (the system bundle is ~200 KiB).
+_MAX_BUNDLE_BYTES = 16 << 20
+
+
+def _read_bounded(path: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``path``, in chunks.
+
+    Why not ``fh.read(limit)``: that allocates ``limit`` bytes up front (16 MiB for
+    a 200 KiB bundle).
+    """
+    parts: list[bytes] = []
+    size = 0
+    with open(path, "rb") as fh:
+        while size < limit:
+            chunk = fh.read(min(1 << 16, limit - size))
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+    return b"".join(parts)
+
+
 @functools.lru_cache(maxsize=8)
 def load_trust_store(ca_file: str | None = None) -> Store | None:
     """A verification store from ``ca_file`` or the system bundle; ``None`` if empty.
@@ -102,8 +124,7 @@ def load_trust_store(ca_file: str | None = None) -> Store | None:
     if path is None:
         return None
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(16 << 20)
+        data = _read_bounded(path, _MAX_BUNDLE_BYTES)
     except OSError:
         return None
     roots: list[x509.Certificate] = []

@@ -4,8 +4,10 @@ aiosmtplib is driven at its protocol level (``SMTPProtocol``) rather than throug
 ``SMTP.connect()``/``SMTP.starttls()``, because those fold two phases into one call:
 on 465 ``connect()`` does the TLS handshake *and* reads the greeting, and
 ``starttls()`` sends the command *and* does the handshake. Here every phase is its own
-timed step; aiosmtplib still parses replies (bounded: 8 KiB per line, 32 KiB per
-reply) and writes commands. Never MAIL, RCPT or DATA: the probe stops at QUIT.
+timed step; aiosmtplib still parses replies and writes commands. Reply size is bounded
+here, not left to the library (aiosmtplib before 4.x buffered a multi-line reply
+without limit): 8 KiB per line, 32 KiB per reply. Never MAIL, RCPT or DATA: the probe
+stops at QUIT.
 
 Every phase runs under ``min(phase limit, overall deadline)``; a timeout is recorded
 on the phase that was running and ends the probe.
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
-from aiosmtplib import SMTPServerDisconnected
+from aiosmtplib import SMTPResponseException, SMTPServerDisconnected
 from aiosmtplib.esmtp import parse_esmtp_extensions
 from aiosmtplib.protocol import SMTPProtocol
 from aiosmtplib.response import SMTPResponse
@@ -50,6 +52,11 @@ __all__ = ["ProbeContext", "run_route"]
 
 #: Extension keywords kept from one EHLO reply (a hostile server can list thousands).
 MAX_EXTENSIONS = 64
+#: Longest reply (all lines of a multi-line reply together) read from a server. A real
+#: EHLO reply is well under 1 KiB; a hostile server can stream continuation lines forever.
+MAX_REPLY_BYTES = 32 * 1024
+#: Longest reply line. RFC 5321 4.5.3.1.5 sets 512 octets; real servers stay close to it.
+MAX_LINE_BYTES = 8 * 1024
 #: QUIT is a courtesy: never wait longer than this for its reply.
 QUIT_LIMIT = 2.0
 #: asyncio's own handshake timeout, kept above ours so that our scope fires first
@@ -84,7 +91,37 @@ class _Stop(Exception):
 
 
 class _ProbeProtocol(SMTPProtocol):
-    """aiosmtplib's protocol with STARTTLS split into command and handshake."""
+    """aiosmtplib's protocol with STARTTLS split into command and handshake, and with
+    our own bounds on reply size (whatever the installed aiosmtplib does)."""
+
+    def data_received(self, data: bytes) -> None:
+        """Refuse replies over :data:`MAX_REPLY_BYTES` or lines over :data:`MAX_LINE_BYTES`.
+
+        Checked before the library sees the bytes: older aiosmtplib versions keep a
+        multi-line reply in memory however long it grows and re-parse it from the
+        start on every read, so an endless ``250-...`` stream cost unbounded memory
+        and enough CPU to stall the event loop past our timeouts.
+        """
+        buffered = len(self._buffer)
+        problem: str | None = None
+        if buffered + len(data) > MAX_REPLY_BYTES:
+            problem = f"reply longer than {MAX_REPLY_BYTES // 1024} KiB"
+        else:
+            # The unterminated line at the end of the buffer continues in ``data``.
+            tail = buffered - (self._buffer.rfind(b"\n") + 1)
+            first, *rest = data.split(b"\n")
+            longest = max([tail + len(first), *(len(line) for line in rest)])
+            if longest > MAX_LINE_BYTES:
+                problem = f"reply line longer than {MAX_LINE_BYTES // 1024} KiB"
+        if problem is None:
+            super().data_received(data)
+            return
+        del self._buffer[:]
+        waiter = self._response_waiter
+        if waiter is not None and not waiter.done():
+            # Code -1: not a server reply (translated to an ``error`` outcome).
+            waiter.set_exception(SMTPResponseException(-1, problem))
+            waiter.exception()  # retrieved: nobody may await it if the peer vanishes
 
     async def upgrade(
         self, tls_context: ssl.SSLContext, server_hostname: str, handshake_timeout: float

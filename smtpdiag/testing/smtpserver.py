@@ -24,6 +24,7 @@ import ssl
 import struct
 import threading
 import warnings
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -86,6 +87,7 @@ class ServerSpec:
 
 _LINE_LIMIT = 4096
 _SESSION_LIMIT = 120.0  # no scripted session lives longer than this (seconds)
+_SESSIONS_KEPT = 1000  # sessions whose command verbs are remembered, per server
 
 
 def _rst(writer: asyncio.StreamWriter) -> None:
@@ -98,7 +100,16 @@ def _rst(writer: asyncio.StreamWriter) -> None:
 
 
 class ScriptedSmtpServer:
-    """One scripted server on the running event loop. Use :meth:`start` / :meth:`close`."""
+    """One scripted server on the running event loop. Use :meth:`start` / :meth:`close`.
+
+    Attributes:
+        port: The port listened on (after :meth:`start`).
+        sessions: Command verbs (upper case) the client sent, one list per session,
+            oldest first; the last 1000 sessions. For server-side assertions such as
+            "never MAIL/RCPT/DATA" and "always QUIT".
+        active: Sessions open now.
+        peak: Most sessions open at the same time so far (see :meth:`reset_stats`).
+    """
 
     def __init__(self, spec: ServerSpec, pki: TestPki | None = None) -> None:
         self.spec = spec
@@ -107,6 +118,18 @@ class ScriptedSmtpServer:
         self._tls: ssl.SSLContext | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.sessions: deque[list[str]] = deque(maxlen=_SESSIONS_KEPT)
+        self.active = 0
+        self.peak = 0
+
+    def verbs(self) -> list[str]:
+        """Every command verb received, over all remembered sessions, in order."""
+        return [verb for session in list(self.sessions) for verb in session]
+
+    def reset_stats(self) -> None:
+        """Forget the sessions seen and restart :attr:`peak` from the open sessions."""
+        self.sessions.clear()
+        self.peak = self.active
 
     async def start(self) -> int:
         """Listen on ``spec.port`` (0: an ephemeral port); returns the port."""
@@ -152,12 +175,17 @@ class ScriptedSmtpServer:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        verbs: list[str] = []
+        self.sessions.append(verbs)
+        self.active += 1
+        self.peak = max(self.peak, self.active)
         try:
             async with asyncio.timeout(_SESSION_LIMIT):
-                await self._session(reader, writer)
+                await self._session(reader, writer, verbs)
         except (Exception, asyncio.CancelledError):
             pass  # the client went away, timed out or the server is stopping
         finally:
+            self.active -= 1
             if not writer.transport.is_closing():
                 writer.transport.abort()
             if task is not None:
@@ -203,11 +231,15 @@ class ScriptedSmtpServer:
         writer.write(text.encode("utf-8", "surrogateescape"))
         await writer.drain()
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, verbs: list[str]
+    ) -> None:
         spec, b, name = self.spec, self.spec.behaviour, self.spec.hostname
         if b is Behaviour.SILENT:
-            while await reader.read(1024):
-                pass
+            # Still a line reader, so that whatever the client says is recorded.
+            while said := await reader.readline():
+                if len(verbs) < 100:
+                    verbs.append(said.decode("ascii", "replace").split(" ", 1)[0].strip().upper())
             return
         if b is Behaviour.DRIP:
             for ch in f"220 {name} ESMTP " + "z" * 600:
@@ -252,6 +284,8 @@ class ScriptedSmtpServer:
                 return
             line = raw.decode("ascii", "replace").strip()
             verb = line.split(" ", 1)[0].upper()
+            if len(verbs) < 100:
+                verbs.append(verb)
             if b is Behaviour.GREETING_554 and verb != "QUIT":
                 await self._send(writer, "503 5.5.1 No SMTP service here\r\n")
                 continue
@@ -400,6 +434,14 @@ class ServerSet:
     def spec(self, name: str) -> ServerSpec:
         """The spec of the server called ``name``."""
         return self._servers[name].spec
+
+    def server(self, name: str) -> ScriptedSmtpServer:
+        """The server called ``name`` (its :attr:`~ScriptedSmtpServer.sessions` etc.).
+
+        Its statistics are updated on the server thread; read them once the probes
+        that made them have finished.
+        """
+        return self._servers[name]
 
     def start(self, timeout: float = 10.0) -> ServerSet:
         """Start the thread and every server; raise if they are not up in ``timeout``."""

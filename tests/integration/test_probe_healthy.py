@@ -158,7 +158,9 @@ async def test_routes_run_concurrently(
     """Two routes that each wait out a 0.6 s greeting limit take ~0.6 s together."""
     routes = [route_to("silent"), route_to("implicit-silent")]
     start = time.monotonic()
-    first, second = await probe_routes(routes, probe_config(per_address_limit=2, greeting=0.6, tls=0.6))
+    first, second = await probe_routes(
+        routes, probe_config(per_address_limit=2, greeting=0.6, tls=0.6)
+    )
     wall = time.monotonic() - start
     assert first.phase(Phase.GREETING).outcome is Outcome.TIMEOUT  # type: ignore[union-attr]
     assert second.phase(Phase.TLS_HANDSHAKE).outcome is Outcome.TIMEOUT  # type: ignore[union-attr]

@@ -1,0 +1,326 @@
+"""Hostile and slow SMTP peers: every probe ends in time, memory stays bounded,
+remote text is sanitized, and the probe never sends MAIL, RCPT or DATA.
+
+The peers are raw servers (:mod:`hostile`) on loopback threads; memory is measured
+on the client side with ``tracemalloc`` while the peer streams tens of megabytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+
+import pytest
+from hostile import Conn, RawServer, stream
+from probe_helpers import assert_plausible, phases
+
+from smtpdiag.config import ProbeConfig
+from smtpdiag.model import AddressFamily, Outcome, Phase, Route, RouteResult, TlsMode
+from smtpdiag.probe import probe_route
+from smtpdiag.probe.certs import load_trust_store
+from smtpdiag.probe.session import MAX_REPLY_BYTES
+from smtpdiag.testing.smtpserver import ServerSet
+
+OK = Outcome.OK
+STREAM_BYTES = 50 * 1024 * 1024
+#: Client-side peak allocation allowed while a peer streams 50 MB at it.
+PEAK_LIMIT = 4 * 1024 * 1024
+FORBIDDEN = {"MAIL", "RCPT", "DATA", "BDAT", "VRFY", "EXPN"}
+
+
+def _route(server: RawServer, tls_mode: TlsMode = TlsMode.STARTTLS) -> Route:
+    return Route("mx.test", 10, 1, server.host, AddressFamily.IPV4, server.port, tls_mode)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Callable[[Conn], None]], RawServer]]:
+    started: list[RawServer] = []
+
+    def start(handler: Callable[[Conn], None]) -> RawServer:
+        server = RawServer(handler).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__()
+        assert not FORBIDDEN & set(server.verbs()), server.lines
+
+
+@pytest.fixture
+def tls_server_context(smtp_servers: ServerSet) -> ssl.SSLContext:
+    return smtp_servers.pki.server_context("good")
+
+
+async def _measured(route: Route, config: ProbeConfig) -> tuple[RouteResult, float, int]:
+    """Probe ``route``; return the result, the wall time and the traced peak bytes."""
+    load_trust_store(config.tls.ca_file)  # parsed once per process: not what is measured
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        result = await probe_route(route, config)
+        elapsed = time.monotonic() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, elapsed, peak
+
+
+# ------------------------------------------------------------ endless replies
+
+_CONTINUATION = b"250-" + b"x" * 70 + b"\r\n"
+_CHUNK = _CONTINUATION * 900  # ~64 KiB, allocated once
+
+
+def _endless_greeting(conn: Conn) -> None:
+    conn.server.sent = stream(conn, _CHUNK, STREAM_BYTES)
+
+
+def _endless_ehlo(conn: Conn) -> None:
+    conn.send("220 mx.test ESMTP\r\n")
+    if conn.readline():
+        conn.server.sent = stream(conn, _CHUNK, STREAM_BYTES)
+
+
+def _endless_line(conn: Conn) -> None:
+    conn.server.sent = stream(conn, b"220 " + b"z" * 65532, STREAM_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("handler", "phase"),
+    [
+        (_endless_greeting, Phase.GREETING),
+        (_endless_ehlo, Phase.EHLO),
+        (_endless_line, Phase.GREETING),
+    ],
+    ids=["multiline-greeting", "multiline-ehlo", "line-without-crlf"],
+)
+async def test_endless_reply_is_bounded(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+    handler: Callable[[Conn], None],
+    phase: Phase,
+) -> None:
+    server = serve(handler)
+    config = probe_config(greeting=1.0, command=1.0)
+    result, elapsed, peak = await _measured(_route(server), config)
+    assert elapsed < 1.5
+    assert peak < PEAK_LIMIT, f"peak {peak / 1e6:.1f} MB"
+    assert phases(result)[-1] == (phase, Outcome.ERROR)
+    record = result.phase(phase)
+    assert record is not None
+    assert record.detail == f"reply longer than {MAX_REPLY_BYTES // 1024} KiB"
+    assert_plausible(result)
+
+
+# ------------------------------------------------------------------------ TLS
+
+
+async def test_tls_handshake_then_silence(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    """Implicit TLS completes, then no greeting: a greeting timeout, TLS facts kept."""
+
+    def handler(conn: Conn) -> None:
+        conn.start_tls(tls_server_context)
+        conn.wait_closed()
+
+    server = serve(handler)
+    start = time.monotonic()
+    result = await probe_route(_route(server, TlsMode.IMPLICIT), probe_config(greeting=0.5))
+    assert time.monotonic() - start < 1.0
+    assert phases(result) == [
+        (Phase.CONNECT, OK),
+        (Phase.TLS_HANDSHAKE, OK),
+        (Phase.GREETING, Outcome.TIMEOUT),
+    ]
+    assert result.tls is not None and result.tls.version is not None
+    assert result.tls.verified
+    assert server.quits == 0  # out of step after a timeout: closed, no QUIT
+
+
+def _garbage_after_hello(conn: Conn) -> None:
+    conn.sock.recv(4096)  # the ClientHello
+    conn.send(b"\x00\xffNOT TLS AT ALL\r\n" * 64)
+    conn.wait_closed()
+
+
+async def test_client_hello_answered_with_garbage_implicit(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    server = serve(_garbage_after_hello)
+    result = await probe_route(_route(server, TlsMode.IMPLICIT), probe_config())
+    assert phases(result) == [(Phase.CONNECT, OK), (Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE)]
+    record = result.phase(Phase.TLS_HANDSHAKE)
+    assert record is not None and record.detail
+    assert "\x00" not in record.detail
+    assert result.tls is not None and not result.tls.verified
+    assert_plausible(result)
+
+
+async def test_client_hello_answered_with_garbage_starttls(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    def handler(conn: Conn) -> None:
+        conn.send("220 mx.test ESMTP\r\n")
+        conn.readline()
+        conn.send("250-mx.test\r\n250 STARTTLS\r\n")
+        conn.readline()
+        conn.send("220 go ahead\r\n")
+        _garbage_after_hello(conn)
+
+    server = serve(handler)
+    result = await probe_route(_route(server), probe_config())
+    assert phases(result)[-2:] == [(Phase.STARTTLS, OK), (Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE)]
+    assert server.verbs() == ["EHLO", "STARTTLS"]
+
+
+async def test_tls_then_5xx_greeting(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    """Implicit TLS, then 554: recorded as the server's reply, and QUIT is polite."""
+
+    def handler(conn: Conn) -> None:
+        conn.start_tls(tls_server_context)
+        conn.send("554 5.7.1 \x1b[2Jgo away\r\n")
+        if conn.readline().upper().startswith(b"QUIT"):
+            conn.send("221 bye\r\n")
+
+    server = serve(handler)
+    result = await probe_route(_route(server, TlsMode.IMPLICIT), probe_config())
+    assert phases(result) == [
+        (Phase.CONNECT, OK),
+        (Phase.TLS_HANDSHAKE, OK),
+        (Phase.GREETING, Outcome.REPLY),
+        (Phase.QUIT, OK),
+    ]
+    greeting = result.phase(Phase.GREETING)
+    assert greeting is not None and greeting.reply is not None
+    assert greeting.reply.code == 554 and greeting.reply.enhanced == "5.7.1"
+    assert "\x1b" not in greeting.reply.text
+    assert server.verbs() == ["QUIT"]
+
+
+async def test_starttls_then_5xx_to_ehlo(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    def handler(conn: Conn) -> None:
+        conn.send("220 mx.test ESMTP\r\n")
+        conn.readline()
+        conn.send("250-mx.test\r\n250 STARTTLS\r\n")
+        conn.readline()
+        conn.send("220 go ahead\r\n")
+        conn.start_tls(tls_server_context)
+        conn._buffer = b""
+        conn.readline()
+        conn.send("554 5.7.0 not after all\r\n")
+        if conn.readline().upper().startswith(b"QUIT"):
+            conn.send("221 bye\r\n")
+
+    server = serve(handler)
+    result = await probe_route(_route(server), probe_config())
+    assert phases(result)[-3:] == [
+        (Phase.TLS_HANDSHAKE, OK),
+        (Phase.EHLO_TLS, Outcome.REPLY),
+        (Phase.QUIT, OK),
+    ]
+    assert not result.ok
+    assert server.verbs() == ["EHLO", "STARTTLS", "EHLO", "QUIT"]
+
+
+# ------------------------------------------------------------- odd content
+
+
+def _ehlo_with(extensions: int) -> Callable[[Conn], None]:
+    body = b"".join(b"250-X%d\r\n" % i for i in range(extensions))
+
+    def handler(conn: Conn) -> None:
+        conn.send("220 mx.test ESMTP\r\n")
+        conn.readline()
+        conn.send(b"250-mx.test\r\n" + body + b"250 SMTPUTF8\r\n")
+        if conn.readline().upper().startswith(b"QUIT"):
+            conn.send("221 bye\r\n")
+        conn.wait_closed()
+
+    return handler
+
+
+async def test_ten_thousand_extensions(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    """10,000 extension lines (~90 KB) exceed the reply cap: an error, bounded."""
+    server = serve(_ehlo_with(10_000))
+    result, elapsed, peak = await _measured(_route(server), probe_config())
+    assert elapsed < 1.0 and peak < PEAK_LIMIT
+    assert phases(result) == [
+        (Phase.CONNECT, OK),
+        (Phase.GREETING, OK),
+        (Phase.EHLO, Outcome.ERROR),
+    ]
+    assert server.quits == 0
+
+
+async def test_many_extensions_under_the_cap_are_capped(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    """2,000 extensions fit under the reply cap: kept, but at most 64 of them."""
+    server = serve(_ehlo_with(2_000))
+    result = await probe_route(_route(server), probe_config())
+    assert result.ok
+    assert len(result.extensions) == 64
+    assert result.starttls_offered is False
+    assert server.verbs() == ["EHLO", "QUIT"]
+
+
+async def test_binary_banner_is_sanitized(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    def handler(conn: Conn) -> None:
+        conn.send(b"220 mx.test \x00\xff\xfe\x80\x1b[31m\x9b2J\xe2\x80\xae evil\x07\r\n")
+        conn.readline()
+        conn.send(b"250-mx.test \x00hi\r\n250 8BIT\xffMIME\r\n")
+        if conn.readline().upper().startswith(b"QUIT"):
+            conn.send("221 bye\r\n")
+
+    server = serve(handler)
+    result = await probe_route(_route(server), probe_config())
+    assert result.ok
+    texts = [result.banner or "", *result.extensions]
+    texts += [p.reply.text for p in result.phases if p.reply is not None]
+    assert result.banner == "mx.test 2J evil"  # escapes and controls gone
+    for text in texts:
+        assert all(c == "\n" or c.isprintable() for c in text), repr(text)
+    assert server.quits == 1
+
+
+async def test_no_mail_commands_with_any_scripted_behaviour(
+    smtp_servers: ServerSet,
+    route_to: Callable[..., Route],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    """Server-side: over every scripted behaviour, the probe never says MAIL/RCPT/DATA,
+    and QUITs after every session that got as far as a successful EHLO/HELO."""
+    names = [spec.name for spec in smtp_servers.specs if spec.behaviour.value not in ("drip",)]
+    config = probe_config(greeting=0.4, command=0.4, tls=0.4, total=3.0)
+    results = await asyncio.gather(*(probe_route(route_to(name), config) for name in names))
+    for name, result in zip(names, results, strict=True):
+        server = smtp_servers.server(name)
+        verbs = server.verbs()
+        assert not FORBIDDEN & set(verbs), (name, verbs)
+        if result.ok:
+            assert verbs[-1] == "QUIT", (name, verbs)
+            assert result.phase(Phase.QUIT) is not None
