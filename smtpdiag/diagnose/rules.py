@@ -78,9 +78,12 @@ __all__ = [
     "fmt_ms",
     "fmt_reply",
     "iso",
+    "local_deny",
     "make_action",
     "make_steps",
+    "plural",
     "schedule_from",
+    "silent_or_local",
 ]
 
 #: At most this many evidence entries per finding (a domain with many addresses).
@@ -266,6 +269,28 @@ def describe(view: RouteView) -> str:
     return f"{f.phase.value} on {view.label}: {what} after {fmt_ms(f.duration_ms)}"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 route`` / ``3 routes`` (``many`` for irregular plurals)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+# Failure details that only restate the outcome ("connection refused" for REFUSED):
+# the evidence keeps them out of ``error`` so a reader sees each fact once.
+_RESTATED = {
+    Outcome.REFUSED: frozenset({"connection refused"}),
+    Outcome.TIMEOUT: frozenset({"timed out", "connection timed out", "timeout"}),
+    Outcome.RESET: frozenset({"connection reset by peer", "connection reset"}),
+    Outcome.CLOSED: frozenset({"connection closed by peer", "connection closed"}),
+}
+
+
+def _error_detail(f: PhaseRecord) -> str | None:
+    """The failure's detail when it adds to the outcome, else ``None``."""
+    if f.detail and f.detail.strip().lower() in _RESTATED.get(f.outcome, frozenset()):
+        return None
+    return f.detail
+
+
 def _evidence(view: RouteView, note: str | None = None) -> Evidence:
     rt, f = view.result.route, view.failure
     if f is None:
@@ -287,7 +312,7 @@ def _evidence(view: RouteView, note: str | None = None) -> Evidence:
         phase=f.phase.value,
         outcome=f.outcome.value,
         reply=fmt_reply(f.reply),
-        error=f.detail,
+        error=_error_detail(f),
         duration_ms=f.duration_ms,
         note=note,
     )
@@ -360,6 +385,16 @@ class Facts:
     def ok_views(self) -> tuple[RouteView, ...]:
         """Routes that work."""
         return tuple(v for v in self.views if v.state is RouteState.OK)
+
+    @property
+    def delivery_ok_views(self) -> tuple[RouteView, ...]:
+        """Working routes on the delivery port (where MTAs deliver)."""
+        return tuple(v for v in self.views if v.delivery and v.state is RouteState.OK)
+
+    @property
+    def delivery_ok(self) -> bool:
+        """An MTA can deliver now: at least one delivery-port route works."""
+        return bool(self.delivery_ok_views)
 
     @property
     def any_ok(self) -> bool:
@@ -468,6 +503,33 @@ class Facts:
         )
 
 
+# EPERM / EACCES from connect(): this host's own firewall (e.g. an OUTPUT rule) refused
+# to send the SYN; nothing left the machine.
+_LOCAL_DENY_RE = re.compile(
+    r"operation not permitted|permission denied|errno 1\b|errno 13\b|eperm|eacces", re.I
+)
+
+
+def local_deny(v: RouteView) -> bool:
+    """The connect failed on the prober's own host (EPERM/EACCES: a local firewall)."""
+    f = v.failure
+    return (
+        v.state is RouteState.NO_CONNECT
+        and f is not None
+        and f.outcome is Outcome.ERROR
+        and bool(_LOCAL_DENY_RE.search(f.detail or ""))
+    )
+
+
+def silent_or_local(v: RouteView) -> bool:
+    """The connect got no answer at all (timed out, or the deadline ended it) or was
+    denied on the prober's own host: what an outbound port block looks like."""
+    if v.state is not RouteState.NO_CONNECT:
+        return False
+    f = v.failure
+    return f is None or f.outcome is Outcome.TIMEOUT or local_deny(v)
+
+
 def build_facts(
     report: ProbeReport,
     now: datetime,
@@ -486,11 +548,14 @@ def build_facts(
         views.append(RouteView(rr, state, failure, rr.route.port == delivery_port))
     delivery = [v for v in views if v.delivery]
     # RFC 5321 delivery is on 25; consumer ISPs and cloud providers commonly block
-    # outbound 25. If no delivery-port route even connects while another port of the
-    # same destinations does, the likelier cause is our own network.
+    # outbound 25, and they do it silently (the SYN is dropped, the connect times out)
+    # for every destination, or the prober's own host firewall refuses to send (EPERM).
+    # Only when every delivery-port route failed that way while another port of the
+    # same destinations connects is the prober's own network the likelier cause. An
+    # active refusal (RST, ICMP) comes from the destination or a firewall on its path.
     own_block = bool(
         delivery
-        and all(v.state is RouteState.NO_CONNECT for v in delivery)
+        and all(silent_or_local(v) for v in delivery)
         and any(v.connected for v in views if not v.delivery)
     )
     return Facts(
@@ -540,21 +605,37 @@ def make_action(
     fix: str | None = None,
     persistence: Persistence = Persistence.UNKNOWN,
 ) -> Action:
-    """The code's action: retry on its schedule, or suppress; FIX when mail still flows."""
+    """The code's action: retry on its schedule, or suppress; FIX when a route still works.
+
+    ``deliverable_via`` are the working routes. Only those on the delivery port are
+    where MTAs deliver (RFC 5321); working submission ports (587/465) are named as
+    such, and they too rule out "suppress": a host that answers is not gone.
+    """
     k = _k(code)
+    mta = [v for v in deliverable_via if v.delivery]
+    alt = [v for v in deliverable_via if not v.delivery]
+    port = facts.delivery_port
     if k.action_kind is ActionKind.RETRY and k.retry is not None:
         summary = k.action_summary
-        if deliverable_via:
-            summary += f" Meanwhile mail is deliverable via {_routes_brief(deliverable_via)}."
+        if mta:
+            summary += f" Meanwhile mail is deliverable via {_routes_brief(mta)}."
+        elif alt:
+            summary += f" Only {_routes_brief(alt)} answers, but MTAs deliver on port {port} only."
         return Action(
             ActionKind.RETRY, summary, schedule_from(k.retry, facts.now), k.retry.after_schedule
         )
-    if deliverable_via:
-        what = fix or "the recipient's administrators should fix the failing route"
+    what = fix or "the recipient's administrators should fix the failing route"
+    if mta:
         return Action(
             ActionKind.FIX,
-            f"Do not suppress: mail is still deliverable via {_routes_brief(deliverable_via)}; "
-            f"{what}.",
+            f"Do not suppress: mail is still deliverable via {_routes_brief(mta)}; {what}.",
+        )
+    if alt:
+        return Action(
+            ActionKind.FIX,
+            f"Do not suppress yet: {_routes_brief(alt)} still answers, though MTAs deliver "
+            f"on port {port} only; {what}. Confirm it persists (smtpdiag watch) before "
+            "suppressing.",
         )
     summary = k.action_summary
     if persistence is not Persistence.PERMANENT:
@@ -855,24 +936,53 @@ def _no_route(f: Facts) -> Finding:
 
 def _own_block(f: Facts) -> Finding:
     port = f.delivery_port
+    domain = f.report.resolution.domain
     blocked = [v for v in f.views if v.delivery]
     answering = [v for v in f.views if not v.delivery and v.connected]
     alt_ports = _in_probe_order(f, (v.result.route.port for v in answering))
+    local = [v for v in blocked if local_deny(v)]
+    if local:
+        how = (
+            f"{plural(len(local), 'connect')} to port {port} failed on this machine itself "
+            "('operation not permitted': a local firewall refused to send the SYN)"
+        )
+        if len(local) < len(blocked):
+            how += f", the other {plural(len(blocked) - len(local), 'route')} timed out"
+        favoured = f"your own host or network blocks outbound port {port}"
+        if len(local) == len(blocked):
+            favoured += f"; this says nothing about {domain}"
+        else:
+            favoured += f"; less likely, {domain}'s firewall drops it"
+    else:
+        how = (
+            f"port {port} timed out on every MX address ({plural(len(blocked), 'route')}, "
+            "no answer to the SYN)"
+        )
+        favoured = (
+            f"most likely your own network blocks outbound port {port} (ISPs and clouds "
+            f"drop it silently, for every destination); less likely, {domain}'s firewall "
+            "drops it"
+        )
+    done = {
+        "test-connection": _join(describe(v) for v in blocked + answering),
+        "alternative-ports": _ports_result(f),
+    }
     return _finding(
         f,
         "own-port-blocked",
         None,
-        f"No route got a TCP connection on port {port}, while port(s) "
-        f"{', '.join(map(str, alt_ports))} of the same servers answer: the prober's own "
-        f"network probably blocks outbound port {port} (common for consumer ISPs and "
-        "cloud providers). This says nothing against the destination.",
+        f"{_cap1(how)}, while {_ports_word(alt_ports)} of the same addresses connect: "
+        f"{favoured}. Confirm by probing another domain's port {port} from here.",
         [_evidence(v) for v in blocked + answering],
+        steps=make_steps("5.4.2", done),
         action=Action(
             ActionKind.FIX,
-            f"Check the network this probe ran from: allow outbound TCP {port} or probe "
-            f"from a host that may send mail; then probe again. If other domains' MX "
-            f"answer on {port} from here, the destination blocks {port} (5.4.2 'port "
-            "permanently blocked').",
+            f"Check the network this probe ran from: probe another domain's MX on port {port} "
+            f"(smtpdiag probe <domain> --ports {port}). If that times out too, allow outbound "
+            f"TCP {port} or probe from a host that may send mail, then probe {domain} again. "
+            f"If it connects, {domain} drops port {port} itself (5.4.2 'port permanently "
+            f"blocked' candidate): MTAs deliver on {port} only, so its administrators must "
+            "open it.",
         ),
         title=f"Outbound port {port} blocked on the prober's network (suspected)",
         severity=Severity.INFO,
@@ -936,7 +1046,13 @@ def _all_refused(f: Facts) -> Finding:
         "5.4.2",
         f"No address of any MX of {f.report.resolution.domain} accepts a TCP connection "
         f"on any probed port ({'; '.join(how)}): a 5.4.2 bad-connection candidate. "
-        "Permanent only if it persists.",
+        "Permanent only if it persists."
+        + (
+            " If other domains time out from here too, suspect your own network's "
+            "outbound filter instead."
+            if dropped and len(dropped) == len(views)
+            else ""
+        ),
         [_evidence(v) for v in views],
         causes=_causes("5.4.2", causes),
         steps=make_steps("5.4.2", _connect_steps_542(f, views)),
@@ -986,8 +1102,14 @@ def _deferred(f: Facts) -> Finding:
         }
         - {"4.3.2"}
     )
+    # One reply quoted (they usually differ only in the client address they echo); the
+    # evidence has every one.
+    shown = [r for r in replies if r]
+    quoted = (shown[0][:200] if shown else "a deferral") + (
+        f" (and {plural(len(shown) - 1, 'other reply', 'other replies')})" if len(shown) > 1 else ""
+    )
     summary = (
-        f"{', '.join(servers)} answered {'; '.join(r for r in replies if r)[:300]}: the "
+        f"{', '.join(servers)} answered {quoted}: the "
         "server is up but temporarily not accepting messages (4.3.2, soft bounce)"
     )
     if own_codes:
@@ -1184,6 +1306,31 @@ def _partial_no_connect(f: Facts) -> tuple[RouteView, ...]:
     return tuple(v for v in f.failed_in(RouteState.NO_CONNECT) if v.result.route.mx not in down)
 
 
+def _cap1(text: str) -> str:
+    """First letter upper case, the rest untouched (host names keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
+def _ports_word(ports: Sequence[int]) -> str:
+    """``port 25`` / ``ports 587, 465``."""
+    return f"port{'' if len(ports) == 1 else 's'} {', '.join(map(str, ports))}"
+
+
+def _refusal_words(views: Sequence[RouteView]) -> str:
+    """How the connects were turned away: ``refused (TCP RST or ICMP port unreachable)``."""
+    outcomes = {v.failure.outcome for v in views if v.failure is not None}
+    words = []
+    if Outcome.REFUSED in outcomes:
+        words.append("refused (TCP RST or ICMP port unreachable)")
+    if Outcome.UNREACHABLE in outcomes:
+        words.append("rejected with an ICMP unreachable")
+    if Outcome.TIMEOUT in outcomes:
+        words.append("timed out")
+    if outcomes - {Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT}:
+        words.append("failed")
+    return " or ".join(words) or "failed"
+
+
 def _port_blocked(f: Facts) -> Finding:
     views = list(_partial_no_connect(f))
     answering = []
@@ -1204,32 +1351,77 @@ def _port_blocked(f: Facts) -> Finding:
     slugs = ["port-blocked", "firewall-rules"]
     if not answering:
         slugs.append("network-path")
-    if alt_ports:
+    delivery = [v for v in f.views if v.delivery]
+    mta_ok = f.delivery_ok
+    port = f.delivery_port
+    everywhere = bool(delivery) and all(v.state is RouteState.NO_CONNECT for v in delivery)
+    severity: Severity | None = None if not mta_ok else Severity.INFO
+    if everywhere and alt_ports:
+        # Every MX address turns the delivery port away actively while another port of
+        # the same addresses answers: the host is up, the destination (or a firewall on
+        # its path) refuses the delivery port. An outbound block on the prober's side
+        # would time out silently instead (see own-port-blocked).
+        worked = (
+            f"{_ports_word(working_alt)} on the same addresses "
+            f"{'works' if len(working_alt) == 1 else 'work'}"
+            if working_alt
+            else f"{_ports_word(alt_ports)} on the same addresses connect but fail later "
+            "(see the other findings)"
+        )
+        summary = (
+            f"Port {port} is {_refusal_words(delivery)} on every MX address "
+            f"({plural(len(delivery), 'route')}), while {worked}: the destination, or a "
+            f"firewall on its path, refuses port {port} (an outbound block on your side would "
+            f"more likely time out). MTAs deliver on port {port} only (RFC 5321): they retry "
+            "(4.4.1) and bounce if it persists."
+        )
+        alt_text = (
+            f" {_cap1(_ports_word(working_alt))} answer (seed step 'try the other "
+            "ports'), usually for authenticated submission only."
+            if working_alt
+            else ""
+        )
+        action = Action(
+            ActionKind.FIX,
+            f"The recipient's administrators should open port {port} to the MX. Do not "
+            "suppress on one probe: confirm it persists (smtpdiag watch) first; suppress only "
+            f"when it does.{alt_text}",
+        )
+    elif alt_ports:
         advice = (
-            f"try the alternative port(s) {', '.join(map(str, working_alt))} (seed step "
-            "'try the other ports')"
+            f"try the alternative {_ports_word(working_alt)} (seed step 'try the other ports')"
             if working_alt
             else "but they fail as well (see the other findings)"
         )
         summary = (
-            f"Port(s) {', '.join(map(str, blocked_ports))} accept no connection on "
-            f"{_routes_brief(views)}, but port(s) {', '.join(map(str, alt_ports))} of the "
-            f"same address answer: {advice}."
+            f"{_cap1(_ports_word(blocked_ports))} {_refusal_words(views)} on "
+            f"{_routes_brief(views)}, but {_ports_word(alt_ports)} of the same address "
+            f"answer: {advice}."
         )
+        action = None
     else:
         summary = (
-            f"{_routes_brief(views)} accept no connection while other addresses of the same "
-            "MX do: an address-specific network path or firewall problem."
+            f"{_routes_brief(views)} {'accepts' if len(views) == 1 else 'accept'} no "
+            "connection while other addresses of the same MX do: an address-specific "
+            "network path or firewall problem."
+        )
+        action = None
+    if mta_ok and not everywhere:
+        summary += (
+            f" MTAs move on to the next address or MX (RFC 5321 5.4.4) and deliver via "
+            f"{_routes_brief(f.delivery_ok_views)}: no bounce."
         )
     return _finding(
         f,
         "port-blocked",
         "5.4.2",
         summary,
-        [_evidence(v) for v in views],
+        [_evidence(v) for v in views]
+        + ([_evidence(o) for o in dict.fromkeys(answering)] if everywhere else []),
         causes=_causes("5.4.2", slugs),
         steps=make_steps("5.4.2", _connect_steps_542(f, views)),
-        action=make_action(
+        action=action
+        or make_action(
             "5.4.2",
             f,
             deliverable_via=f.ok_views,
@@ -1237,6 +1429,14 @@ def _port_blocked(f: Facts) -> Finding:
             persistence=f.persistence_of("port-blocked")[0],
         ),
         neighbours=("4.4.1",),
+        severity=severity,
+        title=(
+            "Bad connection: port or address refused"
+            if mta_ok
+            else f"Bad connection: port {port} refused"
+            if everywhere and alt_ports
+            else None
+        ),
     )
 
 
@@ -1322,19 +1522,24 @@ def _mx_no_address(f: Facts) -> Finding:
     slugs = ["dns-invalid", "mx-records"]
     if any(h.kind is MxTargetKind.IP_LITERAL for h in bad):
         slugs.append("configuration")
+    delivering = [v for v in f.delivery_ok_views if v.result.route.mx not in names]
     another = f"; another MX works: {_routes_brief(working)}" if working else "; no other MX works"
+    if delivering:
+        another += ", so MTAs skip the broken MX and deliver (no bounce)"
     parts = []
     missing = [h.name for h in bad if h.kind is MxTargetKind.NO_ADDRESS]
     literal = [h.name for h in bad if h.kind is MxTargetKind.IP_LITERAL]
     if missing:
         parts.append(
-            f"MX target(s) {', '.join(missing)} have no address: the MX record points at a "
+            f"MX target{'' if len(missing) == 1 else 's'} {', '.join(missing)} "
+            f"{'has' if len(missing) == 1 else 'have'} no address: the MX record points at a "
             "server that does not exist"
         )
     if literal:
         parts.append(
-            f"MX target(s) {', '.join(literal)} are IP addresses, not host names (RFC 5321 "
-            "5.1): MTAs look them up as names and find nothing"
+            f"MX target{'' if len(literal) == 1 else 's'} {', '.join(literal)} "
+            f"{'is an IP address' if len(literal) == 1 else 'are IP addresses'}, not a host "
+            "name (RFC 5321 5.1): MTAs look it up as a name and find nothing"
         )
     return _finding(
         f,
@@ -1352,6 +1557,9 @@ def _mx_no_address(f: Facts) -> Finding:
             persistence=f.persistence_of("mx-no-address")[0],
         ),
         neighbours=("5.4.4", "4.4.1"),
+        # MTAs skip an MX target without an address when another MX answers: no bounce.
+        severity=Severity.INFO if delivering else None,
+        title="MX record points at no server" if delivering else None,
     )
 
 
@@ -1415,22 +1623,34 @@ def _mx_lookup_failed(f: Facts) -> Finding:
 def _mx_down(f: Facts) -> Finding:
     down = list(f.down_hosts)
     views = [v for v in f.views if v.result.route.mx in down]
-    working = f.working_other_than(down)
+    working = [v for v in f.delivery_ok_views if v.result.route.mx not in down]
     unreachable_only = all(
         v.failure is not None and v.failure.outcome is Outcome.UNREACHABLE for v in views
     )
     slugs = ["mx-records", "server-shut-down"] + (["infrastructure"] if unreachable_only else [])
-    another = (
-        f"; another MX gives a working route: {_routes_brief(working)}"
-        if working
-        else "; no other MX gives a working route"
-    )
+    hosts = f"MX host{'' if len(down) == 1 else 's'} {', '.join(down)}"
+    how = ", ".join(dict.fromkeys(_state_word(v) for v in views))
+    verb = "accepts" if len(down) == 1 else "accept"
+    if working:
+        # MTAs skip an MX that does not answer and try the next (RFC 5321 5.1), so a
+        # sender sees no bounce: the code is the class of the problem, not a bounce.
+        summary = (
+            f"{hosts} {verb} no connection on any address or port ({how}): an MX record "
+            f"pointing at an unavailable server. Another MX delivers "
+            f"({', '.join(dict.fromkeys(v.result.route.mx for v in working))}), so MTAs skip "
+            "this one: no bounce now. Senders would see 5.4.3 only if every MX failed for "
+            "good (4.4.1 while they retry)."
+        )
+    else:
+        summary = (
+            f"{hosts} {verb} no connection on any address or port ({how}): an MX record "
+            "pointing at an unavailable server; no other MX gives a working route."
+        )
     return _finding(
         f,
         "mx-down",
         "5.4.3",
-        f"MX {', '.join(down)} {'accepts' if len(down) == 1 else 'accept'} no connection "
-        f"on any address or port (MX record pointing at an unavailable server){another}.",
+        summary,
         [_evidence(v) for v in views],
         causes=_causes("5.4.3", slugs),
         steps=make_steps("5.4.3", _steps_543(f, down, views)),
@@ -1442,34 +1662,56 @@ def _mx_down(f: Facts) -> Finding:
             persistence=f.persistence_of("mx-down")[0],
         ),
         neighbours=("4.4.1", "5.4.4"),
+        severity=Severity.INFO if working else None,
+        title="MX host down (routing server failure)" if working else None,
     )
 
 
 def _primary_down(f: Facts) -> Finding:
-    rank1 = [v for v in f.views if v.result.route.rank == 1]
-    primaries = sorted({v.result.route.mx for v in rank1})
-    working = [v for v in f.ok_views if v.result.route.rank > 1]
+    primaries = [h.name for h in f.report.resolution.hosts if h.rank == 1]
+    rank1 = [v for v in f.views if v.delivery and v.result.route.rank == 1]
+    working = [v for v in f.delivery_ok_views if v.result.route.rank > 1]
+    secondaries = list(dict.fromkeys(v.result.route.mx for v in working))
+    if rank1:
+        how = ", ".join(dict.fromkeys(_state_word(v) for v in rank1))
+        what = f"fails on port {f.delivery_port} ({how})"
+    else:
+        what = "has no usable address"
     return _finding(
         f,
         "primary-down-secondary-ok",
         None,
-        f"The primary MX ({', '.join(primaries)}) does not work, but a secondary "
-        f"does ({_routes_brief(working)}): degraded, mail is still deliverable.",
+        f"The primary MX ({', '.join(primaries)}) {what}, but the secondary "
+        f"({', '.join(secondaries)}) works: mail is still deliverable. MTAs fall back to "
+        "the next MX (RFC 5321 5.1), so senders see no bounce. One probe cannot tell "
+        "whether the primary's failure is transient or permanent.",
         [
             Evidence(
                 mx=mx,
                 outcome=_host_outcome(hv),
                 note=f"preference {hv[0].result.route.preference}, rank "
                 f"{hv[0].result.route.rank}: "
-                f"{sum(1 for v in hv if v.state is RouteState.OK)} of {len(hv)} routes work",
+                f"{sum(1 for v in hv if v.state is RouteState.OK)} of "
+                f"{plural(len(hv), 'route')} work",
             )
             for mx in f.hosts_with_routes
             if (hv := f.host_views(mx))
+        ]
+        + [
+            Evidence(
+                mx=h.name,
+                phase="dns MX target",
+                outcome=h.kind.value,
+                note=f"preference {h.preference}, rank {h.rank}: not probed",
+            )
+            for h in f.report.resolution.hosts
+            if h.rank == 1 and not f.host_views(h.name)
         ],
         action=Action(
             ActionKind.NONE,
-            "Nothing to do for senders: MTAs fall back to the secondary MX (RFC 5321 5.1). "
-            "The recipient should repair the primary.",
+            "Nothing to do for senders: do not suppress or resend; MTAs deliver via the "
+            "secondary MX. The recipient's administrators should repair or remove the "
+            "failing primary (see the findings below).",
         ),
         title="Primary MX down, secondary MX delivers",
         severity=Severity.INFO,
@@ -1711,7 +1953,8 @@ def _healthy_when(f: Facts) -> bool:
 
 def _healthy(f: Facts) -> Finding:
     hosts = f.hosts_with_routes
-    ev = [_evidence(v) for v in f.views if v.delivery]
+    delivery = [v for v in f.views if v.delivery]
+    ev = [_evidence(v) for v in delivery]
     if f.recovered:
         ev.append(
             Evidence(
@@ -1719,12 +1962,22 @@ def _healthy(f: Facts) -> Finding:
                 "it cleared, so it was transient"
             )
         )
+    summary = (
+        f"Every delivery route works: {plural(len(delivery), 'route')} on port "
+        f"{f.delivery_port} across {plural(len(hosts), 'MX host')} ({', '.join(hosts)})."
+    )
+    if len(f.views) > len(delivery):
+        others = _in_probe_order(f, (v.result.route.port for v in f.views if not v.delivery))
+        good = len(f.ok_views)
+        summary += (
+            f" With {_ports_word(others)} as well, {good} of {plural(len(f.views), 'route')} "
+            f"{'works' if good == 1 else 'work'}."
+        )
     return _finding(
         f,
         "healthy",
         None,
-        f"Every delivery route works: {len([v for v in f.views if v.delivery])} route(s) on "
-        f"port {f.delivery_port} across {len(hosts)} MX ({', '.join(hosts)}).",
+        summary,
         ev,
         title="Healthy",
         severity=Severity.INFO,
@@ -1763,11 +2016,13 @@ def _mx_down_when(f: Facts) -> bool:
 
 
 def _primary_down_when(f: Facts) -> bool:
-    rank1 = [v for v in f.views if v.result.route.rank == 1]
+    primaries = {h.name for h in f.report.resolution.hosts if h.rank == 1}
+    rank1 = [v for v in f.views if v.delivery and v.result.route.rank == 1]
     return (
-        bool(rank1)
+        _dns_ok(f)
+        and bool(primaries)
         and all(v.state is not RouteState.OK for v in rank1)
-        and any(v.state is RouteState.OK and v.result.route.rank > 1 for v in f.views)
+        and any(v.result.route.rank > 1 for v in f.delivery_ok_views)
     )
 
 
@@ -1795,6 +2050,15 @@ RULES: tuple[Rule, ...] = (
         lambda f: f.report.resolution.kind is ResolutionKind.NONE,
         _no_route,
         "resolution none: MX NXDOMAIN, or NODATA and no A/AAAA",
+    ),
+    Rule(
+        "primary-down-secondary-ok",
+        None,
+        RuleKind.FEATURE,
+        _primary_down_when,
+        _primary_down,
+        "no delivery-port route of the rank-1 MX works (or it has no address), a "
+        "secondary's does: leads, as mail is deliverable (the MX-level finding follows)",
     ),
     Rule(
         "own-port-blocked",
@@ -1896,14 +2160,6 @@ RULES: tuple[Rule, ...] = (
         _mx_down_when,
         _mx_down,
         "some (not all) MX hosts fail at connect on every address and port",
-    ),
-    Rule(
-        "primary-down-secondary-ok",
-        None,
-        RuleKind.FEATURE,
-        _primary_down_when,
-        _primary_down,
-        "no rank-1 route works, a higher-rank (secondary) route works",
     ),
     Rule(
         "nothing-probed",

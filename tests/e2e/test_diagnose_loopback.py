@@ -9,7 +9,9 @@ connects to them are refused.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -89,6 +91,27 @@ async def one_server(dns_server: DnsFactory, servers: ServerSet, name: str) -> d
     implicit = (port,) if SERVERS[name][1] else ()
     zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
     return await run(dns_server, servers, domain, zone, (port,), implicit=implicit)
+
+
+@contextmanager
+def blackhole_port() -> Iterator[int]:
+    """A loopback port whose SYNs are silently dropped, like an outbound firewall DROP.
+
+    A listener with backlog 0 whose accept queue is already full (one connection,
+    never accepted): Linux drops further SYNs (net.ipv4.tcp_abort_on_overflow=0), so
+    connects time out instead of being refused.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.settimeout(2.0)
+        filler.connect(listener.getsockname())
+        yield listener.getsockname()[1]
+    finally:
+        filler.close()
+        listener.close()
 
 
 def finding(diag: dict[str, Any], rule: str) -> dict[str, Any]:
@@ -199,12 +222,22 @@ async def test_dead_primary_working_secondary(dns_server: DnsFactory, servers: S
     port = servers.port("healthy")
     zone = {"@": ["MX 10 mx1", "MX 20 mx2"], "mx1": ["A 127.78.0.1"], "mx2": ["A 127.0.0.1"]}
     diag = await run(dns_server, servers, "deadprimary.e2e.test", zone, (port,))
-    assert diag["verdict"] == "degraded"
-    assert [f["rule"] for f in diag["findings"]][:2] == ["mx-down", "primary-down-secondary-ok"]
+    # Mail is deliverable via the secondary: that leads, and there is no bounce code.
+    assert diag["verdict"] == "degraded" and diag["primary"] is None
+    assert [f["rule"] for f in diag["findings"]][:2] == ["primary-down-secondary-ok", "mx-down"]
+    lead = diag["findings"][0]
+    assert lead["action"]["kind"] == "none" and "still deliverable" in lead["summary"]
     f = finding(diag, "mx-down")
-    assert f["code"] == "5.4.3" and f["action"]["kind"] == "fix"
+    assert f["code"] == "5.4.3" and f["severity"] == "info" and f["action"]["kind"] == "fix"
     assert "mx2.deadprimary.e2e.test" in f["summary"]
-    assert f["evidence"][0]["mx"] == "mx1.deadprimary.e2e.test"
+    ev = f["evidence"][0]
+    assert (ev["mx"], ev["port"], ev["phase"], ev["outcome"]) == (
+        "mx1.deadprimary.e2e.test",
+        port,
+        "connect",
+        "refused",
+    )
+    assert ev["error"] is None  # "connection refused" would only restate the outcome
 
 
 async def test_mx_without_address_is_543(dns_server: DnsFactory, servers: ServerSet) -> None:
@@ -212,10 +245,17 @@ async def test_mx_without_address_is_543(dns_server: DnsFactory, servers: Server
     zone = {"@": ["MX 10 gone", "MX 20 mx2"], "mx2": ["A 127.0.0.1"]}
     diag = await run(dns_server, servers, "noaddr.e2e.test", zone, (port,))
     f = finding(diag, "mx-no-address")
-    assert diag["verdict"] == "degraded" and diag["primary"] == "5.4.3"
+    # The secondary delivers: no bounce code leads; the broken MX is a 5.4.3-class finding.
+    assert diag["verdict"] == "degraded" and diag["primary"] is None
+    assert diag["findings"][0]["rule"] == "primary-down-secondary-ok"
+    assert f["code"] == "5.4.3" and f["severity"] == "info"
     assert "gone.noaddr.e2e.test" in f["summary"]
     assert "5.4.4" in f["neighbours"]
     assert cause("5.4.3", "dns-invalid") in f["causes"]
+    # Without a working secondary it is the leading, hard 5.4.3.
+    only = await run(dns_server, servers, "noaddr1.e2e.test", {"@": ["MX 10 gone"]}, (port,))
+    assert only["verdict"] == "failed" and only["primary"] == "5.4.3"
+    assert only["findings"][0]["severity"] == "hard"
 
 
 async def test_null_mx(dns_server: DnsFactory, servers: ServerSet) -> None:
@@ -240,12 +280,39 @@ async def test_servfail_is_transient_443(dns_server: DnsFactory, servers: Server
 
 
 async def test_own_port_block_suspected(dns_server: DnsFactory, servers: ServerSet) -> None:
-    blocked = closed_port()
+    # The delivery port's SYNs vanish (as behind an ISP's outbound block) while another
+    # port of the same address works: the prober's own network is the likelier cause.
     zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
-    diag = await run(
-        dns_server, servers, "ownblock.e2e.test", zone, (blocked, servers.port("healthy"))
-    )
-    assert diag["verdict"] == "degraded"
+    with blackhole_port() as blocked:
+        diag = await run(
+            dns_server, servers, "ownblock.e2e.test", zone, (blocked, servers.port("healthy"))
+        )
+    assert diag["verdict"] == "degraded" and diag["primary"] is None
     f = diag["findings"][0]
     assert f["rule"] == "own-port-blocked" and f["action"]["kind"] == "fix"
     assert all(x["code"] is None for x in diag["findings"])  # the destination is not blamed
+    assert f"most likely your own network blocks outbound port {blocked}" in f["summary"]
+    assert {(e["port"], e["outcome"]) for e in f["evidence"]} == {
+        (blocked, "timeout"),
+        (servers.port("healthy"), "ok"),
+    }
+
+
+async def test_delivery_port_refused_other_port_works(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # The destination itself refuses the delivery port (RST): it is blamed, not us.
+    refused = closed_port()
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    diag = await run(
+        dns_server, servers, "ownblock.e2e.test", zone, (refused, servers.port("healthy"))
+    )
+    assert diag["verdict"] == "degraded" and diag["primary"] == "5.4.2"
+    f = diag["findings"][0]
+    assert f["rule"] == "port-blocked" and f["action"]["kind"] == "fix"
+    assert f"refuses port {refused}" in f["summary"]
+    assert "own network blocks" not in f["summary"]
+    steps = {s["id"]: s for s in f["steps"]}
+    assert steps["5.4.2/alternative-ports"]["result"] == (
+        f"{refused}: refused; {servers.port('healthy')}: works"
+    )

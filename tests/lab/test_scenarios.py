@@ -231,9 +231,19 @@ def test_dead_primary_working_secondary(lab: labctl.LabInfo) -> None:
     assert_all_fail(dead, "connect", "unreachable")
     for r in routes(doc, "mx1.lab.test"):
         assert_healthy_session(r)
-    # Degraded, not failed: senders fall back to the secondary (RFC 5321 5.1). The
-    # leading finding is the dead MX itself (an MX pointing at an unavailable server).
-    d = assert_verdict(code, doc, "degraded", "5.4.3")
+    # Degraded, not failed: senders fall back to the secondary (RFC 5321 5.1), so no
+    # bounce code leads; the dead MX follows as a 5.4.3-class finding that bounces nothing.
+    d = assert_verdict(code, doc, "degraded", None)
+    assert [f["rule"] for f in d["findings"]] == ["primary-down-secondary-ok", "mx-down"]
+    lead, dead_mx = d["findings"]
+    assert lead["action"]["kind"] == "none" and "still deliverable" in lead["summary"], lead
+    assert (dead_mx["code"], dead_mx["severity"], dead_mx["action"]["kind"]) == (
+        "5.4.3",
+        "info",
+        "fix",
+    ), dead_mx
+    assert "MX host dead.lab.test accepts no connection" in dead_mx["summary"], dead_mx
+    assert all(f["action"]["kind"] != "suppress" for f in d["findings"])
     evidence = [e for f in d["findings"] for e in f["evidence"]]
     dead_ev = {(e["address"], e["port"], e["phase"], e["outcome"]) for e in evidence}
     for addr in (labctl.DEAD4, labctl.DEAD6):
@@ -317,13 +327,25 @@ def test_port25_rejected_submission_works(lab: labctl.LabInfo, domain: str, key:
     for r in rs:
         if r["route"]["port"] != 25:
             assert_healthy_session(r)
-    # Mail is deliverable on the submission ports: degraded, no bounce code; the
-    # diagnosis names the working alternatives (seed step "try the other ports").
-    d = assert_verdict(code, doc, "degraded", None)
+    # An active refusal (RST, or ICMP port unreachable) from this one destination on
+    # every address points at the destination (or a firewall on its path), not at the
+    # prober's own network (outbound blocks drop silently): a 5.4.2 candidate that
+    # names the working alternatives (seed step "try the other ports").
+    d = assert_verdict(code, doc, "degraded", "5.4.2")
+    assert [f["rule"] for f in d["findings"]] == ["port-blocked"], d["findings"]
     lead = d["findings"][0]
+    assert (lead["severity"], lead["action"]["kind"]) == ("hard", "fix"), lead
     ev = failed_evidence(lead)
     assert {(e["port"], e["phase"], e["outcome"]) for e in ev} == {(25, "connect", "refused")}, ev
-    assert {e["port"] for e in lead["evidence"]} == {25, 587, 465}, lead["evidence"]
+    assert len(ev) == 2 and {e["error"] for e in ev} == {None}, ev
+    route_ev = [e for e in lead["evidence"] if e["port"] is not None]  # not the notes
+    assert {e["port"] for e in route_ev} == {25, 587, 465}, lead["evidence"]
+    assert "refuses port 25" in lead["summary"], lead["summary"]
+    assert "own network blocks" not in lead["summary"], lead["summary"]
+    steps = {s["id"]: s for s in lead["steps"]}
+    assert steps["5.4.2/alternative-ports"]["result"] == (
+        "25: refused (2 routes); 587: works (2 routes); 465: works (2 routes)"
+    ), steps["5.4.2/alternative-ports"]
     text = lead["summary"] + " " + lead["action"]["summary"]
     assert "587" in text and "465" in text, text
 

@@ -82,6 +82,13 @@ class Case:
     neighbours: tuple[str, ...] | None = None
     evidence: dict[str, object] = field(default_factory=dict)  # first evidence fields
     summary_has: tuple[str, ...] = ()
+    # The finding the detailed checks above apply to (default: the first one).
+    focus: str | None = None
+    severity: Severity | None = None  # of the focus finding
+    summary_not: tuple[str, ...] = ()
+    action_has: tuple[str, ...] = ()
+    step_results: dict[str, str] = field(default_factory=dict)  # step slug -> exact result
+    evidence_ports: frozenset[int] | None = None  # ports the focus finding's evidence covers
 
 
 def _cause_text(code: str, slugs: list[str]) -> tuple[str, ...]:
@@ -98,7 +105,10 @@ CASES = [
         ["healthy"],
         None,
         ActionKind.NONE,
-        summary_has=("2 route(s) on port 25 across 2 MX",),
+        summary_has=(
+            "Every delivery route works: 2 routes on port 25 across 2 MX hosts",
+            "With ports 587, 465 as well, 6 of 6 routes work.",
+        ),
     ),
     Case(
         "null-mx",
@@ -420,7 +430,77 @@ CASES = [
         ["all-routes-refused"],
         "5.4.2",
         causes=["port-blocked", "firewall-rules"],
-        summary_has=("3 timed out",),
+        summary_has=(
+            "3 timed out",
+            "If other domains time out from here too, suspect your own network's",
+        ),
+    ),
+    Case(
+        "ehlo-reset-on-25-only-465-answers",
+        lambda: report(
+            resolution([MX1]),
+            [
+                failed(R25, Phase.EHLO, Outcome.RESET),
+                failed(R587, Phase.EHLO, Outcome.RESET),
+                ok(R465),
+            ],
+        ),
+        Verdict.DEGRADED,
+        ["connection-dropped"],
+        "4.4.2",
+        ActionKind.RETRY,
+        action_has=(
+            "Only mx1.example.org[198.51.100.5]:465 answers, but MTAs deliver on port 25 only.",
+        ),
+    ),
+    Case(
+        "tls-mismatch-on-25-submission-works",
+        lambda: report(
+            resolution([MX1]),
+            [
+                failed(
+                    R25, Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE, detail="no protocols available"
+                ),
+                ok(R587),
+                ok(R465),
+            ],
+        ),
+        Verdict.DEGRADED,
+        ["tls-mismatch"],
+        "5.4.2",
+        ActionKind.FIX,
+        action_has=(
+            "Do not suppress yet: mx1.example.org[198.51.100.5]:587,465 still answers, though "
+            "MTAs deliver on port 25 only",
+        ),
+    ),
+    Case(
+        "greeting-421-replies-differ-per-address",
+        lambda: report(
+            resolution([host(addresses=("198.51.100.5", "2001:db8::5"))]),
+            [
+                failed(
+                    R25,
+                    Phase.GREETING,
+                    Outcome.REPLY,
+                    reply_=reply(421, "4.3.2 <unknown[198.51.100.1]>: not accepting"),
+                ),
+                failed(
+                    route(address="2001:db8::5"),
+                    Phase.GREETING,
+                    Outcome.REPLY,
+                    reply_=reply(421, "4.3.2 <unknown[2001:db8::1]>: not accepting"),
+                ),
+            ],
+            ports=(25,),
+        ),
+        Verdict.FAILED,
+        ["greeting-deferred"],
+        "4.3.2",
+        summary_has=(
+            "answered 421 4.3.2 <unknown[198.51.100.1]>: not accepting (and 1 other reply): ",
+        ),
+        summary_not=("2001:db8::1",),
     ),
     Case(
         "all-unreachable",
@@ -452,21 +532,117 @@ CASES = [
         ["own-port-blocked"],
         None,
         ActionKind.FIX,
-        summary_has=("prober's own network", "587", "465"),
+        severity=Severity.INFO,
+        summary_has=(
+            "Port 25 timed out on every MX address (2 routes, no answer to the SYN)",
+            "while ports 587, 465 of the same addresses connect",
+            "most likely your own network blocks outbound port 25",
+            "less likely, example.org's firewall drops it",
+            "probing another domain's port 25",
+        ),
+        action_has=("probe another domain's MX on port 25", "If it connects, example.org"),
+        step_results={
+            "alternative-ports": "25: timed out (2 routes); 587: works (2 routes); "
+            "465: works (2 routes)"
+        },
+        evidence_ports=frozenset({25, 587, 465}),
     ),
     Case(
-        "destination-port-25-blocked",
+        "own-port-25-local-firewall-eperm",
         lambda: report(
-            resolution([MX1, MX2]),
-            [failed(R25, Phase.CONNECT, Outcome.REFUSED), ok(R587), ok(R465)]
-            + [ok(r) for r in routes_for(MX2)],
+            resolution([MX1]),
+            [
+                failed(R25, Phase.CONNECT, Outcome.ERROR, detail="Operation not permitted"),
+                ok(R587),
+                ok(R465),
+            ],
+        ),
+        Verdict.DEGRADED,
+        ["own-port-blocked"],
+        None,
+        ActionKind.FIX,
+        summary_has=("failed on this machine itself", "this says nothing about example.org"),
+        summary_not=("less likely",),
+    ),
+    Case(
+        # One domain's port 25 answers with RST (or ICMP port unreachable, which Linux
+        # reports as ECONNREFUSED too) while 587/465 work: the destination refuses 25.
+        "port-25-refused-by-destination",
+        lambda: report(
+            resolution([MX1]), [failed(R25, Phase.CONNECT, Outcome.REFUSED), ok(R587), ok(R465)]
         ),
         Verdict.DEGRADED,
         ["port-blocked"],
         "5.4.2",
         ActionKind.FIX,
         causes=["port-blocked", "firewall-rules"],
-        summary_has=("but port(s) 587, 465 of the same address answer",),
+        severity=Severity.HARD,
+        evidence={"port": 25, "phase": "connect", "outcome": "refused", "error": None},
+        summary_has=(
+            "Port 25 is refused (TCP RST or ICMP port unreachable) on every MX address (1 route)",
+            "while ports 587, 465 on the same addresses work",
+            "the destination, or a firewall on its path, refuses port 25",
+            "MTAs deliver on port 25 only",
+        ),
+        summary_not=("your own network blocks", "prober's own"),
+        action_has=("open port 25", "Do not suppress on one probe", "Ports 587, 465 answer"),
+        step_results={"alternative-ports": "25: refused; 587: works; 465: works"},
+        evidence_ports=frozenset({25, 587, 465}),
+    ),
+    Case(
+        "port-25-icmp-admin-prohibited",
+        lambda: report(
+            resolution([MX1]),
+            [
+                failed(R25, Phase.CONNECT, Outcome.UNREACHABLE, detail="No route to host"),
+                ok(R587),
+                ok(R465),
+            ],
+        ),
+        Verdict.DEGRADED,
+        ["port-blocked"],
+        "5.4.2",
+        ActionKind.FIX,
+        summary_has=("Port 25 is rejected with an ICMP unreachable on every MX address",),
+        summary_not=("your own network blocks",),
+    ),
+    Case(
+        "port-25-timeout-v4-refused-v6",
+        lambda: report(
+            resolution([host(addresses=("198.51.100.5", "2001:db8::5"))]),
+            [
+                failed(R25, Phase.CONNECT, Outcome.TIMEOUT, duration_ms=5000.0),
+                ok(R587),
+                failed(route(address="2001:db8::5"), Phase.CONNECT, Outcome.REFUSED),
+                ok(route(address="2001:db8::5", port=587)),
+            ],
+            ports=(25, 587),
+        ),
+        Verdict.DEGRADED,
+        ["port-blocked"],
+        "5.4.2",
+        summary_has=("Port 25 is refused (TCP RST or ICMP port unreachable) or timed out",),
+    ),
+    Case(
+        "destination-port-25-blocked-other-mx-delivers",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(R25, Phase.CONNECT, Outcome.REFUSED), ok(R587), ok(R465)]
+            + [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["primary-down-secondary-ok", "port-blocked"],
+        None,
+        ActionKind.FIX,
+        causes=["port-blocked", "firewall-rules"],
+        focus="port-blocked",
+        severity=Severity.INFO,
+        summary_has=(
+            "Port 25 refused (TCP RST or ICMP port unreachable) on mx1.example.org",
+            "but ports 587, 465 of the same address answer",
+            "MTAs move on to the next address or MX",
+            "no bounce",
+        ),
     ),
     Case(
         "mx-no-address-secondary-works",
@@ -475,13 +651,19 @@ CASES = [
             [ok(r) for r in routes_for(MX2)],
         ),
         Verdict.DEGRADED,
-        ["mx-no-address"],
-        "5.4.3",
+        ["primary-down-secondary-ok", "mx-no-address"],
+        None,
         ActionKind.FIX,
         causes=["dns-invalid", "mx-records"],
         neighbours=("5.4.4", "4.4.1"),
         evidence={"phase": "dns A mx1.example.org", "outcome": "nxdomain"},
-        summary_has=("mx1.example.org", "another MX works: mx2.example.org"),
+        summary_has=(
+            "MX target mx1.example.org has no address",
+            "another MX works: mx2.example.org",
+            "MTAs skip the broken MX and deliver (no bounce)",
+        ),
+        focus="mx-no-address",
+        severity=Severity.INFO,
     ),
     Case(
         "mx-no-address-only",
@@ -543,6 +725,8 @@ CASES = [
         neighbours=("5.4.3",),
     ),
     Case(
+        # Mail is deliverable: the leading finding says so; the dead MX follows as an
+        # informational 5.4.3 (no bounce while the secondary delivers).
         "primary-down-secondary-ok",
         lambda: report(
             resolution([MX1, MX2]),
@@ -550,12 +734,42 @@ CASES = [
             + [ok(r) for r in routes_for(MX2)],
         ),
         Verdict.DEGRADED,
-        ["mx-down", "primary-down-secondary-ok"],
-        "5.4.3",
+        ["primary-down-secondary-ok", "mx-down"],
+        None,
+        ActionKind.NONE,
+        severity=Severity.INFO,
+        summary_has=(
+            "The primary MX (mx1.example.org) fails on port 25 (timed out), but the secondary "
+            "(mx2.example.org) works: mail is still deliverable.",
+            "senders see no bounce",
+            "One probe cannot tell whether the primary's failure is transient or permanent",
+        ),
+        action_has=("do not suppress",),
+    ),
+    Case(
+        "primary-down-secondary-ok-dead-mx-finding",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)]
+            + [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["primary-down-secondary-ok", "mx-down"],
+        None,
         ActionKind.FIX,
         causes=["mx-records", "server-shut-down"],
         neighbours=("4.4.1", "5.4.4"),
-        summary_has=("another MX gives a working route: mx2.example.org",),
+        focus="mx-down",
+        severity=Severity.INFO,
+        summary_has=(
+            "MX host mx1.example.org accepts no connection on any address or port (refused)",
+            "Another MX delivers (mx2.example.org), so MTAs skip this one: no bounce now",
+        ),
+        summary_not=("hard", "accept no"),
+        action_has=("Do not suppress",),
+        step_results={
+            "alternative-routes": "working route(s): mx2.example.org[198.51.100.6]:25,587,465"
+        },
     ),
     Case(
         "primary-drops-secondary-ok",
@@ -565,10 +779,27 @@ CASES = [
             + [ok(r) for r in routes_for(MX2)],
         ),
         Verdict.DEGRADED,
-        ["connection-dropped", "primary-down-secondary-ok"],
-        "4.4.2",
-        ActionKind.RETRY,
-        summary_has=("greeting",),
+        ["primary-down-secondary-ok", "connection-dropped"],
+        None,
+        ActionKind.NONE,
+        summary_has=("fails on port 25 (closed in greeting)",),
+    ),
+    Case(
+        "two-mx-down-third-delivers",
+        lambda: report(
+            resolution([MX1, MX2, host("mx3.example.org", 30, ("198.51.100.7",), rank=3)]),
+            [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1) + routes_for(MX2)]
+            + [ok(r) for r in routes_for(host("mx3.example.org", 30, ("198.51.100.7",), rank=3))],
+        ),
+        Verdict.DEGRADED,
+        ["primary-down-secondary-ok", "mx-down"],
+        None,
+        focus="mx-down",
+        summary_has=(
+            "MX hosts mx1.example.org, mx2.example.org accept no connection",
+            "(mx3.example.org)",
+        ),
+        summary_not=("accepts",),
     ),
     Case(
         "all-hosts-mixed-failures",
@@ -652,9 +883,26 @@ def test_rule_case(case: Case) -> None:
     assert d.verdict is case.verdict
     assert d.primary == case.primary
     assert d.generated_at == "2026-01-01T12:00:00Z"
-    first = d.findings[0]
+    first = d.findings[0] if case.focus is None else _by_rule(d, case.focus)
     rule = next(r for r in RULES if r.id == first.rule)
     assert first.code == rule.code
+    if case.severity is not None:
+        assert first.severity is case.severity
+    for text in case.summary_not:
+        assert text not in first.summary, (text, first.summary)
+    for text in case.action_has:
+        assert text in first.action.summary, (text, first.action.summary)
+    steps = {s.id.split("/", 1)[1]: s for s in first.steps}
+    for slug, result in case.step_results.items():
+        assert steps[slug].status is StepStatus.DONE and steps[slug].result == result, slug
+    if case.evidence_ports is not None:
+        assert {e.port for e in first.evidence if e.port is not None} == case.evidence_ports
+    # The renderer cuts paragraphs at 400 characters: summaries and actions fit.
+    for f in d.findings:
+        assert len(f.summary) <= 400 and len(f.action.summary) <= 400, f.rule
+    # No finding of a domain that still delivers on the delivery port says "suppress".
+    if d.verdict is Verdict.DEGRADED:
+        assert all(f.action.kind is not ActionKind.SUPPRESS for f in d.findings)
     if case.action is not None:
         assert first.action.kind is case.action
     if case.causes is not None:
@@ -874,9 +1122,10 @@ def test_routes_are_grouped_by_address_in_summaries() -> None:
         [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)]
         + [ok(r) for r in routes_for(MX2)],
     )
-    f = diagnose(rep, now=NOW).findings[0]
-    assert "mx2.example.org[198.51.100.6]:25,587,465" in f.summary
-    assert "MX mx1.example.org accepts no connection" in f.summary
+    f = _by_rule(diagnose(rep, now=NOW), "mx-down")
+    step = next(s for s in f.steps if s.id == "5.4.3/alternative-routes")
+    assert step.result == "working route(s): mx2.example.org[198.51.100.6]:25,587,465"
+    assert "MX host mx1.example.org accepts no connection" in f.summary
 
 
 def test_port_blocked_names_working_alternatives_only() -> None:
@@ -894,9 +1143,9 @@ def test_port_blocked_names_working_alternatives_only() -> None:
     f = next(x for x in d.findings if x.rule == "port-blocked")
     assert "but they fail as well" in f.summary
     assert [x.rule for x in d.findings] == [
+        "primary-down-secondary-ok",
         "connection-dropped",
         "port-blocked",
-        "primary-down-secondary-ok",
     ]
 
 
