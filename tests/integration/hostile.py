@@ -77,7 +77,7 @@ def stream(conn: Conn, chunk: bytes, total: int) -> int:
 
 
 class RawServer:
-    """A TCP server on ``host`` (ephemeral port) running ``handler`` per connection.
+    """A TCP server on ``host``:``port`` (0: ephemeral) running ``handler`` per connection.
 
     Use as a context manager. Attributes after use: :attr:`lines` (every line clients
     sent, decoded), :attr:`peak` (most connections open at once), :attr:`connections`,
@@ -85,7 +85,9 @@ class RawServer:
     streamed by :func:`stream` calls that set it).
     """
 
-    def __init__(self, handler: Callable[[Conn], None], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, handler: Callable[[Conn], None], host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.handler = handler
         self.host = host
         self.lines: list[str] = []
@@ -98,9 +100,9 @@ class RawServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._listener = socket.socket(family, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((host, 0))
+        self._listener.bind((host, port))
         self._listener.listen(64)
-        self._listener.settimeout(0.1)
+        self._listener.settimeout(0.02)
         self.port = int(self._listener.getsockname()[1])
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

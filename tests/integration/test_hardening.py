@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from hostile import Conn, RawServer, stream
 from probe_helpers import assert_plausible, phases
 
-from smtpdiag.config import ProbeConfig
-from smtpdiag.model import AddressFamily, Outcome, Phase, Route, RouteResult, TlsMode
-from smtpdiag.probe import probe_route
+from smtpdiag.api import probe as api_probe
+from smtpdiag.config import ProbeConfig, ResolverConfig, Timeouts
+from smtpdiag.model import (
+    AddressFamily,
+    Outcome,
+    Phase,
+    ResolutionKind,
+    Route,
+    RouteResult,
+    TlsMode,
+)
+from smtpdiag.probe import probe_route, probe_routes
 from smtpdiag.probe.certs import load_trust_store
+from smtpdiag.probe.runner import MAX_CONCURRENCY
 from smtpdiag.probe.session import MAX_REPLY_BYTES
 from smtpdiag.testing.smtpserver import ServerSet
 
@@ -313,14 +326,158 @@ async def test_no_mail_commands_with_any_scripted_behaviour(
     probe_config: Callable[..., ProbeConfig],
 ) -> None:
     """Server-side: over every scripted behaviour, the probe never says MAIL/RCPT/DATA,
-    and QUITs after every session that got as far as a successful EHLO/HELO."""
-    names = [spec.name for spec in smtp_servers.specs if spec.behaviour.value not in ("drip",)]
+    and its last word in every session that succeeded is QUIT."""
+    names = [spec.name for spec in smtp_servers.specs if spec.behaviour.value != "drip"]
+    for name in names:
+        smtp_servers.server(name).reset_stats()
     config = probe_config(greeting=0.4, command=0.4, tls=0.4, total=3.0)
     results = await asyncio.gather(*(probe_route(route_to(name), config) for name in names))
+    assert any(r.ok for r in results) and not all(r.ok for r in results)
     for name, result in zip(names, results, strict=True):
-        server = smtp_servers.server(name)
-        verbs = server.verbs()
-        assert not FORBIDDEN & set(verbs), (name, verbs)
+        sessions = list(smtp_servers.server(name).sessions)
+        for verbs in sessions:
+            assert not FORBIDDEN & set(verbs), (name, verbs)
         if result.ok:
-            assert verbs[-1] == "QUIT", (name, verbs)
-            assert result.phase(Phase.QUIT) is not None
+            assert len(sessions) == 1 and sessions[0][-1] == "QUIT", (name, sessions)
+            quit_record = result.phase(Phase.QUIT)
+            assert quit_record is not None and quit_record.outcome is OK
+
+
+# ------------------------------------------------------- concurrency limits
+
+
+class _Gauge:
+    """Server-side record of when each connection was open, over many servers.
+
+    The peak counts connections open at the same moment, with each one's end moved
+    ``_SETTLE`` earlier: a server thread notices a client's close a few milliseconds
+    late (thread scheduling), while a real breach of a limit overlaps for a whole
+    phase timeout (hundreds of milliseconds).
+    """
+
+    _SETTLE = 0.05
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spans: list[tuple[float, float]] = []
+
+    def hold(self, conn: Conn) -> None:
+        start = time.monotonic()
+        try:
+            conn.wait_closed()
+        finally:
+            with self.lock:
+                self.spans.append((start, time.monotonic()))
+
+    @property
+    def peak(self) -> int:
+        with self.lock:
+            events = [(a, 1) for a, _ in self.spans]
+            events += [(max(a, b - self._SETTLE), -1) for a, b in self.spans]
+        level = best = 0
+        for _, step in sorted(events):
+            level += step
+            best = max(best, level)
+        return best
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_per_address_limit_holds_server_side(
+    limit: int, probe_config: Callable[..., ProbeConfig]
+) -> None:
+    """Five routes to one address (five MX names): never more than ``limit`` open."""
+    gauge = _Gauge()
+    with RawServer(gauge.hold) as server:
+        routes = [
+            Route(
+                f"mx{i}.test", 10, 1, server.host, AddressFamily.IPV4, server.port, TlsMode.STARTTLS
+            )
+            for i in range(5)
+        ]
+        config = probe_config(greeting=0.3, per_address_limit=limit, total=5.0)
+        start = time.monotonic()
+        results = await probe_routes(routes, config)
+        elapsed = time.monotonic() - start
+    assert server.connections == 5
+    assert gauge.peak == limit
+    assert all(r.phase(Phase.GREETING).outcome is Outcome.TIMEOUT for r in results)  # type: ignore[union-attr]
+    waves = -(-5 // limit)
+    assert 0.3 * waves - 0.05 <= elapsed < 0.3 * waves + 0.6
+
+
+async def test_global_connection_cap(probe_config: Callable[..., ProbeConfig]) -> None:
+    """40 silent servers on 40 loopback addresses: at most MAX_CONCURRENCY at once."""
+    gauge = _Gauge()
+    servers = [RawServer(gauge.hold, host=f"127.0.0.{i}").__enter__() for i in range(2, 42)]
+    try:
+        routes = [_route(server) for server in servers]
+        start = time.monotonic()
+        results = await probe_routes(routes, probe_config(greeting=0.4, total=5.0))
+        elapsed = time.monotonic() - start
+    finally:
+        for server in servers:
+            server.__exit__()
+    assert gauge.peak == MAX_CONCURRENCY == 32
+    assert sum(server.connections for server in servers) == 40
+    assert all(r.phase(Phase.GREETING).outcome is Outcome.TIMEOUT for r in results)  # type: ignore[union-attr]
+    assert 0.8 <= elapsed < 2.0  # two waves of 0.4 s
+
+
+async def test_no_task_left_behind(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    route_to: Callable[..., Route],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    """After probe_routes returns, nothing of it is still running on the loop."""
+    server = serve(_endless_ehlo)
+    routes = [_route(server), route_to("healthy"), route_to("silent"), route_to("port465")]
+    routes += [route_to("reset-in-tls"), route_to("implicit-silent")]
+    before = asyncio.all_tasks()
+    results = await probe_routes(routes, probe_config(greeting=0.3, tls=0.3, command=0.3))
+    assert len(results) == len(routes)
+    await asyncio.sleep(0)  # let callbacks scheduled by transports' abort() run
+    assert asyncio.all_tasks() == before
+
+
+# --------------------------------------------------------- overall deadline
+
+
+async def test_api_probe_slow_dns_then_silent_servers(
+    dns_server: Any, probe_config: Callable[..., ProbeConfig]
+) -> None:
+    """The MX answer comes at 0.9 x total and names 10 hosts whose servers never speak:
+    smtpdiag.api.probe still returns by total + 1 s, with every route's timeout recorded."""
+    gauge = _Gauge()
+    first = RawServer(gauge.hold, host="127.0.0.2").__enter__()
+    servers = [first]
+    try:
+        servers += [
+            RawServer(gauge.hold, host=f"127.0.0.{i}", port=first.port).__enter__()
+            for i in range(3, 12)
+        ]
+        zone = {"@": [f"MX {10 * i} mx{i}" for i in range(10)]}
+        zone.update({f"mx{i}": f"A 127.0.0.{i + 2}" for i in range(10)})
+        total = 2.0
+        dns = await dns_server({"slow.test": zone}, {"slow.test/MX": f"delay:{0.9 * total}"})
+        config = replace(
+            probe_config(total=total, greeting=30.0, connect=30.0),
+            ports=(first.port,),
+            families=(AddressFamily.IPV4,),
+            resolver=ResolverConfig(nameservers=(dns.nameserver,)),
+            timeouts=Timeouts(dns=total, connect=30.0, greeting=30.0, total=total),
+        )
+        start = time.monotonic()
+        report = await api_probe("slow.test", config)
+        elapsed = time.monotonic() - start
+    finally:
+        for server in servers:
+            server.__exit__()
+    assert elapsed < total + 1.0
+    assert report.resolution.kind is ResolutionKind.MX
+    assert len(report.routes) == 10
+    assert sum(server.connections for server in servers) == 10
+    for route in report.routes:
+        assert not route.ok
+        assert route.phases[-1].outcome is Outcome.TIMEOUT
+        assert "overall deadline" in (route.phases[-1].detail or "")
+    assert report.diagnosis is not None
