@@ -726,8 +726,9 @@ def confirm(expl: Explanation, report: ProbeReport) -> Confirmation:
     if "own-port-blocked" in rules_:
         return Confirmation(
             ConfirmStatus.NOT_CHECKABLE,
-            "This network seems to block outbound port 25, so the probe cannot confirm or "
-            "refute the bounce from here.",
+            "Port 25 times out on every MX here while other ports connect: this network "
+            "probably blocks outbound port 25, so the probe cannot confirm or refute the "
+            "bounce from here (probe another domain's port 25 to be sure).",
             verdict,
             primary,
         )
@@ -737,7 +738,14 @@ def confirm(expl: Explanation, report: ProbeReport) -> Confirmation:
             ConfirmStatus.CONFIRMED,
             f"Confirmed: the probe sees {'the same' if exact else 'the same condition as'} "
             f"{code} now (verdict {verdict.value}, leading code {primary or 'none'}, "
-            f"persistence {diag.persistence.value}).",
+            f"persistence {diag.persistence.value})."
+            + (
+                " But another route delivers now: MTAs that fall back to it would not "
+                "bounce, so the bounce may be stale or from a sender that did not fall back."
+                if verdict is Verdict.DEGRADED
+                and any(f.rule == "primary-down-secondary-ok" for f in diag.findings)
+                else ""
+            ),
             verdict,
             primary,
         )

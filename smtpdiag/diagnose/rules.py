@@ -7,8 +7,14 @@ Invariants (tests in ``tests/unit/diagnose`` check them):
 * All-match semantics. Every rule whose predicate holds contributes exactly one
   finding; the table order is the importance order, so findings come out most
   important first. Rules that must not fire together say so in their predicates
-  (e.g. the prober's own port-25 block silences every rule that would blame the
-  destination for unanswered connects).
+  (e.g. the prober's own port-25 block, suspected when every port-25 connect times
+  out while another port connects, silences every rule that would blame the
+  destination for unanswered connects; a refusal by RST/ICMP blames the destination).
+* Deliverability. MTAs deliver on the delivery port and fall back to the next
+  address/MX (RFC 5321 5.1, 5.4.4). When a delivery-port route works, findings of hard
+  codes bounce nothing: they are ``info`` and their action is FIX, never SUPPRESS;
+  a primary MX that fails while a secondary delivers leads with
+  ``primary-down-secondary-ok`` (no code) and the MX-level finding follows.
 * Total. Every ``ResolutionKind``, every ``MxTargetKind``, every ``DnsOutcome`` (through
   those two kinds) and every (``Phase``, ``Outcome``) a failed route can end in is
   covered: :func:`classify` maps each failed route to a :class:`RouteState`, and for
@@ -841,6 +847,13 @@ def _finding(
         persistence, why = (Persistence.UNKNOWN, "")
     ev = list(evidence)
     sev = severity or (_severity(code) if code else Severity.INFO)
+    if kind is RuleKind.FAILURE and sev is Severity.HARD and facts.delivery_ok:
+        # MTAs fall back to the next address or MX (RFC 5321 5.1, 5.4.4) and deliver on
+        # the route that works: this failure bounces nothing (Severity.INFO: no bounce
+        # implied), and its title must not promise a permanent one.
+        sev = Severity.INFO
+        if title is None and code:
+            title = _title(code).replace(" (permanent)", "")
     if kind is RuleKind.FAILURE and (facts.history_len or sev is Severity.HARD):
         ev.append(Evidence(note=f"persistence: {why}"))
     return Finding(
@@ -1466,7 +1479,7 @@ def _steps_543(
     mx_lines = [_host_line(h) for h in res.hosts]
     working = f.working_other_than(failed_hosts)
     alternatives = (
-        f"working route(s): {_routes_brief(working, 6)}"
+        f"working route{'' if len(working) == 1 else 's'}: {_routes_brief(working, 6)}"
         if working
         else "no MX gives a working route"
     )
@@ -1482,7 +1495,7 @@ def _steps_543(
     return {
         "check-mx": _join(mx_lines),
         "domain-status": (
-            f"{res.domain} exists and publishes {len(res.hosts)} MX record(s) "
+            f"{res.domain} exists and publishes {plural(len(res.hosts), 'MX record')} "
             f"(MX query {res.mx_query.outcome.value})"
         ),
         "document-pattern": (
@@ -1572,7 +1585,8 @@ def _mx_cname(f: Facts) -> Finding:
         f,
         "mx-cname",
         "5.4.3",
-        f"MX target(s) {', '.join(names)} are aliases (CNAME), which RFC 5321 5.1 and "
+        f"MX target{'' if len(names) == 1 else 's'} {', '.join(names)} "
+        f"{'is an alias' if len(names) == 1 else 'are aliases'} (CNAME), which RFC 5321 5.1 and "
         "RFC 2181 10.3 forbid. Most MTAs follow the alias"
         + (f" (it works: {_routes_brief(ok)})" if ok else "")
         + "; strict ones fail with a routing error (5.4.3/5.4.4).",
@@ -1611,7 +1625,8 @@ def _mx_lookup_failed(f: Facts) -> Finding:
         f,
         "mx-lookup-failed",
         "4.4.3",
-        f"The address lookup of MX target(s) {', '.join(names)} failed (SERVFAIL or no "
+        f"The address lookup of MX target{'' if len(names) == 1 else 's'} "
+        f"{', '.join(names)} failed (SERVFAIL or no "
         "answer): a transient DNS failure (4.4.3), not a hard bounce"
         + (f"; meanwhile {_routes_brief(working)} works." if working else "."),
         ev,
@@ -1862,7 +1877,7 @@ def _cert_expiring(f: Facts) -> Finding:
         f,
         "cert-expiring",
         None,
-        f"The TLS certificate of {_routes_brief(views)} expires in {days} day(s).",
+        f"The TLS certificate of {_routes_brief(views)} expires in {plural(days, 'day')}.",
         [
             _evidence(v, _cert_facts(v.result.tls.certificate if v.result.tls else None))
             for v in views
@@ -2066,7 +2081,9 @@ RULES: tuple[Rule, ...] = (
         RuleKind.FEATURE,
         lambda f: f.own_port_block,
         _own_block,
-        "no delivery-port (25) route connects while another port of the same servers does",
+        "every delivery-port (25) route times out (silent drop) or is denied locally "
+        "(EPERM) while another port of the same servers connects; a RST/ICMP refusal "
+        "goes to port-blocked instead",
     ),
     Rule(
         "all-mx-unreachable",
@@ -2127,7 +2144,9 @@ RULES: tuple[Rule, ...] = (
         lambda f: bool(_partial_no_connect(f)),
         _port_blocked,
         "some routes of an MX fail at connect while other ports/addresses of that MX "
-        "connect (names the alternative ports that answer)",
+        "connect (names the alternative ports that answer); delivery port refused "
+        "(RST/ICMP) on every MX address: the destination refuses it (hard); info when "
+        "another delivery-port route works",
     ),
     Rule(
         "mx-no-address",
@@ -2159,7 +2178,8 @@ RULES: tuple[Rule, ...] = (
         RuleKind.FAILURE,
         _mx_down_when,
         _mx_down,
-        "some (not all) MX hosts fail at connect on every address and port",
+        "some (not all) MX hosts fail at connect on every address and port (info, no "
+        "bounce, when another MX delivers)",
     ),
     Rule(
         "nothing-probed",

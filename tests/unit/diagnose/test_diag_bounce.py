@@ -263,3 +263,32 @@ def test_confirm_uses_existing_diagnosis() -> None:
     assert c.status is ConfirmStatus.CONFIRMED
     assert c.verdict is not None and c.verdict.value == "failed"
     assert explain("550 5.4.2 blocked").severity is Severity.HARD
+
+
+def test_confirm_dead_primary_says_another_route_delivers() -> None:
+    mx2 = host("mx2.example.com", 20, ("198.51.100.6",), rank=2)
+    rep = report(
+        resolution([MX1, mx2], domain="example.com"),
+        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)]
+        + [ok(r) for r in routes_for(mx2)],
+    )
+    c = confirm(explain("550 5.4.3 routing failure"), rep)
+    assert c.status is ConfirmStatus.CONFIRMED and c.primary is None
+    assert "another route delivers now" in c.summary
+
+
+def test_confirm_own_port_block_only_for_silent_drops() -> None:
+    silent = report(
+        resolution([MX1], domain="example.com"),
+        [failed(routes_for(MX1)[0], Phase.CONNECT, Outcome.TIMEOUT, duration_ms=5000.0)]
+        + [ok(r) for r in routes_for(MX1)[1:]],
+    )
+    c = confirm(explain("550 5.4.2 port blocked"), silent)
+    assert c.status is ConfirmStatus.NOT_CHECKABLE and "probably blocks" in c.summary
+    refused = report(
+        resolution([MX1], domain="example.com"),
+        [failed(routes_for(MX1)[0], Phase.CONNECT, Outcome.REFUSED)]
+        + [ok(r) for r in routes_for(MX1)[1:]],
+    )
+    c2 = confirm(explain("550 5.4.2 port blocked"), refused)
+    assert c2.status is ConfirmStatus.CONFIRMED and c2.primary == "5.4.2"

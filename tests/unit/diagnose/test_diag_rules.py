@@ -89,6 +89,7 @@ class Case:
     action_has: tuple[str, ...] = ()
     step_results: dict[str, str] = field(default_factory=dict)  # step slug -> exact result
     evidence_ports: frozenset[int] | None = None  # ports the focus finding's evidence covers
+    title: str | None = None  # of the focus finding
 
 
 def _cause_text(code: str, slugs: list[str]) -> tuple[str, ...]:
@@ -768,7 +769,7 @@ CASES = [
         summary_not=("hard", "accept no"),
         action_has=("Do not suppress",),
         step_results={
-            "alternative-routes": "working route(s): mx2.example.org[198.51.100.6]:25,587,465"
+            "alternative-routes": "working routes: mx2.example.org[198.51.100.6]:25,587,465"
         },
     ),
     Case(
@@ -783,6 +784,46 @@ CASES = [
         None,
         ActionKind.NONE,
         summary_has=("fails on port 25 (closed in greeting)",),
+    ),
+    Case(
+        # MTAs skip a 5xx greeting and try the next MX (Postfix smtp_skip_5xx_greeting):
+        # a hard code that bounces nothing while the secondary delivers.
+        "greeting-554-on-primary-secondary-delivers",
+        lambda: report(
+            resolution([MX1, MX2]),
+            [
+                failed(r, Phase.GREETING, Outcome.REPLY, reply_=reply(554, "5.7.1 go away"))
+                for r in routes_for(MX1)
+            ]
+            + [ok(r) for r in routes_for(MX2)],
+        ),
+        Verdict.DEGRADED,
+        ["primary-down-secondary-ok", "server-rejected"],
+        None,
+        ActionKind.FIX,
+        focus="server-rejected",
+        severity=Severity.INFO,
+        title="Bad connection",
+        action_has=("Do not suppress: mail is still deliverable via mx2.example.org",),
+    ),
+    Case(
+        "tls-mismatch-one-address-other-delivers",
+        lambda: report(
+            resolution([host(addresses=("198.51.100.5", "198.51.100.9"))]),
+            [
+                failed(
+                    R25, Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE, detail="no protocols available"
+                ),
+                ok(route(address="198.51.100.9")),
+            ],
+            ports=(25,),
+        ),
+        Verdict.DEGRADED,
+        ["tls-mismatch"],
+        "5.4.2",
+        ActionKind.FIX,
+        severity=Severity.INFO,
+        title="Bad connection",
     ),
     Case(
         "two-mx-down-third-delivers",
@@ -888,6 +929,8 @@ def test_rule_case(case: Case) -> None:
     assert first.code == rule.code
     if case.severity is not None:
         assert first.severity is case.severity
+    if case.title is not None:
+        assert first.title == case.title
     for text in case.summary_not:
         assert text not in first.summary, (text, first.summary)
     for text in case.action_has:
@@ -1124,7 +1167,7 @@ def test_routes_are_grouped_by_address_in_summaries() -> None:
     )
     f = _by_rule(diagnose(rep, now=NOW), "mx-down")
     step = next(s for s in f.steps if s.id == "5.4.3/alternative-routes")
-    assert step.result == "working route(s): mx2.example.org[198.51.100.6]:25,587,465"
+    assert step.result == "working routes: mx2.example.org[198.51.100.6]:25,587,465"
     assert "MX host mx1.example.org accepts no connection" in f.summary
 
 
