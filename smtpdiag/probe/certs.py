@@ -37,6 +37,7 @@ from ..textsafe import clean
 __all__ = [
     "MAX_CHAIN",
     "cert_info",
+    "extension_problem",
     "hostname_matches",
     "load_trust_store",
     "system_ca_file",
@@ -144,10 +145,39 @@ def load_trust_store(ca_file: str | None = None) -> Store | None:
     return Store(roots) if roots else None
 
 
+#: What cryptography raises on a certificate that loaded but whose parts do not parse
+#: (it parses lazily): a malformed value, or an extension present twice (RFC 5280 4.2).
+_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def extension_problem(cert: x509.Certificate) -> str | None:
+    """Why the certificate's extensions cannot be read, or ``None`` when they can."""
+    try:
+        cert.extensions  # noqa: B018 - parsing is the check
+    except _MALFORMED as exc:
+        return clean(f"malformed certificate extensions: {exc}") or "malformed extensions"
+    return None
+
+
+def _name_text(cert: x509.Certificate, which: str) -> str:
+    try:
+        name: x509.Name = getattr(cert, which)
+        return clean(name.rfc4514_string())
+    except _MALFORMED:
+        return f"(unreadable {which})"
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    try:
+        return cert.subject == cert.issuer
+    except _MALFORMED:
+        return False
+
+
 def _sans(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, *_MALFORMED):
         return [], []
     dns = [clean(n, 255) for n in ext.get_values_for_type(x509.DNSName)]
     ips = [str(ip) for ip in ext.get_values_for_type(x509.IPAddress)]
@@ -180,8 +210,8 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
     digest = hashlib.sha256(der).hexdigest()
     not_after = cert.not_valid_after_utc
     return CertInfo(
-        subject=clean(cert.subject.rfc4514_string()),
-        issuer=clean(cert.issuer.rfc4514_string()),
+        subject=_name_text(cert, "subject"),
+        issuer=_name_text(cert, "issuer"),
         sans=tuple((dns + ips)[:_MAX_SANS]),
         serial=format(cert.serial_number, "x"),
         not_before=cert.not_valid_before_utc.isoformat(),
@@ -190,7 +220,7 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
         key_type=key_type,
         key_bits=key_bits,
         sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
-        self_signed=cert.subject == cert.issuer,
+        self_signed=_self_signed(cert),
     )
 
 
@@ -254,6 +284,9 @@ def verify_chain(
     if store is None:
         return "no trust store available"
     leaf = chain[0]
+    problem = extension_problem(leaf)
+    if problem is not None:
+        return problem
     dns, ips = _sans(leaf)
     subject: DNSName | IPAddress
     try:
@@ -276,6 +309,6 @@ def verify_chain(
         verifier.verify(leaf, list(chain[1:MAX_CHAIN]))
     except VerificationError as exc:
         return _verification_reason(exc)
-    except ValueError as exc:  # malformed extensions and the like
-        return clean(str(exc)) or "verification failed"
+    except _MALFORMED as exc:  # malformed extensions or names anywhere in the chain
+        return clean(f"malformed certificate: {exc}") or "verification failed"
     return None

@@ -11,17 +11,18 @@ up as a handshake failure with OpenSSL's reason.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.verification import Store
 
-from ..model import TlsInfo
+from ..model import CertInfo, TlsInfo
 from ..textsafe import clean
-from .certs import MAX_CHAIN, cert_info, hostname_matches, verify_chain
+from .certs import MAX_CHAIN, cert_info, extension_problem, hostname_matches, verify_chain
 
-__all__ = ["client_context", "peer_chain", "tls_info"]
+__all__ = ["certificate_facts", "client_context", "peer_chain", "tls_info"]
 
 
 def client_context() -> ssl.SSLContext:
@@ -85,23 +86,7 @@ def tls_info(
     """Facts of a finished handshake, the certificate, and the verification verdict."""
     cipher = ssl_object.cipher()
     ders = peer_chain(ssl_object)
-    certs: list[x509.Certificate] = []
-    parse_error: str | None = None
-    for der in ders:
-        try:
-            certs.append(x509.load_der_x509_certificate(der))
-        except ValueError as exc:
-            parse_error = clean(f"unparseable certificate: {exc}")
-            break
-    leaf_info = None
-    match: bool | None = None
-    if certs:
-        leaf_info = cert_info(certs[0], now)
-        match = hostname_matches(certs[0], host)
-    if parse_error is not None and not certs:
-        verify_error: str | None = parse_error
-    else:
-        verify_error = verify_chain(certs, store, now)
+    leaf_info, match, verify_error = certificate_facts(ders, host, store, now)
     return TlsInfo(
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
@@ -112,3 +97,34 @@ def tls_info(
         verify_error=verify_error,
         hostname_match=match,
     )
+
+
+def certificate_facts(
+    ders: Sequence[bytes], host: str, store: Store | None, now: datetime
+) -> tuple[CertInfo | None, bool | None, str | None]:
+    """The leaf's facts, whether it names ``host``, and why the chain fails (or ``None``).
+
+    Never raises: the certificate is the server's input. A certificate that loads but
+    cannot be analysed (cryptography parses lazily) still gives whatever facts can be
+    read, and the reason becomes the verification error.
+    """
+    certs: list[x509.Certificate] = []
+    parse_error: str | None = None
+    for der in ders:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError as exc:
+            parse_error = clean(f"unparseable certificate: {exc}")
+            break
+    if not certs:
+        return None, None, parse_error or "the server sent no certificate"
+    leaf_info: CertInfo | None = None
+    match: bool | None = None
+    try:
+        leaf_info = cert_info(certs[0], now)
+        problem = extension_problem(certs[0])
+        match = None if problem else hostname_matches(certs[0], host)
+        verify_error = problem or verify_chain(certs, store, now)
+    except Exception as exc:  # a parser path not foreseen: a fact, not a crash
+        verify_error = clean(f"certificate could not be analysed: {type(exc).__name__}: {exc}")
+    return leaf_info, match, verify_error
