@@ -34,7 +34,7 @@ from smtpdiag.model import (
 from smtpdiag.probe import probe_route, probe_routes
 from smtpdiag.probe.certs import load_trust_store
 from smtpdiag.probe.runner import MAX_CONCURRENCY
-from smtpdiag.probe.session import MAX_REPLY_BYTES
+from smtpdiag.probe.session import MAX_LINE_BYTES, MAX_REPLY_BYTES
 from smtpdiag.testing.smtpserver import ServerSet
 
 OK = Outcome.OK
@@ -127,6 +127,48 @@ async def test_endless_reply_is_bounded(
     assert record is not None
     assert record.detail == f"reply longer than {MAX_REPLY_BYTES // 1024} KiB"
     assert_plausible(result)
+
+
+async def test_endless_reply_over_implicit_tls_is_bounded(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    """The same flood inside TLS (465): the cap applies to the decrypted stream."""
+
+    def handler(conn: Conn) -> None:
+        conn.start_tls(tls_server_context)
+        conn.server.sent = stream(conn, _CHUNK, STREAM_BYTES)
+
+    server = serve(handler)
+    result, elapsed, peak = await _measured(_route(server, TlsMode.IMPLICIT), probe_config())
+    assert elapsed < 1.5
+    assert peak < PEAK_LIMIT, f"peak {peak / 1e6:.1f} MB"
+    assert phases(result) == [
+        (Phase.CONNECT, OK),
+        (Phase.TLS_HANDSHAKE, OK),
+        (Phase.GREETING, Outcome.ERROR),
+    ]
+    assert result.phases[-1].detail == f"reply longer than {MAX_REPLY_BYTES // 1024} KiB"
+
+
+async def test_long_line_in_small_pieces(
+    serve: Callable[[Callable[[Conn], None]], RawServer],
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    """A 9 KB line trickled in 500-byte pieces: the line limit, not the reply limit."""
+
+    def handler(conn: Conn) -> None:
+        conn.send("220-mx.test first line\r\n")
+        for _ in range(18):
+            conn.send(b"220-" + b"y" * 496)
+            time.sleep(0.005)
+        conn.wait_closed()
+
+    server = serve(handler)
+    result = await probe_route(_route(server), probe_config())
+    assert phases(result) == [(Phase.CONNECT, OK), (Phase.GREETING, Outcome.ERROR)]
+    assert result.phases[-1].detail == f"reply line longer than {MAX_LINE_BYTES // 1024} KiB"
 
 
 # ------------------------------------------------------------------------ TLS
