@@ -118,10 +118,15 @@ async def probe_routes(
     results: list[RouteResult | None] = [None] * len(routes)
 
     def key(address: str) -> str:
+        # One host, one limit: "::ffff:192.0.2.1" (an IPv4-mapped AAAA, RFC 4291
+        # 2.5.5.2) is the same server as "192.0.2.1", however the DNS spells it.
         try:
-            return str(ipaddress.ip_address(address))
+            ip = ipaddress.ip_address(address)
         except ValueError:
             return address
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip)
 
     async def one(index: int, route: Route) -> None:
         slot = per_address.setdefault(

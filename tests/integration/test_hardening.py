@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from conftest import HAS_IPV6
 from hostile import Conn, RawServer, stream
 from probe_helpers import assert_plausible, phases
 
@@ -445,6 +446,21 @@ async def test_per_address_limit_holds_server_side(
     assert all(r.phase(Phase.GREETING).outcome is Outcome.TIMEOUT for r in results)  # type: ignore[union-attr]
     waves = -(-5 // limit)
     assert 0.3 * waves - 0.05 <= elapsed < 0.3 * waves + 0.6
+
+
+@pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 on this host")
+async def test_per_address_limit_sees_through_ipv4_mapped_addresses(
+    probe_config: Callable[..., ProbeConfig],
+) -> None:
+    """AAAA ::ffff:127.0.0.1 is the host behind A 127.0.0.1: one limit for both."""
+    gauge = _Gauge()
+    with RawServer(gauge.hold) as server:
+        v4 = Route("a.test", 10, 1, "127.0.0.1", AddressFamily.IPV4, server.port, TlsMode.STARTTLS)
+        mapped = replace(v4, mx="b.test", address="::ffff:127.0.0.1", family=AddressFamily.IPV6)
+        results = await probe_routes([v4, mapped], probe_config(greeting=0.3))
+    assert server.connections == 2
+    assert [r.phases[-1].outcome for r in results] == [Outcome.TIMEOUT] * 2
+    assert gauge.peak == 1
 
 
 async def test_global_connection_cap(probe_config: Callable[..., ProbeConfig]) -> None:
