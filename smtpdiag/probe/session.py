@@ -357,6 +357,30 @@ class _RouteProbe:
         except Exception:
             pass  # recorded; a failed QUIT never fails the route
 
+    def _unrecorded(self, exc: Exception) -> None:
+        """Record an exception no phase recorded (habit 1: failures are data).
+
+        Exceptions raised inside a phase are recorded by it (its outcome is then not
+        ``ok``). One raised after a phase ended well, while digesting its result, is a
+        bug of ours; it becomes an ``error`` record of that phase, so the route shows
+        where it stopped instead of ending ``ok=False`` with no failing phase.
+        """
+        records = self.recorder.records
+        if records and records[-1].outcome is not Outcome.OK:
+            return  # already recorded by the phase that raised
+        phase = records[-1].phase if records else Phase.CONNECT
+        offset = round(self.recorder.elapsed_ms(), 3)
+        self.recorder.add(
+            PhaseRecord(
+                phase=phase,
+                outcome=Outcome.ERROR,
+                start_ms=offset,
+                duration_ms=0.0,
+                detail=clean(f"internal error: {exc}") or "internal error",
+                error_type=type(exc).__name__,
+            )
+        )
+
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             # abort, not close: nothing more to say, and a graceful TLS close would wait
@@ -387,8 +411,10 @@ class _RouteProbe:
                 else:
                     await self._helo()
                 ok = True
-            except Exception:
-                pass  # _Stop or a translated error: the failure is in the phase records
+            except _Stop:
+                pass  # the failure is in the phase records
+            except Exception as exc:
+                self._unrecorded(exc)
             await self._quit()
         finally:
             self._close()

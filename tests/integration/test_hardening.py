@@ -539,3 +539,26 @@ async def test_api_probe_slow_dns_then_silent_servers(
         assert route.phases[-1].outcome is Outcome.TIMEOUT
         assert "overall deadline" in (route.phases[-1].detail or "")
     assert report.diagnosis is not None
+
+
+async def test_internal_error_between_phases_is_recorded(
+    route_to: Callable[..., Route],
+    probe_config: Callable[..., ProbeConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in the code that digests a phase's result (here: EHLO parsing, made to
+    fail on purpose; no server can trigger it today) is a recorded error, never a
+    silent ``ok=False`` with no failing phase."""
+    import smtpdiag.probe.session as session
+
+    def broken(_: str) -> tuple[str, ...]:
+        raise RuntimeError("\x1b[31mboom")
+
+    monkeypatch.setattr(session, "_extensions", broken)
+    result = await probe_route(route_to("healthy"), probe_config())
+    assert not result.ok
+    failure = result.failure
+    assert failure is not None
+    assert (failure.phase, failure.outcome) == (Phase.EHLO, Outcome.ERROR)
+    assert failure.detail == "internal error: boom"
+    assert failure.error_type == "RuntimeError"
