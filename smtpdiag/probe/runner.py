@@ -118,8 +118,8 @@ async def probe_routes(
     results: list[RouteResult | None] = [None] * len(routes)
 
     def key(address: str) -> str:
-        # One host, one limit: "::ffff:192.0.2.1" (an IPv4-mapped AAAA, RFC 4291
-        # 2.5.5.2) is the same server as "192.0.2.1", however the DNS spells it.
+        # One host, one limit: "::ffff:198.51.100.1" (an IPv4-mapped AAAA, RFC 4291
+        # 2.5.5.2) is the same server as "198.51.100.1", however the DNS spells it.
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

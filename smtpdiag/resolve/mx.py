@@ -136,7 +136,7 @@ async def _lookup_host(
 ) -> MxHost:
     """A and/or AAAA for one exchanger, classified as an :class:`MxTargetKind`."""
     if is_ip_literal(name):
-        # Not asked: an MTA would look "192.0.2.1" up as a host name, and probing
+        # Not asked: an MTA would look "198.51.100.1" up as a host name, and probing
         # the address would test a route no RFC-conforming sender uses.
         return MxHost(name=name, preference=preference, kind=MxTargetKind.IP_LITERAL, rank=rank)
 

@@ -4,7 +4,7 @@ The canonical form is what every later stage and the JSON carry: the IDNA (A-lab
 encoding, lower case, without the trailing dot. A mail domain must be a host name in
 the sense of RFC 5321 section 4.1.2 (``Domain = sub-domain *("." sub-domain)``, letters,
 digits and hyphens), at most 253 characters with labels of at most 63 (RFC 1035 2.3.4).
-An address literal (``[192.0.2.1]``) is a valid SMTP destination but not a *domain*:
+An address literal (``[198.51.100.1]``) is a valid SMTP destination but not a *domain*:
 it has no MX records to resolve, so it is rejected here with a clear message.
 """
 
@@ -43,7 +43,7 @@ def _fail(text: str, reason: str) -> ConfigError:
 def is_ip_literal(text: str) -> bool:
     """True when ``text`` is an IP address, bare or as an SMTP address literal.
 
-    Accepts ``192.0.2.1``, ``[192.0.2.1]``, ``::1``, ``[::1]`` and ``[IPv6:::1]``
+    Accepts ``198.51.100.1``, ``[198.51.100.1]``, ``::1``, ``[::1]`` and ``[IPv6:::1]``
     (RFC 5321 4.1.3), with or without one trailing dot.
     """
     body = text.strip()

@@ -21,7 +21,7 @@ def _resolution(*hosts: MxHost) -> Resolution:
     return Resolution("example.org", ResolutionKind.MX, q, hosts=hosts, queries=(q,))
 
 
-MX1 = MxHost("mx1.example.org", 10, MxTargetKind.HOSTNAME, ("192.0.2.1", "2001:db8::1"), rank=1)
+MX1 = MxHost("mx1.example.org", 10, MxTargetKind.HOSTNAME, ("198.51.100.1", "2001:db8::1"), rank=1)
 MX2 = MxHost("mx2.example.org", 20, MxTargetKind.CNAME, ("198.51.100.7",), rank=2)
 LIT = MxHost("[198.51.100.9]", 5, MxTargetKind.IP_LITERAL, ("198.51.100.9",), rank=1)
 NOADDR = MxHost("gone.example.org", 5, MxTargetKind.NO_ADDRESS, (), rank=1)
@@ -30,8 +30,8 @@ NOADDR = MxHost("gone.example.org", 5, MxTargetKind.NO_ADDRESS, (), rank=1)
 def test_order_and_tls_mode() -> None:
     routes = plan_routes(_resolution(MX2, MX1, LIT, NOADDR), ProbeConfig(ports=(25, 465)))
     assert [(r.mx, r.address, r.port) for r in routes] == [
-        ("mx1.example.org", "192.0.2.1", 25),
-        ("mx1.example.org", "192.0.2.1", 465),
+        ("mx1.example.org", "198.51.100.1", 25),
+        ("mx1.example.org", "198.51.100.1", 465),
         ("mx1.example.org", "2001:db8::1", 25),
         ("mx1.example.org", "2001:db8::1", 465),
         ("mx2.example.org", "198.51.100.7", 25),

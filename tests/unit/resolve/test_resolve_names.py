@@ -59,8 +59,8 @@ def test_longest_allowed_name() -> None:
         ("-example.com", "not a host name label"),
         ("example-.com", "not a host name label"),
         ("exa/mple.com", "not a host name label"),
-        ("192.0.2.1", "IP address"),
-        ("[192.0.2.1]", "IP address"),
+        ("198.51.100.1", "IP address"),
+        ("[198.51.100.1]", "IP address"),
         ("::1", "IP address"),
         ("[IPv6:2001:db8::1]", "IP address"),
         ("1.2.3", "all digits"),
@@ -91,9 +91,9 @@ def test_non_text_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("text", "literal"),
     [
-        ("192.0.2.1", True),
-        ("192.0.2.1.", True),
-        ("[192.0.2.1]", True),
+        ("198.51.100.1", True),
+        ("198.51.100.1.", True),
+        ("[198.51.100.1]", True),
         ("::1", True),
         ("[::1]", True),
         ("[IPv6:2001:db8::1]", True),
