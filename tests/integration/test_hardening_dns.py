@@ -232,9 +232,12 @@ def _mismatched(kind: str) -> Reply:
 @pytest.mark.parametrize("kind", ["id", "qname"])
 async def test_mismatched_replies_are_ignored_within_the_lifetime(kind: str) -> None:
     async with hostile_dns(_mismatched(kind)) as server:
+        before = asyncio.all_tasks()
         start = time.monotonic()
         resolution = await resolve_domain("victim.test", _config(server.nameserver, 0.8))
         elapsed = time.monotonic() - start
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() == before  # nothing of the question left running
     assert elapsed < 0.8 + SLACK
     assert resolution.kind is ResolutionKind.FAILED
     assert resolution.mx_query.outcome in (DnsOutcome.TIMEOUT, DnsOutcome.ERROR)
@@ -250,9 +253,12 @@ async def test_truncated_forever_and_tcp_resets() -> None:
         return [response.to_wire()]
 
     async with hostile_dns(reply, tcp_reset=True) as server:
+        before = asyncio.all_tasks()
         start = time.monotonic()
         resolution = await resolve_domain("tc.test", _config(server.nameserver, 0.8))
         elapsed = time.monotonic() - start
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() == before
         udp_queries, tcp_connections = server.counts()
     assert elapsed < 0.8 + SLACK
     assert resolution.kind is ResolutionKind.FAILED
