@@ -370,7 +370,7 @@ async def test_no_mail_commands_with_any_scripted_behaviour(
 ) -> None:
     """Server-side: over every scripted behaviour, the probe never says MAIL/RCPT/DATA,
     and its last word in every session that succeeded is QUIT."""
-    names = [spec.name for spec in smtp_servers.specs if spec.behaviour.value != "drip"]
+    names = [spec.name for spec in smtp_servers.specs]
     for name in names:
         smtp_servers.server(name).reset_stats()
     config = probe_config(greeting=0.4, command=0.4, tls=0.4, total=3.0)
