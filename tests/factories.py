@@ -4,6 +4,15 @@ Importable from any test as ``from factories import ...`` (``tests/`` is on ``sy
 through its ``conftest.py``). Every value is deterministic: fixed instants, fixed
 durations, documentation addresses (RFC 5737 198.51.100.0/24, RFC 3849 2001:db8::/32).
 
+Two layers live here. The shared primitives (:func:`dns_query`, :func:`address_queries`,
+:func:`mx_host`, :func:`route`, :func:`route_to`, :func:`cert`, :func:`tls`,
+:func:`phase_order`, :func:`run_phases`) build one model object each, with every value
+that differs between test areas a parameter; the area factories
+(``tests/unit/report/report_factories.py``, ``tests/health/health_factories.py``) build
+their scenarios on them with their own fixed values, so their goldens stay put. The
+diagnose tests use the compact builders below them (:func:`host`, :func:`resolution`,
+:func:`ok`, :func:`failed`, :func:`report`).
+
 The phase order follows the probe: STARTTLS ports run CONNECT, GREETING, EHLO,
 STARTTLS, TLS_HANDSHAKE, EHLO_TLS, QUIT; implicit-TLS ports run CONNECT, TLS_HANDSHAKE,
 GREETING, EHLO, QUIT.
@@ -11,9 +20,10 @@ GREETING, EHLO, QUIT.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from smtpdiag.config import tls_mode_for_port
 from smtpdiag.model import (
     AddressFamily,
     CertInfo,
@@ -35,23 +45,35 @@ from smtpdiag.model import (
 )
 
 __all__ = [
+    "IMPLICIT_ORDER",
+    "NS",
+    "PHASE_MS",
+    "STARTTLS_ORDER",
     "T0",
+    "address_queries",
     "at",
     "cert",
+    "dns_query",
     "failed",
     "host",
+    "mx_host",
     "ok",
+    "phase_order",
     "phases_until",
     "query",
     "reply",
     "report",
     "resolution",
     "route",
+    "route_to",
     "routes_for",
+    "run_phases",
     "tls",
 ]
 
 T0 = "2026-01-01T00:00:00Z"
+#: The local test nameserver every query names.
+NS = "127.0.0.1@5353"
 STARTTLS_ORDER = (
     Phase.CONNECT,
     Phase.GREETING,
@@ -61,8 +83,181 @@ STARTTLS_ORDER = (
     Phase.EHLO_TLS,
 )
 IMPLICIT_ORDER = (Phase.CONNECT, Phase.TLS_HANDSHAKE, Phase.GREETING, Phase.EHLO)
+#: Phases of a STARTTLS port whose server does not offer STARTTLS.
+PLAIN_ORDER = (Phase.CONNECT, Phase.GREETING, Phase.EHLO)
 #: Fixed duration of each successful phase, ms.
 PHASE_MS = 1.0
+
+
+# ------------------------------------------------------------------ shared primitives
+
+
+def dns_query(
+    name: str,
+    rdtype: str,
+    answers: Sequence[str] = (),
+    outcome: DnsOutcome = DnsOutcome.OK,
+    detail: str | None = None,
+    nameserver: str | None = NS,
+    *,
+    duration_ms: float = 2.0,
+    cname: str | None = None,
+) -> DnsQuery:
+    """One DNS query, exactly as given."""
+    return DnsQuery(name, rdtype, outcome, tuple(answers), nameserver, duration_ms, detail, cname)
+
+
+def address_queries(
+    name: str, addresses: Sequence[str], *, duration_ms: float = 2.0
+) -> tuple[DnsQuery, DnsQuery]:
+    """The A and AAAA queries of ``name`` answering ``addresses`` (NODATA for a family without any)."""
+    v4 = [a for a in addresses if ":" not in a]
+    v6 = [a for a in addresses if ":" in a]
+    return (
+        dns_query(
+            name, "A", v4, DnsOutcome.OK if v4 else DnsOutcome.NODATA, duration_ms=duration_ms
+        ),
+        dns_query(
+            name, "AAAA", v6, DnsOutcome.OK if v6 else DnsOutcome.NODATA, duration_ms=duration_ms
+        ),
+    )
+
+
+def mx_host(
+    name: str,
+    preference: int,
+    addresses: Sequence[str],
+    *,
+    rank: int = 1,
+    kind: MxTargetKind = MxTargetKind.HOSTNAME,
+    queries: Sequence[DnsQuery] | None = None,
+) -> MxHost:
+    """An MX host; ``queries`` defaults to :func:`address_queries` of its addresses."""
+    if queries is None:
+        queries = address_queries(name, addresses)
+    return MxHost(name, preference, kind, tuple(addresses), tuple(queries), rank)
+
+
+def route(
+    mx: str = "mx1.example.org",
+    address: str = "198.51.100.5",
+    port: int = 25,
+    preference: int = 10,
+    rank: int = 1,
+) -> Route:
+    """The route to ``address:port``; 465 is implicit TLS, every other port STARTTLS."""
+    family = AddressFamily.IPV6 if ":" in address else AddressFamily.IPV4
+    return Route(mx, preference, rank, address, family, port, tls_mode_for_port(port))
+
+
+def route_to(h: MxHost, address: str, port: int) -> Route:
+    """The route to ``address:port`` of MX host ``h``."""
+    return route(h.name, address, port, h.preference, h.rank)
+
+
+def cert(
+    days_left: int = 200,
+    subject: str = "CN=mx1.example.org",
+    issuer: str = "CN=Example CA",
+    sans: Sequence[str] = ("mx1.example.org",),
+    *,
+    serial: str = "0a1b",
+    not_before: str = "2025-06-01T00:00:00Z",
+    not_after: str = "2026-07-20T00:00:00Z",
+    sha256: str = "aa:bb:cc",
+) -> CertInfo:
+    """A leaf certificate (EC P-256); self-signed when subject and issuer match."""
+    return CertInfo(
+        subject=subject,
+        issuer=issuer,
+        sans=tuple(sans),
+        serial=serial,
+        not_before=not_before,
+        not_after=not_after,
+        days_left=days_left,
+        key_type="EC",
+        key_bits=256,
+        sha256=sha256,
+        self_signed=subject == issuer,
+    )
+
+
+def tls(
+    verified: bool = True,
+    verify_error: str | None = None,
+    hostname_match: bool | None = True,
+    certificate: CertInfo | None = None,
+    version: str | None = "TLSv1.3",
+    *,
+    cipher: str = "TLS_AES_256_GCM_SHA384",
+    cipher_bits: int = 256,
+    chain_length: int = 2,
+) -> TlsInfo:
+    """A completed TLS session (no cipher without a ``version``)."""
+    return TlsInfo(
+        version=version,
+        cipher=cipher if version else None,
+        cipher_bits=cipher_bits if version else None,
+        certificate=certificate if certificate is not None else cert(),
+        chain_length=chain_length,
+        verified=verified,
+        verify_error=verify_error,
+        hostname_match=hostname_match,
+    )
+
+
+def phase_order(mode: TlsMode, starttls_offered: bool | None = True) -> tuple[Phase, ...]:
+    """The phases a probe runs before QUIT on a port with ``mode``."""
+    if mode is TlsMode.IMPLICIT:
+        return IMPLICIT_ORDER
+    return STARTTLS_ORDER if starttls_offered else PLAIN_ORDER
+
+
+def run_phases(
+    order: Sequence[Phase],
+    durations: Mapping[Phase, float] | float,
+    *,
+    failure: PhaseRecord | None = None,
+    then: Sequence[Phase] = (),
+    replies: Mapping[Phase, SmtpReply] | None = None,
+    gap: float = 0.0,
+    ndigits: int | None = None,
+    failure_takes_time: bool = True,
+) -> tuple[list[PhaseRecord], float]:
+    """Records of the phases in ``order`` laid end to end from 0 ms, and the end time.
+
+    Every phase succeeds with its duration (``durations`` per phase, or one for all)
+    and its reply from ``replies``, until the phase of ``failure``: that record
+    (its start set here) ends the run, and only the phases of ``then`` (say QUIT)
+    follow it. Each phase starts ``gap`` ms after the previous one ends, rounded to
+    ``ndigits``; a failure delays what follows only when ``failure_takes_time``.
+    """
+    replies = replies or {}
+    records: list[PhaseRecord] = []
+    t = 0.0
+
+    def add(rec: PhaseRecord, takes_time: bool = True) -> None:
+        nonlocal t
+        records.append(rec)
+        if takes_time:
+            t = t + rec.duration_ms + gap
+            t = round(t, ndigits) if ndigits is not None else t
+
+    def succeed(ph: Phase) -> None:
+        ms = durations if isinstance(durations, float) else durations[ph]
+        add(PhaseRecord(ph, Outcome.OK, t, ms, replies.get(ph)))
+
+    for ph in order:
+        if failure is not None and ph is failure.phase:
+            add(replace(failure, start_ms=t), failure_takes_time)
+            for after in then:
+                succeed(after)
+            break
+        succeed(ph)
+    return records, t
+
+
+# ------------------------------------------------------- compact builders (diagnose)
 
 
 def query(
@@ -73,14 +268,14 @@ def query(
     detail: str | None = None,
     cname: str | None = None,
 ) -> DnsQuery:
-    return DnsQuery(
-        name=name,
-        rdtype=rdtype,
-        outcome=outcome,
-        answers=tuple(answers),
-        nameserver="127.0.0.1@5353" if outcome is not DnsOutcome.TIMEOUT else None,
-        duration_ms=2.0,
-        detail=detail if outcome is not DnsOutcome.OK else None,
+    """A query; a timed-out one names no nameserver, an answered one carries no detail."""
+    return dns_query(
+        name,
+        rdtype,
+        answers,
+        outcome,
+        detail if outcome is not DnsOutcome.OK else None,
+        NS if outcome is not DnsOutcome.TIMEOUT else None,
         cname=cname,
     )
 
@@ -96,19 +291,13 @@ def host(
     """An MX host; ``address_outcome`` sets the outcome of its A/AAAA queries."""
     if address_outcome is None:
         address_outcome = DnsOutcome.OK if addresses else DnsOutcome.NXDOMAIN
-    v4 = [a for a in addresses if ":" not in a]
-    v6 = [a for a in addresses if ":" in a]
-    if address_outcome is DnsOutcome.OK:
-        queries = (
-            query(name, "A", DnsOutcome.OK if v4 else DnsOutcome.NODATA, v4),
-            query(name, "AAAA", DnsOutcome.OK if v6 else DnsOutcome.NODATA, v6),
+    queries: Sequence[DnsQuery] | None = None
+    if address_outcome is not DnsOutcome.OK:
+        queries = tuple(
+            query(name, rdtype, address_outcome, detail=f"{address_outcome.value} for {name}")
+            for rdtype in ("A", "AAAA")
         )
-    else:
-        queries = (
-            query(name, "A", address_outcome, detail=f"{address_outcome.value} for {name}"),
-            query(name, "AAAA", address_outcome, detail=f"{address_outcome.value} for {name}"),
-        )
-    return MxHost(name, preference, kind, tuple(addresses), queries, rank)
+    return mx_host(name, preference, addresses, rank=rank, kind=kind, queries=queries)
 
 
 def resolution(
@@ -135,18 +324,6 @@ def resolution(
     return Resolution(domain, kind, mxq, tuple(hosts), queries, 5.0)
 
 
-def route(
-    mx: str = "mx1.example.org",
-    address: str = "198.51.100.5",
-    port: int = 25,
-    preference: int = 10,
-    rank: int = 1,
-) -> Route:
-    family = AddressFamily.IPV6 if ":" in address else AddressFamily.IPV4
-    mode = TlsMode.IMPLICIT if port == 465 else TlsMode.STARTTLS
-    return Route(mx, preference, rank, address, family, port, mode)
-
-
 def reply(code: int, text: str) -> SmtpReply:
     """``reply(421, "4.3.2 busy")``: the enhanced code is read from the text."""
     first = text.split(" ", 1)[0]
@@ -154,72 +331,27 @@ def reply(code: int, text: str) -> SmtpReply:
     return SmtpReply(code, enhanced, text)
 
 
-def cert(
-    days_left: int = 200,
-    subject: str = "CN=mx1.example.org",
-    issuer: str = "CN=Example CA",
-    sans: Sequence[str] = ("mx1.example.org",),
-) -> CertInfo:
-    return CertInfo(
-        subject=subject,
-        issuer=issuer,
-        sans=tuple(sans),
-        serial="0a1b",
-        not_before="2025-06-01T00:00:00Z",
-        not_after="2026-07-20T00:00:00Z",
-        days_left=days_left,
-        key_type="EC",
-        key_bits=256,
-        sha256="aa:bb:cc",
-        self_signed=subject == issuer,
-    )
-
-
-def tls(
-    verified: bool = True,
-    verify_error: str | None = None,
-    hostname_match: bool | None = True,
-    certificate: CertInfo | None = None,
-    version: str | None = "TLSv1.3",
-) -> TlsInfo:
-    return TlsInfo(
-        version=version,
-        cipher="TLS_AES_256_GCM_SHA384" if version else None,
-        cipher_bits=256 if version else None,
-        certificate=certificate if certificate is not None else cert(),
-        chain_length=2,
-        verified=verified,
-        verify_error=verify_error,
-        hostname_match=hostname_match,
-    )
-
-
-def _ok_record(phase: Phase, start: float) -> PhaseRecord:
-    r: SmtpReply | None = None
-    if phase is Phase.GREETING:
-        r = reply(220, "mx ESMTP ready")
-    elif phase in (Phase.EHLO, Phase.EHLO_TLS, Phase.HELO):
-        r = reply(250, "mx hello")
-    elif phase is Phase.STARTTLS:
-        r = reply(220, "2.0.0 Ready to start TLS")
-    return PhaseRecord(phase, Outcome.OK, start, PHASE_MS, r)
+#: Replies of the successful phases that have one.
+_OK_REPLIES = {
+    Phase.GREETING: reply(220, "mx ESMTP ready"),
+    Phase.EHLO: reply(250, "mx hello"),
+    Phase.EHLO_TLS: reply(250, "mx hello"),
+    Phase.HELO: reply(250, "mx hello"),
+    Phase.STARTTLS: reply(220, "2.0.0 Ready to start TLS"),
+}
 
 
 def phases_until(rt: Route, phase: Phase) -> list[PhaseRecord]:
     """Successful records of every phase before ``phase`` in the probe's order."""
-    order = IMPLICIT_ORDER if rt.tls_mode is TlsMode.IMPLICIT else STARTTLS_ORDER
+    order = phase_order(rt.tls_mode)
     if phase is Phase.HELO:
         # EHLO was rejected, then HELO: EHLO's record is a negative reply.
-        idx = order.index(Phase.EHLO)
-        out = [_ok_record(p, i * PHASE_MS) for i, p in enumerate(order[:idx])]
-        out.append(
-            PhaseRecord(
-                Phase.EHLO, Outcome.REPLY, idx * PHASE_MS, PHASE_MS, reply(502, "5.5.1 no EHLO")
-            )
+        rejected = PhaseRecord(
+            Phase.EHLO, Outcome.REPLY, 0.0, PHASE_MS, reply(502, "5.5.1 no EHLO")
         )
-        return out
+        return run_phases(order, PHASE_MS, failure=rejected, replies=_OK_REPLIES)[0]
     idx = order.index(phase) if phase in order else len(order)
-    return [_ok_record(p, i * PHASE_MS) for i, p in enumerate(order[:idx])]
+    return run_phases(order[:idx], PHASE_MS, replies=_OK_REPLIES)[0]
 
 
 def ok(
@@ -232,13 +364,8 @@ def ok(
     """A route that works; without STARTTLS when ``starttls_offered`` is False."""
     if rt.tls_mode is TlsMode.IMPLICIT:
         starttls_offered = None
-        order: tuple[Phase, ...] = IMPLICIT_ORDER
-    elif starttls_offered:
-        order = STARTTLS_ORDER
-    else:
-        order = (Phase.CONNECT, Phase.GREETING, Phase.EHLO)
-    recs = [_ok_record(p, i * PHASE_MS) for i, p in enumerate(order)]
-    recs.append(PhaseRecord(Phase.QUIT, Outcome.OK, len(order) * PHASE_MS, PHASE_MS))
+    order = phase_order(rt.tls_mode, starttls_offered)
+    recs, end = run_phases((*order, Phase.QUIT), PHASE_MS, replies=_OK_REPLIES)
     has_tls = Phase.TLS_HANDSHAKE in order
     return RouteResult(
         route=rt,
@@ -248,7 +375,7 @@ def ok(
         extensions=("PIPELINING", "STARTTLS") if starttls_offered else ("PIPELINING",),
         starttls_offered=starttls_offered,
         tls=(tls_info if tls_info is not None else tls()) if has_tls else None,
-        total_ms=(len(order) + 1) * PHASE_MS,
+        total_ms=end,
         started_at=started_at,
     )
 
@@ -296,7 +423,7 @@ def failed(
 
 def routes_for(h: MxHost, ports: Sequence[int] = (25, 587, 465)) -> list[Route]:
     """Every (address, port) route of an MX host, in the probe's order."""
-    return [route(h.name, a, p, h.preference, h.rank) for a in h.addresses for p in ports]
+    return [route_to(h, a, p) for a in h.addresses for p in ports]
 
 
 def report(

@@ -8,6 +8,10 @@ so renderings can be compared with golden files.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+
+import factories as shared
+from factories import route_to as route
 
 from smtpdiag.model import (
     AddressFamily,
@@ -55,7 +59,6 @@ __all__ = [
 ]
 
 STARTED_AT = "2026-11-23T06:00:00.000Z"
-NS = "127.0.0.1@5353"
 
 # Fixed phase durations (ms).
 DUR = {
@@ -72,44 +75,25 @@ DUR = {
 
 def cert(host: str, days_left: int = 80, fingerprint: str = "ab") -> CertInfo:
     """A leaf certificate for ``host``; the fingerprint is ``fingerprint`` repeated."""
-    return CertInfo(
-        subject=f"CN={host}",
-        issuer="CN=Test CA",
-        sans=(host,),
+    return shared.cert(
+        days_left,
+        f"CN={host}",
+        "CN=Test CA",
+        (host,),
         serial="01",
         not_before="2026-09-01T00:00:00Z",
         not_after="2027-02-11T00:00:00Z",
-        days_left=days_left,
-        key_type="EC",
-        key_bits=256,
         sha256=":".join([fingerprint] * 32),
-        self_signed=False,
     )
 
 
 def tls(host: str, *, days_left: int = 80, version: str = "TLSv1.3", fp: str = "ab") -> TlsInfo:
     """A successful TLS session."""
-    return TlsInfo(
-        version=version,
-        cipher="TLS_AES_256_GCM_SHA384",
-        cipher_bits=256,
-        certificate=cert(host, days_left, fp),
-        chain_length=2,
-        verified=True,
-        hostname_match=True,
-    )
+    return shared.tls(certificate=cert(host, days_left, fp), version=version)
 
 
-def q(
-    name: str,
-    rdtype: str,
-    answers: Sequence[str] = (),
-    outcome: DnsOutcome = DnsOutcome.OK,
-    detail: str | None = None,
-    nameserver: str | None = NS,
-) -> DnsQuery:
-    """One DNS query."""
-    return DnsQuery(name, rdtype, outcome, tuple(answers), nameserver, 1.5, detail)
+#: One DNS query: ``q(name, rdtype, answers, outcome, detail, nameserver)``.
+q = partial(shared.dns_query, duration_ms=1.5)
 
 
 def mx_host(
@@ -119,21 +103,9 @@ def mx_host(
     rank: int = 1,
     kind: MxTargetKind = MxTargetKind.HOSTNAME,
 ) -> MxHost:
-    """An MX host with its addresses."""
-    return MxHost(name, preference, kind, tuple(addresses), (q(name, "A", addresses),), rank)
-
-
-def route(host: MxHost, address: str, port: int) -> Route:
-    """A route to ``address:port`` of ``host``."""
-    return Route(
-        mx=host.name,
-        preference=host.preference,
-        rank=host.rank,
-        address=address,
-        family=AddressFamily.IPV6 if ":" in address else AddressFamily.IPV4,
-        port=port,
-        tls_mode=TlsMode.IMPLICIT if port == 465 else TlsMode.STARTTLS,
-    )
+    """An MX host with its addresses (one A query lists them all)."""
+    queries = (q(name, "A", addresses),)
+    return shared.mx_host(name, preference, addresses, rank=rank, kind=kind, queries=queries)
 
 
 def route_result(
@@ -151,39 +123,28 @@ def route_result(
     fp: str = "ab",
     banner: str | None = None,
 ) -> RouteResult:
-    """A route probe running the normal phase sequence, stopping at ``fail``."""
+    """A route probe running the normal phase sequence, stopping at ``fail``.
+
+    QUIT follows a failure (unless the connection failed) at the failed phase's start.
+    """
     dur = {**DUR, **(durations or {})}
-    if r.tls_mode is TlsMode.IMPLICIT:
-        seq = [Phase.CONNECT, Phase.TLS_HANDSHAKE, Phase.GREETING, Phase.EHLO]
-    elif starttls_offered:
-        seq = [
-            Phase.CONNECT,
-            Phase.GREETING,
-            Phase.EHLO,
-            Phase.STARTTLS,
-            Phase.TLS_HANDSHAKE,
-            Phase.EHLO_TLS,
-        ]
-    else:
-        seq = [Phase.CONNECT, Phase.GREETING, Phase.EHLO]
-    phases: list[PhaseRecord] = []
-    start = 0.0
-    failed = False
-    for ph in seq:
-        if ph is fail:
-            ms = fail_ms if fail_ms is not None else dur[ph]
-            phases.append(PhaseRecord(ph, outcome, start, ms, reply, detail, "Err"))
-            failed = True
-            break
-        phases.append(PhaseRecord(ph, Outcome.OK, start, dur[ph]))
-        start += dur[ph]
-    if fail is not Phase.CONNECT:
-        phases.append(PhaseRecord(Phase.QUIT, Outcome.OK, start, dur[Phase.QUIT]))
+    seq = shared.phase_order(r.tls_mode, starttls_offered)
+    failure = None
+    if fail in seq:
+        ms = fail_ms if fail_ms is not None else dur[fail]
+        failure = PhaseRecord(fail, outcome, 0.0, ms, reply, detail, "Err")
+    phases, _ = shared.run_phases(
+        (*seq, Phase.QUIT),
+        dur,
+        failure=failure,
+        then=() if fail is Phase.CONNECT else (Phase.QUIT,),
+        failure_takes_time=False,
+    )
     ran_tls = Phase.TLS_HANDSHAKE in [p.phase for p in phases if p.ok]
     return RouteResult(
         route=r,
         phases=tuple(phases),
-        ok=not failed,
+        ok=failure is None,
         banner=banner
         if banner is not None
         else (f"{r.mx} ESMTP" if fail is not Phase.CONNECT else None),

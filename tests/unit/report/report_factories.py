@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
-from smtpdiag.config import tls_mode_for_port
+import factories as shared
+from factories import route_to
+
 from smtpdiag.model import (
     Action,
     ActionKind,
@@ -17,7 +20,6 @@ from smtpdiag.model import (
     CertInfo,
     Diagnosis,
     DnsOutcome,
-    DnsQuery,
     Evidence,
     Finding,
     MxHost,
@@ -64,8 +66,9 @@ __all__ = [
 STARTED_AT = "2026-11-23T06:00:00Z"
 #: The diagnosis instant retry times are counted from (probe start + 2 s).
 NOW = "2026-11-23T06:00:02Z"
-NS = "127.0.0.1@5353"
 PORTS = (25, 587, 465)
+#: Every DNS query of these scenarios takes this long, ms.
+_DNS_MS = 1.214
 
 # Fixed phase durations (ms): plausible for a server on the same continent.
 _DUR = {
@@ -78,6 +81,8 @@ _DUR = {
     Phase.EHLO_TLS: 22.4,
     Phase.QUIT: 21.9,
 }
+#: Idle time between two phases, ms.
+_GAP_MS = 0.113
 
 _EXTENSIONS = ("PIPELINING", "SIZE 52428800", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8")
 
@@ -91,55 +96,24 @@ def cert(
     not_after: str = "2027-01-23T12:00:00Z",
 ) -> CertInfo:
     """A leaf certificate for ``host``."""
-    subject = f"CN={host}"
-    return CertInfo(
-        subject=subject,
-        issuer=issuer,
-        sans=tuple(sans if sans is not None else (host,)),
+    return shared.cert(
+        days_left,
+        f"CN={host}",
+        issuer,
+        sans if sans is not None else (host,),
         serial="4a1f0c9e2b7d33e1",
         not_before="2026-10-25T12:00:00Z",
         not_after=not_after,
-        days_left=days_left,
-        key_type="EC",
-        key_bits=256,
         sha256=":".join(["5e", "a7", "19", "c0"] * 8),
-        self_signed=subject == issuer,
     )
 
 
 def _tls_ok(host: str) -> TlsInfo:
-    return TlsInfo(
-        version="TLSv1.3",
-        cipher="TLS_AES_256_GCM_SHA384",
-        cipher_bits=256,
-        certificate=cert(host),
-        chain_length=2,
-        verified=True,
-        verify_error=None,
-        hostname_match=True,
-    )
+    return shared.tls(certificate=cert(host))
 
 
-def q(
-    name: str,
-    rdtype: str,
-    answers: Sequence[str] = (),
-    outcome: DnsOutcome = DnsOutcome.OK,
-    *,
-    ms: float = 1.214,
-    detail: str | None = None,
-    nameserver: str | None = NS,
-) -> DnsQuery:
-    """One DNS query."""
-    return DnsQuery(
-        name=name,
-        rdtype=rdtype,
-        outcome=outcome,
-        answers=tuple(answers),
-        nameserver=nameserver,
-        duration_ms=ms,
-        detail=detail,
-    )
+#: One DNS query: ``q(name, rdtype, answers, outcome, detail, nameserver)``.
+q = partial(shared.dns_query, duration_ms=_DNS_MS)
 
 
 def mx_host(
@@ -151,32 +125,8 @@ def mx_host(
     kind: MxTargetKind = MxTargetKind.HOSTNAME,
 ) -> MxHost:
     """An MX host whose A/AAAA queries answered with ``addresses``."""
-    v4 = [a for a in addresses if ":" not in a]
-    v6 = [a for a in addresses if ":" in a]
-    queries = (
-        q(name, "A", v4, DnsOutcome.OK if v4 else DnsOutcome.NODATA),
-        q(name, "AAAA", v6, DnsOutcome.OK if v6 else DnsOutcome.NODATA),
-    )
-    return MxHost(
-        name=name,
-        preference=preference,
-        kind=kind,
-        addresses=tuple(addresses),
-        queries=queries,
-        rank=rank,
-    )
-
-
-def _route(host: MxHost, address: str, port: int) -> Route:
-    return Route(
-        mx=host.name,
-        preference=host.preference,
-        rank=host.rank,
-        address=address,
-        family=AddressFamily.IPV6 if ":" in address else AddressFamily.IPV4,
-        port=port,
-        tls_mode=tls_mode_for_port(port),
-    )
+    queries = shared.address_queries(name, addresses, duration_ms=_DNS_MS)
+    return shared.mx_host(name, preference, addresses, rank=rank, kind=kind, queries=queries)
 
 
 def route_result(
@@ -200,15 +150,7 @@ def route_result(
     """
     host = route.mx
     implicit = route.tls_mode is TlsMode.IMPLICIT
-    seq: list[Phase] = [Phase.CONNECT]
-    if implicit:
-        seq += [Phase.TLS_HANDSHAKE, Phase.GREETING, Phase.EHLO]
-    else:
-        seq += [Phase.GREETING, Phase.EHLO]
-        if starttls_offered:
-            seq += [Phase.STARTTLS, Phase.TLS_HANDSHAKE, Phase.EHLO_TLS]
-    seq.append(Phase.QUIT)
-
+    seq = (*shared.phase_order(route.tls_mode, starttls_offered), Phase.QUIT)
     ok_replies = {
         Phase.GREETING: SmtpReply(220, None, banner or f"{host} ESMTP ready"),
         Phase.EHLO: SmtpReply(250, None, f"{host}\n" + "\n".join(_EXTENSIONS)),
@@ -216,28 +158,24 @@ def route_result(
         Phase.EHLO_TLS: SmtpReply(250, None, f"{host}\n" + "\n".join(_EXTENSIONS)),
         Phase.QUIT: SmtpReply(221, "2.0.0", "Bye"),
     }
-    phases: list[PhaseRecord] = []
-    t = 0.0
-    failed = False
-    tls_attempted = False
-    for ph in seq:
-        if failed and not (ph is Phase.QUIT and quit_after_failure):
-            continue
-        if ph is Phase.TLS_HANDSHAKE:
-            tls_attempted = True
-        if ph is fail and not failed:
-            dur = fail_ms if fail_ms is not None else _DUR[ph]
-            rec = PhaseRecord(ph, outcome, t, dur, reply, detail, error_type)
-            failed = True
-        else:
-            rec = PhaseRecord(ph, Outcome.OK, t, _DUR[ph], ok_replies.get(ph))
-        phases.append(rec)
-        t = round(t + rec.duration_ms + 0.113, 3)
+    failure = None
+    if fail is not None:
+        ms = fail_ms if fail_ms is not None else _DUR[fail]
+        failure = PhaseRecord(fail, outcome, 0.0, ms, reply, detail, error_type)
+    phases, t = shared.run_phases(
+        seq,
+        _DUR,
+        failure=failure,
+        then=(Phase.QUIT,) if quit_after_failure and fail is not Phase.QUIT else (),
+        replies=ok_replies,
+        gap=_GAP_MS,
+        ndigits=3,
+    )
 
     greeting = next((p for p in phases if p.phase is Phase.GREETING), None)
     ok = fail is None
     ehlo_done = any(p.phase is Phase.EHLO and p.ok for p in phases)
-    if tls is None and tls_attempted:
+    if tls is None and any(p.phase is Phase.TLS_HANDSHAKE for p in phases):
         if fail is Phase.TLS_HANDSHAKE:
             tls = TlsInfo(verify_error=None, hostname_match=None)
         else:
@@ -293,7 +231,7 @@ def _resolution(domain: str, hosts: Sequence[MxHost], mx_answers: Sequence[str])
 
 
 def _all_ok(hosts: Sequence[MxHost], ports: Sequence[int] = PORTS) -> list[RouteResult]:
-    return [route_result(_route(h, a, p)) for h in hosts for a in h.addresses for p in ports]
+    return [route_result(route_to(h, a, p)) for h in hosts for a in h.addresses for p in ports]
 
 
 # ----------------------------------------------------------------------- scenarios
@@ -317,7 +255,7 @@ def dead_primary() -> ProbeReport:
     )
     dead = [
         route_result(
-            _route(mx1, "198.51.100.21", p),
+            route_to(mx1, "198.51.100.21", p),
             fail=Phase.CONNECT,
             outcome=Outcome.TIMEOUT,
             detail="connect timed out after 5.0 s",
@@ -336,7 +274,7 @@ def greeting_421() -> ProbeReport:
     reply = SmtpReply(421, "4.3.2", "4.3.2 Service currently unavailable, too many connections")
     routes = [
         route_result(
-            _route(mx1, "198.51.100.31", p),
+            route_to(mx1, "198.51.100.31", p),
             fail=Phase.GREETING,
             outcome=Outcome.REPLY,
             reply=reply,
@@ -352,10 +290,10 @@ def tls_mismatch() -> ProbeReport:
     """STARTTLS works, but the certificate is self-signed and names another host."""
     mx1 = mx_host("mx.badcert.example", 10, ["198.51.100.41"])
     res = _resolution("badcert.example", [mx1], ["10 mx.badcert.example"])
-    bad = TlsInfo(
-        version="TLSv1.3",
-        cipher="TLS_AES_128_GCM_SHA256",
-        cipher_bits=128,
+    bad = shared.tls(
+        verified=False,
+        verify_error="self-signed certificate (X509 error 18)",
+        hostname_match=False,
         certificate=cert(
             "localhost.localdomain",
             sans=("localhost.localdomain", "localhost"),
@@ -363,16 +301,15 @@ def tls_mismatch() -> ProbeReport:
             days_left=-12,
             not_after="2026-11-11T08:30:00Z",
         ),
+        cipher="TLS_AES_128_GCM_SHA256",
+        cipher_bits=128,
         chain_length=1,
-        verified=False,
-        verify_error="self-signed certificate (X509 error 18)",
-        hostname_match=False,
     )
-    routes = [route_result(_route(mx1, "198.51.100.41", p), tls=bad) for p in (25, 587)]
+    routes = [route_result(route_to(mx1, "198.51.100.41", p), tls=bad) for p in (25, 587)]
     # Implicit TLS on 465 is not listening at all.
     routes.append(
         route_result(
-            _route(mx1, "198.51.100.41", 465),
+            route_to(mx1, "198.51.100.41", 465),
             fail=Phase.CONNECT,
             outcome=Outcome.REFUSED,
             detail="connection refused",
@@ -399,10 +336,10 @@ def mx_no_address() -> ProbeReport:
     )
     mx2 = mx_host("mx2.noaddr.example", 20, ["198.51.100.52"], rank=2)
     res = _resolution(domain, [gone, mx2], ["10 mx-old.noaddr.example", "20 mx2.noaddr.example"])
-    routes = [route_result(_route(mx2, "198.51.100.52", 25))]
+    routes = [route_result(route_to(mx2, "198.51.100.52", 25))]
     routes += [
         route_result(
-            _route(mx2, "198.51.100.52", p),
+            route_to(mx2, "198.51.100.52", p),
             fail=Phase.CONNECT,
             outcome=Outcome.REFUSED,
             detail="connection refused",
@@ -440,7 +377,14 @@ def nxdomain() -> ProbeReport:
 def servfail() -> ProbeReport:
     """Every nameserver answers SERVFAIL for the MX query."""
     domain = "broken-dns.example"
-    mx = q(domain, "MX", (), DnsOutcome.SERVFAIL, ms=812.5, detail="SERVFAIL from 127.0.0.1@5353")
+    mx = q(
+        domain,
+        "MX",
+        (),
+        DnsOutcome.SERVFAIL,
+        duration_ms=812.5,
+        detail="SERVFAIL from 127.0.0.1@5353",
+    )
     res = Resolution(domain, ResolutionKind.FAILED, mx, (), (mx,), mx.duration_ms)
     return probe_report(domain, res, [])
 
@@ -463,21 +407,21 @@ def hostile() -> ProbeReport:
     res = _resolution("hostile.example", [mx1], [f"10 {evil_host} {HOSTILE_TEXT}"])
     reply = SmtpReply(554, "5.7.1", HOSTILE_TEXT)
     r25 = route_result(
-        _route(mx1, "198.51.100.61", 25),
+        route_to(mx1, "198.51.100.61", 25),
         fail=Phase.GREETING,
         outcome=Outcome.REPLY,
         reply=reply,
         detail=HOSTILE_TEXT,
         error_type=HOSTILE_TEXT[:40],
     )
-    r587 = route_result(_route(mx1, "198.51.100.61", 587), banner=HOSTILE_TEXT)
+    r587 = route_result(route_to(mx1, "198.51.100.61", 587), banner=HOSTILE_TEXT)
     tls = replace(
         _tls_ok(evil_host),
         certificate=replace(cert(HOSTILE_TEXT[:300]), issuer=HOSTILE_TEXT),
         verify_error=HOSTILE_TEXT,
         verified=False,
     )
-    r465 = route_result(_route(mx1, "198.51.100.61", 465), tls=tls)
+    r465 = route_result(route_to(mx1, "198.51.100.61", 465), tls=tls)
     return probe_report(
         "hostile.example", res, [r25, replace(r587, extensions=(HOSTILE_TEXT,)), r465]
     )
@@ -501,9 +445,9 @@ def implicit_mx() -> ProbeReport:
         duration_ms=3.642,
     )
     routes = [
-        route_result(_route(own, "198.51.100.71", 25), starttls_offered=False),
+        route_result(route_to(own, "198.51.100.71", 25), starttls_offered=False),
         route_result(
-            _route(own, "198.51.100.71", 587),
+            route_to(own, "198.51.100.71", 587),
             fail=Phase.CONNECT,
             outcome=Outcome.REFUSED,
             detail="connection refused",
@@ -511,7 +455,7 @@ def implicit_mx() -> ProbeReport:
             fail_ms=0.351,
         ),
         route_result(
-            _route(own, "198.51.100.71", 465),
+            route_to(own, "198.51.100.71", 465),
             fail=Phase.TLS_HANDSHAKE,
             outcome=Outcome.TLS_FAILURE,
             detail="[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol (_ssl.c:1000)",
