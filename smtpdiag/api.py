@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from . import __version__
 from .config import ProbeConfig
@@ -19,16 +19,12 @@ from .errors import ProbeError
 from .model import DnsOutcome, ProbeReport, ResolutionKind
 from .probe import plan_routes, probe_routes
 from .resolve import normalize_domain, resolve_domain
+from .timefmt import utc_iso
 
 __all__ = ["could_not_run", "probe", "probe_sync"]
 
 # Stages end by the deadline themselves; this margin only guards against a bug there.
 _SAFETY_MARGIN_S = 2.0
-
-
-def _utc_iso(ts: float | None = None) -> str:
-    moment = datetime.now(UTC) if ts is None else datetime.fromtimestamp(ts, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def probe(
@@ -61,7 +57,7 @@ async def probe(
     name = normalize_domain(domain)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    started_at = _utc_iso()
+    started_at = utc_iso()
     deadline = started + config.timeouts.total
     try:
         async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):

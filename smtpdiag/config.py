@@ -136,14 +136,25 @@ class TlsConfig:
 
     def __post_init__(self) -> None:
         if self.ca_file is not None:
+            marker = b"-----BEGIN CERTIFICATE-----"
+            found = False
             try:
                 with open(self.ca_file, "rb") as fh:
-                    head = fh.read(1 << 20)
+                    # Small reads: a bundle is usually ~200 KiB; never preallocate a MiB.
+                    tail = b""
+                    for _ in range(64):  # at most 4 MiB scanned
+                        chunk = fh.read(64 * 1024)
+                        if not chunk:
+                            break
+                        if marker in tail + chunk:
+                            found = True
+                            break
+                        tail = chunk[-len(marker) :]
             except OSError as exc:
                 raise ConfigError(
                     f"cannot read CA file {self.ca_file!r}: {exc.strerror or exc}"
                 ) from None
-            if b"-----BEGIN CERTIFICATE-----" not in head:
+            if not found:
                 raise ConfigError(f"CA file {self.ca_file!r} holds no PEM certificate")
 
 

@@ -33,6 +33,7 @@ from cryptography.x509.verification import (
 
 from ..model import CertInfo
 from ..textsafe import clean
+from ..timefmt import utc_iso
 
 __all__ = [
     "MAX_CHAIN",
@@ -214,8 +215,8 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
         issuer=_name_text(cert, "issuer"),
         sans=tuple((dns + ips)[:_MAX_SANS]),
         serial=format(cert.serial_number, "x"),
-        not_before=cert.not_valid_before_utc.isoformat(),
-        not_after=not_after.isoformat(),
+        not_before=utc_iso(cert.not_valid_before_utc, "seconds"),
+        not_after=utc_iso(not_after, "seconds"),
         days_left=_whole_days((not_after - now).total_seconds() / 86400),
         key_type=key_type,
         key_bits=key_bits,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.x509.verification import Store
 
 from ..config import ProbeConfig
 from ..model import Outcome, Phase, PhaseRecord, Route, RouteResult
 from ..textsafe import clean
+from ..timefmt import utc_iso
 from .certs import load_trust_store
 from .recorder import Clock
 from .session import ProbeContext, run_route
@@ -53,7 +54,7 @@ def _unstarted(route: Route, detail: str, error_type: str | None = None) -> Rout
         route=route,
         phases=(record,),
         ok=False,
-        started_at=datetime.now(UTC).isoformat(),
+        started_at=utc_iso(),
     )
 
 

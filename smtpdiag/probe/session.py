@@ -42,6 +42,7 @@ from ..model import (
     TlsMode,
 )
 from ..textsafe import clean
+from ..timefmt import utc_iso
 from .connect import open_connection_socket, quickack
 from .errors import parse_reply
 from .plan import address_family
@@ -392,7 +393,7 @@ class _RouteProbe:
     # ---------------------------------------------------------------------- run
 
     async def run(self) -> RouteResult:
-        started_at = datetime.now(UTC).isoformat()
+        started_at = utc_iso()
         ok = False
         try:
             try:

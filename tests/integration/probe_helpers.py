@@ -16,7 +16,7 @@ def assert_plausible(result: RouteResult, *, slow_ms: float = 1500.0) -> None:
     """Durations present, non-negative, in order, inside the route's total; quick
     phases quick (loopback), timeouts excepted."""
     assert result.phases, "no phase recorded"
-    assert result.started_at.endswith("+00:00")
+    assert result.started_at.endswith("Z")  # ISO 8601 UTC, as everywhere in reports
     previous_end = 0.0
     for rec in result.phases:
         assert rec.duration_ms >= 0.0, rec

@@ -1,0 +1,16 @@
+"""One spelling for instants in reports: ISO 8601, UTC, ``Z`` suffix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["utc_iso"]
+
+
+def utc_iso(moment: datetime | None = None, timespec: str = "milliseconds") -> str:
+    """``2026-11-23T06:19:07.791Z`` for ``moment`` (default: now); naive means UTC."""
+    if moment is None:
+        moment = datetime.now(UTC)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
