@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from smtpdiag.config import tls_mode_for_port
+from smtpdiag.health.evaluate import expected_phases
 from smtpdiag.model import (
     AddressFamily,
     CertInfo,
@@ -74,15 +75,9 @@ __all__ = [
 T0 = "2026-01-01T00:00:00Z"
 #: The local test nameserver every query names.
 NS = "127.0.0.1@5353"
-STARTTLS_ORDER = (
-    Phase.CONNECT,
-    Phase.GREETING,
-    Phase.EHLO,
-    Phase.STARTTLS,
-    Phase.TLS_HANDSHAKE,
-    Phase.EHLO_TLS,
-)
-IMPLICIT_ORDER = (Phase.CONNECT, Phase.TLS_HANDSHAKE, Phase.GREETING, Phase.EHLO)
+#: The probe's phase order before QUIT (RFC 3207 4; RFC 8314 3.3 for implicit TLS).
+STARTTLS_ORDER = expected_phases(TlsMode.STARTTLS)
+IMPLICIT_ORDER = expected_phases(TlsMode.IMPLICIT)
 #: Phases of a STARTTLS port whose server does not offer STARTTLS.
 PLAIN_ORDER = (Phase.CONNECT, Phase.GREETING, Phase.EHLO)
 #: Fixed duration of each successful phase, ms.
@@ -131,10 +126,11 @@ def mx_host(
     rank: int = 1,
     kind: MxTargetKind = MxTargetKind.HOSTNAME,
     queries: Sequence[DnsQuery] | None = None,
+    dns_ms: float = 2.0,
 ) -> MxHost:
-    """An MX host; ``queries`` defaults to :func:`address_queries` of its addresses."""
+    """An MX host; ``queries`` defaults to :func:`address_queries` (``dns_ms`` each)."""
     if queries is None:
-        queries = address_queries(name, addresses)
+        queries = address_queries(name, addresses, duration_ms=dns_ms)
     return MxHost(name, preference, kind, tuple(addresses), tuple(queries), rank)
 
 

@@ -95,13 +95,7 @@ class _CheckParser(common.Parser):
 def _limit(text: str) -> float | None:
     if text.lower() in ("off", "none"):
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"seconds must be > 0 and <= 3600: {text!r}")
-    return value
+    return common.seconds_arg(text)
 
 
 def _days(text: str) -> int | None:
@@ -154,20 +148,18 @@ def register(subparsers: Any) -> None:
                 metavar="SECONDS",
                 help=f"{_LEVEL_WORD[level]} when the {what} takes longer ({default:g})",
             )
-    th.add_argument(
-        "--cert-warn-days",
-        type=_days,
-        default=d.cert_warn_days,
-        metavar="DAYS",
-        help=f"warn when fewer days are left on a certificate ({d.cert_warn_days})",
-    )
-    th.add_argument(
-        "--cert-crit-days",
-        type=_days,
-        default=d.cert_crit_days,
-        metavar="DAYS",
-        help=f"critical when fewer days are left ({d.cert_crit_days})",
-    )
+    for level, word in (
+        ("warn", "warn when fewer days are left on a certificate"),
+        ("crit", "critical when fewer days are left"),
+    ):
+        days = getattr(d, f"cert_{level}_days")
+        th.add_argument(
+            f"--cert-{level}-days",
+            type=_days,
+            default=days,
+            metavar="DAYS",
+            help=f"{word} ({days})",
+        )
     th.add_argument(
         "--require-starttls",
         action=argparse.BooleanOptionalAction,

@@ -27,6 +27,7 @@ __all__ = [
     "error",
     "exit_code_for_verdict",
     "parse_ports",
+    "seconds_arg",
 ]
 
 EXIT_HEALTHY = 0
@@ -91,7 +92,8 @@ def parse_ports(text: str) -> tuple[int, ...]:
     return tuple(ports)
 
 
-def _seconds(text: str) -> float:
+def seconds_arg(text: str) -> float:
+    """argparse type: a number of seconds, > 0 and <= 3600."""
     try:
         value = float(text)
     except ValueError:
@@ -143,7 +145,7 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
     ):
         default = getattr(d, dest)
         t.add_argument(
-            flag, type=_seconds, default=default, metavar="SECONDS", help=f"{what} ({default:g})"
+            flag, type=seconds_arg, default=default, metavar="SECONDS", help=f"{what} ({default:g})"
         )
 
 

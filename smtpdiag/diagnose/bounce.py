@@ -582,6 +582,13 @@ def _action_for(
     return None
 
 
+def _bounce_kind(severity: Severity) -> str:
+    """What a code of ``severity`` means for the message: soft, hard, or no bounce."""
+    return {Severity.SOFT: "soft bounce", Severity.HARD: "hard bounce"}.get(
+        severity, "not a failure"
+    )
+
+
 def explain(text: str | bytes, *, now: datetime | None = None) -> Explanation:
     """Explain a bounce line or DSN from the registry and the seed knowledge.
 
@@ -625,17 +632,13 @@ def explain(text: str | bytes, *, now: datetime | None = None) -> Explanation:
         if code is not None and code.code == vcode and re.search(pattern, parsed.text, re.I):
             notes.append(note)
     if code is not None:
-        kind = {Severity.SOFT: "soft bounce", Severity.HARD: "hard bounce"}.get(
-            code.severity, "not a failure"
-        )
+        kind = _bounce_kind(code.severity)
         title = k.title if k is not None else code.title
         lead = f"{parsed.basic} {code.code}" if parsed.basic is not None else code.code
         summary = f"{lead} {title}: {kind} ({code.class_title}, {code.subject_title})."
     else:
         assert basic is not None
-        kind = {Severity.SOFT: "soft bounce", Severity.HARD: "hard bounce"}.get(
-            basic.severity, "not a failure"
-        )
+        kind = _bounce_kind(basic.severity)
         summary = (
             f"{basic.code} {basic.title}: {kind}. No enhanced status code was given, so "
             "only the basic reply code's meaning is known."

@@ -59,6 +59,7 @@ __all__ = [
     "RouteHealth",
     "evaluate",
     "expected_phases",
+    "route_facts",
     "unknown_result",
 ]
 
@@ -278,6 +279,16 @@ def _route_dict(r: RouteHealth) -> dict[str, Any]:
             for t in r.phases
         ],
     }
+
+
+def route_facts(route: RouteHealth) -> list[str]:
+    """What the renderers say about a route after its state: failure, TLS, certificate."""
+    facts = [route.failure] if route.failure else []
+    if route.tls_version:
+        facts.append(route.tls_version)
+    if route.cert_days_left is not None:
+        facts.append(f"certificate {route.cert_days_left} days left")
+    return facts
 
 
 def expected_phases(tls_mode: TlsMode) -> tuple[Phase, ...]:

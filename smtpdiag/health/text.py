@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Outcome, Phase
 from ..textsafe import clean
-from .evaluate import HealthResult
+from .evaluate import HealthResult, route_facts
 
 __all__ = ["render_health_text"]
 
@@ -29,13 +29,7 @@ def render_health_text(result: HealthResult) -> str:
         lines.append("routes:")
         for r in result.routes:
             state = "healthy" if r.healthy else ("up, requirement not met" if r.up else "down")
-            bits = [state]
-            if r.failure:
-                bits.append(r.failure)
-            if r.tls_version:
-                bits.append(r.tls_version)
-            if r.cert_days_left is not None:
-                bits.append(f"certificate {r.cert_days_left} days left")
+            bits = [state, *route_facts(r)]
             lines.append(f"  {clean(r.label, 300)}: {', '.join(bits)}")
             times = [
                 f"{t.phase.value} {_ms(t.duration_ms)}"

@@ -22,7 +22,13 @@ Every value printed is taken from the JSON report (durations as rounded there).
 
 from __future__ import annotations
 
-from ..health.evaluate import HealthResult, HealthStatus, RouteHealth, expected_phases
+from ..health.evaluate import (
+    HealthResult,
+    HealthStatus,
+    RouteHealth,
+    expected_phases,
+    route_facts,
+)
 from ..health.thresholds import Thresholds
 from ..model import Outcome, Phase
 from ..textsafe import clean
@@ -158,13 +164,7 @@ def _domain_perfdata(result: HealthResult) -> list[str]:
 
 def _route_line(route: RouteHealth) -> str:
     state = "healthy" if route.healthy else ("up, requirement not met" if route.up else "DOWN")
-    bits = [f"{route.label}: {state}"]
-    if route.failure:
-        bits.append(route.failure)
-    if route.tls_version:
-        bits.append(route.tls_version)
-    if route.cert_days_left is not None:
-        bits.append(f"certificate {route.cert_days_left} days left")
+    bits = [f"{route.label}: {state}", *route_facts(route)]
     times = [
         f"{t.phase.value} {_num(round(t.duration_ms, 3))} ms"
         for t in route.phases

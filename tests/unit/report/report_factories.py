@@ -116,17 +116,9 @@ def _tls_ok(host: str) -> TlsInfo:
 q = partial(shared.dns_query, duration_ms=_DNS_MS)
 
 
-def mx_host(
-    name: str,
-    preference: int,
-    addresses: Sequence[str],
-    *,
-    rank: int = 1,
-    kind: MxTargetKind = MxTargetKind.HOSTNAME,
-) -> MxHost:
-    """An MX host whose A/AAAA queries answered with ``addresses``."""
-    queries = shared.address_queries(name, addresses, duration_ms=_DNS_MS)
-    return shared.mx_host(name, preference, addresses, rank=rank, kind=kind, queries=queries)
+#: An MX host whose A/AAAA queries answered with ``addresses``:
+#: ``mx_host(name, preference, addresses, *, rank=1, kind=HOSTNAME)``.
+mx_host = partial(shared.mx_host, dns_ms=_DNS_MS)
 
 
 def route_result(
