@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from ..textsafe import clean
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
 from .knowledge import RFC5321_RETRY, CodeKnowledge
-from .rules import iso, schedule_from
+from .rules import aware_now, iso, schedule_from
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -599,10 +599,7 @@ def explain(text: str | bytes, *, now: datetime | None = None) -> Explanation:
     Returns:
         An :class:`Explanation`; ``found`` is False when the text holds no status code.
     """
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = aware_now(now)
     parsed = parse_bounce(text)
     if not parsed.found:
         return Explanation(

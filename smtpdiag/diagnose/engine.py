@@ -25,7 +25,7 @@ from ..model import (
     ResolutionKind,
     Verdict,
 )
-from .rules import RULES, Facts, RuleKind, build_facts, iso
+from .rules import RULES, Facts, RuleKind, aware_now, build_facts, iso
 
 __all__ = ["MAX_HISTORY", "PERSIST_MIN_PROBES", "PERSIST_MIN_SPAN", "diagnose", "verdict_for"]
 
@@ -123,10 +123,7 @@ def diagnose(
         The verdict, its persistence, the leading code and the findings, most
         important first.
     """
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = aware_now(now)
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
     earlier = [_fired(build_facts(h, now)) for h in earlier_reports]

@@ -65,6 +65,7 @@ from ..model import (
     StepStatus,
     TlsMode,
 )
+from ..timefmt import utc_iso
 from . import knowledge
 from .codes import lookup
 from .knowledge import CodeKnowledge, RetrySchedule
@@ -78,6 +79,7 @@ __all__ = [
     "RuleKind",
     "RouteState",
     "RouteView",
+    "aware_now",
     "build_facts",
     "classify",
     "describe",
@@ -357,7 +359,14 @@ def _cert_facts(cert: CertInfo | None) -> str | None:
 
 def iso(dt: datetime) -> str:
     """ISO 8601 UTC with a ``Z``, to the second."""
-    return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return utc_iso(dt, "seconds")
+
+
+def aware_now(now: datetime | None) -> datetime:
+    """``now`` as an aware instant (naive means UTC); the current time when ``None``."""
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------- facts

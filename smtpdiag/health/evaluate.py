@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -48,6 +47,7 @@ from ..model import (
     Verdict,
 )
 from ..textsafe import clean
+from ..timefmt import utc_iso
 from .thresholds import Thresholds, tls_version_rank
 
 __all__ = [
@@ -498,32 +498,20 @@ def _domain_problems(report: ProbeReport) -> list[Problem]:
     res = report.resolution
     name = report.domain
     if res.kind is ResolutionKind.NULL_MX:
-        return [
-            Problem(
-                HealthStatus.CRITICAL,
-                ProblemKind.NULL_MX,
-                f"{name} publishes a null MX (RFC 7505): it accepts no mail",
-            )
-        ]
-    if res.kind is ResolutionKind.NONE:
-        return [
-            Problem(
-                HealthStatus.CRITICAL,
-                ProblemKind.NO_ROUTE,
-                f"{name} has no MX and no address record: no route (RFC 5321 5.1)",
-            )
-        ]
-    if res.kind is ResolutionKind.FAILED:
+        kind = ProblemKind.NULL_MX
+        reason = f"{name} publishes a null MX (RFC 7505): it accepts no mail"
+    elif res.kind is ResolutionKind.NONE:
+        kind = ProblemKind.NO_ROUTE
+        reason = f"{name} has no MX and no address record: no route (RFC 5321 5.1)"
+    elif res.kind is ResolutionKind.FAILED:
         detail = clean(res.mx_query.detail, 120)
-        return [
-            Problem(
-                HealthStatus.CRITICAL,
-                ProblemKind.DNS,
-                f"MX lookup of {name} failed: {res.mx_query.outcome.value}"
-                + (f" ({detail})" if detail else ""),
-            )
-        ]
-    return []
+        kind = ProblemKind.DNS
+        reason = f"MX lookup of {name} failed: {res.mx_query.outcome.value}" + (
+            f" ({detail})" if detail else ""
+        )
+    else:
+        return []
+    return [Problem(HealthStatus.CRITICAL, kind, reason)]
 
 
 def _worst(problems: Iterable[Problem]) -> HealthStatus:
@@ -725,6 +713,6 @@ def unknown_result(domain: str, reason: str, thresholds: Thresholds | None = Non
         HealthStatus.UNKNOWN,
         clean(f"{name}: probe could not run: {text}", 300),
         problems=(Problem(HealthStatus.UNKNOWN, ProblemKind.PROBE_FAILED, text),),
-        checked_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        checked_at=utc_iso(),
         thresholds=thresholds or Thresholds(),
     )

@@ -185,6 +185,18 @@ def route_result(
     )
 
 
+def _refused(route: Route, fail_ms: float) -> RouteResult:
+    """Nothing listens on the port: the connection is refused after ``fail_ms``."""
+    return route_result(
+        route,
+        fail=Phase.CONNECT,
+        outcome=Outcome.REFUSED,
+        detail="connection refused",
+        error_type="ConnectionRefusedError",
+        fail_ms=fail_ms,
+    )
+
+
 def probe_report(
     domain: str,
     resolution: Resolution,
@@ -299,16 +311,7 @@ def tls_mismatch() -> ProbeReport:
     )
     routes = [route_result(route_to(mx1, "198.51.100.41", p), tls=bad) for p in (25, 587)]
     # Implicit TLS on 465 is not listening at all.
-    routes.append(
-        route_result(
-            route_to(mx1, "198.51.100.41", 465),
-            fail=Phase.CONNECT,
-            outcome=Outcome.REFUSED,
-            detail="connection refused",
-            error_type="ConnectionRefusedError",
-            fail_ms=0.388,
-        )
-    )
+    routes.append(_refused(route_to(mx1, "198.51.100.41", 465), 0.388))
     return probe_report("badcert.example", res, routes)
 
 
@@ -329,17 +332,7 @@ def mx_no_address() -> ProbeReport:
     mx2 = mx_host("mx2.noaddr.example", 20, ["198.51.100.52"], rank=2)
     res = _resolution(domain, [gone, mx2], ["10 mx-old.noaddr.example", "20 mx2.noaddr.example"])
     routes = [route_result(route_to(mx2, "198.51.100.52", 25))]
-    routes += [
-        route_result(
-            route_to(mx2, "198.51.100.52", p),
-            fail=Phase.CONNECT,
-            outcome=Outcome.REFUSED,
-            detail="connection refused",
-            error_type="ConnectionRefusedError",
-            fail_ms=0.402,
-        )
-        for p in (587, 465)
-    ]
+    routes += [_refused(route_to(mx2, "198.51.100.52", p), 0.402) for p in (587, 465)]
     return probe_report(domain, res, routes)
 
 
@@ -438,14 +431,7 @@ def implicit_mx() -> ProbeReport:
     )
     routes = [
         route_result(route_to(own, "198.51.100.71", 25), starttls_offered=False),
-        route_result(
-            route_to(own, "198.51.100.71", 587),
-            fail=Phase.CONNECT,
-            outcome=Outcome.REFUSED,
-            detail="connection refused",
-            error_type="ConnectionRefusedError",
-            fail_ms=0.351,
-        ),
+        _refused(route_to(own, "198.51.100.71", 587), 0.351),
         route_result(
             route_to(own, "198.51.100.71", 465),
             fail=Phase.TLS_HANDSHAKE,
