@@ -8,7 +8,7 @@ raise; misuse raises :class:`ConfigError`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,7 +16,7 @@ from . import __version__
 from .config import ProbeConfig
 from .diagnose import diagnose as _diagnose
 from .errors import ProbeError
-from .model import DnsOutcome, ProbeReport, ResolutionKind
+from .model import DnsOutcome, PhaseRecord, ProbeReport, ResolutionKind, Route
 from .probe import plan_routes, probe_routes
 from .resolve import normalize_domain, resolve_domain
 from .timefmt import utc_iso
@@ -34,6 +34,7 @@ async def probe(
     diagnose: bool = True,
     history: Sequence[ProbeReport] = (),
     now: datetime | None = None,
+    trace: Callable[[Route, PhaseRecord], None] | None = None,
 ) -> ProbeReport:
     """Probe every route of ``domain`` and (by default) diagnose what was seen.
 
@@ -44,6 +45,8 @@ async def probe(
         history: Earlier reports of the same domain, oldest first (from watch mode):
             evidence of whether a failure persists.
         now: The instant retry schedules count from (default: the diagnosis time).
+        trace: Called with each route's phase record as soon as the phase ends (live
+            progress; it runs on the event loop, so keep it quick).
 
     Returns:
         The report. It ends within ``config.timeouts.total`` seconds (plus a little
@@ -63,7 +66,7 @@ async def probe(
         async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):
             resolution = await resolve_domain(name, config, deadline=deadline)
             routes = plan_routes(resolution, config)
-            results = await probe_routes(routes, config, deadline=deadline)
+            results = await probe_routes(routes, config, deadline=deadline, trace=trace)
     except TimeoutError:
         raise ProbeError(
             f"probe of {name} overran its {config.timeouts.total:g} s deadline"

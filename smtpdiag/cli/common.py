@@ -8,7 +8,7 @@ from typing import Any, NoReturn, Protocol
 
 from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from ..errors import ConfigError
-from ..model import AddressFamily, Verdict
+from ..model import AddressFamily, PhaseRecord, Route, Verdict
 from ..textsafe import clean
 
 __all__ = [
@@ -173,6 +173,18 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
         source_address=args.source_address,
         implicit_tls_ports=parse_ports(args.implicit_tls_ports),
     )
+
+
+def stderr_trace(route: Route, record: PhaseRecord) -> None:
+    """One line per finished phase on stderr: ``label phase outcome ms [reply|detail]``."""
+    what = ""
+    if record.reply is not None:
+        enhanced = f" {record.reply.enhanced}" if record.reply.enhanced else ""
+        what = f" {record.reply.code}{enhanced}"
+    elif record.detail:
+        what = f" ({record.detail})"
+    line = f"{route.label} {record.phase} {record.outcome} {record.duration_ms:.1f} ms{what}"
+    print(f"smtpdiag: trace: {clean(line, 300)}", file=sys.stderr, flush=True)
 
 
 def exit_code_for_verdict(verdict: Verdict | None, could_not_run: bool = False) -> int:

@@ -28,6 +28,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="observations only, no diagnosis (exit code then only tells ran / could not run)",
     )
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every phase on stderr as it ends (live progress; stdout is unchanged)",
+    )
     common.add_probe_options(p)
     p.set_defaults(run=run)
 
@@ -69,7 +74,12 @@ async def run(args: argparse.Namespace) -> int:
     from ..report.text import render_text
 
     try:
-        report = await probe(args.domain, config, diagnose=not args.no_diagnose)
+        report = await probe(
+            args.domain,
+            config,
+            diagnose=not args.no_diagnose,
+            trace=common.stderr_trace if args.trace else None,
+        )
     except ProbeError as exc:
         common.error(str(exc))
         return common.EXIT_COULD_NOT_RUN

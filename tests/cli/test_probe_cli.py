@@ -199,3 +199,32 @@ def test_demo_command_succeeds() -> None:
     ):
         assert domain in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_trace_goes_to_stderr_json_stays_clean(lab: DemoLab) -> None:
+    ns = f"{lab.nameserver.address}:{lab.nameserver.port}"
+    proc = smtpdiag(
+        "probe",
+        "busy.demo.test",
+        "--json",
+        "--trace",
+        "--nameserver",
+        ns,
+        "--ports",
+        ",".join(map(str, lab.ports)),
+        "--implicit-tls-ports",
+        str(lab.implicit_tls_port),
+        "-4",
+        "--ca-file",
+        lab.ca_file,
+    )
+    json.loads(proc.stdout)  # stdout is still only the JSON document
+    lines = proc.stderr.splitlines()
+    assert lines and all(line.startswith("smtpdiag: trace: ") for line in lines)
+    # every route's connect and its 421 greeting, as they happened
+    for port in lab.ports:
+        label = f"mx.busy.demo.test[127.77.0.4]:{port}"
+        assert any(f"{label} connect ok" in line for line in lines), proc.stderr
+        assert any(f"{label} greeting reply" in line and "421 4.3.2" in line for line in lines), (
+            proc.stderr
+        )
