@@ -340,6 +340,11 @@ def _join(lines: Iterable[str], limit: int = 8) -> str:
     return "; ".join(items)
 
 
+def _days_left(days: int) -> str:
+    """``12 days left`` / ``1 day left`` / ``expired 3 days ago``."""
+    return f"expired {plural(-days, 'day')} ago" if days < 0 else f"{plural(days, 'day')} left"
+
+
 def _cert_facts(cert: CertInfo | None) -> str | None:
     if cert is None:
         return None
@@ -348,7 +353,7 @@ def _cert_facts(cert: CertInfo | None) -> str | None:
         f"subject {cert.subject}",
         f"issuer {cert.issuer}",
         f"SANs {sans}",
-        f"valid {cert.not_before} to {cert.not_after} ({cert.days_left} days left)",
+        f"valid {cert.not_before} to {cert.not_after} ({_days_left(cert.days_left)})",
         f"key {cert.key_type}{'' if cert.key_bits is None else f' {cert.key_bits}'}",
         f"sha256 {cert.sha256}",
     ]
@@ -1499,7 +1504,8 @@ def _steps_543(
             per_mx.append(f"{h.name}: not probed ({h.kind.value})")
         else:
             good = sum(1 for v in hv if v.state is RouteState.OK)
-            per_mx.append(f"{h.name}: {good} of {len(hv)} routes work")
+            verb = "works" if len(hv) == 1 else "work"
+            per_mx.append(f"{h.name}: {good} of {plural(len(hv), 'route')} {verb}")
     failed_desc = ", ".join(failed_hosts) or "none"
     return {
         "check-mx": _join(mx_lines),

@@ -278,7 +278,7 @@ def _route_summary(report: ProbeReport) -> str:
     hosts = len({r.route.mx for r in report.routes})
     addresses = len({r.route.address for r in report.routes})
     return (
-        f"{ok} of {_plural(total, 'route')} work "
+        f"{ok} of {_plural(total, 'route')} {'works' if total == 1 else 'work'} "
         f"({_plural(hosts, 'MX host')}, {_plural(addresses, 'address', 'addresses')})."
     )
 
@@ -806,8 +806,8 @@ def _cert_block(cert: CertInfo, results: list[RouteResult], tls: TlsInfo) -> Ren
 
 def _days(days: int) -> str:
     if days < 0:
-        return f"expired {-days} days ago"
-    return f"{days} days left"
+        return f"expired {_plural(-days, 'day')} ago"
+    return f"{_plural(days, 'day')} left"
 
 
 def _grouped_failures(results: Sequence[RouteResult]) -> list[list[RouteResult]]:

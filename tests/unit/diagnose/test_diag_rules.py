@@ -1028,7 +1028,7 @@ def test_tls_mismatch_evidence_carries_cert_facts() -> None:
     assert f.evidence[0].note == "certificate fails verification (certificate has expired)"
     facts = [e.note for e in f.evidence if (e.note or "").startswith("certificate: ")]
     assert len(facts) == 1  # once per certificate, not per route
-    assert "subject CN=mx1.example.org" in facts[0] and "-3 days left" in facts[0]
+    assert "subject CN=mx1.example.org" in facts[0] and "expired 3 days ago" in facts[0]
     assert f.evidence[0].error == "certificate verify failed: certificate has expired"
 
 
