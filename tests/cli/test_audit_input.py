@@ -82,3 +82,9 @@ def test_ca_file_without_a_usable_certificate(
     ca.write_bytes(content)
     argv = ["probe", "example.org", *NS, "--ca-file", str(ca), "--timeout", "1"]
     _assert_usage_error(argv, capsys, "CA file")
+
+
+def test_ca_file_that_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Root reads a chmod-000 file anyway; a directory is unreadable for everyone.
+    argv = ["probe", "example.org", *NS, "--ca-file", str(tmp_path), "--timeout", "1"]
+    _assert_usage_error(argv, capsys, "cannot read CA file")
