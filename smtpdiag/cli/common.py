@@ -158,6 +158,16 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
         families = (AddressFamily.IPV4,)
     elif args.family == "6":
         families = (AddressFamily.IPV6,)
+    elif args.source_address is not None:
+        # One source address reaches only its own family; probing the other would fail
+        # every such route locally and read as the destination's fault.
+        version: int
+        try:
+            version = ipaddress.ip_address(args.source_address).version
+        except ValueError:
+            version = 0  # ProbeConfig reports the bad address
+        if version:
+            families = (AddressFamily.IPV6 if version == 6 else AddressFamily.IPV4,)
     config = ProbeConfig(
         ports=parse_ports(args.ports),
         families=families,

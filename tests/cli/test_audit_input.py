@@ -88,3 +88,23 @@ def test_ca_file_that_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixtu
     # Root reads a chmod-000 file anyway; a directory is unreadable for everyone.
     argv = ["probe", "example.org", *NS, "--ca-file", str(tmp_path), "--timeout", "1"]
     _assert_usage_error(argv, capsys, "cannot read CA file")
+
+
+@pytest.mark.parametrize(
+    ("argv", "families"),
+    [
+        (["--source-address", "::1"], ("ipv6",)),
+        (["--source-address", "127.0.0.1"], ("ipv4",)),
+        ([], ("ipv4", "ipv6")),
+        (["-4"], ("ipv4",)),
+    ],
+    ids=["v6-source", "v4-source", "no-source", "dash-4"],
+)
+def test_source_address_picks_its_family(argv: list[str], families: tuple[str, ...]) -> None:
+    """One source address can only reach its own family: without -4/-6 only that one is
+    probed, instead of failing every route of the other family as if the MX refused."""
+    from smtpdiag.cli import build_parser
+    from smtpdiag.cli.common import config_from_args
+
+    args = build_parser().parse_args(["probe", "example.org", *NS, *argv])
+    assert tuple(f.value for f in config_from_args(args).families) == families
