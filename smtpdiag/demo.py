@@ -18,15 +18,40 @@ Demo domains and what each should show:
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import shlex
+import shutil
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from .model import AddressFamily, Verdict
 
-__all__ = ["DEMO_DOMAINS", "DemoDomain", "DemoLab", "demo_lab", "pick_shared_ports"]
+__all__ = [
+    "DEMO_DOMAINS",
+    "DemoDomain",
+    "DemoLab",
+    "demo_lab",
+    "pick_shared_ports",
+    "program_name",
+]
+
+
+def program_name() -> str:
+    """How to run smtpdiag from a shell here: ``smtpdiag`` when it is on PATH.
+
+    After ``make demo`` it lives in ``.venv/bin``, which is usually not on PATH; then
+    the running script's path, or ``python -m smtpdiag`` with this interpreter.
+    """
+    if shutil.which("smtpdiag"):
+        return "smtpdiag"
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "smtpdiag" and os.access(script, os.X_OK):
+        return shlex.quote(os.path.relpath(script) if not script.startswith("/") else script)
+    return f"{shlex.quote(sys.executable)} -m smtpdiag"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +127,8 @@ class DemoLab:
         """The CLI command that probes ``domain`` against the demo servers by hand."""
         ports = ",".join(str(p) for p in self.ports)
         return (
-            f"smtpdiag probe {domain} --nameserver {self.nameserver.address}:{self.nameserver.port}"
+            f"{program_name()} probe {domain}"
+            f" --nameserver {self.nameserver.address}:{self.nameserver.port}"
             f" --ports {ports} --implicit-tls-ports {self.implicit_tls_port} -4"
             f" --ca-file {self.ca_file}"
         )
