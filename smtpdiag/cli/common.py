@@ -129,7 +129,11 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--ehlo-name", metavar="NAME", default="smtpdiag.invalid", help="name to send in EHLO"
     )
-    g.add_argument("--source-address", metavar="IP", help="local IP address to connect from")
+    g.add_argument(
+        "--source-address",
+        metavar="IP",
+        help="local IP address to connect from (only routes of its address family are probed)",
+    )
     t = parser.add_argument_group(
         "timeouts (seconds)",
         "RFC 5321 4.5.3.2 has MTAs wait 5 minutes for the greeting and most replies; the "

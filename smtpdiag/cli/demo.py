@@ -66,10 +66,12 @@ async def run(args: argparse.Namespace) -> int:
             if args.json:
                 sys.stdout.write(dumps(report, indent=None) + "\n")
             else:
-                print(f"=== {demo.name}: {demo.story}")
-                print(f"    by hand: {lab.command(demo.name)}\n")
+                print(f"=== {demo.name}: {demo.story}\n")
                 sys.stdout.write(render_text(report, width=args.width, color=color))
                 print()
+        if not args.serve and not args.json:
+            # The servers stop when the demo ends; --serve keeps them up for trying by hand.
+            print("To probe these servers by hand, run: smtpdiag demo --serve 600")
         sys.stdout.flush()
         if args.serve:
             print(f"Servers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")

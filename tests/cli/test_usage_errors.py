@@ -45,12 +45,8 @@ def test_bad_input_exit_2_one_line(argv: list[str], capsys: pytest.CaptureFixtur
     assert out == ""
 
 
-def test_unreadable_ca_file_is_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ca = tmp_path / "ca.pem"
-    ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    ca.chmod(0)
+def test_missing_ca_file_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # (A chmod-0 file proves nothing here: tests run as root in CI, and root reads it.)
     code = main(["probe", "example.org", "--ca-file", str(tmp_path / "dir-does-not-exist" / "x")])
     assert code == 2
     assert "cannot read CA file" in capsys.readouterr().err

@@ -827,7 +827,7 @@ def usage_text(info: LabInfo) -> str:
         f"lab up in {info.bringup_s:.1f}s (state: {info.state_dir})",
         "",
         "Try, for example:",
-        f"  smtpdiag probe healthy.lab.test --nameserver {info.nameserver} --ca-file {info.ca_file}",
+        f"  .venv/bin/smtpdiag probe healthy.lab.test --nameserver {info.nameserver} --ca-file {info.ca_file}",
         "",
         "Scenarios:",
         *(f"  {d:<22} {what}" for d, what in SCENARIOS.items()),
