@@ -30,6 +30,9 @@ def test_percentile_nearest_rank() -> None:
     assert percentile(values, 0.9) == 9.0
     assert percentile(values, 1.0) == 10.0
     assert percentile([7.0], 0.9) == 7.0
+    # Nearest rank rounds the rank up (ceil): truncation would pick 1.0 and 2.0 here.
+    assert percentile([1.0, 2.0, 3.0], 0.5) == 2.0
+    assert percentile([1.0, 2.0, 3.0], 0.9) == 3.0
     with pytest.raises(ValueError):
         percentile([], 0.5)
 
