@@ -108,7 +108,9 @@ class MxHost:
         name: Host name without the trailing dot (for implicit MX: the domain itself).
         preference: MX preference; 0 for an implicit MX.
         kind: What the target is; addresses are only probed for ``hostname``/``cname``.
-        addresses: IPv4 and IPv6 addresses in answer order (after family filtering).
+        addresses: Every IPv4 and IPv6 address the DNS gave (A answers first, then
+            AAAA, each in answer order), whatever ``-4``/``-6`` say: the family filter
+            is applied when routes are planned, so an address here may not be probed.
         queries: The A/AAAA (and CNAME) queries made for this host.
         rank: 1 for the most preferred preference group, 2 for the next, ...
     """

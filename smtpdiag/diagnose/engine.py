@@ -25,7 +25,7 @@ from ..model import (
     ResolutionKind,
     Verdict,
 )
-from .rules import RULES, Facts, RuleKind, aware_now, build_facts, iso
+from .rules import RULES, Facts, RuleKind, aware_now, build_facts, delivery_port_of, iso
 
 __all__ = ["MAX_HISTORY", "PERSIST_MIN_PROBES", "PERSIST_MIN_SPAN", "diagnose", "verdict_for"]
 
@@ -94,12 +94,26 @@ def _persistence(
 
 
 def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
-    """The domain verdict from the resolution, the routes and the findings."""
+    """The domain verdict from the resolution, the routes and the findings.
+
+    The verdict follows the delivery port (25 when probed, else the first port given),
+    because that is where MTAs deliver (RFC 5321 5.1): ``healthy`` when the ``healthy``
+    rule fired (every delivery-port route works, no other problem); ``degraded`` when
+    at least one delivery-port route works but something else fails; ``failed`` when
+    no delivery-port route works, even if 587/465 answer (the findings name them as
+    alternatives). One exception: when the prober's own network seems to block the
+    delivery port (``own-port-blocked``) while another port works, the destination
+    was not really tested on it, and the verdict stays ``degraded`` rather than
+    blaming it.
+    """
     if report.resolution.kind is ResolutionKind.NULL_MX:
         return Verdict.NO_MAIL
     if any(f.rule == "healthy" for f in findings):
         return Verdict.HEALTHY
-    if any(r.ok for r in report.routes):
+    port = delivery_port_of(report)
+    if any(r.ok and r.route.port == port for r in report.routes):
+        return Verdict.DEGRADED
+    if any(f.rule == "own-port-blocked" for f in findings) and any(r.ok for r in report.routes):
         return Verdict.DEGRADED
     return Verdict.FAILED
 

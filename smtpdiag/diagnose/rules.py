@@ -34,6 +34,7 @@ in the final report of issue 3).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ __all__ = [
     "aware_now",
     "build_facts",
     "classify",
+    "delivery_port_of",
     "describe",
+    "family_of",
     "fmt_ms",
     "fmt_reply",
     "iso",
@@ -501,6 +504,26 @@ class Facts:
         """MX hosts of the given target kinds."""
         return tuple(h for h in self.report.resolution.hosts if h.kind in kinds)
 
+    @property
+    def filtered_hosts(self) -> tuple[MxHost, ...]:
+        """MX hosts with addresses, none of them in a probed family (``-4``/``-6``).
+
+        They were not probed by the user's choice: nothing is known about them, and
+        they are no fault of the domain's (the resolve stage asks A and AAAA whatever
+        the filter, so such a host does have addresses). Rules that reason about "an
+        MX without a working route" must leave them out.
+        """
+        probed = set(self.report.families)
+        if not probed:
+            return ()
+        return tuple(
+            h
+            for h in self.report.resolution.hosts
+            if h.kind in (MxTargetKind.HOSTNAME, MxTargetKind.CNAME)
+            and h.addresses
+            and not any(family_of(a) in probed for a in h.addresses)
+        )
+
     def working_other_than(self, mxs: Iterable[str]) -> tuple[RouteView, ...]:
         """Working routes of MX hosts not in ``mxs``."""
         names = set(mxs)
@@ -550,6 +573,25 @@ def silent_or_local(v: RouteView) -> bool:
     return f is None or f.outcome is Outcome.TIMEOUT or local_deny(v)
 
 
+def family_of(address: str) -> AddressFamily | None:
+    """The family of an IP address given as text, or ``None`` if it is not one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return AddressFamily.IPV6 if ip.version == 6 else AddressFamily.IPV4
+
+
+def delivery_port_of(report: ProbeReport) -> int | None:
+    """The port MTAs deliver on: 25 if probed, else the first probed port (tests use
+    unprivileged ports); ``None`` when nothing says."""
+    ports = report.ports
+    port = 25 if 25 in ports else (ports[0] if ports else None)
+    if port is None and report.routes:
+        port = report.routes[0].route.port
+    return port
+
+
 def build_facts(
     report: ProbeReport,
     now: datetime,
@@ -558,10 +600,7 @@ def build_facts(
     recovered: Sequence[str] = (),
 ) -> Facts:
     """Classify every route and work out the port facts."""
-    ports = report.ports
-    delivery_port = 25 if 25 in ports else (ports[0] if ports else None)
-    if delivery_port is None and report.routes:
-        delivery_port = report.routes[0].route.port
+    delivery_port = delivery_port_of(report)
     views = []
     for rr in report.routes:
         state, failure = classify(rr)
@@ -656,6 +695,15 @@ def make_action(
             f"Do not suppress yet: {_routes_brief(alt)} still answers, though MTAs deliver "
             f"on port {port} only; {what}. Confirm it persists (smtpdiag watch) before "
             "suppressing.",
+        )
+    if facts.filtered_hosts:
+        # An MX the family filter kept from being probed may still deliver: nothing
+        # here justifies suppressing an address until it has been tested.
+        names = ", ".join(h.name for h in facts.filtered_hosts)
+        return Action(
+            ActionKind.FIX,
+            f"Do not suppress yet: {names} was not probed (-4/-6) and may deliver; probe "
+            f"again without -4/-6 before deciding. {what[0].upper()}{what[1:]}.",
         )
     summary = k.action_summary
     if persistence is not Persistence.PERMANENT:
@@ -1041,7 +1089,7 @@ def _all_unreachable(f: Facts) -> Finding:
         f"Every MX of {f.report.resolution.domain} ({', '.join(hosts)}) is unreachable "
         "on every address and port while DNS answers: the MX records point at servers "
         "that cannot be reached (routing server failure). Nothing connected at all, so "
-        "MTAs report this as 4.4.1 until they give up.",
+        "MTAs report this as 4.4.1 until they give up." + _filtered_note(f),
         [_evidence(v) for v in views],
         causes=_causes("5.4.3", ["mx-records", "server-shut-down", "infrastructure"]),
         steps=make_steps("5.4.3", _steps_543(f, hosts, views)),
@@ -1079,7 +1127,8 @@ def _all_refused(f: Facts) -> Finding:
             "outbound filter instead."
             if dropped and len(dropped) == len(views)
             else ""
-        ),
+        )
+        + _filtered_note(f),
         [_evidence(v) for v in views],
         causes=_causes("5.4.2", causes),
         steps=make_steps("5.4.2", _connect_steps_542(f, views)),
@@ -1472,7 +1521,54 @@ def _port_blocked(f: Facts) -> Finding:
 # =====================================================================================
 
 
-def _host_line(h: MxHost) -> str:
+_FAMILY_WORD = {AddressFamily.IPV4: "IPv4", AddressFamily.IPV6: "IPv6"}
+_FAMILY_FLAG = {AddressFamily.IPV4: "-4", AddressFamily.IPV6: "-6"}
+_FAMILY_RDTYPE = {AddressFamily.IPV4: "A", AddressFamily.IPV6: "AAAA"}
+
+
+def _filter_reason(f: Facts, h: MxHost) -> str:
+    """Why a host of :attr:`Facts.filtered_hosts` was not probed, e.g. "only IPv6
+    addresses, and -4 was given"."""
+    have = [
+        fam
+        for fam in (AddressFamily.IPV4, AddressFamily.IPV6)
+        if any(family_of(a) is fam for a in h.addresses)
+    ]
+    probed = list(dict.fromkeys(f.report.families))
+    flag = _FAMILY_FLAG[probed[0]] if len(probed) == 1 else "the family filter"
+    text = f"only {' and '.join(_FAMILY_WORD[x] for x in have)} addresses, and {flag} was given"
+    # A failed lookup of the probed family is no proof the host lacks such addresses.
+    failed = sorted(
+        {
+            f"{q.rdtype} lookup {q.outcome.value}"
+            for q in h.queries
+            if q.rdtype in {_FAMILY_RDTYPE[p] for p in probed}
+            and q.outcome not in (DnsOutcome.OK, DnsOutcome.NXDOMAIN, DnsOutcome.NODATA)
+        }
+    )
+    if failed:
+        text += f" ({', '.join(failed)})"
+    return text
+
+
+def _filtered_note(f: Facts) -> str:
+    """A sentence naming the MX hosts the family filter kept from being probed."""
+    hosts = f.filtered_hosts
+    if not hosts:
+        return ""
+    them = "it" if len(hosts) == 1 else "them"
+    return (
+        " Not probed: "
+        + "; ".join(f"{h.name} ({_filter_reason(f, h)})" for h in hosts)
+        + f", so this says nothing about {them}."
+    )
+
+
+def _host_line(h: MxHost, f: Facts | None = None) -> str:
+    if f is not None and h in f.filtered_hosts:
+        return (
+            f"{h.preference} {h.name}: {', '.join(h.addresses)}, not probed: {_filter_reason(f, h)}"
+        )
     if h.kind is MxTargetKind.NO_ADDRESS:
         outs = sorted({q.outcome.value for q in h.queries if q.rdtype in ("A", "AAAA")})
         return f"{h.preference} {h.name}: no address ({'/'.join(outs) or 'no records'})"
@@ -1490,7 +1586,7 @@ def _steps_543(
     f: Facts, failed_hosts: Sequence[str], failed_views: Sequence[RouteView]
 ) -> dict[str, str]:
     res = f.report.resolution
-    mx_lines = [_host_line(h) for h in res.hosts]
+    mx_lines = [_host_line(h, f) for h in res.hosts]
     working = f.working_other_than(failed_hosts)
     alternatives = (
         f"working route{'' if len(working) == 1 else 's'}: {_routes_brief(working, 6)}"
@@ -1500,7 +1596,9 @@ def _steps_543(
     per_mx = []
     for h in res.hosts:
         hv = f.host_views(h.name)
-        if not hv:
+        if not hv and h in f.filtered_hosts:
+            per_mx.append(f"{h.name}: not probed: {_filter_reason(f, h)}")
+        elif not hv:
             per_mx.append(f"{h.name}: not probed ({h.kind.value})")
         else:
             good = sum(1 for v in hv if v.state is RouteState.OK)
@@ -1554,6 +1652,11 @@ def _mx_no_address(f: Facts) -> Finding:
     another = f"; another MX works: {_routes_brief(working)}" if working else "; no other MX works"
     if delivering:
         another += ", so MTAs skip the broken MX and deliver (no bounce)"
+    elif f.filtered_hosts:
+        another = (
+            f"; no other probed MX works ({', '.join(h.name for h in f.filtered_hosts)} "
+            "not probed: -4/-6)"
+        )
     parts = []
     missing = [h.name for h in bad if h.kind is MxTargetKind.NO_ADDRESS]
     literal = [h.name for h in bad if h.kind is MxTargetKind.IP_LITERAL]
@@ -1675,6 +1778,7 @@ def _mx_down(f: Facts) -> Finding:
         summary = (
             f"{hosts} {verb} no connection on any address or port ({how}): an MX record "
             "pointing at an unavailable server; no other MX gives a working route."
+            + _filtered_note(f)
         )
     return _finding(
         f,
@@ -1698,7 +1802,7 @@ def _mx_down(f: Facts) -> Finding:
 
 
 def _primary_down(f: Facts) -> Finding:
-    primaries = [h.name for h in f.report.resolution.hosts if h.rank == 1]
+    primaries = [h.name for h in _primaries(f)]
     rank1 = [v for v in f.views if v.delivery and v.result.route.rank == 1]
     working = [v for v in f.delivery_ok_views if v.result.route.rank > 1]
     secondaries = list(dict.fromkeys(v.result.route.mx for v in working))
@@ -1732,7 +1836,8 @@ def _primary_down(f: Facts) -> Finding:
                 mx=h.name,
                 phase="dns MX target",
                 outcome=h.kind.value,
-                note=f"preference {h.preference}, rank {h.rank}: not probed",
+                note=f"preference {h.preference}, rank {h.rank}: not probed"
+                + (f": {_filter_reason(f, h)}" if h in f.filtered_hosts else ""),
             )
             for h in f.report.resolution.hosts
             if h.rank == 1 and not f.host_views(h.name)
@@ -1757,19 +1862,56 @@ def _host_outcome(views: Sequence[RouteView]) -> str:
 
 def _nothing_probed(f: Facts) -> Finding:
     res = f.report.resolution
+    filtered = f.filtered_hosts
+    if filtered and len(filtered) == len(res.hosts):
+        # Every MX has addresses, only in the family the user excluded: say exactly that,
+        # and that it is no fault of the domain's (no code: nothing bounces because of it).
+        every = "the MX" if len(res.hosts) == 1 else "every MX"
+        reasons = list(dict.fromkeys(_filter_reason(f, h) for h in filtered))
+        summary = (
+            f"No route to {res.domain} was probed: {every} has {'; '.join(reasons)}. "
+            "The DNS is fine; this says nothing about whether the domain accepts mail."
+        )
+        action = "Probe again without -4/-6 (from a host with that address family)."
+    else:
+        summary = (
+            f"DNS names mail server(s) for {res.domain}, but no route was probed: no address "
+            "in the probed address families (-4/-6), or the deadline ran out first."
+            + _filtered_note(f)
+        )
+        action = "Probe again with both address families and a longer --timeout."
     return _finding(
         f,
         "nothing-probed",
         None,
-        f"DNS names mail server(s) for {res.domain}, but no route was probed: no address "
-        "in the probed address families (-4/-6), or the deadline ran out first.",
-        [Evidence(mx=h.name, note=_host_line(h)) for h in res.hosts],
-        action=Action(
-            ActionKind.FIX,
-            "Probe again with both address families and a longer --timeout.",
-        ),
+        summary,
+        [Evidence(mx=h.name, note=_host_line(h, f)) for h in res.hosts],
+        action=Action(ActionKind.FIX, action),
         title="No route probed",
         severity=Severity.INFO,
+    )
+
+
+def _family_filtered(f: Facts) -> Finding:
+    hosts = f.filtered_hosts
+    lines = [f"{h.name}: not probed: {_filter_reason(f, h)}" for h in hosts]
+    return _finding(
+        f,
+        "family-filtered",
+        None,
+        f"{'; '.join(lines)}. Its addresses exist in DNS, so this is no fault of "
+        f"{f.report.resolution.domain}'s; the verdict covers only the probed MX hosts."
+        if len(hosts) == 1
+        else f"{'; '.join(lines)}. Their addresses exist in DNS, so this is no fault of "
+        f"{f.report.resolution.domain}'s; the verdict covers only the probed MX hosts.",
+        [Evidence(mx=h.name, phase="dns MX target", note=_host_line(h, f)) for h in hosts],
+        action=Action(
+            ActionKind.NONE,
+            "Nothing to do for senders. To test these MX hosts too, probe again without -4/-6.",
+        ),
+        title="MX not probed (address family filter)",
+        severity=Severity.INFO,
+        kind=RuleKind.INFO,
     )
 
 
@@ -2045,8 +2187,25 @@ def _mx_down_when(f: Facts) -> bool:
     )
 
 
+def _nothing_probed_when(f: Facts) -> bool:
+    return (
+        _dns_ok(f)
+        and not f.views
+        and not f.hosts(
+            MxTargetKind.NO_ADDRESS, MxTargetKind.IP_LITERAL, MxTargetKind.LOOKUP_FAILED
+        )
+    )
+
+
+def _primaries(f: Facts) -> tuple[MxHost, ...]:
+    """Rank-1 MX hosts, without those the family filter kept from being probed (a
+    primary that was not probed is not a primary that is down)."""
+    skip = f.filtered_hosts
+    return tuple(h for h in f.report.resolution.hosts if h.rank == 1 and h not in skip)
+
+
 def _primary_down_when(f: Facts) -> bool:
-    primaries = {h.name for h in f.report.resolution.hosts if h.rank == 1}
+    primaries = _primaries(f)
     rank1 = [v for v in f.views if v.delivery and v.result.route.rank == 1]
     return (
         _dns_ok(f)
@@ -2200,15 +2359,10 @@ RULES: tuple[Rule, ...] = (
         "nothing-probed",
         None,
         RuleKind.FAILURE,
-        lambda f: (
-            _dns_ok(f)
-            and not f.views
-            and not f.hosts(
-                MxTargetKind.NO_ADDRESS, MxTargetKind.IP_LITERAL, MxTargetKind.LOOKUP_FAILED
-            )
-        ),
+        _nothing_probed_when,
         _nothing_probed,
-        "DNS fine, but no route was probed (family filter, deadline)",
+        "DNS fine, but no route was probed (family filter: every MX has addresses only in "
+        "a family excluded by -4/-6; deadline): no code, never a bounce",
     ),
     Rule(
         "tls-cert-unverified",
@@ -2250,6 +2404,15 @@ RULES: tuple[Rule, ...] = (
         _alt_ports_failing,
         "another port of an address fails while its delivery port works (or, for an "
         "unanswered connect, at least connects)",
+    ),
+    Rule(
+        "family-filtered",
+        None,
+        RuleKind.INFO,
+        lambda f: bool(f.filtered_hosts) and not _nothing_probed_when(f),
+        _family_filtered,
+        "an MX has addresses only in a family excluded by -4/-6: not probed, no fault "
+        "(ignored by the rules about MX hosts without a working route)",
     ),
     Rule(
         "no-ipv6-here",

@@ -13,7 +13,11 @@ The steps, each a DNS question through :mod:`.resolver`:
    deliver to "." anyway, so it is dropped, the others kept, and the fact noted in
    the MX query's ``detail``.
 3. For every exchanger (at most :data:`MAX_MX_HOSTS`, duplicates removed), A and
-   AAAA for the configured families, concurrently but bounded. An exchanger written as
+   AAAA, concurrently but bounded. Both are always asked, whatever ``-4``/``-6`` say:
+   only then does ``no-address`` mean the DNS has no address for the exchanger (an
+   IPv6-only MX probed with ``-4`` is not an MX that "does not exist"). The family
+   filter is applied when routes are planned (:func:`smtpdiag.probe.plan_routes`).
+   An exchanger written as
    an IP address is flagged and neither resolved nor probed: RFC 5321 5.1 requires
    a domain name there, and an MTA would look the "name" up as a host name.
 """
@@ -32,7 +36,6 @@ import dns.rdtypes.ANY.MX
 
 from ..config import ProbeConfig
 from ..model import (
-    AddressFamily,
     DnsOutcome,
     DnsQuery,
     MxHost,
@@ -58,10 +61,8 @@ MAX_ADDRESSES_PER_FAMILY = 8
 #: Address questions in flight at once for one domain.
 MAX_CONCURRENT_QUERIES = 8
 
-_FAMILY_RDTYPE: dict[AddressFamily, str] = {
-    AddressFamily.IPV4: "A",
-    AddressFamily.IPV6: "AAAA",
-}
+# Asked for every exchanger, in this order (addresses keep it: IPv4 first).
+_ADDRESS_RDTYPES = ("A", "AAAA")
 # Outcomes that say "this name has no such address" rather than "could not find out".
 _NEGATIVE = frozenset({DnsOutcome.NXDOMAIN, DnsOutcome.NODATA})
 # MX outcomes after which the DNS could not tell what the domain publishes.
@@ -130,11 +131,10 @@ async def _lookup_host(
     name: str,
     preference: int,
     rank: int,
-    families: Sequence[AddressFamily],
     budget: _Budget,
     limit: asyncio.Semaphore,
 ) -> MxHost:
-    """A and/or AAAA for one exchanger, classified as an :class:`MxTargetKind`."""
+    """A and AAAA for one exchanger, classified as an :class:`MxTargetKind`."""
     if is_ip_literal(name):
         # Not asked: an MTA would look "198.51.100.1" up as a host name, and probing
         # the address would test a route no RFC-conforming sender uses.
@@ -152,9 +152,8 @@ async def _lookup_host(
                 break
         return raw.query, tuple(addresses)
 
-    rdtypes = [_FAMILY_RDTYPE[f] for f in dict.fromkeys(families)]
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(ask(rdtype)) for rdtype in rdtypes]
+        tasks = [group.create_task(ask(rdtype)) for rdtype in _ADDRESS_RDTYPES]
     results = [task.result() for task in tasks]
     queries = tuple(q for q, _ in results)
     addresses = tuple(a for _, found in results for a in found)
@@ -197,7 +196,8 @@ async def resolve_domain(
     Args:
         domain: The domain; normalized with :func:`normalize_domain` first.
         config: Nameservers (``config.resolver``), the per-question limit
-            (``config.timeouts.dns``) and the address families to look up.
+            (``config.timeouts.dns``). ``config.families`` is not used here: A and
+            AAAA are always asked (see the module docstring).
         deadline: Absolute ``loop.time()`` by which the whole stage must end; every
             question's lifetime is cut to the time left. Questions that would start
             after it are not asked and reported as timeouts.
@@ -217,7 +217,6 @@ async def resolve_domain(
     started = time.monotonic()
     budget = _Budget(config.timeouts.dns, deadline)
     limit = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
-    families = tuple(dict.fromkeys(config.families))
 
     def done(
         kind: ResolutionKind, mx_query: DnsQuery, hosts: tuple[MxHost, ...] = ()
@@ -243,7 +242,7 @@ async def resolve_domain(
 
     if mx_query.outcome is DnsOutcome.NODATA:
         # RFC 5321 5.1: no MX, so the domain itself is the (implicit) exchanger.
-        host = await _lookup_host(resolver, name, 0, 1, families, budget, limit)
+        host = await _lookup_host(resolver, name, 0, 1, budget, limit)
         if host.kind is MxTargetKind.NO_ADDRESS:
             # No MX and no address: nowhere to deliver. ``hosts`` stays empty (as
             # documented for kind ``none``); the address questions stay in ``queries``.
@@ -275,9 +274,7 @@ async def resolve_domain(
 
     async with asyncio.TaskGroup() as group:
         tasks = [
-            group.create_task(
-                _lookup_host(resolver, host_name, pref, rank, families, budget, limit)
-            )
+            group.create_task(_lookup_host(resolver, host_name, pref, rank, budget, limit))
             for pref, host_name, rank in hosts_spec
         ]
     hosts = tuple(task.result() for task in tasks)

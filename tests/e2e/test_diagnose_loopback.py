@@ -9,7 +9,10 @@ connects to them are refused.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
+import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +25,7 @@ from smtpdiag.diagnose.knowledge import KNOWLEDGE
 from smtpdiag.model import AddressFamily
 from smtpdiag.report.jsonout import report_to_dict
 from smtpdiag.testing.certs import TestPki
+from smtpdiag.testing.dnsserver import ipv6_loopback_available
 from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec, closed_port
 
 # name -> (behaviour, implicit TLS, certificate)
@@ -308,7 +312,9 @@ async def test_delivery_port_refused_other_port_works(
     diag = await run(
         dns_server, servers, "ownblock.e2e.test", zone, (refused, servers.port("healthy"))
     )
-    assert diag["verdict"] == "degraded" and diag["primary"] == "5.4.2"
+    # No delivery-port route works: failed (exit 3), even though the other port answers;
+    # the finding names it as the alternative.
+    assert diag["verdict"] == "failed" and diag["primary"] == "5.4.2"
     f = diag["findings"][0]
     assert f["rule"] == "port-blocked" and f["action"]["kind"] == "fix"
     assert f"refuses port {refused}" in f["summary"]
@@ -316,4 +322,101 @@ async def test_delivery_port_refused_other_port_works(
     steps = {s["id"]: s for s in f["steps"]}
     assert steps["5.4.2/alternative-ports"]["result"] == (
         f"{refused}: refused; {servers.port('healthy')}: works"
+    )
+
+
+# ---------------------------------------------------------------- -4 / -6 filter
+
+needs_ipv6 = pytest.mark.skipif(not ipv6_loopback_available(), reason="::1 is not available")
+
+
+async def cli_probe(dns_port: int, domain: str, *args: str) -> tuple[int, dict[str, Any]]:
+    """``smtpdiag probe --json`` in a subprocess (the DNS server runs on this loop)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "smtpdiag",
+        "probe",
+        domain,
+        "--json",
+        "--nameserver",
+        f"127.0.0.1:{dns_port}",
+        "--timeout",
+        "6",
+        "--connect-timeout",
+        "1",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    assert out, err.decode()
+    return proc.returncode, json.loads(out)
+
+
+@needs_ipv6
+async def test_ipv4_only_against_ipv6_only_mx_is_not_a_hard_bounce(
+    dns_server: DnsFactory,
+) -> None:
+    # The MX has only an AAAA record (::1, where a healthy server listens) and the user
+    # asked for -4. Before the fix the resolve stage asked only A, the MX looked
+    # address-less and the report said 5.4.3 "MX points at a server that does not exist".
+    spec = ServerSpec("v6", host="::1", hostname="mx.v6only.e2e.test")
+    pki = TestPki(names=("mx.v6only.e2e.test",))
+    try:
+        with ServerSet([spec], pki=pki) as v6:
+            port = v6.port("v6")
+            zone = {"@": ["MX 10 mx"], "mx": ["AAAA ::1"]}
+            dns = await dns_server({"v6only.e2e.test": zone})
+            code, doc = await cli_probe(dns.port, "v6only.e2e.test", "-4", "--ports", str(port))
+            # Without the filter the same MX works: the DNS is fine.
+            code6, doc6 = await cli_probe(
+                dns.port, "v6only.e2e.test", "--ports", str(port), "--ca-file", v6.ca_file
+            )
+    finally:
+        pki.cleanup()
+    hosts = doc["resolution"]["hosts"]
+    assert [(h["name"], h["kind"], h["addresses"]) for h in hosts] == [
+        ("mx.v6only.e2e.test", "hostname", ["::1"])
+    ], hosts
+    assert doc["routes"] == []
+    diag = doc["diagnosis"]
+    assert [f["rule"] for f in diag["findings"]] == ["nothing-probed"], diag["findings"]
+    assert diag["primary"] is None and all(f["code"] is None for f in diag["findings"])
+    f = diag["findings"][0]
+    assert "the MX has only IPv6 addresses, and -4 was given" in f["summary"], f["summary"]
+    assert "5.4.3" not in json.dumps(diag) and "does not exist" not in json.dumps(diag)
+    # Nothing was tested: not a pass for CI, but no hard bounce either (exit 3, failed,
+    # with no code and a FIX action: probe again without -4).
+    assert (diag["verdict"], code) == ("failed", 3)
+    assert f["action"]["kind"] == "fix"
+    assert (doc6["diagnosis"]["verdict"], code6) == ("healthy", 0), doc6["diagnosis"]
+
+
+@needs_ipv6
+async def test_ipv4_only_with_ipv6_only_primary_and_working_secondary_is_healthy(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # A primary MX with only an AAAA record is not "down" under -4: it was not probed.
+    # The secondary is the healthy server under the name its certificate carries.
+    zone = {"@": ["MX 10 mx1", f"MX 20 {mx_name('healthy')}."], "mx1": ["AAAA ::1"]}
+    dns = await dns_server(
+        {"v6primary.e2e.test": zone, "healthy.e2e.test": {"mx": ["A 127.0.0.1"]}}
+    )
+    code, doc = await cli_probe(
+        dns.port,
+        "v6primary.e2e.test",
+        "-4",
+        "--ports",
+        str(servers.port("healthy")),
+        "--ca-file",
+        servers.ca_file,
+    )
+    diag = doc["diagnosis"]
+    assert [f["rule"] for f in diag["findings"]] == ["healthy", "family-filtered"], diag
+    assert (diag["verdict"], code) == ("healthy", 0)
+    assert (
+        "mx1.v6primary.e2e.test: not probed: only IPv6 addresses, and -4 was given"
+        in (diag["findings"][1]["summary"])
     )

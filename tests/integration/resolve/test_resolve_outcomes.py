@@ -26,6 +26,7 @@ from smtpdiag.model import (
     Resolution,
     ResolutionKind,
 )
+from smtpdiag.probe.plan import address_family, plan_routes
 from smtpdiag.resolve import resolve_domain
 from smtpdiag.resolve.mx import MAX_ADDRESSES_PER_FAMILY, MAX_MX_HOSTS
 from smtpdiag.resolve.resolver import MAX_ANSWERS
@@ -61,6 +62,12 @@ MAIN: dict[str, Any] = {
     # a repeated exchanger
     "dupes": ["MX 10 mx1", "MX 20 mx1", "MX 30 mx2"],
     "mx2": "A 127.0.0.13",
+    # exchangers with addresses in one family only (probed with -4 / -6)
+    "v6only": "MX 10 v6host",
+    "v6host": "AAAA ::1",
+    "v4only": "MX 10 v4host",
+    "v4host": "A 127.0.0.15",
+    "implicit6": "AAAA ::1",
     # the domain itself is an alias (RFC 5321 5.1 follows it)
     "aliased-domain": "CNAME kinds",
     # A works, AAAA fails
@@ -465,26 +472,64 @@ async def test_ipv6_nameserver_and_aaaa_on_loopback(dns_server: Any) -> None:
     assert aaaa.nameserver == f"::1@{server.port}"
 
 
-@pytest.mark.parametrize(
-    ("families", "rdtypes", "addresses"),
-    [
-        ((AddressFamily.IPV4,), {"A"}, ("127.0.0.11",)),
-        ((AddressFamily.IPV6,), {"AAAA"}, ("::1",)),
-        ((AddressFamily.IPV4, AddressFamily.IPV6), {"A", "AAAA"}, ("127.0.0.11", "::1")),
-    ],
-)
-async def test_only_configured_families_are_asked(
-    main_dns: LocalDnsServer,
-    families: tuple[AddressFamily, ...],
-    rdtypes: set[str],
-    addresses: tuple[str, ...],
+FAMILY_SETS = [
+    (AddressFamily.IPV4,),
+    (AddressFamily.IPV6,),
+    (AddressFamily.IPV4, AddressFamily.IPV6),
+]
+
+
+@pytest.mark.parametrize("families", FAMILY_SETS, ids=["-4", "-6", "both"])
+async def test_both_families_are_asked_whatever_the_filter(
+    main_dns: LocalDnsServer, families: tuple[AddressFamily, ...]
 ) -> None:
+    # -4/-6 filter the routes, not the DNS: asking only A (or AAAA) made an MX with
+    # addresses in the other family look like one without any (a false 5.4.3).
     result = await resolve(main_dns, "dupes.main.test", families=families)
     mx1 = host(result, "mx1.main.test")
-    assert mx1.addresses == addresses
-    assert {q.rdtype for q in mx1.queries} == rdtypes
+    assert mx1.addresses == ("127.0.0.11", "::1")
+    assert [q.rdtype for q in mx1.queries] == ["A", "AAAA"]
     asked = {q.rdtype for q in main_dns.received if q.name == "mx1.main.test"}
-    assert asked == rdtypes
+    assert asked == {"A", "AAAA"}
+    # The plan applies the filter.
+    planned = {
+        r.address for r in plan_routes(result, config_for(main_dns.nameserver, families=families))
+    }
+    want = {"127.0.0.11", "127.0.0.13", "::1"}
+    assert planned == {a for a in want if address_family(a) in families}
+
+
+@pytest.mark.parametrize(
+    ("domain", "mx", "families", "addresses"),
+    [
+        ("v6only.main.test", "v6host.main.test", (AddressFamily.IPV4,), ("::1",)),
+        ("v4only.main.test", "v4host.main.test", (AddressFamily.IPV6,), ("127.0.0.15",)),
+    ],
+    ids=["-4-against-ipv6-only-mx", "-6-against-ipv4-only-mx"],
+)
+async def test_mx_with_addresses_only_in_the_excluded_family_has_an_address(
+    main_dns: LocalDnsServer,
+    domain: str,
+    mx: str,
+    families: tuple[AddressFamily, ...],
+    addresses: tuple[str, ...],
+) -> None:
+    result = await resolve(main_dns, domain, families=families)
+    assert result.kind is ResolutionKind.MX
+    target = host(result, mx)
+    # Not no-address: the DNS has an address, only in a family -4/-6 excludes.
+    assert (target.kind, target.addresses) == (MxTargetKind.HOSTNAME, addresses)
+    outcomes = {q.rdtype: q.outcome for q in target.queries}
+    assert set(outcomes.values()) == {DnsOutcome.OK, DnsOutcome.NODATA}, outcomes
+    assert plan_routes(result, config_for(main_dns.nameserver, families=families)) == ()
+
+
+async def test_implicit_mx_with_only_ipv6_under_ipv4_filter_is_implicit(
+    main_dns: LocalDnsServer,
+) -> None:
+    result = await resolve(main_dns, "implicit6.main.test", families=(AddressFamily.IPV4,))
+    assert result.kind is ResolutionKind.IMPLICIT
+    assert [(h.kind, h.addresses) for h in result.hosts] == [(MxTargetKind.HOSTNAME, ("::1",))]
 
 
 # ------------------------------------------------------------------ hostile zones

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -24,6 +24,7 @@ from smtpdiag.diagnose import diagnose
 from smtpdiag.diagnose.rules import RULES, RouteState, classify
 from smtpdiag.model import (
     ActionKind,
+    AddressFamily,
     Diagnosis,
     DnsOutcome,
     Finding,
@@ -32,6 +33,7 @@ from smtpdiag.model import (
     Persistence,
     Phase,
     ProbeReport,
+    Resolution,
     ResolutionKind,
     Severity,
     StepStatus,
@@ -49,6 +51,17 @@ S442 = (1800, 5400, 12600, 27000, 113400)
 S432 = (3600, 18000, 61200, 147600)
 D = DONE = StepStatus.DONE
 H = HUMAN = StepStatus.HUMAN
+
+
+V4 = (AddressFamily.IPV4,)
+V6 = (AddressFamily.IPV6,)
+MX1_V6 = host("mx1.example.org", 10, ("2001:db8::5",))
+MX2_V6 = host("mx2.example.org", 20, ("2001:db8::6",), rank=2)
+
+
+def only_family(families: tuple[AddressFamily, ...], res: Resolution, rrs: list) -> ProbeReport:  # type: ignore[type-arg]
+    """A report probed with -4 (``V4``) or -6 (``V6``)."""
+    return replace(report(res, rrs), families=families)
 
 
 def one(rr_: Callable[[], list]) -> ProbeReport:  # type: ignore[type-arg]
@@ -446,7 +459,8 @@ CASES = [
                 ok(R465),
             ],
         ),
-        Verdict.DEGRADED,
+        # No delivery-port route works: failed, though 587/465 answer.
+        Verdict.FAILED,
         ["connection-dropped"],
         "4.4.2",
         ActionKind.RETRY,
@@ -466,7 +480,8 @@ CASES = [
                 ok(R465),
             ],
         ),
-        Verdict.DEGRADED,
+        # No delivery-port route works: failed, though 587/465 answer.
+        Verdict.FAILED,
         ["tls-mismatch"],
         "5.4.2",
         ActionKind.FIX,
@@ -572,7 +587,8 @@ CASES = [
         lambda: report(
             resolution([MX1]), [failed(R25, Phase.CONNECT, Outcome.REFUSED), ok(R587), ok(R465)]
         ),
-        Verdict.DEGRADED,
+        # No delivery-port route works: failed, though 587/465 answer.
+        Verdict.FAILED,
         ["port-blocked"],
         "5.4.2",
         ActionKind.FIX,
@@ -600,7 +616,8 @@ CASES = [
                 ok(R465),
             ],
         ),
-        Verdict.DEGRADED,
+        # No delivery-port route works: failed, though 587/465 answer.
+        Verdict.FAILED,
         ["port-blocked"],
         "5.4.2",
         ActionKind.FIX,
@@ -619,7 +636,8 @@ CASES = [
             ],
             ports=(25, 587),
         ),
-        Verdict.DEGRADED,
+        # No delivery-port route works: failed, though 587/465 answer.
+        Verdict.FAILED,
         ["port-blocked"],
         "5.4.2",
         summary_has=("Port 25 is refused (TCP RST or ICMP port unreachable) or timed out",),
@@ -913,6 +931,100 @@ CASES = [
         ["nothing-probed"],
         None,
         ActionKind.FIX,
+    ),
+    # ---- -4/-6 against an MX with addresses only in the other family: not probed, no
+    # fault of the domain's (the resolve stage asks A and AAAA whatever the filter).
+    Case(
+        "ipv4-filter-ipv6-only-mx-nothing-probed",
+        lambda: only_family(V4, resolution([MX1_V6]), []),
+        Verdict.FAILED,
+        ["nothing-probed"],
+        None,
+        ActionKind.FIX,
+        severity=Severity.INFO,
+        summary_has=(
+            "No route to example.org was probed: the MX has only IPv6 addresses, and -4 was given.",
+            "says nothing about whether the domain accepts mail",
+        ),
+        summary_not=("5.4.3", "does not exist", "deadline"),
+        action_has=("without -4/-6",),
+        evidence={"mx": "mx1.example.org"},
+    ),
+    Case(
+        "ipv6-filter-ipv4-only-mxs-nothing-probed",
+        lambda: only_family(V6, resolution([MX1, MX2]), []),
+        Verdict.FAILED,
+        ["nothing-probed"],
+        None,
+        summary_has=("every MX has only IPv4 addresses, and -6 was given",),
+    ),
+    Case(
+        "ipv4-filter-ipv6-only-secondary-primary-works",
+        lambda: only_family(V4, resolution([MX1, MX2_V6]), [ok(r) for r in routes_for(MX1)]),
+        Verdict.HEALTHY,
+        ["healthy", "family-filtered"],
+        None,
+        focus="family-filtered",
+        severity=Severity.INFO,
+        summary_has=("mx2.example.org: not probed: only IPv6 addresses, and -4 was given",),
+        summary_not=("5.4.3",),
+        title="MX not probed (address family filter)",
+    ),
+    Case(
+        # Without the filter rule's exclusion this read as "primary down".
+        "ipv4-filter-ipv6-only-primary-secondary-works",
+        lambda: only_family(V4, resolution([MX1_V6, MX2]), [ok(r) for r in routes_for(MX2)]),
+        Verdict.HEALTHY,
+        ["healthy", "family-filtered"],
+        None,
+        focus="family-filtered",
+        summary_has=("mx1.example.org: not probed: only IPv6 addresses, and -4 was given",),
+    ),
+    Case(
+        "ipv6-filter-ipv4-only-mx-other-mx-refused",
+        lambda: only_family(
+            V6,
+            resolution([MX1, MX2_V6]),
+            [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX2_V6)],
+        ),
+        Verdict.FAILED,
+        ["all-routes-refused", "family-filtered"],
+        "5.4.2",
+        ActionKind.FIX,
+        action_has=("Do not suppress yet: mx1.example.org was not probed (-4/-6)",),
+        summary_has=(
+            "Not probed: mx1.example.org (only IPv4 addresses, and -6 was given), so this "
+            "says nothing about it.",
+        ),
+    ),
+    Case(
+        "ipv4-filter-mx-down-other-not-probed",
+        lambda: only_family(
+            V4,
+            resolution([MX1, host("mx3.example.org", 10, ("198.51.100.7",)), MX2_V6]),
+            [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)]
+            + [ok(r) for r in routes_for(host("mx3.example.org", 10, ("198.51.100.7",)))],
+        ),
+        Verdict.DEGRADED,
+        ["mx-down", "family-filtered"],
+        "5.4.3",
+        summary_not=("mx2.example.org",),
+    ),
+    Case(
+        "ipv4-filter-no-address-mx-and-ipv6-only-mx",
+        lambda: only_family(
+            V4,
+            resolution([host("gone.example.org", 10, (), MxTargetKind.NO_ADDRESS), MX2_V6]),
+            [],
+        ),
+        Verdict.FAILED,
+        ["mx-no-address", "family-filtered"],
+        "5.4.3",
+        ActionKind.FIX,
+        summary_has=(
+            "gone.example.org has no address",
+            "no other probed MX works (mx2.example.org not probed: -4/-6)",
+        ),
     ),
 ]
 
