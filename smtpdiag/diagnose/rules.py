@@ -26,7 +26,14 @@ Invariants (tests in ``tests/unit/diagnose`` check them):
   unless another route still delivers (then the recipient has something to fix).
 * Ports. The *delivery port* is 25 when probed, else the first probed port (tests use
   unprivileged ports). Failures on the other ports of an address whose delivery port
-  works are informational: an MX need not offer submission (587/465).
+  works are informational: an MX need not offer submission (587/465). The verdict
+  follows the delivery port too (``VERDICT_DOC``): 587/465 answering does not make a
+  domain whose port 25 fails everywhere "degraded".
+* Families. The resolve stage asks A and AAAA whatever ``-4``/``-6`` say; an MX whose
+  addresses are all in an excluded family (:attr:`Facts.filtered_hosts`) was not probed
+  and is no fault: rules about MX hosts without a working route leave it out, and it
+  gets the code-less ``family-filtered`` finding (or ``nothing-probed`` when no route
+  was probed at all).
 
 The rule table with the observations behind each code is in ``RULE_TABLE_DOC`` (and
 in the final report of issue 3).
@@ -75,6 +82,7 @@ __all__ = [
     "MAX_EVIDENCE",
     "RULES",
     "RULE_TABLE_DOC",
+    "VERDICT_DOC",
     "Facts",
     "Rule",
     "RuleKind",
@@ -2433,10 +2441,25 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+#: How :func:`smtpdiag.diagnose.engine.verdict_for` sums the findings up (part of the doc).
+VERDICT_DOC = (
+    "Verdict (it follows the delivery port: 25 when probed, else the first port given): "
+    "no-mail = null MX; healthy = the `healthy` rule fired (every delivery-port route "
+    "works, no other problem); degraded = at least one delivery-port route works but "
+    "something else fails; failed = no delivery-port route works, even if 587/465 answer "
+    "(the findings name them as alternatives). Exception: `own-port-blocked` with another "
+    "port working stays degraded (the destination's port 25 was not really tested). MX "
+    "hosts whose addresses are all in a family excluded by -4/-6 are not probed and count "
+    "neither way (`family-filtered`); if no route at all was probed, `nothing-probed` "
+    "(no code) leads and the verdict is failed (exit 3): nothing was verified."
+)
+
+
 def _table_doc() -> str:
     lines = ["| rule | code | observations |", "|---|---|---|"]
     for r in RULES:
         lines.append(f"| {r.id} | {r.code or '-'} | {r.observes} |")
+    lines += ["", VERDICT_DOC]
     return "\n".join(lines)
 
 

@@ -1232,6 +1232,7 @@ def test_rule_ids_unique_and_table_documented() -> None:
     assert len(ids) == len(set(ids))
     for r in RULES:
         assert f"| {r.id} | {r.code or '-'} |" in RULE_TABLE_DOC
+    assert "failed = no delivery-port route works, even if 587/465 answer" in RULE_TABLE_DOC
     seeds = {r.code for r in RULES}
     assert {"4.4.2", "5.4.2", "4.3.2", "5.4.3", "4.4.3", "5.1.10"} <= seeds
 
