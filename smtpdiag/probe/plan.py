@@ -32,9 +32,11 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
     Order: MX rank (most preferred group first), then the MX hosts in the order the
     resolve stage gives them (preference, answer order), then each host's addresses
     in answer order, then ``config.ports`` in the given order. Addresses outside
-    ``config.families`` are skipped, duplicates (the same host listed twice) dropped,
-    and at most ``config.max_routes`` routes are returned (hostile DNS can publish
-    hundreds of MX records).
+    ``config.families`` are skipped: this is where ``-4``/``-6`` apply (the resolve
+    stage asks A and AAAA whatever they say, so a host may end with no route here
+    though it has addresses; the diagnosis calls that "not probed"). Duplicates (the
+    same host listed twice) are dropped, and at most ``config.max_routes`` routes are
+    returned (hostile DNS can publish hundreds of MX records).
     """
     hosts = sorted(
         (h for h in resolution.hosts if h.kind in _PROBEABLE),
