@@ -16,7 +16,7 @@ from . import __version__
 from .config import ProbeConfig
 from .diagnose import diagnose as _diagnose
 from .errors import ProbeError
-from .model import DnsOutcome, PhaseRecord, ProbeReport, ResolutionKind, Route
+from .model import PhaseRecord, ProbeReport, Route
 from .probe import plan_routes, probe_routes
 from .resolve import normalize_domain, resolve_domain
 from .timefmt import utc_iso
@@ -99,13 +99,5 @@ def probe_sync(
 
 
 def could_not_run(report: ProbeReport) -> bool:
-    """True when no nameserver answered at all, so nothing about the domain is known.
-
-    SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis);
-    a timeout or an error before any answer means the probe itself could not run.
-    """
-    res = report.resolution
-    return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in (
-        DnsOutcome.TIMEOUT,
-        DnsOutcome.ERROR,
-    )
+    """True when no nameserver answered at all (see :attr:`ProbeReport.could_not_run`)."""
+    return report.could_not_run

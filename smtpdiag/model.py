@@ -581,3 +581,16 @@ class ProbeReport:
     diagnosis: Diagnosis | None = None
     schema_version: str = SCHEMA_VERSION
     tool_version: str = ""
+
+    @property
+    def could_not_run(self) -> bool:
+        """True when no nameserver answered at all, so nothing about the domain is known.
+
+        SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis); a
+        timeout or an error before any answer means the probe itself could not run.
+        """
+        res = self.resolution
+        return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in (
+            DnsOutcome.TIMEOUT,
+            DnsOutcome.ERROR,
+        )

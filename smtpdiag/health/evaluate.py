@@ -320,14 +320,8 @@ def expected_phases(tls_mode: TlsMode) -> tuple[Phase, ...]:
     )
 
 
+# Outcomes that mean no nameserver answered (SERVFAIL and REFUSED are answers).
 _UNANSWERED = (DnsOutcome.TIMEOUT, DnsOutcome.ERROR)
-
-
-def _could_not_run(report: ProbeReport) -> bool:
-    # Same predicate as ``smtpdiag.api.could_not_run``; repeated here because this
-    # module must stay pure (importing api would load the DNS and SMTP libraries).
-    res = report.resolution
-    return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in _UNANSWERED
 
 
 def _fmt_s(seconds: float) -> str:
@@ -585,7 +579,7 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
         "report": report,
     }
 
-    if _could_not_run(report):
+    if report.could_not_run:
         q = report.resolution.mx_query
         detail = clean(q.detail, 160)
         reason = f"MX lookup of {report.domain}: {q.outcome.value}" + (
