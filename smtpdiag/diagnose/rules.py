@@ -74,6 +74,7 @@ from ..model import (
     TlsMode,
 )
 from ..timefmt import utc_iso
+from ..wording import days_left, plural
 from . import knowledge
 from .codes import lookup
 from .knowledge import CodeKnowledge, RetrySchedule
@@ -100,7 +101,6 @@ __all__ = [
     "local_deny",
     "make_action",
     "make_steps",
-    "plural",
     "schedule_from",
     "silent_or_local",
 ]
@@ -288,11 +288,6 @@ def describe(view: RouteView) -> str:
     return f"{f.phase.value} on {view.label}: {what} after {fmt_ms(f.duration_ms)}"
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 route`` / ``3 routes`` (``many`` for irregular plurals)."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
 # Failure details that only restate the outcome ("connection refused" for REFUSED):
 # the evidence keeps them out of ``error`` so a reader sees each fact once.
 _RESTATED = {
@@ -351,11 +346,6 @@ def _join(lines: Iterable[str], limit: int = 8) -> str:
     return "; ".join(items)
 
 
-def _days_left(days: int) -> str:
-    """``12 days left`` / ``1 day left`` / ``expired 3 days ago``."""
-    return f"expired {plural(-days, 'day')} ago" if days < 0 else f"{plural(days, 'day')} left"
-
-
 def _cert_facts(cert: CertInfo | None) -> str | None:
     if cert is None:
         return None
@@ -364,7 +354,7 @@ def _cert_facts(cert: CertInfo | None) -> str | None:
         f"subject {cert.subject}",
         f"issuer {cert.issuer}",
         f"SANs {sans}",
-        f"valid {cert.not_before} to {cert.not_after} ({_days_left(cert.days_left)})",
+        f"valid {cert.not_before} to {cert.not_after} ({days_left(cert.days_left)})",
         f"key {cert.key_type}{'' if cert.key_bits is None else f' {cert.key_bits}'}",
         f"sha256 {cert.sha256}",
     ]

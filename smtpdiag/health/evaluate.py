@@ -48,6 +48,7 @@ from ..model import (
 )
 from ..textsafe import clean
 from ..timefmt import utc_iso
+from ..wording import days_left, plural
 from .thresholds import Thresholds, tls_version_rank
 
 __all__ = [
@@ -281,22 +282,13 @@ def _route_dict(r: RouteHealth) -> dict[str, Any]:
     }
 
 
-def _n_days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
-def _days_left(days: int) -> str:
-    """``12 days left`` / ``1 day left`` / ``expired 3 days ago``."""
-    return f"expired {_n_days(-days)} ago" if days < 0 else f"{_n_days(days)} left"
-
-
 def route_facts(route: RouteHealth) -> list[str]:
     """What the renderers say about a route after its state: failure, TLS, certificate."""
     facts = [route.failure] if route.failure else []
     if route.tls_version:
         facts.append(route.tls_version)
     if route.cert_days_left is not None:
-        facts.append(f"certificate {_days_left(route.cert_days_left)}")
+        facts.append(f"certificate {days_left(route.cert_days_left)}")
     return facts
 
 
@@ -448,9 +440,9 @@ def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Proble
         if level is None:
             continue
         what = (
-            f"expired {_n_days(-days)} ago"
+            f"expired {plural(-days, 'day')} ago"
             if days < 0
-            else f"expires in {_n_days(days)} (limit {_n_days(bound or 0)})"
+            else f"expires in {plural(days, 'day')} (limit {plural(bound or 0, 'day')})"
         )
         rest = len(labels) - 1
         more = f" (+{rest} more route{'' if rest == 1 else 's'})" if rest else ""
@@ -549,7 +541,7 @@ def _summary_line(
             parts.append(f"greeting max {_fmt_s(max(greet))}")
         days = [r.cert_days_left for r in routes if r.cert_days_left is not None]
         if days:
-            parts.append(f"certificate {_days_left(min(days))}")
+            parts.append(f"certificate {days_left(min(days))}")
     line = f"{domain}: " + "; ".join(parts) if parts else domain
     if primary:
         line += f" [diagnosis {primary}]"

@@ -60,6 +60,7 @@ from ..model import (
     Verdict,
 )
 from ..textsafe import clean
+from ..wording import days_left, plural
 
 __all__ = ["DEFAULT_WIDTH", "format_ms", "render_text"]
 
@@ -135,10 +136,6 @@ def _format_seconds(seconds: int) -> str:
     if minutes:
         return f"{minutes} min"
     return f"{seconds} s"
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def _width(width: int | None) -> int:
@@ -278,8 +275,8 @@ def _route_summary(report: ProbeReport) -> str:
     hosts = len({r.route.mx for r in report.routes})
     addresses = len({r.route.address for r in report.routes})
     return (
-        f"{ok} of {_plural(total, 'route')} {'works' if total == 1 else 'work'} "
-        f"({_plural(hosts, 'MX host')}, {_plural(addresses, 'address', 'addresses')})."
+        f"{ok} of {plural(total, 'route')} {'works' if total == 1 else 'work'} "
+        f"({plural(hosts, 'MX host')}, {plural(addresses, 'address', 'addresses')})."
     )
 
 
@@ -438,7 +435,7 @@ def _dns(res: Resolution) -> Iterable[RenderableType]:
             line.append(f", {_safe(mxq.detail)}")
         line.append(")")
     line.append(
-        f"; {_plural(len(res.queries), 'query', 'queries')} in {format_ms(res.duration_ms)} ms"
+        f"; {plural(len(res.queries), 'query', 'queries')} in {format_ms(res.duration_ms)} ms"
     )
     yield _indented(line, 2)
     if res.hosts:
@@ -793,7 +790,7 @@ def _cert_block(cert: CertInfo, results: list[RouteResult], tls: TlsInfo) -> Ren
         mxs = sorted({_safe(r.route.mx, _LIMIT_SHORT) for r in results})
         rows.append(("name match", Text(f"NO: does not name {', '.join(mxs)}", "bold red")))
     rows += [
-        ("valid", _t(f"{cert.not_before} to {cert.not_after} ({_days(cert.days_left)})")),
+        ("valid", _t(f"{cert.not_before} to {cert.not_after} ({days_left(cert.days_left)})")),
         ("key", Text(f"{key}; chain of {tls.chain_length} sent")),
         ("sha256", _t(cert.sha256, limit=120)),
         ("check", verify),
@@ -802,12 +799,6 @@ def _cert_block(cert: CertInfo, results: list[RouteResult], tls: TlsInfo) -> Ren
     for name, value in rows:
         table.add_row(Text(name), value)
     return table
-
-
-def _days(days: int) -> str:
-    if days < 0:
-        return f"expired {_plural(-days, 'day')} ago"
-    return f"{_plural(days, 'day')} left"
 
 
 def _grouped_failures(results: Sequence[RouteResult]) -> list[list[RouteResult]]:
