@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["utc_iso"]
+__all__ = ["parse_utc_iso", "utc_iso"]
 
 
 def utc_iso(moment: datetime | None = None, timespec: str = "milliseconds") -> str:
@@ -14,3 +14,12 @@ def utc_iso(moment: datetime | None = None, timespec: str = "milliseconds") -> s
     elif moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def parse_utc_iso(text: str) -> datetime | None:
+    """The inverse of :func:`utc_iso` (any ISO 8601; naive means UTC); ``None`` if bad."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -15,7 +15,7 @@ after failures in its history recovered: transient.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ..model import (
     Diagnosis,
@@ -25,6 +25,7 @@ from ..model import (
     ResolutionKind,
     Verdict,
 )
+from ..timefmt import parse_utc_iso
 from .rules import RULES, Facts, RuleKind, aware_now, build_facts, delivery_port_of, iso
 
 __all__ = ["MAX_HISTORY", "PERSIST_MIN_PROBES", "PERSIST_MIN_SPAN", "diagnose", "verdict_for"]
@@ -38,14 +39,6 @@ PERSIST_MIN_SPAN = timedelta(minutes=30)
 MAX_HISTORY = 500
 
 _FAILURE_RULES = tuple(r for r in RULES if r.kind is RuleKind.FAILURE)
-
-
-def _parse_time(text: str) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _span_text(span: timedelta | None) -> str:
@@ -141,7 +134,7 @@ def diagnose(
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
     earlier = [_fired(build_facts(h, now)) for h in earlier_reports]
-    times = [_parse_time(h.started_at) for h in earlier_reports] + [_parse_time(report.started_at)]
+    times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
     current = build_facts(report, now)
     fired_now = _fired(current)
     persistence: dict[str, tuple[Persistence, str]] = {}

@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from ..health.evaluate import HealthResult, HealthStatus, RouteHealth
 from ..model import Outcome, Verdict
 from ..textsafe import clean
+from ..timefmt import parse_utc_iso
 
 __all__ = ["CONTENT_TYPE", "escape_label_value", "render_openmetrics"]
 
@@ -107,10 +107,8 @@ def _route_labels(domain: str, r: RouteHealth) -> list[tuple[str, str]]:
 
 
 def _unix(iso: str) -> float | None:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    moment = parse_utc_iso(iso)
+    return None if moment is None else moment.timestamp()
 
 
 def render_openmetrics(result: HealthResult) -> str:
