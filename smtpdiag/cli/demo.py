@@ -44,7 +44,7 @@ async def run(args: argparse.Namespace) -> int:
         common.error("--width must be 40-400")
         return common.EXIT_USAGE
     from ..api import probe
-    from ..demo import DEMO_DOMAINS, demo_lab
+    from ..demo import DEMO_DOMAINS, demo_lab, program_name
     from ..report.jsonout import dumps
     from ..report.text import render_text
 
@@ -71,7 +71,7 @@ async def run(args: argparse.Namespace) -> int:
                 print()
         if not args.serve and not args.json:
             # The servers stop when the demo ends; --serve keeps them up for trying by hand.
-            print("To probe these servers by hand, run: smtpdiag demo --serve 600")
+            print(f"To probe these servers by hand, run: {program_name()} demo --serve 600")
         sys.stdout.flush()
         if args.serve:
             print(f"Servers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")
