@@ -17,6 +17,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Action",
     "ActionKind",
+    "AddressClass",
     "AddressFamily",
     "CertInfo",
     "Diagnosis",
@@ -37,16 +38,18 @@ __all__ = [
     "Route",
     "RouteResult",
     "Severity",
+    "SkipReason",
     "SmtpReply",
     "Step",
     "StepStatus",
     "TlsInfo",
     "TlsMode",
+    "TlsReason",
     "Verdict",
 ]
 
 #: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "3.0"
 
 
 # --------------------------------------------------------------------------- DNS
@@ -113,6 +116,7 @@ class MxHost:
             is applied when routes are planned, so an address here may not be probed.
         queries: The A/AAAA (and CNAME) queries made for this host.
         rank: 1 for the most preferred preference group, 2 for the next, ...
+        addresses_omitted: Addresses beyond the per-host cap, not listed nor probed.
     """
 
     name: str
@@ -121,6 +125,7 @@ class MxHost:
     addresses: tuple[str, ...] = ()
     queries: tuple[DnsQuery, ...] = ()
     rank: int = 1
+    addresses_omitted: int = 0
 
 
 class ResolutionKind(StrEnum):
@@ -145,6 +150,7 @@ class Resolution:
             and share a ``rank``). Empty for ``null-mx``, ``none`` and ``failed``.
         queries: Every query made, in order, including ``mx_query``.
         duration_ms: Wall time of the whole DNS stage.
+        hosts_omitted: MX hosts beyond the cap, not resolved nor probed.
     """
 
     domain: str
@@ -153,6 +159,7 @@ class Resolution:
     hosts: tuple[MxHost, ...] = ()
     queries: tuple[DnsQuery, ...] = ()
     duration_ms: float = 0.0
+    hosts_omitted: int = 0
 
 
 # ------------------------------------------------------------------------- probe
@@ -197,6 +204,50 @@ class Outcome(StrEnum):
     TLS_FAILURE = "tls-failure"  #: the TLS handshake failed; see ``PhaseRecord.detail``
     REPLY = "reply"  #: the server answered with a negative SMTP reply; see ``PhaseRecord.reply``
     ERROR = "error"  #: any other local or protocol error (e.g. garbage instead of SMTP)
+    NOT_ATTEMPTED = "not-attempted"  #: never tried; see ``PhaseRecord.skip_reason``
+
+
+class TlsReason(StrEnum):
+    """Why a TLS handshake or the certificate check failed, as the adapter knew it.
+
+    Set by the probe from exception attributes (``ssl.SSLError.reason``, the alert,
+    ``verify_code``), never parsed back from text.
+    """
+
+    NOT_TLS = "not-tls"  #: the peer did not speak TLS (e.g. plaintext SMTP on 465)
+    PROTOCOL_VERSION = "protocol-version"  #: no protocol version in common
+    CIPHER = "cipher"  #: no cipher suite / group / signature algorithm in common
+    ALERT = "alert"  #: the server sent a fatal alert; see ``PhaseRecord.tls_alert``
+    CERT_UNTRUSTED = "cert-untrusted"  #: no chain to a trusted root (or self-signed)
+    CERT_EXPIRED = "cert-expired"  #: expired or not yet valid
+    CERT_WRONG_NAME = "cert-wrong-name"  #: does not name the MX host
+    CERT_WEAK_KEY = "cert-weak-key"  #: key too small (RSA/DSA < 2048 bits, EC < 224)
+    RESET = "reset"  #: connection reset during the handshake
+    CLOSED = "closed"  #: the peer closed the connection during the handshake
+    TIMEOUT = "timeout"  #: the handshake did not finish in time
+    OTHER = "other"  #: any other handshake failure
+
+
+class SkipReason(StrEnum):
+    """Why a route (or phase) was not attempted. A skipped route is never evidence."""
+
+    DEADLINE = "deadline"  #: the overall deadline passed before its turn came
+    ADDRESS_POLICY = "address-policy"  #: the address is not one the probe may connect to
+    FAMILY_FILTER = "family-filter"  #: excluded by -4/-6 or the source address's family
+
+
+class AddressClass(StrEnum):
+    """What kind of address an MX address is (RFC 6890 special-purpose registries)."""
+
+    GLOBAL = "global"  #: global unicast: reachable from the Internet
+    LOOPBACK = "loopback"  #: 127.0.0.0/8, ::1
+    PRIVATE = "private"  #: RFC 1918, RFC 6598 shared, fc00::/7 unique local
+    LINK_LOCAL = "link-local"  #: 169.254.0.0/16, fe80::/10
+    UNSPECIFIED = "unspecified"  #: 0.0.0.0/8, ::
+    BROADCAST = "broadcast"  #: 255.255.255.255
+    MULTICAST = "multicast"  #: 224.0.0.0/4, ff00::/8
+    DOCUMENTATION = "documentation"  #: RFC 5737 / RFC 3849 / RFC 2544 benchmarking
+    RESERVED = "reserved"  #: anything else not globally routable (240/4, IPv4-mapped, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +275,15 @@ class PhaseRecord:
         start_ms: Offset from the start of the route probe.
         duration_ms: Time the phase took, also when it failed or timed out.
         reply: The SMTP reply read in this phase, if any (also for ``ok`` phases).
-        detail: Sanitized error text when not ``ok`` (e.g. the TLS alert reason); else ``None``.
+        detail: Sanitized error text when not ``ok``, for display only: no later stage
+            reads it; else ``None``.
         error_type: Name of the exception type behind a failure, for debugging; else ``None``.
+        errno: The OS errno behind a socket-level failure (``ECONNREFUSED``,
+            ``EHOSTUNREACH``, ``EPERM`` for a local firewall ...); else ``None``.
+        tls_reason: Why the TLS handshake failed (``tls-failure`` outcomes); else ``None``.
+        tls_alert: The TLS alert's name (``"internal_error"``, ``"handshake_failure"``)
+            when ``tls_reason`` is ``alert``; else ``None``.
+        skip_reason: Why the phase was never attempted (``not-attempted``); else ``None``.
     """
 
     phase: Phase
@@ -235,6 +293,10 @@ class PhaseRecord:
     reply: SmtpReply | None = None
     detail: str | None = None
     error_type: str | None = None
+    errno: int | None = None
+    tls_reason: TlsReason | None = None
+    tls_alert: str | None = None
+    skip_reason: SkipReason | None = None
 
     @property
     def ok(self) -> bool:
@@ -257,6 +319,7 @@ class CertInfo:
         key_bits: Key size in bits, or ``None`` where it does not apply.
         sha256: SHA-256 fingerprint of the DER encoding, lower-case hex with colons.
         self_signed: Subject equals issuer.
+        sans_omitted: SAN entries beyond the kept ones (0 when all are listed).
     """
 
     subject: str
@@ -270,6 +333,7 @@ class CertInfo:
     key_bits: int | None
     sha256: str
     self_signed: bool
+    sans_omitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +347,13 @@ class TlsInfo:
         certificate: The leaf certificate, also when verification failed; ``None`` if
             the server sent none or the handshake failed before it.
         chain_length: Number of certificates the server sent (0 if unknown).
-        verified: The chain verifies against the trust store (system or ``--ca-file``).
-        verify_error: Why verification failed; ``None`` when verified.
+        verified: The chain verifies against the trust store (system or ``--ca-file``)
+            and the leaf key is strong enough.
+        verify_error: Why verification failed, for display; ``None`` when verified.
+            Only certificate verification goes here, never a handshake failure.
+        verify_reason: Why verification failed, as a value (one of the ``cert-*``
+            members of :class:`TlsReason`); ``None`` when verified.
+        chain_truncated: The server sent more certificates than the probe keeps.
         hostname_match: The certificate names the MX host (RFC 6125 rules); ``None``
             when there was no certificate.
     """
@@ -297,6 +366,8 @@ class TlsInfo:
     verified: bool = False
     verify_error: str | None = None
     hostname_match: bool | None = None
+    verify_reason: TlsReason | None = None
+    chain_truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +382,9 @@ class Route:
         family: Address family.
         port: TCP port.
         tls_mode: STARTTLS or implicit TLS.
+        address_class: What kind of address it is; only ``global`` addresses (and those
+            inside ``--allow-targets``) are connected to.
+        allowed: The address lies inside an explicitly allowed network (``--allow-targets``).
     """
 
     mx: str
@@ -320,6 +394,8 @@ class Route:
     family: AddressFamily
     port: int
     tls_mode: TlsMode
+    address_class: AddressClass = AddressClass.GLOBAL
+    allowed: bool = False
 
     @property
     def label(self) -> str:

@@ -49,6 +49,10 @@ def test_walker_converts_enums_tuples_floats_and_keeps_none() -> None:
         "reply": None,
         "detail": "x",
         "error_type": None,
+        "errno": None,
+        "tls_reason": None,
+        "tls_alert": None,
+        "skip_reason": None,
     }
     # Declaration order, not alphabetical.
     assert list(out) == [f.name for f in dataclasses.fields(PhaseRecord)]
