@@ -15,6 +15,7 @@ from .model import AddressFamily, TlsMode
 
 __all__ = [
     "DEFAULT_PORTS",
+    "LOOPBACK_NETWORKS",
     "Nameserver",
     "ProbeConfig",
     "ResolverConfig",
@@ -157,6 +158,10 @@ class TlsConfig:
             if not found:
                 raise ConfigError(f"CA file {self.ca_file!r} holds no PEM certificate")
 
+
+#: Loopback, where the test kit's and the demo's own servers listen (their
+#: ``allow_targets``).
+LOOPBACK_NETWORKS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
 #: At most this many ``allow_targets`` networks (each is checked per address).
 MAX_ALLOW_TARGETS = 64

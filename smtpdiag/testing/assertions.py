@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from ..config import (
+    LOOPBACK_NETWORKS,
+    Nameserver,
+    ProbeConfig,
+    ResolverConfig,
+    Timeouts,
+    TlsConfig,
+)
 from ..model import AddressFamily
 
 if TYPE_CHECKING:
@@ -37,12 +44,16 @@ def probe_config(
     ca_file: str | None = None,
     families: Sequence[AddressFamily | str] = (AddressFamily.IPV4, AddressFamily.IPV6),
     implicit_tls_ports: Sequence[int] = (465,),
+    allow_targets: Sequence[str] = LOOPBACK_NETWORKS,
 ) -> ProbeConfig:
     """A :class:`ProbeConfig` from the few settings a test cares about.
 
     ``timeout`` is the overall deadline in seconds; the per-phase limits are derived
     from it (at most 10 s each). ``nameservers`` are ``"IP"``, ``"IP:PORT"`` or
-    :class:`Nameserver` objects; empty means the system resolver.
+    :class:`Nameserver` objects; empty means the system resolver. ``allow_targets``
+    are the non-global networks that may be probed: by default loopback, where the
+    test kit's own servers (:mod:`smtpdiag.testing.smtpserver`) listen; add a lab's
+    or a private mail network's, or pass ``()`` to probe like the CLI does.
     """
     per_phase = min(10.0, timeout)
     servers = tuple(n if isinstance(n, Nameserver) else Nameserver.parse(n) for n in nameservers)
@@ -60,6 +71,7 @@ def probe_config(
         resolver=ResolverConfig(servers),
         tls=TlsConfig(ca_file=ca_file),
         implicit_tls_ports=tuple(implicit_tls_ports),
+        allow_targets=tuple(allow_targets),
     )
 
 
