@@ -118,6 +118,7 @@ async def main() -> None:
             resolver=ResolverConfig((dns.nameserver,)),
             tls=TlsConfig(ca_file=str(pki.ca_file)),
             timeouts=Timeouts(total=20),
+            allow_targets=("127.0.0.0/8",),  # the bench servers' loopback addresses
         )
         await api.probe("bench.test", base)  # warm-up: imports, first TLS contexts
 
@@ -175,5 +176,56 @@ async def main() -> None:
     pki.cleanup()
 
 
+STALL = "127.78.0.20"
+
+
+async def time_to_verdict() -> None:
+    """4. Time to a verdict for a domain whose server stalls every TLS handshake.
+
+    Default timeouts (TLS 10 s, overall 30 s), one MX address, three ports. "Before"
+    is the schedule the probe used to have, reproduced here: the address's routes one
+    after another, each waiting its full TLS limit (each route probed alone, so no
+    route learns from another), plus the DNS time. "After" is ``smtpdiag.probe``
+    itself: port 25 waits the full limit, 587 and 465 only confirm the stall.
+    """
+    from smtpdiag.probe import plan_routes, probe_route
+    from smtpdiag.resolve import resolve_domain
+
+    ports = pick_shared_ports([STALL], random.Random(11))
+    pki = TestPki(names=("mx.stall.test",))
+    specs = [
+        ServerSpec(f"s:{p}", Behaviour.STALL_TLS, p == ports[2], "good", STALL, "mx.stall.test", p)
+        for p in ports
+    ]
+    zones = {"stall.test": {"@": ["MX 10 mx"], "mx": [f"A {STALL}"]}}
+    with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=zones) as dns:
+        config = ProbeConfig(
+            ports=ports,
+            families=(AddressFamily.IPV4,),
+            implicit_tls_ports=(ports[2],),
+            resolver=ResolverConfig((dns.nameserver,)),
+            tls=TlsConfig(ca_file=str(pki.ca_file)),
+            allow_targets=("127.0.0.0/8",),
+        )
+        print("4. time to verdict: every TLS handshake stalls (defaults: TLS 10 s, total 30 s)")
+        t0 = time.perf_counter()
+        resolution = await resolve_domain("stall.test", config)
+        for route in plan_routes(resolution, config):
+            await probe_route(route, config)
+        before = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = await api.probe("stall.test", config)
+        after = time.perf_counter() - t0
+        assert report.diagnosis is not None
+        print(
+            f"   before (routes of the address in turn, full limit each): {before:.1f} s; "
+            f"after: {after:.1f} s (verdict {report.diagnosis.verdict.value}); "
+            f"after/before = {after / before:.2f}; after/TLS timeout = "
+            f"{after / config.timeouts.tls:.2f}"
+        )
+    pki.cleanup()
+
+
 if __name__ == "__main__":
     asyncio.run(main())
+    asyncio.run(time_to_verdict())
