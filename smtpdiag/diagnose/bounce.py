@@ -98,7 +98,8 @@ _EMAIL_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){1,126}"
 )
 _HOST_RE = re.compile(
-    r"host\s+([A-Za-z0-9][A-Za-z0-9.-]{0,252})\s{0,3}\[([0-9A-Fa-f:.]{2,45})\]", re.I
+    r"(?:host|connect to)\s+([A-Za-z0-9][A-Za-z0-9.-]{0,252})\s{0,3}\[([0-9A-Fa-f:.]{2,45})\]",
+    re.I,
 )
 # Header fields (of the bounce or of the returned message) whose numbers are never codes.
 _HEADER_LINE_RE = re.compile(
