@@ -113,7 +113,7 @@ _HEADER_LINE_RE = re.compile(
 # Where a bounce's text ends and the returned message begins.
 _ORIGINAL_RE = re.compile(
     r"^[-\s]*(?:this is a copy of the message|below this line is a copy|original message "
-    r"(?:follows|headers)|the original message was|--- ?original message|"
+    r"(?:follows|headers)|unsent message follows|--- ?original message|"
     r"------ this is a copy|undelivered message (?:headers )?follows|"
     r"returned message (?:follows|headers))",
     re.I | re.M,
@@ -453,7 +453,7 @@ def _address(value: str | None) -> str | None:
     if not value:
         return None
     m = _EMAIL_RE.search(value)
-    return clean(m.group(0), 254) if m else None
+    return clean(m.group(0).lstrip("'"), 254) if m else None
 
 
 # --------------------------------------------------------------------- scanning
@@ -562,7 +562,7 @@ def _canon(code: str) -> str | None:
 def _recipient_from_text(text: str, code_line: str) -> str | None:
     m = _EMAIL_RE.search(code_line)
     if m:
-        return m.group(0)
+        return m.group(0).lstrip("'")
     for line in text.splitlines()[:5000]:
         if _HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line):
             continue
@@ -572,7 +572,7 @@ def _recipient_from_text(text: str, code_line: str) -> str | None:
             and "mailer-daemon" not in m.group(0).lower()
             and "postmaster" not in m.group(0).lower()
         ):
-            return m.group(0)
+            return m.group(0).lstrip("'")
     return None
 
 
