@@ -310,9 +310,9 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
         _P.CONNECTION,
     ),
 )
-_COMPILED = tuple(
-    (lang, re.compile(pat, re.I), code, reason) for lang, pat, code, reason in PHRASES
-)
+# Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
+# regex engine then scans for each pattern's literal prefix, several times faster.
+_COMPILED = tuple((lang, re.compile(pat), code, reason) for lang, pat, code, reason in PHRASES)
 # Words that make a no-code notice a delay, not a final failure.
 _DELAY_RE = re.compile(
     r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
@@ -333,14 +333,17 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     ``None``, words like "will retry" decide. A delay turns the class into 4.
     """
     text = text[:_INFER_WINDOW]
+    lower = text.lower()
     for lang, rx, code, reason in _COMPILED:
-        m = rx.search(text)
+        m = rx.search(lower)
         if m is None:
             continue
-        transient = _DELAY_RE.search(text) is not None if delayed is None else delayed
+        # The phrase as written (lower() keeps the length of all but a few letters).
+        phrase = text[m.start() : m.end()] if len(lower) == len(text) else m.group(0)
+        transient = _DELAY_RE.search(lower) is not None if delayed is None else delayed
         if code[0] == "5" and transient and code not in _PERMANENT_ONLY:
             code = "4" + code[1:]
-        return Inference(code, reason, " ".join(m.group(0).split())[:80], lang)
+        return Inference(code, reason, " ".join(phrase.split())[:80], lang)
     return None
 
 
