@@ -125,7 +125,7 @@ def test_stdin_with_forced_format() -> None:
         (["--batch", "/nonexistent/bounces.mbox"], "no such file"),
         (["TEXT", "--batch", "fixtures/bounces/batch/exim.log"], "give no TEXT"),
         (["--input-format", "mbox", "550 5.1.1 x"], "only makes sense with --batch"),
-        (["--batch", "fixtures/bounces/batch/exim.log", "--probe"], "not with --batch"),
+        (["--batch", "fixtures/bounces/batch/exim.log", "--domain", "x.test"], "--domain works"),
         (["--batch", "x", "--input-format", "pdf"], "invalid choice"),
     ],
 )
@@ -148,3 +148,85 @@ def test_explain_json_matches_schema(
     VALIDATOR.validate(doc)
     assert code == (0 if case["found"] else 1)
     assert doc["decision"] == case["decision"] and doc["reason"] == case["reason"]
+
+
+# --------------------------------------------------------------------- --batch --probe
+
+
+@pytest.fixture(scope="module")
+def lab() -> Any:
+    from smtpdiag.demo import demo_lab
+
+    with demo_lab(seed=29) as running:
+        yield running
+
+
+def test_batch_probe_checks_each_network_domain_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, lab: Any
+) -> None:
+    log = tmp_path / "mail.log"
+    line = (
+        "Nov 23 10:00:0{n} mail postfix/smtp[1{n}]: ABCDE{n}: to=<{rcpt}>, relay=none, delay=30, "
+        "delays=0/0/30/0, dsn={dsn}, status={status} ({reason})\n"
+    )
+    log.write_text(
+        line.format(
+            n=1,
+            rcpt="a@healthy.demo.test",
+            dsn="4.4.1",
+            status="deferred",
+            reason="connect to mx1.healthy.demo.test[127.77.0.1]:25: Connection timed out",
+        )
+        + line.format(
+            n=2,
+            rcpt="b@healthy.demo.test",
+            dsn="4.4.1",
+            status="deferred",
+            reason="connect to mx1.healthy.demo.test[127.77.0.1]:25: Connection timed out",
+        )
+        + line.format(
+            n=3,
+            rcpt="c@busy.demo.test",
+            dsn="5.1.1",
+            status="bounced",
+            reason="host mx.busy.demo.test[127.77.0.4] said: 550 5.1.1 User unknown",
+        )
+        + line.format(
+            n=4,
+            rcpt="d@deadprimary.demo.test",
+            dsn="4.4.1",
+            status="deferred",
+            reason="connect to mx1.deadprimary.demo.test[127.77.0.2]:25: Connection refused",
+        )
+    )
+    argv = [
+        "--nameserver",
+        f"{lab.nameserver.address}:{lab.nameserver.port}",
+        "--ports",
+        ",".join(str(p) for p in lab.ports),
+        "--implicit-tls-ports",
+        str(lab.implicit_tls_port),
+        "-4",
+        "--ca-file",
+        lab.ca_file,
+        "--timeout",
+        "8",
+        "--connect-timeout",
+        "1",
+    ]
+    code = main(["explain", "--batch", str(log), "--probe", "--json", *argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    docs = lines(out)
+    confirmations = {d["domain"]: d for d in docs if d["kind"] == "confirmation"}
+    assert list(confirmations) == ["healthy.demo.test", "deadprimary.demo.test"]
+    healthy = confirmations["healthy.demo.test"]
+    assert healthy["records"] == 2 and healthy["status"] == "not-reproduced"
+    assert healthy["verdict"] == "healthy"
+    dead = confirmations["deadprimary.demo.test"]
+    assert dead["verdict"] == "degraded" and dead["status"] in ("confirmed", "different")
+    assert docs[-1]["kind"] == "summary" and docs[-1]["records"] == 4
+    # the text form: a paragraph per probed domain on stderr
+    code = main(["explain", "--batch", str(log), "--probe", "--width", "80", *argv])
+    _, err = capsys.readouterr()
+    assert "probed now (2 domains" in err and "healthy.demo.test (2 records" in err
