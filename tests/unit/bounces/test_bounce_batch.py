@@ -369,3 +369,47 @@ def test_infer_delay_words_make_class_4_but_not_for_permanent_only_codes() -> No
     unknown = infer("user unknown; will retry")
     assert unknown is not None and unknown.code == "5.1.1"
     assert infer("nothing to see here") is None
+
+
+# --------------------------------------------------------------------- schema and imports
+
+
+def test_schema_enums_follow_the_code() -> None:
+    from smtpdiag.diagnose.reasons import CodeSource, Confidence
+
+    rec = SCHEMA["$defs"]["record"]["properties"]
+    assert rec["reason"]["enum"] == [r.value for r in Reason]
+    assert rec["decision"]["enum"] == [d.value for d in Decision]
+    assert rec["code_source"]["enum"] == [c.value for c in CodeSource]
+    assert rec["confidence"]["enum"] == [c.value for c in Confidence] + [None]
+    assert set(rec) | {"kind", "schema_version"} == set(SCHEMA["$defs"]["record"]["required"])
+    assert set(BatchRecord.__dataclass_fields__) | {"kind", "schema_version"} == set(rec)
+    assert SCHEMA["$defs"]["error"]["properties"]["error"]["enum"] == [e.value for e in ErrorKind]
+
+
+def test_bounce_reading_imports_no_network_stack() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from smtpdiag.bounces import explain_batch; "
+        "from smtpdiag.report.explain import dumps_item, dumps_explanation; "
+        "from smtpdiag.diagnose.bounce import explain; "
+        f"[dumps_item(i) for i in explain_batch([{str(BATCH / 'postfix.log')!r}])]; "
+        "dumps_explanation(explain('550 5.1.1 <a@example.org> User unknown')); "
+        "print(','.join(m for m in ('asyncio', 'ssl', 'dns', 'rich', 'aiosmtplib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_exchange_541_access_denied_headline() -> None:
+    from smtpdiag.diagnose.bounce import explain
+
+    e = explain((CASES / "m365_5_4_1_access_denied.txt").read_bytes(), now=NOW)
+    assert "No answer from host" not in e.summary
+    assert "Recipient address rejected: access denied" in e.summary
+    assert e.decision is Decision.SUPPRESS and e.reason is Reason.USER_UNKNOWN
+    plain = explain("451 4.4.1 No answer from host", now=NOW)
+    assert "No answer from host" in plain.summary and plain.decision is Decision.RETRY
