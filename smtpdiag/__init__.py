@@ -23,9 +23,15 @@ _EXPORTS: dict[str, str] = {
     "ActionKind": "model",
     "AddressClass": "model",
     "AddressFamily": "model",
+    "BatchError": "bounces",
+    "BatchRecord": "bounces",
+    "BatchSummary": "bounces",
     "BounceParseError": "errors",
     "CertInfo": "model",
+    "CodeSource": "bounces",
+    "Confidence": "bounces",
     "ConfigError": "errors",
+    "Decision": "bounces",
     "Diagnosis": "model",
     "DnsOutcome": "model",
     "DnsQuery": "model",
@@ -33,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "Finding": "model",
     "HealthResult": "health",
     "HealthStatus": "health",
+    "InputFormat": "bounces",
     "Limit": "health",
     "MxHost": "model",
     "MxTargetKind": "model",
@@ -44,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "ProbeConfig": "config",
     "ProbeError": "errors",
     "ProbeReport": "model",
+    "Reason": "bounces",
     "Resolution": "model",
     "ResolutionKind": "model",
     "ResolverConfig": "config",
@@ -68,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "check_sync": "health",
     "could_not_run": "api",
     "diagnose": "diagnose",
+    "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
 }
@@ -77,9 +86,15 @@ __all__ = [
     "ActionKind",
     "AddressClass",
     "AddressFamily",
+    "BatchError",
+    "BatchRecord",
+    "BatchSummary",
     "BounceParseError",
     "CertInfo",
+    "CodeSource",
+    "Confidence",
     "ConfigError",
+    "Decision",
     "Diagnosis",
     "DnsOutcome",
     "DnsQuery",
@@ -87,6 +102,7 @@ __all__ = [
     "Finding",
     "HealthResult",
     "HealthStatus",
+    "InputFormat",
     "Limit",
     "MxHost",
     "MxTargetKind",
@@ -98,6 +114,7 @@ __all__ = [
     "ProbeConfig",
     "ProbeError",
     "ProbeReport",
+    "Reason",
     "Resolution",
     "ResolutionKind",
     "ResolverConfig",
@@ -123,6 +140,7 @@ __all__ = [
     "check_sync",
     "could_not_run",
     "diagnose",
+    "explain_batch",
     "probe",
     "probe_sync",
 ]
@@ -153,6 +171,17 @@ if TYPE_CHECKING:
     from . import report as report
     from . import watch as watch
     from .api import could_not_run, probe, probe_sync
+    from .bounces import (
+        BatchError,
+        BatchRecord,
+        BatchSummary,
+        CodeSource,
+        Confidence,
+        Decision,
+        InputFormat,
+        Reason,
+        explain_batch,
+    )
     from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
     from .diagnose import diagnose
     from .errors import BounceParseError, ConfigError, ProbeError, SmtpdiagError
