@@ -5,11 +5,12 @@ paths. Real subprocesses and real signals, every wait bounded."""
 from __future__ import annotations
 
 import os
-import selectors
+import queue
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,30 +82,39 @@ def _start_serving(tmp: Path) -> tuple[subprocess.Popen[str], list[str]]:
         env=_env(tmp),
     )
     assert proc.stdout is not None
+    stdout = proc.stdout
+    # A reader thread: select() on a buffered pipe misses lines already read ahead.
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in iter(stdout.readline, "")], daemon=True
+    ).start()
     seen: list[str] = []
     deadline = time.monotonic() + 60
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                continue
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if "badcert.demo.test --nameserver" in line:
-                return proc, seen
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        seen.append(line)
+        if "badcert.demo.test --nameserver" in line:
+            return proc, seen
     _stop(proc)
     pytest.fail("demo --serve did not get ready: " + "".join(seen))
 
 
 def _stop(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
-    """Wait for the process (bounded), kill it if it hangs; always close its pipes."""
+    """Wait for the process (bounded), kill it if it hangs; return (stdout, stderr) that
+    no reader thread took, and close the pipes."""
     try:
-        return proc.communicate(timeout=timeout)
+        proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.communicate(timeout=10)
+        proc.wait(10)
+    assert proc.stderr is not None and proc.stdout is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    proc.stdout.close()
+    return "", err
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
