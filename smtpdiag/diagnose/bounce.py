@@ -363,18 +363,41 @@ def _read(raw: str | bytes) -> _Doc:
     groups: list[dict[str, str]] = []
     human = body
     if _is_message(body):
-        from email import message_from_string
-
-        try:
-            msg = message_from_string(body)
-            texts: list[str] = []
-            _walk(msg, texts, groups, [_MAX_PARTS])
-            human = "\n".join(texts)
-        except (RecursionError, ValueError, LookupError, TypeError, AttributeError, IndexError):
-            groups, human = [], body
+        head_end = body.find("\n\n")
+        plain = _plain_body(body[: head_end if head_end >= 0 else len(body)])
+        if plain:
+            # One text part, no transfer encoding: the MIME parser would only copy it.
+            human = body[head_end + 2 :] if head_end >= 0 else ""
+        else:
+            human = _mime_texts(body, groups)
     if not groups and _DSN_HINT_RE.search(human):
         groups = _groups_from_fields(human)
     return _Doc(tuple(_recipient_groups(groups)), _human_only(human), truncated)
+
+
+_PLAIN_CHARSET_RE = re.compile(r"charset\s*=\s*\"?(?:us-ascii|utf-8|ascii)\b")
+
+
+def _plain_body(head: str) -> bool:
+    """The headers declare a single text body without transfer encoding or foreign charset."""
+    h = head.lower()
+    if "multipart/" in h or "content-transfer-encoding" in h or "message/" in h:
+        return False
+    return "charset" not in h or _PLAIN_CHARSET_RE.search(h) is not None
+
+
+def _mime_texts(body: str, groups: list[dict[str, str]]) -> str:
+    """The decoded text parts of a MIME message (DSN groups go to ``groups``)."""
+    from email import message_from_string
+
+    try:
+        msg = message_from_string(body)
+        texts: list[str] = []
+        _walk(msg, texts, groups, [_MAX_PARTS])
+        return "\n".join(texts)
+    except (RecursionError, ValueError, LookupError, TypeError, AttributeError, IndexError):
+        groups.clear()
+        return body
 
 
 def _human_only(text: str) -> str:
@@ -387,7 +410,8 @@ def _human_only(text: str) -> str:
     for line in text.split("\n"):
         if line[:1] in " \t" and skipping:
             continue
-        skipping = _HEADER_LINE_RE.match(line) is not None
+        # Only a line with a colon early on can be a header field (cheap test first).
+        skipping = line.find(":", 0, 80) > 0 and _HEADER_LINE_RE.match(line) is not None
         if not skipping:
             out.append(line)
     return "\n".join(out)
