@@ -413,3 +413,12 @@ def test_exchange_541_access_denied_headline() -> None:
     assert e.decision is Decision.SUPPRESS and e.reason is Reason.USER_UNKNOWN
     plain = explain("451 4.4.1 No answer from host", now=NOW)
     assert "No answer from host" in plain.summary and plain.decision is Decision.RETRY
+
+
+def test_transient_code_with_action_failed_is_not_retry() -> None:
+    from smtpdiag.diagnose.bounce import explain
+
+    e = explain((CASES / "act_dsn_447_action_failed.eml").read_bytes(), now=NOW)
+    assert e.decision is Decision.FIX
+    assert e.action is not None and e.action.kind.value == "fix" and not e.action.schedule
+    assert "gave up" in e.summary
