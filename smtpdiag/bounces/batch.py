@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from ..diagnose.bounce import Explanation, explain_parsed, parse_log_status, parse_recipients
 from ..diagnose.reasons import Decision
-from ..diagnose.rules import aware_now
 from ..textsafe import clean
 from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
@@ -117,7 +116,10 @@ def explain_batch(
         not be read; the iteration never raises on content.
     """
     fmt = InputFormat(input_format)
-    instant = aware_now(now)
+    # One instant for the whole batch: every retry_at is counted from it.
+    instant = datetime.now(UTC) if now is None else now
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
     for path in paths:
         for item in read_inputs(str(path), fmt, stdin=stdin):
             yield from _items_of(item, instant)
