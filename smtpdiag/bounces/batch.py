@@ -20,7 +20,7 @@ from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
 from .readers import RawInput, read_inputs
 
-__all__ = ["SummaryBuilder", "explain_batch", "record_of"]
+__all__ = ["MAX_KEYS", "OTHER", "SummaryBuilder", "explain_batch", "record_of"]
 
 
 def record_of(
@@ -125,6 +125,19 @@ def explain_batch(
             yield from _items_of(item, instant)
 
 
+#: Distinct keys kept per breakdown; more are counted under ``OTHER`` (memory stays
+#: bounded however many recipient domains a batch names).
+MAX_KEYS = 10_000
+OTHER = "(other)"
+
+
+def _bump(counter: Counter[str], key: str) -> None:
+    if key in counter or len(counter) < MAX_KEYS:
+        counter[key] += 1
+    else:
+        counter[OTHER] += 1
+
+
 class SummaryBuilder:
     """Counts items as they stream by; :meth:`summary` gives the frozen result."""
 
@@ -154,11 +167,11 @@ class SummaryBuilder:
             self._with_records += 1
             self._last = item.input
         code = item.enhanced or (str(item.basic) if item.basic is not None else "none")
-        self._code[code] += 1
-        self._reason[item.reason.value] += 1
-        self._decision[item.decision.value] += 1
-        self._domain[item.domain or "none"] += 1
-        self._source[item.code_source.value] += 1
+        _bump(self._code, code)
+        _bump(self._reason, item.reason.value)
+        _bump(self._decision, item.decision.value)
+        _bump(self._domain, item.domain or "none")
+        _bump(self._source, item.code_source.value)
 
     def summary(self, top: int = 50) -> BatchSummary:
         """The counts so far; each breakdown keeps its ``top`` largest entries."""

@@ -587,16 +587,20 @@ def _recipient_from_text(text: str, code_line: str) -> str | None:
     m = _EMAIL_RE.search(code_line)
     if m:
         return m.group(0).lstrip("'")
-    for line in text.splitlines()[:5000]:
+    # The first address in the text that is not on a header or sender line and is not
+    # the bounce's own sender (one scan of the text, then a look at each hit's line).
+    for i, m in enumerate(_EMAIL_RE.finditer(text)):
+        if i >= _MAX_MATCHES:
+            break
+        address = m.group(0).lower()
+        if "mailer-daemon" in address or "postmaster" in address:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        line = text[start : end if end >= 0 else len(text)]
         if _HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line):
             continue
-        m = _EMAIL_RE.search(line)
-        if (
-            m
-            and "mailer-daemon" not in m.group(0).lower()
-            and "postmaster" not in m.group(0).lower()
-        ):
-            return m.group(0).lstrip("'")
+        return m.group(0).lstrip("'")
     return None
 
 

@@ -422,3 +422,18 @@ def test_transient_code_with_action_failed_is_not_retry() -> None:
     assert e.decision is Decision.FIX
     assert e.action is not None and e.action.kind.value == "fix" and not e.action.schedule
     assert "gave up" in e.summary
+
+
+def test_summary_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtpdiag.bounces import batch
+
+    monkeypatch.setattr(batch, "MAX_KEYS", 3)
+    builder = SummaryBuilder()
+    (record,) = [i for i in run(CASES / "seed_442_example.txt") if isinstance(i, BatchRecord)]
+    from dataclasses import replace
+
+    for n in range(10):
+        builder.add(replace(record, input=f"x#{n}", domain=f"d{n}.example"))
+    s = builder.summary()
+    assert s.by_domain == {"d0.example": 1, "d1.example": 1, "d2.example": 1, "(other)": 7}
+    assert s.inputs == 10 == s.records
