@@ -62,6 +62,7 @@ __all__ = [
     "explain",
     "explain_parsed",
     "parse_bounce",
+    "parse_log_status",
     "parse_recipients",
 ]
 
