@@ -56,8 +56,10 @@ __all__ = [
     "ConfirmStatus",
     "Confirmation",
     "Explanation",
+    "Assessment",
     "ParsedBounce",
     "RecipientStatus",
+    "assess",
     "confirm",
     "explain",
     "explain_parsed",
@@ -865,6 +867,46 @@ def _action_for(
             RFC5321_RETRY.after_schedule,
         )
     return Action(kind, words.action_summary(decision, reason, code.code if code else None, action))
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The decision part of an explanation, without the words (what a batch record needs).
+
+    Attributes:
+        code: The enhanced code's registry entry, if any.
+        severity: Soft, hard or info; ``None`` without a code.
+        reason: Why the recipient bounced.
+        decision: What to do with the address.
+        retry_at: For ``retry``: the concrete retry instants (ISO 8601 UTC).
+    """
+
+    code: StatusCode | None
+    severity: Severity | None
+    reason: Reason
+    decision: Decision
+    retry_at: tuple[str, ...] = ()
+
+
+def assess(parsed: ParsedBounce, *, now: datetime | None = None) -> Assessment:
+    """Reason, decision and retry times of a parsed bounce; the same values
+    :func:`explain_parsed` gives, without building any sentence."""
+    if not parsed.found:
+        return Assessment(None, None, Reason.UNKNOWN, Decision.KEEP)
+    code = lookup(parsed.enhanced) if parsed.enhanced else None
+    basic = lookup_basic(parsed.basic) if parsed.basic is not None else None
+    severity = code.severity if code else (basic.severity if basic else None)
+    reason = classify(code.code if code else None, parsed.basic, parsed.text)
+    klass = code.klass if code else (parsed.basic // 100 if parsed.basic else None)
+    decision = decide(klass, reason, parsed.action)
+    retry_at: tuple[str, ...] = ()
+    if decision is Decision.RETRY:
+        k = knowledge.get(code.code) if code else None
+        plan = k.retry if k is not None and k.retry is not None else RFC5321_RETRY
+        if k is not None and k.action_kind is not ActionKind.RETRY:
+            plan = RFC5321_RETRY
+        retry_at = tuple(a.at for a in schedule_from(plan, aware_now(now)))
+    return Assessment(code, severity, reason, decision, retry_at)
 
 
 def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Explanation:

@@ -437,3 +437,16 @@ def test_summary_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     s = builder.summary()
     assert s.by_domain == {"d0.example": 1, "d1.example": 1, "d2.example": 1, "(other)": 7}
     assert s.inputs == 10 == s.records
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_batch_assessment_equals_the_full_explanation(case: dict[str, Any]) -> None:
+    from smtpdiag.diagnose.bounce import assess, explain_parsed, parse_recipients
+
+    for parsed in parse_recipients((CASES / case["file"]).read_bytes()):
+        a = assess(parsed, now=NOW)
+        e = explain_parsed(parsed, now=NOW)
+        assert (a.reason, a.decision, a.severity) == (e.reason, e.decision, e.severity)
+        assert a.code == e.code
+        schedule = tuple(r.at for r in e.action.schedule) if e.action else ()
+        assert a.retry_at == schedule
