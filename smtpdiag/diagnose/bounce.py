@@ -23,11 +23,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ..model import Action, ActionKind, ProbeReport, ResolutionKind, Severity, Verdict
+from ..narrate.actions import schedule_from
 from ..textsafe import clean
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
+from .facts import aware_now, iso
 from .knowledge import RFC5321_RETRY, CodeKnowledge
-from .rules import aware_now, iso, schedule_from
 
 if TYPE_CHECKING:
     from email.message import Message

@@ -354,10 +354,15 @@ def _evidence(e: Evidence) -> Text:
     if where:
         line.append(where, style="bold")
     facts: list[str] = []
+    if e.query:
+        dns = f"dns {_safe(e.query, _LIMIT_SHORT)}"
+        facts.append(dns + (f" {e.dns_outcome.value}" if e.dns_outcome else ""))
+    if e.target_kind:
+        facts.append(f"dns MX target {e.target_kind.value}")
     if e.phase:
-        facts.append(_safe(e.phase, 30) + (f" {_safe(e.outcome, 30)}" if e.outcome else ""))
+        facts.append(e.phase.value + (f" {e.outcome.value}" if e.outcome else ""))
     elif e.outcome:
-        facts.append(_safe(e.outcome, 30))
+        facts.append(e.outcome.value)
     if e.reply:
         facts.append(f'"{_safe(e.reply)}"')
     if e.error:
