@@ -83,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
+    "render": "report",
 }
 
 __all__ = [
@@ -151,6 +152,7 @@ __all__ = [
     "explain_batch",
     "probe",
     "probe_sync",
+    "render",
 ]
 
 
@@ -223,3 +225,4 @@ if TYPE_CHECKING:
         TlsReason,
         Verdict,
     )
+    from .report import render

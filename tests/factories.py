@@ -433,7 +433,7 @@ def failed(
         extensions=("PIPELINING", "STARTTLS") if starttls_offered else (),
         starttls_offered=starttls_offered,
         tls=tls_value if connected else None,
-        total_ms=start + duration_ms,
+        total_ms=start + (duration_ms if outcome is not Outcome.NOT_ATTEMPTED else 0.0),
         started_at=started_at,
     )
 

@@ -34,9 +34,6 @@ from ..model import (
     Severity,
     Verdict,
 )
-from ..narrate import finding_title, narrate_rule, persistence_text
-from ..narrate.actions import cause_texts
-from ..narrate.common import cap_evidence
 from ..timefmt import parse_utc_iso
 from .codes import lookup
 from .facts import (
@@ -107,6 +104,12 @@ def _code(row: Row, match: Match) -> str | None:
 
 
 def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match: Match) -> Finding:
+    # The narration layer reads the diagnose stage's facts, so it is imported when the
+    # engine runs, not when this module loads (no import cycle).
+    from ..narrate import finding_title, narrate_rule, persistence_text
+    from ..narrate.actions import cause_texts
+    from ..narrate.common import cap_evidence
+
     d = narrate_rule(rule, facts, match)
     sev = severity_for(kind, code, facts)
     pf = (
