@@ -121,6 +121,8 @@ class DemoLab:
             tls=TlsConfig(ca_file=self.ca_file),
             timeouts=Timeouts(dns=2, connect=2, greeting=3, command=3, tls=3, total=total),
             ehlo_name="demo.smtpdiag.invalid",
+            # The demo servers listen on loopback, and nowhere else.
+            allow_targets=("127.0.0.0/8",),
         )
 
     def command(self, domain: str) -> str:
@@ -130,7 +132,7 @@ class DemoLab:
             f"{program_name()} probe {domain}"
             f" --nameserver {self.nameserver.address}:{self.nameserver.port}"
             f" --ports {ports} --implicit-tls-ports {self.implicit_tls_port} -4"
-            f" --ca-file {self.ca_file}"
+            f" --ca-file {self.ca_file} --allow-targets 127.0.0.0/8"
         )
 
 

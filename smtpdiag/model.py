@@ -285,9 +285,14 @@ class PhaseRecord:
         error_type: Name of the exception type behind a failure, for debugging; else ``None``.
         errno: The OS errno behind a socket-level failure (``ECONNREFUSED``,
             ``EHOSTUNREACH``, ``EPERM`` for a local firewall ...); else ``None``.
-        tls_reason: Why the TLS handshake failed (``tls-failure`` outcomes); else ``None``.
-        tls_alert: The TLS alert's name (``"internal_error"``, ``"handshake_failure"``)
-            when ``tls_reason`` is ``alert``; else ``None``.
+        tls_reason: Why the TLS handshake failed: set on every failed ``tls-handshake``
+            phase (also when it ended ``reset``, ``closed`` or ``timeout``: then the
+            reason says the same) and on any ``tls-failure`` outcome; else ``None``.
+        tls_alert: The name of the TLS alert the server sent (RFC 8446 6.2 spelling:
+            ``"internal_error"``, ``"handshake_failure"``, ``"protocol_version"``)
+            whenever the failure was a received alert; ``tls_reason`` is then
+            ``alert``, or ``protocol-version`` / ``cipher`` when the alert says that;
+            else ``None``.
         skip_reason: Why the phase was never attempted (``not-attempted``); else ``None``.
     """
 

@@ -33,6 +33,10 @@ def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: boo
     """
     if text is None:
         return ""
+    if isinstance(text, str) and text.isascii() and text.isprintable():
+        # Fast path (most remote text): printable ASCII has no control, format or escape
+        # characters, so only the length limit applies.
+        return text if len(text) <= limit else text[: limit - 3] + "..."
     if isinstance(text, bytes):
         text = text[: limit * 4 + 16].decode("utf-8", "replace")
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..diagnose.reasons import CodeSource, Confidence, Decision, Reason
 from .batch import SummaryBuilder, explain_batch, record_of
+from .confirm import DomainCollector, DomainConfirmation, confirm_domains
 from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
 from .readers import detect
 
@@ -16,10 +17,13 @@ __all__ = [
     "CodeSource",
     "Confidence",
     "Decision",
+    "DomainCollector",
+    "DomainConfirmation",
     "ErrorKind",
     "InputFormat",
     "Reason",
     "SummaryBuilder",
+    "confirm_domains",
     "detect",
     "explain_batch",
     "record_of",

@@ -47,7 +47,7 @@ class LogError:
 _POSTFIX_RE = re.compile(
     r"postfix[\w/-]{0,40}\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{5,20}): to=<(?P<rcpt>[^<>]{0,320})>,"
     r"(?P<mid>[^()]{0,2000}?) dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>[a-z]{1,20})"
-    r"(?: \((?P<reason>.*)\))?\s*$"
+    r"(?:, returned to sender)?(?: \((?P<reason>.*)\))?\s*$"
 )
 _POSTFIX_FAIL_RE = re.compile(r"to=<.{0,400}status=(?:deferred|bounced|expired|undeliverable)")
 _RELAY_RE = re.compile(r"relay=([^,\s\[]{1,255})")

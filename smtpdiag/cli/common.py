@@ -131,6 +131,15 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         "--ehlo-name", metavar="NAME", default="smtpdiag.invalid", help="name to send in EHLO"
     )
     g.add_argument(
+        "--allow-targets",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a network whose non-global addresses (loopback, private, link-local, "
+        "documentation) may be probed; repeatable. By default only global unicast "
+        "MX addresses are connected to",
+    )
+    g.add_argument(
         "--source-address",
         metavar="IP",
         help="local IP address to connect from (only routes of its address family are probed)",
@@ -189,6 +198,7 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
         ehlo_name=args.ehlo_name,
         source_address=args.source_address,
         implicit_tls_ports=parse_ports(args.implicit_tls_ports),
+        allow_targets=tuple(getattr(args, "allow_targets", None) or ()),
     )
     _check_local_inputs(config)
     return config

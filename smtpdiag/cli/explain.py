@@ -60,7 +60,9 @@ def register(subparsers: Any) -> None:
         help="explain every bounce in each PATH (mbox, maildir, directory of .eml files, "
         "Postfix or Exim log, postqueue -j output, '-' for stdin): one NDJSON record per "
         "recipient on stdout, then a summary (a table on stderr; the last JSON line "
-        "with --json)",
+        "with --json); with --probe, each recipient domain of a network or routing "
+        "bounce is probed once and a confirmation line says whether it confirms the "
+        "bounce now",
     )
     p.add_argument(
         "--input-format",
@@ -159,13 +161,27 @@ def _run_batch(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from ..bounces import InputFormat, SummaryBuilder, explain_batch
-    from ..report.explain import dumps_item, render_summary, summary_to_dict
+    from ..bounces import (
+        BatchRecord,
+        DomainCollector,
+        InputFormat,
+        SummaryBuilder,
+        confirm_domains,
+        explain_batch,
+    )
+    from ..report.explain import (
+        dumps_confirmation,
+        dumps_item,
+        render_confirmations,
+        render_summary,
+        summary_to_dict,
+    )
 
     if args.text is not None or args.file is not None:
         raise ConfigError("--batch reads its PATHs; give no TEXT or --file with it")
-    if args.probe or args.domain:
-        raise ConfigError("--probe and --domain work on one bounce, not with --batch")
+    if args.domain:
+        raise ConfigError("--domain works on one bounce; with --batch, --probe probes each domain")
+    config = common.config_from_args(args) if args.probe else None
     stdin = None
     for path in args.batch:
         if path == "-":
@@ -175,14 +191,26 @@ def _run_batch(args: argparse.Namespace) -> int:
         elif not os.path.exists(path):
             raise ConfigError(f"--batch: no such file or directory: {path!r}")
     builder = SummaryBuilder()
+    domains = DomainCollector()
     out = sys.stdout
     for item in explain_batch(args.batch, input_format=InputFormat(args.input_format), stdin=stdin):
         builder.add(item)
+        if isinstance(item, BatchRecord):
+            domains.add(item)
         out.write(dumps_item(item) + "\n")
     summary = builder.summary()
+    confirmations = []
+    if args.probe:
+        import asyncio  # only --probe needs an event loop
+
+        confirmations = asyncio.run(confirm_domains(domains, config))
+        for confirmation in confirmations:
+            out.write(dumps_confirmation(confirmation) + "\n")
     if args.json:
         out.write(json.dumps(summary_to_dict(summary), ensure_ascii=False) + "\n")
     else:
         out.flush()
         sys.stderr.write(render_summary(summary, width=args.width))
+        if args.probe:
+            sys.stderr.write(render_confirmations(confirmations, domains.skipped, width=args.width))
     return EXIT_BATCH_ERRORS if summary.errors else EXIT_FOUND

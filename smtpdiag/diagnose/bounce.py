@@ -114,7 +114,7 @@ _HEADER_LINE_RE = re.compile(
 # Where a bounce's text ends and the returned message begins.
 _ORIGINAL_RE = re.compile(
     r"^[-\s]*(?:this is a copy of the message|below this line is a copy|original message "
-    r"(?:follows|headers)|the original message was|--- ?original message|"
+    r"(?:follows|headers)|unsent message follows|--- ?original message|"
     r"------ this is a copy|undelivered message (?:headers )?follows|"
     r"returned message (?:follows|headers))",
     re.I | re.M,
@@ -454,7 +454,7 @@ def _address(value: str | None) -> str | None:
     if not value:
         return None
     m = _EMAIL_RE.search(value)
-    return clean(m.group(0), 254) if m else None
+    return clean(m.group(0).lstrip("'"), 254) if m else None
 
 
 # --------------------------------------------------------------------- scanning
@@ -563,7 +563,7 @@ def _canon(code: str) -> str | None:
 def _recipient_from_text(text: str, code_line: str) -> str | None:
     m = _EMAIL_RE.search(code_line)
     if m:
-        return m.group(0)
+        return m.group(0).lstrip("'")
     for line in text.splitlines()[:5000]:
         if _HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line):
             continue
@@ -573,7 +573,7 @@ def _recipient_from_text(text: str, code_line: str) -> str | None:
             and "mailer-daemon" not in m.group(0).lower()
             and "postmaster" not in m.group(0).lower()
         ):
-            return m.group(0)
+            return m.group(0).lstrip("'")
     return None
 
 
@@ -703,14 +703,35 @@ def parse_bounce(text: str | bytes) -> ParsedBounce:
     return _build(doc, chosen)
 
 
+# A line that opens one recipient's paragraph in a bounce without DSN fields: qmail and
+# Postfix "<a@b>:" (the reason after it or on the next lines), Exim's indented address.
+_BLOCK_START_RE = re.compile(
+    r"^(?:<([^<>\s]{1,254}@[^<>\s]{1,254})>:|[ \t]{1,4}([^<>\s]{1,254}@[^<>\s]{1,254}?):?[ \t]*$)",
+    re.M,
+)
+
+
+def _text_blocks(human: str) -> list[str]:
+    """The per-recipient paragraphs of a text bounce naming several recipients, else []."""
+    starts = [m.start() for i, m in enumerate(_BLOCK_START_RE.finditer(human)) if i < _MAX_PARTS]
+    if len(starts) < 2:
+        return []
+    ends = [*starts[1:], len(human)]
+    return [human[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
 def parse_recipients(text: str | bytes) -> tuple[ParsedBounce, ...]:
-    """One :class:`ParsedBounce` per failed or delayed recipient of a DSN (a bounce
-    without DSN fields gives one). Never raises on content."""
+    """One :class:`ParsedBounce` per failed or delayed recipient: per DSN group, or per
+    recipient paragraph of a text bounce (qmail, Exim, Postfix without DSN fields); a
+    bounce naming one recipient gives one. Never raises on content."""
     doc = _read(text)
     wanted = [r for r in doc.groups if r.action in ("failed", "delayed")] or list(doc.groups[:1])
-    if not wanted:
-        return (_build(doc, None),)
-    return tuple(_build(doc, r) for r in wanted)
+    if wanted:
+        return tuple(_build(doc, r) for r in wanted)
+    blocks = _text_blocks(doc.human)
+    if blocks:
+        return tuple(_build(replace(doc, human=block), None) for block in blocks)
+    return (_build(doc, None),)
 
 
 def parse_log_status(

@@ -266,3 +266,8 @@ def vendor_notes(code: str | None, text: str) -> list[str]:
             "itself is not known to be bad."
         )
     return out
+
+
+def probe_limit_note(skipped: int) -> str:
+    """Records whose domain was not probed because of the per-run limit."""
+    return f"{skipped} more records named domains beyond the probe limit; they were not probed"

@@ -137,7 +137,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     (
         "en",
         r"host or domain name not found|host not found|host unknown|domain (?:not found|"
-        r"does not exist)|no mx (?:record|host)|unrouteable (?:mail )?domain",
+        r"does not exist)|no mx (?:record|host)|unrouteable (?:mail )?(?:domain|address)",
         "5.4.4",
         _P.DOMAIN,
     ),
@@ -162,7 +162,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     ),
     (
         "de",
-        r"postfach (?:ist )?(?:voll|überfüllt)|speicherplatz .{0,30}(?:überschritten|"
+        r"postfach\b.{0,40}?\b(?:ist )?(?:voll|überfüllt)\b|speicherplatz .{0,30}(?:überschritten|"
         r"erschöpft)|quota überschritten",
         "5.2.2",
         _P.MAILBOX_FULL,
@@ -176,13 +176,13 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     ),
     (
         "es",
-        r"buz[óo]n (?:de correo )?(?:est[áa] )?(?:lleno|completo)|cuota (?:excedida|superada)",
+        r"buz[óo]n\b.{0,40}?\b(?:lleno|completo)\b|cuota (?:excedida|superada)",
         "5.2.2",
         _P.MAILBOX_FULL,
     ),
     (
         "pt",
-        r"caixa (?:postal |de correio |de entrada )?(?:est[áa] )?(?:cheia|lotada)|cota excedida",
+        r"caixa (?:postal|de correio|de entrada)\b.{0,40}?\b(?:cheia|lotada)\b|cota excedida",
         "5.2.2",
         _P.MAILBOX_FULL,
     ),
@@ -194,7 +194,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     ),
     (
         "nl",
-        r"(?:mailbox|postvak|postbus) (?:is )?vol|quotum overschreden",
+        r"(?:mailbox|postvak|postbus)\b.{0,40}?\bvol\b|quotum overschreden",
         "5.2.2",
         _P.MAILBOX_FULL,
     ),
@@ -218,6 +218,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
         r"unknown recipient|recipient unknown|unknown user|user unknown|no such (?:user|"
         r"mailbox|recipient)|(?:user|mailbox|address|recipient) (?:does not|doesn't) exist|"
         r"invalid (?:recipient|mailbox)|address not found|no mailbox here|not a valid "
+        r"|doesn't have an? [\w.-]{1,60} account|not listed in [\w ]{1,40}directory"
         r"(?:mailbox|recipient)|mailbox not found|mailbox unavailable|user not found",
         "5.1.1",
         _P.USER_UNKNOWN,
@@ -295,7 +296,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     (
         "en",
         r"relay(?:ing)? (?:access )?denied|not permitted to relay|access denied|"
-        r"rejected (?:by|for) policy|policy (?:violation|rejection)",
+        r"rejected (?:by|for) policy|policy (?:violation|rejection|restriction)",
         "5.7.1",
         _P.BLOCKED,
     ),
@@ -309,9 +310,9 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
         _P.CONNECTION,
     ),
 )
-_COMPILED = tuple(
-    (lang, re.compile(pat, re.I), code, reason) for lang, pat, code, reason in PHRASES
-)
+# Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
+# regex engine then scans for each pattern's literal prefix, several times faster.
+_COMPILED = tuple((lang, re.compile(pat), code, reason) for lang, pat, code, reason in PHRASES)
 # Words that make a no-code notice a delay, not a final failure.
 _DELAY_RE = re.compile(
     r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
@@ -332,14 +333,17 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     ``None``, words like "will retry" decide. A delay turns the class into 4.
     """
     text = text[:_INFER_WINDOW]
+    lower = text.lower()
     for lang, rx, code, reason in _COMPILED:
-        m = rx.search(text)
+        m = rx.search(lower)
         if m is None:
             continue
-        transient = _DELAY_RE.search(text) is not None if delayed is None else delayed
+        # The phrase as written (lower() keeps the length of all but a few letters).
+        phrase = text[m.start() : m.end()] if len(lower) == len(text) else m.group(0)
+        transient = _DELAY_RE.search(lower) is not None if delayed is None else delayed
         if code[0] == "5" and transient and code not in _PERMANENT_ONLY:
             code = "4" + code[1:]
-        return Inference(code, reason, " ".join(m.group(0).split())[:80], lang)
+        return Inference(code, reason, " ".join(phrase.split())[:80], lang)
     return None
 
 
@@ -359,7 +363,7 @@ _TEXT_REASONS: tuple[tuple[re.Pattern[str], Reason], ...] = (
     (
         re.compile(
             r"rate limit|too many (?:messages|connections|recipients)|throttl|slow down|"
-            r"try again later",
+            r"try again later|unexpected volume|temporarily deferred|user complaints|greylist",
             re.I,
         ),
         Reason.RATE_LIMITED,
@@ -385,6 +389,14 @@ def classify(code: str | None, basic: int | None, text: str) -> Reason:
             return Reason.MAILBOX_FULL
         return Reason.OTHER
     _klass, subject, detail = parsed
+    if detail == 0 and subject in (0, 5):
+        # X.0.0 and X.5.0 say nothing specific ("550 5.5.0 mailbox unavailable"): the
+        # reply's words are the better evidence.
+        inferred = infer(text)
+        if inferred is not None:
+            return inferred.reason
+    if subject == 7 and detail == 28:
+        return Reason.RATE_LIMITED  # "mail flood": too many connections or messages
     for rx, reason in _TEXT_REASONS:
         if subject == 7 and rx.search(text):
             return reason

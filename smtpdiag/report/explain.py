@@ -19,14 +19,19 @@ from ..diagnose.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..bounces.confirm import DomainConfirmation
     from ..bounces.model import BatchItem, BatchSummary
 
 __all__ = [
     "EXPLAIN_SCHEMA_VERSION",
+    "dumps_confirmation",
     "dumps_explanation",
     "dumps_item",
     "explanation_to_dict",
     "item_to_dict",
+    "render_confirmations",
     "render_explanation",
     "render_summary",
     "summary_to_dict",
@@ -211,6 +216,31 @@ def item_to_dict(item: BatchItem) -> dict[str, Any]:
 def dumps_item(item: BatchItem) -> str:
     """One NDJSON line (no line end)."""
     return json.dumps(item_to_dict(item), ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps_confirmation(confirmation: DomainConfirmation) -> str:
+    """One ``--batch --probe`` line (``kind: confirmation``): a domain probed once."""
+    from .jsonout import to_jsonable
+
+    body = to_jsonable(confirmation)
+    assert isinstance(body, dict)
+    doc = {"kind": "confirmation", "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_confirmations(
+    confirmations: Sequence[DomainConfirmation], skipped: int, *, width: int | None = None
+) -> str:
+    """The ``--batch --probe`` results, one paragraph per domain."""
+    w = max(40, min(width or 100, 400))
+    out = ["", f"probed now ({len(confirmations)} domains of network or routing bounces)"]
+    for c in confirmations:
+        head = f"{c.domain} ({c.records} records, {c.code or 'no code'}): {c.status.value}"
+        out.extend(_wrap(head, w))
+        out.extend(_wrap(c.summary, w, "    "))
+    if skipped:
+        out.extend(_wrap(words.probe_limit_note(skipped), w))
+    return "\n".join(out) + "\n"
 
 
 def summary_to_dict(summary: BatchSummary) -> dict[str, Any]:

@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from ..config import (
+    LOOPBACK_NETWORKS,
+    Nameserver,
+    ProbeConfig,
+    ResolverConfig,
+    Timeouts,
+    TlsConfig,
+)
 from ..errors import ConfigError
 from ..model import AddressFamily
 from .offline import is_offline
@@ -65,13 +72,17 @@ def probe_config(
     ca_file: str | None = None,
     families: Sequence[AddressFamily | str] = (AddressFamily.IPV4, AddressFamily.IPV6),
     implicit_tls_ports: Sequence[int] = (465,),
+    allow_targets: Sequence[str] = LOOPBACK_NETWORKS,
 ) -> ProbeConfig:
     """A :class:`ProbeConfig` from the few settings a test cares about.
 
     ``timeout`` is the overall deadline in seconds; the per-phase limits are derived
     from it (at most 10 s each). ``nameservers`` are ``"IP"``, ``"IP:PORT"`` or
     :class:`Nameserver` objects; ``None`` means the system resolver, an empty list is a
-    :class:`~smtpdiag.errors.ConfigError`.
+    :class:`~smtpdiag.errors.ConfigError`. ``allow_targets`` are the non-global
+    networks that may be probed: by default loopback, where the test kit's own servers
+    (:mod:`smtpdiag.testing.smtpserver`) listen; add a lab's or a private mail
+    network's, or pass ``()`` to probe like the CLI does.
     """
     per_phase = min(10.0, timeout)
     servers = _nameservers(nameservers)
@@ -89,6 +100,7 @@ def probe_config(
         resolver=ResolverConfig(servers),
         tls=TlsConfig(ca_file=ca_file),
         implicit_tls_ports=tuple(implicit_tls_ports),
+        allow_targets=tuple(allow_targets),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from smtpdiag.api import probe
-from smtpdiag.config import ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from smtpdiag.config import LOOPBACK_NETWORKS, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from smtpdiag.diagnose.knowledge import KNOWLEDGE
 from smtpdiag.model import AddressFamily
 from smtpdiag.report.jsonout import report_to_dict
@@ -83,6 +83,7 @@ async def run(
         resolver=ResolverConfig((dns.nameserver,)),
         tls=TlsConfig(ca_file=servers.ca_file),
         implicit_tls_ports=implicit,
+        allow_targets=LOOPBACK_NETWORKS,
     )
     report = await probe(domain, config)
     doc = report_to_dict(report)
@@ -368,6 +369,10 @@ async def cli_probe(dns_port: int, domain: str, *args: str) -> tuple[int, dict[s
         "--json",
         "--nameserver",
         f"127.0.0.1:{dns_port}",
+        "--allow-targets",
+        "127.0.0.0/8",
+        "--allow-targets",
+        "::1",
         "--timeout",
         "6",
         "--connect-timeout",

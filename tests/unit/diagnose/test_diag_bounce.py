@@ -18,6 +18,7 @@ from smtpdiag.diagnose.bounce import (
     confirm,
     explain,
     parse_bounce,
+    parse_recipients,
 )
 from smtpdiag.diagnose.engine import diagnose
 from smtpdiag.model import ActionKind, Outcome, Phase, ResolutionKind, Severity
@@ -33,10 +34,35 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 def test_manifest_covers_every_fixture_and_the_styles() -> None:
     files = sorted(p.name for p in CASES_DIR.iterdir())
     assert files == sorted(c["file"] for c in MANIFEST)
-    assert len(MANIFEST) >= 20
+    assert len(MANIFEST) >= 70
     styles = {c["style"].split("-")[0] for c in MANIFEST}
-    assert {"postfix", "exim", "microsoft365", "gmail", "sendmail", "malformed"} <= styles
+    assert {
+        "postfix",
+        "exim",
+        "microsoft365",
+        "exchange",
+        "gmail",
+        "yahoo",
+        "outlook.com",
+        "sendmail",
+        "qmail",
+        "mdaemon",
+        "domino",
+        "courier",
+        "gmx",
+        "german",
+        "french",
+        "spanish",
+        "portuguese",
+        "italian",
+        "dutch",
+        "malformed",
+    } <= styles
     assert sum(1 for c in MANIFEST if not c["found"]) >= 3
+    # every case states the expected record
+    assert all({"code_source", "reason", "decision"} <= set(c) for c in MANIFEST)
+    sources = {c["code_source"] for c in MANIFEST}
+    assert sources == {"status-field", "diagnostic-code", "body-text", "inferred", "none"}
 
 
 @pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
@@ -83,6 +109,34 @@ def test_bounce_fixture(case: dict[str, Any]) -> None:
             assert k.cause(slug).text in e.matched_causes, slug
     if "notes_contain" in case:
         assert any(case["notes_contain"] in n for n in e.notes), e.notes
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_bounce_fixture_record(case: dict[str, Any]) -> None:
+    """Where the code came from, the reason and the decision for the address."""
+    raw = (CASES_DIR / case["file"]).read_bytes()
+    e = explain(raw, now=NOW)
+    assert e.bounce.code_source.value == case["code_source"]
+    assert e.reason.value == case["reason"]
+    assert e.decision.value == case["decision"]
+    expected_confidence = {
+        "status-field": "high",
+        "diagnostic-code": "high",
+        "body-text": "medium",
+        "inferred": "low",
+        "none": None,
+    }[case["code_source"]]
+    got = e.bounce.confidence.value if e.bounce.confidence else None
+    assert got == expected_confidence
+    if case["code_source"] == "inferred":
+        assert e.bounce.matched_phrase and e.bounce.matched_phrase.lower() in raw.decode(
+            "utf-8", "replace"
+        ).lower() + (e.bounce.text.lower())
+        assert "inferred" in e.summary and "low confidence" in e.summary
+    if case["decision"] != "suppress" and e.action is not None:
+        assert e.action.kind.value != "suppress"
+    if case.get("records"):
+        assert len(parse_recipients(raw)) == case["records"]
 
 
 def test_seed_explanation_carries_the_schedule() -> None:
