@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from . import __version__
+from .blocking import run_blocking
 from .config import ProbeConfig
 from .diagnose import diagnose as _diagnose
 from .errors import ConfigError, ProbeError
@@ -109,7 +110,7 @@ async def probe(
         resolution=resolution,
         routes=results,
         started_at=started_at,
-        duration_ms=(loop.time() - started) * 1000.0,
+        duration_ms=round((loop.time() - started) * 1000.0, 3),  # 1 µs, as the JSON writes
         ports=config.ports,
         families=config.probe_families,
         tool_version=__version__,
@@ -127,8 +128,16 @@ def probe_sync(
     history: Sequence[ProbeReport] = (),
     now: datetime | None = None,
 ) -> ProbeReport:
-    """Blocking twin of :func:`probe` (runs its own event loop; not from async code)."""
-    return asyncio.run(probe(domain, config, diagnose=diagnose, history=history, now=now))
+    """Blocking twin of :func:`probe`.
+
+    Works from plain code and also from code that already runs an event loop in this
+    thread (the probe then runs on its own loop in a worker thread), like
+    :func:`smtpdiag.health.check_sync`.
+    """
+    return run_blocking(
+        lambda: probe(domain, config, diagnose=diagnose, history=history, now=now),
+        name="smtpdiag-probe",
+    )
 
 
 def could_not_run(report: ProbeReport) -> bool:

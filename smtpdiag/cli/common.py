@@ -45,7 +45,8 @@ exit codes (probe, explain --probe, watch):
   2  usage error (bad argument, unreadable file)
   3  failed: no route delivers
   4  no-mail: the domain publishes a null MX (RFC 7505)
-  5  the probe could not run (no nameserver answered at all)
+  5  the probe could not run or probed nothing (no nameserver answered at all, or no
+     route in the probed address families): verdict unknown
 `check --plugin` follows the monitoring-plugins convention instead: 0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN."""
 
@@ -230,5 +231,6 @@ def exit_code_for_verdict(verdict: Verdict | None, could_not_run: bool = False) 
         Verdict.DEGRADED: EXIT_DEGRADED,
         Verdict.FAILED: EXIT_FAILED,
         Verdict.NO_MAIL: EXIT_NO_MAIL,
+        Verdict.UNKNOWN: EXIT_COULD_NOT_RUN,
         None: EXIT_HEALTHY,
     }[verdict]

@@ -37,7 +37,7 @@ import dns.resolver
 from ..config import ResolverConfig
 from ..errors import ProbeError
 from ..model import DnsOutcome, DnsQuery
-from ..textsafe import clean
+from ..textsafe import clean, shown
 
 __all__ = [
     "MAX_ANSWERS",
@@ -187,7 +187,7 @@ def build_resolver(
             system.read_resolv_conf(path)
         except (dns.resolver.NoResolverConfiguration, OSError) as exc:
             raise ProbeError(
-                f"no DNS resolver configured: cannot use {clean(path, 200)!r} "
+                f"no DNS resolver configured: cannot use {shown(path, 200)} "
                 f"({clean(str(exc), 200)}); pass --nameserver"
             ) from None
         addresses = []
@@ -201,7 +201,7 @@ def build_resolver(
             addresses.append(text)
             ports.append(system.port)
         if not addresses:
-            raise ProbeError(f"no nameserver listed in {clean(path, 200)!r}; pass --nameserver")
+            raise ProbeError(f"no nameserver listed in {shown(path, 200)}; pass --nameserver")
     resolver.nameservers = [
         _RecordingNameserver(address, port) for address, port in zip(addresses, ports, strict=True)
     ]
@@ -411,7 +411,8 @@ async def _ask(
                 outcome, server, detail = _translate(exc, responders)
     finally:
         _responders.reset(token)
-    duration_ms = (time.monotonic() - start) * 1000.0
+    # Rounded to 1 µs as the JSON writes it, so a saved report loads back equal.
+    duration_ms = round((time.monotonic() - start) * 1000.0, 3)
     if answer is None:
         return RawAnswer(
             DnsQuery(

@@ -163,7 +163,9 @@ async def test_largest_tcp_answer_costs_bounded_memory() -> None:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-    assert elapsed < 2.0
+    # A hang guard, not a speed target (that lives in scripts/bench.py): tracemalloc
+    # slows this several-fold on a loaded machine.
+    assert elapsed < 10.0
     assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB"
     assert resolution.kind is ResolutionKind.MX
     assert len(resolution.hosts) == MAX_MX_HOSTS
