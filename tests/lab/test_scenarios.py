@@ -19,7 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
+
+from smtpdiag.report.jsonout import load_schema
 
 from . import labctl
 
@@ -28,6 +31,7 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 GUARD_DIR = Path(__file__).resolve().parent / "netguard"
 GUARD_EXIT = 86
+SCHEMA = jsonschema.Draft202012Validator(load_schema())
 
 EXIT = {"healthy": 0, "degraded": 1, "failed": 3, "no-mail": 4}
 PORTS = (25, 587, 465)
@@ -90,6 +94,8 @@ def probe(
         doc: Doc = json.loads(proc.stdout)
     except ValueError:
         pytest.fail(f"not JSON (exit {proc.returncode}): {proc.stdout[:500]!r} {proc.stderr}")
+    # Every lab report matches the committed schema (issue 8: "hostile codes included").
+    SCHEMA.validate(doc)
     return proc.returncode, doc
 
 
