@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "BatchRecord": "bounces",
     "BatchSummary": "bounces",
     "BounceParseError": "errors",
+    "CauseId": "model",
     "CertInfo": "model",
     "CodeSource": "bounces",
     "Confidence": "bounces",
@@ -37,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "DnsQuery": "model",
     "Evidence": "model",
     "Finding": "model",
+    "FindingPayload": "model",
     "HealthResult": "health",
     "HealthStatus": "health",
     "InputFormat": "bounces",
@@ -58,12 +60,14 @@ _EXPORTS: dict[str, str] = {
     "RetryAttempt": "model",
     "Route": "model",
     "RouteResult": "model",
+    "RuleId": "model",
     "SCHEMA_VERSION": "model",
     "Severity": "model",
     "SkipReason": "model",
     "SmtpReply": "model",
     "SmtpdiagError": "errors",
     "Step": "model",
+    "StepId": "model",
     "StepStatus": "model",
     "Thresholds": "health",
     "Timeouts": "config",
@@ -79,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
+    "render": "report",
 }
 
 __all__ = [
@@ -90,6 +95,7 @@ __all__ = [
     "BatchRecord",
     "BatchSummary",
     "BounceParseError",
+    "CauseId",
     "CertInfo",
     "CodeSource",
     "Confidence",
@@ -100,6 +106,7 @@ __all__ = [
     "DnsQuery",
     "Evidence",
     "Finding",
+    "FindingPayload",
     "HealthResult",
     "HealthStatus",
     "InputFormat",
@@ -121,12 +128,14 @@ __all__ = [
     "RetryAttempt",
     "Route",
     "RouteResult",
+    "RuleId",
     "SCHEMA_VERSION",
     "Severity",
     "SkipReason",
     "SmtpReply",
     "SmtpdiagError",
     "Step",
+    "StepId",
     "StepStatus",
     "Thresholds",
     "Timeouts",
@@ -143,10 +152,18 @@ __all__ = [
     "explain_batch",
     "probe",
     "probe_sync",
+    "render",
 ]
 
 
+# Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
+# (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
+_SUBMODULES = frozenset({"health", "report", "watch"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute itself
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
@@ -160,6 +177,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import health as health
+    from . import report as report
+    from . import watch as watch
     from .api import could_not_run, probe, probe_sync
     from .bounces import (
         BatchError,
@@ -183,12 +203,14 @@ if TYPE_CHECKING:
         ActionKind,
         AddressClass,
         AddressFamily,
+        CauseId,
         CertInfo,
         Diagnosis,
         DnsOutcome,
         DnsQuery,
         Evidence,
         Finding,
+        FindingPayload,
         MxHost,
         MxTargetKind,
         Outcome,
@@ -201,13 +223,16 @@ if TYPE_CHECKING:
         RetryAttempt,
         Route,
         RouteResult,
+        RuleId,
         Severity,
         SkipReason,
         SmtpReply,
         Step,
+        StepId,
         StepStatus,
         TlsInfo,
         TlsMode,
         TlsReason,
         Verdict,
     )
+    from .report import render

@@ -40,13 +40,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ..model import Action, ActionKind, ProbeReport, ResolutionKind, Severity, Verdict
+from ..narrate.actions import schedule_from
 from ..textsafe import clean
 from . import bounce_words as words
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
+from .facts import aware_now, iso
 from .knowledge import RFC5321_RETRY, CodeKnowledge
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
-from .rules import aware_now, iso, schedule_from
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -1033,6 +1034,14 @@ def confirm(expl: Explanation, report: ProbeReport) -> Confirmation:
             f"A connection-level probe cannot check {what}: "
             "it stops at EHLO/STARTTLS, and this condition is decided later (at MAIL, RCPT "
             f"or DATA) or by policy. The probe's verdict for the domain: {verdict.value}.",
+            verdict,
+            primary,
+        )
+    if verdict is Verdict.UNKNOWN:
+        return Confirmation(
+            ConfirmStatus.NOT_CHECKABLE,
+            "The probe verified nothing (no nameserver answered, or no route was probed), "
+            "so it can neither confirm nor refute the bounce.",
             verdict,
             primary,
         )

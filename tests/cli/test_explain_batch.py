@@ -207,6 +207,8 @@ def test_batch_probe_checks_each_network_domain_once(
         "--implicit-tls-ports",
         str(lab.implicit_tls_port),
         "-4",
+        "--allow-targets",
+        "127.0.0.0/8",
         "--ca-file",
         lab.ca_file,
         "--timeout",
