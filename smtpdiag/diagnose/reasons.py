@@ -1,7 +1,7 @@
 """Why a recipient bounced and what to do about the address: a fixed reason vocabulary,
 phrase inference for bounces without a code, and one decision table.
 
-Pure: no I/O, no English sentences (those live in :mod:`smtpdiag.diagnose.bounce_words`).
+Pure: no I/O, no English sentences (those live in :mod:`smtpdiag.narrate.bounce`).
 
 Invariants:
 
