@@ -112,7 +112,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     (
         "en",
         r"retry time ?out exceeded|message expired|delivery time expired|too long in (?:the )?"
-        r"queue|could not be delivered (?:with)?in \d+ (?:days|hours)|giving up",
+        r"queue|could not be delivered (?:with)?in \d+ (?:days|hours)",
         "5.4.7",
         _P.EXPIRED,
     ),
