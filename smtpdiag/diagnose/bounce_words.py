@@ -155,6 +155,8 @@ def summary(
     """The one-line headline of an explanation."""
     if code is not None:
         kind = _bounce_kind(code.severity)
+        if code.klass == 4 and parsed.action == "failed":
+            kind = "a transient code, but the sending MTA gave up (Action: failed)"
         lead = f"{parsed.basic} {code.code}" if parsed.basic is not None else code.code
         title = _title(code, k, reason, parsed.text)
         if parsed.matched_phrase is not None:
