@@ -128,7 +128,15 @@ __all__ = [
 ]
 
 
+#: Subpackages the documentation uses as ``smtpdiag.health.check(...)`` and
+#: ``smtpdiag.watch.watch(...)`` after a plain ``import smtpdiag``: loaded on first use.
+_SUBMODULES = frozenset({"api", "health", "watch"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        # import_module binds the submodule as an attribute of this package.
+        return importlib.import_module(f"{__name__}.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
@@ -138,10 +146,13 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted({*__all__, *_SUBMODULES})
 
 
 if TYPE_CHECKING:
+    from . import api as api
+    from . import health as health
+    from . import watch as watch
     from .api import could_not_run, probe, probe_sync
     from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
     from .diagnose import diagnose

@@ -1,25 +1,44 @@
 """The ``smtpdiag`` command: parse, build a config, call the library, render, exit.
 
-Each subcommand lives in its own module with a ``register(subparsers)`` function that
-adds its parser and sets ``run`` (a function ``(args) -> int``, or a coroutine function).
+Each subcommand lives in its own module with a ``HELP`` line and a
+``register(subparsers)`` function that adds its parser and sets ``run`` (a function
+``(args) -> int``, or one returning a coroutine that resolves to the code).
+
+Start-up cost is part of the interface: a monitoring system runs this command thousands
+of times a minute. So only the subcommand being run is registered in full (its options'
+defaults need the config and threshold types); the others are one-line stubs for the
+top-level ``--help``, and asyncio is imported only when a subcommand returns a
+coroutine. ``tests/cli/test_import_cost.py`` guards what each path imports.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
+import importlib
 import sys
+import types
 from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError
 from . import common
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: The subcommands, in the order ``--help`` lists them.
+COMMANDS = ("probe", "explain", "check", "watch", "demo")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs: its first word that is not an option."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the subcommand it names is registered in full."""
     parser = common.Parser(
         prog="smtpdiag",
         description="SMTP connection diagnostics: resolve MX, probe 25/587/465 with TLS, "
@@ -30,35 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smtpdiag {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=common.Parser)
     sub.required = True
-    for module in _subcommands():
-        module.register(sub)
+    selected = _selected(argv) if argv is not None else None
+    for name in COMMANDS:
+        module: common.SubcommandModule = importlib.import_module(f"{__name__}.{name}")
+        if argv is None or name == selected:
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=module.HELP)
     return parser
-
-
-def _subcommands() -> list[common.SubcommandModule]:
-    import importlib
-
-    names = ["probe", "explain", "check", "watch", "demo"]
-    modules: list[common.SubcommandModule] = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see ``smtpdiag --help``)."""
-    parser = build_parser()
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_in)
     try:
-        args = parser.parse_args(argv)
-        run = args.run
-        if inspect.iscoroutinefunction(run):
-            code: int = asyncio.run(run(args))
-        else:
-            code = run(args)
+        args = parser.parse_args(args_in)
+        result = args.run(args)
+        if isinstance(result, types.CoroutineType):
+            import asyncio  # only the paths that do I/O pay for the event loop
+
+            result = asyncio.run(result)
+        code: int = result
         return code
     except common.UsageExit as exc:
         return exc.code

@@ -28,7 +28,10 @@ from typing import Any, NoReturn
 from ..errors import ConfigError
 from . import common
 
-__all__ = ["FORMATS", "exit_code", "register", "run"]
+__all__ = ["FORMATS", "HELP", "exit_code", "register", "run"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)"
 
 #: Output formats of ``check``.
 FORMATS = ("text", "json", "nagios", "junit", "markdown", "openmetrics")
@@ -112,7 +115,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "check",
-        help="health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)",
+        help=HELP,
         description="Probe DOMAIN's mail routes (port 25 unless --ports says otherwise) and "
         "judge them against latency, certificate and feature thresholds. Never sends mail.",
         epilog=_CHECK_HELP,

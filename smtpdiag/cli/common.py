@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import socket
 import sys
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from ..errors import ConfigError
-from ..model import AddressFamily, PhaseRecord, Route, Verdict
 from ..textsafe import clean
+
+if TYPE_CHECKING:
+    from ..config import ProbeConfig
+    from ..model import PhaseRecord, Route, Verdict
+
+# The config and model types are imported inside the functions that need them: this
+# module is on every path, including ``smtpdiag --version`` and ``--help``.
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -52,6 +55,8 @@ exit codes (probe, explain --probe, watch):
 
 
 class SubcommandModule(Protocol):
+    HELP: str
+
     def register(self, subparsers: Any) -> None: ...
 
 
@@ -107,6 +112,8 @@ def seconds_arg(text: str) -> float:
 
 def add_probe_options(parser: argparse.ArgumentParser) -> None:
     """Options every subcommand that probes shares."""
+    from ..config import Timeouts
+
     g = parser.add_argument_group("probe options")
     g.add_argument(
         "--nameserver",
@@ -157,6 +164,11 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     """Build a validated :class:`ProbeConfig`; raises ConfigError on bad input."""
+    import ipaddress
+
+    from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+    from ..model import AddressFamily
+
     families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
     if args.family == "4":
         families = (AddressFamily.IPV4,)
@@ -200,7 +212,11 @@ def _check_local_inputs(config: ProbeConfig) -> None:
     excluded by -4/-6 fails every route; a CA file whose PEM blocks hold no certificate
     fails every verification. Both used to surface as a 5.4.2 against the destination.
     """
-    from ..probe.certs import load_trust_store  # lazy: keep `smtpdiag --help` light
+    import ipaddress
+    import socket
+
+    from ..model import AddressFamily
+    from ..probe.certs import load_trust_store
 
     if config.source_address is not None:
         address = ipaddress.ip_address(config.source_address)
@@ -237,6 +253,8 @@ def stderr_trace(route: Route, record: PhaseRecord) -> None:
 
 
 def exit_code_for_verdict(verdict: Verdict | None, could_not_run: bool = False) -> int:
+    from ..model import Verdict
+
     if could_not_run:
         return EXIT_COULD_NOT_RUN
     return {

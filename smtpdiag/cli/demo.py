@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
 from . import common
 from .probe import want_color
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "probe built-in local demo domains (no internet needed)"
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="probe built-in local demo domains (no internet needed)",
+        help=HELP,
         description="Start a local DNS server and scripted SMTP servers with real TLS on "
         "127.77.0.x, probe four demo domains (healthy, dead primary MX, 421 greeting, bad "
         "certificate) and print each diagnosis. Exit 0 when every demo domain got the "
@@ -79,6 +81,8 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"  {lab.command(demo.name)}")
             sys.stdout.flush()
             # Ctrl-C cancels this sleep; leaving the `with` stops the servers.
+            import asyncio
+
             await asyncio.sleep(args.serve)
     for line in mismatches:
         common.error(f"demo self-check: {line}")

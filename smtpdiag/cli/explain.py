@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from . import common
 
-__all__ = ["EXIT_FOUND", "EXIT_NOT_FOUND", "register"]
+if TYPE_CHECKING:
+    from ..config import ProbeConfig
+    from ..diagnose.bounce import Explanation
+
+__all__ = ["EXIT_FOUND", "EXIT_NOT_FOUND", "HELP", "register"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "explain a bounce line or delivery status notification"
 
 EXIT_FOUND = 0
 EXIT_NOT_FOUND = 1
@@ -27,7 +35,7 @@ with --probe, once a code was found, the probe's exit code instead:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "explain",
-        help="explain a bounce line or delivery status notification",
+        help=HELP,
         description="Extract the SMTP reply code and the enhanced status code (RFC 3463) "
         "from a bounce line, a transcript or a DSN (RFC 3464 multipart/report) and explain "
         "it: meaning, soft or hard, causes, investigation steps, what to do. With --probe, "
@@ -82,9 +90,13 @@ def _read_input(args: argparse.Namespace) -> bytes | str:
     return stdin.read(MAX_INPUT + 1)
 
 
-async def run(args: argparse.Namespace) -> int:
-    from .probe import want_color
+def run(args: argparse.Namespace) -> int | Coroutine[Any, Any, int]:
+    """Explain the bounce; with ``--probe``, a coroutine that also probes.
 
+    Synchronous unless ``--probe``: explaining a bounce needs no event loop, and the
+    probe stack (asyncio, ssl, dnspython, aiosmtplib, cryptography) is most of a
+    process's start-up cost.
+    """
     if args.width is not None and not 40 <= args.width <= 400:
         common.error("--width must be 40-400")
         return common.EXIT_USAGE
@@ -93,31 +105,43 @@ async def run(args: argparse.Namespace) -> int:
         raise ConfigError("--domain only makes sense with --probe")
     data = _read_input(args)
 
-    from ..diagnose.bounce import confirm, explain
-    from ..report.explain import dumps_explanation, render_explanation
+    from ..diagnose.bounce import explain
 
     expl = explain(data)
-    code = EXIT_FOUND if expl.found else EXIT_NOT_FOUND
     if args.probe and expl.found:
-        domain = args.domain or expl.bounce.domain
-        if not domain:
-            common.error("the bounce names no recipient domain; pass --domain DOMAIN to probe")
-            return common.EXIT_USAGE
-        from ..api import could_not_run, probe
-        from ..errors import ProbeError
-        from ..resolve import normalize_domain
+        assert config is not None
+        return _probe_and_print(args, expl, config)
+    _print(args, expl)
+    return EXIT_FOUND if expl.found else EXIT_NOT_FOUND
 
-        normalize_domain(domain)
-        try:
-            report = await probe(domain, config)
-        except ProbeError as exc:
-            common.error(str(exc))
-            return common.EXIT_COULD_NOT_RUN
-        expl = replace(expl, probe=report, confirmation=confirm(expl, report))
-        verdict = report.diagnosis.verdict if report.diagnosis else None
-        code = common.exit_code_for_verdict(verdict, could_not_run(report))
+
+def _print(args: argparse.Namespace, expl: Explanation) -> None:
+    from ..report.explain import dumps_explanation, render_explanation
+    from .probe import want_color
+
     if args.json:
         sys.stdout.write(dumps_explanation(expl) + "\n")
     else:
         sys.stdout.write(render_explanation(expl, width=args.width, color=want_color(args)))
-    return code
+
+
+async def _probe_and_print(args: argparse.Namespace, expl: Explanation, config: ProbeConfig) -> int:
+    domain = args.domain or expl.bounce.domain
+    if not domain:
+        common.error("the bounce names no recipient domain; pass --domain DOMAIN to probe")
+        return common.EXIT_USAGE
+    from ..api import could_not_run, probe
+    from ..diagnose.bounce import confirm
+    from ..errors import ProbeError
+    from ..resolve import normalize_domain
+
+    normalize_domain(domain)
+    try:
+        report = await probe(domain, config)
+    except ProbeError as exc:
+        common.error(str(exc))
+        return common.EXIT_COULD_NOT_RUN
+    expl = replace(expl, probe=report, confirmation=confirm(expl, report))
+    verdict = report.diagnosis.verdict if report.diagnosis else None
+    _print(args, expl)
+    return common.exit_code_for_verdict(verdict, could_not_run(report))

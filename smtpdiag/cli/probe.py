@@ -8,13 +8,16 @@ from typing import Any
 
 from . import common
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "resolve a domain's MX and probe every route on 25/587/465"
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "probe",
-        help="resolve a domain's MX and probe every route on 25/587/465",
+        help=HELP,
         description="Resolve DOMAIN's mail exchangers and probe every (MX, address, port) "
         "route: TCP connect, greeting, EHLO, STARTTLS or implicit TLS, EHLO again, QUIT. "
         "Never sends mail. Prints the diagnosis, then the evidence.",
@@ -70,8 +73,6 @@ async def run(args: argparse.Namespace) -> int:
 
     from ..api import could_not_run, probe
     from ..errors import ProbeError
-    from ..report.jsonout import dumps
-    from ..report.text import render_text
 
     try:
         report = await probe(
@@ -83,9 +84,14 @@ async def run(args: argparse.Namespace) -> int:
     except ProbeError as exc:
         common.error(str(exc))
         return common.EXIT_COULD_NOT_RUN
+    # Import only the renderer asked for: rich is most of the text path's start-up cost.
     if args.json:
+        from ..report.jsonout import dumps
+
         sys.stdout.write(dumps(report) + "\n")
     else:
+        from ..report.text import render_text
+
         sys.stdout.write(render_text(report, width=args.width, color=want_color(args)))
     verdict = report.diagnosis.verdict if report.diagnosis else None
     return common.exit_code_for_verdict(verdict, could_not_run(report))

@@ -19,16 +19,15 @@ completed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import signal
 import sys
 from typing import Any
 
 from . import common
 
-__all__ = ["DEFAULT_COUNT", "register", "run"]
+__all__ = ["DEFAULT_COUNT", "HELP", "register", "run"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "probe repeatedly: success rates, latency percentiles, routes going down/up"
 
 #: Rounds when neither --count nor --duration is given.
 DEFAULT_COUNT = 10
@@ -54,7 +53,7 @@ def register(subparsers: Any) -> None:
     """Add the ``watch`` subcommand."""
     p = subparsers.add_parser(
         "watch",
-        help="probe repeatedly: success rates, latency percentiles, routes going down/up",
+        help=HELP,
         description="Probe DOMAIN every --interval seconds, bounded by --count and/or "
         "--duration (default: 10 rounds). Reports each round, every transition (route down "
         "or back up, MX set changed), and a summary. Ctrl-C prints the summary so far.",
@@ -177,6 +176,11 @@ def _emit(text: str) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     """Run ``watch``; returns the last round's exit code."""
+    import asyncio
+    import contextlib
+    import json
+    import signal
+
     config = common.config_from_args(args)
     count = args.count
     if count is None and args.duration is None:
