@@ -21,12 +21,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from ..errors import ConfigError
 from . import common
+
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 __all__ = ["FORMATS", "HELP", "exit_code", "register", "run"]
 
@@ -269,6 +273,8 @@ def write_output(text: str, path: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".smtpdiag-", dir=directory)

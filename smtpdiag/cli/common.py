@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ..errors import ConfigError
-from ..textsafe import clean
+
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import Any, NoReturn, Protocol
+
     from ..config import ProbeConfig
     from ..model import PhaseRecord, Route, Verdict
 
@@ -25,7 +29,6 @@ __all__ = [
     "EXIT_NO_MAIL",
     "EXIT_USAGE",
     "Parser",
-    "SubcommandModule",
     "UsageExit",
     "add_probe_options",
     "config_from_args",
@@ -54,10 +57,14 @@ exit codes (probe, explain --probe, watch):
 2 CRITICAL, 3 UNKNOWN."""
 
 
-class SubcommandModule(Protocol):
-    HELP: str
+if TYPE_CHECKING:
 
-    def register(self, subparsers: Any) -> None: ...
+    class SubcommandModule(Protocol):
+        """What ``smtpdiag.cli`` needs of a subcommand module."""
+
+        HELP: str
+
+        def register(self, subparsers: Any) -> None: ...
 
 
 class UsageExit(Exception):
@@ -70,6 +77,8 @@ class UsageExit(Exception):
 
 def error(message: str) -> None:
     """Print one sanitized line on stderr."""
+    from ..textsafe import clean
+
     print(f"smtpdiag: error: {clean(message, 400)}", file=sys.stderr)
 
 
@@ -242,6 +251,8 @@ def _check_local_inputs(config: ProbeConfig) -> None:
 
 def stderr_trace(route: Route, record: PhaseRecord) -> None:
     """One line per finished phase on stderr: ``label phase outcome ms [reply|detail]``."""
+    from ..textsafe import clean
+
     what = ""
     if record.reply is not None:
         enhanced = f" {record.reply.enhanced}" if record.reply.enhanced else ""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Coroutine
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from . import common
 
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from typing import Any
+
     from ..config import ProbeConfig
     from ..diagnose.bounce import Explanation
 
@@ -141,6 +144,8 @@ async def _probe_and_print(args: argparse.Namespace, expl: Explanation, config: 
     except ProbeError as exc:
         common.error(str(exc))
         return common.EXIT_COULD_NOT_RUN
+    from dataclasses import replace
+
     expl = replace(expl, probe=report, confirmation=confirm(expl, report))
     verdict = report.diagnosis.verdict if report.diagnosis else None
     _print(args, expl)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from . import common
+
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HELP", "register"]
 
