@@ -42,7 +42,7 @@ BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[DemoLab]:
-    with demo_lab(seed=23) as running:
+    with demo_lab() as running:  # random ports: other test runs may share loopback
         yield running
 
 
