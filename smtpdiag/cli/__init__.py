@@ -59,9 +59,26 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_mode(args_in: Sequence[str]) -> bool:
+    from .check import plugin_requested
+
+    return _selected(args_in) == "check" and plugin_requested(args_in)
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see ``smtpdiag --help``)."""
     args_in = list(sys.argv[1:] if argv is None else argv)
+    plugin = _plugin_mode(args_in)
+    if plugin and argv is None:
+        # A monitoring plugin prints a status line whatever happens: SIGTERM before the
+        # check's own handlers are up is treated like Ctrl-C (the whole process only).
+        import signal
+
+        signal.signal(signal.SIGTERM, _sigterm)
     parser = build_parser(args_in)
     try:
         args = parser.parse_args(args_in)
@@ -78,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         common.error(str(exc))
         return common.EXIT_USAGE
     except KeyboardInterrupt:
+        if plugin:
+            from .check import interrupted_before_run
+
+            return interrupted_before_run()
         common.error("interrupted")
         return 130
     except BrokenPipeError:

@@ -52,16 +52,20 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
-        help="colour in the text report (default: auto, off when not a terminal or NO_COLOR)",
+        help="colour in the text report (default: auto: off when not a terminal, "
+        "NO_COLOR or TERM=dumb)",
     )
 
 
 def want_color(args: argparse.Namespace) -> bool:
+    """``--color``: always, never, or auto (a terminal that is not ``TERM=dumb``, no NO_COLOR)."""
     import os
 
     if args.color == "always":
         return True
     if args.color == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
 
