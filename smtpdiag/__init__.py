@@ -26,16 +26,25 @@ _EXPORTS: dict[str, str] = {
     "ActionKind": "model",
     "AddressClass": "model",
     "AddressFamily": "model",
+    "BatchError": "bounces",
+    "BatchRecord": "bounces",
+    "BatchSummary": "bounces",
     "BounceParseError": "errors",
+    "CauseId": "model",
     "CertInfo": "model",
+    "CodeSource": "bounces",
+    "Confidence": "bounces",
     "ConfigError": "errors",
+    "Decision": "bounces",
     "Diagnosis": "model",
     "DnsOutcome": "model",
     "DnsQuery": "model",
     "Evidence": "model",
     "Finding": "model",
+    "FindingPayload": "model",
     "HealthResult": "health",
     "HealthStatus": "health",
+    "InputFormat": "bounces",
     "Limit": "health",
     "MxHost": "model",
     "MxTargetKind": "model",
@@ -47,18 +56,21 @@ _EXPORTS: dict[str, str] = {
     "ProbeConfig": "config",
     "ProbeError": "errors",
     "ProbeReport": "model",
+    "Reason": "bounces",
     "Resolution": "model",
     "ResolutionKind": "model",
     "ResolverConfig": "config",
     "RetryAttempt": "model",
     "Route": "model",
     "RouteResult": "model",
+    "RuleId": "model",
     "SCHEMA_VERSION": "model",
     "Severity": "model",
     "SkipReason": "model",
     "SmtpReply": "model",
     "SmtpdiagError": "errors",
     "Step": "model",
+    "StepId": "model",
     "StepStatus": "model",
     "Thresholds": "health",
     "Timeouts": "config",
@@ -71,8 +83,10 @@ _EXPORTS: dict[str, str] = {
     "check_sync": "health",
     "could_not_run": "api",
     "diagnose": "diagnose",
+    "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
+    "render": "report",
 }
 
 __all__ = [
@@ -80,16 +94,25 @@ __all__ = [
     "ActionKind",
     "AddressClass",
     "AddressFamily",
+    "BatchError",
+    "BatchRecord",
+    "BatchSummary",
     "BounceParseError",
+    "CauseId",
     "CertInfo",
+    "CodeSource",
+    "Confidence",
     "ConfigError",
+    "Decision",
     "Diagnosis",
     "DnsOutcome",
     "DnsQuery",
     "Evidence",
     "Finding",
+    "FindingPayload",
     "HealthResult",
     "HealthStatus",
+    "InputFormat",
     "Limit",
     "MxHost",
     "MxTargetKind",
@@ -101,18 +124,21 @@ __all__ = [
     "ProbeConfig",
     "ProbeError",
     "ProbeReport",
+    "Reason",
     "Resolution",
     "ResolutionKind",
     "ResolverConfig",
     "RetryAttempt",
     "Route",
     "RouteResult",
+    "RuleId",
     "SCHEMA_VERSION",
     "Severity",
     "SkipReason",
     "SmtpReply",
     "SmtpdiagError",
     "Step",
+    "StepId",
     "StepStatus",
     "Thresholds",
     "Timeouts",
@@ -126,20 +152,21 @@ __all__ = [
     "check_sync",
     "could_not_run",
     "diagnose",
+    "explain_batch",
     "probe",
     "probe_sync",
+    "render",
 ]
 
 
-#: Subpackages the documentation uses as ``smtpdiag.health.check(...)`` and
-#: ``smtpdiag.watch.watch(...)`` after a plain ``import smtpdiag``: loaded on first use.
-_SUBMODULES = frozenset({"api", "health", "watch"})
+# Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
+# (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
+_SUBMODULES = frozenset({"api", "health", "report", "watch"})
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        # import_module binds the submodule as an attribute of this package.
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute itself
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
@@ -157,8 +184,20 @@ if TYPE_CHECKING:
 
     from . import api as api
     from . import health as health
+    from . import report as report
     from . import watch as watch
     from .api import could_not_run, probe, probe_sync
+    from .bounces import (
+        BatchError,
+        BatchRecord,
+        BatchSummary,
+        CodeSource,
+        Confidence,
+        Decision,
+        InputFormat,
+        Reason,
+        explain_batch,
+    )
     from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
     from .diagnose import diagnose
     from .errors import BounceParseError, ConfigError, ProbeError, SmtpdiagError
@@ -170,12 +209,14 @@ if TYPE_CHECKING:
         ActionKind,
         AddressClass,
         AddressFamily,
+        CauseId,
         CertInfo,
         Diagnosis,
         DnsOutcome,
         DnsQuery,
         Evidence,
         Finding,
+        FindingPayload,
         MxHost,
         MxTargetKind,
         Outcome,
@@ -188,13 +229,16 @@ if TYPE_CHECKING:
         RetryAttempt,
         Route,
         RouteResult,
+        RuleId,
         Severity,
         SkipReason,
         SmtpReply,
         Step,
+        StepId,
         StepStatus,
         TlsInfo,
         TlsMode,
         TlsReason,
         Verdict,
     )
+    from .report import render

@@ -15,6 +15,7 @@ from .model import AddressFamily, TlsMode
 
 __all__ = [
     "DEFAULT_PORTS",
+    "LOOPBACK_NETWORKS",
     "Nameserver",
     "ProbeConfig",
     "ResolverConfig",
@@ -158,6 +159,45 @@ class TlsConfig:
                 raise ConfigError(f"CA file {self.ca_file!r} holds no PEM certificate")
 
 
+#: Loopback, where the test kit's and the demo's own servers listen (their
+#: ``allow_targets``).
+LOOPBACK_NETWORKS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+#: At most this many ``allow_targets`` networks (each is checked per address).
+MAX_ALLOW_TARGETS = 64
+
+
+def parse_network(text: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR network (``"10.0.0.0/8"``, ``"::1"``, an address alone is a /32 or /128).
+
+    Host bits are cleared (``"10.1.2.3/8"`` is ``10.0.0.0/8``), as ``ip route`` does.
+    Raises ConfigError on anything else.
+    """
+    if isinstance(text, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return text
+    if not isinstance(text, str):
+        raise ConfigError(f"allowed target must be a CIDR network, got {text!r}")
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"bad allowed target {text!r}: expected a network like 10.0.0.0/8 or fd00::/8"
+        ) from None
+
+
+def _networks_text(values: object) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, tuple | list):
+        raise ConfigError(f"allow_targets must be a tuple of CIDR networks, got {values!r}")
+    if len(values) > MAX_ALLOW_TARGETS:
+        raise ConfigError(f"at most {MAX_ALLOW_TARGETS} allowed target networks")
+    out: list[str] = []
+    for value in values:
+        text = str(parse_network(value))
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
 def _default_ehlo_name() -> str:
     # A fixed name: socket.getfqdn() may block on the (outside) system resolver.
     return "smtpdiag.invalid"
@@ -180,6 +220,12 @@ class ProbeConfig:
         implicit_tls_ports: Ports that speak TLS from the first byte (RFC 8314); every
             other port gets a plain greeting and STARTTLS (RFC 3207). Tests and the demo
             use unprivileged ports, so this is configurable.
+        allow_targets: Networks (CIDR text, e.g. ``"127.0.0.0/8"``, ``"::1/128"``) whose
+            addresses may be connected to although they are not global unicast (a lab,
+            a private mail network, the test kit). Addresses outside global unicast and
+            outside these networks are never connected to; unspecified, broadcast and
+            multicast addresses never are, whatever this says. Normalized to network
+            text (host bits cleared) on construction.
     """
 
     ports: tuple[int, ...] = DEFAULT_PORTS
@@ -192,6 +238,7 @@ class ProbeConfig:
     per_address_limit: int = 1
     max_routes: int = 120
     implicit_tls_ports: tuple[int, ...] = (465,)
+    allow_targets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.ports:
@@ -213,11 +260,17 @@ class ProbeConfig:
             raise ConfigError(f"bad EHLO name {label!r}")
         if self.source_address is not None:
             try:
-                ipaddress.ip_address(self.source_address)
+                source = ipaddress.ip_address(self.source_address)
             except ValueError:
                 raise ConfigError(
                     f"source address must be an IP address, got {self.source_address!r}"
                 ) from None
+            family = AddressFamily.IPV6 if source.version == 6 else AddressFamily.IPV4
+            if family not in self.families:
+                raise ConfigError(
+                    f"source address {source} is {family.value} but only "
+                    f"{', '.join(f.value for f in self.families)} is probed"
+                )
         if not 1 <= self.per_address_limit <= 16:
             raise ConfigError("per-address connection limit must be 1-16")
         if not 1 <= self.max_routes <= 10_000:
@@ -225,6 +278,32 @@ class ProbeConfig:
         for port in self.implicit_tls_ports:
             if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
                 raise ConfigError(f"implicit TLS port must be 1-65535, got {port!r}")
+        # frozen: normalize through object.__setattr__ (the documented idiom).
+        object.__setattr__(self, "allow_targets", _networks_text(self.allow_targets))
+
+    @property
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """:attr:`allow_targets` as network objects."""
+        return tuple(ipaddress.ip_network(text) for text in self.allow_targets)
+
+    @property
+    def source_family(self) -> AddressFamily | None:
+        """The family of :attr:`source_address`, ``None`` when there is none."""
+        if self.source_address is None:
+            return None
+        version = ipaddress.ip_address(self.source_address).version
+        return AddressFamily.IPV6 if version == 6 else AddressFamily.IPV4
+
+    @property
+    def probe_families(self) -> tuple[AddressFamily, ...]:
+        """The families routes are planned for: :attr:`families`, narrowed to the
+        source address's own family when one is set (a socket bound to an IPv4
+        address cannot reach an IPv6 one; those routes would fail locally and read as
+        the destination's fault)."""
+        source = self.source_family
+        if source is None:
+            return self.families
+        return tuple(f for f in self.families if f is source)
 
     def tls_mode(self, port: int) -> TlsMode:
         """Implicit TLS on ``implicit_tls_ports``, STARTTLS everywhere else."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_TEXT", "clean"]
+__all__ = ["MAX_TEXT", "clean", "shown"]
 
 #: Longest text kept from one remote field (a reply, a banner, an error).
 MAX_TEXT = 512
@@ -33,6 +33,10 @@ def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: boo
     """
     if text is None:
         return ""
+    if isinstance(text, str) and text.isascii() and text.isprintable():
+        # Fast path (most remote text): printable ASCII has no control, format or escape
+        # characters, so only the length limit applies.
+        return text if len(text) <= limit else text[: limit - 3] + "..."
     if isinstance(text, bytes):
         text = text[: limit * 4 + 16].decode("utf-8", "replace")
     else:
@@ -52,3 +56,16 @@ def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: boo
         if len(out) > limit:
             return "".join(out[: limit - 3]) + "..."
     return "".join(out)
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for an error message, control characters escaped, not dropped.
+
+    An invalid value must look invalid: ``'x\\x07y.test'`` rather than a cleaned
+    ``'xy.test'``, which would look like a valid name. ``repr`` escapes every
+    non-printable character (controls, escapes, bidi overrides); a cut text ends
+    in "...".
+    """
+    if len(text) > limit:
+        return repr(text[: limit - 3]) + "..."
+    return repr(text)

@@ -88,11 +88,19 @@ def main() -> None:
     p.add_argument("--nameserver", action="append", default=[], help="IP[:PORT] (repeatable)")
     p.add_argument("--ports", default="25", help="ports to probe (default: 25)")
     p.add_argument("--ttl", type=float, default=60.0, help="seconds a result is reused")
+    p.add_argument(
+        "--allow-targets",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="non-global network that may be probed (repeatable; e.g. a lab)",
+    )
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     config = ProbeConfig(
         ports=tuple(int(x) for x in args.ports.split(",")),
         resolver=ResolverConfig(tuple(Nameserver.parse(n) for n in args.nameserver)),
+        allow_targets=tuple(args.allow_targets),
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.domain, host, int(port), config, args.ttl))

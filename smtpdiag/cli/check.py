@@ -279,7 +279,7 @@ def render(
 ) -> str:
     """Render a HealthResult in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":
-        from ..health.document import dumps_health
+        from ..report.health_json import dumps_health
 
         return dumps_health(result) + "\n"
     if fmt == "nagios":
@@ -298,7 +298,7 @@ def render(
         from ..report.openmetrics import render_openmetrics
 
         return render_openmetrics(result)
-    from ..health.text import render_health_text
+    from ..report.health_text import render_health_text
 
     return render_health_text(result, width=width, color=color)
 

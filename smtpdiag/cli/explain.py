@@ -1,36 +1,35 @@
-"""``smtpdiag explain TEXT``: explain a bounce line or DSN; ``--probe`` checks it live."""
+"""``smtpdiag explain TEXT``: explain a bounce line or DSN; ``--probe`` checks it live.
+``smtpdiag explain --batch PATH...``: one NDJSON record per bounced recipient of mboxes,
+maildirs, ``.eml`` directories, MTA logs and ``postqueue -j`` output.
+
+Without ``--probe`` nothing here imports asyncio, ssl, dnspython or rich on the JSON path.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from typing import Any
 
 from ..errors import ConfigError
 from . import common
 
-# typing is not imported at run time on the start-up path (it costs milliseconds);
-# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Coroutine
-    from typing import Any
-
-    from ..config import ProbeConfig
-    from ..diagnose.bounce import Explanation
-
-__all__ = ["EXIT_FOUND", "EXIT_NOT_FOUND", "HELP", "register"]
-
-#: One line for ``smtpdiag --help``.
-HELP = "explain a bounce line or delivery status notification"
+__all__ = ["EXIT_BATCH_ERRORS", "EXIT_FOUND", "EXIT_NOT_FOUND", "register"]
 
 EXIT_FOUND = 0
 EXIT_NOT_FOUND = 1
+#: ``--batch``: the run went through, but some inputs gave error records.
+EXIT_BATCH_ERRORS = 1
+_FORMATS = ("auto", "mbox", "maildir", "eml-dir", "eml", "postfix-log", "exim-log", "postqueue")
 
 EXPLAIN_EXIT_HELP = """\
 exit codes (explain):
-  0  a status code was found and explained
+  0  a status code was found (or inferred from the words) and explained
   1  no status code found in the text
   2  usage error (bad argument, unreadable file, nothing to read)
+with --batch: 0 every input gave records, 1 some inputs gave error records
+(the run went on), 2 usage error
 with --probe, once a code was found, the probe's exit code instead:
   0 healthy, 1 degraded, 3 failed, 4 no-mail, 5 the probe could not run"""
 
@@ -38,7 +37,7 @@ with --probe, once a code was found, the probe's exit code instead:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "explain",
-        help=HELP,
+        help="explain a bounce line or delivery status notification",
         description="Extract the SMTP reply code and the enhanced status code (RFC 3463) "
         "from a bounce line, a transcript or a DSN (RFC 3464 multipart/report) and explain "
         "it: meaning, soft or hard, causes, investigation steps, what to do. With --probe, "
@@ -54,6 +53,23 @@ def register(subparsers: Any) -> None:
         help="the bounce text; '-' or nothing: read standard input",
     )
     p.add_argument("--file", metavar="PATH", help="read the bounce from a file (e.g. a .eml)")
+    p.add_argument(
+        "--batch",
+        nargs="+",
+        metavar="PATH",
+        help="explain every bounce in each PATH (mbox, maildir, directory of .eml files, "
+        "Postfix or Exim log, postqueue -j output, '-' for stdin): one NDJSON record per "
+        "recipient on stdout, then a summary (a table on stderr; the last JSON line "
+        "with --json); with --probe, each recipient domain of a network or routing "
+        "bounce is probed once and a confirmation line says whether it confirms the "
+        "bounce now",
+    )
+    p.add_argument(
+        "--input-format",
+        choices=_FORMATS,
+        default="auto",
+        help="with --batch: the format of every PATH (default: detected per PATH)",
+    )
     from .probe import add_output_options
 
     add_output_options(p)
@@ -93,60 +109,108 @@ def _read_input(args: argparse.Namespace) -> bytes | str:
     return stdin.read(MAX_INPUT + 1)
 
 
-def run(args: argparse.Namespace) -> int | Coroutine[Any, Any, int]:
-    """Explain the bounce; with ``--probe``, a coroutine that also probes.
+def run(args: argparse.Namespace) -> int:
+    """Synchronous unless ``--probe``: the explain path needs no event loop."""
+    from .probe import want_color
 
-    Synchronous unless ``--probe``: explaining a bounce needs no event loop, and the
-    probe stack (asyncio, ssl, dnspython, aiosmtplib, cryptography) is most of a
-    process's start-up cost.
-    """
     if args.width is not None and not 40 <= args.width <= 400:
         common.error("--width must be 40-400")
         return common.EXIT_USAGE
+    if args.batch is not None:
+        return _run_batch(args)
+    if args.input_format != "auto":
+        raise ConfigError("--input-format only makes sense with --batch")
     config = common.config_from_args(args) if args.probe else None
     if args.domain and not args.probe:
         raise ConfigError("--domain only makes sense with --probe")
     data = _read_input(args)
 
-    from ..diagnose.bounce import explain
+    from ..diagnose.bounce import confirm, explain
+    from ..report.explain import dumps_explanation, render_explanation
 
     expl = explain(data)
+    code = EXIT_FOUND if expl.found else EXIT_NOT_FOUND
     if args.probe and expl.found:
-        assert config is not None
-        return _probe_and_print(args, expl, config)
-    _print(args, expl)
-    return EXIT_FOUND if expl.found else EXIT_NOT_FOUND
+        domain = args.domain or expl.bounce.domain
+        if not domain:
+            common.error("the bounce names no recipient domain; pass --domain DOMAIN to probe")
+            return common.EXIT_USAGE
+        import asyncio
 
+        from ..api import could_not_run, probe
+        from ..errors import ProbeError
+        from ..resolve import normalize_domain
 
-def _print(args: argparse.Namespace, expl: Explanation) -> None:
-    from ..report.explain import dumps_explanation, render_explanation
-    from .probe import want_color
-
+        normalize_domain(domain)
+        try:
+            report = asyncio.run(probe(domain, config))
+        except ProbeError as exc:
+            common.error(str(exc))
+            return common.EXIT_COULD_NOT_RUN
+        expl = replace(expl, probe=report, confirmation=confirm(expl, report))
+        verdict = report.diagnosis.verdict if report.diagnosis else None
+        code = common.exit_code_for_verdict(verdict, could_not_run(report))
     if args.json:
         sys.stdout.write(dumps_explanation(expl) + "\n")
     else:
         sys.stdout.write(render_explanation(expl, width=args.width, color=want_color(args)))
+    return code
 
 
-async def _probe_and_print(args: argparse.Namespace, expl: Explanation, config: ProbeConfig) -> int:
-    domain = args.domain or expl.bounce.domain
-    if not domain:
-        common.error("the bounce names no recipient domain; pass --domain DOMAIN to probe")
-        return common.EXIT_USAGE
-    from ..api import could_not_run, probe
-    from ..diagnose.bounce import confirm
-    from ..errors import ProbeError
-    from ..resolve import normalize_domain
+def _run_batch(args: argparse.Namespace) -> int:
+    import json
+    import os
 
-    normalize_domain(domain)
-    try:
-        report = await probe(domain, config)
-    except ProbeError as exc:
-        common.error(str(exc))
-        return common.EXIT_COULD_NOT_RUN
-    from dataclasses import replace
+    from ..bounces import (
+        BatchRecord,
+        DomainCollector,
+        InputFormat,
+        SummaryBuilder,
+        confirm_domains,
+        explain_batch,
+    )
+    from ..report.explain import (
+        dumps_confirmation,
+        dumps_item,
+        render_confirmations,
+        render_summary,
+        summary_to_dict,
+    )
 
-    expl = replace(expl, probe=report, confirmation=confirm(expl, report))
-    verdict = report.diagnosis.verdict if report.diagnosis else None
-    _print(args, expl)
-    return common.exit_code_for_verdict(verdict, could_not_run(report))
+    if args.text is not None or args.file is not None:
+        raise ConfigError("--batch reads its PATHs; give no TEXT or --file with it")
+    if args.domain:
+        raise ConfigError("--domain works on one bounce; with --batch, --probe probes each domain")
+    config = common.config_from_args(args) if args.probe else None
+    stdin = None
+    for path in args.batch:
+        if path == "-":
+            stdin = getattr(sys.stdin, "buffer", None)
+            if stdin is None or sys.stdin.isatty():
+                raise ConfigError("--batch -: nothing piped into standard input")
+        elif not os.path.exists(path):
+            raise ConfigError(f"--batch: no such file or directory: {path!r}")
+    builder = SummaryBuilder()
+    domains = DomainCollector()
+    out = sys.stdout
+    for item in explain_batch(args.batch, input_format=InputFormat(args.input_format), stdin=stdin):
+        builder.add(item)
+        if isinstance(item, BatchRecord):
+            domains.add(item)
+        out.write(dumps_item(item) + "\n")
+    summary = builder.summary()
+    confirmations = []
+    if args.probe:
+        import asyncio  # only --probe needs an event loop
+
+        confirmations = asyncio.run(confirm_domains(domains, config))
+        for confirmation in confirmations:
+            out.write(dumps_confirmation(confirmation) + "\n")
+    if args.json:
+        out.write(json.dumps(summary_to_dict(summary), ensure_ascii=False) + "\n")
+    else:
+        out.flush()
+        sys.stderr.write(render_summary(summary, width=args.width))
+        if args.probe:
+            sys.stderr.write(render_confirmations(confirmations, domains.skipped, width=args.width))
+    return EXIT_BATCH_ERRORS if summary.errors else EXIT_FOUND

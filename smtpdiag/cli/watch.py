@@ -109,8 +109,9 @@ def _round_line(rnd: Any) -> list[str]:
 
 def _summary_text(summary: Any) -> str:
     from ..textsafe import clean
+    from ..wording import plural
 
-    head = f"watch {summary.domain}: {summary.rounds} rounds"
+    head = f"watch {summary.domain}: {plural(summary.rounds, 'round')}"
     if summary.interrupted:
         head += " (interrupted)"
     lines = [head]

@@ -10,10 +10,9 @@ this module stays cheap); the judging is :func:`smtpdiag.health.evaluate` (pure)
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from dataclasses import replace
 
+from ..blocking import run_blocking
 from ..config import ProbeConfig
 from ..errors import ProbeError
 from ..model import TlsMode
@@ -90,10 +89,6 @@ def check_sync(
     thread (an async test, a notebook): the check then runs on its own loop in a worker
     thread, because ``asyncio.run`` cannot nest.
     """
-    coro_args = (domain, config, thresholds)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(check(*coro_args, diagnose=diagnose))
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smtpdiag-check") as pool:
-        return pool.submit(lambda: asyncio.run(check(*coro_args, diagnose=diagnose))).result()
+    return run_blocking(
+        lambda: check(domain, config, thresholds, diagnose=diagnose), name="smtpdiag-check"
+    )

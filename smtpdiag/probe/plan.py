@@ -11,6 +11,7 @@ import ipaddress
 
 from ..config import ProbeConfig
 from ..model import AddressFamily, MxTargetKind, Resolution, Route
+from .addresses import address_policy
 
 __all__ = ["address_family", "plan_routes"]
 
@@ -32,11 +33,17 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
     Order: MX rank (most preferred group first), then the MX hosts in the order the
     resolve stage gives them (preference, answer order), then each host's addresses
     in answer order, then ``config.ports`` in the given order. Addresses outside
-    ``config.families`` are skipped: this is where ``-4``/``-6`` apply (the resolve
+    ``config.probe_families`` (``-4``/``-6``, narrowed to the source address's
+    family) are skipped: this is where ``-4``/``-6`` apply (the resolve
     stage asks A and AAAA whatever they say, so a host may end with no route here
     though it has addresses; the diagnosis calls that "not probed"). Duplicates (the
     same host listed twice) are dropped, and at most ``config.max_routes`` routes are
     returned (hostile DNS can publish hundreds of MX records).
+
+    Every route carries its address's class and whether ``config.allow_targets``
+    covers it (:mod:`.addresses`); routes to addresses the policy forbids are still
+    planned, so that the report shows them, and the runner records them as not
+    attempted instead of connecting.
     """
     hosts = sorted(
         (h for h in resolution.hosts if h.kind in _PROBEABLE),
@@ -44,13 +51,15 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
     )
     routes: list[Route] = []
     seen: set[tuple[str, str, int]] = set()
+    networks = config.allowed_networks
     for host in hosts:
         for address in host.addresses:
             family = address_family(address)
-            if family is None or family not in config.families:
+            if family is None or family not in config.probe_families:
                 continue
             # Compare addresses in canonical form: "::1" and "0:0::1" are one address.
             canonical = str(ipaddress.ip_address(address))
+            policy = address_policy(canonical, networks)
             for port in config.ports:
                 key = (host.name.lower(), canonical, port)
                 if key in seen:
@@ -65,6 +74,8 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
                         family=family,
                         port=port,
                         tls_mode=config.tls_mode(port),
+                        address_class=policy.address_class,
+                        allowed=policy.allowed,
                     )
                 )
                 if len(routes) >= config.max_routes:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..model import Outcome, Phase, PhaseRecord, SmtpReply
+from ..model import Outcome, Phase, PhaseRecord, SmtpReply, TlsReason
 from ..textsafe import clean
 from .errors import translate
 
@@ -39,6 +39,9 @@ class PhaseHandle:
         error_type: Exception type name behind a failure.
         timeout_detail: What a timeout in this phase means (e.g. "phase limit 2 s");
             used as ``detail`` when the phase ends in a timeout.
+        errno: OS errno behind a socket-level failure.
+        tls_reason: Why a TLS handshake failed.
+        tls_alert: Name of the TLS alert the peer sent.
     """
 
     phase: Phase
@@ -47,6 +50,9 @@ class PhaseHandle:
     detail: str | None = None
     error_type: str | None = None
     timeout_detail: str | None = None
+    errno: int | None = None
+    tls_reason: TlsReason | None = None
+    tls_alert: str | None = None
 
     def fail(
         self,
@@ -55,6 +61,9 @@ class PhaseHandle:
         reply: SmtpReply | None = None,
         detail: str | None = None,
         error_type: str | None = None,
+        errno: int | None = None,
+        tls_reason: TlsReason | None = None,
+        tls_alert: str | None = None,
     ) -> None:
         """Mark the phase as ended with ``outcome`` without raising."""
         self.outcome = outcome
@@ -64,6 +73,21 @@ class PhaseHandle:
             self.detail = clean(detail)
         if error_type is not None:
             self.error_type = error_type
+        if errno is not None:
+            self.errno = errno
+        if tls_reason is not None:
+            self.tls_reason = tls_reason
+        if tls_alert is not None:
+            self.tls_alert = tls_alert
+
+
+#: A failed handshake whose exception said nothing TLS-specific (a timeout scope, a
+#: reset socket) still gets a reason, from how it ended.
+_HANDSHAKE_REASONS: dict[Outcome, TlsReason] = {
+    Outcome.TIMEOUT: TlsReason.TIMEOUT,
+    Outcome.RESET: TlsReason.RESET,
+    Outcome.CLOSED: TlsReason.CLOSED,
+}
 
 
 class PhaseRecorder:
@@ -127,6 +151,9 @@ class PhaseRecorder:
                 reply=failure.reply,
                 detail=detail,
                 error_type=failure.error_type,
+                errno=failure.errno,
+                tls_reason=failure.tls_reason,
+                tls_alert=failure.tls_alert,
             )
             self._finish(handle, start)
             raise
@@ -134,6 +161,19 @@ class PhaseRecorder:
 
     def _finish(self, handle: PhaseHandle, start: float) -> None:
         end = self._clock()
+        failed_tls = handle.outcome is Outcome.TLS_FAILURE
+        if handle.phase is Phase.TLS_HANDSHAKE and handle.outcome is not Outcome.OK:
+            failed_tls = True
+            if handle.tls_reason is None:
+                handle.tls_reason = _HANDSHAKE_REASONS.get(handle.outcome, TlsReason.OTHER)
+        if not failed_tls:
+            # Only a failed handshake (or a TLS error after it, e.g. a TLS 1.3 alert
+            # read with the first reply) has a TLS reason; a reset while reading EHLO
+            # over TLS is a reset.
+            handle.tls_reason = None
+            handle.tls_alert = None
+        elif handle.tls_reason is None:
+            handle.tls_reason = TlsReason.OTHER
         self.add(
             PhaseRecord(
                 phase=handle.phase,
@@ -143,5 +183,8 @@ class PhaseRecorder:
                 reply=handle.reply,
                 detail=handle.detail,
                 error_type=handle.error_type,
+                errno=handle.errno,
+                tls_reason=handle.tls_reason,
+                tls_alert=handle.tls_alert,
             )
         )

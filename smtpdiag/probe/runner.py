@@ -3,8 +3,14 @@
 One ``TaskGroup`` per call, a semaphore per destination address (so a probe never
 opens more than ``config.per_address_limit`` connections to one server at a time),
 and a global bound. Every route ends by the deadline: phases are bounded by it, a
-route still waiting for its address's slot when the deadline comes is recorded as a
-connect timeout, and a safety scope just past the deadline catches anything else.
+route still waiting for its address's slot when the deadline comes is recorded as
+not attempted (``skip_reason`` deadline: never evidence against the server), and a
+safety scope just past the deadline catches anything else.
+
+The address policy (:mod:`.addresses`) is enforced here, whatever the route says
+about itself: a route to an address that is not global unicast and not inside
+``config.allow_targets`` is recorded as not attempted (``skip_reason``
+address-policy) without any packet being sent.
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ import asyncio
 import functools
 import ipaddress
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from cryptography.x509.verification import Store
 
 from ..config import ProbeConfig
-from ..model import Outcome, Phase, PhaseRecord, Route, RouteResult
+from ..model import Outcome, Phase, PhaseRecord, Route, RouteResult, SkipReason
 from ..textsafe import clean
 from ..timefmt import utc_iso
+from .addresses import NEVER_CONNECT, address_policy
 from .certs import load_trust_store
 from .recorder import Clock
 from .session import ProbeContext, run_route
@@ -66,8 +74,30 @@ def _unstarted(route: Route, detail: str, error_type: str | None = None) -> Rout
     )
 
 
+def _skipped(route: Route, reason: SkipReason, detail: str) -> RouteResult:
+    record = PhaseRecord(
+        Phase.CONNECT, Outcome.NOT_ATTEMPTED, 0.0, 0.0, detail=clean(detail), skip_reason=reason
+    )
+    return RouteResult(route=route, phases=(record,), ok=False, started_at=utc_iso())
+
+
+def _with_policy(route: Route, config: ProbeConfig) -> tuple[Route, RouteResult | None]:
+    """The route with its address class set, and a not-attempted result if the
+    policy forbids connecting (``None`` when it may be probed)."""
+    policy = address_policy(route.address, config.allowed_networks)
+    route = replace(route, address_class=policy.address_class, allowed=policy.allowed)
+    if policy.connect:
+        return route, None
+    hint = "" if policy.address_class in NEVER_CONNECT else "; --allow-targets permits it"
+    detail = f"not connected: {policy.address_class.value} address{hint}"
+    return route, _skipped(route, SkipReason.ADDRESS_POLICY, detail)
+
+
 async def _guarded(route: Route, ctx: ProbeContext, deadline: float) -> RouteResult:
     """Probe a route; whatever happens, return a result by ``deadline + _GRACE``."""
+    route, skipped = _with_policy(route, ctx.config)
+    if skipped is not None:
+        return skipped
     try:
         async with asyncio.timeout_at(deadline + _GRACE):
             return await run_route(route, ctx, deadline)
@@ -141,12 +171,18 @@ async def probe_routes(
         slot = per_address.setdefault(
             key(route.address), asyncio.Semaphore(config.per_address_limit)
         )
+        route, skipped = _with_policy(route, config)
+        if skipped is not None:
+            results[index] = skipped  # takes no slot: nothing is sent
+            return
         try:
             async with asyncio.timeout_at(deadline):
                 await slot.acquire()
         except TimeoutError:
-            results[index] = _unstarted(
-                route, "overall deadline reached while waiting for a connection slot"
+            results[index] = _skipped(
+                route,
+                SkipReason.DEADLINE,
+                "not attempted: the overall deadline passed while it waited for a connection slot",
             )
             return
         try:

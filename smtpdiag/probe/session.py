@@ -44,7 +44,7 @@ from ..model import (
 from ..textsafe import clean
 from ..timefmt import utc_iso
 from .connect import open_connection_socket, quickack
-from .errors import parse_reply
+from .errors import bad_code_detail, parse_reply, valid_reply_code
 from .plan import address_family
 from .recorder import Clock, PhaseHandle, PhaseRecorder
 from .tls import tls_info
@@ -159,15 +159,23 @@ class _ProbeProtocol(SMTPProtocol):
         self._over_ssl = True
 
 
+#: Keywords the probe acts on: kept even past :data:`MAX_EXTENSIONS`, so a long list
+#: cannot hide them (a STARTTLS listed 65th is still offered).
+_ESSENTIAL_EXTENSIONS = frozenset({"STARTTLS"})
+
+
 def _extensions(reply_text: str) -> tuple[str, ...]:
+    """The advertised keywords, upper case, at most :data:`MAX_EXTENSIONS` of them plus
+    any of :data:`_ESSENTIAL_EXTENSIONS` listed later (the reply itself is bounded by
+    :data:`MAX_REPLY_BYTES`, so the scan is too)."""
     extensions, _ = parse_esmtp_extensions(reply_text)
     out: list[str] = []
     for keyword in extensions:
         word = clean(keyword.upper(), 64)
-        if word and word not in out:
+        if not word or word in out:
+            continue
+        if len(out) < MAX_EXTENSIONS or word in _ESSENTIAL_EXTENSIONS:
             out.append(word)
-        if len(out) >= MAX_EXTENSIONS:
-            break
     return tuple(out)
 
 
@@ -222,7 +230,15 @@ class _RouteProbe:
     def _now(self) -> datetime:
         return self.ctx.now or datetime.now(UTC)
 
-    def _check_reply(self, handle: PhaseHandle, response: SMTPResponse, *want: int) -> SmtpReply:
+    def _check_reply(
+        self, handle: PhaseHandle, response: SMTPResponse, *want: int
+    ) -> SmtpReply | None:
+        """Record the reply; ``None`` (and an ``error`` outcome) if its code is not one."""
+        if not valid_reply_code(response.code):
+            # "000", "999", "-12": not a reply code (RFC 5321 4.2), so not recorded
+            # as one; the dialogue is out of step, as with garbage.
+            handle.fail(Outcome.ERROR, detail=bad_code_detail(response.code))
+            return None
         reply = parse_reply(response.code, response.message)
         handle.reply = reply
         if response.code not in want:
@@ -272,15 +288,11 @@ class _RouteProbe:
                         ssl_handshake_timeout=limit + _HANDSHAKE_SLACK,
                     )
         except Exception:
-            self.tls = TlsInfo(verify_error=f"TLS handshake failed: {self._last_detail()}")
+            # A handshake that failed verified nothing: the reason is on the phase
+            # record (tls_reason); verify_error is for certificate verification only.
+            self.tls = TlsInfo()
             raise
         self._record_tls()
-
-    def _last_detail(self) -> str:
-        records = self.recorder.records
-        if not records:
-            return "unknown"
-        return records[-1].detail or records[-1].outcome.value
 
     def _record_tls(self) -> None:
         ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
@@ -299,7 +311,7 @@ class _RouteProbe:
                 self._quickack()
                 response = await self._proto().read_response(timeout=None)
             reply = self._check_reply(p, response, 220)
-            self.banner = reply.text
+            self.banner = reply.text if reply is not None else None
         if p.outcome is not Outcome.OK:
             raise _Stop
 
@@ -345,7 +357,7 @@ class _RouteProbe:
                         self.ctx.tls_context, self.route.mx, limit + _HANDSHAKE_SLACK
                     )
         except Exception:
-            self.tls = TlsInfo(verify_error=f"TLS handshake failed: {self._last_detail()}")
+            self.tls = TlsInfo()
             raise
         self.transport = self._proto().transport
         self._record_tls()

@@ -1,4 +1,5 @@
-"""Renderers: turn a :class:`~smtpdiag.model.ProbeReport` into text or JSON.
+"""Renderers: turn a probe report or a health result into text, JSON, Nagios, JUnit,
+Markdown or OpenMetrics, all behind :func:`render` (``render(document, format)``).
 
 Renderers never touch the network. Every name loads on first use, so a path imports
 only the renderer it prints with: ``jsonout`` (the versioned ``--json`` document and
@@ -12,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .rendering import Format, render
     from .jsonout import (
         dumps,
         load_schema,
@@ -24,9 +26,11 @@ if TYPE_CHECKING:
     from .text import render_text
 
 __all__ = [
+    "Format",
     "dumps",
     "load_schema",
     "loads",
+    "render",
     "render_text",
     "report_from_dict",
     "report_to_dict",
@@ -35,7 +39,11 @@ __all__ = [
 ]
 
 # name -> submodule that defines it
-_EXPORTS = {name: "jsonout" for name in __all__} | {"render_text": "text"}
+_EXPORTS = {name: "jsonout" for name in __all__} | {
+    "Format": "rendering",
+    "render": "rendering",
+    "render_text": "text",
+}
 
 
 def __getattr__(name: str) -> Any:

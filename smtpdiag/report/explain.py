@@ -12,15 +12,34 @@ from __future__ import annotations
 import json
 import textwrap
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..diagnose import bounce_words as words
 from ..diagnose.bounce import Explanation
-from ..model import Severity
+from ..model import SCHEMA_VERSION, Severity
 
-__all__ = ["dumps_explanation", "explanation_to_dict", "render_explanation"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-#: JSON document kind/version of ``smtpdiag explain --json``.
-EXPLAIN_SCHEMA_VERSION = "1.0"
+    from ..bounces.confirm import DomainConfirmation
+    from ..bounces.model import BatchItem, BatchSummary
+
+__all__ = [
+    "EXPLAIN_SCHEMA_VERSION",
+    "dumps_confirmation",
+    "dumps_explanation",
+    "dumps_item",
+    "explanation_to_dict",
+    "item_to_dict",
+    "render_confirmations",
+    "render_explanation",
+    "render_summary",
+    "summary_to_dict",
+]
+
+#: JSON document version of ``smtpdiag explain --json`` and of ``--batch`` records: the
+#: release's schema version (see ``explain_schema.json``).
+EXPLAIN_SCHEMA_VERSION = SCHEMA_VERSION
 
 _BOLD = "\x1b[1m"
 _RED = "\x1b[31m"
@@ -92,6 +111,9 @@ def render_explanation(expl: Explanation, *, width: int | None = None, color: bo
     source = {"dsn": "delivery status notification (RFC 3464)", "text": "bounce text"}.get(
         b.source, "nothing recognised"
     )
+    source += f"; code from: {b.code_source.value}"
+    if b.confidence is not None:
+        source += f" (confidence {b.confidence.value})"
     if b.action:
         source += f", action {b.action}"
     out.extend(_wrap(f"read from: {source}", w))
@@ -101,6 +123,12 @@ def render_explanation(expl: Explanation, *, width: int | None = None, color: bo
         out.extend(_wrap("input was longer than 1 MiB and was cut", w))
     if not expl.found:
         return "\n".join(out) + "\n"
+
+    head("Reason and decision")
+    out.extend(_wrap(f"reason: {expl.reason.value} ({words.REASON_TITLES[expl.reason]})", w))
+    out.extend(
+        _wrap(f"decision: {expl.decision.value} ({words.DECISION_TITLES[expl.decision]})", w)
+    )
 
     head("Meaning")
     if expl.code is not None:
@@ -168,4 +196,90 @@ def render_explanation(expl: Explanation, *, width: int | None = None, color: bo
 
         out.append("")
         out.append(render_text(expl.probe, width=w, color=color).rstrip("\n"))
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------- batch
+
+
+def item_to_dict(item: BatchItem) -> dict[str, Any]:
+    """One ``--batch`` record (``kind: record``) or error record (``kind: error``)."""
+    from ..bounces.model import BatchError
+    from .jsonout import to_jsonable
+
+    body = to_jsonable(item)
+    assert isinstance(body, dict)
+    kind = "error" if isinstance(item, BatchError) else "record"
+    return {"kind": kind, "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
+
+
+def dumps_item(item: BatchItem) -> str:
+    """One NDJSON line (no line end)."""
+    return json.dumps(item_to_dict(item), ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps_confirmation(confirmation: DomainConfirmation) -> str:
+    """One ``--batch --probe`` line (``kind: confirmation``): a domain probed once."""
+    from .jsonout import to_jsonable
+
+    body = to_jsonable(confirmation)
+    assert isinstance(body, dict)
+    doc = {"kind": "confirmation", "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_confirmations(
+    confirmations: Sequence[DomainConfirmation], skipped: int, *, width: int | None = None
+) -> str:
+    """The ``--batch --probe`` results, one paragraph per domain."""
+    w = max(40, min(width or 100, 400))
+    out = ["", f"probed now ({len(confirmations)} domains of network or routing bounces)"]
+    for c in confirmations:
+        head = f"{c.domain} ({c.records} records, {c.code or 'no code'}): {c.status.value}"
+        out.extend(_wrap(head, w))
+        out.extend(_wrap(c.summary, w, "    "))
+    if skipped:
+        out.extend(_wrap(words.probe_limit_note(skipped), w))
+    return "\n".join(out) + "\n"
+
+
+def summary_to_dict(summary: BatchSummary) -> dict[str, Any]:
+    """The batch summary (``kind: summary``), the last NDJSON line with ``--json``."""
+    from .jsonout import to_jsonable
+
+    body = to_jsonable(summary)
+    assert isinstance(body, dict)
+    return {"kind": "summary", "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
+
+
+def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
+    """The batch summary as tables: by code, reason, decision and recipient domain."""
+    w = max(40, min(width or 100, 400))
+    out = [
+        f"{summary.inputs} inputs: {summary.inputs_with_records} with records "
+        f"({summary.records} records), {summary.errors} errors"
+    ]
+
+    def table(title: str, counts: dict[str, int], label: Any = None) -> None:
+        if not counts:
+            return
+        out.append("")
+        out.append(title)
+        key_w = min(max(len(k) for k in counts), w // 2)
+        for key, n in counts.items():
+            extra = f"  {label(key)}" if label is not None else ""
+            line = f"  {key[:key_w]:<{key_w}}  {n:>7}{extra}"
+            out.append(line[:w])
+
+    def reason_label(key: str) -> str:
+        return next((t for r, t in words.REASON_TITLES.items() if r.value == key), "")
+
+    def decision_label(key: str) -> str:
+        return next((t for d, t in words.DECISION_TITLES.items() if d.value == key), "")
+
+    table("by code", summary.by_code)
+    table("by reason", summary.by_reason, reason_label)
+    table("by decision", summary.by_decision, decision_label)
+    table("by recipient domain", summary.by_domain)
+    table("by code source", summary.by_source)
     return "\n".join(out) + "\n"

@@ -17,7 +17,7 @@ import dns.exception
 import dns.name
 
 from ..errors import ConfigError
-from ..textsafe import clean
+from ..textsafe import shown
 
 __all__ = ["MAX_DOMAIN_LENGTH", "MAX_LABEL_LENGTH", "is_ip_literal", "normalize_domain"]
 
@@ -37,7 +37,7 @@ _CODEC: dns.name.IDNACodec = (
 
 
 def _fail(text: str, reason: str) -> ConfigError:
-    return ConfigError(f"invalid domain {clean(text, 80)!r}: {reason}")
+    return ConfigError(f"invalid domain {shown(text, 80)}: {reason}")
 
 
 def is_ip_literal(text: str) -> bool:
@@ -112,7 +112,7 @@ def normalize_domain(text: str) -> str:
         if not _LABEL.match(label):
             raise _fail(
                 stripped,
-                f"label {clean(label, 70)!r} is not a host name label "
+                f"label {shown(label, 70)} is not a host name label "
                 "(letters, digits and inner hyphens only; RFC 5321 4.1.2)",
             )
     # RFC 3696 2: a top-level domain is never all-numeric; "1.2.3" is a mistyped

@@ -16,8 +16,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from ..config import (
+    LOOPBACK_NETWORKS,
+    Nameserver,
+    ProbeConfig,
+    ResolverConfig,
+    Timeouts,
+    TlsConfig,
+)
+from ..errors import ConfigError
 from ..model import AddressFamily
+from .offline import is_offline
 
 if TYPE_CHECKING:
     from ..health.evaluate import HealthResult
@@ -29,23 +38,54 @@ __all__ = ["assert_deliverable", "assert_healthy", "failure_message", "probe_con
 _MAX_LINES = 40
 
 
+def _nameservers(nameservers: Iterable[str | Nameserver] | None) -> tuple[Nameserver, ...]:
+    """Parse ``nameservers``; ``None`` is the system resolver, an empty list a mistake.
+
+    An empty list usually means a setting that came out empty (an unset environment
+    variable, a filtered list): quietly asking the system resolver instead would test
+    something else than meant, so it is refused.
+    """
+    if nameservers is None:
+        return ()
+    servers = tuple(n if isinstance(n, Nameserver) else Nameserver.parse(n) for n in nameservers)
+    if not servers:
+        raise ConfigError(
+            "nameservers is empty: pass at least one 'IP[:PORT]', "
+            "or leave it out (None) to use the system resolver"
+        )
+    return servers
+
+
+def _skip_if_offline() -> None:
+    """Under ``pytest --smtpdiag-offline`` no check reaches the network: skip the test."""
+    if is_offline():
+        import pytest  # only here: set only inside a pytest run
+
+        pytest.skip("smtpdiag checks disabled by --smtpdiag-offline")
+
+
 def probe_config(
     *,
     ports: Sequence[int] = (25,),
-    nameservers: Iterable[str | Nameserver] = (),
+    nameservers: Iterable[str | Nameserver] | None = None,
     timeout: float = 20.0,
     ca_file: str | None = None,
     families: Sequence[AddressFamily | str] = (AddressFamily.IPV4, AddressFamily.IPV6),
     implicit_tls_ports: Sequence[int] = (465,),
+    allow_targets: Sequence[str] = LOOPBACK_NETWORKS,
 ) -> ProbeConfig:
     """A :class:`ProbeConfig` from the few settings a test cares about.
 
     ``timeout`` is the overall deadline in seconds; the per-phase limits are derived
     from it (at most 10 s each). ``nameservers`` are ``"IP"``, ``"IP:PORT"`` or
-    :class:`Nameserver` objects; empty means the system resolver.
+    :class:`Nameserver` objects; ``None`` means the system resolver, an empty list is a
+    :class:`~smtpdiag.errors.ConfigError`. ``allow_targets`` are the non-global
+    networks that may be probed: by default loopback, where the test kit's own servers
+    (:mod:`smtpdiag.testing.smtpserver`) listen; add a lab's or a private mail
+    network's, or pass ``()`` to probe like the CLI does.
     """
     per_phase = min(10.0, timeout)
-    servers = tuple(n if isinstance(n, Nameserver) else Nameserver.parse(n) for n in nameservers)
+    servers = _nameservers(nameservers)
     return ProbeConfig(
         ports=tuple(ports),
         families=tuple(AddressFamily(f) for f in families),
@@ -60,6 +100,7 @@ def probe_config(
         resolver=ResolverConfig(servers),
         tls=TlsConfig(ca_file=ca_file),
         implicit_tls_ports=tuple(implicit_tls_ports),
+        allow_targets=tuple(allow_targets),
     )
 
 
@@ -98,6 +139,7 @@ def assert_healthy(
     from ..health.check import check_sync
     from ..health.evaluate import HealthStatus
 
+    _skip_if_offline()
     result = check_sync(domain, config, thresholds)
     accepted = {HealthStatus.OK} | ({HealthStatus.WARNING} if allow_warnings else set())
     if result.status not in accepted:
@@ -110,7 +152,7 @@ def assert_deliverable(
     *,
     ports: Sequence[int] = (25,),
     require_tls: bool = True,
-    nameservers: Iterable[str | Nameserver] = (),
+    nameservers: Iterable[str | Nameserver] | None = None,
     timeout: float = 20.0,
     ca_file: str | None = None,
     families: Sequence[AddressFamily | str] = (AddressFamily.IPV4, AddressFamily.IPV6),
@@ -130,7 +172,8 @@ def assert_deliverable(
         domain: The mail domain.
         ports: Ports to probe.
         require_tls: Every counted route must complete TLS.
-        nameservers: DNS servers (``"IP"`` / ``"IP:PORT"``); empty = system resolver.
+        nameservers: DNS servers (``"IP"`` / ``"IP:PORT"``); ``None`` = the system
+            resolver. An empty list raises :class:`~smtpdiag.errors.ConfigError`.
         timeout: Overall deadline, seconds.
         ca_file: PEM bundle to verify certificates against (not required to verify).
         families: Address families to probe.
@@ -141,7 +184,11 @@ def assert_deliverable(
     Returns:
         The health result (for further assertions).
 
+    Under ``pytest --smtpdiag-offline`` the test is skipped (after the arguments are
+    checked, so a mistake there still shows).
+
     Raises:
+        ConfigError: ``nameservers`` is an empty list, or another setting is invalid.
         AssertionError: The domain is not deliverable as required; the message lists
             the problems and every route's state.
     """
@@ -150,6 +197,7 @@ def assert_deliverable(
     from ..health.evaluate import HealthStatus, ProblemKind
     from ..health.thresholds import Limit, Thresholds
 
+    _nameservers(nameservers)  # an empty list is refused even when ``config`` is given
     cfg = config or probe_config(
         ports=ports,
         nameservers=nameservers,
@@ -158,6 +206,7 @@ def assert_deliverable(
         families=families,
         implicit_tls_ports=implicit_tls_ports,
     )
+    _skip_if_offline()
     off = Limit(None, None)
     thresholds = Thresholds(
         connect=off,

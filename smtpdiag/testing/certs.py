@@ -1,6 +1,7 @@
 """Throwaway PKI for tests and the demo: a trusted CA, an unknown CA, and leaf certs.
 
-Built with trustme (imported lazily so importing this module stays cheap). Every file
+Built with ``cryptography`` (a runtime dependency of smtpdiag, imported lazily so that
+importing this module stays cheap), so the demo works on a plain install. Every file
 is written as PEM into one directory; :attr:`TestPki.ca_file` is the bundle to pass as
 ``--ca-file`` / ``TlsConfig(ca_file=...)`` so that only the trusted CA is trusted.
 
@@ -13,17 +14,28 @@ Leaf kinds:
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import ssl
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 __all__ = ["LEAF_KINDS", "LeafFiles", "TestPki"]
 
 #: The kinds of leaf certificate a :class:`TestPki` issues.
 LEAF_KINDS: tuple[str, ...] = ("good", "expired", "wrong-name", "untrusted")
+
+# Validity of everything but the expired leaf: wide, so that tests which inject a
+# "now" far from today (certificate days left, expiry) still see a valid chain.
+_NOT_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)
+_NOT_AFTER = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +44,7 @@ class LeafFiles:
 
     Attributes:
         kind: One of :data:`LEAF_KINDS`.
-        chain: Leaf then issuing CA, PEM.
+        chain: The leaf certificate, PEM (issued by a root, so no intermediates).
         key: Private key, PEM.
     """
 
@@ -41,11 +53,133 @@ class LeafFiles:
     key: Path
 
 
+def _key() -> EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    # P-256: fast to generate (the demo makes six keys at start-up) and accepted everywhere.
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _general_name(identity: str) -> x509.GeneralName:
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(identity))
+    except ValueError:
+        return x509.DNSName(identity)
+
+
+class _Ca:
+    """A self-signed root CA that issues leaf certificates."""
+
+    def __init__(self, organization: str) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID
+
+        self.key = _key()
+        self.name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{organization} root"),
+            ]
+        )
+        public = self.key.public_key()
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.name)
+            .issuer_name(self.name)
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_NOT_BEFORE)
+            .not_valid_after(_NOT_AFTER)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def issue(
+        self,
+        names: tuple[str, ...],
+        *,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> tuple[x509.Certificate, EllipticCurvePrivateKey]:
+        """A server leaf for ``names`` (host names or IP addresses) and its key."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = _key()
+        ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(self.name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or _NOT_BEFORE)
+            .not_valid_after(not_after or _NOT_AFTER)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                critical=False,
+            )
+            .add_extension(
+                x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
+            )
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=True,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        return cert, key
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> None:
+    # Keys readable by the owner only, as any key file should be, even a throwaway one.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 class TestPki:
     """A trusted and an unknown CA plus one leaf per kind, written under ``directory``.
 
     Args:
-        names: The host names the good, expired and untrusted leaves carry.
+        names: The host names (or IP addresses) the good, expired and untrusted leaves
+            carry.
         directory: Where to write the PEM files; a fresh temporary directory if ``None``
             (removed by :meth:`cleanup`).
     """
@@ -57,8 +191,10 @@ class TestPki:
         names: tuple[str, ...] = ("mx.test", "localhost", "127.0.0.1", "::1"),
         directory: str | Path | None = None,
     ) -> None:
-        import trustme  # lazy: keep `import smtpdiag.testing.certs` light
+        from cryptography.hazmat.primitives import serialization
 
+        if not names:
+            raise ValueError("TestPki needs at least one name")
         self.names = names
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if directory is None:
@@ -66,32 +202,37 @@ class TestPki:
             directory = self._tmp.name
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._ca: Any = trustme.CA(organization_name="smtpdiag test CA")
-        self._unknown_ca: Any = trustme.CA(organization_name="smtpdiag unknown CA")
+        ca = _Ca("smtpdiag test CA")
+        unknown_ca = _Ca("smtpdiag unknown CA")
         now = datetime.now(UTC)
-        self._leaves: dict[str, Any] = {
-            "good": self._ca.issue_cert(*names),
-            "expired": self._ca.issue_cert(
-                *names,
-                not_before=now - timedelta(days=60),
-                not_after=now - timedelta(days=1),
+        leaves = {
+            "good": ca.issue(names),
+            "expired": ca.issue(
+                names, not_before=now - timedelta(days=60), not_after=now - timedelta(days=1)
             ),
-            "wrong-name": self._ca.issue_cert("wrong.invalid"),
-            "untrusted": self._unknown_ca.issue_cert(*names),
+            "wrong-name": ca.issue(("wrong.invalid",)),
+            "untrusted": unknown_ca.issue(names),
         }
+        pem = serialization.Encoding.PEM
         self.ca_file = self.directory / "ca.pem"
-        self._ca.cert_pem.write_to_path(str(self.ca_file))
+        _write(self.ca_file, ca.cert.public_bytes(pem))
         self.unknown_ca_file = self.directory / "unknown-ca.pem"
-        self._unknown_ca.cert_pem.write_to_path(str(self.unknown_ca_file))
+        _write(self.unknown_ca_file, unknown_ca.cert.public_bytes(pem))
+        self._leaf_pems: dict[str, bytes] = {}
         self.files: dict[str, LeafFiles] = {}
-        for kind, leaf in self._leaves.items():
+        for kind, (cert, key) in leaves.items():
             chain = self.directory / f"{kind}.chain.pem"
-            key = self.directory / f"{kind}.key.pem"
-            with open(chain, "wb") as fh:
-                for blob in leaf.cert_chain_pems:
-                    fh.write(blob.bytes())
-            leaf.private_key_pem.write_to_path(str(key))
-            self.files[kind] = LeafFiles(kind, chain, key)
+            key_file = self.directory / f"{kind}.key.pem"
+            self._leaf_pems[kind] = cert.public_bytes(pem)
+            _write(chain, self._leaf_pems[kind])
+            _write(
+                key_file,
+                key.private_bytes(
+                    pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ),
+                private=True,
+            )
+            self.files[kind] = LeafFiles(kind, chain, key_file)
 
     def server_context(self, kind: str = "good") -> ssl.SSLContext:
         """A server-side TLS context presenting the leaf of ``kind``."""
@@ -104,8 +245,7 @@ class TestPki:
 
     def leaf_pem(self, kind: str = "good") -> bytes:
         """The leaf certificate of ``kind`` alone, PEM."""
-        data: bytes = self._leaves[kind].cert_chain_pems[0].bytes()
-        return data
+        return self._leaf_pems[kind]
 
     def cleanup(self) -> None:
         """Remove the temporary directory (only one this object created)."""

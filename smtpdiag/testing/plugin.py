@@ -18,9 +18,11 @@ Options (also as ini keys ``smtpdiag_nameservers``, ``smtpdiag_timeout``,
 ``smtpdiag_ca_file``):
 
 ``--smtpdiag-nameserver IP[:PORT]``  DNS server for the checks (repeatable).
-``--smtpdiag-timeout SECONDS``       overall deadline of one check (default 20).
+``--smtpdiag-timeout SECONDS``       overall deadline of one check (default 20; a value
+                                     that is not a number in (0, 3600] is a usage error).
 ``--smtpdiag-ca-file FILE``          PEM bundle to verify certificates against.
-``--smtpdiag-offline``               skip every test that uses these fixtures.
+``--smtpdiag-offline``               skip every test that uses these fixtures, and every
+                                     call of :mod:`smtpdiag.testing.assertions`.
 
 Example::
 
@@ -43,12 +45,15 @@ if TYPE_CHECKING:
 __all__ = [
     "SmtpCheck",
     "pytest_addoption",
+    "pytest_configure",
     "pytest_report_header",
+    "pytest_unconfigure",
     "smtp_check",
     "smtpdiag_config",
 ]
 
 _DEFAULT_TIMEOUT = 20.0
+_MAX_TIMEOUT = 3600.0  # the probe's own upper bound on its overall deadline
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,16 +85,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("smtpdiag_ca_file", "CA bundle (PEM) for smtp_check", default="")
 
 
+def _timeout(config: pytest.Config) -> float:
+    """The overall deadline from the option or the ini key, or a usage error naming it."""
+    option = config.getoption("smtpdiag_timeout")
+    if option is not None:
+        where, value = "--smtpdiag-timeout", str(option)
+    else:
+        where, value = "smtpdiag_timeout (ini)", str(config.getini("smtpdiag_timeout") or "")
+        if not value.strip():
+            return _DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= _MAX_TIMEOUT:  # also rejects nan
+        raise pytest.UsageError(
+            f"{where} must be a number of seconds in (0, {_MAX_TIMEOUT:g}], got {value.strip()!r}"
+        )
+    return seconds
+
+
 def _settings(config: pytest.Config) -> dict[str, Any]:
     nameservers = list(config.getoption("smtpdiag_nameserver") or ()) or list(
         config.getini("smtpdiag_nameservers") or ()
     )
-    timeout = config.getoption("smtpdiag_timeout")
-    if timeout is None:
-        ini = str(config.getini("smtpdiag_timeout") or "").strip()
-        timeout = float(ini) if ini else _DEFAULT_TIMEOUT
     ca_file = config.getoption("smtpdiag_ca_file") or config.getini("smtpdiag_ca_file") or None
-    return {"nameservers": nameservers, "timeout": float(timeout), "ca_file": ca_file}
+    return {"nameservers": nameservers, "timeout": _timeout(config), "ca_file": ca_file}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the settings once, before any test: a bad value is a usage error (exit 4,
+    one line), not an INTERNALERROR in the middle of the run."""
+    from .offline import set_offline
+
+    _settings(config)
+    set_offline(bool(config.getoption("smtpdiag_offline")))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Forget ``--smtpdiag-offline`` (in-process runs such as pytester reuse modules)."""
+    from .offline import set_offline
+
+    set_offline(False)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -122,7 +159,8 @@ class SmtpCheck:
         :func:`smtpdiag.testing.assertions.probe_config`)."""
         from .assertions import probe_config
 
-        kwargs.setdefault("nameservers", self.nameservers)
+        # The session's list may be empty (no option given): the system resolver.
+        kwargs.setdefault("nameservers", self.nameservers or None)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("ca_file", self.ca_file)
         return probe_config(ports=ports, **kwargs)
@@ -147,7 +185,7 @@ class SmtpCheck:
         __tracebackhide__ = True
         from .assertions import assert_deliverable
 
-        kwargs.setdefault("nameservers", self.nameservers)
+        kwargs.setdefault("nameservers", self.nameservers or None)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("ca_file", self.ca_file)
         return assert_deliverable(domain, **kwargs)

@@ -10,7 +10,7 @@ knows their ports, so synchronous code (the demo, CLI subprocess tests) can use 
 :func:`blackhole_port` gives a port whose connects hang (a "silent drop" on loopback,
 no root needed), :func:`closed_port` one that refuses.
 
-Import-light: only the standard library at import time (trustme is imported when a
+Import-light: only the standard library at import time (cryptography is imported when a
 :class:`TestPki` is built).
 """
 

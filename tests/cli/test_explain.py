@@ -161,6 +161,8 @@ def probe_args(lab: Any) -> list[str]:
         "--implicit-tls-ports",
         str(lab.implicit_tls_port),
         "-4",
+        "--allow-targets",
+        "127.0.0.0/8",
         "--ca-file",
         lab.ca_file,
         "--timeout",

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from smtpdiag.config import (
+    LOOPBACK_NETWORKS,
+    Nameserver,
+    ProbeConfig,
+    ResolverConfig,
+    Timeouts,
+    TlsConfig,
+)
 from smtpdiag.demo import pick_shared_ports
 from smtpdiag.model import AddressFamily
 from smtpdiag.testing.certs import TestPki
@@ -81,6 +88,7 @@ class HealthLab:
             resolver=ResolverConfig((self.nameserver,)),
             tls=TlsConfig(ca_file=self.ca_file),
             timeouts=Timeouts(dns=0.5, connect=1, greeting=1, command=1, tls=1, total=total),
+            allow_targets=LOOPBACK_NETWORKS,
         )
 
     def cli_args(self, *, with_tls_port: bool = False) -> list[str]:
@@ -95,6 +103,8 @@ class HealthLab:
             "--implicit-tls-ports",
             str(self.tls_port),
             "-4",
+            "--allow-targets",
+            "127.0.0.0/8",
             "--ca-file",
             self.ca_file,
             "--dns-timeout",

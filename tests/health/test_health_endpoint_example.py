@@ -31,6 +31,8 @@ def endpoint(lab: HealthLab, domain: str) -> Iterator[int]:
             f"{ns.address}:{ns.port}",
             "--ports",
             str(lab.port),
+            "--allow-targets",
+            "127.0.0.0/8",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

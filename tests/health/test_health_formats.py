@@ -14,12 +14,13 @@ from typing import Any
 
 import health_factories as f
 import pytest
+from golden_files import check_goldens
 from om_validate import validate_openmetrics
 from plugin_output import parse_plugin_output
 
 from smtpdiag.health import HealthResult, evaluate, unknown_result
-from smtpdiag.health.document import health_document, load_check_schema
-from smtpdiag.health.text import render_health_text
+from smtpdiag.report.health_json import health_document, load_check_schema
+from smtpdiag.report.health_text import render_health_text
 from smtpdiag.report.jsonout import load_schema
 from smtpdiag.report.junit import render_junit
 from smtpdiag.report.markdown import escape_markdown, render_markdown
@@ -35,11 +36,7 @@ def result_of(name: str) -> HealthResult:
 
 
 def golden(name: str, text: str, update: bool) -> None:
-    path = GOLDEN / name
-    if update:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs (SMTPDIAG_UPDATE_GOLDEN=1 to rewrite)"
+    check_goldens((GOLDEN / name, text), update=update, hint="tests/health")
 
 
 # ----------------------------------------------------------------------------- JUnit

@@ -16,6 +16,7 @@ import pytest
 
 from smtpdiag.config import ProbeConfig, Timeouts, TlsConfig
 from smtpdiag.model import AddressFamily, Route, TlsMode
+from smtpdiag.probe.addresses import LOOPBACK_NETWORKS
 from smtpdiag.testing.smtpserver import Behaviour, Blackhole, ServerSet, ServerSpec
 
 MX = "mx.test"
@@ -91,6 +92,7 @@ def probe_config(smtp_servers: ServerSet) -> Callable[..., ProbeConfig]:
         extra = {k: overrides.pop(k) for k in list(overrides) if k in limits}
         limits.update(extra)
         tls = TlsConfig(ca_file=smtp_servers.ca_file) if trust_test_ca else TlsConfig()
+        overrides.setdefault("allow_targets", LOOPBACK_NETWORKS)
         return ProbeConfig(timeouts=Timeouts(**limits), tls=tls, **overrides)
 
     return build

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from probe_helpers import assert_plausible, phases
 
 from smtpdiag.config import ProbeConfig
-from smtpdiag.model import Outcome, Phase, Route, TlsMode
+from smtpdiag.model import Outcome, Phase, Route, TlsMode, TlsReason
 from smtpdiag.probe import probe_route
 
 OK = Outcome.OK
@@ -143,7 +143,11 @@ async def test_reset_during_starttls_handshake(
         (Phase.TLS_HANDSHAKE, Outcome.RESET),
     ]
     assert result.tls is not None and result.tls.certificate is None
-    assert result.tls.verify_error is not None and "reset" in result.tls.verify_error
+    # A handshake failure is not a certificate verdict (issue 8): the reason is typed
+    # on the phase, verify_error stays for certificate verification only.
+    assert result.tls.verify_error is None and result.tls.verify_reason is None
+    handshake = result.phase(Phase.TLS_HANDSHAKE)
+    assert handshake is not None and handshake.tls_reason is TlsReason.RESET
     assert_plausible(result)
 
 

@@ -18,6 +18,7 @@ from smtpdiag.diagnose.bounce import (
     confirm,
     explain,
     parse_bounce,
+    parse_recipients,
 )
 from smtpdiag.diagnose.engine import diagnose
 from smtpdiag.model import ActionKind, Outcome, Phase, ResolutionKind, Severity
@@ -33,10 +34,35 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 def test_manifest_covers_every_fixture_and_the_styles() -> None:
     files = sorted(p.name for p in CASES_DIR.iterdir())
     assert files == sorted(c["file"] for c in MANIFEST)
-    assert len(MANIFEST) >= 20
+    assert len(MANIFEST) >= 70
     styles = {c["style"].split("-")[0] for c in MANIFEST}
-    assert {"postfix", "exim", "microsoft365", "gmail", "sendmail", "malformed"} <= styles
+    assert {
+        "postfix",
+        "exim",
+        "microsoft365",
+        "exchange",
+        "gmail",
+        "yahoo",
+        "outlook.com",
+        "sendmail",
+        "qmail",
+        "mdaemon",
+        "domino",
+        "courier",
+        "gmx",
+        "german",
+        "french",
+        "spanish",
+        "portuguese",
+        "italian",
+        "dutch",
+        "malformed",
+    } <= styles
     assert sum(1 for c in MANIFEST if not c["found"]) >= 3
+    # every case states the expected record
+    assert all({"code_source", "reason", "decision"} <= set(c) for c in MANIFEST)
+    sources = {c["code_source"] for c in MANIFEST}
+    assert sources == {"status-field", "diagnostic-code", "body-text", "inferred", "none"}
 
 
 @pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
@@ -83,6 +109,34 @@ def test_bounce_fixture(case: dict[str, Any]) -> None:
             assert k.cause(slug).text in e.matched_causes, slug
     if "notes_contain" in case:
         assert any(case["notes_contain"] in n for n in e.notes), e.notes
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_bounce_fixture_record(case: dict[str, Any]) -> None:
+    """Where the code came from, the reason and the decision for the address."""
+    raw = (CASES_DIR / case["file"]).read_bytes()
+    e = explain(raw, now=NOW)
+    assert e.bounce.code_source.value == case["code_source"]
+    assert e.reason.value == case["reason"]
+    assert e.decision.value == case["decision"]
+    expected_confidence = {
+        "status-field": "high",
+        "diagnostic-code": "high",
+        "body-text": "medium",
+        "inferred": "low",
+        "none": None,
+    }[case["code_source"]]
+    got = e.bounce.confidence.value if e.bounce.confidence else None
+    assert got == expected_confidence
+    if case["code_source"] == "inferred":
+        assert e.bounce.matched_phrase and e.bounce.matched_phrase.lower() in raw.decode(
+            "utf-8", "replace"
+        ).lower() + (e.bounce.text.lower())
+        assert "inferred" in e.summary and "low confidence" in e.summary
+    if case["decision"] != "suppress" and e.action is not None:
+        assert e.action.kind.value != "suppress"
+    if case.get("records"):
+        assert len(parse_recipients(raw)) == case["records"]
 
 
 def test_seed_explanation_carries_the_schedule() -> None:
@@ -186,9 +240,14 @@ MX1 = host("mx1.example.com")
 
 
 def _probe_refused() -> Any:
+    # Port 25 refused while 587 answers: the destination refuses the delivery port (a
+    # refusal of every port is a dead mail host, 5.4.3).
     return report(
         resolution([MX1], domain="example.com"),
-        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)],
+        [
+            failed(r, Phase.CONNECT, Outcome.REFUSED) if r.port != 587 else ok(r)
+            for r in routes_for(MX1)
+        ],
     )
 
 
@@ -292,3 +351,44 @@ def test_confirm_own_port_block_only_for_silent_drops() -> None:
     )
     c2 = confirm(explain("550 5.4.2 port blocked"), refused)
     assert c2.status is ConfirmStatus.CONFIRMED and c2.primary == "5.4.2"
+
+
+# --------------------------------------------------------------------- code forms
+
+
+@pytest.mark.parametrize(
+    ("text", "basic", "enhanced"),
+    [
+        ("550: 5.2.2 <a@example.org> Mailbox quota exceeded", 550, "5.2.2"),
+        ("Reason: ERROR_CODE :550, ERROR_CODE_DESC : User not found.", 550, None),
+        ("SMTP failure. ResponseCode 421, Too many connections", 421, None),
+        ("Remote host said: 550 sorry, no mailbox here by that name.\n(#5.5.0)", 550, "5.5.0"),
+        (
+            "5.1.0 - Unknown address error 550-'5.7.1 <a@example.org>... Access denied'",
+            550,
+            "5.7.1",
+        ),
+        (
+            "returned '451 4.4.0 Primary target said: \"421 4.4.2 Connection dropped\"'",
+            421,
+            "4.4.2",
+        ),
+        ("550 5.1.=\n1 x", 550, None),  # a QP soft break is only undone in a QP part
+    ],
+)
+def test_code_forms(text: str, basic: int | None, enhanced: str | None) -> None:
+    b = parse_bounce(text)
+    assert (b.basic, b.enhanced) == (basic, enhanced)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Received: from mx (MOS 4.1.8-GA) with ESMTP\n\nthe message could not be delivered",
+        "X-ML-Server: fml [fml 4.0.3 release]\n\nthe message could not be delivered",
+        "X-Mailer: mxl_mta-5.5.0-3\n\nthe message could not be delivered",
+        "relay mxl_mta-5.5.0-3 and build 4.1.8-GA, software v5.1.1, fml 4.0.3",
+    ],
+)
+def test_versions_and_headers_are_not_codes(text: str) -> None:
+    assert not parse_bounce(text).found

@@ -9,7 +9,7 @@ import ssl
 import aiosmtplib
 import pytest
 
-from smtpdiag.model import Outcome
+from smtpdiag.model import Outcome, TlsReason
 from smtpdiag.probe.errors import parse_reply, translate
 
 
@@ -107,3 +107,38 @@ def test_unreachable_detail_is_the_errno_text() -> None:
     failure = translate(exc)
     assert failure.outcome is Outcome.UNREACHABLE
     assert failure.detail == os.strerror(errno.EHOSTUNREACH)
+
+
+@pytest.mark.parametrize(
+    ("reason", "tls_reason", "alert"),
+    [
+        ("WRONG_VERSION_NUMBER", TlsReason.NOT_TLS, None),
+        ("RECORD_LAYER_FAILURE", TlsReason.NOT_TLS, None),
+        ("TLSV1_ALERT_PROTOCOL_VERSION", TlsReason.PROTOCOL_VERSION, "protocol_version"),
+        ("UNSUPPORTED_PROTOCOL", TlsReason.PROTOCOL_VERSION, None),
+        ("NO_SHARED_CIPHER", TlsReason.CIPHER, None),
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", TlsReason.CIPHER, "handshake_failure"),
+        ("TLSV1_ALERT_INTERNAL_ERROR", TlsReason.ALERT, "internal_error"),
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", TlsReason.ALERT, "certificate_required"),
+        ("TLSV1_UNRECOGNIZED_NAME", TlsReason.ALERT, "unrecognized_name"),
+        ("SOMETHING_NEW", TlsReason.OTHER, None),
+    ],
+)
+def test_ssl_reason_is_typed(reason: str, tls_reason: TlsReason, alert: str | None) -> None:
+    failure = translate(_ssl_error(reason))
+    assert failure.outcome is Outcome.TLS_FAILURE
+    assert (failure.tls_reason, failure.tls_alert) == (tls_reason, alert)
+
+
+@pytest.mark.parametrize("code", [0, 999, -12, 22, 600, 99])
+def test_reply_exception_with_a_code_outside_100_599_is_an_error(code: int) -> None:
+    failure = translate(aiosmtplib.SMTPResponseException(code, "x"))
+    assert failure.outcome is Outcome.ERROR and failure.reply is None
+
+
+def test_socket_errors_keep_their_errno() -> None:
+    assert translate(ConnectionRefusedError(errno.ECONNREFUSED, "x")).errno == errno.ECONNREFUSED
+    assert translate(OSError(errno.EHOSTUNREACH, "x")).errno == errno.EHOSTUNREACH
+    assert translate(OSError(errno.EPERM, "x")).errno == errno.EPERM
+    # asyncio's "Connection lost" during a TLS handshake (no errno) is the peer closing.
+    assert translate(ConnectionResetError("Connection lost")).outcome is Outcome.CLOSED

@@ -19,13 +19,13 @@ is fixed, the width is pinned and colour is off.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from golden_files import UPDATE, check_goldens
 from report_factories import SCENARIOS
 
 from smtpdiag.model import ProbeReport
@@ -36,7 +36,6 @@ GOLDEN = Path(__file__).resolve().parents[3] / "fixtures" / "golden"
 WIDTH = 100
 #: The diagnosis instant: retry times in the goldens count from it.
 NOW = datetime(2026, 11, 23, 6, 0, 2, tzinfo=UTC)
-UPDATE = os.environ.get("SMTPDIAG_UPDATE_GOLDEN") == "1"
 
 #: Scenarios with a diagnosed golden (the six the issue names, plus the DNS failures).
 DIAGNOSED = (
@@ -64,21 +63,8 @@ def _diagnoser() -> Callable[[ProbeReport], ProbeReport] | None:
 
 
 def _check(*pairs: tuple[Path, str]) -> None:
-    """Compare each (golden file, actual text); in update mode write them all, then fail."""
-    if UPDATE:
-        for path, actual in pairs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(actual, encoding="utf-8")
-        names = ", ".join(path.name for path, _ in pairs)
-        pytest.fail(f"updated {names}: review the diff, then run without SMTPDIAG_UPDATE_GOLDEN")
-    for path, actual in pairs:
-        if not path.exists():
-            pytest.fail(f"missing golden {path}: run with SMTPDIAG_UPDATE_GOLDEN=1 to create it")
-        expected = path.read_text(encoding="utf-8")
-        assert actual == expected, (
-            f"{path.name} differs. If the change is intended (e.g. new diagnose wording), run "
-            "SMTPDIAG_UPDATE_GOLDEN=1 pytest tests/unit/report and review git diff fixtures/golden"
-        )
+    """Compare each (golden file, actual text); update mode rewrites only changed ones."""
+    check_goldens(*pairs, update=UPDATE, hint="tests/unit/report")
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import textwrap
 
+from ..health.evaluate import HealthResult, HealthStatus, route_facts
 from ..model import Outcome, Phase
 from ..textsafe import clean
-from .evaluate import HealthResult, HealthStatus, route_facts
 
 __all__ = ["render_health_text"]
 

@@ -1,0 +1,30 @@
+"""Batch bounce reading: mbox, maildir, ``.eml`` directories, Postfix and Exim logs,
+``postqueue -j`` and stdin, one record per recipient (``smtpdiag explain --batch``)."""
+
+from __future__ import annotations
+
+from ..diagnose.reasons import CodeSource, Confidence, Decision, Reason
+from .batch import SummaryBuilder, explain_batch, record_of
+from .confirm import DomainCollector, DomainConfirmation, confirm_domains
+from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
+from .readers import detect
+
+__all__ = [
+    "BatchError",
+    "BatchItem",
+    "BatchRecord",
+    "BatchSummary",
+    "CodeSource",
+    "Confidence",
+    "Decision",
+    "DomainCollector",
+    "DomainConfirmation",
+    "ErrorKind",
+    "InputFormat",
+    "Reason",
+    "SummaryBuilder",
+    "confirm_domains",
+    "detect",
+    "explain_batch",
+    "record_of",
+]

@@ -1,0 +1,226 @@
+"""Batch inputs as a stream of raw items: messages of an mbox, files of a maildir or a
+directory, lines of a log or of ``postqueue -j``. Formats are detected from the first
+bytes (or forced).
+
+Memory stays bounded whatever the input: lines are read with a length limit (a longer
+line is cut and flagged), a message keeps at most :data:`~smtpdiag.diagnose.bounce.MAX_INPUT`
+bytes (the rest is skipped), and nothing holds more than one message at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..diagnose.bounce import MAX_INPUT
+from ..textsafe import clean
+from .model import ErrorKind, InputFormat
+
+__all__ = ["LINE_LIMIT", "RawInput", "detect", "read_inputs"]
+
+#: Longest log or queue line kept (64 KiB); longer lines become error records.
+LINE_LIMIT = 1 << 16
+_HEAD = 8192
+_FROM_RE = re.compile(rb"^From \S{1,512} .{0,120}\d")
+_POSTFIX_RE = re.compile(rb"postfix[\w/-]{0,40}\[\d{1,10}\]: [0-9A-Za-z]{5,20}: to=<", re.M)
+_EXIM_RE = re.compile(
+    rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?: [+-]\d{4})?(?: \[\d{1,10}\])? "
+    rb"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4} ",
+    re.M,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RawInput:
+    """One item of a batch input, not parsed yet.
+
+    Attributes:
+        name: Where it came from (``path#n``, ``path:line``, ``path/file``), sanitized.
+        format: The format of the input it came from.
+        data: The bytes (a message, or one line without its line end).
+        error: Set when the item could not be read; ``data`` is then empty.
+        detail: What went wrong, for people (only with ``error``).
+    """
+
+    name: str
+    format: InputFormat
+    data: bytes
+    error: ErrorKind | None = None
+    detail: str = ""
+
+
+class _Chain(io.RawIOBase):
+    """The bytes already read for detection, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        n = len(data)
+        view[:n] = data
+        return n
+
+
+def detect(head: bytes, *, is_dir: bool = False, path: str = "") -> InputFormat:
+    """The format of an input from its first bytes (or, for a directory, its layout)."""
+    if is_dir:
+        if os.path.isdir(os.path.join(path, "cur")) or os.path.isdir(os.path.join(path, "new")):
+            return InputFormat.MAILDIR
+        return InputFormat.EML_DIR
+    stripped = head.lstrip()
+    if _FROM_RE.match(head):
+        return InputFormat.MBOX
+    if stripped.startswith(b"{"):
+        return InputFormat.POSTQUEUE
+    if _POSTFIX_RE.search(head):
+        return InputFormat.POSTFIX_LOG
+    if _EXIM_RE.search(head):
+        return InputFormat.EXIM_LOG
+    return InputFormat.EML
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """Lines (with their line end) of at most LINE_LIMIT bytes; ``False`` marks a cut one
+    (the rest of that line is skipped)."""
+    while True:
+        line = stream.readline(LINE_LIMIT)
+        if not line:
+            return
+        if line.endswith(b"\n") or len(line) < LINE_LIMIT:
+            yield line, True
+            continue
+        yield line, False
+        while True:  # skip the rest of the over-long line, chunk by chunk
+            more = stream.readline(LINE_LIMIT)
+            if not more or more.endswith(b"\n"):
+                break
+
+
+def _mbox(stream: BinaryIO, name: str) -> Iterator[RawInput]:
+    parts: list[bytes] = []
+    size = 0
+    count = 0
+    prev_blank = True
+    started = False
+    for line, _complete in _lines(stream):
+        if prev_blank and line.startswith(b"From ") and _FROM_RE.match(line):
+            if started or parts:
+                count += 1
+                yield RawInput(f"{name}#{count}", InputFormat.MBOX, b"".join(parts))
+            parts, size, started = [], 0, True
+            prev_blank = False
+            continue
+        if size < MAX_INPUT + 1:
+            keep = line[: MAX_INPUT + 1 - size]
+            parts.append(keep)
+            size += len(keep)
+        prev_blank = line in (b"\n", b"\r\n", b"\r")
+    if started or any(p.strip() for p in parts):
+        count += 1
+        yield RawInput(f"{name}#{count}", InputFormat.MBOX, b"".join(parts))
+
+
+def _line_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[RawInput]:
+    for number, (line, complete) in enumerate(_lines(stream), 1):
+        if not complete:
+            yield RawInput(
+                f"{name}:{number}",
+                fmt,
+                b"",
+                ErrorKind.TOO_LONG,
+                f"line longer than {LINE_LIMIT} bytes",
+            )
+            continue
+        text = line.rstrip(b"\r\n")
+        if text.strip():
+            yield RawInput(f"{name}:{number}", fmt, text)
+
+
+def _files(path: str, fmt: InputFormat) -> Iterator[RawInput]:
+    """Every message file of a maildir (cur/, new/) or a directory (``*.eml``, else all)."""
+    maildir = fmt is InputFormat.MAILDIR
+    dirs = [os.path.join(path, d) for d in ("cur", "new")] if maildir else [path]
+    for directory in dirs:
+        try:
+            names = sorted(e.name for e in os.scandir(directory) if e.is_file())
+        except OSError as exc:
+            if fmt is InputFormat.MAILDIR and not os.path.exists(directory):
+                continue
+            yield RawInput(clean(directory), fmt, b"", ErrorKind.UNREADABLE, _why(exc))
+            continue
+        if fmt is InputFormat.EML_DIR and any(n.lower().endswith(".eml") for n in names):
+            names = [n for n in names if n.lower().endswith(".eml")]
+        for file_name in names:
+            full = os.path.join(directory, file_name)
+            label = clean(full, 1024)
+            try:
+                with open(full, "rb") as fh:
+                    data = fh.read(MAX_INPUT + 1)
+            except OSError as exc:
+                yield RawInput(label, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
+                continue
+            yield RawInput(label, fmt, data)
+
+
+def _why(exc: OSError) -> str:
+    return clean(exc.strerror or type(exc).__name__, 200)
+
+
+def _stream_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[RawInput]:
+    head = stream.read(_HEAD)
+    if fmt is InputFormat.AUTO:
+        fmt = detect(head)
+    chained = io.BufferedReader(_Chain(head, stream), buffer_size=LINE_LIMIT)
+    if fmt is InputFormat.MBOX:
+        yield from _mbox(chained, name)
+    elif fmt in (InputFormat.POSTFIX_LOG, InputFormat.EXIM_LOG, InputFormat.POSTQUEUE):
+        yield from _line_items(chained, name, fmt)
+    else:
+        data = chained.read(MAX_INPUT + 1)
+        if fmt in (InputFormat.MAILDIR, InputFormat.EML_DIR):
+            fmt = InputFormat.EML
+        yield RawInput(name, fmt, data)
+
+
+def read_inputs(
+    path: str, fmt: InputFormat = InputFormat.AUTO, *, stdin: BinaryIO | None = None
+) -> Iterator[RawInput]:
+    """The raw items of one batch input (``-`` is ``stdin``). Never raises on content
+    or on an unreadable path: that is an error item."""
+    if path == "-":
+        if stdin is None:
+            yield RawInput("-", fmt, b"", ErrorKind.UNREADABLE, "no standard input")
+            return
+        yield from _stream_items(stdin, "-", fmt)
+        return
+    label = clean(path, 1024)
+    if os.path.isdir(path):
+        if fmt is InputFormat.AUTO:
+            fmt = detect(b"", is_dir=True, path=path)
+        if fmt not in (InputFormat.MAILDIR, InputFormat.EML_DIR):
+            yield RawInput(label, fmt, b"", ErrorKind.UNREADABLE, f"a directory is not {fmt}")
+            return
+        yield from _files(path, fmt)
+        return
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
+    except OSError as exc:
+        yield RawInput(label, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
+        return
+    with fh:
+        yield from _stream_items(fh, label, fmt)

@@ -1,0 +1,493 @@
+"""Why a recipient bounced and what to do about the address: a fixed reason vocabulary,
+phrase inference for bounces without a code, and one decision table.
+
+Pure: no I/O, no English sentences (those live in :mod:`smtpdiag.diagnose.bounce_words`).
+
+Invariants:
+
+- every :class:`Reason` is reachable from :func:`classify` and has a row in
+  :data:`_DECISIONS` (a test checks both);
+- "suppress" only for reasons that say something about the address itself (it does
+  not exist, is disabled, its domain accepts no mail). Message size, loops, expiry,
+  policy and content say nothing about the address: "fix", never "suppress";
+- a DSN whose ``Action:`` is ``failed`` is never "retry": the sending MTA gave up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .codes import parse_code
+
+__all__ = [
+    "PHRASES",
+    "CodeSource",
+    "Confidence",
+    "Decision",
+    "Inference",
+    "Reason",
+    "classify",
+    "decide",
+    "infer",
+]
+
+
+class Reason(StrEnum):
+    """Why a recipient bounced (the documented vocabulary of ``explain --batch``)."""
+
+    USER_UNKNOWN = "user-unknown"  #: the mailbox does not exist
+    MAILBOX_DISABLED = "mailbox-disabled"  #: exists, but disabled or moved
+    MAILBOX_FULL = "mailbox-full"  #: over quota
+    DOMAIN = "bad-domain"  #: the recipient's domain does not exist or accepts no mail
+    BLOCKED = "blocked-policy"  #: refused by policy (access denied, relay denied, IP blocked)
+    SPAM = "spam"  #: refused as spam, or the sender is on a blocklist
+    AUTH = "authentication"  #: SPF, DKIM, DMARC, reverse DNS checks failed
+    RATE_LIMITED = "rate-limited"  #: too many messages or connections
+    EXPIRED = "expired"  #: the message stayed queued too long
+    CONNECTION = "connection"  #: no answer, refused or dropped connection
+    ROUTING = "routing"  #: no route, routing server failure
+    DNS = "dns"  #: DNS lookup failed
+    TLS = "tls"  #: TLS required, or the handshake failed
+    TOO_BIG = "message-too-big"  #: larger than a size limit
+    LOOP = "mail-loop"  #: routing or forwarding loop
+    CONTENT = "content"  #: media or content rejected
+    PROTOCOL = "protocol"  #: SMTP protocol error
+    SYSTEM = "system"  #: the receiving system is unavailable, full or misconfigured
+    OTHER = "other"  #: a code, but no more specific reason
+    UNKNOWN = "unknown"  #: nothing was found at all
+
+
+class Decision(StrEnum):
+    """What to do with the recipient address."""
+
+    SUPPRESS = "suppress"  #: stop sending to this address
+    RETRY = "retry"  #: send again on the retry schedule (``retry_at``)
+    KEEP = "keep"  #: keep the address; nothing to do about it for now
+    FIX = "fix"  #: fix or inspect our side (message, IP, authentication); do not suppress
+
+
+class CodeSource(StrEnum):
+    """Where the code of a record came from (most trusted first)."""
+
+    DIAGNOSTIC = "diagnostic-code"  #: the remote server's reply (DSN Diagnostic-Code, log reply)
+    STATUS = "status-field"  #: the DSN Status field (or Postfix ``dsn=``)
+    TEXT = "body-text"  #: the human-readable text of the bounce
+    INFERRED = "inferred"  #: no code: inferred from a phrase (see ``matched_phrase``)
+    NONE = "none"  #: nothing found
+
+
+class Confidence(StrEnum):
+    """How far the code can be trusted."""
+
+    HIGH = "high"  #: a code from the DSN fields or the server's reply
+    MEDIUM = "medium"  #: a code read from free text
+    LOW = "low"  #: inferred from words; no code was given
+
+
+@dataclass(frozen=True, slots=True)
+class Inference:
+    """A code inferred from a phrase.
+
+    Attributes:
+        code: The enhanced code the phrase stands for.
+        reason: The reason it stands for.
+        phrase: The text that matched (as found, at most 80 characters).
+        language: ISO 639-1 code of the phrase's language.
+    """
+
+    code: str
+    reason: Reason
+    phrase: str
+    language: str
+
+
+# (language, pattern, code, reason). Order matters: the first match wins, so specific
+# notices come before generic ones ("host not found, try again" before "host not found").
+# Codes are class 5; :func:`infer` makes them class 4 when the bounce says it is a delay.
+_P = Reason
+PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
+    # ---- expiry / retry timeout (Exim "retry timeout exceeded", Sendmail, Exchange)
+    (
+        "en",
+        r"retry time ?out exceeded|message expired|delivery time expired|too long in (?:the )?"
+        r"queue|could not be delivered (?:with)?in \d+ (?:days|hours)|giving up",
+        "5.4.7",
+        _P.EXPIRED,
+    ),
+    ("de", r"zustellzeit (?:ist )?abgelaufen|zeitlimit .{0,20}überschritten", "5.4.7", _P.EXPIRED),
+    (
+        "fr",
+        r"d[ée]lai (?:de (?:remise|livraison) )?(?:d[ée]pass[ée]|expir[ée])",
+        "5.4.7",
+        _P.EXPIRED,
+    ),
+    ("es", r"tiempo (?:de entrega |de espera )?(?:excedido|agotado|expirado)", "5.4.7", _P.EXPIRED),
+    ("pt", r"prazo (?:de entrega )?(?:excedido|expirado)", "5.4.7", _P.EXPIRED),
+    ("it", r"tempo (?:di consegna )?(?:scaduto|esaurito)", "5.4.7", _P.EXPIRED),
+    (
+        "nl",
+        r"bezorgtijd (?:is )?verlopen|(?:bericht|levering) (?:is )?verlopen",
+        "5.4.7",
+        _P.EXPIRED,
+    ),
+    # ---- DNS: temporary lookup failure before "host not found"
+    ("en", r"host not found,? try again|temporary (?:dns|lookup) failure", "4.4.3", _P.DNS),
+    (
+        "en",
+        r"host or domain name not found|host not found|host unknown|domain (?:not found|"
+        r"does not exist)|no mx (?:record|host)|unrouteable (?:mail )?(?:domain|address)",
+        "5.4.4",
+        _P.DOMAIN,
+    ),
+    ("de", r"domain (?:existiert nicht|nicht gefunden)|host nicht gefunden", "5.4.4", _P.DOMAIN),
+    (
+        "fr",
+        r"domaine (?:inexistant|introuvable)|h[ôo]te (?:inconnu|introuvable)",
+        "5.4.4",
+        _P.DOMAIN,
+    ),
+    ("es", r"dominio (?:no existe|inexistente|desconocido)", "5.4.4", _P.DOMAIN),
+    ("pt", r"dom[ií]nio (?:n[ãa]o existe|inexistente|desconhecido)", "5.4.4", _P.DOMAIN),
+    ("it", r"dominio (?:inesistente|sconosciuto|non esiste)", "5.4.4", _P.DOMAIN),
+    ("nl", r"domein (?:bestaat niet|onbekend|niet gevonden)", "5.4.4", _P.DOMAIN),
+    # ---- mailbox full
+    (
+        "en",
+        r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the |their |his |her )?"
+        r"(?:storage|quota)|insufficient (?:storage|disk space) for (?:user|mailbox)",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    (
+        "de",
+        r"postfach\b.{0,40}?\b(?:ist )?(?:voll|überfüllt)\b|speicherplatz .{0,30}(?:überschritten|"
+        r"erschöpft)|quota überschritten",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    (
+        "fr",
+        r"bo[îi]te (?:aux lettres |mail |de r[ée]ception )?(?:est )?pleine|"
+        r"quota (?:d[ée]pass[ée]|atteint)",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    (
+        "es",
+        r"buz[óo]n\b.{0,40}?\b(?:lleno|completo)\b|cuota (?:excedida|superada)",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    (
+        "pt",
+        r"caixa (?:postal|de correio|de entrada)\b.{0,40}?\b(?:cheia|lotada)\b|cota excedida",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    (
+        "it",
+        r"casella (?:di posta |postale )?(?:[èe] )?piena|quota (?:superata|esaurita)",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    (
+        "nl",
+        r"(?:mailbox|postvak|postbus)\b.{0,40}?\bvol\b|quotum overschreden",
+        "5.2.2",
+        _P.MAILBOX_FULL,
+    ),
+    # ---- mailbox disabled
+    (
+        "en",
+        r"(?:account|mailbox|user) (?:is |has been )?(?:disabled|suspended|deactivated|"
+        r"inactive|locked)",
+        "5.2.1",
+        _P.MAILBOX_DISABLED,
+    ),
+    (
+        "de",
+        r"(?:konto|postfach) (?:ist )?(?:deaktiviert|gesperrt|stillgelegt)",
+        "5.2.1",
+        _P.MAILBOX_DISABLED,
+    ),
+    # ---- user unknown
+    (
+        "en",
+        r"unknown recipient|recipient unknown|unknown user|user unknown|no such (?:user|"
+        r"mailbox|recipient)|(?:user|mailbox|address|recipient) (?:does not|doesn't) exist|"
+        r"invalid (?:recipient|mailbox)|address not found|no mailbox here|not a valid "
+        r"|doesn't have an? [\w.-]{1,60} account|not listed in [\w ]{1,40}directory"
+        r"(?:mailbox|recipient)|mailbox not found|mailbox unavailable|user not found",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    (
+        "de",
+        r"unbekannte[rn]? (?:empfänger|benutzer|adresse)|empfänger(?:adresse)? (?:ist )?"
+        r"unbekannt|benutzer (?:ist )?unbekannt|(?:adresse|postfach|empfänger|benutzer) "
+        r"existiert nicht|ungültige[rn]? (?:empfänger|adresse)",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    (
+        "fr",
+        r"destinataire inconnu|utilisateur inconnu|adresse (?:inconnue|introuvable|"
+        r"inexistante)|(?:cette adresse|ce compte|l'adresse) n'existe pas",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    (
+        "es",
+        r"usuario desconocido|destinatario desconocido|(?:la )?(?:direcci[óo]n|cuenta|buz[óo]n) "
+        r"(?:no existe|inexistente)|usuario no existe",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    (
+        "pt",
+        r"usu[áa]rio desconhecido|destinat[áa]rio desconhecido|(?:endere[çc]o|conta|usu[áa]rio)"
+        r" (?:n[ãa]o existe|inexistente)",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    (
+        "it",
+        r"utente (?:sconosciuto|inesistente)|destinatario (?:sconosciuto|inesistente)|"
+        r"(?:indirizzo|casella) (?:non esiste|inesistente)",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    (
+        "nl",
+        r"onbekende (?:ontvanger|gebruiker|geadresseerde)|(?:adres|gebruiker|mailbox) "
+        r"bestaat niet",
+        "5.1.1",
+        _P.USER_UNKNOWN,
+    ),
+    # ---- size, loop
+    (
+        "en",
+        r"message (?:is )?too (?:big|large)|message size exceeds|exceeds (?:the )?(?:maximum )?"
+        r"(?:message )?size|size limit exceeded",
+        "5.3.4",
+        _P.TOO_BIG,
+    ),
+    (
+        "de",
+        r"nachricht (?:ist )?zu gro(?:ß|ss)|maximale (?:nachrichten)?größe",
+        "5.3.4",
+        _P.TOO_BIG,
+    ),
+    ("fr", r"message (?:est )?trop (?:volumineux|gros|grand)", "5.3.4", _P.TOO_BIG),
+    ("es", r"mensaje (?:es )?demasiado grande", "5.3.4", _P.TOO_BIG),
+    ("pt", r"mensagem (?:[ée] )?(?:muito|demasiado) grande", "5.3.4", _P.TOO_BIG),
+    ("it", r"messaggio (?:[èe] )?troppo grande", "5.3.4", _P.TOO_BIG),
+    ("nl", r"bericht (?:is )?te groot", "5.3.4", _P.TOO_BIG),
+    ("en", r"mail loop|loop(?:s back| detected)|too many hops|routing loop", "5.4.6", _P.LOOP),
+    # ---- spam, policy, rate
+    (
+        "en",
+        r"\bspam\b|junk mail|black ?list|block ?list|\brbl\b|listed (?:at|on|in)",
+        "5.7.1",
+        _P.SPAM,
+    ),
+    (
+        "en",
+        r"relay(?:ing)? (?:access )?denied|not permitted to relay|access denied|"
+        r"rejected (?:by|for) policy|policy (?:violation|rejection|restriction)",
+        "5.7.1",
+        _P.BLOCKED,
+    ),
+    ("en", r"rate limit|too many (?:messages|connections|recipients)", "4.7.0", _P.RATE_LIMITED),
+    # ---- connection
+    (
+        "en",
+        r"connection (?:timed out|refused)|no route to host|could not connect|unable to connect"
+        r"|network is unreachable",
+        "4.4.1",
+        _P.CONNECTION,
+    ),
+)
+# Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
+# regex engine then scans for each pattern's literal prefix, several times faster.
+_COMPILED = tuple((lang, re.compile(pat), code, reason) for lang, pat, code, reason in PHRASES)
+# Words that make a no-code notice a delay, not a final failure.
+_DELAY_RE = re.compile(
+    r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
+    r"retard[ée]|retrasad|atrasad|ritardat|vertraagd",
+    re.I,
+)
+# Notices say why in their first lines; the rest is the returned message (and reading
+# 1 MiB with every pattern would cost seconds).
+_INFER_WINDOW = 16384
+# Codes that have no transient form (RFC 3463 lists them class 5 only).
+_PERMANENT_ONLY = {"5.1.1", "5.3.4", "5.4.4"}
+
+
+def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
+    """Infer a code from the words of a bounce that carries none.
+
+    ``delayed``: the DSN action says ``delayed`` (True) or ``failed`` (False); when
+    ``None``, words like "will retry" decide. A delay turns the class into 4.
+    """
+    text = text[:_INFER_WINDOW]
+    lower = text.lower()
+    for lang, rx, code, reason in _COMPILED:
+        m = rx.search(lower)
+        if m is None:
+            continue
+        # The phrase as written (lower() keeps the length of all but a few letters).
+        phrase = text[m.start() : m.end()] if len(lower) == len(text) else m.group(0)
+        transient = _DELAY_RE.search(lower) is not None if delayed is None else delayed
+        if code[0] == "5" and transient and code not in _PERMANENT_ONLY:
+            code = "4" + code[1:]
+        return Inference(code, reason, " ".join(phrase.split())[:80], lang)
+    return None
+
+
+# ---------------------------------------------------------------- classification
+
+# Text of a reply that names the reason better than its code (first match wins).
+_TEXT_REASONS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (
+        re.compile(
+            r"\bspam\b|junk|black ?list|block ?list|\brbl\b|spamhaus|listed (?:at|on|in)|"
+            r"reputation",
+            re.I,
+        ),
+        Reason.SPAM,
+    ),
+    (re.compile(r"\bspf\b|\bdkim\b|\bdmarc\b|reverse dns|\bptr\b", re.I), Reason.AUTH),
+    (
+        re.compile(
+            r"rate limit|too many (?:messages|connections|recipients)|throttl|slow down|"
+            r"try again later|unexpected volume|temporarily deferred|user complaints|greylist",
+            re.I,
+        ),
+        Reason.RATE_LIMITED,
+    ),
+)
+_USER_WORDS = re.compile(
+    r"recipient address rejected: access denied|user unknown|unknown user|no such user|"
+    r"does not exist|mailbox unavailable|recipient not found|unknown recipient",
+    re.I,
+)
+
+
+def classify(code: str | None, basic: int | None, text: str) -> Reason:
+    """The reason for a code (and the reply text that came with it)."""
+    parsed = parse_code(code) if code else None
+    if parsed is None:
+        if basic is None:
+            return Reason.UNKNOWN
+        inferred = infer(text)
+        if inferred is not None:
+            return inferred.reason
+        if basic in (552,):
+            return Reason.MAILBOX_FULL
+        return Reason.OTHER
+    _klass, subject, detail = parsed
+    if detail == 0 and subject in (0, 5):
+        # X.0.0 and X.5.0 say nothing specific ("550 5.5.0 mailbox unavailable"): the
+        # reply's words are the better evidence.
+        inferred = infer(text)
+        if inferred is not None:
+            return inferred.reason
+    if subject == 7 and detail == 28:
+        return Reason.RATE_LIMITED  # "mail flood": too many connections or messages
+    for rx, reason in _TEXT_REASONS:
+        if subject == 7 and rx.search(text):
+            return reason
+    if subject == 1:
+        if detail in (1, 3, 6):
+            return Reason.USER_UNKNOWN if detail != 6 else Reason.MAILBOX_DISABLED
+        if detail in (2, 10):
+            return Reason.DOMAIN
+        return Reason.USER_UNKNOWN if _USER_WORDS.search(text) else Reason.OTHER
+    if subject == 2:
+        return {1: Reason.MAILBOX_DISABLED, 2: Reason.MAILBOX_FULL, 3: Reason.TOO_BIG}.get(
+            detail, Reason.USER_UNKNOWN if _USER_WORDS.search(text) else Reason.OTHER
+        )
+    if subject == 3:
+        return Reason.TOO_BIG if detail == 4 else Reason.SYSTEM
+    if subject == 4:
+        if detail == 1 and _USER_WORDS.search(text):
+            return Reason.USER_UNKNOWN  # Exchange Online's directory-based edge block
+        if detail in (7,) or 300 <= detail <= 399:
+            return Reason.EXPIRED  # Exchange 5.4.3xx: "message expired"
+        if detail in (6, 14):
+            return Reason.LOOP
+        if detail == 3:
+            # RFC 3463: directory (DNS) server failure; the seed's 5.4.3: routing server failure.
+            return Reason.DNS if _klass == 4 else Reason.ROUTING
+        if detail == 4:
+            return Reason.DOMAIN
+        if detail in (1, 2):
+            return Reason.CONNECTION
+        return Reason.ROUTING
+    if subject == 5:
+        return Reason.PROTOCOL
+    if subject == 6:
+        return Reason.CONTENT
+    if subject == 7:
+        if detail in (10, 11, 30):
+            return Reason.TLS
+        if 20 <= detail <= 26:
+            return Reason.AUTH
+        if detail == 28:
+            return Reason.RATE_LIMITED
+        if detail == 1 and _USER_WORDS.search(text):
+            return Reason.USER_UNKNOWN
+        return Reason.BLOCKED
+    for rx, reason in _TEXT_REASONS:
+        if rx.search(text):
+            return reason
+    inferred = infer(text)
+    return inferred.reason if inferred is not None else Reason.OTHER
+
+
+# reason -> decision for a permanent (class 5) bounce; class 4 retries unless the MTA gave up.
+_DECISIONS: dict[Reason, Decision] = {
+    Reason.USER_UNKNOWN: Decision.SUPPRESS,
+    Reason.MAILBOX_DISABLED: Decision.SUPPRESS,
+    Reason.DOMAIN: Decision.SUPPRESS,
+    Reason.MAILBOX_FULL: Decision.KEEP,  # often emptied later: not a reason to drop the address
+    Reason.BLOCKED: Decision.FIX,
+    Reason.SPAM: Decision.FIX,
+    Reason.AUTH: Decision.FIX,
+    Reason.RATE_LIMITED: Decision.FIX,  # a permanent refusal for volume: slow down first
+    Reason.EXPIRED: Decision.FIX,
+    Reason.CONNECTION: Decision.SUPPRESS,  # seed 5.4.2: the host will not take mail
+    Reason.ROUTING: Decision.SUPPRESS,  # seed 5.4.3: the routing server failed for good
+    Reason.DNS: Decision.SUPPRESS,
+    Reason.TLS: Decision.FIX,
+    Reason.TOO_BIG: Decision.FIX,
+    Reason.LOOP: Decision.FIX,
+    Reason.CONTENT: Decision.FIX,
+    Reason.PROTOCOL: Decision.FIX,
+    Reason.SYSTEM: Decision.FIX,
+    Reason.OTHER: Decision.SUPPRESS,
+    Reason.UNKNOWN: Decision.KEEP,
+}
+
+
+def decide(klass: int | None, reason: Reason, action: str | None) -> Decision:
+    """The decision for the address.
+
+    Args:
+        klass: The code's class (2, 4, 5) or ``None`` when there is no code.
+        reason: From :func:`classify`.
+        action: The DSN ``Action:`` (``failed``, ``delayed`` ...) if any.
+    """
+    if klass is None or reason is Reason.UNKNOWN or klass == 2:
+        return Decision.KEEP
+    gave_up = action == "failed"
+    if klass == 4:
+        if not gave_up:
+            return Decision.RETRY
+        # The sending MTA gave up on a transient condition: nothing says the address
+        # is bad, and retrying the same way already failed for days.
+        return Decision.FIX
+    return _DECISIONS[reason]
