@@ -13,7 +13,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .rendering import Format, render
     from .jsonout import (
         dumps,
         load_schema,
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
         schema_path,
         to_jsonable,
     )
+    from .rendering import Format, render
     from .text import render_text
 
 __all__ = [

@@ -47,6 +47,8 @@ def test_signal_during_check_prints_one_unknown_line(
         "--ports",
         str(servers.port("silent")),
         "-4",
+        "--allow-targets",
+        "127.0.0.0/8",
         "--greeting-timeout",
         "60",
         "--timeout",
@@ -57,7 +59,7 @@ def test_signal_during_check_prints_one_unknown_line(
         # Wait (bounded) until the probe is connected and waiting for the greeting.
         deadline = time.monotonic() + 30
         while len(server.sessions) + server.active <= before and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
+            assert proc.poll() is None, proc.communicate(timeout=30)
             time.sleep(0.05)
         assert len(server.sessions) + server.active > before, "the probe never connected"
         proc.send_signal(sig)

@@ -80,6 +80,8 @@ def probe_args(lab: DemoLab) -> list[str]:
         "-4",
         "--ca-file",
         lab.ca_file,
+        "--allow-targets",
+        "127.0.0.0/8",
     ]
 
 
@@ -134,3 +136,11 @@ def test_plain_import_is_cheap_and_reaches_submodules() -> None:
         "assert check is smtpdiag.health.check\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_top_level_help_is_the_same_with_stubs() -> None:
+    # The stubs' one-line help (cli.COMMANDS) must say what each subcommand's own
+    # registration says: `--help` builds stubs, the full parser is built for tests.
+    from smtpdiag.cli import build_parser
+
+    assert build_parser(["--help"]).format_help() == build_parser().format_help()
