@@ -20,7 +20,7 @@ machine is shared and absolute times are noisy.
    ports) against an ``openssl s_client`` loop and a ``swaks`` loop over the same 6
    routes; ``explain`` against ``python -c pass``. Wall and CPU (user + system of the
    child, from ``getrusage``), median of interleaved runs. Needs ``openssl`` and
-   ``swaks`` (``scripts/system-deps.sh --bench``); a missing baseline is reported, not
+   ``swaks`` (``bash scripts/system-deps.sh --bench``); a missing baseline is reported, not
    faked. ``python scripts/bench.py process`` runs only this section.
 5. Bounce batches (``bounce_batch``): ``explain --batch`` over a generated 10,000-message
    mbox (the fixture bounces, cycled). Messages per second in one process, against the
