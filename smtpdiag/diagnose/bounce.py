@@ -40,9 +40,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ..model import Action, ActionKind, ProbeReport, ResolutionKind, Severity, Verdict
+from ..narrate import bounce as words
 from ..narrate.actions import schedule_from
 from ..textsafe import clean
-from . import bounce_words as words
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
 from .facts import aware_now, iso

@@ -369,6 +369,9 @@ def test_infer_delay_words_make_class_4_but_not_for_permanent_only_codes() -> No
     unknown = infer("user unknown; will retry")
     assert unknown is not None and unknown.code == "5.1.1"
     assert infer("nothing to see here") is None
+    # qmail says "Giving up on <ip>" for every permanent error: not an expiry
+    full = infer("Giving up on 198.51.100.41.\nmailbox is full")
+    assert full is not None and full.reason is Reason.MAILBOX_FULL
 
 
 # --------------------------------------------------------------------- schema and imports
