@@ -121,8 +121,11 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
     if kind is RuleKind.FAILURE and (facts.history_len or sev is Severity.HARD):
         ev.append(Evidence(note=f"persistence: {persistence_text(pf)}"))
     payload = d.payload
-    if payload == FindingPayload() and match.views:
-        payload = FindingPayload(routes=tuple(v.label for v in match.views))
+    if payload == FindingPayload() and (match.views or match.hosts):
+        payload = FindingPayload(
+            routes=tuple(v.label for v in match.views),
+            hosts=tuple(h.name for h in match.hosts),
+        )
     return Finding(
         rule=rule,
         code=code,

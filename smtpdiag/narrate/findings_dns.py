@@ -356,10 +356,15 @@ def implicit(f: Facts, m: Match) -> Draft:
 def could_not_run(f: Facts, m: Match) -> Draft:
     q = f.report.resolution.mx_query
     domain = f.report.resolution.domain
+    what = (
+        f"the MX query for {domain} ({q.outcome.value})"
+        if f.report.could_not_run
+        else f"any address lookup of {domain}'s MX targets"
+    )
     return draft(
-        f"The probe could not run: no nameserver answered the MX query for {domain} "
-        f"({q.outcome.value}). Nothing is known about {domain}'s mail servers; this is no "
-        "verdict on the domain. Check the resolver (--nameserver, network) and probe again.",
+        f"The probe could not run: no nameserver answered {what}. Nothing is known about "
+        f"{domain}'s mail servers; this is no verdict on the domain. Check the resolver "
+        "(--nameserver, network) and probe again.",
         [q_evidence(q)],
         action=Action(
             ActionKind.FIX,

@@ -52,7 +52,7 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
         assert t is not None
         why = []
         if not t.verified and t.verify_reason is not TlsReason.CERT_WRONG_NAME:
-            why.append(f"verification failed: {verify_text(t, v)}")
+            why.append(f"verification failed: {verify_text(t, v.result.route.mx)}")
         if t.hostname_match is False or t.verify_reason is TlsReason.CERT_WRONG_NAME:
             why.append(f"the certificate does not name {v.result.route.mx}")
         reasons.extend(why)

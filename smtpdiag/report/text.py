@@ -59,8 +59,8 @@ from ..model import (
     TlsMode,
     Verdict,
 )
+from ..narrate.units import days_left, plural
 from ..textsafe import clean
-from ..wording import days_left, plural
 
 __all__ = ["DEFAULT_WIDTH", "format_ms", "render_text"]
 
