@@ -229,6 +229,49 @@ def _rule_problems(
     return out
 
 
+def _judge_routes(
+    attempted: list[RouteResult], th: Thresholds, findings: Iterable[Finding]
+) -> tuple[list[RouteHealth], list[Problem], HealthStatus]:
+    """Per-route health, the routes' problems and the level a route problem has (it
+    depends on how many routes are healthy)."""
+    flagged = _flagged(findings)
+    unhealthy: list[tuple[RouteResult, list[tuple[ProblemKind, str]]]] = []
+    route_health: list[RouteHealth] = []
+    for rr in attempted:
+        reasons = (
+            [(ProblemKind.ROUTE_DOWN, words.failure_reason(rr))]
+            if not rr.ok
+            else _requirement_failures(rr, th, flagged)
+        )
+        if reasons:
+            unhealthy.append((rr, reasons))
+        route_health.append(_route_health(rr, th, healthy=not reasons))
+    n_healthy = sum(r.healthy for r in route_health)
+    level = HealthStatus.CRITICAL if th.require_all_mx or n_healthy == 0 else HealthStatus.WARNING
+    problems = []
+    for rr, reasons in unhealthy:
+        failed = rr.failure
+        phase = failed.phase if failed is not None and not rr.ok else None
+        problems += [
+            Problem(level, kind, reason, (rr.route.label,), phase) for kind, reason in reasons
+        ]
+    return route_health, problems, level
+
+
+def _implicit_tls_problems(route_health: list[RouteHealth]) -> list[Problem]:
+    implicit = [rh for rh in route_health if rh.tls_mode is TlsMode.IMPLICIT]
+    if any(rh.healthy for rh in implicit):
+        return []
+    return [
+        Problem(
+            HealthStatus.CRITICAL,
+            ProblemKind.NO_IMPLICIT_TLS,
+            words.implicit_tls_reason(len(implicit)),
+            routes=tuple(rh.label for rh in implicit),
+        )
+    ]
+
+
 def _summary(
     domain: str, routes: list[RouteHealth], problems: list[Problem], primary: str | None
 ) -> str:
@@ -275,45 +318,15 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
             report.domain, HealthStatus.UNKNOWN, summary, problems=(problem,), **common
         )
 
-    # Route health first: the level of a route problem depends on how many are healthy.
-    flagged = _flagged(diag.findings)
     attempted = _attempted(report)
-    unhealthy: list[tuple[RouteResult, list[tuple[ProblemKind, str]]]] = []
-    route_health: list[RouteHealth] = []
-    for rr in attempted:
-        reasons = (
-            [(ProblemKind.ROUTE_DOWN, words.failure_reason(rr))]
-            if not rr.ok
-            else _requirement_failures(rr, th, flagged)
-        )
-        if reasons:
-            unhealthy.append((rr, reasons))
-        route_health.append(_route_health(rr, th, healthy=not reasons))
-    n_healthy = sum(r.healthy for r in route_health)
-    route_level = (
-        HealthStatus.CRITICAL if th.require_all_mx or n_healthy == 0 else HealthStatus.WARNING
-    )
-    problems = _rule_problems(report, diag.findings, route_level)
-    for rr, reasons in unhealthy:
-        failed = rr.failure
-        for kind, reason in reasons:
-            phase = failed.phase if failed is not None and not rr.ok else None
-            problems.append(Problem(route_level, kind, reason, (rr.route.label,), phase))
+    route_health, route_problems, route_level = _judge_routes(attempted, th, diag.findings)
+    problems = _rule_problems(report, diag.findings, route_level) + route_problems
     if report.resolution.kind.value in ("mx", "implicit") and not attempted:
         problems.append(
             Problem(HealthStatus.CRITICAL, ProblemKind.NO_ROUTE, words.no_route_reason(report))
         )
     if th.require_implicit_tls and attempted:
-        implicit = [rh for rh in route_health if rh.tls_mode is TlsMode.IMPLICIT]
-        if not any(rh.healthy for rh in implicit):
-            problems.append(
-                Problem(
-                    HealthStatus.CRITICAL,
-                    ProblemKind.NO_IMPLICIT_TLS,
-                    words.implicit_tls_reason(len(implicit)),
-                    routes=tuple(rh.label for rh in implicit),
-                )
-            )
+        problems.extend(_implicit_tls_problems(route_health))
     for rr in attempted:
         problems.extend(_latency_problems(rr, th))
     problems.extend(_cert_problems(attempted, th))
