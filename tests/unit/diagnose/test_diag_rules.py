@@ -1413,3 +1413,14 @@ def test_remote_ipv6_unreachable_is_a_degraded_family_not_a_firewall() -> None:
     assert f.code is None and f.severity is Severity.INFO
     assert "IPv6" in f.title and "no route to host" in f.summary
     assert "firewall" not in f.summary
+
+
+def test_readme_carries_the_rule_table() -> None:
+    from pathlib import Path
+
+    from smtpdiag.diagnose.table import RULE_TABLE_DOC
+    from smtpdiag.model import RuleId
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    assert RULE_TABLE_DOC in readme, "regenerate the README rule table from RULE_TABLE_DOC"
+    assert all(f"| {r.value} |" in RULE_TABLE_DOC for r in RuleId)
