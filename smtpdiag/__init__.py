@@ -156,7 +156,14 @@ __all__ = [
 ]
 
 
+# Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
+# (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
+_SUBMODULES = frozenset({"health", "report", "watch"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute itself
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
@@ -170,6 +177,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import health as health
+    from . import report as report
+    from . import watch as watch
     from .api import could_not_run, probe, probe_sync
     from .bounces import (
         BatchError,

@@ -750,11 +750,15 @@ class ProbeReport:
     def could_not_run(self) -> bool:
         """True when no nameserver answered at all, so nothing about the domain is known.
 
-        SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis); a
-        timeout or an error before any answer means the probe itself could not run.
+        SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis), and
+        so is a malformed reply or a CNAME loop (``error`` with the ``nameserver``
+        that sent it); a timeout, or an error before any server replied, means the
+        probe itself could not run.
         """
         res = self.resolution
-        return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in (
-            DnsOutcome.TIMEOUT,
-            DnsOutcome.ERROR,
+        query = res.mx_query
+        return (
+            res.kind is ResolutionKind.FAILED
+            and query.outcome in (DnsOutcome.TIMEOUT, DnsOutcome.ERROR)
+            and query.nameserver is None
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import socket
 import sys
 from typing import Any, NoReturn, Protocol
 
@@ -205,34 +204,11 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
 
 
 def _check_local_inputs(config: ProbeConfig) -> None:
-    """Refuse local mistakes that would otherwise be diagnosed as the recipient's fault.
+    """The library's environment checks (:func:`smtpdiag.api.check_config`), run before
+    any output so a local mistake is one usage line (exit 2)."""
+    from ..api import check_config  # lazy: keep `smtpdiag --help` light
 
-    A source address this machine does not own (EADDRNOTAVAIL at bind) or of a family
-    excluded by -4/-6 fails every route; a CA file whose PEM blocks hold no certificate
-    fails every verification. Both used to surface as a 5.4.2 against the destination.
-    """
-    from ..probe.certs import load_trust_store  # lazy: keep `smtpdiag --help` light
-
-    if config.source_address is not None:
-        address = ipaddress.ip_address(config.source_address)
-        family = AddressFamily.IPV6 if address.version == 6 else AddressFamily.IPV4
-        if family not in config.families:
-            raise ConfigError(
-                f"source address {address} is {family.value} but only "
-                f"{', '.join(f.value for f in config.families)} is probed"
-            )
-        af = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-        try:
-            # Bind only (port 0, no connect): nothing is sent anywhere.
-            with socket.socket(af, socket.SOCK_STREAM) as sock:
-                sock.bind((str(address), 0))
-        except OSError as exc:
-            raise ConfigError(
-                f"source address {address} cannot be used here: {exc.strerror or exc}"
-            ) from None
-    ca_file = config.tls.ca_file
-    if ca_file is not None and load_trust_store(ca_file) is None:
-        raise ConfigError(f"CA file {ca_file!r} holds no certificate that can be parsed")
+    check_config(config)
 
 
 def stderr_trace(route: Route, record: PhaseRecord) -> None:

@@ -230,14 +230,23 @@ def _rule_problems(
 
 
 def _judge_routes(
-    attempted: list[RouteResult], th: Thresholds, findings: Iterable[Finding]
+    routes: Iterable[RouteResult],
+    attempted: list[RouteResult],
+    th: Thresholds,
+    findings: Iterable[Finding],
 ) -> tuple[list[RouteHealth], list[Problem], HealthStatus]:
     """Per-route health, the routes' problems and the level a route problem has (it
     depends on how many routes are healthy)."""
     flagged = _flagged(findings)
     unhealthy: list[tuple[RouteResult, list[tuple[ProblemKind, str]]]] = []
     route_health: list[RouteHealth] = []
-    for rr in attempted:
+    tried = {id(rr) for rr in attempted}
+    for rr in routes:
+        if id(rr) not in tried:
+            # Listed (so a monitoring series never vanishes), never judged: a route not
+            # attempted is no evidence either way (the diagnosis says why it was skipped).
+            route_health.append(_route_health(rr, th, healthy=False))
+            continue
         reasons = (
             [(ProblemKind.ROUTE_DOWN, words.failure_reason(rr))]
             if not rr.ok
@@ -319,7 +328,9 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
         )
 
     attempted = _attempted(report)
-    route_health, route_problems, route_level = _judge_routes(attempted, th, diag.findings)
+    route_health, route_problems, route_level = _judge_routes(
+        report.routes, attempted, th, diag.findings
+    )
     problems = _rule_problems(report, diag.findings, route_level) + route_problems
     if report.resolution.kind.value in ("mx", "implicit") and not attempted:
         problems.append(
