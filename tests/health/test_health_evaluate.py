@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import health_factories as f
 import pytest
+from factories import health_cases as f
 
 from smtpdiag.health import (
     HealthStatus,

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import health_factories as f
 import pytest
+from factories import health_cases as f
 from golden_files import check_goldens
 from om_validate import validate_openmetrics
 from plugin_output import parse_plugin_output

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-import health_factories as f
 import pytest
+from factories import health_cases as f
 from health_lab import HealthLab
 
 from smtpdiag.api import probe as api_probe
