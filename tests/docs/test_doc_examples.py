@@ -52,6 +52,7 @@ MODES = {"run", "pytest", "flags", "syntax", "output"}
 SUBCOMMANDS = ("probe", "explain", "check", "watch", "demo")
 MX_ADDRESS = "127.77.9.25"  # the kit's mx.example.org
 DOC_NAMESERVER = "127.0.0.1:5353"
+KIT_NETWORK = "127.0.0.0/8"  # where the kit's servers listen
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,17 @@ class Kit:
 
     def substitute(self, text: str) -> str:
         host, port = self.nameserver.split(":")
+        # The kit's MX is on loopback, which is probed only when allowed (address
+        # policy): the commands and configs that name the docs' nameserver get it.
+        text = text.replace(
+            f"--nameserver {DOC_NAMESERVER}",
+            f"--nameserver {self.nameserver} --allow-targets {KIT_NETWORK}",
+        )
         text = text.replace(DOC_NAMESERVER, self.nameserver)
+        text = text.replace(
+            'Nameserver("127.0.0.1", 5353),))',
+            f'Nameserver("{host}", {port}),)), allow_targets=("{KIT_NETWORK}",)',
+        )
         text = text.replace('Nameserver("127.0.0.1", 5353)', f'Nameserver("{host}", {port})')
         return text.replace("/var/lib/node_exporter/", f"{self.workdir}/node_exporter/")
 
