@@ -26,6 +26,7 @@ address-policy) without any packet being sent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -61,9 +62,16 @@ def _context(
     trace: Callable[[Route, PhaseRecord], None] | None,
     store: Store | None = None,
 ) -> ProbeContext:
-    if store is None:
-        store = load_trust_store(config.tls.ca_file)
-    return ProbeContext(config, client_context(), store, now=now, clock=clock, trace=trace)
+    # The store loads on the first handshake (cached per process by load_trust_store).
+    return ProbeContext(
+        config,
+        client_context(),
+        store,
+        now=now,
+        clock=clock,
+        trace=trace,
+        load_store=functools.partial(load_trust_store, config.tls.ca_file),
+    )
 
 
 def _unstarted(route: Route, detail: str, error_type: str | None = None) -> RouteResult:

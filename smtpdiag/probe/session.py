@@ -96,11 +96,15 @@ class ProbeContext:
     Attributes:
         config: The probe configuration.
         tls_context: Client TLS context (non-verifying; see :mod:`.tls`).
-        store: Trust store for chain verification, ``None`` when none is available.
+        store: Trust store for chain verification, ``None`` when none is available
+            (or when ``load_store`` gives it).
         now: The instant certificate validity and ``days_left`` are judged at;
             ``None`` means the current time at each handshake.
         clock: Monotonic clock in seconds for phase timing; ``None`` = the loop's.
         trace: Callback for every finished phase record.
+        load_store: Loads the trust store on the first verification, when ``store``
+            is ``None``: parsing the system bundle (~150 roots) is wasted on a run
+            where no route reaches TLS.
     """
 
     config: ProbeConfig
@@ -109,6 +113,13 @@ class ProbeContext:
     now: datetime | None = None
     clock: Clock | None = None
     trace: Callable[[Route, PhaseRecord], None] | None = field(default=None)
+    load_store: Callable[[], Store | None] | None = None
+
+    def trust_store(self) -> Store | None:
+        """The trust store, loaded now if it was deferred."""
+        if self.store is None and self.load_store is not None:
+            return self.load_store()
+        return self.store
 
 
 class _Stop(Exception):
@@ -346,7 +357,7 @@ class _RouteProbe:
     def _record_tls(self) -> None:
         ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
         if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-            self.tls = tls_info(ssl_object, self.route.mx, self.ctx.store, self._now())
+            self.tls = tls_info(ssl_object, self.route.mx, self.ctx.trust_store(), self._now())
         else:  # pragma: no cover - asyncio always provides it after a handshake
             self.tls = TlsInfo(verify_error="no TLS session information")
 
