@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _subcommands() -> list[common.SubcommandModule]:
     import importlib
 
-    names = ["probe", "explain", "check", "watch", "demo"]
+    names = ["probe", "explain", "check", "watch", "bulk", "demo"]
     modules: list[common.SubcommandModule] = []
     for name in names:
         try:
