@@ -143,7 +143,16 @@ def register(subparsers: Any) -> None:
 
 def _open(path: str, append: bool) -> TextIO:
     try:
-        return open(path, "a" if append else "w", encoding="utf-8")
+        fh = open(path, "a+" if append else "w", encoding="utf-8")  # noqa: SIM115
+        if append and fh.tell() > 0:
+            # A run killed mid-line left a partial record: end it, so that the next
+            # record starts on its own line (the partial one is skipped on reading).
+            fh.seek(fh.tell() - 1)
+            last = fh.read(1)
+            fh.seek(0, 2)
+            if last != "\n":
+                fh.write("\n")
+        return fh
     except OSError as exc:
         from ..errors import ConfigError
 

@@ -119,6 +119,11 @@ def _skipped(route: Route, detail: str) -> RouteResult:
     return RouteResult(route=route, phases=(record,), ok=False, started_at=utc_iso())
 
 
+class _Interrupted(Exception):
+    """A route the run gave up before connecting (stop requested): its domain is not
+    done, so it is not written (``--resume`` does it again)."""
+
+
 class _Routes:
     """Every distinct route probed once per run; results kept (LRU) for later domains."""
 
@@ -138,8 +143,17 @@ class _Routes:
         self._pending: dict[RouteKey, asyncio.Future[RouteResult]] = {}
         self._gates: dict[str, _AddressGate] = {}
         self._overall = asyncio.Semaphore(settings.concurrency)
+        self._interrupted = False
+        self._queued: dict[RouteKey, asyncio.Task[None]] = {}
         for result in seed:
             self._keep(route_key(result.route), result)
+
+    def interrupt(self) -> None:
+        """Give up every route still waiting for its turn; connections already open
+        finish (and QUIT)."""
+        self._interrupted = True
+        for task in list(self._queued.values()):
+            task.cancel()
 
     def results(self) -> tuple[RouteResult, ...]:
         """The finished route results kept now (the cache a work unit hands on)."""
@@ -162,6 +176,8 @@ class _Routes:
         future = self._pending.get(key)
         shared = future is not None
         if future is None:
+            if self._interrupted:
+                raise _Interrupted
             future = asyncio.get_running_loop().create_future()
             self._pending[key] = future
             self._group.create_task(self._probe(key, route, future))
@@ -174,6 +190,10 @@ class _Routes:
                 _skipped(route, "not attempted: the domain's deadline passed while it waited"),
                 shared,
             )
+        except asyncio.CancelledError:
+            if future.cancelled() and not _cancelling():
+                raise _Interrupted from None
+            raise
         return for_domain(result, route), shared
 
     async def _probe(
@@ -191,7 +211,18 @@ class _Routes:
                         self._settings.per_address_limit, self._settings.per_address_rate
                     )
                     self._gates[address] = gate
-                await gate.acquire()
+                waiting = asyncio.ensure_future(gate.acquire())
+                self._queued[key] = waiting
+                try:
+                    await waiting
+                except asyncio.CancelledError:
+                    if self._interrupted and not _cancelling():
+                        self._pending.pop(key, None)
+                        future.cancel()
+                        return
+                    raise
+                finally:
+                    self._queued.pop(key, None)
                 try:
                     async with self._overall:
                         self._stats.connections[address] += 1
@@ -241,6 +272,13 @@ class _Engine:
         self.room = asyncio.Condition()
         self.resolver = caching_resolver(config.resolver, size=settings.dns_cache)
         self.dns = asyncio.Semaphore(settings.dns_concurrency)
+        self.active = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def drained(self) -> None:
+        """Return when no domain is in flight."""
+        await self.idle.wait()
 
     async def _recipient(self, target: Target, decision: DomainDecision) -> None:
         record = recipient_record(
@@ -273,6 +311,8 @@ class _Engine:
                 waiting.items.append(item)
                 self.pending += 1
             self.state[name] = waiting
+            self.active += 1
+            self.idle.clear()
             group.create_task(self._domain(name, routes))
         elif isinstance(state, _Waiting):
             if self.recipients:
@@ -288,6 +328,14 @@ class _Engine:
         try:
             try:
                 record: DomainRecord | ErrorRecord = await self._diagnose(name, routes)
+            except _Interrupted:
+                # Not done: neither it nor its recipients are written; resume redoes it.
+                left = self.state.pop(name, None)
+                if isinstance(left, _Waiting):
+                    async with self.room:
+                        self.pending -= len(left.items)
+                        self.room.notify_all()
+                return
             except Exception as exc:  # a bug must not end the run; say which domain
                 record = ErrorRecord(name, "internal", f"{type(exc).__name__}: {exc}"[:200])
             waiting = self.state.get(name)
@@ -308,6 +356,9 @@ class _Engine:
                     self.room.notify_all()
         finally:
             self.in_flight.release()
+            self.active -= 1
+            if self.active == 0:
+                self.idle.set()
 
     async def _diagnose(self, name: str, routes: _Routes) -> DomainRecord:
         loop = asyncio.get_running_loop()
@@ -340,7 +391,18 @@ class _Engine:
         return domain_record(report, shared, duration)
 
 
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not just something it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 _MISSING = _Waiting()  # a sentinel no domain state is ever identical to
+
+
+async def _on_stop(stop: asyncio.Event, cache: _Routes) -> None:
+    await stop.wait()
+    cache.interrupt()
 
 
 class _Reader:
@@ -423,6 +485,7 @@ async def run_targets(
     try:
         async with asyncio.TaskGroup() as group:
             cache = _Routes(config, settings, group, stats, routes)
+            watcher = group.create_task(_on_stop(stop, cache)) if stop is not None else None
             async for chunk in reader.chunks():
                 for item in chunk:
                     if stop is not None and stop.is_set():
@@ -431,6 +494,9 @@ async def run_targets(
                 if stop is not None and stop.is_set():
                     stats.interrupted = True
                     break
+            if watcher is not None:
+                await engine.drained()  # a stop during the drain still gives up queued routes
+                watcher.cancel()
     finally:
         reader.close()
     return cache.results()
