@@ -23,7 +23,7 @@ from .resolver import build_resolver
 
 __all__ = ["CachingResolver", "caching_resolver"]
 
-_Key = tuple[str, str]
+_Key = tuple[object, str]
 
 
 class CachingResolver(dns.asyncresolver.Resolver):
@@ -48,7 +48,8 @@ class CachingResolver(dns.asyncresolver.Resolver):
         *args: Any,
         **kwargs: Any,
     ) -> dns.resolver.Answer:
-        key = (str(qname).lower(), str(rdtype))
+        # A Name compares and hashes case-insensitively; text is lower-cased here.
+        key = (qname if isinstance(qname, dns.name.Name) else qname.lower(), str(rdtype))
         answer = self._answers.get(key)
         if answer is not None:
             if answer.expiration > time.time():

@@ -6,6 +6,7 @@ No I/O here: data in, data out (STYLE habit 7).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import replace
 
@@ -56,6 +57,7 @@ _REACH_REASONS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def address_key(address: str) -> str:
     """One host, one key: ``::ffff:198.51.100.1`` is ``198.51.100.1`` (RFC 4291 2.5.5.2)."""
     try:

@@ -165,14 +165,22 @@ class _Routes:
         while len(self._done) > self._settings.route_cache:
             self._done.popitem(last=False)
 
+    def cached(self, route: Route) -> RouteResult | None:
+        """The route's result as the domain's own if it is known already."""
+        key = route_key(route)
+        done = self._done.get(key)
+        if done is None:
+            return None
+        self._done.move_to_end(key)
+        return for_domain(done, route)
+
     async def result_for(self, route: Route, deadline: float) -> tuple[RouteResult, bool]:
         """The route's result as the domain's own, and whether it was probed for
         another domain first. Waits for a probe in progress until ``deadline``."""
+        known = self.cached(route)
+        if known is not None:
+            return known, True
         key = route_key(route)
-        done = self._done.get(key)
-        if done is not None:
-            self._done.move_to_end(key)
-            return for_domain(done, route), True
         future = self._pending.get(key)
         shared = future is not None
         if future is None:
@@ -374,12 +382,26 @@ class _Engine:
                 resolver=self.resolver,
             )
         planned = plan_routes(resolution, config)
-        pairs = await asyncio.gather(*(routes.result_for(r, deadline) for r in planned))
+        # Most routes are known already (shared with earlier domains): no task for them.
+        pairs: list[tuple[RouteResult, bool] | None] = []
+        misses: list[int] = []
+        for index, route in enumerate(planned):
+            known = routes.cached(route)
+            pairs.append((known, True) if known is not None else None)
+            if known is None:
+                misses.append(index)
+        if misses:
+            waited = await asyncio.gather(
+                *(routes.result_for(planned[i], deadline) for i in misses)
+            )
+            for index, pair in zip(misses, waited, strict=True):
+                pairs[index] = pair
+        done_pairs = [p for p in pairs if p is not None]
         duration = (loop.time() - started) * 1000.0
         report = ProbeReport(
             domain=name,
             resolution=resolution,
-            routes=tuple(result for result, _ in pairs),
+            routes=tuple(result for result, _ in done_pairs),
             started_at=started_at,
             duration_ms=round(duration, 3),
             ports=config.ports,
@@ -387,7 +409,7 @@ class _Engine:
             tool_version=__version__,
         )
         report = replace(report, diagnosis=diagnose(report, now=self.now))
-        shared = frozenset(route_key(r) for r, (_, s) in zip(planned, pairs, strict=True) if s)
+        shared = frozenset(route_key(r) for r, (_, s) in zip(planned, done_pairs, strict=True) if s)
         return domain_record(report, shared, duration)
 
 
