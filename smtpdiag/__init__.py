@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "BatchSummary": "bounces",
     "BounceParseError": "errors",
     "BulkSettings": "triage",
+    "CauseId": "model",
     "CertInfo": "model",
     "CodeSource": "bounces",
     "Confidence": "bounces",
@@ -39,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "DomainRecord": "triage",
     "Evidence": "model",
     "Finding": "model",
+    "FindingPayload": "model",
     "HealthResult": "health",
     "HealthStatus": "health",
     "InputFormat": "bounces",
@@ -61,12 +63,14 @@ _EXPORTS: dict[str, str] = {
     "RetryAttempt": "model",
     "Route": "model",
     "RouteResult": "model",
+    "RuleId": "model",
     "SCHEMA_VERSION": "model",
     "Severity": "model",
     "SkipReason": "model",
     "SmtpReply": "model",
     "SmtpdiagError": "errors",
     "Step": "model",
+    "StepId": "model",
     "StepStatus": "model",
     "Thresholds": "health",
     "Timeouts": "config",
@@ -84,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
+    "render": "report",
 }
 
 __all__ = [
@@ -96,6 +101,7 @@ __all__ = [
     "BatchSummary",
     "BounceParseError",
     "BulkSettings",
+    "CauseId",
     "CertInfo",
     "CodeSource",
     "Confidence",
@@ -107,6 +113,7 @@ __all__ = [
     "DomainRecord",
     "Evidence",
     "Finding",
+    "FindingPayload",
     "HealthResult",
     "HealthStatus",
     "InputFormat",
@@ -129,12 +136,14 @@ __all__ = [
     "RetryAttempt",
     "Route",
     "RouteResult",
+    "RuleId",
     "SCHEMA_VERSION",
     "Severity",
     "SkipReason",
     "SmtpReply",
     "SmtpdiagError",
     "Step",
+    "StepId",
     "StepStatus",
     "Thresholds",
     "Timeouts",
@@ -153,10 +162,18 @@ __all__ = [
     "explain_batch",
     "probe",
     "probe_sync",
+    "render",
 ]
 
 
+# Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
+# (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
+_SUBMODULES = frozenset({"health", "report", "watch"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute itself
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
@@ -170,6 +187,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import health as health
+    from . import report as report
+    from . import watch as watch
     from .api import could_not_run, probe, probe_sync
     from .bounces import (
         BatchError,
@@ -193,12 +213,14 @@ if TYPE_CHECKING:
         ActionKind,
         AddressClass,
         AddressFamily,
+        CauseId,
         CertInfo,
         Diagnosis,
         DnsOutcome,
         DnsQuery,
         Evidence,
         Finding,
+        FindingPayload,
         MxHost,
         MxTargetKind,
         Outcome,
@@ -211,14 +233,17 @@ if TYPE_CHECKING:
         RetryAttempt,
         Route,
         RouteResult,
+        RuleId,
         Severity,
         SkipReason,
         SmtpReply,
         Step,
+        StepId,
         StepStatus,
         TlsInfo,
         TlsMode,
         TlsReason,
         Verdict,
     )
+    from .report import render
     from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync

@@ -8,6 +8,8 @@ raise; misuse raises :class:`ConfigError`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -16,16 +18,45 @@ from . import __version__
 from .blocking import run_blocking
 from .config import ProbeConfig
 from .diagnose import diagnose as _diagnose
-from .errors import ProbeError
+from .errors import ConfigError, ProbeError
 from .model import PhaseRecord, ProbeReport, Route
 from .probe import plan_routes, probe_routes
+from .probe.certs import load_trust_store
 from .resolve import normalize_domain, resolve_domain
 from .timefmt import utc_iso
 
-__all__ = ["could_not_run", "probe", "probe_sync"]
+__all__ = ["check_config", "could_not_run", "probe", "probe_sync"]
 
 # Stages end by the deadline themselves; this margin only guards against a bug there.
 _SAFETY_MARGIN_S = 2.0
+
+
+def check_config(config: ProbeConfig) -> None:
+    """Refuse local mistakes that would otherwise be diagnosed as the destination's fault.
+
+    :class:`ProbeConfig` checks what it can without touching the machine (the source
+    address's family is one of ``families``); this checks the environment: the
+    source address is one this machine owns (a ``bind`` to port 0, nothing is sent)
+    and the CA file holds a certificate that parses. Both used to fail every route
+    or every verification and surface as a 5.4.2 against the recipient.
+    :func:`probe` calls it; the CLI calls it to print one usage line.
+
+    Raises:
+        ConfigError: With a one-line message.
+    """
+    if config.source_address is not None:
+        address = ipaddress.ip_address(config.source_address)
+        af = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        try:
+            with socket.socket(af, socket.SOCK_STREAM) as sock:
+                sock.bind((str(address), 0))
+        except OSError as exc:
+            raise ConfigError(
+                f"source address {address} cannot be used here: {exc.strerror or exc}"
+            ) from None
+    ca_file = config.tls.ca_file
+    if ca_file is not None and load_trust_store(ca_file) is None:
+        raise ConfigError(f"CA file {ca_file!r} holds no certificate that can be parsed")
 
 
 async def probe(
@@ -54,11 +85,13 @@ async def probe(
         for QUIT), whatever the servers and the DNS do.
 
     Raises:
-        ConfigError: ``domain`` is not a valid domain name.
+        ConfigError: ``domain`` is not a valid domain name, or the configuration
+            does not fit this machine (see :func:`check_config`).
         ProbeError: A stage overran the deadline by more than the safety margin.
     """
     config = config or ProbeConfig()
     name = normalize_domain(domain)
+    check_config(config)
     loop = asyncio.get_running_loop()
     started = loop.time()
     started_at = utc_iso()
@@ -79,7 +112,7 @@ async def probe(
         started_at=started_at,
         duration_ms=round((loop.time() - started) * 1000.0, 3),  # 1 µs, as the JSON writes
         ports=config.ports,
-        families=config.families,
+        families=config.probe_families,
         tool_version=__version__,
     )
     if diagnose:

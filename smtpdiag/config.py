@@ -260,11 +260,17 @@ class ProbeConfig:
             raise ConfigError(f"bad EHLO name {label!r}")
         if self.source_address is not None:
             try:
-                ipaddress.ip_address(self.source_address)
+                source = ipaddress.ip_address(self.source_address)
             except ValueError:
                 raise ConfigError(
                     f"source address must be an IP address, got {self.source_address!r}"
                 ) from None
+            family = AddressFamily.IPV6 if source.version == 6 else AddressFamily.IPV4
+            if family not in self.families:
+                raise ConfigError(
+                    f"source address {source} is {family.value} but only "
+                    f"{', '.join(f.value for f in self.families)} is probed"
+                )
         if not 1 <= self.per_address_limit <= 16:
             raise ConfigError("per-address connection limit must be 1-16")
         if not 1 <= self.max_routes <= 10_000:
@@ -279,6 +285,25 @@ class ProbeConfig:
     def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """:attr:`allow_targets` as network objects."""
         return tuple(ipaddress.ip_network(text) for text in self.allow_targets)
+
+    @property
+    def source_family(self) -> AddressFamily | None:
+        """The family of :attr:`source_address`, ``None`` when there is none."""
+        if self.source_address is None:
+            return None
+        version = ipaddress.ip_address(self.source_address).version
+        return AddressFamily.IPV6 if version == 6 else AddressFamily.IPV4
+
+    @property
+    def probe_families(self) -> tuple[AddressFamily, ...]:
+        """The families routes are planned for: :attr:`families`, narrowed to the
+        source address's own family when one is set (a socket bound to an IPv4
+        address cannot reach an IPv6 one; those routes would fail locally and read as
+        the destination's fault)."""
+        source = self.source_family
+        if source is None:
+            return self.families
+        return tuple(f for f in self.families if f is source)
 
     def tls_mode(self, port: int) -> TlsMode:
         """Implicit TLS on ``implicit_tls_ports``, STARTTLS everywhere else."""

@@ -28,7 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
-from .model import AddressFamily, Verdict
+from .model import AddressFamily, ProbeReport, Verdict
+from .textsafe import clean
+from .wording import plural
 
 __all__ = [
     "DEMO_DOMAINS",
@@ -37,6 +39,7 @@ __all__ = [
     "demo_lab",
     "pick_shared_ports",
     "program_name",
+    "summary_line",
 ]
 
 
@@ -50,8 +53,9 @@ def program_name() -> str:
         return "smtpdiag"
     script = sys.argv[0] if sys.argv else ""
     if os.path.basename(script) == "smtpdiag" and os.access(script, os.X_OK):
-        return shlex.quote(os.path.relpath(script) if not script.startswith("/") else script)
-    return f"{shlex.quote(sys.executable)} -m smtpdiag"
+        # Absolute: the hint must work from any directory the user pastes it into.
+        return shlex.quote(os.path.abspath(script))
+    return f"{shlex.quote(os.path.abspath(sys.executable))} -m smtpdiag"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,32 @@ class DemoLab:
             f" --ports {ports} --implicit-tls-ports {self.implicit_tls_port} -4"
             f" --ca-file {self.ca_file} --allow-targets 127.0.0.0/8"
         )
+
+
+def summary_line(report: ProbeReport, name_width: int = 22) -> str:
+    """One line for the demo's closing summary: domain, verdict, primary code, why, action.
+
+    The why is the leading finding's title plus what was seen first (the server's reply,
+    the error, or the note of its first piece of evidence); the action is the finding's
+    one-line action. A healthy domain says how many routes work.
+    """
+    diagnosis = report.diagnosis
+    verdict = diagnosis.verdict.value if diagnosis else "not diagnosed"
+    code = (diagnosis.primary if diagnosis else None) or "-"
+    head = f"{report.domain:<{name_width}} {verdict:<9} {code:<6}"
+    working = sum(1 for r in report.routes if r.ok)
+    if diagnosis is None or not diagnosis.findings:
+        return f"{head} {plural(working, 'route')} of {len(report.routes)} work"
+    if diagnosis.verdict is Verdict.HEALTHY:
+        return f"{head} every route works ({working} of {len(report.routes)}). Action: none"
+    lead = diagnosis.findings[0]
+    seen = ""
+    if lead.evidence:
+        first = lead.evidence[0]
+        seen = first.reply or first.error or first.note or ""
+    why = clean(lead.title, 80) + (f": {clean(seen, 100)}" if seen else "")
+    action = clean(lead.action.summary, 200) or "none"
+    return f"{head} {why}. Action: {action}"
 
 
 def _free_on_all(port: int, addresses: list[str]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NewType
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,12 +20,14 @@ __all__ = [
     "ActionKind",
     "AddressClass",
     "AddressFamily",
+    "CauseId",
     "CertInfo",
     "Diagnosis",
     "DnsOutcome",
     "DnsQuery",
     "Evidence",
     "Finding",
+    "FindingPayload",
     "MxHost",
     "MxTargetKind",
     "Outcome",
@@ -37,10 +40,12 @@ __all__ = [
     "RetryAttempt",
     "Route",
     "RouteResult",
+    "RuleId",
     "Severity",
     "SkipReason",
     "SmtpReply",
     "Step",
+    "StepId",
     "StepStatus",
     "TlsInfo",
     "TlsMode",
@@ -470,6 +475,51 @@ class Verdict(StrEnum):
     DEGRADED = "degraded"  #: mail is deliverable, but some route or feature fails
     FAILED = "failed"  #: no route delivers
     NO_MAIL = "no-mail"  #: the domain publishes that it accepts no mail (null MX)
+    #: nothing about delivery was verified: the probe could not run (no nameserver
+    #: answered) or no route was probed (e.g. ``-6`` against an IPv4-only domain)
+    UNKNOWN = "unknown"
+
+
+class RuleId(StrEnum):
+    """Identifies a rule of the diagnosis (``diagnose/table.py``); the value is the JSON form."""
+
+    NULL_MX = "null-mx"
+    COULD_NOT_RUN = "could-not-run"
+    DNS_FAILED = "dns-failed"
+    NO_ROUTE = "no-route"
+    PRIMARY_DOWN_SECONDARY_OK = "primary-down-secondary-ok"
+    OWN_PORT_BLOCKED = "own-port-blocked"
+    MX_NOT_GLOBAL = "mx-not-global"
+    ALL_MX_UNREACHABLE = "all-mx-unreachable"
+    MX_NOT_LISTENING = "mx-not-listening"
+    ALL_ROUTES_REFUSED = "all-routes-refused"
+    GREETING_DEFERRED = "greeting-deferred"
+    TLS_MISMATCH = "tls-mismatch"
+    CONNECTION_DROPPED = "connection-dropped"
+    SERVER_REJECTED = "server-rejected"
+    PORT_BLOCKED = "port-blocked"
+    FAMILY_UNREACHABLE = "family-unreachable"
+    MX_NO_ADDRESS = "mx-no-address"
+    MX_CNAME = "mx-cname"
+    MX_LOOKUP_FAILED = "mx-lookup-failed"
+    MX_DOWN = "mx-down"
+    NOTHING_PROBED = "nothing-probed"
+    TLS_CERT_UNVERIFIED = "tls-cert-unverified"
+    STARTTLS_NOT_OFFERED = "starttls-not-offered"
+    HEALTHY = "healthy"
+    CERT_EXPIRING = "cert-expiring"
+    ALT_PORTS_FAILING = "alt-ports-failing"
+    FAMILY_FILTERED = "family-filtered"
+    NO_IPV6_HERE = "no-ipv6-here"
+    ROUTES_NOT_ATTEMPTED = "routes-not-attempted"
+    OBSERVATION_CAPPED = "observation-capped"
+    IMPLICIT_MX = "implicit-mx"
+
+
+#: A cause of the seed knowledge, ``"<code>/<slug>"`` (e.g. ``"5.4.2/port-blocked"``).
+CauseId = NewType("CauseId", str)
+#: An investigation step of the seed knowledge, ``"<code>/<slug>"``.
+StepId = NewType("StepId", str)
 
 
 class Persistence(StrEnum):
@@ -504,7 +554,7 @@ class Step:
         result: What the probe found when it carried out the step; ``None`` if not done.
     """
 
-    id: str
+    id: StepId
     text: str
     status: StepStatus
     result: str | None = None
@@ -561,23 +611,52 @@ class Evidence:
         mx: The MX host involved.
         address: The IP address.
         port: The TCP port.
-        phase: The phase that failed or was observed.
+        phase: The route phase that failed or was observed.
         outcome: The phase outcome.
         reply: The SMTP reply as ``"421 4.3.2 text"``.
-        error: Error detail (TLS reason, DNS outcome, ...).
+        error: Error detail (TLS reason, DNS outcome, ...), for display.
         duration_ms: How long the phase took.
         note: Anything else, in words.
+        query: A DNS query as ``"MX example.org"`` (DNS evidence only).
+        dns_outcome: How that query ended.
+        target_kind: What an MX target turned out to be (MX-target evidence only).
     """
 
     mx: str | None = None
     address: str | None = None
     port: int | None = None
-    phase: str | None = None
-    outcome: str | None = None
+    phase: Phase | None = None
+    outcome: Outcome | None = None
     reply: str | None = None
     error: str | None = None
     duration_ms: float | None = None
     note: str | None = None
+    query: str | None = None
+    dns_outcome: DnsOutcome | None = None
+    target_kind: MxTargetKind | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingPayload:
+    """The typed facts a finding's sentences are made from (for programs, not people).
+
+    Attributes:
+        routes: Labels (``mx[address]:port``) of the routes the finding is about.
+        hosts: MX host names it is about.
+        ports: Ports it is about.
+        server_code: The enhanced status code the server stated itself, if any.
+        tls_reasons: Why TLS failed or did not verify, as values.
+        address_classes: Classes of the MX addresses it is about (``mx-not-global``).
+        skip_reasons: Why routes were not attempted (``routes-not-attempted``).
+    """
+
+    routes: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+    server_code: str | None = None
+    tls_reasons: tuple[TlsReason, ...] = ()
+    address_classes: tuple[AddressClass, ...] = ()
+    skip_reasons: tuple[SkipReason, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,9 +676,11 @@ class Finding:
         action: What to do.
         neighbours: Related codes the report names as well (e.g. ``("5.4.4",)``) with why.
         persistence: Whether this finding is known to be transient or permanent.
+        cause_ids: The ids of ``causes``, in the same order.
+        payload: The typed facts behind the sentences.
     """
 
-    rule: str
+    rule: RuleId
     code: str | None
     title: str
     severity: Severity
@@ -610,6 +691,8 @@ class Finding:
     action: Action = field(default_factory=lambda: Action(ActionKind.NONE, ""))
     neighbours: tuple[str, ...] = ()
     persistence: Persistence = Persistence.UNKNOWN
+    cause_ids: tuple[CauseId, ...] = ()
+    payload: FindingPayload = field(default_factory=FindingPayload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,7 +700,7 @@ class Diagnosis:
     """The domain-level verdict and its findings.
 
     Attributes:
-        verdict: healthy, degraded, failed or no-mail.
+        verdict: healthy, degraded, failed, no-mail or unknown.
         persistence: transient, permanent or unknown.
         primary: The leading finding's code, ``None`` when healthy or when the leading
             finding has no code.
@@ -667,11 +750,15 @@ class ProbeReport:
     def could_not_run(self) -> bool:
         """True when no nameserver answered at all, so nothing about the domain is known.
 
-        SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis); a
-        timeout or an error before any answer means the probe itself could not run.
+        SERVFAIL or REFUSED are answers (the domain's DNS is broken: a diagnosis), and
+        so is a malformed reply or a CNAME loop (``error`` with the ``nameserver``
+        that sent it); a timeout, or an error before any server replied, means the
+        probe itself could not run.
         """
         res = self.resolution
-        return res.kind is ResolutionKind.FAILED and res.mx_query.outcome in (
-            DnsOutcome.TIMEOUT,
-            DnsOutcome.ERROR,
+        query = res.mx_query
+        return (
+            res.kind is ResolutionKind.FAILED
+            and query.outcome in (DnsOutcome.TIMEOUT, DnsOutcome.ERROR)
+            and query.nameserver is None
         )

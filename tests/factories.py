@@ -40,9 +40,11 @@ from smtpdiag.model import (
     ResolutionKind,
     Route,
     RouteResult,
+    SkipReason,
     SmtpReply,
     TlsInfo,
     TlsMode,
+    TlsReason,
 )
 
 __all__ = [
@@ -387,11 +389,30 @@ def failed(
     tls_info: TlsInfo | None = None,
     error_type: str | None = None,
     started_at: str = T0,
+    errno: int | None = None,
+    tls_reason: TlsReason | None = None,
+    tls_alert: str | None = None,
+    skip_reason: SkipReason | None = None,
 ) -> RouteResult:
-    """A route whose probe ended in ``phase`` with ``outcome``."""
-    recs = phases_until(rt, phase)
+    """A route whose probe ended in ``phase`` with ``outcome`` (typed fields as the probe
+    records them: ``errno``, ``tls_reason``/``tls_alert``, ``skip_reason``)."""
+    recs = [] if outcome is Outcome.NOT_ATTEMPTED else phases_until(rt, phase)
     start = len(recs) * PHASE_MS
-    recs.append(PhaseRecord(phase, outcome, start, duration_ms, reply_, detail, error_type))
+    recs.append(
+        PhaseRecord(
+            phase,
+            outcome,
+            start,
+            duration_ms if outcome is not Outcome.NOT_ATTEMPTED else 0.0,
+            reply_,
+            detail,
+            error_type,
+            errno,
+            tls_reason,
+            tls_alert,
+            skip_reason,
+        )
+    )
     reached_tls = phase in (Phase.TLS_HANDSHAKE, Phase.EHLO_TLS) or (
         rt.tls_mode is TlsMode.IMPLICIT and phase not in (Phase.CONNECT, Phase.TLS_HANDSHAKE)
     )
@@ -400,7 +421,7 @@ def failed(
         tls_value = TlsInfo(verify_error=None)
     elif tls_value is None and reached_tls:
         tls_value = tls()
-    connected = phase is not Phase.CONNECT
+    connected = phase is not Phase.CONNECT and outcome is not Outcome.NOT_ATTEMPTED
     starttls_offered: bool | None = None
     if rt.tls_mode is TlsMode.STARTTLS and any(r.phase is Phase.EHLO and r.ok for r in recs):
         starttls_offered = True
@@ -412,7 +433,7 @@ def failed(
         extensions=("PIPELINING", "STARTTLS") if starttls_offered else (),
         starttls_offered=starttls_offered,
         tls=tls_value if connected else None,
-        total_ms=start + duration_ms,
+        total_ms=start + (duration_ms if outcome is not Outcome.NOT_ATTEMPTED else 0.0),
         started_at=started_at,
     )
 

@@ -9,46 +9,46 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..diagnose.bounce import Explanation, explain_parsed, parse_log_status, parse_recipients
-from ..diagnose.reasons import Decision
-from ..diagnose.rules import aware_now
+from ..diagnose.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
 from ..textsafe import clean
 from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
 from .readers import RawInput, read_inputs
 
-__all__ = ["SummaryBuilder", "explain_batch", "record_of"]
+__all__ = ["MAX_KEYS", "OTHER", "SummaryBuilder", "explain_batch", "record_of"]
 
 
 def record_of(
-    expl: Explanation, name: str, fmt: InputFormat, *, queue_id: str | None = None
+    parsed: ParsedBounce,
+    name: str,
+    fmt: InputFormat,
+    now: datetime,
+    *,
+    queue_id: str | None = None,
 ) -> BatchRecord:
-    """The batch record of one explained recipient."""
-    b = expl.bounce
-    retry_at: tuple[str, ...] = ()
-    if expl.decision is Decision.RETRY and expl.action is not None:
-        retry_at = tuple(a.at for a in expl.action.schedule)
+    """The batch record of one parsed recipient."""
+    a = assess(parsed, now=now)
     return BatchRecord(
         input=name,
         format=fmt,
-        recipient=b.recipient,
-        domain=b.domain,
-        basic=b.basic,
-        enhanced=expl.code.code if expl.code else None,
-        code_source=b.code_source,
-        confidence=b.confidence,
-        matched_phrase=b.matched_phrase,
-        reason=expl.reason,
-        severity=expl.severity,
-        decision=expl.decision,
-        retry_at=retry_at,
-        action=b.action,
-        remote_mta=b.remote_mta,
-        text=b.text,
+        recipient=parsed.recipient,
+        domain=parsed.domain,
+        basic=parsed.basic,
+        enhanced=a.code.code if a.code else None,
+        code_source=parsed.code_source,
+        confidence=parsed.confidence,
+        matched_phrase=parsed.matched_phrase,
+        reason=a.reason,
+        severity=a.severity,
+        decision=a.decision,
+        retry_at=a.retry_at,
+        action=parsed.action,
+        remote_mta=parsed.remote_mta,
+        text=parsed.text,
         queue_id=clean(queue_id, 64) if queue_id else None,
     )
 
@@ -61,9 +61,7 @@ def _entry_record(entry: LogEntry, item: RawInput, now: datetime) -> BatchRecord
         from dataclasses import replace
 
         parsed = replace(parsed, remote_mta=clean(entry.relay, 255))
-    return record_of(
-        explain_parsed(parsed, now=now), item.name, item.format, queue_id=entry.queue_id
-    )
+    return record_of(parsed, item.name, item.format, now, queue_id=entry.queue_id)
 
 
 def _error(item: RawInput, kind: ErrorKind, detail: str) -> BatchError:
@@ -93,7 +91,7 @@ def _items_of(item: RawInput, now: datetime) -> Iterator[BatchItem]:
         yield _error(item, ErrorKind.MALFORMED, "empty message")
         return
     for parsed_bounce in parse_recipients(item.data):
-        yield record_of(explain_parsed(parsed_bounce, now=now), item.name, fmt)
+        yield record_of(parsed_bounce, item.name, fmt, now)
 
 
 def explain_batch(
@@ -117,10 +115,26 @@ def explain_batch(
         not be read; the iteration never raises on content.
     """
     fmt = InputFormat(input_format)
-    instant = aware_now(now)
+    # One instant for the whole batch: every retry_at is counted from it.
+    instant = datetime.now(UTC) if now is None else now
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
     for path in paths:
         for item in read_inputs(str(path), fmt, stdin=stdin):
             yield from _items_of(item, instant)
+
+
+#: Distinct keys kept per breakdown; more are counted under ``OTHER`` (memory stays
+#: bounded however many recipient domains a batch names).
+MAX_KEYS = 10_000
+OTHER = "(other)"
+
+
+def _bump(counter: Counter[str], key: str) -> None:
+    if key in counter or len(counter) < MAX_KEYS:
+        counter[key] += 1
+    else:
+        counter[OTHER] += 1
 
 
 class SummaryBuilder:
@@ -152,11 +166,11 @@ class SummaryBuilder:
             self._with_records += 1
             self._last = item.input
         code = item.enhanced or (str(item.basic) if item.basic is not None else "none")
-        self._code[code] += 1
-        self._reason[item.reason.value] += 1
-        self._decision[item.decision.value] += 1
-        self._domain[item.domain or "none"] += 1
-        self._source[item.code_source.value] += 1
+        _bump(self._code, code)
+        _bump(self._reason, item.reason.value)
+        _bump(self._decision, item.decision.value)
+        _bump(self._domain, item.domain or "none")
+        _bump(self._source, item.code_source.value)
 
     def summary(self, top: int = 50) -> BatchSummary:
         """The counts so far; each breakdown keeps its ``top`` largest entries."""

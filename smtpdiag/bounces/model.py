@@ -1,7 +1,7 @@
 """The records of ``explain --batch``: one per recipient, one per unreadable input.
 
 Frozen data, no English: reasons, decisions and code sources are enums (see
-:mod:`smtpdiag.diagnose.reasons`); the wording lives in ``diagnose/bounce_words``.
+:mod:`smtpdiag.diagnose.reasons`); the wording lives in ``narrate/bounce``.
 """
 
 from __future__ import annotations

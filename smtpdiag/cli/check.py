@@ -236,7 +236,7 @@ def exit_code(status: Any, plugin: bool) -> int:
 def render(result: Any, fmt: str) -> str:
     """Render a HealthResult in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":
-        from ..health.document import dumps_health
+        from ..report.health_json import dumps_health
 
         return dumps_health(result) + "\n"
     if fmt == "nagios":
@@ -255,7 +255,7 @@ def render(result: Any, fmt: str) -> str:
         from ..report.openmetrics import render_openmetrics
 
         return render_openmetrics(result)
-    from ..health.text import render_health_text
+    from ..report.health_text import render_health_text
 
     return render_health_text(result)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import socket
 import sys
 from typing import Any, NoReturn, Protocol
 
@@ -46,7 +45,8 @@ exit codes (probe, explain --probe, watch):
   2  usage error (bad argument, unreadable file)
   3  failed: no route delivers
   4  no-mail: the domain publishes a null MX (RFC 7505)
-  5  the probe could not run (no nameserver answered at all)
+  5  the probe could not run or probed nothing (no nameserver answered at all, or no
+     route in the probed address families): verdict unknown
 `check --plugin` follows the monitoring-plugins convention instead: 0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN."""
 
@@ -204,34 +204,11 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
 
 
 def _check_local_inputs(config: ProbeConfig) -> None:
-    """Refuse local mistakes that would otherwise be diagnosed as the recipient's fault.
+    """The library's environment checks (:func:`smtpdiag.api.check_config`), run before
+    any output so a local mistake is one usage line (exit 2)."""
+    from ..api import check_config  # lazy: keep `smtpdiag --help` light
 
-    A source address this machine does not own (EADDRNOTAVAIL at bind) or of a family
-    excluded by -4/-6 fails every route; a CA file whose PEM blocks hold no certificate
-    fails every verification. Both used to surface as a 5.4.2 against the destination.
-    """
-    from ..probe.certs import load_trust_store  # lazy: keep `smtpdiag --help` light
-
-    if config.source_address is not None:
-        address = ipaddress.ip_address(config.source_address)
-        family = AddressFamily.IPV6 if address.version == 6 else AddressFamily.IPV4
-        if family not in config.families:
-            raise ConfigError(
-                f"source address {address} is {family.value} but only "
-                f"{', '.join(f.value for f in config.families)} is probed"
-            )
-        af = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-        try:
-            # Bind only (port 0, no connect): nothing is sent anywhere.
-            with socket.socket(af, socket.SOCK_STREAM) as sock:
-                sock.bind((str(address), 0))
-        except OSError as exc:
-            raise ConfigError(
-                f"source address {address} cannot be used here: {exc.strerror or exc}"
-            ) from None
-    ca_file = config.tls.ca_file
-    if ca_file is not None and load_trust_store(ca_file) is None:
-        raise ConfigError(f"CA file {ca_file!r} holds no certificate that can be parsed")
+    check_config(config)
 
 
 def stderr_trace(route: Route, record: PhaseRecord) -> None:
@@ -254,5 +231,6 @@ def exit_code_for_verdict(verdict: Verdict | None, could_not_run: bool = False) 
         Verdict.DEGRADED: EXIT_DEGRADED,
         Verdict.FAILED: EXIT_FAILED,
         Verdict.NO_MAIL: EXIT_NO_MAIL,
+        Verdict.UNKNOWN: EXIT_COULD_NOT_RUN,
         None: EXIT_HEALTHY,
     }[verdict]

@@ -1,16 +1,28 @@
-"""``smtpdiag demo``: run the pipeline against built-in local servers, offline."""
+"""``smtpdiag demo``: run the pipeline against built-in local servers, offline.
+
+The output ends with a one-line-per-domain summary (the answer a newcomer is looking
+for, on the last screen); ``--full`` prints each domain's full report before it.
+``--serve`` keeps the servers up; Ctrl-C or SIGTERM stops them cleanly (exit as if
+the time had run out) and the throwaway CA and keys are removed either way.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from . import common
 from .probe import want_color
 
 __all__ = ["register"]
+
+# 128 + signal number: the shell's convention for "ended by this signal".
+_EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def register(subparsers: Any) -> None:
@@ -19,10 +31,15 @@ def register(subparsers: Any) -> None:
         help="probe built-in local demo domains (no internet needed)",
         description="Start a local DNS server and scripted SMTP servers with real TLS on "
         "127.77.0.x, probe four demo domains (healthy, dead primary MX, 421 greeting, bad "
-        "certificate) and print each diagnosis. Exit 0 when every demo domain got the "
-        "verdict it should.",
+        "certificate) and end with a one-line summary per domain (verdict, code, why, "
+        "action). Exit 0 when every demo domain got the verdict it should.",
     )
     p.add_argument("--json", action="store_true", help="print the reports as JSON lines")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="print each domain's full report (evidence, causes, steps) before the summary",
+    )
     p.add_argument("--width", type=int, default=None, help="text width (default: terminal)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument(
@@ -36,6 +53,30 @@ def register(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+@contextlib.contextmanager
+def _signals_set(stop: asyncio.Event, received: list[signal.Signals]) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of killing the process, so the servers
+    stop and the temporary PKI is removed on every way out."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or no signal support: default handling
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
 async def run(args: argparse.Namespace) -> int:
     if args.serve is not None and not 0 < args.serve <= 3600:
         common.error("--serve takes 1-3600 seconds")
@@ -43,13 +84,37 @@ async def run(args: argparse.Namespace) -> int:
     if args.width is not None and not 40 <= args.width <= 400:
         common.error("--width must be 40-400")
         return common.EXIT_USAGE
+    stop = asyncio.Event()
+    received: list[signal.Signals] = []
+    serving = asyncio.Event()
+    with _signals_set(stop, received):
+        body = asyncio.create_task(_demo(args, stop, serving))
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({body, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if body.done() or serving.is_set():
+                # Done, or stopped while serving: the documented way to end --serve.
+                return await body
+            # Stopped while probing: end the probes; leaving demo_lab cleans up.
+            body.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await body
+            common.error("interrupted")
+            return _EXIT_SIGNAL.get(received[0], 130) if received else 130
+        finally:
+            stopper.cancel()
+
+
+async def _demo(args: argparse.Namespace, stop: asyncio.Event, serving: asyncio.Event) -> int:
     from ..api import probe
-    from ..demo import DEMO_DOMAINS, demo_lab, program_name
+    from ..demo import DEMO_DOMAINS, demo_lab, program_name, summary_line
     from ..report.jsonout import dumps
     from ..report.text import render_text
 
     mismatches: list[str] = []
+    summary: list[str] = []
     color = want_color(args)
+    prog = program_name()
     with demo_lab() as lab:
         if not args.json:
             p25, p587, p465 = lab.ports
@@ -65,21 +130,31 @@ async def run(args: argparse.Namespace) -> int:
                 mismatches.append(f"{demo.name}: expected {demo.expect}, got {verdict}")
             if args.json:
                 sys.stdout.write(dumps(report, indent=None) + "\n")
-            else:
+                continue
+            if args.full:
                 print(f"=== {demo.name}: {demo.story}\n")
                 sys.stdout.write(render_text(report, width=args.width, color=color))
                 print()
-        if not args.serve and not args.json:
-            # The servers stop when the demo ends; --serve keeps them up for trying by hand.
-            print(f"To probe these servers by hand, run: {program_name()} demo --serve 600")
+            summary.append(summary_line(report))
+        if not args.json:
+            if not args.full:
+                print(f"Each domain's full report (evidence, causes, steps): {prog} demo --full")
+            if not args.serve:
+                # The servers stop when the demo ends; --serve keeps them up for trying by hand.
+                print(f"To probe these servers by hand: {prog} demo --serve 600")
+            print("\nSummary: domain, verdict, status code, why, action")
+            for line in summary:
+                print(f"  {line}")
         sys.stdout.flush()
         if args.serve:
-            print(f"Servers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")
+            print(f"\nServers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")
             for demo in DEMO_DOMAINS:
                 print(f"  {lab.command(demo.name)}")
             sys.stdout.flush()
-            # Ctrl-C cancels this sleep; leaving the `with` stops the servers.
-            await asyncio.sleep(args.serve)
+            serving.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.serve):
+                    await stop.wait()
     for line in mismatches:
         common.error(f"demo self-check: {line}")
     return 1 if mismatches else 0

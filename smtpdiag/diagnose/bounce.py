@@ -40,13 +40,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ..model import Action, ActionKind, ProbeReport, ResolutionKind, Severity, Verdict
+from ..narrate import bounce as words
+from ..narrate.actions import schedule_from
 from ..textsafe import clean
-from . import bounce_words as words
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
+from .facts import aware_now, iso
 from .knowledge import RFC5321_RETRY, CodeKnowledge
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
-from .rules import aware_now, iso, schedule_from
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -56,12 +57,15 @@ __all__ = [
     "ConfirmStatus",
     "Confirmation",
     "Explanation",
+    "Assessment",
     "ParsedBounce",
     "RecipientStatus",
+    "assess",
     "confirm",
     "explain",
     "explain_parsed",
     "parse_bounce",
+    "parse_log_status",
     "parse_recipients",
 ]
 
@@ -363,18 +367,41 @@ def _read(raw: str | bytes) -> _Doc:
     groups: list[dict[str, str]] = []
     human = body
     if _is_message(body):
-        from email import message_from_string
-
-        try:
-            msg = message_from_string(body)
-            texts: list[str] = []
-            _walk(msg, texts, groups, [_MAX_PARTS])
-            human = "\n".join(texts)
-        except (RecursionError, ValueError, LookupError, TypeError, AttributeError, IndexError):
-            groups, human = [], body
+        head_end = body.find("\n\n")
+        plain = _plain_body(body[: head_end if head_end >= 0 else len(body)])
+        if plain:
+            # One text part, no transfer encoding: the MIME parser would only copy it.
+            human = body[head_end + 2 :] if head_end >= 0 else ""
+        else:
+            human = _mime_texts(body, groups)
     if not groups and _DSN_HINT_RE.search(human):
         groups = _groups_from_fields(human)
     return _Doc(tuple(_recipient_groups(groups)), _human_only(human), truncated)
+
+
+_PLAIN_CHARSET_RE = re.compile(r"charset\s*=\s*\"?(?:us-ascii|utf-8|ascii)\b")
+
+
+def _plain_body(head: str) -> bool:
+    """The headers declare a single text body without transfer encoding or foreign charset."""
+    h = head.lower()
+    if "multipart/" in h or "content-transfer-encoding" in h or "message/" in h:
+        return False
+    return "charset" not in h or _PLAIN_CHARSET_RE.search(h) is not None
+
+
+def _mime_texts(body: str, groups: list[dict[str, str]]) -> str:
+    """The decoded text parts of a MIME message (DSN groups go to ``groups``)."""
+    from email import message_from_string
+
+    try:
+        msg = message_from_string(body)
+        texts: list[str] = []
+        _walk(msg, texts, groups, [_MAX_PARTS])
+        return "\n".join(texts)
+    except (RecursionError, ValueError, LookupError, TypeError, AttributeError, IndexError):
+        groups.clear()
+        return body
 
 
 def _human_only(text: str) -> str:
@@ -387,7 +414,8 @@ def _human_only(text: str) -> str:
     for line in text.split("\n"):
         if line[:1] in " \t" and skipping:
             continue
-        skipping = _HEADER_LINE_RE.match(line) is not None
+        # Only a line with a colon early on can be a header field (cheap test first).
+        skipping = line.find(":", 0, 80) > 0 and _HEADER_LINE_RE.match(line) is not None
         if not skipping:
             out.append(line)
     return "\n".join(out)
@@ -563,16 +591,20 @@ def _recipient_from_text(text: str, code_line: str) -> str | None:
     m = _EMAIL_RE.search(code_line)
     if m:
         return m.group(0).lstrip("'")
-    for line in text.splitlines()[:5000]:
+    # The first address in the text that is not on a header or sender line and is not
+    # the bounce's own sender (one scan of the text, then a look at each hit's line).
+    for i, m in enumerate(_EMAIL_RE.finditer(text)):
+        if i >= _MAX_MATCHES:
+            break
+        address = m.group(0).lower()
+        if "mailer-daemon" in address or "postmaster" in address:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        line = text[start : end if end >= 0 else len(text)]
         if _HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line):
             continue
-        m = _EMAIL_RE.search(line)
-        if (
-            m
-            and "mailer-daemon" not in m.group(0).lower()
-            and "postmaster" not in m.group(0).lower()
-        ):
-            return m.group(0).lstrip("'")
+        return m.group(0).lstrip("'")
     return None
 
 
@@ -838,6 +870,46 @@ def _action_for(
     return Action(kind, words.action_summary(decision, reason, code.code if code else None, action))
 
 
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The decision part of an explanation, without the words (what a batch record needs).
+
+    Attributes:
+        code: The enhanced code's registry entry, if any.
+        severity: Soft, hard or info; ``None`` without a code.
+        reason: Why the recipient bounced.
+        decision: What to do with the address.
+        retry_at: For ``retry``: the concrete retry instants (ISO 8601 UTC).
+    """
+
+    code: StatusCode | None
+    severity: Severity | None
+    reason: Reason
+    decision: Decision
+    retry_at: tuple[str, ...] = ()
+
+
+def assess(parsed: ParsedBounce, *, now: datetime | None = None) -> Assessment:
+    """Reason, decision and retry times of a parsed bounce; the same values
+    :func:`explain_parsed` gives, without building any sentence."""
+    if not parsed.found:
+        return Assessment(None, None, Reason.UNKNOWN, Decision.KEEP)
+    code = lookup(parsed.enhanced) if parsed.enhanced else None
+    basic = lookup_basic(parsed.basic) if parsed.basic is not None else None
+    severity = code.severity if code else (basic.severity if basic else None)
+    reason = classify(code.code if code else None, parsed.basic, parsed.text)
+    klass = code.klass if code else (parsed.basic // 100 if parsed.basic else None)
+    decision = decide(klass, reason, parsed.action)
+    retry_at: tuple[str, ...] = ()
+    if decision is Decision.RETRY:
+        k = knowledge.get(code.code) if code else None
+        plan = k.retry if k is not None and k.retry is not None else RFC5321_RETRY
+        if k is not None and k.action_kind is not ActionKind.RETRY:
+            plan = RFC5321_RETRY
+        retry_at = tuple(a.at for a in schedule_from(plan, aware_now(now)))
+    return Assessment(code, severity, reason, decision, retry_at)
+
+
 def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Explanation:
     """Explain an already parsed bounce (see :func:`explain`)."""
     now = aware_now(now)
@@ -962,6 +1034,14 @@ def confirm(expl: Explanation, report: ProbeReport) -> Confirmation:
             f"A connection-level probe cannot check {what}: "
             "it stops at EHLO/STARTTLS, and this condition is decided later (at MAIL, RCPT "
             f"or DATA) or by policy. The probe's verdict for the domain: {verdict.value}.",
+            verdict,
+            primary,
+        )
+    if verdict is Verdict.UNKNOWN:
+        return Confirmation(
+            ConfirmStatus.NOT_CHECKABLE,
+            "The probe verified nothing (no nameserver answered, or no route was probed), "
+            "so it can neither confirm nor refute the bounce.",
             verdict,
             primary,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..model import Severity
 
@@ -922,8 +923,10 @@ def severity_for_class(klass: int) -> Severity:
     return Severity.INFO
 
 
+@lru_cache(maxsize=4096)
 def parse_code(text: str) -> tuple[int, int, int] | None:
-    """``"5.4.2"`` -> ``(5, 4, 2)``; ``None`` unless it is exactly an RFC 3463 code."""
+    """``"5.4.2"`` -> ``(5, 4, 2)``; ``None`` unless it is exactly an RFC 3463 code.
+    Cached: a batch asks for the same few codes again and again."""
     m = ENHANCED_CODE_RE.match(text.strip())
     if m is None:
         return None

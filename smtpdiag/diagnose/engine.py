@@ -1,7 +1,10 @@
-"""``diagnose()``: run the rule table over a probe report and sum it up.
+"""``diagnose()``: fire the rule table over a probe report and sum it up.
 
 Pure: reads a :class:`~smtpdiag.model.ProbeReport` (and earlier reports of the same
-domain from watch mode), returns a :class:`~smtpdiag.model.Diagnosis`.
+domain from watch mode), returns a :class:`~smtpdiag.model.Diagnosis`. The engine is
+the one place that decides: which rows fire (:mod:`.table`), which are suppressed, the
+severity of each finding (:func:`severity_for`), "healthy" (derived) and the verdict
+(:func:`verdict_for`, reading rule ids). Words come from :mod:`smtpdiag.narrate`.
 
 Persistence. One probe cannot tell a permanent failure from a passing one; the seeds'
 hard codes (5.4.2, 5.4.3) are "permanent" by definition, so a single probe only ever
@@ -15,98 +18,174 @@ after failures in its history recovered: transient.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ..model import (
+    Action,
+    ActionKind,
     Diagnosis,
+    Evidence,
     Finding,
+    FindingPayload,
     Persistence,
     ProbeReport,
     ResolutionKind,
+    RuleId,
+    Severity,
     Verdict,
 )
 from ..timefmt import parse_utc_iso
-from .rules import RULES, Facts, RuleKind, aware_now, build_facts, delivery_port_of, iso
+from .codes import lookup
+from .facts import (
+    PERSIST_MIN_PROBES,
+    PERSIST_MIN_SPAN,
+    Facts,
+    PersistenceFact,
+    aware_now,
+    build_facts,
+    delivery_port_of,
+    iso,
+    server_code,
+)
+from .predicates import Match
+from .table import RULES, Row, RuleKind, ServerOwn
 
-__all__ = ["MAX_HISTORY", "PERSIST_MIN_PROBES", "PERSIST_MIN_SPAN", "diagnose", "verdict_for"]
+__all__ = [
+    "MAX_HISTORY",
+    "PERSIST_MIN_PROBES",
+    "PERSIST_MIN_SPAN",
+    "diagnose",
+    "fire",
+    "severity_for",
+    "verdict_for",
+]
 
-#: Probes (history plus the current one) a failure must be seen in to count as persistent.
-PERSIST_MIN_PROBES = 3
-#: ... spanning at least this long: the seed's first 4.4.2 retry comes after 30 minutes,
-#: so a failure that outlasts it is no longer a blip.
-PERSIST_MIN_SPAN = timedelta(minutes=30)
 #: Only the most recent earlier probes are considered (bounded work for long watches).
 MAX_HISTORY = 500
 
-_FAILURE_RULES = tuple(r for r in RULES if r.kind is RuleKind.FAILURE)
+
+def fire(facts: Facts) -> list[tuple[Row, Match]]:
+    """The rows whose predicate holds, in table order, without the suppressed ones."""
+    fired = [(r, m) for r in RULES if (m := r.predicate(facts)) is not None]
+    suppressed = {s for r, _ in fired for s in r.suppresses}
+    return [(r, m) for r, m in fired if r.id not in suppressed]
 
 
-def _span_text(span: timedelta | None) -> str:
-    if span is None:
-        return "an unknown time"
-    minutes = int(span.total_seconds() // 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+def _failures(facts: Facts) -> frozenset[RuleId]:
+    return frozenset(r.id for r, _ in fire(facts) if r.kind is RuleKind.FAILURE)
 
 
-def _fired(facts: Facts) -> frozenset[str]:
-    return frozenset(r.id for r in _FAILURE_RULES if r.when(facts))
+def healthy(facts: Facts, fired: Sequence[tuple[Row, Match]]) -> bool:
+    """Delivery works and no failure or feature rule fired."""
+    return (
+        facts.dns_ok
+        and facts.delivery_ok
+        and not any(r.kind is not RuleKind.INFO for r, _ in fired)
+    )
+
+
+def severity_for(kind: RuleKind, code: str | None, facts: Facts) -> Severity:
+    """The one severity policy: the code's class; none without a code; and a failure
+    whose hard code bounces nothing because a delivery-port route works (MTAs fall
+    back to the next address or MX, RFC 5321 5.1, 5.4.4) is ``info``."""
+    if code is None:
+        return Severity.INFO
+    sc = lookup(code)
+    sev = sc.severity if sc else Severity.INFO
+    if kind is RuleKind.FAILURE and sev is Severity.HARD and facts.delivery_ok:
+        return Severity.INFO
+    return sev
+
+
+def _code(row: Row, match: Match) -> str | None:
+    if isinstance(row.code, ServerOwn):
+        return server_code(match.views) or row.code.fallback
+    return row.code
+
+
+def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match: Match) -> Finding:
+    # The narration layer reads the diagnose stage's facts, so it is imported when the
+    # engine runs, not when this module loads (no import cycle).
+    from ..narrate import finding_title, narrate_rule, persistence_text
+    from ..narrate.actions import cause_texts
+    from ..narrate.common import cap_evidence
+
+    d = narrate_rule(rule, facts, match)
+    sev = severity_for(kind, code, facts)
+    pf = (
+        facts.persistence_of(rule)
+        if kind is RuleKind.FAILURE
+        else PersistenceFact(Persistence.UNKNOWN)
+    )
+    ev = list(d.evidence)
+    if kind is RuleKind.FAILURE and (facts.history_len or sev is Severity.HARD):
+        ev.append(Evidence(note=f"persistence: {persistence_text(pf)}"))
+    payload = d.payload
+    if payload == FindingPayload() and match.views:
+        payload = FindingPayload(routes=tuple(v.label for v in match.views))
+    return Finding(
+        rule=rule,
+        code=code,
+        title=d.title
+        or finding_title(code, rule, no_bounce=kind is RuleKind.FAILURE and facts.delivery_ok),
+        severity=sev,
+        summary=d.summary,
+        evidence=cap_evidence(ev),
+        causes=cause_texts(d.cause_ids),
+        steps=tuple(d.steps),
+        action=d.action or Action(ActionKind.NONE, ""),
+        neighbours=tuple(d.neighbours),
+        persistence=pf.persistence,
+        cause_ids=tuple(d.cause_ids),
+        payload=payload,
+    )
 
 
 def _persistence(
-    rule_id: str, earlier: Sequence[frozenset[str]], times: Sequence[datetime | None]
-) -> tuple[Persistence, str]:
+    rule_id: RuleId, earlier: Sequence[frozenset[RuleId]], times: Sequence[datetime | None]
+) -> PersistenceFact:
     seq = [rule_id in s for s in earlier] + [True]
     n = len(seq)
     first, last = times[0], times[-1]
     span = last - first if first is not None and last is not None else None
+    span_s = span.total_seconds() if span is not None else None
     if all(seq):
-        if n >= PERSIST_MIN_PROBES and span is not None and span >= PERSIST_MIN_SPAN:
-            return (
-                Persistence.PERMANENT,
-                f"seen in all {n} probes over {_span_text(span)}: it persists",
-            )
-        return (
-            Persistence.UNKNOWN,
-            f"seen in all {n} probes over {_span_text(span)}; calling it persistent needs "
-            f">= {PERSIST_MIN_PROBES} probes over >= {_span_text(PERSIST_MIN_SPAN)}",
+        permanent = n >= PERSIST_MIN_PROBES and span is not None and span >= PERSIST_MIN_SPAN
+        return PersistenceFact(
+            Persistence.PERMANENT if permanent else Persistence.UNKNOWN, n, n, span_s
         )
     start = seq.index(True)
     if not all(seq[start:]):
-        return (
-            Persistence.TRANSIENT,
-            f"intermittent: seen in {sum(seq)} of {n} probes, cleared in between",
-        )
+        return PersistenceFact(Persistence.TRANSIENT, sum(seq), n, span_s, intermittent=True)
     when = times[start]
-    return (
-        Persistence.UNKNOWN,
-        f"new: first seen at {iso(when) if when else 'an unknown time'}, absent in the "
-        f"{start} earlier probe(s)",
+    return PersistenceFact(
+        Persistence.UNKNOWN, sum(seq), n, span_s, first_seen=iso(when) if when else None
     )
 
 
 def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
-    """The domain verdict from the resolution, the routes and the findings.
+    """The domain verdict from the resolution, the routes and the findings' rule ids.
 
     The verdict follows the delivery port (25 when probed, else the first port given),
-    because that is where MTAs deliver (RFC 5321 5.1): ``healthy`` when the ``healthy``
-    rule fired (every delivery-port route works, no other problem); ``degraded`` when
-    at least one delivery-port route works but something else fails; ``failed`` when
-    no delivery-port route works, even if 587/465 answer (the findings name them as
-    alternatives). One exception: when the prober's own network seems to block the
-    delivery port (``own-port-blocked``) while another port works, the destination
-    was not really tested on it, and the verdict stays ``degraded`` rather than
-    blaming it.
+    because that is where MTAs deliver (RFC 5321 5.1): ``unknown`` when the probe could
+    not run or no route was probed; ``healthy`` when ``healthy`` was derived;
+    ``degraded`` when at least one delivery-port route works but something else fails;
+    ``failed`` when no delivery-port route works, even if 587/465 answer. One exception:
+    when the prober's own network seems to block the delivery port (``own-port-blocked``)
+    while another port works, the verdict stays ``degraded`` rather than blaming the
+    destination.
     """
+    rules = {f.rule for f in findings}
     if report.resolution.kind is ResolutionKind.NULL_MX:
         return Verdict.NO_MAIL
-    if any(f.rule == "healthy" for f in findings):
+    if rules & {RuleId.COULD_NOT_RUN, RuleId.NOTHING_PROBED}:
+        return Verdict.UNKNOWN
+    if RuleId.HEALTHY in rules:
         return Verdict.HEALTHY
     port = delivery_port_of(report)
     if any(r.ok and r.route.port == port for r in report.routes):
         return Verdict.DEGRADED
-    if any(f.rule == "own-port-blocked" for f in findings) and any(r.ok for r in report.routes):
+    if RuleId.OWN_PORT_BLOCKED in rules and any(r.ok for r in report.routes):
         return Verdict.DEGRADED
     return Verdict.FAILED
 
@@ -133,37 +212,43 @@ def diagnose(
     now = aware_now(now)
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
-    earlier = [_fired(build_facts(h, now)) for h in earlier_reports]
+    earlier = [_failures(build_facts(h, now)) for h in earlier_reports]
     times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
-    current = build_facts(report, now)
-    fired_now = _fired(current)
-    persistence: dict[str, tuple[Persistence, str]] = {}
+    fired_now = _failures(build_facts(report, now))
+    persistence: dict[RuleId, PersistenceFact] = {}
     if earlier:
         for rule_id in fired_now:
             persistence[rule_id] = _persistence(rule_id, earlier, times)
     if report.resolution.kind is ResolutionKind.NULL_MX:
-        persistence["null-mx"] = (
-            Persistence.PERMANENT,
-            "the domain publishes it in DNS (RFC 7505): it lasts until the domain changes it",
-        )
+        persistence[RuleId.NULL_MX] = PersistenceFact(Persistence.PERMANENT, published=True)
     recovered = sorted(set().union(*earlier) - fired_now) if earlier else []
     facts = build_facts(report, now, persistence, len(earlier), recovered)
-    findings = tuple(rule.build(facts) for rule in RULES if rule.when(facts))
+    fired = fire(facts)
+    findings = [
+        _finding(facts, r.id, r.kind, _code(r, m), m)
+        for r, m in fired
+        if r.kind is not RuleKind.INFO
+    ]
+    if healthy(facts, fired):
+        findings.append(_finding(facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views)))
+    findings += [
+        _finding(facts, r.id, r.kind, _code(r, m), m) for r, m in fired if r.kind is RuleKind.INFO
+    ]
     verdict = verdict_for(report, findings)
     if verdict is Verdict.NO_MAIL:
         overall = Persistence.PERMANENT
     elif verdict is Verdict.HEALTHY:
         overall = Persistence.TRANSIENT if recovered else Persistence.UNKNOWN
     else:
-        failures = [f for f in findings if f.rule in {r.id for r in _FAILURE_RULES}]
+        failures = [f for f in findings if f.rule in fired_now]
         overall = failures[0].persistence if failures else Persistence.UNKNOWN
     primary = None
-    if verdict is not Verdict.HEALTHY and findings:
+    if verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN) and findings:
         primary = findings[0].code
     return Diagnosis(
         verdict=verdict,
         persistence=overall,
         primary=primary,
-        findings=findings,
+        findings=tuple(findings),
         generated_at=iso(now),
     )

@@ -1,7 +1,7 @@
 """Why a recipient bounced and what to do about the address: a fixed reason vocabulary,
 phrase inference for bounces without a code, and one decision table.
 
-Pure: no I/O, no English sentences (those live in :mod:`smtpdiag.diagnose.bounce_words`).
+Pure: no I/O, no English sentences (those live in :mod:`smtpdiag.narrate.bounce`).
 
 Invariants:
 
@@ -112,7 +112,7 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     (
         "en",
         r"retry time ?out exceeded|message expired|delivery time expired|too long in (?:the )?"
-        r"queue|could not be delivered (?:with)?in \d+ (?:days|hours)|giving up",
+        r"queue|could not be delivered (?:with)?in \d+ (?:days|hours)",
         "5.4.7",
         _P.EXPIRED,
     ),

@@ -185,12 +185,17 @@ class RouteHealth:
                 return t
         return None
 
-    def timing(self, phase: Phase) -> PhaseTiming | None:
-        """The timing of ``phase`` (the last one if it ran twice), or ``None``."""
+    def timing(self, phase: Phase) -> PhaseTiming:
+        """The timing of ``phase`` (the last one if it ran twice).
+
+        Always a :class:`PhaseTiming`, so ``route.timing(phase).seconds`` is a number
+        or ``None`` without a check: a phase that never ran (the route failed before
+        it) comes back as ``not-attempted`` with no duration and ``seconds`` ``None``.
+        """
         for t in reversed(self.phases):
             if t.phase is phase:
                 return t
-        return None
+        return PhaseTiming(phase, Outcome.NOT_ATTEMPTED, 0.0)
 
 
 @dataclass(frozen=True, slots=True)

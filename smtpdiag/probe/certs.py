@@ -31,24 +31,31 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..model import CertInfo
+from ..model import CertInfo, TlsReason
 from ..textsafe import clean
 from ..timefmt import utc_iso
 
 __all__ = [
     "MAX_CHAIN",
+    "MAX_SANS",
     "cert_info",
+    "chain_verdict",
     "extension_problem",
     "hostname_matches",
     "load_trust_store",
     "system_ca_file",
     "verify_chain",
+    "weak_key",
 ]
 
 #: Certificates taken from the chain a server sends (a hostile server can send many).
 MAX_CHAIN = 10
 #: SAN entries kept in :class:`CertInfo` (some certificates carry hundreds).
-_MAX_SANS = 100
+MAX_SANS = 100
+#: Smallest acceptable key sizes in bits (NIST SP 800-57 / CA/B baseline: RSA and DSA
+#: 2048, EC 224). OpenSSL at security level 2, the default of current distributions,
+#: rejects smaller keys as well.
+_MIN_KEY_BITS = {"RSA": 2048, "DSA": 2048, "EC": 224}
 
 
 def _whole_days(days: float) -> int:
@@ -206,6 +213,7 @@ def _key(cert: x509.Certificate) -> tuple[str, int | None]:
 def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
     """The facts of a certificate, ``days_left`` counted from ``now`` (aware, UTC)."""
     dns, ips = _sans(cert)
+    names = dns + ips
     key_type, key_bits = _key(cert)
     der = cert.public_bytes(Encoding.DER)
     digest = hashlib.sha256(der).hexdigest()
@@ -213,7 +221,7 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
     return CertInfo(
         subject=_name_text(cert, "subject"),
         issuer=_name_text(cert, "issuer"),
-        sans=tuple((dns + ips)[:_MAX_SANS]),
+        sans=tuple(names[:MAX_SANS]),
         serial=format(cert.serial_number, "x"),
         not_before=utc_iso(cert.not_valid_before_utc, "seconds"),
         not_after=utc_iso(not_after, "seconds"),
@@ -222,7 +230,17 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
         key_bits=key_bits,
         sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
         self_signed=_self_signed(cert),
+        sans_omitted=max(0, len(names) - MAX_SANS),
     )
+
+
+def weak_key(cert: x509.Certificate) -> str | None:
+    """``"RSA 1024 bits"`` when the key is below :data:`_MIN_KEY_BITS`, else ``None``."""
+    key_type, key_bits = _key(cert)
+    minimum = _MIN_KEY_BITS.get(key_type)
+    if minimum is not None and key_bits is not None and key_bits < minimum:
+        return f"{key_type} {key_bits} bits"
+    return None
 
 
 def _label_match(pattern: str, name: str) -> bool:
@@ -313,3 +331,53 @@ def verify_chain(
     except _MALFORMED as exc:  # malformed extensions or names anywhere in the chain
         return clean(f"malformed certificate: {exc}") or "verification failed"
     return None
+
+
+def _out_of_validity(chain: Sequence[x509.Certificate], now: datetime) -> bool:
+    for cert in chain[:MAX_CHAIN]:
+        try:
+            if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                return True
+        except _MALFORMED:
+            continue
+    return False
+
+
+def chain_verdict(
+    chain: Sequence[x509.Certificate],
+    store: Store | None,
+    now: datetime,
+    *,
+    sent: int | None = None,
+) -> tuple[str | None, TlsReason | None]:
+    """Why the chain (leaf first) fails, as display text and as a value; ``(None, None)``
+    when it verifies and the leaf key is strong enough.
+
+    The value is found from facts, not from cryptography's message (it has no code):
+    dates outside the validity of a certificate sent -> ``cert-expired``; no
+    subjectAltName -> ``cert-wrong-name``; any other path failure ->
+    ``cert-untrusted``; a verified chain with a small leaf key -> ``cert-weak-key``.
+    ``sent`` is how many certificates the server sent: when more than
+    :data:`MAX_CHAIN`, a path failure may be the cut's doing, so it is recorded as
+    ``other`` ("not judged"), not as untrusted.
+    """
+    error = verify_chain(chain, store, now)
+    if error is None:
+        weak = weak_key(chain[0])
+        if weak is None:
+            return None, None
+        return f"leaf key too small ({weak})", TlsReason.CERT_WEAK_KEY
+    if not chain or store is None or extension_problem(chain[0]) is not None:
+        return error, (TlsReason.CERT_UNTRUSTED if not chain else TlsReason.OTHER)
+    if _out_of_validity(chain, now):
+        return error, TlsReason.CERT_EXPIRED
+    dns, ips = _sans(chain[0])
+    if not dns and not ips:
+        return error, TlsReason.CERT_WRONG_NAME
+    if sent is not None and sent > MAX_CHAIN:
+        return (
+            f"not judged: the server sent {sent} certificates and only the first "
+            f"{MAX_CHAIN} are checked ({error})",
+            TlsReason.OTHER,
+        )
+    return error, TlsReason.CERT_UNTRUSTED

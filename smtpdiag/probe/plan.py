@@ -33,7 +33,8 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
     Order: MX rank (most preferred group first), then the MX hosts in the order the
     resolve stage gives them (preference, answer order), then each host's addresses
     in answer order, then ``config.ports`` in the given order. Addresses outside
-    ``config.families`` are skipped: this is where ``-4``/``-6`` apply (the resolve
+    ``config.probe_families`` (``-4``/``-6``, narrowed to the source address's
+    family) are skipped: this is where ``-4``/``-6`` apply (the resolve
     stage asks A and AAAA whatever they say, so a host may end with no route here
     though it has addresses; the diagnosis calls that "not probed"). Duplicates (the
     same host listed twice) are dropped, and at most ``config.max_routes`` routes are
@@ -54,7 +55,7 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
     for host in hosts:
         for address in host.addresses:
             family = address_family(address)
-            if family is None or family not in config.families:
+            if family is None or family not in config.probe_families:
                 continue
             # Compare addresses in canonical form: "::1" and "0:0::1" are one address.
             canonical = str(ipaddress.ip_address(address))

@@ -18,9 +18,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.verification import Store
 
-from ..model import CertInfo, TlsInfo
+from ..model import CertInfo, TlsInfo, TlsReason
 from ..textsafe import clean
-from .certs import MAX_CHAIN, cert_info, extension_problem, hostname_matches, verify_chain
+from .certs import MAX_CHAIN, cert_info, chain_verdict, extension_problem, hostname_matches
 
 __all__ = ["certificate_facts", "client_context", "peer_chain", "tls_info"]
 
@@ -51,8 +51,9 @@ def _der(item: Any) -> bytes | None:
     return bytes(data) if isinstance(data, bytes | bytearray) else None
 
 
-def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes]:
-    """DER certificates the server sent, leaf first (at most :data:`MAX_CHAIN`).
+def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> tuple[list[bytes], int]:
+    """DER certificates the server sent, leaf first (at most :data:`MAX_CHAIN`), and
+    how many it sent in all.
 
     ``get_unverified_chain`` is public from Python 3.13; on 3.10-3.12 it exists on the
     private ``_sslobj``. Without either, only the leaf is available.
@@ -61,12 +62,14 @@ def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes]:
     if getter is None:
         getter = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
     chain: list[bytes] = []
+    sent = 0
     if getter is not None:
         try:
-            items = getter() or []
+            items = list(getter() or [])
         except (ssl.SSLError, ValueError, AttributeError):
             items = []
-        for item in list(items)[:MAX_CHAIN]:
+        sent = len(items)
+        for item in items[:MAX_CHAIN]:
             der = _der(item)
             if der is not None:
                 chain.append(der)
@@ -74,7 +77,7 @@ def peer_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes]:
         leaf = ssl_object.getpeercert(binary_form=True)
         if leaf:
             chain.append(leaf)
-    return chain
+    return chain, max(sent, len(chain))
 
 
 def tls_info(
@@ -85,28 +88,37 @@ def tls_info(
 ) -> TlsInfo:
     """Facts of a finished handshake, the certificate, and the verification verdict."""
     cipher = ssl_object.cipher()
-    ders = peer_chain(ssl_object)
-    leaf_info, match, verify_error = certificate_facts(ders, host, store, now)
+    ders, sent = peer_chain(ssl_object)
+    leaf_info, match, verify_error, reason = certificate_facts(ders, host, store, now, sent=sent)
     return TlsInfo(
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
         cipher_bits=cipher[2] if cipher else None,
         certificate=leaf_info,
-        chain_length=len(ders),
+        chain_length=sent,
         verified=verify_error is None,
         verify_error=verify_error,
         hostname_match=match,
+        verify_reason=reason,
+        chain_truncated=sent > MAX_CHAIN,
     )
 
 
 def certificate_facts(
-    ders: Sequence[bytes], host: str, store: Store | None, now: datetime
-) -> tuple[CertInfo | None, bool | None, str | None]:
-    """The leaf's facts, whether it names ``host``, and why the chain fails (or ``None``).
+    ders: Sequence[bytes],
+    host: str,
+    store: Store | None,
+    now: datetime,
+    *,
+    sent: int | None = None,
+) -> tuple[CertInfo | None, bool | None, str | None, TlsReason | None]:
+    """The leaf's facts, whether it names ``host``, and why the chain fails (text and
+    value; both ``None`` when it verifies).
 
     Never raises: the certificate is the server's input. A certificate that loads but
     cannot be analysed (cryptography parses lazily) still gives whatever facts can be
-    read, and the reason becomes the verification error.
+    read, and the reason becomes the verification error. ``sent``: how many
+    certificates the server sent (see :func:`smtpdiag.probe.certs.chain_verdict`).
     """
     certs: list[x509.Certificate] = []
     parse_error: str | None = None
@@ -117,14 +129,21 @@ def certificate_facts(
             parse_error = clean(f"unparseable certificate: {exc}")
             break
     if not certs:
-        return None, None, parse_error or "the server sent no certificate"
+        error = parse_error or "the server sent no certificate"
+        return None, None, error, TlsReason.OTHER if parse_error else TlsReason.CERT_UNTRUSTED
     leaf_info: CertInfo | None = None
     match: bool | None = None
+    verify_error: str | None
+    reason: TlsReason | None
     try:
         leaf_info = cert_info(certs[0], now)
         problem = extension_problem(certs[0])
         match = None if problem else hostname_matches(certs[0], host)
-        verify_error = problem or verify_chain(certs, store, now)
+        if problem:
+            verify_error, reason = problem, TlsReason.OTHER
+        else:
+            verify_error, reason = chain_verdict(certs, store, now, sent=sent)
     except Exception as exc:  # a parser path not foreseen: a fact, not a crash
         verify_error = clean(f"certificate could not be analysed: {type(exc).__name__}: {exc}")
-    return leaf_info, match, verify_error
+        reason = TlsReason.OTHER
+    return leaf_info, match, verify_error, reason

@@ -1,4 +1,5 @@
-"""Renderers: turn a :class:`~smtpdiag.model.ProbeReport` into text or JSON.
+"""Renderers: turn a probe report or a health result into text, JSON, Nagios, JUnit,
+Markdown or OpenMetrics, all behind :func:`render` (``render(document, format)``).
 
 Renderers never touch the network. ``jsonout`` (the versioned ``--json`` document and
 its JSON Schema) imports only the standard library; ``text`` (the human view) uses rich
@@ -18,14 +19,17 @@ from .jsonout import (
     schema_path,
     to_jsonable,
 )
+from .rendering import Format, render
 
 if TYPE_CHECKING:
     from .text import render_text
 
 __all__ = [
+    "Format",
     "dumps",
     "load_schema",
     "loads",
+    "render",
     "render_text",
     "report_from_dict",
     "report_to_dict",

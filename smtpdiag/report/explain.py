@@ -14,9 +14,9 @@ import textwrap
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..diagnose import bounce_words as words
 from ..diagnose.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
+from ..narrate import bounce as words
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

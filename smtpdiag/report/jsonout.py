@@ -212,6 +212,8 @@ def _fail(path: str, expected: str, value: object) -> ConfigError:
 
 def _build(tp: Any, value: Any, path: str) -> Any:
     """Convert JSON ``value`` to the model type ``tp``, or raise :class:`ConfigError`."""
+    if isinstance(tp, typing.NewType):  # CauseId, StepId: read as their base type
+        tp = tp.__supertype__
     origin = typing.get_origin(tp)
     if origin is types.UnionType or origin is typing.Union:
         args = typing.get_args(tp)

@@ -67,7 +67,19 @@ def _route_out(route: RouteHealth, rr: RouteResult | None) -> str:
 
 def _evidence_line(ev: Evidence) -> str:
     parts = []
-    for name in ("mx", "address", "port", "phase", "outcome", "reply", "error", "note"):
+    for name in (
+        "mx",
+        "address",
+        "port",
+        "query",
+        "dns_outcome",
+        "target_kind",
+        "phase",
+        "outcome",
+        "reply",
+        "error",
+        "note",
+    ):
         value = getattr(ev, name)
         if value is not None:
             parts.append(f"{name}={_t(str(value), 300)}")

@@ -65,7 +65,7 @@ def _ms(ms: float) -> str:
 def _cell(route: RouteHealth, phase: Phase) -> str:
     t = route.timing(phase)
     # Sequence of phases of the route's TLS mode; others do not apply.
-    if t is None:
+    if t.outcome is Outcome.NOT_ATTEMPTED:
         return "\u2013"  # en dash: did not run
     if t.outcome is Outcome.OK:
         return _ms(t.duration_ms)

@@ -80,6 +80,7 @@ _VERDICT_STYLE = {
     Verdict.DEGRADED: "bold yellow",
     Verdict.FAILED: "bold red",
     Verdict.NO_MAIL: "bold blue",
+    Verdict.UNKNOWN: "bold magenta",
 }
 _SEVERITY_STYLE = {Severity.SOFT: "yellow", Severity.HARD: "red", Severity.INFO: "cyan"}
 _SEVERITY_TEXT = {Severity.SOFT: "soft bounce", Severity.HARD: "hard bounce", Severity.INFO: "info"}
@@ -215,6 +216,11 @@ def _header(report: ProbeReport) -> RenderableType:
         verdict.append("not diagnosed", style="bold")
         verdict.append(" (probe only). ")
         verdict.append(_route_summary(report))
+    elif diagnosis.verdict is Verdict.UNKNOWN:
+        # Nothing about delivery was verified: no verdict on the domain, say why instead.
+        lead = diagnosis.findings[0].title if diagnosis.findings else "nothing was probed"
+        verdict = Text(_safe(lead, _LIMIT_SHORT), style=_VERDICT_STYLE[Verdict.UNKNOWN])
+        verdict.append(" - no verdict on the domain: nothing about its mail was verified.")
     else:
         verdict.append(diagnosis.verdict.value.upper(), style=_VERDICT_STYLE[diagnosis.verdict])
         if diagnosis.verdict is not Verdict.HEALTHY:
@@ -231,7 +237,7 @@ def _header(report: ProbeReport) -> RenderableType:
     lines.append(verdict)
     if (
         diagnosis is not None
-        and diagnosis.verdict is not Verdict.HEALTHY
+        and diagnosis.verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN)
         and diagnosis.persistence is Persistence.UNKNOWN
     ):
         lines.append(
@@ -354,10 +360,15 @@ def _evidence(e: Evidence) -> Text:
     if where:
         line.append(where, style="bold")
     facts: list[str] = []
+    if e.query:
+        dns = f"dns {_safe(e.query, _LIMIT_SHORT)}"
+        facts.append(dns + (f" {e.dns_outcome.value}" if e.dns_outcome else ""))
+    if e.target_kind:
+        facts.append(f"dns MX target {e.target_kind.value}")
     if e.phase:
-        facts.append(_safe(e.phase, 30) + (f" {_safe(e.outcome, 30)}" if e.outcome else ""))
+        facts.append(e.phase.value + (f" {e.outcome.value}" if e.outcome else ""))
     elif e.outcome:
-        facts.append(_safe(e.outcome, 30))
+        facts.append(e.outcome.value)
     if e.reply:
         facts.append(f'"{_safe(e.reply)}"')
     if e.error:
@@ -650,7 +661,8 @@ def _phase_table(results: Sequence[RouteResult]) -> Table:
         cells: list[Text] = [Text(str(result.route.port)), Text(_mode(result))]
         for phases, _header in _PHASE_COLUMNS:
             cells.append(_phase_cell(_last(result, phases), failure))
-        cells.append(Text(format_ms(result.total_ms)))
+        skipped = result.failure is not None and result.failure.outcome is Outcome.NOT_ATTEMPTED
+        cells.append(Text("-", style="dim") if skipped else Text(format_ms(result.total_ms)))
         cells.append(_result_cell(result))
         table.add_row(*cells)
     return table
@@ -668,7 +680,7 @@ def _last(result: RouteResult, phases: tuple[Phase, ...]) -> PhaseRecord | None:
 
 
 def _phase_cell(rec: PhaseRecord | None, failure: PhaseRecord | None) -> Text:
-    if rec is None:
+    if rec is None or rec.outcome is Outcome.NOT_ATTEMPTED:
         return Text("-", style="dim")
     value = format_ms(rec.duration_ms)
     if rec is failure:
@@ -827,8 +839,13 @@ def _failure_block(results: Sequence[RouteResult]) -> RenderableType:
     head = Text()
     head.append(_labels(results), style="bold")
     head.append(": ")
-    head.append(f"{failure.phase.value} {failure.outcome.value}", style="red")
-    head.append(f" after {took} ms")
+    if failure.outcome is Outcome.NOT_ATTEMPTED:
+        # Never tried: no duration, no blame (the skip reason says why).
+        reason = failure.skip_reason.value if failure.skip_reason else "unknown"
+        head.append(f"not attempted ({reason})", style="yellow")
+    else:
+        head.append(f"{failure.phase.value} {failure.outcome.value}", style="red")
+        head.append(f" after {took} ms")
     table = _table(header=False)
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")

@@ -86,9 +86,12 @@ class CachingResolver(dns.asyncresolver.Resolver):
         return answer
 
 
-def caching_resolver(config: ResolverConfig, *, size: int = 50_000) -> CachingResolver:
-    """A resolver configured like :func:`~.resolver.build_resolver`'s, with the cache."""
-    plain = build_resolver(config)
+def caching_resolver(
+    config: ResolverConfig, lifetime: float, *, size: int = 50_000
+) -> CachingResolver:
+    """A resolver configured like :func:`~.resolver.build_resolver`'s (``lifetime``: the
+    per-question limit, ``--dns-timeout``), with the cache."""
+    plain = build_resolver(config, lifetime)
     resolver = CachingResolver(size)
     resolver.nameservers = plain.nameservers
     resolver.cache = dns.resolver.LRUCache(size)  # NXDOMAIN answers (RFC 2308)

@@ -140,23 +140,27 @@ async def _lookup_host(
         # the address would test a route no RFC-conforming sender uses.
         return MxHost(name=name, preference=preference, kind=MxTargetKind.IP_LITERAL, rank=rank)
 
-    async def ask(rdtype: str) -> tuple[DnsQuery, tuple[str, ...]]:
+    async def ask(rdtype: str) -> tuple[DnsQuery, tuple[str, ...], int]:
         async with limit:
             raw = await query_raw(resolver, name, rdtype, lifetime=budget.lifetime())
         addresses: list[str] = []
+        omitted = 0
         for rd in raw.records:
             text = clean(rd.to_text(), 64)
-            if text not in addresses:
-                addresses.append(text)
+            if text in addresses:
+                continue
             if len(addresses) >= MAX_ADDRESSES_PER_FAMILY:
-                break
-        return raw.query, tuple(addresses)
+                omitted += 1  # counted, so the report can say what the cap left out
+                continue
+            addresses.append(text)
+        return raw.query, tuple(addresses), omitted
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(ask(rdtype)) for rdtype in _ADDRESS_RDTYPES]
     results = [task.result() for task in tasks]
-    queries = tuple(q for q, _ in results)
-    addresses = tuple(a for _, found in results for a in found)
+    queries = tuple(q for q, _, _ in results)
+    addresses = tuple(a for _, found, _ in results for a in found)
+    omitted = sum(n for _, _, n in results)
     if addresses:
         # RFC 5321 5.1 and RFC 2181 10.3: an MX must name a host, not an alias.
         # MTAs follow the alias anyway, so it is still probed, but flagged.
@@ -173,6 +177,7 @@ async def _lookup_host(
         addresses=addresses,
         queries=queries,
         rank=rank,
+        addresses_omitted=omitted,
     )
 
 
@@ -217,7 +222,7 @@ async def resolve_domain(
     """
     name = normalize_domain(domain)
     if resolver is None:
-        resolver = build_resolver(config.resolver)
+        resolver = build_resolver(config.resolver, config.timeouts.dns)
     started = time.monotonic()
     budget = _Budget(config.timeouts.dns, deadline)
     limit = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
@@ -282,4 +287,4 @@ async def resolve_domain(
             for pref, host_name, rank in hosts_spec
         ]
     hosts = tuple(task.result() for task in tasks)
-    return done(ResolutionKind.MX, mx_query, hosts)
+    return replace(done(ResolutionKind.MX, mx_query, hosts), hosts_omitted=dropped)

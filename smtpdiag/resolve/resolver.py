@@ -22,11 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.message
 import dns.name
 import dns.nameserver
+import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdatatype
@@ -39,6 +41,8 @@ from ..textsafe import clean, shown
 
 __all__ = [
     "MAX_ANSWERS",
+    "MIN_ATTEMPT_TIMEOUT",
+    "attempt_timeout",
     "RawAnswer",
     "build_resolver",
     "query",
@@ -51,8 +55,8 @@ _log = logging.getLogger(__name__)
 MAX_ANSWERS = 64
 #: Longest text kept from one record or one error detail.
 _MAX_RECORD_TEXT = 300
-#: Per-attempt limit on one nameserver; the whole question is bounded by ``lifetime``.
-_ATTEMPT_TIMEOUT = 2.0
+#: Shortest per-attempt limit on one nameserver when several share the lifetime.
+MIN_ATTEMPT_TIMEOUT = 2.0
 #: EDNS(0) payload size advertised (the DNS Flag Day 2020 recommendation), so that
 #: answers up to 1232 bytes come over UDP and larger ones set TC and move to TCP.
 _EDNS_PAYLOAD = 1232
@@ -81,22 +85,92 @@ class _RecordingNameserver(dns.nameserver.Do53Nameserver):
     def __str__(self) -> str:
         return _server_text(self.answer_nameserver(), self.answer_port())
 
-    async def async_query(
-        self, request: dns.message.QueryMessage, *args: Any, **kwargs: Any
-    ) -> dns.message.Message:
-        response = await super().async_query(request, *args, **kwargs)
+    def _note(self) -> None:
         seen = _responders.get()
         if seen is not None:
             seen.append(_server_text(self.answer_nameserver(), self.answer_port()))
+
+    async def async_query(
+        self,
+        request: dns.message.QueryMessage,
+        timeout: float,  # noqa: ASYNC109 - dnspython's signature
+        source: str | None,
+        source_port: int,
+        max_size: bool,
+        backend: Any,
+        one_rr_per_rrset: bool = False,
+        ignore_trailing: bool = False,
+    ) -> dns.message.Message:
+        """As dnspython's, except that over UDP a reply that does not parse is an error
+        of this server (dnspython skips it and waits for the lifetime to end, so a
+        server answering garbage looked like no server at all). Replies that parse but
+        do not match the question (ID, name) are still skipped: they may be spoofed.
+        """
+        if max_size:
+            response = await super().async_query(
+                request,
+                timeout,
+                source,
+                source_port,
+                max_size,
+                backend,
+                one_rr_per_rrset,
+                ignore_trailing,
+            )
+            self._note()
+            return response
+        try:
+            response = await dns.asyncquery.udp(
+                request,
+                self.address,
+                timeout=timeout,
+                port=self.port,
+                source=source,
+                source_port=source_port,
+                raise_on_truncation=True,
+                backend=backend,
+                one_rr_per_rrset=one_rr_per_rrset,
+                ignore_trailing=ignore_trailing,
+                ignore_errors=False,
+                ignore_unexpected=True,
+            )
+        except dns.message.Truncated:
+            self._note()  # a real reply with TC set: dnspython retries over TCP
+            raise
+        except (dns.exception.Timeout, OSError, dns.query.BadResponse):
+            raise  # no reply, or one for another question
+        except Exception as exc:
+            # The server sent bytes that are not a DNS message: it answered, badly.
+            self._note()
+            raise dns.exception.FormError(  # type: ignore[no-untyped-call]
+                f"malformed reply: {type(exc).__name__}: {clean(str(exc), 120)}"
+            ) from exc
+        self._note()
         return response
 
 
-def build_resolver(config: ResolverConfig) -> dns.asyncresolver.Resolver:
+def attempt_timeout(lifetime: float, nameservers: int) -> float:
+    """Per-attempt limit on one nameserver: the whole ``lifetime`` (``--dns-timeout``)
+    with one nameserver, an equal share (at least :data:`MIN_ATTEMPT_TIMEOUT`) with
+    several, so a dead first server leaves time for the next.
+
+    Why not a fixed 2 s: a nameserver answering in 3 s with ``--dns-timeout 5`` must
+    be heard, not reported as silent.
+    """
+    if nameservers <= 1:
+        return lifetime
+    return min(lifetime, max(MIN_ATTEMPT_TIMEOUT, lifetime / nameservers))
+
+
+def build_resolver(
+    config: ResolverConfig, lifetime: float = MIN_ATTEMPT_TIMEOUT
+) -> dns.asyncresolver.Resolver:
     """A resolver asking ``config.nameservers`` in order, or the system's when empty.
 
     The resolver has no cache and no search list (every name asked is absolute) and
     uses EDNS(0) with a 1232-byte payload. Per-question limits are passed to
-    :func:`query`.
+    :func:`query`; ``lifetime`` (the per-question limit, ``--dns-timeout``) sets the
+    per-attempt limit (:func:`attempt_timeout`).
 
     Raises:
         ProbeError: No nameservers are configured and the resolv.conf (the system's
@@ -138,7 +212,7 @@ def build_resolver(config: ResolverConfig) -> dns.asyncresolver.Resolver:
     # A SERVFAIL from one server should not be retried against the same server
     # until the lifetime runs out: it is an answer, and we want to report it.
     resolver.retry_servfail = False
-    resolver.timeout = _ATTEMPT_TIMEOUT
+    resolver.timeout = attempt_timeout(lifetime, len(addresses))
     resolver.use_edns(0, 0, _EDNS_PAYLOAD)
     return resolver
 
@@ -282,6 +356,10 @@ def _translate(exc: BaseException, responders: list[str]) -> tuple[DnsOutcome, s
                 server = responders[-1] if responders else None
                 return mapped, server, _SHORT_DETAIL.get(mapped) or _describe_error(exc)
             outcome, server, detail = mapped(exc)
+            if server is None and outcome is DnsOutcome.ERROR and responders:
+                # A server replied (malformed, a CNAME loop, ...): it answered, and
+                # the probe did run (ProbeReport.could_not_run reads this).
+                server = responders[-1]
             return outcome, server, detail
     raise exc  # not a DNS outcome: a bug, let it surface
 

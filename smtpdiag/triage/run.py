@@ -278,7 +278,9 @@ class _Engine:
         self.in_flight = asyncio.Semaphore(settings.in_flight)
         self.pending = 0
         self.room = asyncio.Condition()
-        self.resolver = caching_resolver(config.resolver, size=settings.dns_cache)
+        self.resolver = caching_resolver(
+            config.resolver, config.timeouts.dns, size=settings.dns_cache
+        )
         self.dns = asyncio.Semaphore(settings.dns_concurrency)
         self.active = 0
         self.idle = asyncio.Event()

@@ -215,6 +215,8 @@ def test_batch_probe_checks_each_network_domain_once(
         "8",
         "--connect-timeout",
         "1",
+        "--allow-targets",
+        "127.0.0.0/8",
     ]
     code = main(["explain", "--batch", str(log), "--probe", "--json", *argv])
     out, err = capsys.readouterr()

@@ -174,6 +174,7 @@ async def test_reset_in_tls_is_442_tls(dns_server: DnsFactory, servers: ServerSe
     assert f["evidence"][0]["phase"] == "tls-handshake"
 
 
+@pytest.mark.xfail(reason="needs the probe's typed TLS reasons (merged separately)", strict=False)
 async def test_tls_version_mismatch_is_542(dns_server: DnsFactory, servers: ServerSet) -> None:
     diag = await one_server(dns_server, servers, "oldtls")
     assert diag["primary"] == "5.4.2"
@@ -195,13 +196,18 @@ async def test_expired_certificate_is_542_with_cert_facts(
     assert "expired 1 day ago" in note and "subject" in note, note
 
 
-async def test_greeting_554_is_542_policy(dns_server: DnsFactory, servers: ServerSet) -> None:
+async def test_greeting_554_uses_the_servers_own_code(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # "554 5.3.2 No SMTP service here": the server states a well-formed code of its
+    # reply's class, so 5.3.2 is the primary code (it was 5.4.2, the tool's own).
     diag = await one_server(dns_server, servers, "policy")
     f = finding(diag, "server-rejected")
-    assert diag["primary"] == "5.4.2"
+    assert diag["primary"] == "5.3.2" and f["code"] == "5.3.2"
+    assert f["payload"]["server_code"] == "5.3.2"
     assert cause("5.4.2", "connection-policy") in f["causes"]
     assert f["evidence"][0]["reply"].startswith("554 5.3.2")
-    assert "5.3.2" in f["neighbours"]
+    assert "5.4.2" in f["neighbours"]
 
 
 async def test_no_starttls_is_degraded(dns_server: DnsFactory, servers: ServerSet) -> None:
@@ -210,18 +216,39 @@ async def test_no_starttls_is_degraded(dns_server: DnsFactory, servers: ServerSe
     finding(diag, "starttls-not-offered")
 
 
-async def test_everything_refused_is_542(dns_server: DnsFactory, servers: ServerSet) -> None:
-    port = closed_port()
+async def test_everything_refused_is_a_dead_mail_host(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # Every port of every MX answers the SYN with RST: the hosts are up, nothing listens.
+    # That is a dead or decommissioned mail host (5.4.3, 4.4.1 as the neighbour a
+    # sending MTA logs), not a firewall (it was 5.4.2 all-routes-refused).
+    port, other = closed_port(), closed_port()
     zone = {"@": ["MX 10 mx1", "MX 20 mx2"], "mx1": ["A 127.0.0.1"], "mx2": ["A 127.78.0.2"]}
-    diag = await run(dns_server, servers, "refused.e2e.test", zone, (port,))
-    assert diag["verdict"] == "failed" and diag["primary"] == "5.4.2"
-    f = finding(diag, "all-routes-refused")
-    assert cause("5.4.2", "port-blocked") in f["causes"]
+    diag = await run(dns_server, servers, "refused.e2e.test", zone, (port, other))
+    assert diag["verdict"] == "failed" and diag["primary"] == "5.4.3"
+    assert [f["rule"] for f in diag["findings"]] == ["mx-not-listening"]
+    f = finding(diag, "mx-not-listening")
+    assert cause("5.4.3", "server-shut-down") in f["causes"]
+    assert "4.4.1" in f["neighbours"]
     assert {e["outcome"] for e in f["evidence"] if e["outcome"]} == {"refused"}
     steps = {s["id"]: s for s in f["steps"]}
-    assert steps["5.4.2/test-connection"]["status"] == "done"
-    assert "refused" in steps["5.4.2/test-connection"]["result"]
+    assert steps["5.4.3/mx-connectivity"]["status"] == "done"
     assert f["persistence"] == "unknown"
+
+
+async def test_some_ports_refused_stays_port_blocked(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # The delivery port refused while another port of the same host answers: the
+    # port-blocked 5.4.2, not a dead host.
+    port = closed_port()
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    diag = await run(
+        dns_server, servers, "halfopen.e2e.test", zone, (port, servers.port("healthy"))
+    )
+    assert diag["primary"] == "5.4.2"
+    assert "port-blocked" in [f["rule"] for f in diag["findings"]]
+    assert "mx-not-listening" not in [f["rule"] for f in diag["findings"]]
 
 
 async def test_dead_primary_working_secondary(dns_server: DnsFactory, servers: ServerSet) -> None:
@@ -392,9 +419,9 @@ async def test_ipv4_only_against_ipv6_only_mx_is_not_a_hard_bounce(
     f = diag["findings"][0]
     assert "the MX has only IPv6 addresses, and -4 was given" in f["summary"], f["summary"]
     assert "5.4.3" not in json.dumps(diag) and "does not exist" not in json.dumps(diag)
-    # Nothing was tested: not a pass for CI, but no hard bounce either (exit 3, failed,
-    # with no code and a FIX action: probe again without -4).
-    assert (diag["verdict"], code) == ("failed", 3)
+    # Nothing was tested: neither a pass nor "failed" (it was exit 3, failed): verdict
+    # unknown, exit 5, no code and a FIX action: probe again without -4.
+    assert (diag["verdict"], code) == ("unknown", 5)
     assert f["action"]["kind"] == "fix"
     assert (doc6["diagnosis"]["verdict"], code6) == ("healthy", 0), doc6["diagnosis"]
 

@@ -31,6 +31,7 @@ from smtpdiag.model import (
     ResolutionKind,
     Route,
     RouteResult,
+    RuleId,
     Severity,
     SmtpReply,
     TlsInfo,
@@ -184,7 +185,11 @@ def report(
 def _diag(verdict: Verdict, code: str | None = None) -> Diagnosis:
     findings = ()
     if code is not None:
-        findings = (Finding("test-rule", code, "Connection failure", Severity.SOFT, "summary"),)
+        findings = (
+            Finding(
+                RuleId.CONNECTION_DROPPED, code, "Connection failure", Severity.SOFT, "summary"
+            ),
+        )
     return Diagnosis(verdict, Persistence.UNKNOWN, code, findings, "2026-11-23T06:00:01Z")
 
 

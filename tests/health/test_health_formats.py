@@ -19,8 +19,8 @@ from om_validate import validate_openmetrics
 from plugin_output import parse_plugin_output
 
 from smtpdiag.health import HealthResult, evaluate, unknown_result
-from smtpdiag.health.document import health_document, load_check_schema
-from smtpdiag.health.text import render_health_text
+from smtpdiag.report.health_json import health_document, load_check_schema
+from smtpdiag.report.health_text import render_health_text
 from smtpdiag.report.jsonout import load_schema
 from smtpdiag.report.junit import render_junit
 from smtpdiag.report.markdown import escape_markdown, render_markdown

@@ -16,8 +16,8 @@ from plugin_output import parse_plugin_output
 
 from smtpdiag.cli import main
 from smtpdiag.health import HealthStatus, Limit, ProblemKind, Thresholds, check, check_sync
-from smtpdiag.health.document import load_check_schema
 from smtpdiag.model import Phase
+from smtpdiag.report.health_json import load_check_schema
 from smtpdiag.report.jsonout import load_schema
 
 

@@ -25,6 +25,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from smtpdiag.api import probe
 from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig, Timeouts
 from smtpdiag.model import DnsOutcome, MxTargetKind, ResolutionKind
 from smtpdiag.resolve import resolve_domain
@@ -268,3 +269,79 @@ async def test_truncated_forever_and_tcp_resets() -> None:
     assert resolution.mx_query.detail
     assert tcp_connections >= 1
     assert udp_queries < 200 and tcp_connections < 200  # back-off, not a busy loop
+
+
+# ------------------------------------------- answers that are answers (issue 8)
+
+
+async def test_cname_loop_in_the_mx_answer_is_an_answer() -> None:
+    """The MX answer loops (domain -> a -> domain): an error from that nameserver, and
+    the probe did run (no "no nameserver answered", no exit 5)."""
+
+    def reply(request: dns.message.Message, _: bytes) -> list[bytes]:
+        return [
+            _answer(
+                request,
+                "loop.test. 60 IN CNAME a.loop.test.",
+                "a.loop.test. 60 IN CNAME loop.test.",
+            ).to_wire()
+        ]
+
+    async with hostile_dns(reply) as server:
+        report = await probe("loop.test", _config(server.nameserver), diagnose=False)
+    query = report.resolution.mx_query
+    assert query.outcome is DnsOutcome.ERROR and query.detail
+    assert query.nameserver == str(server.nameserver)
+    assert report.could_not_run is False
+
+
+async def test_malformed_reply_is_an_answer() -> None:
+    """Bytes that are not a DNS message (same ID, then junk): that server answered."""
+
+    def reply(request: dns.message.Message, wire: bytes) -> list[bytes]:
+        return [wire[:2] + b"\x81\x80junk"]
+
+    async with hostile_dns(reply) as server:
+        start = time.monotonic()
+        report = await probe("junk.test", _config(server.nameserver), diagnose=False)
+        elapsed = time.monotonic() - start
+    query = report.resolution.mx_query
+    assert query.outcome is DnsOutcome.ERROR
+    assert query.nameserver == str(server.nameserver)
+    assert query.detail and "malformed" in query.detail
+    assert report.could_not_run is False
+    assert elapsed < 1.0  # not a wait for the lifetime
+
+
+async def test_silence_is_still_could_not_run() -> None:
+    def reply(request: dns.message.Message, wire: bytes) -> list[bytes]:
+        return []
+
+    async with hostile_dns(reply) as server:
+        report = await probe("quiet.test", _config(server.nameserver, 0.3), diagnose=False)
+    assert report.resolution.mx_query.nameserver is None
+    assert report.could_not_run is True
+
+
+async def test_per_attempt_timeout_follows_dns_timeout(dns_server: Any) -> None:
+    """A nameserver answering in 3 s with --dns-timeout 5 is heard (it used to be cut
+    at a fixed 2 s per attempt, then "never answered")."""
+    server = await dns_server(
+        {"slow.test": {"@": "MX 10 mx", "mx": "A 127.0.0.1"}}, {"slow.test/MX": "delay:3"}
+    )
+    resolution = await resolve_domain("slow.test", _config(server.nameserver, 5.0, 8.0))
+    assert resolution.mx_query.outcome is DnsOutcome.OK
+    assert 2900 <= resolution.mx_query.duration_ms < 4500
+
+
+async def test_caps_are_counted(dns_server: Any) -> None:
+    mx = [f"MX {i} mx{i}" for i in range(MAX_MX_HOSTS + 5)]
+    zone: dict[str, Any] = {"@": mx}
+    zone.update({f"mx{i}": "A 127.0.0.1" for i in range(MAX_MX_HOSTS + 5)})
+    zone["mx0"] = [f"A 127.0.1.{i}" for i in range(1, MAX_ADDRESSES_PER_FAMILY + 5)]
+    server = await dns_server({"capped.test": zone})
+    resolution = await resolve_domain("capped.test", _config(server.nameserver, 2.0))
+    assert len(resolution.hosts) == MAX_MX_HOSTS and resolution.hosts_omitted == 5
+    first = resolution.hosts[0]
+    assert len(first.addresses) == MAX_ADDRESSES_PER_FAMILY and first.addresses_omitted == 4
+    assert all(h.addresses_omitted == 0 for h in resolution.hosts[1:])

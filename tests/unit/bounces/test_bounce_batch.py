@@ -369,6 +369,9 @@ def test_infer_delay_words_make_class_4_but_not_for_permanent_only_codes() -> No
     unknown = infer("user unknown; will retry")
     assert unknown is not None and unknown.code == "5.1.1"
     assert infer("nothing to see here") is None
+    # qmail says "Giving up on <ip>" for every permanent error: not an expiry
+    full = infer("Giving up on 198.51.100.41.\nmailbox is full")
+    assert full is not None and full.reason is Reason.MAILBOX_FULL
 
 
 # --------------------------------------------------------------------- schema and imports
@@ -413,3 +416,40 @@ def test_exchange_541_access_denied_headline() -> None:
     assert e.decision is Decision.SUPPRESS and e.reason is Reason.USER_UNKNOWN
     plain = explain("451 4.4.1 No answer from host", now=NOW)
     assert "No answer from host" in plain.summary and plain.decision is Decision.RETRY
+
+
+def test_transient_code_with_action_failed_is_not_retry() -> None:
+    from smtpdiag.diagnose.bounce import explain
+
+    e = explain((CASES / "act_dsn_447_action_failed.eml").read_bytes(), now=NOW)
+    assert e.decision is Decision.FIX
+    assert e.action is not None and e.action.kind.value == "fix" and not e.action.schedule
+    assert "gave up" in e.summary
+
+
+def test_summary_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtpdiag.bounces import batch
+
+    monkeypatch.setattr(batch, "MAX_KEYS", 3)
+    builder = SummaryBuilder()
+    (record,) = [i for i in run(CASES / "seed_442_example.txt") if isinstance(i, BatchRecord)]
+    from dataclasses import replace
+
+    for n in range(10):
+        builder.add(replace(record, input=f"x#{n}", domain=f"d{n}.example"))
+    s = builder.summary()
+    assert s.by_domain == {"d0.example": 1, "d1.example": 1, "d2.example": 1, "(other)": 7}
+    assert s.inputs == 10 == s.records
+
+
+@pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
+def test_batch_assessment_equals_the_full_explanation(case: dict[str, Any]) -> None:
+    from smtpdiag.diagnose.bounce import assess, explain_parsed, parse_recipients
+
+    for parsed in parse_recipients((CASES / case["file"]).read_bytes()):
+        a = assess(parsed, now=NOW)
+        e = explain_parsed(parsed, now=NOW)
+        assert (a.reason, a.decision, a.severity) == (e.reason, e.decision, e.severity)
+        assert a.code == e.code
+        schedule = tuple(r.at for r in e.action.schedule) if e.action else ()
+        assert a.retry_at == schedule

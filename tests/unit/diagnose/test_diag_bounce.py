@@ -240,9 +240,14 @@ MX1 = host("mx1.example.com")
 
 
 def _probe_refused() -> Any:
+    # Port 25 refused while 587 answers: the destination refuses the delivery port (a
+    # refusal of every port is a dead mail host, 5.4.3).
     return report(
         resolution([MX1], domain="example.com"),
-        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)],
+        [
+            failed(r, Phase.CONNECT, Outcome.REFUSED) if r.port != 587 else ok(r)
+            for r in routes_for(MX1)
+        ],
     )
 
 
@@ -346,3 +351,44 @@ def test_confirm_own_port_block_only_for_silent_drops() -> None:
     )
     c2 = confirm(explain("550 5.4.2 port blocked"), refused)
     assert c2.status is ConfirmStatus.CONFIRMED and c2.primary == "5.4.2"
+
+
+# --------------------------------------------------------------------- code forms
+
+
+@pytest.mark.parametrize(
+    ("text", "basic", "enhanced"),
+    [
+        ("550: 5.2.2 <a@example.org> Mailbox quota exceeded", 550, "5.2.2"),
+        ("Reason: ERROR_CODE :550, ERROR_CODE_DESC : User not found.", 550, None),
+        ("SMTP failure. ResponseCode 421, Too many connections", 421, None),
+        ("Remote host said: 550 sorry, no mailbox here by that name.\n(#5.5.0)", 550, "5.5.0"),
+        (
+            "5.1.0 - Unknown address error 550-'5.7.1 <a@example.org>... Access denied'",
+            550,
+            "5.7.1",
+        ),
+        (
+            "returned '451 4.4.0 Primary target said: \"421 4.4.2 Connection dropped\"'",
+            421,
+            "4.4.2",
+        ),
+        ("550 5.1.=\n1 x", 550, None),  # a QP soft break is only undone in a QP part
+    ],
+)
+def test_code_forms(text: str, basic: int | None, enhanced: str | None) -> None:
+    b = parse_bounce(text)
+    assert (b.basic, b.enhanced) == (basic, enhanced)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Received: from mx (MOS 4.1.8-GA) with ESMTP\n\nthe message could not be delivered",
+        "X-ML-Server: fml [fml 4.0.3 release]\n\nthe message could not be delivered",
+        "X-Mailer: mxl_mta-5.5.0-3\n\nthe message could not be delivered",
+        "relay mxl_mta-5.5.0-3 and build 4.1.8-GA, software v5.1.1, fml 4.0.3",
+    ],
+)
+def test_versions_and_headers_are_not_codes(text: str) -> None:
+    assert not parse_bounce(text).found

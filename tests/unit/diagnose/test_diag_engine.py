@@ -32,7 +32,7 @@ def test_failure_in_every_probe_over_30_min_is_permanent() -> None:
     hist = [refused("2026-01-01T11:00:00Z"), refused("2026-01-01T11:30:00Z")]
     d = diagnose(refused("2026-01-01T12:00:00Z"), now=NOW, history=hist)
     f = d.findings[0]
-    assert f.rule == "all-routes-refused"
+    assert f.rule == "mx-not-listening"
     assert f.persistence is Persistence.PERMANENT
     assert d.persistence is Persistence.PERMANENT
     assert f.evidence[-1].note == "persistence: seen in all 3 probes over 60 min: it persists"
@@ -74,7 +74,7 @@ def test_recovered_domain_is_transient() -> None:
     assert d.verdict is Verdict.HEALTHY
     assert d.persistence is Persistence.TRANSIENT
     assert d.primary is None
-    assert "recovered: earlier probes saw all-routes-refused" in (
+    assert "recovered: earlier probes saw mx-not-listening" in (
         d.findings[0].evidence[-1].note or ""
     )
 

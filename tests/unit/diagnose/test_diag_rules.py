@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from factories import (
 
 from smtpdiag.diagnose import diagnose
 from smtpdiag.diagnose.rules import RULES, RouteState, classify
+from smtpdiag.diagnose.table import ServerOwn
 from smtpdiag.model import (
     ActionKind,
     AddressFamily,
@@ -38,6 +40,7 @@ from smtpdiag.model import (
     Severity,
     StepStatus,
     TlsInfo,
+    TlsReason,
     Verdict,
 )
 
@@ -131,7 +134,7 @@ CASES = [
         ["null-mx"],
         "5.1.10",
         ActionKind.SUPPRESS,
-        evidence={"phase": "dns MX example.org", "outcome": "ok"},
+        evidence={"query": "MX example.org", "dns_outcome": "ok"},
     ),
     Case(
         "dns-servfail",
@@ -141,17 +144,20 @@ CASES = [
         "4.4.3",
         ActionKind.RETRY,
         schedule=(1800, 3600, 7200, 14400, 28800),
-        evidence={"outcome": "servfail"},
+        evidence={"dns_outcome": "servfail"},
         summary_has=("transient DNS",),
     ),
     Case(
+        # No nameserver answered at all: the probe could not run, which is no verdict on
+        # the domain (not "FAILED 4.4.3").
         "dns-timeout",
         lambda: report(resolution(kind=ResolutionKind.FAILED, mx_outcome=DnsOutcome.TIMEOUT)),
-        Verdict.FAILED,
-        ["dns-failed"],
-        "4.4.3",
-        ActionKind.RETRY,
-        evidence={"outcome": "timeout", "note": "no nameserver answered"},
+        Verdict.UNKNOWN,
+        ["could-not-run"],
+        None,
+        ActionKind.FIX,
+        evidence={"dns_outcome": "timeout", "note": "no nameserver answered"},
+        title="Could not run: no nameserver answered",
     ),
     Case(
         "no-route-nxdomain",
@@ -216,13 +222,14 @@ CASES = [
             Outcome.REPLY,
             reply_=reply(421, "4.7.0 Too many connections from your host"),
         ),
+        # The server states a well-formed 4.7.0 of its reply's class: that is the code.
         Verdict.FAILED,
         ["greeting-deferred"],
-        "4.3.2",
+        "4.7.0",
         ActionKind.RETRY,
         causes=["overload"],
-        neighbours=("4.7.0",),
-        summary_has=("the server itself said 4.7.0",),
+        neighbours=("4.3.2",),
+        summary_has=("4.7.0 as the server states it",),
     ),
     Case(
         "greeting-closed",
@@ -275,7 +282,10 @@ CASES = [
     Case(
         "tls-eof-is-transient",
         lambda: only25(
-            Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE, detail="EOF occurred in violation of protocol"
+            Phase.TLS_HANDSHAKE,
+            Outcome.TLS_FAILURE,
+            detail="EOF occurred in violation of protocol",
+            tls_reason=TlsReason.CLOSED,
         ),
         Verdict.FAILED,
         ["connection-dropped"],
@@ -296,6 +306,7 @@ CASES = [
             Phase.TLS_HANDSHAKE,
             Outcome.TLS_FAILURE,
             detail="[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol",
+            tls_reason=TlsReason.PROTOCOL_VERSION,
         ),
         Verdict.FAILED,
         ["tls-mismatch"],
@@ -312,6 +323,8 @@ CASES = [
             Phase.TLS_HANDSHAKE,
             Outcome.TLS_FAILURE,
             detail="[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure",
+            tls_reason=TlsReason.ALERT,
+            tls_alert="handshake_failure",
         ),
         Verdict.FAILED,
         ["tls-mismatch"],
@@ -325,6 +338,7 @@ CASES = [
             Outcome.TLS_FAILURE,
             detail="[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
             "certificate",
+            tls_reason=TlsReason.CERT_UNTRUSTED,
             tls_info=TlsInfo(
                 certificate=cert(subject="CN=mx1", issuer="CN=mx1"),
                 verify_error="self-signed certificate",
@@ -333,7 +347,7 @@ CASES = [
         Verdict.FAILED,
         ["tls-mismatch"],
         "5.4.2",
-        summary_has=("certificate fails verification (self-signed certificate)",),
+        summary_has=("the certificate has no chain to a trusted root",),
     ),
     Case(
         "implicit-tls-plaintext",
@@ -346,6 +360,7 @@ CASES = [
                     Phase.TLS_HANDSHAKE,
                     Outcome.TLS_FAILURE,
                     detail="[SSL: WRONG_VERSION_NUMBER] wrong version number",
+                    tls_reason=TlsReason.NOT_TLS,
                 ),
             ],
             ports=(465, 25),
@@ -364,6 +379,7 @@ CASES = [
                     Phase.TLS_HANDSHAKE,
                     Outcome.TLS_FAILURE,
                     detail="[SSL: WRONG_VERSION_NUMBER] wrong version number",
+                    tls_reason=TlsReason.NOT_TLS,
                 )
             ],
             ports=(465,),
@@ -371,8 +387,8 @@ CASES = [
         Verdict.FAILED,
         ["tls-mismatch"],
         "5.4.2",
-        causes=["tls-mismatch", "server-configuration"],
-        summary_has=("wrong version number",),
+        causes=["server-configuration"],
+        summary_has=("plaintext on an implicit-TLS port",),
     ),
     Case(
         "starttls-554",
@@ -393,7 +409,7 @@ CASES = [
         ),
         Verdict.FAILED,
         ["server-rejected"],
-        "5.4.2",
+        "5.7.1",
         ActionKind.SUPPRESS,
         causes=["connection-policy", "ip-blocked"],
         steps=[D, H, H, H, D, H],
@@ -403,7 +419,7 @@ CASES = [
         lambda: only25(Phase.HELO, Outcome.REPLY, reply_=reply(550, "5.5.1 HELO rejected")),
         Verdict.FAILED,
         ["server-rejected"],
-        "5.4.2",
+        "5.5.1",
         causes=["protocol-incompatibility", "server-configuration"],
     ),
     Case(
@@ -421,15 +437,16 @@ CASES = [
             resolution([MX1, MX2]),
             [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1) + routes_for(MX2)],
         ),
+        # Every port of every MX refused: the hosts are up and nothing listens - a dead
+        # mail host (5.4.3), not a firewall (5.4.2).
         Verdict.FAILED,
-        ["all-routes-refused"],
-        "5.4.2",
+        ["mx-not-listening"],
+        "5.4.3",
         ActionKind.SUPPRESS,
-        causes=["port-blocked", "firewall-rules", "connection-policy"],
-        steps=[D, H, H, D, H, H],
-        neighbours=("4.4.1",),
+        causes=["mx-records", "server-shut-down"],
+        neighbours=("4.4.1", "5.4.4"),
         evidence={"phase": "connect", "outcome": "refused", "duration_ms": 0.4},
-        summary_has=("6 refused", "Permanent only if it persists"),
+        summary_has=("no mail server listens", "4.4.1"),
     ),
     Case(
         "all-silently-dropped",
@@ -474,7 +491,11 @@ CASES = [
             resolution([MX1]),
             [
                 failed(
-                    R25, Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE, detail="no protocols available"
+                    R25,
+                    Phase.TLS_HANDSHAKE,
+                    Outcome.TLS_FAILURE,
+                    detail="no protocols available",
+                    tls_reason=TlsReason.PROTOCOL_VERSION,
                 ),
                 ok(R587),
                 ok(R465),
@@ -568,7 +589,13 @@ CASES = [
         lambda: report(
             resolution([MX1]),
             [
-                failed(R25, Phase.CONNECT, Outcome.ERROR, detail="Operation not permitted"),
+                failed(
+                    R25,
+                    Phase.CONNECT,
+                    Outcome.ERROR,
+                    detail="Operation not permitted",
+                    errno=errno.EPERM,
+                ),
                 ok(R587),
                 ok(R465),
             ],
@@ -611,7 +638,13 @@ CASES = [
         lambda: report(
             resolution([MX1]),
             [
-                failed(R25, Phase.CONNECT, Outcome.UNREACHABLE, detail="No route to host"),
+                failed(
+                    R25,
+                    Phase.CONNECT,
+                    Outcome.UNREACHABLE,
+                    detail="No route to host",
+                    errno=errno.EHOSTUNREACH,
+                ),
                 ok(R587),
                 ok(R465),
             ],
@@ -675,7 +708,7 @@ CASES = [
         ActionKind.FIX,
         causes=["dns-invalid", "mx-records"],
         neighbours=("5.4.4", "4.4.1"),
-        evidence={"phase": "dns A mx1.example.org", "outcome": "nxdomain"},
+        evidence={"query": "A mx1.example.org", "dns_outcome": "nxdomain"},
         summary_has=(
             "MX target mx1.example.org has no address",
             "another MX works: mx2.example.org",
@@ -712,7 +745,7 @@ CASES = [
         ["mx-no-address"],
         "5.4.3",
         causes=["dns-invalid", "mx-records", "configuration"],
-        evidence={"outcome": "ip-literal"},
+        evidence={"target_kind": "ip-literal"},
     ),
     Case(
         "mx-cname",
@@ -821,7 +854,7 @@ CASES = [
         ActionKind.FIX,
         focus="server-rejected",
         severity=Severity.INFO,
-        title="Bad connection",
+        title="Delivery not authorized, message refused",
         action_has=("Do not suppress: mail is still deliverable via mx2.example.org",),
     ),
     Case(
@@ -830,7 +863,11 @@ CASES = [
             resolution([host(addresses=("198.51.100.5", "198.51.100.9"))]),
             [
                 failed(
-                    R25, Phase.TLS_HANDSHAKE, Outcome.TLS_FAILURE, detail="no protocols available"
+                    R25,
+                    Phase.TLS_HANDSHAKE,
+                    Outcome.TLS_FAILURE,
+                    detail="no protocols available",
+                    tls_reason=TlsReason.PROTOCOL_VERSION,
                 ),
                 ok(route(address="198.51.100.9")),
             ],
@@ -927,7 +964,7 @@ CASES = [
     Case(
         "nothing-probed",
         lambda: report(resolution([host(addresses=(), address_outcome=DnsOutcome.OK)])),
-        Verdict.FAILED,
+        Verdict.UNKNOWN,
         ["nothing-probed"],
         None,
         ActionKind.FIX,
@@ -937,7 +974,7 @@ CASES = [
     Case(
         "ipv4-filter-ipv6-only-mx-nothing-probed",
         lambda: only_family(V4, resolution([MX1_V6]), []),
-        Verdict.FAILED,
+        Verdict.UNKNOWN,
         ["nothing-probed"],
         None,
         ActionKind.FIX,
@@ -953,7 +990,7 @@ CASES = [
     Case(
         "ipv6-filter-ipv4-only-mxs-nothing-probed",
         lambda: only_family(V6, resolution([MX1, MX2]), []),
-        Verdict.FAILED,
+        Verdict.UNKNOWN,
         ["nothing-probed"],
         None,
         summary_has=("every MX has only IPv4 addresses, and -6 was given",),
@@ -988,8 +1025,8 @@ CASES = [
             [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX2_V6)],
         ),
         Verdict.FAILED,
-        ["all-routes-refused", "family-filtered"],
-        "5.4.2",
+        ["mx-not-listening", "family-filtered"],
+        "5.4.3",
         ActionKind.FIX,
         action_has=("Do not suppress yet: mx1.example.org was not probed (-4/-6)",),
         summary_has=(
@@ -1037,8 +1074,11 @@ def test_rule_case(case: Case) -> None:
     assert d.primary == case.primary
     assert d.generated_at == "2026-01-01T12:00:00Z"
     first = d.findings[0] if case.focus is None else _by_rule(d, case.focus)
-    rule = next(r for r in RULES if r.id == first.rule)
-    assert first.code == rule.code
+    rule = next((r for r in RULES if r.id == first.rule), None)
+    if rule is not None and isinstance(rule.code, ServerOwn):
+        assert first.code in (rule.seed_code, first.payload.server_code)
+    else:
+        assert first.code == (rule.code if rule else None)
     if case.severity is not None:
         assert first.severity is case.severity
     if case.title is not None:
@@ -1062,7 +1102,9 @@ def test_rule_case(case: Case) -> None:
         assert first.action.kind is case.action
     if case.causes is not None:
         assert first.code is not None
-        assert first.causes == _cause_text(first.code, case.causes)
+        seed = first.cause_ids[0].split("/", 1)[0] if first.cause_ids else first.code
+        assert first.cause_ids == tuple(f"{seed}/{c}" for c in case.causes)
+        assert first.causes == _cause_text(seed, case.causes)
     if case.steps is not None:
         assert [s.status for s in first.steps] == case.steps
         for s in first.steps:
@@ -1102,7 +1144,10 @@ def test_retry_times_are_concrete_from_now() -> None:
 def test_542_steps_results_name_what_the_probe_did() -> None:
     rep = report(
         resolution([MX1]),
-        [failed(r, Phase.CONNECT, Outcome.REFUSED) for r in routes_for(MX1)],
+        [
+            failed(r, Phase.CONNECT, Outcome.REFUSED if r.port != 465 else Outcome.TIMEOUT)
+            for r in routes_for(MX1)
+        ],
     )
     f = diagnose(rep, now=NOW).findings[0]
     steps = {s.id: s for s in f.steps}
@@ -1110,7 +1155,7 @@ def test_542_steps_results_name_what_the_probe_did() -> None:
     assert steps["5.4.2/test-connection"].result.startswith(
         "connect to mx1.example.org[198.51.100.5]:25 refused in 0.4 ms"
     )
-    assert steps["5.4.2/alternative-ports"].result == "25: refused; 587: refused; 465: refused"
+    assert steps["5.4.2/alternative-ports"].result == "25: refused; 587: refused; 465: timed out"
     assert steps["5.4.2/contact-support"].status is StepStatus.HUMAN
     assert steps["5.4.2/check-ip-block"].status is StepStatus.HUMAN
     assert "persistence: a single probe cannot tell" in (f.evidence[-1].note or "")
@@ -1134,10 +1179,13 @@ def test_tls_mismatch_evidence_carries_cert_facts() -> None:
         Phase.TLS_HANDSHAKE,
         Outcome.TLS_FAILURE,
         detail="certificate verify failed: certificate has expired",
+        tls_reason=TlsReason.CERT_EXPIRED,
         tls_info=TlsInfo(certificate=cert(days_left=-3), verify_error="certificate has expired"),
     )
     f = diagnose(rep, now=NOW).findings[0]
-    assert f.evidence[0].note == "certificate fails verification (certificate has expired)"
+    assert f.evidence[0].note == (
+        "the certificate fails the handshake: the certificate has expired (or is not yet valid)"
+    )
     facts = [e.note for e in f.evidence if (e.note or "").startswith("certificate: ")]
     assert len(facts) == 1  # once per certificate, not per route
     assert "subject CN=mx1.example.org" in facts[0] and "expired 3 days ago" in facts[0]
@@ -1148,7 +1196,10 @@ def test_dns_failure_is_never_hard() -> None:
     for outcome in (DnsOutcome.SERVFAIL, DnsOutcome.TIMEOUT, DnsOutcome.REFUSED, DnsOutcome.ERROR):
         d = diagnose(report(resolution(kind=ResolutionKind.FAILED, mx_outcome=outcome)), now=NOW)
         assert all(f.severity is not Severity.HARD for f in d.findings)
-        assert d.primary == "4.4.3"
+        answered = outcome in (DnsOutcome.SERVFAIL, DnsOutcome.REFUSED)
+        # No answer at all: the probe could not run - no code, verdict unknown.
+        assert d.primary == ("4.4.3" if answered else None)
+        assert d.verdict is (Verdict.FAILED if answered else Verdict.UNKNOWN)
 
 
 # --------------------------------------------------------------------- coverage
@@ -1196,6 +1247,12 @@ def test_every_phase_outcome_yields_a_coded_finding(
     state, _ = classify(rep.routes[0])
     assert state is not RouteState.OK
     d = diagnose(rep, now=NOW)
+    if outcome is Outcome.NOT_ATTEMPTED:
+        # Never attempted: no evidence against the server, nothing verified.
+        assert state is RouteState.SKIPPED
+        assert d.verdict is Verdict.UNKNOWN and d.primary is None
+        assert [f.rule for f in d.findings] == ["nothing-probed", "routes-not-attempted"]
+        return
     assert d.verdict is Verdict.FAILED
     assert d.findings and d.findings[0].code is not None, (state, d.findings)
     assert d.primary == d.findings[0].code
@@ -1231,9 +1288,10 @@ def test_rule_ids_unique_and_table_documented() -> None:
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
     for r in RULES:
-        assert f"| {r.id} | {r.code or '-'} |" in RULE_TABLE_DOC
+        code = r.code if isinstance(r.code, str) or r.code is None else None
+        assert f"| {r.id} | {code or ''}" in RULE_TABLE_DOC
     assert "failed = no delivery-port route works, even if 587/465 answer" in RULE_TABLE_DOC
-    seeds = {r.code for r in RULES}
+    seeds = {r.seed_code for r in RULES}
     assert {"4.4.2", "5.4.2", "4.3.2", "5.4.3", "4.4.3", "5.1.10"} <= seeds
 
 
@@ -1314,7 +1372,11 @@ def test_no_local_ipv6_is_not_blamed_on_the_destination() -> None:
         [ok(r) for r in v4]
         + [
             failed(
-                r, Phase.CONNECT, Outcome.UNREACHABLE, detail="[Errno 101] Network is unreachable"
+                r,
+                Phase.CONNECT,
+                Outcome.UNREACHABLE,
+                detail="[Errno 101] Network is unreachable",
+                errno=errno.ENETUNREACH,
             )
             for r in v6
         ],
@@ -1324,7 +1386,7 @@ def test_no_local_ipv6_is_not_blamed_on_the_destination() -> None:
     assert d.verdict is Verdict.HEALTHY and d.primary is None
 
 
-def test_remote_ipv6_unreachable_is_blamed() -> None:
+def test_remote_ipv6_unreachable_is_a_degraded_family_not_a_firewall() -> None:
     h = host(addresses=("198.51.100.5", "2001:db8::5"))
     v4 = [r for r in routes_for(h) if ":" not in r.address]
     v6 = [r for r in routes_for(h) if ":" in r.address]
@@ -1332,11 +1394,22 @@ def test_remote_ipv6_unreachable_is_blamed() -> None:
         resolution([h]),
         [ok(r) for r in v4]
         + [
-            failed(r, Phase.CONNECT, Outcome.UNREACHABLE, detail="[Errno 113] No route to host")
+            failed(
+                r,
+                Phase.CONNECT,
+                Outcome.UNREACHABLE,
+                detail="[Errno 113] No route to host",
+                errno=errno.EHOSTUNREACH,
+            )
             for r in v6
         ],
     )
     d = diagnose(rep, now=NOW)
-    assert [f.rule for f in d.findings] == ["port-blocked"]
-    assert d.verdict is Verdict.DEGRADED and d.primary == "5.4.2"
-    assert "other addresses of the same MX do" in d.findings[0].summary
+    # One family unreachable while the other delivers: a degraded IPv6 path, never a
+    # 5.4.2 firewall finding and never the primary code of a deliverable domain.
+    assert [f.rule for f in d.findings] == ["family-unreachable"]
+    assert d.verdict is Verdict.DEGRADED and d.primary is None
+    f = d.findings[0]
+    assert f.code is None and f.severity is Severity.INFO
+    assert "IPv6" in f.title and "no route to host" in f.summary
+    assert "firewall" not in f.summary

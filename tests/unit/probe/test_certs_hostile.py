@@ -92,7 +92,8 @@ def test_certificate_facts_say_what_is_wrong(make: object) -> None:
     """The step tls_info uses: the leaf's facts, the name verdict, the chain verdict."""
     cert = make()  # type: ignore[operator]
     der = cert.public_bytes(serialization.Encoding.DER)
-    info, match, error = certificate_facts([der], "mx.test", None, NOW)
+    info, match, error, reason = certificate_facts([der], "mx.test", None, NOW)
+    assert reason is not None
     assert info is not None and info.serial == format(4242, "x")
     assert error is not None and error.isprintable()
     assert match is not True or "duplicate" not in error.lower()

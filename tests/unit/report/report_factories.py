@@ -34,6 +34,7 @@ from smtpdiag.model import (
     RetryAttempt,
     Route,
     RouteResult,
+    RuleId,
     Severity,
     SmtpReply,
     Step,
@@ -468,8 +469,8 @@ def handmade_diagnosis_421(report: ProbeReport) -> Diagnosis:
             mx=r.route.mx,
             address=r.route.address,
             port=r.route.port,
-            phase=str(r.failure.phase) if r.failure else None,
-            outcome=str(r.failure.outcome) if r.failure else None,
+            phase=r.failure.phase if r.failure else None,
+            outcome=r.failure.outcome if r.failure else None,
             reply="421 4.3.2 Service currently unavailable, too many connections",
             duration_ms=r.failure.duration_ms if r.failure else None,
         )
@@ -488,7 +489,7 @@ def handmade_diagnosis_421(report: ProbeReport) -> Diagnosis:
         for i, h in enumerate(hours)
     )
     finding = Finding(
-        rule="greeting-421",
+        rule=RuleId.GREETING_DEFERRED,
         code="4.3.2",
         title="System not accepting network messages",
         severity=Severity.SOFT,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..health.evaluate import HealthResult, route_facts
 from ..model import Outcome, Phase
 from ..textsafe import clean
-from .evaluate import HealthResult, route_facts
 
 __all__ = ["render_health_text"]
 

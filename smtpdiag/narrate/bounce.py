@@ -1,7 +1,8 @@
 """Every English sentence about bounces: summaries, notes, actions and reason labels.
 
-Parsing (:mod:`.bounce`) and the decision table (:mod:`.reasons`) produce ids and
-codes; this module alone turns them into words, so a sentence changes in one place.
+Parsing (:mod:`smtpdiag.diagnose.bounce`) and the decision table
+(:mod:`smtpdiag.diagnose.reasons`) produce ids and codes; this module alone turns them
+into words, so a sentence changes in one place.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..diagnose.reasons import Decision, Reason
 from ..model import Severity
-from .reasons import Decision, Reason
 
 if TYPE_CHECKING:
-    from .bounce import ParsedBounce
-    from .codes import BasicCode, StatusCode
-    from .knowledge import CodeKnowledge
+    from ..diagnose.bounce import ParsedBounce
+    from ..diagnose.codes import BasicCode, StatusCode
+    from ..diagnose.knowledge import CodeKnowledge
 
 __all__ = [
     "DECISION_TITLES",
@@ -155,6 +156,8 @@ def summary(
     """The one-line headline of an explanation."""
     if code is not None:
         kind = _bounce_kind(code.severity)
+        if code.klass == 4 and parsed.action == "failed":
+            kind = "a transient code, but the sending MTA gave up (Action: failed)"
         lead = f"{parsed.basic} {code.code}" if parsed.basic is not None else code.code
         title = _title(code, k, reason, parsed.text)
         if parsed.matched_phrase is not None:

@@ -11,8 +11,9 @@ import importlib.resources
 import json
 from typing import Any
 
-from .evaluate import HealthResult
-from .thresholds import Thresholds
+from ..health.evaluate import HealthResult
+from ..health.thresholds import Thresholds
+from .jsonout import report_to_dict
 
 __all__ = [
     "CHECK_DOCUMENT_VERSION",
@@ -52,8 +53,6 @@ def thresholds_to_dict(th: Thresholds) -> dict[str, Any]:
 def health_document(result: HealthResult) -> dict[str, Any]:
     """``{"check_version", "health", "thresholds", "report"}``; ``report`` is ``None``
     when the probe raised before producing one."""
-    from ..report.jsonout import report_to_dict
-
     return {
         "check_version": CHECK_DOCUMENT_VERSION,
         "health": result.to_dict(),

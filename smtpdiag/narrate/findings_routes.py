@@ -1,0 +1,559 @@
+"""Narrators of the route-level rules: the finding's words from its match."""
+
+from __future__ import annotations
+
+import errno as errnos
+
+from ..diagnose.facts import (
+    Facts,
+    RouteState,
+    RouteView,
+    TlsFault,
+    ip_block_reply,
+    local_deny,
+    reply_cause_slugs,
+    server_code,
+    tls_fault,
+)
+from ..diagnose.predicates import Match
+from ..model import (
+    Action,
+    ActionKind,
+    AddressFamily,
+    Evidence,
+    FindingPayload,
+    Outcome,
+    Phase,
+    RuleId,
+    TlsMode,
+)
+from .actions import causes, make_action, make_steps, neighbours
+from .common import (
+    Draft,
+    alt_ports_step,
+    cert_facts,
+    connect_steps_542,
+    describe,
+    draft,
+    evidence,
+    filtered_note,
+    fmt_reply,
+    in_probe_order,
+    ports_result,
+    refusal_words,
+    routes_brief,
+    steps_543,
+    tls_reason_text,
+    tls_step,
+)
+from .persistence import persistence_text
+from .units import cap1, fmt_ms, join, plural, ports_word
+
+__all__ = [
+    "all_refused",
+    "all_unreachable",
+    "deferred",
+    "dropped",
+    "family_unreachable",
+    "mx_not_listening",
+    "own_block",
+    "port_blocked",
+    "rejected",
+    "tls_mismatch",
+]
+
+_TLS_PHASES = (Phase.STARTTLS, Phase.TLS_HANDSHAKE, Phase.EHLO_TLS)
+
+
+def own_block(f: Facts, m: Match) -> Draft:
+    port = f.delivery_port
+    domain = f.report.resolution.domain
+    blocked = [v for v in f.views if v.delivery]
+    answering = [v for v in f.views if not v.delivery and v.connected]
+    alt_ports = in_probe_order(f, (v.result.route.port for v in answering))
+    local = [v for v in blocked if local_deny(v)]
+    if local:
+        how = (
+            f"{plural(len(local), 'connect')} to port {port} failed on this machine itself "
+            "('operation not permitted': a local firewall refused to send the SYN)"
+        )
+        if len(local) < len(blocked):
+            how += f", the other {plural(len(blocked) - len(local), 'route')} timed out"
+        favoured = f"your own host or network blocks outbound port {port}"
+        if len(local) == len(blocked):
+            favoured += f"; this says nothing about {domain}"
+        else:
+            favoured += f"; less likely, {domain}'s firewall drops it"
+    else:
+        how = (
+            f"port {port} timed out on every MX address ({plural(len(blocked), 'route')}, "
+            "no answer to the SYN)"
+        )
+        favoured = (
+            f"most likely your own network blocks outbound port {port} (ISPs and clouds "
+            f"drop it silently, for every destination); less likely, {domain}'s firewall "
+            "drops it"
+        )
+    done = {
+        "test-connection": join(describe(v) for v in blocked + answering),
+        "alternative-ports": ports_result(f),
+    }
+    return draft(
+        f"{cap1(how)}, while {ports_word(alt_ports)} of the same addresses connect: "
+        f"{favoured}. Confirm by probing another domain's port {port} from here.",
+        [evidence(v) for v in blocked + answering],
+        steps=make_steps("5.4.2", done),
+        action=Action(
+            ActionKind.FIX,
+            f"Check the network this probe ran from: probe another domain's MX on port {port} "
+            f"(smtpdiag probe <domain> --ports {port}). If that times out too, allow outbound "
+            f"TCP {port} or probe from a host that may send mail, then probe {domain} again. "
+            f"If it connects, {domain} drops port {port} itself (5.4.2 'port permanently "
+            f"blocked' candidate): MTAs deliver on {port} only, so its administrators must "
+            "open it.",
+        ),
+        title=f"Outbound port {port} blocked on the prober's network (suspected)",
+    )
+
+
+def all_unreachable(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    hosts = f.hosts_with_routes
+    return draft(
+        f"Every MX of {f.report.resolution.domain} ({', '.join(hosts)}) is unreachable "
+        "on every address and port while DNS answers: the MX records point at servers "
+        "that cannot be reached (routing server failure). Nothing connected at all, so "
+        "MTAs report this as 4.4.1 until they give up." + filtered_note(f),
+        [evidence(v) for v in views],
+        causes=causes("5.4.3", ["mx-records", "server-shut-down", "infrastructure"]),
+        steps=make_steps("5.4.3", steps_543(f, hosts, views)),
+        action=make_action(
+            "5.4.3", f, persistence=f.persistence_of(RuleId.ALL_MX_UNREACHABLE).persistence
+        ),
+        neighbours=neighbours("5.4.3"),
+    )
+
+
+def all_refused(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    refused = [v for v in views if v.failure and v.failure.outcome is Outcome.REFUSED]
+    dropped = [v for v in views if v.failure and v.failure.outcome is Outcome.TIMEOUT]
+    slugs = ["port-blocked", "firewall-rules"]
+    if refused:
+        slugs.append("connection-policy")
+    if len(views) != len(refused) + len(dropped):
+        slugs.append("network-path")  # some were unreachable: no route to the host
+    how = []
+    if refused:
+        how.append(f"{len(refused)} refused (TCP RST: the host answers but rejects the port)")
+    if dropped:
+        how.append(f"{len(dropped)} timed out (SYN silently dropped: a firewall DROP)")
+    other = len(views) - len(refused) - len(dropped)
+    if other:
+        how.append(f"{other} unreachable or failed")
+    return draft(
+        f"No address of any MX of {f.report.resolution.domain} accepts a TCP connection "
+        f"on any probed port ({'; '.join(how)}): a 5.4.2 bad-connection candidate. "
+        "Permanent only if it persists."
+        + (
+            " If other domains time out from here too, suspect your own network's "
+            "outbound filter instead."
+            if dropped and len(dropped) == len(views)
+            else ""
+        )
+        + filtered_note(f),
+        [evidence(v) for v in views],
+        causes=causes("5.4.2", slugs),
+        steps=make_steps("5.4.2", connect_steps_542(f, views)),
+        action=make_action(
+            "5.4.2", f, persistence=f.persistence_of(RuleId.ALL_ROUTES_REFUSED).persistence
+        ),
+        neighbours=("4.4.1",),
+    )
+
+
+def deferred(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    slugs, rate = reply_cause_slugs(
+        v.failure.reply.text for v in views if v.failure and v.failure.reply
+    )
+    stated = bool(slugs)
+    if not slugs:
+        slugs = ["maintenance", "network-problems", "overload"]
+    working = f.ok_views
+    servers = sorted({v.result.route.mx for v in views})
+    identify = f"not accepting: {routes_brief(views, 6)}"
+    if working:
+        identify += f"; accepting: {routes_brief(working, 6)}"
+    done = {
+        "identify-servers": identify,
+        "respect-rate-limits": (
+            f"the reply names a connection/rate limit ({rate!r}): lower the "
+            "number of parallel connections and stagger retries"
+            if rate
+            else "the reply does not mention a connection or rate limit"
+        ),
+    }
+    if f.history_len:
+        done["track-metrics"] = persistence_text(f.persistence_of(RuleId.GREETING_DEFERRED))
+    replies = sorted({fmt_reply(v.failure.reply) or "" for v in views if v.failure})
+    own = server_code(views)
+    # One reply quoted (they usually differ only in the client address they echo); the
+    # evidence has every one.
+    shown = [r for r in replies if r]
+    quoted = (shown[0][:200] if shown else "a deferral") + (
+        f" (and {plural(len(shown) - 1, 'other reply', 'other replies')})" if len(shown) > 1 else ""
+    )
+    summary = (
+        f"{', '.join(servers)} answered {quoted}: the "
+        "server is up but temporarily not accepting messages ("
+        + (f"{own} as the server states it" if own and own != "4.3.2" else "4.3.2")
+        + ", soft bounce)"
+    )
+    if not stated:
+        summary += (
+            "; the reply does not say why (the seed names maintenance, network problems, overload)"
+        )
+    return draft(
+        summary + ".",
+        [evidence(v) for v in views],
+        causes=causes("4.3.2", slugs),
+        steps=make_steps("4.3.2", done),
+        action=make_action("4.3.2", f, deliverable_via=working),
+        neighbours=("4.3.2",) if own and own != "4.3.2" else (),
+        payload=FindingPayload(routes=tuple(v.label for v in views), server_code=own),
+    )
+
+
+def _tls_kind_text(v: RouteView) -> str:
+    f = v.failure
+    if f is None:
+        return "TLS failed"
+    fault = tls_fault(f)
+    if fault is TlsFault.STARTTLS_REFUSED:
+        return f"STARTTLS refused with {fmt_reply(f.reply)}"
+    if fault is TlsFault.NOT_TLS:
+        return (
+            "the server speaks plaintext on an implicit-TLS port (it expects STARTTLS, or "
+            "the port is misconfigured)"
+        )
+    if fault is TlsFault.VERSION:
+        return "no TLS protocol version in common"
+    if fault is TlsFault.CIPHER:
+        return "no cipher suite in common"
+    return f"the certificate fails the handshake: {tls_reason_text(f)}"
+
+
+def tls_mismatch(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    working = f.working_other_than(())
+    ev = []
+    certs: dict[str, str] = {}
+    for v in views:
+        ev.append(evidence(v, _tls_kind_text(v)))
+        cert = v.result.tls.certificate if v.result.tls else None
+        if cert is not None:
+            certs.setdefault(cert.sha256, cert_facts(cert) or "")
+    ev.extend(Evidence(note=text) for text in certs.values())
+    reasons = sorted({_tls_kind_text(v) for v in views})
+    done = {
+        "test-connection": join(describe(v) for v in views),
+        "check-tls": join(f"{v.label}: {_tls_kind_text(v)}" for v in views),
+    }
+    alt = alt_ports_step(f, views)
+    if alt:
+        done["alternative-ports"] = alt
+    faults = {tls_fault(v.failure) for v in views if v.failure is not None}
+    slugs = ["tls-mismatch"] if faults - {TlsFault.NOT_TLS} else []
+    if TlsFault.NOT_TLS in faults:
+        slugs.append("server-configuration")
+    return draft(
+        f"TLS configuration mismatch on {routes_brief(views)}: {'; '.join(reasons)}. "
+        "Senders that require TLS fail permanently here (5.4.2).",
+        ev,
+        causes=causes("5.4.2", slugs),
+        steps=make_steps("5.4.2", done),
+        action=make_action(
+            "5.4.2",
+            f,
+            deliverable_via=working,
+            fix="the recipient's administrators should fix the TLS configuration",
+            persistence=f.persistence_of(RuleId.TLS_MISMATCH).persistence,
+        ),
+        payload=FindingPayload(
+            routes=tuple(v.label for v in views),
+            tls_reasons=tuple(
+                dict.fromkeys(
+                    v.failure.tls_reason for v in views if v.failure and v.failure.tls_reason
+                )
+            ),
+        ),
+    )
+
+
+def _drop_causes(v: RouteView) -> list[str]:
+    f = v.failure
+    if f is None:
+        return ["connection-dropped"]
+    tls_phase = f.phase in _TLS_PHASES or (
+        v.result.route.tls_mode is TlsMode.IMPLICIT and f.phase is Phase.TLS_HANDSHAKE
+    )
+    if f.outcome is Outcome.TIMEOUT:
+        if f.phase is Phase.TLS_HANDSHAKE:
+            # Small packets pass (TCP handshake, greeting), the large certificate
+            # flight vanishes: the seed's MTU symptom.
+            return ["tls-problems", "handshake-timeout", "mtu"]
+        if tls_phase:
+            return ["tls-problems", "handshake-timeout"]
+        return ["handshake-timeout", "server-overloaded"]
+    if f.outcome in (Outcome.CLOSED, Outcome.RESET):
+        if tls_phase:
+            return ["tls-problems", "connection-dropped"]
+        if f.phase is Phase.GREETING:
+            return ["connection-dropped", "connection-limit", "server-overloaded", "firewall"]
+        return ["connection-dropped", "firewall", "proxy"]
+    if f.outcome in (Outcome.TLS_FAILURE, Outcome.REPLY, Outcome.ERROR):
+        return ["tls-problems"]
+    return ["connection-dropped", "network-instability"]
+
+
+def dropped(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    working = f.ok_views
+    slugs: list[str] = []
+    for v in views:
+        slugs.extend(_drop_causes(v))
+    hosts = sorted({v.result.route.mx for v in views})
+    total = len(f.views)
+    pattern = f"fails on {len(views)} of {total} routes (hosts: {', '.join(hosts)})"
+    if working:
+        pattern += f"; works on {routes_brief(working)}"
+    done = {
+        "log-failure": join(describe(v) for v in views),
+        "timeouts": join(
+            f"{v.failure.phase.value} on {v.label} ended after {fmt_ms(v.failure.duration_ms)}"
+            for v in views
+            if v.failure
+        ),
+        "patterns": pattern,
+    }
+    tls = tls_step(views) or tls_step(list(f.ok_views))
+    if tls:
+        done["check-tls"] = tls
+    alt = alt_ports_step(f, views)
+    if alt:
+        done["alternative-ports"] = alt
+    phases = sorted({v.failure.phase.value for v in views if v.failure})
+    return draft(
+        f"Connected to {routes_brief(views)}, then the session failed during "
+        f"{', '.join(phases)} before a message could be sent: connection failure "
+        "(4.4.2, soft bounce).",
+        [evidence(v) for v in views],
+        causes=causes("4.4.2", slugs),
+        steps=make_steps("4.4.2", done),
+        action=make_action("4.4.2", f, deliverable_via=working),
+        neighbours=neighbours("4.4.2"),
+    )
+
+
+def rejected(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    slugs: list[str] = []
+    lines = []
+    for v in views:
+        fr = v.failure
+        if fr is None or fr.outcome is Outcome.ERROR or fr.reply is None:
+            slugs.append("protocol-incompatibility")
+            lines.append(f"{v.label} does not speak SMTP as expected")
+        elif fr.phase is Phase.GREETING:
+            slugs.append("connection-policy")
+            if ip_block_reply([v]) is not None:
+                slugs.append("ip-blocked")
+            lines.append(f"{v.label} refuses sessions: {fmt_reply(fr.reply)}")
+        else:
+            slugs.append("protocol-incompatibility")
+            slugs.append("server-configuration")
+            lines.append(f"{v.label} rejects {fr.phase.value}: {fmt_reply(fr.reply)}")
+    working = f.ok_views
+    own = server_code(views)
+    what = (
+        f"{own} as the server states it"
+        if own
+        else "5.4.2 candidate: bad connection by policy or protocol"
+    )
+    return draft(
+        f"{'; '.join(lines[:4])}: the server refuses the connection permanently ({what}).",
+        [evidence(v) for v in views],
+        causes=causes("5.4.2", slugs),
+        steps=make_steps("5.4.2", connect_steps_542(f, views)),
+        action=make_action(
+            "5.4.2",
+            f,
+            deliverable_via=working,
+            persistence=f.persistence_of(RuleId.SERVER_REJECTED).persistence,
+        ),
+        neighbours=("5.4.2",) if own and own != "5.4.2" else (),
+        payload=FindingPayload(routes=tuple(v.label for v in views), server_code=own),
+    )
+
+
+def port_blocked(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    answering = []
+    for v in views:
+        same = [
+            o
+            for o in f.views
+            if o.result.route.address == v.result.route.address
+            and o.result.route.mx == v.result.route.mx
+            and o.connected
+        ]
+        answering.extend(same)
+    alt_ports = in_probe_order(f, (o.result.route.port for o in answering))
+    working_alt = in_probe_order(
+        f, (o.result.route.port for o in answering if o.state is RouteState.OK)
+    )
+    blocked_ports = in_probe_order(f, (v.result.route.port for v in views))
+    slugs = ["port-blocked", "firewall-rules"]
+    if not answering:
+        slugs.append("network-path")
+    delivery = [v for v in f.views if v.delivery]
+    mta_ok = f.delivery_ok
+    port = f.delivery_port
+    everywhere = bool(delivery) and all(v.state is RouteState.NO_CONNECT for v in delivery)
+    if everywhere and alt_ports:
+        # Every MX address turns the delivery port away actively while another port of
+        # the same addresses answers: the host is up, the destination (or a firewall on
+        # its path) refuses the delivery port. An outbound block on the prober's side
+        # would time out silently instead (see own-port-blocked).
+        worked = (
+            f"{ports_word(working_alt)} on the same addresses "
+            f"{'works' if len(working_alt) == 1 else 'work'}"
+            if working_alt
+            else f"{ports_word(alt_ports)} on the same addresses connect but fail later "
+            "(see the other findings)"
+        )
+        summary = (
+            f"Port {port} is {refusal_words(delivery)} on every MX address "
+            f"({plural(len(delivery), 'route')}), while {worked}: the destination, or a "
+            f"firewall on its path, refuses port {port} (an outbound block on your side would "
+            f"more likely time out). MTAs deliver on port {port} only (RFC 5321): they retry "
+            "(4.4.1) and bounce if it persists."
+        )
+        alt_text = (
+            f" {cap1(ports_word(working_alt))} answer (seed step 'try the other "
+            "ports'), usually for authenticated submission only."
+            if working_alt
+            else ""
+        )
+        action = Action(
+            ActionKind.FIX,
+            f"The recipient's administrators should open port {port} to the MX. Do not "
+            "suppress on one probe: confirm it persists (smtpdiag watch) first; suppress only "
+            f"when it does.{alt_text}",
+        )
+    elif alt_ports:
+        advice = (
+            f"try the alternative {ports_word(working_alt)} (seed step 'try the other ports')"
+            if working_alt
+            else "but they fail as well (see the other findings)"
+        )
+        summary = (
+            f"{cap1(ports_word(blocked_ports))} {refusal_words(views)} on "
+            f"{routes_brief(views)}, but {ports_word(alt_ports)} of the same address "
+            f"answer: {advice}."
+        )
+        action = None
+    else:
+        summary = (
+            f"{routes_brief(views)} {'accepts' if len(views) == 1 else 'accept'} no "
+            "connection while other addresses of the same MX do: an address-specific "
+            "network path or firewall problem."
+        )
+        action = None
+    if mta_ok and not everywhere:
+        summary += (
+            f" MTAs move on to the next address or MX (RFC 5321 5.4.4) and deliver via "
+            f"{routes_brief(f.delivery_ok_views)}: no bounce."
+        )
+    return draft(
+        summary,
+        [evidence(v) for v in views]
+        + ([evidence(o) for o in dict.fromkeys(answering)] if everywhere else []),
+        causes=causes("5.4.2", slugs),
+        steps=make_steps("5.4.2", connect_steps_542(f, views)),
+        action=action
+        or make_action(
+            "5.4.2",
+            f,
+            deliverable_via=f.ok_views,
+            fix="the recipient's administrators should open the blocked port or address",
+            persistence=f.persistence_of(RuleId.PORT_BLOCKED).persistence,
+        ),
+        neighbours=("4.4.1",),
+        title=(
+            "Bad connection: port or address refused"
+            if mta_ok
+            else f"Bad connection: port {port} refused"
+            if everywhere and alt_ports
+            else None
+        ),
+    )
+
+
+def mx_not_listening(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    hosts = f.hosts_with_routes
+    ports = in_probe_order(f, (v.result.route.port for v in views))
+    return draft(
+        f"Every MX of {f.report.resolution.domain} ({', '.join(hosts)}) refuses every "
+        f"probed port ({ports_word(ports)}) on every address: the hosts are up, but no mail "
+        "server listens there - a dead or decommissioned mail host the MX records still "
+        "point at (5.4.3; sending MTAs log 4.4.1 while they retry)." + filtered_note(f),
+        [evidence(v) for v in views],
+        causes=causes("5.4.3", ["mx-records", "server-shut-down"]),
+        steps=make_steps("5.4.3", steps_543(f, hosts, views)),
+        action=make_action(
+            "5.4.3",
+            f,
+            fix="the domain's administrators should start the mail server or update the MX",
+            persistence=f.persistence_of(RuleId.MX_NOT_LISTENING).persistence,
+        ),
+        neighbours=("4.4.1", "5.4.4"),
+        title="MX host not listening (dead or decommissioned mail host)",
+        payload=FindingPayload(hosts=tuple(hosts), ports=tuple(ports)),
+    )
+
+
+_FAMILY_WORDS = {AddressFamily.IPV4: "IPv4", AddressFamily.IPV6: "IPv6"}
+
+
+def family_unreachable(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    family = views[0].result.route.family
+    word = _FAMILY_WORDS[family]
+    other = _FAMILY_WORDS[
+        AddressFamily.IPV4 if family is AddressFamily.IPV6 else AddressFamily.IPV6
+    ]
+    no_route_here = all(v.failure and v.failure.errno == errnos.ENETUNREACH for v in views)
+    where = (
+        "this machine has no route to them (network unreachable)"
+        if no_route_here
+        else "the network path answers 'no route to host'"
+    )
+    working = [v for v in f.delivery_ok_views if v.result.route.family is not family]
+    return draft(
+        f"The {word} addresses of the MX ({routes_brief(views)}) are unreachable: {where}, "
+        f"while {other} delivers ({routes_brief(working)}). Mail flows; {word} senders "
+        f"fall back to {other} (RFC 5321 5.4.4), so this is a degraded {word} path, not a "
+        "refused port.",
+        [evidence(v) for v in views],
+        action=Action(
+            ActionKind.FIX,
+            f"The recipient's administrators should check {word} routing to the MX (or "
+            f"remove the {word} address records until it works); probe again from another "
+            f"{word} network to rule out this one.",
+        ),
+        title=f"{word} unreachable, {other} delivers (degraded)",
+        payload=FindingPayload(routes=tuple(v.label for v in views)),
+    )
