@@ -30,7 +30,8 @@ import shutil
 from collections.abc import Iterable, Sequence
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -393,7 +394,7 @@ def _action(finding: Finding) -> RenderableType:
         head.append(_safe(action.summary, _LIMIT_PARA))
     rows: list[RenderableType] = [head]
     if action.kind is ActionKind.RETRY and action.schedule:
-        rows.append(Padding(_schedule(action.schedule), (0, 0, 0, 2)))
+        rows.append(Padding(_Fit(_schedule(action.schedule)), (0, 0, 0, 2)))
     if action.after_schedule:
         after = Text("If every retry fails: ")
         after.append(_safe(action.after_schedule, _LIMIT_PARA))
@@ -450,11 +451,11 @@ def _dns(res: Resolution) -> Iterable[RenderableType]:
     )
     yield _indented(line, 2)
     if res.hosts:
-        yield _indented(_mx_table(res.hosts), 2)
+        yield _indented(_Fit(_mx_table(res.hosts)), 2)
     notable = _notable_queries(res)
     if notable:
         yield Text("  Queries:", style="bold")
-        yield _indented(_query_table(notable), 2)
+        yield _indented(_Fit(_query_table(notable)), 2)
 
 
 def _mx_table(hosts: Sequence[MxHost]) -> Table:
@@ -549,6 +550,58 @@ def _table(*, header: bool = True) -> Table:
     )
 
 
+class _Fit:
+    """A table that never cuts a cell: stacked when its columns cannot all fit.
+
+    rich shrinks a ``no_wrap`` column that does not fit and ends its cells with an
+    ellipsis, which changes their meaning ("TLSv1" for TLSv1.3, a port as "45..."). At
+    render time, when the width is known, this measures what the table needs without
+    cutting (no-wrap columns their widest cell, the others their longest word) and, if
+    that is more than the width, prints each row as a block of "header value" lines.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def _needed(self, console: Console, options: ConsoleOptions) -> int:
+        widths = []
+        for column in self.table.columns:
+            cells = [Text(str(column.header)), *column.cells]
+            measures = [Measurement.get(console, options, cell) for cell in cells]
+            if column.no_wrap:
+                widths.append(max(m.maximum for m in measures))
+            else:
+                widths.append(max(m.minimum for m in measures))
+        return sum(widths) + len(widths) - 1  # one space between columns
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self._needed(console, options) <= options.max_width:
+            yield self.table
+            return
+        columns = self.table.columns
+        rows = [list(column.cells) for column in columns]
+        headed = self.table.show_header
+        for index in range(self.table.row_count):
+            if not headed:
+                # No headers to name the values: the first cell, the rest indented.
+                first, *rest = (cells[index] for cells in rows)
+                yield first
+                for cell in rest:
+                    yield Padding(cell, (0, 0, 0, 2))
+                continue
+            block = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
+            block.add_column(no_wrap=True, style="dim")
+            block.add_column(overflow="fold")
+            for column, cells in zip(columns, rows, strict=True):
+                block.add_row(Text(str(column.header)), cells[index])
+            if index:
+                yield Text("")
+            yield block
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table)
+
+
 def _routes(report: ProbeReport) -> Iterable[RenderableType]:
     yield _indented(
         Text(
@@ -575,13 +628,13 @@ def _routes(report: ProbeReport) -> Iterable[RenderableType]:
         banners = _banners(results)
         if banners is not None:
             yield _indented(banners, 4)
-        yield _indented(_phase_table(results), 4)
+        yield _indented(_Fit(_phase_table(results)), 4)
 
     tls_results = [r for r in report.routes if r.tls is not None or r.starttls_offered is False]
     if tls_results:
         yield Text("")
         yield _indented(Text("TLS", style="bold"), 2)
-        yield _indented(_tls_table(tls_results), 4)
+        yield _indented(_Fit(_tls_table(tls_results)), 4)
         certs = _distinct_certs(tls_results)
         if certs:
             yield Text("")

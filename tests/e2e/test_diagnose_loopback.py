@@ -174,7 +174,6 @@ async def test_reset_in_tls_is_442_tls(dns_server: DnsFactory, servers: ServerSe
     assert f["evidence"][0]["phase"] == "tls-handshake"
 
 
-@pytest.mark.xfail(reason="needs the probe's typed TLS reasons (merged separately)", strict=False)
 async def test_tls_version_mismatch_is_542(dns_server: DnsFactory, servers: ServerSet) -> None:
     diag = await one_server(dns_server, servers, "oldtls")
     assert diag["primary"] == "5.4.2"
