@@ -24,13 +24,17 @@ from .resolver import build_resolver
 __all__ = ["CachingResolver", "caching_resolver"]
 
 _Key = tuple[object, str]
+# Kept: the MX hosts' addresses, asked by every domain of a provider. A domain's own MX
+# answer is asked once per run (domains are deduplicated): keeping it would only grow
+# memory by a full DNS message per domain.
+_KEPT = frozenset({"A", "AAAA"})
 
 
 class CachingResolver(dns.asyncresolver.Resolver):
     """An async resolver that answers repeated questions from memory.
 
-    Answers (NOERROR, with or without records) are kept until their TTL runs out, at
-    most ``size`` of them (least recently used dropped). Failures (NXDOMAIN, SERVFAIL,
+    A and AAAA answers (NOERROR, with or without records) are kept until their TTL
+    runs out, at most ``size`` of them (least recently used dropped). Failures (NXDOMAIN, SERVFAIL,
     timeouts) are not kept here: dnspython's own cache keeps NXDOMAIN per RFC 2308,
     and a failure is worth asking again.
     """
@@ -49,7 +53,8 @@ class CachingResolver(dns.asyncresolver.Resolver):
         **kwargs: Any,
     ) -> dns.resolver.Answer:
         # A Name compares and hashes case-insensitively; text is lower-cased here.
-        key = (qname if isinstance(qname, dns.name.Name) else qname.lower(), str(rdtype))
+        kind = rdtype.upper() if isinstance(rdtype, str) else dns.rdatatype.to_text(rdtype)
+        key = (qname if isinstance(qname, dns.name.Name) else qname.lower(), kind)
         answer = self._answers.get(key)
         if answer is not None:
             if answer.expiration > time.time():
@@ -80,9 +85,10 @@ class CachingResolver(dns.asyncresolver.Resolver):
         finally:
             self._asking.pop(key, None)
         future.set_result(answer)
-        self._answers[key] = answer
-        while len(self._answers) > self._size:
-            self._answers.popitem(last=False)
+        if key[1] in _KEPT:
+            self._answers[key] = answer
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
         return answer
 
 
@@ -94,7 +100,9 @@ def caching_resolver(
     plain = build_resolver(config, lifetime)
     resolver = CachingResolver(size)
     resolver.nameservers = plain.nameservers
-    resolver.cache = dns.resolver.LRUCache(size)  # NXDOMAIN answers (RFC 2308)
+    # No dnspython cache on top: it would keep every domain's MX answer (a full DNS
+    # message each) though a run asks for each domain once.
+    resolver.cache = None
     resolver.search = []
     resolver.use_search_by_default = False
     resolver.rotate = False

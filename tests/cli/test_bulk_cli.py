@@ -78,6 +78,17 @@ def test_ndjson_records_and_summary(
     recipients = _records(rcpt)
     assert len(recipients) == 6  # one per usable input item
     assert {r["decision"] for r in recipients} == {"keep"}
+    # Every line of both files matches the committed schema.
+    import jsonschema
+
+    schema = json.loads(
+        (Path(__file__).parents[2] / "smtpdiag/triage/bulk_schema.json").read_text()
+    )
+    validator = jsonschema.Draft202012Validator(schema)
+    for line in [*lines, *recipients]:
+        validator.validate(line)
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(dict(lines[0], verdict="fine"))
 
 
 def test_resume_skips_domains_already_written(
