@@ -13,6 +13,8 @@ Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stay
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 # typing is not imported at run time on the start-up path (it costs milliseconds);
 # mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
@@ -172,6 +174,28 @@ __all__ = [
 # Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
 # (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
 _SUBMODULES = frozenset({"api", "health", "report", "watch"})
+
+#: API functions named like a stage's subpackage (``smtpdiag.probe``, ``smtpdiag.diagnose``).
+_FUNCTIONS_OVER_SUBPACKAGES = frozenset({"diagnose", "probe"})
+
+
+class _Package(types.ModuleType):
+    """The package module, keeping ``smtpdiag.probe`` and ``smtpdiag.diagnose`` the API functions.
+
+    Importing a submodule makes the import system bind it on its parent
+    (``setattr(smtpdiag, "probe", <module smtpdiag.probe>)``), which would turn the
+    documented ``smtpdiag.probe(...)`` into "module is not callable" as soon as the
+    probe stage had been loaded. The subpackages stay reachable with ``from
+    smtpdiag.probe import ...`` (through ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _FUNCTIONS_OVER_SUBPACKAGES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from .model import AddressFamily, ProbeReport, Verdict
+from .narrate.units import plural
 from .textsafe import clean
-from .wording import plural
 
 __all__ = [
     "DEMO_DOMAINS",

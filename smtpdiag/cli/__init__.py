@@ -68,9 +68,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _plugin_mode(args_in: Sequence[str]) -> bool:
+    if _selected(args_in) != "check":
+        return False
     from .check import plugin_requested
 
-    return _selected(args_in) == "check" and plugin_requested(args_in)
+    return plugin_requested(args_in)
 
 
 def _sigterm(signum: int, frame: object) -> None:

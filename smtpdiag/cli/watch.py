@@ -116,8 +116,8 @@ def _round_line(rnd: Any) -> list[str]:
 
 
 def _summary_text(summary: Any) -> str:
+    from ..narrate.units import plural
     from ..textsafe import clean
-    from ..wording import plural
 
     head = f"watch {summary.domain}: {plural(summary.rounds, 'round')}"
     if summary.interrupted:

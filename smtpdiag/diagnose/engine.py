@@ -121,8 +121,11 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
     if kind is RuleKind.FAILURE and (facts.history_len or sev is Severity.HARD):
         ev.append(Evidence(note=f"persistence: {persistence_text(pf)}"))
     payload = d.payload
-    if payload == FindingPayload() and match.views:
-        payload = FindingPayload(routes=tuple(v.label for v in match.views))
+    if payload == FindingPayload() and (match.views or match.hosts):
+        payload = FindingPayload(
+            routes=tuple(v.label for v in match.views),
+            hosts=tuple(h.name for h in match.hosts),
+        )
     return Finding(
         rule=rule,
         code=code,
@@ -190,6 +193,49 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     return Verdict.FAILED
 
 
+def _history(report: ProbeReport, history: Sequence[ProbeReport], now: datetime) -> Facts:
+    """The facts of ``report`` with what the earlier probes of its domain say."""
+    domain = report.resolution.domain
+    earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
+    earlier = [_failures(build_facts(h, now)) for h in earlier_reports]
+    times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
+    fired_now = _failures(build_facts(report, now))
+    persistence: dict[RuleId, PersistenceFact] = {}
+    if earlier:
+        for rule_id in fired_now:
+            persistence[rule_id] = _persistence(rule_id, earlier, times)
+    if report.resolution.kind is ResolutionKind.NULL_MX:
+        persistence[RuleId.NULL_MX] = PersistenceFact(Persistence.PERMANENT, published=True)
+    recovered = sorted(set().union(*earlier) - fired_now) if earlier else []
+    return build_facts(report, now, persistence, len(earlier), recovered)
+
+
+def _findings(facts: Facts) -> list[Finding]:
+    """Failure and feature findings in table order, then ``healthy``, then info."""
+    fired = fire(facts)
+    first = [
+        _finding(facts, r.id, r.kind, _code(r, m), m)
+        for r, m in fired
+        if r.kind is not RuleKind.INFO
+    ]
+    if healthy(facts, fired):
+        first.append(_finding(facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views)))
+    info = [
+        _finding(facts, r.id, r.kind, _code(r, m), m) for r, m in fired if r.kind is RuleKind.INFO
+    ]
+    return first + info
+
+
+def _overall(verdict: Verdict, findings: Sequence[Finding], facts: Facts) -> Persistence:
+    if verdict is Verdict.NO_MAIL:
+        return Persistence.PERMANENT
+    if verdict is Verdict.HEALTHY:
+        return Persistence.TRANSIENT if facts.recovered else Persistence.UNKNOWN
+    kinds = {r.id: r.kind for r in RULES}
+    failures = [f for f in findings if kinds.get(f.rule) is RuleKind.FAILURE]
+    return failures[0].persistence if failures else Persistence.UNKNOWN
+
+
 def diagnose(
     report: ProbeReport,
     *,
@@ -210,44 +256,15 @@ def diagnose(
         important first.
     """
     now = aware_now(now)
-    domain = report.resolution.domain
-    earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
-    earlier = [_failures(build_facts(h, now)) for h in earlier_reports]
-    times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
-    fired_now = _failures(build_facts(report, now))
-    persistence: dict[RuleId, PersistenceFact] = {}
-    if earlier:
-        for rule_id in fired_now:
-            persistence[rule_id] = _persistence(rule_id, earlier, times)
-    if report.resolution.kind is ResolutionKind.NULL_MX:
-        persistence[RuleId.NULL_MX] = PersistenceFact(Persistence.PERMANENT, published=True)
-    recovered = sorted(set().union(*earlier) - fired_now) if earlier else []
-    facts = build_facts(report, now, persistence, len(earlier), recovered)
-    fired = fire(facts)
-    findings = [
-        _finding(facts, r.id, r.kind, _code(r, m), m)
-        for r, m in fired
-        if r.kind is not RuleKind.INFO
-    ]
-    if healthy(facts, fired):
-        findings.append(_finding(facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views)))
-    findings += [
-        _finding(facts, r.id, r.kind, _code(r, m), m) for r, m in fired if r.kind is RuleKind.INFO
-    ]
+    facts = _history(report, history, now)
+    findings = _findings(facts)
     verdict = verdict_for(report, findings)
-    if verdict is Verdict.NO_MAIL:
-        overall = Persistence.PERMANENT
-    elif verdict is Verdict.HEALTHY:
-        overall = Persistence.TRANSIENT if recovered else Persistence.UNKNOWN
-    else:
-        failures = [f for f in findings if f.rule in fired_now]
-        overall = failures[0].persistence if failures else Persistence.UNKNOWN
     primary = None
     if verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN) and findings:
         primary = findings[0].code
     return Diagnosis(
         verdict=verdict,
-        persistence=overall,
+        persistence=_overall(verdict, findings, facts),
         primary=primary,
         findings=tuple(findings),
         generated_at=iso(now),

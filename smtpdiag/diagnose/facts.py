@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from ..model import (
     AddressFamily,
+    DnsOutcome,
     MxHost,
     MxTargetKind,
     Outcome,
@@ -391,6 +392,28 @@ class Facts:
     def dns_ok(self) -> bool:
         """The DNS names mail servers (MX or implicit MX)."""
         return self.report.resolution.kind in (ResolutionKind.MX, ResolutionKind.IMPLICIT)
+
+    @property
+    def could_not_run(self) -> bool:
+        """No nameserver answered at all: not the MX query (``ProbeReport.could_not_run``)
+        or, with no route left, not one address lookup of any MX target. Nothing is
+        known about the domain then."""
+        if self.report.could_not_run:
+            return True
+        hosts = self.report.resolution.hosts
+        unanswered = (DnsOutcome.TIMEOUT, DnsOutcome.ERROR)
+        return (
+            self.dns_ok
+            and not self.report.routes
+            and bool(hosts)
+            and all(
+                h.kind is MxTargetKind.LOOKUP_FAILED
+                and all(
+                    q.outcome in unanswered for q in h.queries if q.outcome is not DnsOutcome.OK
+                )
+                for h in hosts
+            )
+        )
 
     @property
     def ok_views(self) -> tuple[RouteView, ...]:

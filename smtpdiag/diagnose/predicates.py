@@ -83,7 +83,7 @@ def null_mx(f: Facts) -> Match | None:
 
 def could_not_run(f: Facts) -> Match | None:
     """No nameserver answered at all: nothing is known about the domain."""
-    return _when(f.report.could_not_run)
+    return _when(f.could_not_run)
 
 
 def dns_failed(f: Facts) -> Match | None:

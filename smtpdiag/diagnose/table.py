@@ -121,8 +121,9 @@ def _r(
 RULES: tuple[Row, ...] = (
     _r(R.NULL_MX, "5.1.10", F, p.null_mx, "resolution null-mx: MX '0 .' (RFC 7505)"),
     _r(R.COULD_NOT_RUN, None, F, p.could_not_run,
-       "no nameserver answered the MX query at all (timeout, local error): the probe could "
-       "not run; verdict unknown, exit 5", (R.DNS_FAILED,)),
+       "no nameserver answered the MX query at all (timeout, local error), or no address "
+       "lookup of any MX target: the probe could not run; verdict unknown, exit 5",
+       (R.DNS_FAILED, R.MX_LOOKUP_FAILED, R.NOTHING_PROBED)),
     _r(R.DNS_FAILED, "4.4.3", F, p.dns_failed,
        "resolution failed with an answer: MX query SERVFAIL / REFUSED"),
     _r(R.NO_ROUTE, "5.4.4", F, p.no_route, "resolution none: MX NXDOMAIN, or NODATA and no A/AAAA"),

@@ -327,13 +327,17 @@ def tls_step(views: Sequence[RouteView]) -> str | None:
         if f is not None and (f.phase in _TLS_PHASES or f.outcome is Outcome.TLS_FAILURE):
             lines.append(describe(v))
         elif rr.tls is not None and rr.tls.version:
-            ver = "verified" if rr.tls.verified else f"not verified ({verify_text(rr.tls, v)})"
+            ver = (
+                "verified"
+                if rr.tls.verified
+                else f"not verified ({verify_text(rr.tls, v.result.route.mx)})"
+            )
             same.setdefault(f"{rr.tls.version} {rr.tls.cipher}, certificate {ver}", []).append(v)
     lines.extend(f"{routes_brief(vs, 6)}: {text}" for text, vs in same.items())
     return join(lines) if lines else None
 
 
-def verify_text(tls: TlsInfo, view: RouteView) -> str:
+def verify_text(tls: TlsInfo, mx: str) -> str:
     """Why a certificate did not verify, named from ``verify_reason``."""
     cert = tls.certificate
     reason = tls.verify_reason
@@ -345,7 +349,7 @@ def verify_text(tls: TlsInfo, view: RouteView) -> str:
             return f"the certificate {days_left(cert.days_left)}"
         return "the certificate is expired or not yet valid"
     if reason is TlsReason.CERT_WRONG_NAME:
-        return f"the certificate does not name {view.result.route.mx}"
+        return f"the certificate does not name {mx}"
     if reason is TlsReason.CERT_UNTRUSTED:
         if tls.chain_truncated:
             return (

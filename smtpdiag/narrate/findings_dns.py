@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..diagnose.facts import Facts, RouteState
+from collections.abc import Sequence
+
+from ..diagnose.facts import Facts, RouteState, RouteView
 from ..diagnose.predicates import Match
 from ..model import (
     Action,
@@ -11,6 +13,7 @@ from ..model import (
     DnsOutcome,
     Evidence,
     FindingPayload,
+    MxHost,
     MxTargetKind,
     Outcome,
     RuleId,
@@ -94,10 +97,7 @@ def no_route(f: Facts, m: Match) -> Draft:
     )
 
 
-def mx_no_address(f: Facts, m: Match) -> Draft:
-    bad = m.hosts
-    names = [h.name for h in bad]
-    working = f.working_other_than(names)
+def _no_address_evidence(bad: Sequence[MxHost]) -> list[Evidence]:
     ev = []
     for h in bad:
         if h.kind is MxTargetKind.IP_LITERAL:
@@ -109,21 +109,15 @@ def mx_no_address(f: Facts, m: Match) -> Draft:
                     "MTAs look the literal up as a name and fail",
                 )
             )
-        for q in h.queries:
-            if q.outcome is not DnsOutcome.OK:
-                ev.append(q_evidence(q, f"MX target {h.name} (preference {h.preference})"))
-    slugs = ["dns-invalid", "mx-records"]
-    if any(h.kind is MxTargetKind.IP_LITERAL for h in bad):
-        slugs.append("configuration")
-    delivering = [v for v in f.delivery_ok_views if v.result.route.mx not in names]
-    another = f"; another MX works: {routes_brief(working)}" if working else "; no other MX works"
-    if delivering:
-        another += ", so MTAs skip the broken MX and deliver (no bounce)"
-    elif f.filtered_hosts:
-        another = (
-            f"; no other probed MX works ({', '.join(h.name for h in f.filtered_hosts)} "
-            "not probed: -4/-6)"
-        )
+        ev += [
+            q_evidence(q, f"MX target {h.name} (preference {h.preference})")
+            for q in h.queries
+            if q.outcome is not DnsOutcome.OK
+        ]
+    return ev
+
+
+def _no_address_parts(bad: Sequence[MxHost]) -> list[str]:
     parts = []
     missing = [h.name for h in bad if h.kind is MxTargetKind.NO_ADDRESS]
     literal = [h.name for h in bad if h.kind is MxTargetKind.IP_LITERAL]
@@ -139,9 +133,33 @@ def mx_no_address(f: Facts, m: Match) -> Draft:
             f"{'is an IP address' if len(literal) == 1 else 'are IP addresses'}, not a host "
             "name (RFC 5321 5.1): MTAs look it up as a name and find nothing"
         )
+    return parts
+
+
+def _another_mx(f: Facts, working: Sequence[RouteView], delivering: bool) -> str:
+    another = f"; another MX works: {routes_brief(working)}" if working else "; no other MX works"
+    if delivering:
+        return another + ", so MTAs skip the broken MX and deliver (no bounce)"
+    if f.filtered_hosts:
+        return (
+            f"; no other probed MX works ({', '.join(h.name for h in f.filtered_hosts)} "
+            "not probed: -4/-6)"
+        )
+    return another
+
+
+def mx_no_address(f: Facts, m: Match) -> Draft:
+    bad = m.hosts
+    names = [h.name for h in bad]
+    working = f.working_other_than(names)
+    slugs = ["dns-invalid", "mx-records"]
+    if any(h.kind is MxTargetKind.IP_LITERAL for h in bad):
+        slugs.append("configuration")
+    delivering = any(v.result.route.mx not in names for v in f.delivery_ok_views)
     return draft(
-        f"{'; '.join(parts)} (5.4.3; Postfix reports 5.4.4){another}.",
-        ev,
+        f"{'; '.join(_no_address_parts(bad))} (5.4.3; Postfix reports 5.4.4)"
+        f"{_another_mx(f, working, delivering)}.",
+        _no_address_evidence(bad),
         causes=causes("5.4.3", slugs),
         steps=make_steps("5.4.3", steps_543(f, names, ())),
         action=make_action(
@@ -356,10 +374,15 @@ def implicit(f: Facts, m: Match) -> Draft:
 def could_not_run(f: Facts, m: Match) -> Draft:
     q = f.report.resolution.mx_query
     domain = f.report.resolution.domain
+    what = (
+        f"the MX query for {domain} ({q.outcome.value})"
+        if f.report.could_not_run
+        else f"any address lookup of {domain}'s MX targets"
+    )
     return draft(
-        f"The probe could not run: no nameserver answered the MX query for {domain} "
-        f"({q.outcome.value}). Nothing is known about {domain}'s mail servers; this is no "
-        "verdict on the domain. Check the resolver (--nameserver, network) and probe again.",
+        f"The probe could not run: no nameserver answered {what}. Nothing is known about "
+        f"{domain}'s mail servers; this is no verdict on the domain. Check the resolver "
+        "(--nameserver, network) and probe again.",
         [q_evidence(q)],
         action=Action(
             ActionKind.FIX,

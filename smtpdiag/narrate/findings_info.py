@@ -52,7 +52,7 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
         assert t is not None
         why = []
         if not t.verified and t.verify_reason is not TlsReason.CERT_WRONG_NAME:
-            why.append(f"verification failed: {verify_text(t, v)}")
+            why.append(f"verification failed: {verify_text(t, v.result.route.mx)}")
         if t.hostname_match is False or t.verify_reason is TlsReason.CERT_WRONG_NAME:
             why.append(f"the certificate does not name {v.result.route.mx}")
         reasons.extend(why)
@@ -198,32 +198,36 @@ def healthy(f: Facts, m: Match) -> Draft:
 def _verified_line(f: Facts, delivery: list[RouteView]) -> str:
     """What the probe verified on the delivery routes: STARTTLS, TLS version, the
     certificate (trusted, naming the MX), IPv6."""
+    return ", ".join([*_tls_parts(f, delivery), _ipv6_part(f, delivery)])
+
+
+def _tls_parts(f: Facts, delivery: list[RouteView]) -> list[str]:
     parts = []
     starttls = [
         v
         for v in delivery
         if v.result.route.tls_mode is TlsMode.STARTTLS and v.result.starttls_offered
     ]
-    versions = sorted(
-        {v.result.tls.version for v in delivery if v.result.tls and v.result.tls.version}
-    )
     if starttls:
         parts.append(f"STARTTLS on port {f.delivery_port} ({plural(len(starttls), 'route')})")
     elif any(v.result.route.tls_mode is TlsMode.IMPLICIT for v in delivery):
         parts.append(f"implicit TLS on port {f.delivery_port}")
+    tls = [v.result.tls for v in delivery if v.result.tls and v.result.tls.version]
+    versions = sorted({t.version for t in tls if t.version})
     if versions:
         parts.append("/".join(versions))
-    tls = [v.result.tls for v in delivery if v.result.tls and v.result.tls.version]
     if tls and all(t.verified and t.hostname_match is not False for t in tls):
         parts.append("certificate trusted and naming the MX")
+    return parts
+
+
+def _ipv6_part(f: Facts, delivery: list[RouteView]) -> str:
     v6 = [v for v in delivery if v.result.route.family is AddressFamily.IPV6]
     if v6:
-        parts.append(f"IPv6 reached ({plural(len(v6), 'route')})")
-    elif AddressFamily.IPV6 not in f.report.families:
-        parts.append("IPv6 not probed")
-    else:
-        parts.append("no IPv6 address published")
-    return ", ".join(parts)
+        return f"IPv6 reached ({plural(len(v6), 'route')})"
+    if AddressFamily.IPV6 not in f.report.families:
+        return "IPv6 not probed"
+    return "no IPv6 address published"
 
 
 def routes_not_attempted(f: Facts, m: Match) -> Draft:

@@ -172,16 +172,8 @@ def all_refused(f: Facts, m: Match) -> Draft:
     )
 
 
-def deferred(f: Facts, m: Match) -> Draft:
-    views = list(m.views)
-    slugs, rate = reply_cause_slugs(
-        v.failure.reply.text for v in views if v.failure and v.failure.reply
-    )
-    stated = bool(slugs)
-    if not slugs:
-        slugs = ["maintenance", "network-problems", "overload"]
+def _deferred_steps(f: Facts, views: list[RouteView], rate: str | None) -> dict[str, str]:
     working = f.ok_views
-    servers = sorted({v.result.route.mx for v in views})
     identify = f"not accepting: {routes_brief(views, 6)}"
     if working:
         identify += f"; accepting: {routes_brief(working, 6)}"
@@ -196,21 +188,36 @@ def deferred(f: Facts, m: Match) -> Draft:
     }
     if f.history_len:
         done["track-metrics"] = persistence_text(f.persistence_of(RuleId.GREETING_DEFERRED))
-    replies = sorted({fmt_reply(v.failure.reply) or "" for v in views if v.failure})
+    return done
+
+
+def _quoted(views: list[RouteView]) -> str:
+    """One reply quoted (they usually differ only in the client address they echo); the
+    evidence has every one."""
+    shown = sorted({r for v in views if v.failure and (r := fmt_reply(v.failure.reply))})
+    if not shown:
+        return "a deferral"
+    more = len(shown) - 1
+    return shown[0][:200] + (
+        f" (and {plural(more, 'other reply', 'other replies')})" if more else ""
+    )
+
+
+def deferred(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    slugs, rate = reply_cause_slugs(
+        v.failure.reply.text for v in views if v.failure and v.failure.reply
+    )
     own = server_code(views)
-    # One reply quoted (they usually differ only in the client address they echo); the
-    # evidence has every one.
-    shown = [r for r in replies if r]
-    quoted = (shown[0][:200] if shown else "a deferral") + (
-        f" (and {plural(len(shown) - 1, 'other reply', 'other replies')})" if len(shown) > 1 else ""
-    )
+    own_differs = bool(own) and own != "4.3.2"
+    servers = sorted({v.result.route.mx for v in views})
     summary = (
-        f"{', '.join(servers)} answered {quoted}: the "
-        "server is up but temporarily not accepting messages ("
-        + (f"{own} as the server states it" if own and own != "4.3.2" else "4.3.2")
-        + ", soft bounce)"
+        f"{', '.join(servers)} answered {_quoted(views)}: the server is up but temporarily "
+        f"not accepting messages ({f'{own} as the server states it' if own_differs else '4.3.2'}"
+        ", soft bounce)"
     )
-    if not stated:
+    if not slugs:
+        slugs = ["maintenance", "network-problems", "overload"]
         summary += (
             "; the reply does not say why (the seed names maintenance, network problems, overload)"
         )
@@ -218,9 +225,9 @@ def deferred(f: Facts, m: Match) -> Draft:
         summary + ".",
         [evidence(v) for v in views],
         causes=causes("4.3.2", slugs),
-        steps=make_steps("4.3.2", done),
-        action=make_action("4.3.2", f, deliverable_via=working),
-        neighbours=("4.3.2",) if own and own != "4.3.2" else (),
+        steps=make_steps("4.3.2", _deferred_steps(f, views, rate)),
+        action=make_action("4.3.2", f, deliverable_via=f.ok_views),
+        neighbours=("4.3.2",) if own_differs else (),
         payload=FindingPayload(routes=tuple(v.label for v in views), server_code=own),
     )
 
@@ -397,85 +404,97 @@ def rejected(f: Facts, m: Match) -> Draft:
     )
 
 
-def port_blocked(f: Facts, m: Match) -> Draft:
-    views = list(m.views)
-    answering = []
-    for v in views:
-        same = [
-            o
-            for o in f.views
-            if o.result.route.address == v.result.route.address
-            and o.result.route.mx == v.result.route.mx
-            and o.connected
-        ]
-        answering.extend(same)
-    alt_ports = in_probe_order(f, (o.result.route.port for o in answering))
-    working_alt = in_probe_order(
-        f, (o.result.route.port for o in answering if o.state is RouteState.OK)
-    )
-    blocked_ports = in_probe_order(f, (v.result.route.port for v in views))
-    slugs = ["port-blocked", "firewall-rules"]
-    if not answering:
-        slugs.append("network-path")
-    delivery = [v for v in f.views if v.delivery]
-    mta_ok = f.delivery_ok
+def _answering(f: Facts, views: list[RouteView]) -> list[RouteView]:
+    """Routes of the same addresses as ``views`` that did connect."""
+    keys = {v.key for v in views}
+    return [o for o in f.views if o.key in keys and o.connected]
+
+
+def _refused_everywhere(
+    f: Facts, delivery: list[RouteView], alt_ports: list[int], working_alt: list[int]
+) -> tuple[str, Action]:
+    """Every MX address turns the delivery port away actively while another port of the
+    same addresses answers: the host is up, the destination (or a firewall on its path)
+    refuses the delivery port. An outbound block on the prober's side would time out
+    silently instead (see own-port-blocked)."""
     port = f.delivery_port
-    everywhere = bool(delivery) and all(v.state is RouteState.NO_CONNECT for v in delivery)
-    if everywhere and alt_ports:
-        # Every MX address turns the delivery port away actively while another port of
-        # the same addresses answers: the host is up, the destination (or a firewall on
-        # its path) refuses the delivery port. An outbound block on the prober's side
-        # would time out silently instead (see own-port-blocked).
-        worked = (
-            f"{ports_word(working_alt)} on the same addresses "
-            f"{'works' if len(working_alt) == 1 else 'work'}"
-            if working_alt
-            else f"{ports_word(alt_ports)} on the same addresses connect but fail later "
-            "(see the other findings)"
-        )
-        summary = (
-            f"Port {port} is {refusal_words(delivery)} on every MX address "
-            f"({plural(len(delivery), 'route')}), while {worked}: the destination, or a "
-            f"firewall on its path, refuses port {port} (an outbound block on your side would "
-            f"more likely time out). MTAs deliver on port {port} only (RFC 5321): they retry "
-            "(4.4.1) and bounce if it persists."
-        )
-        alt_text = (
-            f" {cap1(ports_word(working_alt))} answer (seed step 'try the other "
-            "ports'), usually for authenticated submission only."
-            if working_alt
-            else ""
-        )
-        action = Action(
-            ActionKind.FIX,
-            f"The recipient's administrators should open port {port} to the MX. Do not "
-            "suppress on one probe: confirm it persists (smtpdiag watch) first; suppress only "
-            f"when it does.{alt_text}",
-        )
-    elif alt_ports:
+    worked = (
+        f"{ports_word(working_alt)} on the same addresses "
+        f"{'works' if len(working_alt) == 1 else 'work'}"
+        if working_alt
+        else f"{ports_word(alt_ports)} on the same addresses connect but fail later "
+        "(see the other findings)"
+    )
+    summary = (
+        f"Port {port} is {refusal_words(delivery)} on every MX address "
+        f"({plural(len(delivery), 'route')}), while {worked}: the destination, or a "
+        f"firewall on its path, refuses port {port} (an outbound block on your side would "
+        f"more likely time out). MTAs deliver on port {port} only (RFC 5321): they retry "
+        "(4.4.1) and bounce if it persists."
+    )
+    alt_text = (
+        f" {cap1(ports_word(working_alt))} answer (seed step 'try the other "
+        "ports'), usually for authenticated submission only."
+        if working_alt
+        else ""
+    )
+    action = Action(
+        ActionKind.FIX,
+        f"The recipient's administrators should open port {port} to the MX. Do not "
+        "suppress on one probe: confirm it persists (smtpdiag watch) first; suppress only "
+        f"when it does.{alt_text}",
+    )
+    return summary, action
+
+
+def _refused_here(
+    f: Facts, views: list[RouteView], alt_ports: list[int], working_alt: list[int]
+) -> str:
+    """Some routes refused while other ports or addresses of the MX answer."""
+    if alt_ports:
         advice = (
             f"try the alternative {ports_word(working_alt)} (seed step 'try the other ports')"
             if working_alt
             else "but they fail as well (see the other findings)"
         )
+        blocked_ports = in_probe_order(f, (v.result.route.port for v in views))
         summary = (
             f"{cap1(ports_word(blocked_ports))} {refusal_words(views)} on "
             f"{routes_brief(views)}, but {ports_word(alt_ports)} of the same address "
             f"answer: {advice}."
         )
-        action = None
     else:
         summary = (
             f"{routes_brief(views)} {'accepts' if len(views) == 1 else 'accept'} no "
             "connection while other addresses of the same MX do: an address-specific "
             "network path or firewall problem."
         )
-        action = None
-    if mta_ok and not everywhere:
+    if f.delivery_ok:
         summary += (
             f" MTAs move on to the next address or MX (RFC 5321 5.4.4) and deliver via "
             f"{routes_brief(f.delivery_ok_views)}: no bounce."
         )
+    return summary
+
+
+def port_blocked(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    answering = _answering(f, views)
+    alt_ports = in_probe_order(f, (o.result.route.port for o in answering))
+    working_alt = in_probe_order(
+        f, (o.result.route.port for o in answering if o.state is RouteState.OK)
+    )
+    slugs = ["port-blocked", "firewall-rules"] + ([] if answering else ["network-path"])
+    delivery = [v for v in f.views if v.delivery]
+    everywhere = bool(delivery) and all(v.state is RouteState.NO_CONNECT for v in delivery)
+    action: Action | None = None
+    if everywhere and alt_ports:
+        summary, action = _refused_everywhere(f, delivery, alt_ports, working_alt)
+        title: str | None = f"Bad connection: port {f.delivery_port} refused"
+    else:
+        summary, title = _refused_here(f, views, alt_ports, working_alt), None
+    if f.delivery_ok:
+        title = "Bad connection: port or address refused"
     return draft(
         summary,
         [evidence(v) for v in views]
@@ -491,13 +510,7 @@ def port_blocked(f: Facts, m: Match) -> Draft:
             persistence=f.persistence_of(RuleId.PORT_BLOCKED).persistence,
         ),
         neighbours=("4.4.1",),
-        title=(
-            "Bad connection: port or address refused"
-            if mta_ok
-            else f"Bad connection: port {port} refused"
-            if everywhere and alt_ports
-            else None
-        ),
+        title=title,
     )
 
 

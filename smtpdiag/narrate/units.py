@@ -35,9 +35,13 @@ def fmt_ms(ms: float | None) -> str:
 
 
 def fmt_s(seconds: float) -> str:
-    """``2 s`` / ``2.5 s``: a threshold in seconds, without trailing zeros."""
-    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
-    return f"{text} s"
+    """A measured duration given in seconds: ``4.2 ms`` / ``250 ms`` / ``2.50 s``."""
+    ms = seconds * 1000.0
+    if ms < 10.0:
+        return f"{ms:.1f} ms"
+    if seconds < 1.0:
+        return f"{ms:.0f} ms"
+    return f"{seconds:.2f} s"
 
 
 def span_text(span: timedelta | None) -> str:

@@ -106,6 +106,14 @@ def _with_policy(route: Route, config: ProbeConfig) -> tuple[Route, RouteResult 
     return route, _skipped(route, SkipReason.ADDRESS_POLICY, detail)
 
 
+def _traced(result: RouteResult, ctx: ProbeContext) -> RouteResult:
+    """Report a route that was never attempted to the live trace, like any phase."""
+    if ctx.trace is not None:
+        for record in result.phases:
+            ctx.trace(result.route, record)
+    return result
+
+
 def _too_late(route: Route) -> RouteResult:
     return _skipped(
         route,
@@ -120,9 +128,9 @@ async def _guarded(
     """Probe a route; whatever happens, return a result by ``deadline + _GRACE``."""
     route, skipped = _with_policy(route, ctx.config)
     if skipped is not None:
-        return skipped
+        return _traced(skipped, ctx)
     if deadline - asyncio.get_running_loop().time() < _MIN_START:
-        return _too_late(route)
+        return _traced(_too_late(route), ctx)
     try:
         async with asyncio.timeout_at(deadline + _GRACE):
             return await run_route(route, ctx, deadline, hints)
@@ -211,13 +219,13 @@ async def probe_routes(
         )
         route, skipped = _with_policy(route, config)
         if skipped is not None:
-            results[index] = skipped  # takes no slot: nothing is sent
+            results[index] = _traced(skipped, ctx)  # takes no slot: nothing is sent
             return
         try:
             async with asyncio.timeout_at(deadline):
                 await slot.acquire()
         except TimeoutError:
-            results[index] = _too_late(route)
+            results[index] = _traced(_too_late(route), ctx)
             return
         try:
             async with overall:

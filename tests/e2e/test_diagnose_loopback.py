@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -74,6 +75,7 @@ async def run(
     *,
     implicit: tuple[int, ...] = (),
     faults: Mapping[str, str] | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
     dns = await dns_server({domain: dict(zone)}, faults)
     config = ProbeConfig(
@@ -85,7 +87,7 @@ async def run(
         implicit_tls_ports=implicit,
         allow_targets=LOOPBACK_NETWORKS,
     )
-    report = await probe(domain, config)
+    report = await probe(domain, replace(config, **overrides))
     doc = report_to_dict(report)
     return doc["diagnosis"]  # type: ignore[no-any-return]
 
@@ -451,3 +453,63 @@ async def test_ipv4_only_with_ipv6_only_primary_and_working_secondary_is_healthy
         "mx1.v6primary.e2e.test: not probed: only IPv6 addresses, and -4 was given"
         in (diag["findings"][1]["summary"])
     )
+
+
+# ---- issue 8: decision-side wrong answers, with the real probe on loopback
+
+
+async def test_plaintext_on_implicit_tls_port_is_server_configuration(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # A plain STARTTLS server probed as implicit TLS (what a 465 serving plaintext is).
+    port = servers.port("healthy")
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    diag = await run(dns_server, servers, "plain465.e2e.test", zone, (port,), implicit=(port,))
+    f = finding(diag, "tls-mismatch")
+    assert diag["primary"] == "5.4.2"
+    assert f["causes"] == [cause("5.4.2", "server-configuration")]
+    assert "plaintext on an implicit-TLS port" in f["summary"]
+    assert "no TLS protocol version in common" not in f["summary"]
+    assert f["payload"]["tls_reasons"] == ["not-tls"]
+
+
+async def test_route_not_attempted_is_reported_and_never_blamed(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # One connection per address: the healthy delivery port goes first, the silent
+    # server holds the slot until the deadline, the last route never gets its turn.
+    ports = (servers.port("healthy"), servers.port("silent"), servers.port("plain"))
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    diag = await run(
+        dns_server,
+        servers,
+        "healthy.e2e.test",  # the name the healthy server's certificate carries
+        zone,
+        ports,
+        per_address_limit=1,
+        timeouts=Timeouts(dns=1.0, connect=1.0, greeting=5.0, command=1.0, tls=1.0, total=2.0),
+    )
+    rules = [f["rule"] for f in diag["findings"]]
+    assert diag["verdict"] == "healthy", rules
+    f = finding(diag, "routes-not-attempted")
+    assert f["payload"]["skip_reasons"] == ["deadline"]
+    assert f["payload"]["routes"] == [f"mx.healthy.e2e.test[127.0.0.1]:{ports[2]}"]
+    text = json.dumps(diag)
+    assert "0.00 ms" not in text and f":{ports[2]} timed out" not in text
+    blamed = [x for x in diag["findings"] if x["rule"] == "alt-ports-failing"]
+    assert all(str(ports[2]) not in json.dumps(x["evidence"]) for x in blamed)
+
+
+async def test_mx_on_loopback_is_not_connected_to_and_not_deliverable(
+    dns_server: DnsFactory, servers: ServerSet
+) -> None:
+    # Without --allow-targets the MX's loopback address is never connected to, though a
+    # healthy server listens there: the domain is not deliverable from the Internet.
+    port = servers.port("healthy")
+    zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
+    diag = await run(dns_server, servers, "lo.e2e.test", zone, (port,), allow_targets=())
+    assert diag["verdict"] == "failed" and diag["primary"] == "5.4.3"
+    f = diag["findings"][0]
+    assert f["rule"] == "mx-not-global" and f["neighbours"] == ["5.4.4"]
+    assert "MX points at loopback address" in f["summary"]
+    assert "mail from the Internet cannot arrive there" in f["summary"]

@@ -10,8 +10,8 @@ import pytest
 from smtpdiag.health import evaluate
 from smtpdiag.model import Outcome, Phase
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "health"))
-import health_factories as f
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+from factories import health_cases as f
 
 sys.path.pop(0)
 

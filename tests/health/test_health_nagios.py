@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import health_factories as f
 import pytest
+from factories import health_cases as f
 from plugin_output import parse_plugin_output
 
 from smtpdiag.health import HealthStatus, Thresholds, evaluate, unknown_result

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-import health_factories as f
 import pytest
+from factories import health_cases as f
 from health_lab import HealthLab
 
 from smtpdiag.api import probe as api_probe
@@ -69,7 +69,7 @@ def test_watcher_transitions_and_stats() -> None:
     assert (greet.samples, greet.p50_ms, greet.max_ms) == (2, 48.25, 100.0)
     connect = next(p for p in mx1.phases if p.phase is Phase.CONNECT)
     assert connect.samples == 3  # the connect of the greeting-timeout round succeeded
-    assert dict(summary.verdicts) == {Verdict.DEGRADED: 1, Verdict.FAILED: 1}
+    assert dict(summary.verdicts) == {Verdict.DEGRADED: 1, Verdict.HEALTHY: 1, Verdict.FAILED: 1}
     assert len(summary.transitions) == 5
 
 

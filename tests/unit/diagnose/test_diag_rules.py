@@ -1196,6 +1196,8 @@ def test_dns_failure_is_never_hard() -> None:
     for outcome in (DnsOutcome.SERVFAIL, DnsOutcome.TIMEOUT, DnsOutcome.REFUSED, DnsOutcome.ERROR):
         d = diagnose(report(resolution(kind=ResolutionKind.FAILED, mx_outcome=outcome)), now=NOW)
         assert all(f.severity is not Severity.HARD for f in d.findings)
+        # The factory names no nameserver for a timeout or an error (nobody replied);
+        # SERVFAIL and REFUSED are answers.
         answered = outcome in (DnsOutcome.SERVFAIL, DnsOutcome.REFUSED)
         # No answer at all: the probe could not run - no code, verdict unknown.
         assert d.primary == ("4.4.3" if answered else None)
@@ -1413,3 +1415,14 @@ def test_remote_ipv6_unreachable_is_a_degraded_family_not_a_firewall() -> None:
     assert f.code is None and f.severity is Severity.INFO
     assert "IPv6" in f.title and "no route to host" in f.summary
     assert "firewall" not in f.summary
+
+
+def test_readme_carries_the_rule_table() -> None:
+    from pathlib import Path
+
+    from smtpdiag.diagnose.table import RULE_TABLE_DOC
+    from smtpdiag.model import RuleId
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    assert RULE_TABLE_DOC in readme, "regenerate the README rule table from RULE_TABLE_DOC"
+    assert all(f"| {r.value} |" in RULE_TABLE_DOC for r in RuleId)

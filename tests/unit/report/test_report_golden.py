@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from factories.report_cases import SCENARIOS
 from golden_files import UPDATE, check_goldens
-from report_factories import SCENARIOS
 
 from smtpdiag.model import ProbeReport
 from smtpdiag.report.jsonout import dumps

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from report_factories import SCENARIOS, greeting_421, handmade_diagnosis_421, healthy
+from factories.report_cases import SCENARIOS, greeting_421, handmade_diagnosis_421, healthy
 
 from smtpdiag.errors import ConfigError
 from smtpdiag.model import (

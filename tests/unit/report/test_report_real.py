@@ -1,6 +1,6 @@
 """Real reports: probe the demo domains on loopback, then check JSON and text on them.
 
-The factories in ``report_factories`` are what the probe *should* produce; this module
+The factories in ``factories.report_cases`` are what the probe *should* produce; this module
 checks the renderers against what it *does* produce (real DNS server, real scripted
 SMTP servers with real TLS), so schema drift or an unexpected value shows up here.
 """

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import report_factories as rf
+from factories import report_cases as rf
 
 import smtpdiag
 from smtpdiag.diagnose import diagnose

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
-from report_factories import SCENARIOS, greeting_421, handmade_diagnosis_421, hostile
+from factories.report_cases import SCENARIOS, greeting_421, handmade_diagnosis_421, hostile
 
 import smtpdiag.report
 from smtpdiag import model

@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from report_factories import (
+from factories.report_cases import (
     SCENARIOS,
     dead_primary,
     greeting_421,

@@ -8,7 +8,7 @@ Two layers live here. The shared primitives (:func:`dns_query`, :func:`address_q
 :func:`mx_host`, :func:`route`, :func:`route_to`, :func:`cert`, :func:`tls`,
 :func:`phase_order`, :func:`run_phases`) build one model object each, with every value
 that differs between test areas a parameter; the area factories
-(``tests/unit/report/report_factories.py``, ``tests/health/health_factories.py``) build
+(``factories.report_cases``, ``factories.health_cases``: modules of this package) build
 their scenarios on them with their own fixed values, so their goldens stay put. The
 diagnose tests use the compact builders below them (:func:`host`, :func:`resolution`,
 :func:`ok`, :func:`failed`, :func:`report`).

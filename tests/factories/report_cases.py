@@ -12,7 +12,6 @@ from functools import partial
 
 import factories as shared
 from factories import route_to
-
 from smtpdiag.model import (
     Action,
     ActionKind,

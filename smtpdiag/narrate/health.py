@@ -1,0 +1,193 @@
+"""The health check's words: problem reasons, route facts and the summary line.
+
+The health policy (``smtpdiag.health``) decides levels and kinds from the diagnosis and
+the measurements; every sentence it shows is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..model import DnsOutcome, MxHost, MxTargetKind, Outcome, ProbeReport, RouteResult
+from ..textsafe import clean
+from .common import verify_text
+from .units import days_left, fmt_s, plural
+
+__all__ = [
+    "cert_expiry_reason",
+    "cert_invalid_reason",
+    "could_not_run_reason",
+    "domain_reason",
+    "failure_reason",
+    "implicit_tls_reason",
+    "latency_reason",
+    "mx_target_reason",
+    "no_route_reason",
+    "no_starttls_reason",
+    "route_facts",
+    "route_failure_text",
+    "summary_line",
+    "tls_version_reason",
+    "unknown_summary",
+]
+
+
+def route_failure_text(rr: RouteResult) -> str | None:
+    """``"<phase> <outcome>"`` of the failed phase, ``None`` when up."""
+    rec = rr.failure
+    if rec is None:
+        return None if rr.ok else "failed"
+    return f"{rec.phase.value} {rec.outcome.value}"
+
+
+def route_facts(failure: str | None, tls_version: str | None, cert_days: int | None) -> list[str]:
+    """What the renderers say about a route after its state: failure, TLS, certificate."""
+    facts = [failure] if failure else []
+    if tls_version:
+        facts.append(tls_version)
+    if cert_days is not None:
+        facts.append(f"certificate {days_left(cert_days)}")
+    return facts
+
+
+def failure_reason(rr: RouteResult) -> str:
+    """``mx[ip]:25: greeting timeout after 5.00 s`` / ``... (421 4.3.2 busy)``."""
+    rec = rr.failure
+    label = rr.route.label
+    if rec is None:
+        return f"{label}: route failed"
+    parts = [f"{label}: {rec.phase.value} {rec.outcome.value}"]
+    if rec.outcome is Outcome.TIMEOUT:
+        parts.append(f"after {fmt_s(rec.duration_ms / 1000.0)}")
+    if rec.reply is not None:
+        reply = f"{rec.reply.code}"
+        text = clean(rec.reply.text, 120)
+        if rec.reply.enhanced and not text.startswith(rec.reply.enhanced):
+            reply += f" {rec.reply.enhanced}"
+        if text:
+            reply += f" {text}"
+        parts.append(f"({reply})")
+    elif rec.detail:
+        parts.append(f"({clean(rec.detail, 120)})")
+    return " ".join(parts)
+
+
+def no_starttls_reason(rr: RouteResult) -> str:
+    return f"{rr.route.label}: STARTTLS not offered (RFC 3207)"
+
+
+def tls_version_reason(rr: RouteResult, minimum: str) -> str:
+    version = rr.tls.version if rr.tls is not None else None
+    return f"{rr.route.label}: negotiated {clean(version, 20)}, below the minimum {minimum}"
+
+
+def cert_invalid_reason(rr: RouteResult) -> str:
+    tls = rr.tls
+    if tls is not None and tls.verified and tls.hostname_match is False:
+        return f"{rr.route.label}: certificate does not name {rr.route.mx} (RFC 6125)"
+    why = verify_text(tls, rr.route.mx) if tls is not None else "does not verify"
+    return f"{rr.route.label}: certificate invalid ({clean(why, 160)})"
+
+
+def latency_reason(rr: RouteResult, phase: str, seconds: float, bound: float) -> str:
+    return f"{rr.route.label}: {phase} took {fmt_s(seconds)} (> {bound:g} s)"
+
+
+def cert_expiry_reason(labels: Sequence[str], mx: str, days: int, bound: int | None) -> str:
+    what = (
+        f"expired {plural(-days, 'day')} ago"
+        if days < 0
+        else f"expires in {plural(days, 'day')} (limit {plural(bound or 0, 'day')})"
+    )
+    rest = len(labels) - 1
+    more = f" (+{rest} more route{'' if rest == 1 else 's'})" if rest else ""
+    return f"{labels[0]}{more}: certificate of {mx} {what}"
+
+
+def domain_reason(report: ProbeReport, kind: str) -> str:
+    """The reason of a DNS-level problem (``null-mx``, ``no-route``, ``dns``)."""
+    name = report.domain
+    if kind == "null-mx":
+        return f"{name} publishes a null MX (RFC 7505): it accepts no mail"
+    if kind == "no-route":
+        return f"{name} has no MX and no address record: no route (RFC 5321 5.1)"
+    q = report.resolution.mx_query
+    detail = clean(q.detail, 120)
+    return f"MX lookup of {name} failed: {q.outcome.value}" + (f" ({detail})" if detail else "")
+
+
+_TARGET_WORDS = {
+    MxTargetKind.NO_ADDRESS: "has no address record",
+    MxTargetKind.IP_LITERAL: "is an IP literal, not a host name (RFC 5321 5.1)",
+    MxTargetKind.LOOKUP_FAILED: "could not be resolved (address lookup failed)",
+    MxTargetKind.CNAME: "is an alias (CNAME; RFC 5321 5.1, RFC 2181 10.3)",
+}
+
+
+def mx_target_reason(host: MxHost, *, not_global: bool = False) -> str:
+    if not_global:
+        return (
+            f"MX target {host.name} points at an address not reachable from the Internet "
+            "(loopback, private, link-local ...)"
+        )
+    return f"MX target {host.name} {_TARGET_WORDS.get(host.kind, 'is unusable')}"
+
+
+def no_route_reason(report: ProbeReport) -> str:
+    return (
+        f"{report.domain}: no route to probe (no usable MX address"
+        f" for ports {', '.join(map(str, report.ports))})"
+    )
+
+
+def implicit_tls_reason(probed: int) -> str:
+    why = (
+        "no implicit-TLS port was probed"
+        if not probed
+        else f"none of {probed} implicit-TLS routes works"
+    )
+    return f"implicit TLS required (RFC 8314 3.3): {why}"
+
+
+def could_not_run_reason(report: ProbeReport) -> tuple[str, str]:
+    """(problem reason, summary line) of a probe that could not run."""
+    q = report.resolution.mx_query
+    if q.outcome not in (DnsOutcome.TIMEOUT, DnsOutcome.ERROR):
+        reason = f"{report.domain}: no nameserver answered for any MX target"
+        return reason, clean(f"{reason}: probe could not run", 300)
+    detail = clean(q.detail, 160)
+    reason = f"MX lookup of {report.domain}: {q.outcome.value}" + (
+        f" ({detail})" if detail else " (no nameserver answered)"
+    )
+    return reason, clean(f"{report.domain}: probe could not run: {reason}", 300)
+
+
+def unknown_summary(domain: str, reason: str) -> str:
+    return clean(f"{domain}: probe could not run: {reason}", 300)
+
+
+def summary_line(
+    domain: str,
+    healthy: int,
+    routes: int,
+    first_problem: str | None,
+    more: int,
+    greeting_max_s: float | None,
+    cert_days: int | None,
+    primary: str | None,
+) -> str:
+    """``example.org: 3/3 routes healthy; greeting max 12 ms; certificate 80 days left``."""
+    parts: list[str] = []
+    if routes:
+        parts.append(f"{healthy}/{routes} routes healthy")
+    if first_problem is not None:
+        parts.append(first_problem + (f" (+{more} more)" if more else ""))
+    else:
+        if greeting_max_s is not None:
+            parts.append(f"greeting max {fmt_s(greeting_max_s)}")
+        if cert_days is not None:
+            parts.append(f"certificate {days_left(cert_days)}")
+    line = f"{domain}: " + "; ".join(parts) if parts else domain
+    if primary:
+        line += f" [diagnosis {primary}]"
+    return clean(line, 300)
