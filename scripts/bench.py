@@ -13,6 +13,15 @@ machine is shared and absolute times are noisy.
    the same SMTP exchange without any bookkeeping.
 3. Memory: tracemalloc peak of one probe against healthy servers, and against servers
    that send a 64 KiB greeting (hostile input must stay bounded).
+4. Process cost (``process_cost``): whole ``smtpdiag`` processes, as a monitoring system
+   or a CI job runs them, side by side in one run with the baselines a user would
+   otherwise reach for: ``--version``/``--help`` against ``swaks --version``; ``probe
+   --json`` and ``check --plugin`` of a healthy 6-route domain (1 MX x 2 addresses x 3
+   ports) against an ``openssl s_client`` loop and a ``swaks`` loop over the same 6
+   routes; ``explain`` against ``python -c pass``. Wall and CPU (user + system of the
+   child, from ``getrusage``), median of interleaved runs. Needs ``openssl`` and
+   ``swaks`` (``bash scripts/system-deps.sh --bench``); a missing baseline is reported, not
+   faked. ``python scripts/bench.py process`` runs only this section.
 5. Bounce batches (``bounce_batch``): ``explain --batch`` over a generated 10,000-message
    mbox (the fixture bounces, cycled). Messages per second in one process, against the
    standard library's MIME parser alone over the same messages (the floor for any
@@ -25,10 +34,15 @@ machine is shared and absolute times are noisy.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
+import resource
+import shutil
 import ssl
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from dataclasses import replace
@@ -126,6 +140,7 @@ async def main() -> None:
             resolver=ResolverConfig((dns.nameserver,)),
             tls=TlsConfig(ca_file=str(pki.ca_file)),
             timeouts=Timeouts(total=20),
+            allow_targets=("127.0.0.0/8",),  # the bench servers' loopback addresses
         )
         await api.probe("bench.test", base)  # warm-up: imports, first TLS contexts
 
@@ -181,6 +196,218 @@ async def main() -> None:
             f"(ratio {peaks['hostile.test'] / peaks['bench.test']:.2f})"
         )
     pki.cleanup()
+
+
+STALL = "127.78.0.20"
+
+
+async def time_to_verdict() -> None:
+    """4. Time to a verdict for a domain whose server stalls every TLS handshake.
+
+    Default timeouts (TLS 10 s, overall 30 s), one MX address, three ports. "Before"
+    is the schedule the probe used to have, reproduced here: the address's routes one
+    after another, each waiting its full TLS limit (each route probed alone, so no
+    route learns from another), plus the DNS time. "After" is ``smtpdiag.probe``
+    itself: port 25 waits the full limit, 587 and 465 only confirm the stall.
+    """
+    from smtpdiag.probe import plan_routes, probe_route
+    from smtpdiag.resolve import resolve_domain
+
+    ports = pick_shared_ports([STALL], random.Random(11))
+    pki = TestPki(names=("mx.stall.test",))
+    specs = [
+        ServerSpec(f"s:{p}", Behaviour.STALL_TLS, p == ports[2], "good", STALL, "mx.stall.test", p)
+        for p in ports
+    ]
+    zones = {"stall.test": {"@": ["MX 10 mx"], "mx": [f"A {STALL}"]}}
+    with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=zones) as dns:
+        config = ProbeConfig(
+            ports=ports,
+            families=(AddressFamily.IPV4,),
+            implicit_tls_ports=(ports[2],),
+            resolver=ResolverConfig((dns.nameserver,)),
+            tls=TlsConfig(ca_file=str(pki.ca_file)),
+            allow_targets=("127.0.0.0/8",),
+        )
+        print("4. time to verdict: every TLS handshake stalls (defaults: TLS 10 s, total 30 s)")
+        t0 = time.perf_counter()
+        resolution = await resolve_domain("stall.test", config)
+        for route in plan_routes(resolution, config):
+            await probe_route(route, config)
+        before = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = await api.probe("stall.test", config)
+        after = time.perf_counter() - t0
+        assert report.diagnosis is not None
+        print(
+            f"   before (routes of the address in turn, full limit each): {before:.1f} s; "
+            f"after: {after:.1f} s (verdict {report.diagnosis.verdict.value}); "
+            f"after/before = {after / before:.2f}; after/TLS timeout = "
+            f"{after / config.timeouts.tls:.2f}"
+        )
+    pki.cleanup()
+
+
+# ---- 4. process cost --------------------------------------------------------------
+
+PROC_ADDRS = ("127.78.0.11", "127.78.0.12")  # 1 MX x 2 addresses x 3 ports = 6 routes
+PROC_RUNS = 15  # per command, interleaved; median
+
+
+def _cli() -> list[str]:
+    """How a user runs smtpdiag: the console script next to this interpreter."""
+    script = os.path.join(os.path.dirname(sys.executable), "smtpdiag")
+    return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "smtpdiag"]
+
+
+def _run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """(wall s, child CPU s, exit code) of one process; bounded by a timeout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.returncode
+
+
+def _measure(
+    commands: dict[str, list[str]], runs: int, env: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) per command; runs interleaved so load spikes hit every side."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for argv in commands.values():  # warm-up: page cache, .pyc files
+        _run_once(argv, env)
+    for _ in range(runs):
+        for name, argv in commands.items():
+            wall, cpu, _code = _run_once(argv, env)
+            samples[name].append((wall, cpu))
+    return {
+        name: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s))
+        for name, s in samples.items()
+    }
+
+
+def _shell_loop(lines: list[str]) -> list[str]:
+    return ["sh", "-c", "\n".join(lines)]
+
+
+def _report(
+    title: str, results: dict[str, tuple[float, float]], ours: str, base: str, target: str
+) -> None:
+    (ow, oc), (bw, bc) = results[ours], results[base]
+    print(
+        f"   {title}: {ours} {ow * 1000:.1f} ms wall / {oc * 1000:.1f} ms CPU; "
+        f"{base} {bw * 1000:.1f} ms / {bc * 1000:.1f} ms; "
+        f"ratio wall {ow / bw:.2f}x, CPU {oc / bc:.2f}x (target {target})"
+    )
+
+
+def _compile_package() -> None:
+    """Write smtpdiag's .pyc files, as ``pip install`` of the wheel does.
+
+    An editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every
+    module in every process and measure the compiler, not the tool.
+    """
+    import compileall
+
+    import smtpdiag
+
+    for path in smtpdiag.__path__:
+        compileall.compile_dir(path, quiet=1)
+
+
+def process_cost(runs: int = PROC_RUNS) -> None:
+    print(f"4. process cost: whole processes, median of {runs} interleaved runs")
+    # The baseline clients closing TLS without close_notify make the servers' loop log
+    # warnings; they are expected here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    _compile_package()
+    have_openssl, have_swaks = bool(shutil.which("openssl")), bool(shutil.which("swaks"))
+    if not (have_openssl and have_swaks):
+        print("   (missing baseline tools: run scripts/system-deps.sh --bench)")
+    cli = _cli()
+    rng = random.Random(11)
+    ports = pick_shared_ports(list(PROC_ADDRS), rng)
+    p25, p587, p465 = ports
+    pki = TestPki(names=("mx.six.test",))
+    specs = [
+        ServerSpec(f"{a}:{p}", Behaviour.HEALTHY, p == p465, "good", a, "mx.six.test", p)
+        for a in PROC_ADDRS
+        for p in ports
+    ]
+    zones = {"six.test": {"@": ["MX 10 mx"], "mx": [f"A {a}" for a in PROC_ADDRS]}}
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=zones) as dns:
+        ca = str(pki.ca_file)
+        ns = f"{dns.address}:{dns.port}"
+        probe_opts = [
+            "--nameserver", ns,
+            "--ports", f"{p25},{p587},{p465}",
+            "--implicit-tls-ports", str(p465),
+            "-4",
+            "--ca-file", ca,
+        ]  # fmt: skip
+        help_text = subprocess.run(
+            [*cli, "probe", "--help"], capture_output=True, text=True, timeout=60, check=False
+        ).stdout
+        if "--allow-targets" in help_text:
+            probe_opts += ["--allow-targets", "127.0.0.0/8"]
+        probe = [*cli, "probe", "six.test", "--json", *probe_opts]
+        check = [*cli, "check", "six.test", "--plugin", *probe_opts]
+        for argv, want in ((probe, 0), (check, 0)):
+            code = subprocess.run(argv, capture_output=True, timeout=60, check=False, env=env)
+            assert code.returncode == want, (argv, code.returncode, code.stdout[-400:])
+        openssl_loop, swaks_loop = [], []
+        for a in PROC_ADDRS:
+            for p in ports:
+                starttls = "" if p == p465 else "-starttls smtp -name bench.invalid"
+                openssl_loop.append(
+                    f"openssl s_client -connect {a}:{p} {starttls} -servername mx.six.test "
+                    f"-CAfile {ca} -verify_return_error -brief </dev/null >/dev/null 2>&1"
+                )
+                tls = "--tls-on-connect" if p == p465 else "--tls"
+                swaks_loop.append(
+                    f"swaks --server {a} --port {p} {tls} --quit-after HELO "
+                    f"--to probe@six.test --helo bench.invalid --hide-all >/dev/null 2>&1"
+                )
+        commands: dict[str, list[str]] = {
+            "smtpdiag --version": [*cli, "--version"],
+            "smtpdiag --help": [*cli, "--help"],
+            "smtpdiag probe --json": probe,
+            "smtpdiag check --plugin": check,
+            "smtpdiag explain": [*cli, "explain", "550 5.7.1 relaying denied for <a@b.test>"],
+            "python -c pass": [sys.executable, "-c", "pass"],
+        }
+        if have_swaks:
+            commands["swaks --version"] = ["swaks", "--version"]
+            commands["swaks loop (6 routes)"] = _shell_loop(swaks_loop)
+        if have_openssl:
+            commands["openssl s_client loop (6 routes)"] = _shell_loop(openssl_loop)
+        results = _measure(commands, runs, env)
+    pki.cleanup()
+    for name, (wall, cpu) in results.items():
+        print(f"   {name:<36} {wall * 1000:7.1f} ms wall {cpu * 1000:7.1f} ms CPU")
+    print("   ratios:")
+    if have_swaks:
+        _report("--version", results, "smtpdiag --version", "swaks --version", "<= 1.5x")
+        _report("--help", results, "smtpdiag --help", "swaks --version", "<= 1.5x")
+    if have_openssl:
+        for ours in ("smtpdiag probe --json", "smtpdiag check --plugin"):
+            _report("6 routes", results, ours, "openssl s_client loop (6 routes)", "<= 2x")
+    if have_swaks:
+        for ours in ("smtpdiag probe --json", "smtpdiag check --plugin"):
+            _report("6 routes", results, ours, "swaks loop (6 routes)", "< 1x")
+    _report("explain", results, "smtpdiag explain", "python -c pass", "<= 2x")
 
 
 # ---- 5. bounce batches --------------------------------------------------------------
@@ -287,10 +514,13 @@ def bounce_batch(count: int = BATCH_MESSAGES) -> None:
 
 
 if __name__ == "__main__":
-    import sys as _sys
-
-    if _sys.argv[1:] == ["batch"]:
-        bounce_batch()
-    else:
+    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5); none = all.
+    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch"}
+    if "in-process" in sections:
         asyncio.run(main())
+    if "verdict" in sections:
+        asyncio.run(time_to_verdict())
+    if "process" in sections:
+        process_cost()
+    if "batch" in sections:
         bounce_batch()

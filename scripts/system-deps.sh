@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab tier needs (Postfix, nsd, iptables/nftables,
-# iproute2). Only as root; elsewhere it says what is missing and the lab tests skip.
+# iproute2), and prometheus for its promtool (the OpenMetrics output is checked with
+# `promtool check metrics`; Debian has no smaller package that ships it). Only as root;
+# elsewhere it says what is missing and those tests skip.
+# `--bench` adds what scripts/bench.py compares against (openssl, swaks); CI skips it.
 set -euo pipefail
-pkgs=(postfix nsd iptables nftables iproute2 procps)
+pkgs=(postfix nsd iptables nftables iproute2 procps prometheus)
+if [ "${1:-}" = "--bench" ]; then
+  pkgs+=(openssl swaks)
+fi
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
@@ -18,6 +24,6 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian may start the stock services; the lab runs its own instances, so stop them.
-for svc in postfix nsd; do
+for svc in postfix nsd prometheus; do
   command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1 || true
 done

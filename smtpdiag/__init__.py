@@ -13,7 +13,10 @@ Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stay
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -158,7 +161,7 @@ __all__ = [
 
 # Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
 # (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
-_SUBMODULES = frozenset({"health", "report", "watch"})
+_SUBMODULES = frozenset({"api", "health", "report", "watch"})
 
 
 def __getattr__(name: str) -> Any:
@@ -173,10 +176,13 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted({*__all__, *_SUBMODULES})
 
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from . import api as api
     from . import health as health
     from . import report as report
     from . import watch as watch

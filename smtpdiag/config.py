@@ -287,6 +287,12 @@ class ProbeConfig:
         return tuple(ipaddress.ip_network(text) for text in self.allow_targets)
 
     @property
+    def delivery_port(self) -> int:
+        """The port MTAs deliver to: 25 if probed, else the first probed port (tests
+        and the demo stand an unprivileged port in for 25)."""
+        return 25 if 25 in self.ports else self.ports[0]
+
+    @property
     def source_family(self) -> AddressFamily | None:
         """The family of :attr:`source_address`, ``None`` when there is none."""
         if self.source_address is None:

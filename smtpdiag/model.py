@@ -361,9 +361,12 @@ class TlsInfo:
             and the leaf key is strong enough.
         verify_error: Why verification failed, for display; ``None`` when verified.
             Only certificate verification goes here, never a handshake failure.
-        verify_reason: Why verification failed, as a value (one of the ``cert-*``
-            members of :class:`TlsReason`); ``None`` when verified.
-        chain_truncated: The server sent more certificates than the probe keeps.
+        verify_reason: Why verification failed, as a value: one of the ``cert-*``
+            members of :class:`TlsReason`, or ``other`` when the chain could not be
+            judged (it was cut at the cap, see ``chain_truncated``, or a parser path
+            failed); ``None`` when verified.
+        chain_truncated: The server sent more certificates than the probe checks
+            (10); ``chain_length`` is the number it sent.
         hostname_match: The certificate names the MX host (RFC 6125 rules); ``None``
             when there was no certificate.
     """

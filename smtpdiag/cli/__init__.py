@@ -1,25 +1,51 @@
 """The ``smtpdiag`` command: parse, build a config, call the library, render, exit.
 
 Each subcommand lives in its own module with a ``register(subparsers)`` function that
-adds its parser and sets ``run`` (a function ``(args) -> int``, or a coroutine function).
+adds its parser and sets ``run`` (a function ``(args) -> int``, or one returning a
+coroutine that resolves to the code); its one-line help is in :data:`COMMANDS`.
+
+Start-up cost is part of the interface: a monitoring system runs this command thousands
+of times a minute. So only the subcommand being run is imported and registered in full
+(its options' defaults need the config and threshold types); the others are one-line
+stubs for the top-level ``--help``, and asyncio is imported only when a subcommand
+returns a coroutine. ``tests/cli/test_import_cost.py`` guards what each path imports.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
+import importlib
 import sys
+import types
 from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError
 from . import common
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: The subcommands, in the order ``--help`` lists them, with their one-line help (the
+#: same text their own ``register`` gives; a test keeps the two equal).
+COMMANDS: dict[str, str] = {
+    "probe": "resolve a domain's MX and probe every route on 25/587/465",
+    "explain": "explain a bounce line or delivery status notification",
+    "check": "health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)",
+    "watch": "probe repeatedly: success rates, latency percentiles, routes going down/up",
+    "demo": "probe built-in local demo domains (no internet needed)",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs: its first word that is not an option."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the subcommand it names is registered in full."""
     parser = common.Parser(
         prog="smtpdiag",
         description="SMTP connection diagnostics: resolve MX, probe 25/587/465 with TLS, "
@@ -30,35 +56,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smtpdiag {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=common.Parser)
     sub.required = True
-    for module in _subcommands():
-        module.register(sub)
+    selected = _selected(argv) if argv is not None else None
+    for name, help_line in COMMANDS.items():
+        if argv is None or name == selected:
+            module: common.SubcommandModule = importlib.import_module(f"{__name__}.{name}")
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=help_line)
     return parser
 
 
-def _subcommands() -> list[common.SubcommandModule]:
-    import importlib
+def _plugin_mode(args_in: Sequence[str]) -> bool:
+    if _selected(args_in) != "check":
+        return False
+    from .check import plugin_requested
 
-    names = ["probe", "explain", "check", "watch", "demo"]
-    modules: list[common.SubcommandModule] = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return modules
+    return plugin_requested(args_in)
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see ``smtpdiag --help``)."""
-    parser = build_parser()
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    plugin = _plugin_mode(args_in)
+    if plugin and argv is None:
+        # A monitoring plugin prints a status line whatever happens: SIGTERM before the
+        # check's own handlers are up is treated like Ctrl-C (the whole process only).
+        import signal
+
+        signal.signal(signal.SIGTERM, _sigterm)
+    parser = build_parser(args_in)
     try:
-        args = parser.parse_args(argv)
-        run = args.run
-        if inspect.iscoroutinefunction(run):
-            code: int = asyncio.run(run(args))
-        else:
-            code = run(args)
+        args = parser.parse_args(args_in)
+        result = args.run(args)
+        if isinstance(result, types.CoroutineType):
+            import asyncio  # only the paths that do I/O pay for the event loop
+
+            result = asyncio.run(result)
+        code: int = result
         return code
     except common.UsageExit as exc:
         return exc.code
@@ -66,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         common.error(str(exc))
         return common.EXIT_USAGE
     except KeyboardInterrupt:
+        if plugin:
+            from .check import interrupted_before_run
+
+            return interrupted_before_run()
         common.error("interrupted")
         return 130
     except BrokenPipeError:

@@ -10,7 +10,9 @@ Exit codes:
   2 CRITICAL, 3 UNKNOWN. A usage or configuration error is UNKNOWN too (one
   ``SMTPDIAG UNKNOWN - ...`` line on stdout, exit 3), as the monitoring-plugins
   guidelines ask, so that a typo in a command definition shows up as UNKNOWN instead
-  of being read as CRITICAL. Any unexpected internal error is also reported as UNKNOWN.
+  of being read as CRITICAL. Any unexpected internal error is also reported as UNKNOWN,
+  and so is SIGINT or SIGTERM before the check finished (``SMTPDIAG UNKNOWN -
+  interrupted by SIGTERM ...``, exit 3): a plugin always prints one status line.
 * every other format: smtpdiag's usual codes (``smtpdiag --help``), mapped from the
   health status: ok 0, warning 1 (like "degraded"), critical 3 (like "failed"),
   unknown 5 ("could not run"); a usage error is 2.
@@ -21,14 +23,30 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from ..errors import ConfigError
 from . import common
 
-__all__ = ["FORMATS", "exit_code", "register", "run"]
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from typing import Any, NoReturn
+
+__all__ = [
+    "FORMATS",
+    "HELP",
+    "exit_code",
+    "interrupted_before_run",
+    "plugin_requested",
+    "register",
+    "run",
+]
+
+#: One line for ``smtpdiag --help``.
+HELP = "health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)"
 
 #: Output formats of ``check``.
 FORMATS = ("text", "json", "nagios", "junit", "markdown", "openmetrics")
@@ -55,7 +73,8 @@ _PHASE_FLAGS = (
 )
 
 
-def _plugin_requested(args: Sequence[str]) -> bool:
+def plugin_requested(args: Sequence[str]) -> bool:
+    """Whether ``check``'s arguments ask for plugin mode (before they are parsed)."""
     items = list(args)
     for i, arg in enumerate(items):
         if arg == "--plugin" or arg == "--format=nagios":
@@ -84,7 +103,7 @@ class _CheckParser(common.Parser):
         return ns, extras
 
     def error(self, message: str) -> NoReturn:
-        if _plugin_requested(self._argv):
+        if plugin_requested(self._argv):
             from ..report.nagios import render_plugin_error
 
             sys.stdout.write(render_plugin_error(f"usage error: {message}"))
@@ -112,7 +131,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "check",
-        help="health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)",
+        help=HELP,
         description="Probe DOMAIN's mail routes (port 25 unless --ports says otherwise) and "
         "judge them against latency, certificate and feature thresholds. Never sends mail.",
         epilog=_CHECK_HELP,
@@ -127,6 +146,24 @@ def register(subparsers: Any) -> None:
         "--plugin",
         action="store_true",
         help="monitoring-plugin mode: --format nagios with exit codes 0/1/2/3",
+    )
+    out.add_argument(
+        "--perfdata",
+        choices=("none", "summary", "routes"),
+        default="routes",
+        help="plugin performance data: none; summary (probe_duration, routes_healthy); "
+        "routes (the summary plus r<N>_<phase> times and r<N>_cert_days per route; "
+        "default)",
+    )
+    out.add_argument(
+        "--width", type=int, default=None, help="text width, 40-400 (default: terminal)"
+    )
+    out.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in the text output (default: auto: off when not a terminal, "
+        "NO_COLOR or TERM=dumb)",
     )
     out.add_argument(
         "--output",
@@ -233,16 +270,22 @@ def exit_code(status: Any, plugin: bool) -> int:
     }[status]
 
 
-def render(result: Any, fmt: str) -> str:
+def render(
+    result: Any,
+    fmt: str,
+    perfdata: str = "routes",
+    width: int | None = None,
+    color: bool = False,
+) -> str:
     """Render a HealthResult in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":
         from ..report.health_json import dumps_health
 
         return dumps_health(result) + "\n"
     if fmt == "nagios":
-        from ..report.nagios import render_nagios
+        from ..report.nagios import PerfdataDetail, render_nagios
 
-        return render_nagios(result)
+        return render_nagios(result, PerfdataDetail(perfdata))
     if fmt == "junit":
         from ..report.junit import render_junit
 
@@ -257,7 +300,7 @@ def render(result: Any, fmt: str) -> str:
         return render_openmetrics(result)
     from ..report.health_text import render_health_text
 
-    return render_health_text(result)
+    return render_health_text(result, width=width, color=color)
 
 
 def write_output(text: str, path: str | None) -> None:
@@ -266,6 +309,8 @@ def write_output(text: str, path: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".smtpdiag-", dir=directory)
@@ -281,7 +326,11 @@ def write_output(text: str, path: str | None) -> None:
         raise ConfigError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
-async def _check(args: argparse.Namespace, plugin: bool) -> int:
+async def _check(args: argparse.Namespace, plugin: bool, done: list[bool] | None = None) -> int:
+    from .probe import want_color
+
+    if args.width is not None and not 40 <= args.width <= 400:
+        raise ConfigError("--width must be 40-400")
     thresholds = thresholds_from_args(args)
     config = common.config_from_args(args)
     from ..resolve import normalize_domain
@@ -290,21 +339,73 @@ async def _check(args: argparse.Namespace, plugin: bool) -> int:
     from ..health.check import check
 
     result = await check(args.domain, config, thresholds)
-    write_output(render(result, "nagios" if plugin else args.format), args.output)
+    text = render(
+        result,
+        "nagios" if plugin else args.format,
+        perfdata=args.perfdata,
+        width=args.width,
+        color=want_color(args),
+    )
+    if done is not None:
+        done.append(True)  # from here on a signal no longer replaces the output
+    write_output(text, args.output)
     return exit_code(result.status, plugin)
 
 
-async def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     """Run ``check``; returns the exit code."""
     plugin = bool(args.plugin or args.format == "nagios")
-    if not plugin:
-        return await _check(args, plugin)
+    return _plugin(args) if plugin else _check(args, plugin)
+
+
+async def _plugin(args: argparse.Namespace) -> int:
+    """Plugin mode: whatever happens, exactly one status line and an exit code 0-3."""
+    import asyncio
+    import signal
+
     from ..report.nagios import render_plugin_error
 
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[str] = []
+    done: list[bool] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        # The first signal cancels the check; the status line is printed below. Once
+        # the result is being written, the signal is ignored: one line, not two.
+        if not received and not done and task is not None:
+            received.append(sig.name)
+            task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
     try:
-        return await _check(args, plugin)
+        return await _check(args, True, done)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        message = f"interrupted by {received[0]} before the check finished"
     except ConfigError as exc:
-        sys.stdout.write(render_plugin_error(f"usage error: {exc}"))
+        message = f"usage error: {exc}"
     except Exception as exc:  # plugin mode: anything unexpected is UNKNOWN, never a crash
-        sys.stdout.write(render_plugin_error(f"internal error: {type(exc).__name__}: {exc}"))
+        message = f"internal error: {type(exc).__name__}: {exc}"
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    sys.stdout.write(render_plugin_error(message))
+    sys.stdout.flush()
+    return 3
+
+
+def interrupted_before_run() -> int:
+    """Plugin mode, interrupted before the check started: the status line, exit 3."""
+    from ..report.nagios import render_plugin_error
+
+    sys.stdout.write(render_plugin_error("interrupted before the check started"))
+    sys.stdout.flush()
     return 3

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
-from typing import Any, NoReturn, Protocol
 
-from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from ..errors import ConfigError
-from ..model import AddressFamily, PhaseRecord, Route, Verdict
-from ..textsafe import clean
+
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, Protocol
+
+    from ..config import ProbeConfig
+    from ..model import PhaseRecord, Route, Verdict
+
+# The config and model types are imported inside the functions that need them: this
+# module is on every path, including ``smtpdiag --version`` and ``--help``.
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -21,7 +29,6 @@ __all__ = [
     "EXIT_NO_MAIL",
     "EXIT_USAGE",
     "Parser",
-    "SubcommandModule",
     "UsageExit",
     "add_probe_options",
     "config_from_args",
@@ -51,8 +58,12 @@ exit codes (probe, explain --probe, watch):
 2 CRITICAL, 3 UNKNOWN."""
 
 
-class SubcommandModule(Protocol):
-    def register(self, subparsers: Any) -> None: ...
+if TYPE_CHECKING:
+
+    class SubcommandModule(Protocol):
+        """What ``smtpdiag.cli`` needs of a subcommand module."""
+
+        def register(self, subparsers: Any) -> None: ...
 
 
 class UsageExit(Exception):
@@ -65,6 +76,8 @@ class UsageExit(Exception):
 
 def error(message: str) -> None:
     """Print one sanitized line on stderr."""
+    from ..textsafe import clean
+
     print(f"smtpdiag: error: {clean(message, 400)}", file=sys.stderr)
 
 
@@ -107,6 +120,8 @@ def seconds_arg(text: str) -> float:
 
 def add_probe_options(parser: argparse.ArgumentParser) -> None:
     """Options every subcommand that probes shares."""
+    from ..config import Timeouts
+
     g = parser.add_argument_group("probe options")
     g.add_argument(
         "--nameserver",
@@ -166,6 +181,11 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     """Build a validated :class:`ProbeConfig`; raises ConfigError on bad input."""
+    import ipaddress
+
+    from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+    from ..model import AddressFamily
+
     families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
     if args.family == "4":
         families = (AddressFamily.IPV4,)
@@ -213,6 +233,8 @@ def _check_local_inputs(config: ProbeConfig) -> None:
 
 def stderr_trace(route: Route, record: PhaseRecord) -> None:
     """One line per finished phase on stderr: ``label phase outcome ms [reply|detail]``."""
+    from ..textsafe import clean
+
     what = ""
     if record.reply is not None:
         enhanced = f" {record.reply.enhanced}" if record.reply.enhanced else ""
@@ -224,6 +246,8 @@ def stderr_trace(route: Route, record: PhaseRecord) -> None:
 
 
 def exit_code_for_verdict(verdict: Verdict | None, could_not_run: bool = False) -> int:
+    from ..model import Verdict
+
     if could_not_run:
         return EXIT_COULD_NOT_RUN
     return {

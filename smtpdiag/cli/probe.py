@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from . import common
 
-__all__ = ["register"]
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["HELP", "register"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "resolve a domain's MX and probe every route on 25/587/465"
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "probe",
-        help="resolve a domain's MX and probe every route on 25/587/465",
+        help=HELP,
         description="Resolve DOMAIN's mail exchangers and probe every (MX, address, port) "
         "route: TCP connect, greeting, EHLO, STARTTLS or implicit TLS, EHLO again, QUIT. "
         "Never sends mail. Prints the diagnosis, then the evidence.",
@@ -44,16 +52,20 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
-        help="colour in the text report (default: auto, off when not a terminal or NO_COLOR)",
+        help="colour in the text report (default: auto: off when not a terminal, "
+        "NO_COLOR or TERM=dumb)",
     )
 
 
 def want_color(args: argparse.Namespace) -> bool:
+    """``--color``: always, never, or auto (a terminal that is not ``TERM=dumb``, no NO_COLOR)."""
     import os
 
     if args.color == "always":
         return True
     if args.color == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
 
@@ -70,8 +82,6 @@ async def run(args: argparse.Namespace) -> int:
 
     from ..api import could_not_run, probe
     from ..errors import ProbeError
-    from ..report.jsonout import dumps
-    from ..report.text import render_text
 
     try:
         report = await probe(
@@ -83,9 +93,14 @@ async def run(args: argparse.Namespace) -> int:
     except ProbeError as exc:
         common.error(str(exc))
         return common.EXIT_COULD_NOT_RUN
+    # Import only the renderer asked for: rich is most of the text path's start-up cost.
     if args.json:
+        from ..report.jsonout import dumps
+
         sys.stdout.write(dumps(report) + "\n")
     else:
+        from ..report.text import render_text
+
         sys.stdout.write(render_text(report, width=args.width, color=want_color(args)))
     verdict = report.diagnosis.verdict if report.diagnosis else None
     return common.exit_code_for_verdict(verdict, could_not_run(report))

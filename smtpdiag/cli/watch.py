@@ -19,16 +19,20 @@ completed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import signal
 import sys
-from typing import Any
 
 from . import common
 
-__all__ = ["DEFAULT_COUNT", "register", "run"]
+# typing is not imported at run time on the start-up path (it costs milliseconds);
+# mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["DEFAULT_COUNT", "HELP", "register", "run"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "probe repeatedly: success rates, latency percentiles, routes going down/up"
 
 #: Rounds when neither --count nor --duration is given.
 DEFAULT_COUNT = 10
@@ -54,7 +58,7 @@ def register(subparsers: Any) -> None:
     """Add the ``watch`` subcommand."""
     p = subparsers.add_parser(
         "watch",
-        help="probe repeatedly: success rates, latency percentiles, routes going down/up",
+        help=HELP,
         description="Probe DOMAIN every --interval seconds, bounded by --count and/or "
         "--duration (default: 10 rounds). Reports each round, every transition (route down "
         "or back up, MX set changed), and a summary. Ctrl-C prints the summary so far.",
@@ -77,6 +81,14 @@ def register(subparsers: Any) -> None:
         help="start no round after this many seconds",
     )
     p.add_argument("--json", action="store_true", help="JSON lines: one per round, then a summary")
+    p.add_argument("--width", type=int, default=None, help="wrap text lines at this width, 40-400")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the health status in the text output (default: auto: off when not a "
+        "terminal, NO_COLOR or TERM=dumb)",
+    )
     common.add_probe_options(p)
     p.set_defaults(run=run)
 
@@ -176,8 +188,46 @@ def _emit(text: str) -> None:
     sys.stdout.flush()
 
 
+_ANSI = {"ok": "\x1b[32m", "warning": "\x1b[33m", "critical": "\x1b[31m", "unknown": "\x1b[35m"}
+
+
+def _layout(lines: list[str], width: int | None, color: bool) -> str:
+    """Wrap lines at ``width`` (words never cut) and colour the health status words."""
+    import textwrap
+
+    out: list[str] = []
+    for line in lines:
+        if width is None:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out += textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent + "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [line]
+    text = "\n".join(out) + "\n"
+    if color:
+        for word, code in _ANSI.items():
+            text = text.replace(f"health {word}", f"health {code}{word}\x1b[0m")
+    return text
+
+
 async def run(args: argparse.Namespace) -> int:
     """Run ``watch``; returns the last round's exit code."""
+    import asyncio
+    import contextlib
+    import json
+    import signal
+
+    from .probe import want_color
+
+    if args.width is not None and not 40 <= args.width <= 400:
+        common.error("--width must be 40-400")
+        return common.EXIT_USAGE
+    color = want_color(args)
     config = common.config_from_args(args)
     count = args.count
     if count is None and args.duration is None:
@@ -211,7 +261,7 @@ async def run(args: argparse.Namespace) -> int:
             if args.json:
                 _emit(json.dumps(_round_json(rnd), ensure_ascii=False) + "\n")
             else:
-                _emit("\n".join(_round_line(rnd)) + "\n")
+                _emit(_layout(_round_line(rnd), args.width, color))
     except ProbeError as exc:
         failed = str(exc)
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -223,7 +273,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.json:
         _emit(json.dumps(_summary_json(summary), ensure_ascii=False) + "\n")
     else:
-        _emit(_summary_text(summary))
+        _emit(_layout(_summary_text(summary).splitlines(), args.width, color=False))
     if failed is not None:
         common.error(failed)
     last = summary.last

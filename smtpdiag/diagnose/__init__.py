@@ -8,13 +8,20 @@ data in, data out.
 - ``knowledge``: the seed knowledge (causes, steps, retry schedules) as data.
 - ``rules``: the ordered rule table.
 - :func:`explain` / :func:`parse_bounce` (``bounce``): read a bounce line or DSN.
+
+Names load on first use, so a probe does not pay for the bounce parser and ``explain``
+does not pay for the engine.
 """
 
 from __future__ import annotations
 
-from . import bounce, codes, knowledge, rules
-from .bounce import Explanation, explain, parse_bounce
-from .engine import diagnose
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import bounce, codes, knowledge, rules
+    from .bounce import Explanation, explain, parse_bounce
+    from .engine import diagnose
 
 __all__ = [
     "Explanation",
@@ -26,3 +33,26 @@ __all__ = [
     "parse_bounce",
     "rules",
 ]
+
+# name -> submodule that defines it (a submodule itself when the name is one)
+_EXPORTS = {
+    "Explanation": "bounce",
+    "bounce": "",
+    "codes": "",
+    "diagnose": "engine",
+    "explain": "bounce",
+    "knowledge": "",
+    "parse_bounce": "bounce",
+    "rules": "",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not where:
+        return importlib.import_module(f"{__name__}.{name}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value

@@ -4,69 +4,40 @@ Decisions arrive as ids and typed values (:class:`~smtpdiag.model.RuleId`, match
 codes, counts); this package turns them into titles, summaries, step results and
 action texts. Units (ms, seconds, days, plurals) are in :mod:`.units`.
 
-- :func:`narrate_rule`: the words of one fired rule (a :class:`~.common.Draft`).
+- :func:`narrate_rule`: the words of one fired rule (a :class:`~.common.Draft`), in
+  :mod:`.rules`.
 - :func:`finding_title`: a finding's title from its code and severity.
-- ``health``: problem texts and summary lines of the health check.
+- ``bounce``: the words of ``explain``; ``health``: problem texts and summary lines.
+
+Names load on first use: ``explain`` needs the bounce words, not every rule's narrator
+(which pull in the diagnosis facts and predicates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ..diagnose.facts import Facts
-from ..diagnose.predicates import Match
-from ..model import RuleId
-from . import findings_dns as dns
-from . import findings_info as info
-from . import findings_routes as routes
-from .common import Draft, code_title
-from .persistence import persistence_text
+if TYPE_CHECKING:
+    from .common import Draft
+    from .persistence import persistence_text
+    from .rules import finding_title, narrate_rule
 
 __all__ = ["Draft", "finding_title", "narrate_rule", "persistence_text"]
 
-_NARRATORS: dict[RuleId, Callable[[Facts, Match], Draft]] = {
-    RuleId.NULL_MX: dns.null_mx,
-    RuleId.COULD_NOT_RUN: dns.could_not_run,
-    RuleId.DNS_FAILED: dns.dns_failed,
-    RuleId.NO_ROUTE: dns.no_route,
-    RuleId.PRIMARY_DOWN_SECONDARY_OK: dns.primary_down,
-    RuleId.OWN_PORT_BLOCKED: routes.own_block,
-    RuleId.MX_NOT_GLOBAL: dns.mx_not_global,
-    RuleId.ALL_MX_UNREACHABLE: routes.all_unreachable,
-    RuleId.MX_NOT_LISTENING: routes.mx_not_listening,
-    RuleId.ALL_ROUTES_REFUSED: routes.all_refused,
-    RuleId.GREETING_DEFERRED: routes.deferred,
-    RuleId.TLS_MISMATCH: routes.tls_mismatch,
-    RuleId.CONNECTION_DROPPED: routes.dropped,
-    RuleId.SERVER_REJECTED: routes.rejected,
-    RuleId.PORT_BLOCKED: routes.port_blocked,
-    RuleId.FAMILY_UNREACHABLE: routes.family_unreachable,
-    RuleId.MX_NO_ADDRESS: dns.mx_no_address,
-    RuleId.MX_CNAME: dns.mx_cname,
-    RuleId.MX_LOOKUP_FAILED: dns.mx_lookup_failed,
-    RuleId.MX_DOWN: dns.mx_down,
-    RuleId.NOTHING_PROBED: dns.nothing_probed,
-    RuleId.TLS_CERT_UNVERIFIED: info.cert_unverified,
-    RuleId.STARTTLS_NOT_OFFERED: info.starttls_missing,
-    RuleId.HEALTHY: info.healthy,
-    RuleId.CERT_EXPIRING: info.cert_expiring,
-    RuleId.ALT_PORTS_FAILING: info.alt_ports_failing,
-    RuleId.FAMILY_FILTERED: dns.family_filtered,
-    RuleId.NO_IPV6_HERE: info.no_ipv6_here,
-    RuleId.ROUTES_NOT_ATTEMPTED: info.routes_not_attempted,
-    RuleId.OBSERVATION_CAPPED: info.observation_capped,
-    RuleId.IMPLICIT_MX: dns.implicit,
+# name -> submodule that defines it
+_EXPORTS = {
+    "Draft": "common",
+    "finding_title": "rules",
+    "narrate_rule": "rules",
+    "persistence_text": "persistence",
 }
 
 
-def narrate_rule(rule: RuleId, facts: Facts, match: Match) -> Draft:
-    """The words of a fired rule (every :class:`RuleId` has a narrator)."""
-    return _NARRATORS[rule](facts, match)
-
-
-def finding_title(code: str | None, rule: RuleId, *, no_bounce: bool) -> str:
-    """The code's title; without "(permanent)" when the finding bounces nothing."""
-    if code is None:
-        return rule.value
-    title = code_title(code)
-    return title.replace(" (permanent)", "") if no_bounce else title
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value

@@ -355,8 +355,9 @@ def chain_verdict(
 
     The value is found from facts, not from cryptography's message (it has no code):
     dates outside the validity of a certificate sent -> ``cert-expired``; no
-    subjectAltName -> ``cert-wrong-name``; any other path failure ->
-    ``cert-untrusted``; a verified chain with a small leaf key -> ``cert-weak-key``.
+    subjectAltName -> ``cert-wrong-name``; any other path failure (also no
+    certificate, no trust store, malformed extensions) -> ``cert-untrusted``; a
+    verified chain with a small leaf key -> ``cert-weak-key``.
     ``sent`` is how many certificates the server sent: when more than
     :data:`MAX_CHAIN`, a path failure may be the cut's doing, so it is recorded as
     ``other`` ("not judged"), not as untrusted.
@@ -368,7 +369,8 @@ def chain_verdict(
             return None, None
         return f"leaf key too small ({weak})", TlsReason.CERT_WEAK_KEY
     if not chain or store is None or extension_problem(chain[0]) is not None:
-        return error, (TlsReason.CERT_UNTRUSTED if not chain else TlsReason.OTHER)
+        # No certificate, no trust store, or one no verifier would accept: untrusted.
+        return error, TlsReason.CERT_UNTRUSTED
     if _out_of_validity(chain, now):
         return error, TlsReason.CERT_EXPIRED
     dns, ips = _sans(chain[0])

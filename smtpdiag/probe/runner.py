@@ -7,6 +7,16 @@ route still waiting for its address's slot when the deadline comes is recorded a
 not attempted (``skip_reason`` deadline: never evidence against the server), and a
 safety scope just past the deadline catches anything else.
 
+Scheduling serves the verdict (which follows the delivery port, 25): routes are
+queued for their address's slot delivery port first (primary MX first, then the
+others), then the other ports, so with more routes than time the ones the verdict
+needs have run. Within an address, a TLS handshake that stalled for the whole
+``--tls-timeout`` shortens the handshake limit of that address's other routes to
+:data:`~smtpdiag.probe.session.CONFIRM_LIMIT` (see :class:`AddressHints`): a domain
+whose server stalls every handshake gets its verdict after about one TLS timeout
+instead of one per port, and still never more than ``per_address_limit``
+connections to one address at a time.
+
 The address policy (:mod:`.addresses`) is enforced here, whatever the route says
 about itself: a route to an address that is not global unicast and not inside
 ``config.allow_targets`` is recorded as not attempted (``skip_reason``
@@ -16,6 +26,7 @@ address-policy) without any packet being sent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -30,15 +41,18 @@ from ..timefmt import utc_iso
 from .addresses import NEVER_CONNECT, address_policy
 from .certs import load_trust_store
 from .recorder import Clock
-from .session import ProbeContext, run_route
+from .session import AddressHints, ProbeContext, run_route
 from .tls import client_context
 
-__all__ = ["MAX_CONCURRENCY", "probe_route", "probe_routes"]
+__all__ = ["MAX_CONCURRENCY", "probe_route", "probe_routes", "schedule"]
 
 #: Routes probed at the same time, over all addresses.
 MAX_CONCURRENCY = 32
 #: How long past the deadline the safety scope waits before giving up on a route.
 _GRACE = 0.5
+#: A route whose turn comes with less time than this before the deadline is not
+#: attempted: a connect cut short by our own deadline says nothing about the server.
+_MIN_START = 0.1
 
 
 def _context(
@@ -48,9 +62,16 @@ def _context(
     trace: Callable[[Route, PhaseRecord], None] | None,
     store: Store | None = None,
 ) -> ProbeContext:
-    if store is None:
-        store = load_trust_store(config.tls.ca_file)
-    return ProbeContext(config, client_context(), store, now=now, clock=clock, trace=trace)
+    # The store loads on the first handshake (cached per process by load_trust_store).
+    return ProbeContext(
+        config,
+        client_context(),
+        store,
+        now=now,
+        clock=clock,
+        trace=trace,
+        load_store=functools.partial(load_trust_store, config.tls.ca_file),
+    )
 
 
 def _unstarted(route: Route, detail: str, error_type: str | None = None) -> RouteResult:
@@ -85,18 +106,50 @@ def _with_policy(route: Route, config: ProbeConfig) -> tuple[Route, RouteResult 
     return route, _skipped(route, SkipReason.ADDRESS_POLICY, detail)
 
 
-async def _guarded(route: Route, ctx: ProbeContext, deadline: float) -> RouteResult:
+def _traced(result: RouteResult, ctx: ProbeContext) -> RouteResult:
+    """Report a route that was never attempted to the live trace, like any phase."""
+    if ctx.trace is not None:
+        for record in result.phases:
+            ctx.trace(result.route, record)
+    return result
+
+
+def _too_late(route: Route) -> RouteResult:
+    return _skipped(
+        route,
+        SkipReason.DEADLINE,
+        "not attempted: the overall deadline passed before its turn came",
+    )
+
+
+async def _guarded(
+    route: Route, ctx: ProbeContext, deadline: float, hints: AddressHints | None = None
+) -> RouteResult:
     """Probe a route; whatever happens, return a result by ``deadline + _GRACE``."""
     route, skipped = _with_policy(route, ctx.config)
     if skipped is not None:
-        return skipped
+        return _traced(skipped, ctx)
+    if deadline - asyncio.get_running_loop().time() < _MIN_START:
+        return _traced(_too_late(route), ctx)
     try:
         async with asyncio.timeout_at(deadline + _GRACE):
-            return await run_route(route, ctx, deadline)
+            return await run_route(route, ctx, deadline, hints)
     except TimeoutError:
         return _unstarted(route, "overall deadline reached")
     except Exception as exc:  # a bug, not a network outcome: still never raise
         return _unstarted(route, f"internal error: {exc}", type(exc).__name__)
+
+
+def schedule(routes: Sequence[Route], delivery_port: int) -> list[int]:
+    """The order routes queue for connection slots: indexes into ``routes``.
+
+    Delivery-port routes first (the verdict depends on them), by MX rank (primary
+    first); then the rest, by rank; the plan's order within each group.
+    """
+    return sorted(
+        range(len(routes)),
+        key=lambda i: (routes[i].port != delivery_port, routes[i].rank, i),
+    )
 
 
 async def probe_route(
@@ -146,6 +199,7 @@ async def probe_routes(
     ctx = _context(config, now, None, trace)
     overall = asyncio.Semaphore(MAX_CONCURRENCY)
     per_address: dict[str, asyncio.Semaphore] = {}
+    hints: dict[str, AddressHints] = {}
     results: list[RouteResult | None] = [None] * len(routes)
 
     def key(address: str) -> str:
@@ -165,27 +219,25 @@ async def probe_routes(
         )
         route, skipped = _with_policy(route, config)
         if skipped is not None:
-            results[index] = skipped  # takes no slot: nothing is sent
+            results[index] = _traced(skipped, ctx)  # takes no slot: nothing is sent
             return
         try:
             async with asyncio.timeout_at(deadline):
                 await slot.acquire()
         except TimeoutError:
-            results[index] = _skipped(
-                route,
-                SkipReason.DEADLINE,
-                "not attempted: the overall deadline passed while it waited for a connection slot",
-            )
+            results[index] = _traced(_too_late(route), ctx)
             return
         try:
             async with overall:
-                results[index] = await _guarded(route, ctx, deadline)
+                shared = hints.setdefault(key(route.address), AddressHints())
+                results[index] = await _guarded(route, ctx, deadline, shared)
         finally:
             slot.release()
 
+    # Tasks start, and so queue for slots (FIFO), in this order.
     async with asyncio.TaskGroup() as group:
-        for index, route in enumerate(routes):
-            group.create_task(one(index, route))
+        for index in schedule(routes, config.delivery_port):
+            group.create_task(one(index, routes[index]))
     return tuple(
         r if r is not None else _unstarted(routes[i], "not run") for i, r in enumerate(results)
     )

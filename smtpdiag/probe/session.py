@@ -49,7 +49,7 @@ from .plan import address_family
 from .recorder import Clock, PhaseHandle, PhaseRecorder
 from .tls import tls_info
 
-__all__ = ["ProbeContext", "run_route"]
+__all__ = ["CONFIRM_LIMIT", "AddressHints", "ProbeContext", "run_route"]
 
 #: Extension keywords kept from one EHLO reply (a hostile server can list thousands).
 MAX_EXTENSIONS = 64
@@ -63,6 +63,30 @@ QUIT_LIMIT = 2.0
 #: asyncio's own handshake timeout, kept above ours so that our scope fires first
 #: (asyncio's would surface as ConnectionAbortedError, not as a timeout).
 _HANDSHAKE_SLACK = 5.0
+#: The TLS handshake limit on an address where a handshake has already stalled for
+#: the whole ``--tls-timeout`` on another port: long enough for any live TLS stack on
+#: loopback or across the world, short enough that the other ports only confirm.
+CONFIRM_LIMIT = 0.5
+
+
+@dataclass(slots=True)
+class AddressHints:
+    """What earlier routes to the same address proved, shared by its routes.
+
+    Attributes:
+        tls_stall_port: The port on which a TLS handshake to this address stalled for
+            its whole limit, ``None`` until one did.
+        tls_stall_s: That limit, in seconds.
+
+    Why only the TLS handshake: one host's ports share its TLS stack and certificate,
+    so a handshake that hangs on 25 hangs on 587 and 465 as well, and waiting the full
+    limit again per port only delays the verdict. Connects (port-specific firewalls)
+    and greetings (postscreen delays the 220 on 25 only) differ by port, and keep
+    their full limits.
+    """
+
+    tls_stall_port: int | None = None
+    tls_stall_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +96,15 @@ class ProbeContext:
     Attributes:
         config: The probe configuration.
         tls_context: Client TLS context (non-verifying; see :mod:`.tls`).
-        store: Trust store for chain verification, ``None`` when none is available.
+        store: Trust store for chain verification, ``None`` when none is available
+            (or when ``load_store`` gives it).
         now: The instant certificate validity and ``days_left`` are judged at;
             ``None`` means the current time at each handshake.
         clock: Monotonic clock in seconds for phase timing; ``None`` = the loop's.
         trace: Callback for every finished phase record.
+        load_store: Loads the trust store on the first verification, when ``store``
+            is ``None``: parsing the system bundle (~150 roots) is wasted on a run
+            where no route reaches TLS.
     """
 
     config: ProbeConfig
@@ -85,6 +113,13 @@ class ProbeContext:
     now: datetime | None = None
     clock: Clock | None = None
     trace: Callable[[Route, PhaseRecord], None] | None = field(default=None)
+    load_store: Callable[[], Store | None] | None = None
+
+    def trust_store(self) -> Store | None:
+        """The trust store, loaded now if it was deferred."""
+        if self.store is None and self.load_store is not None:
+            return self.load_store()
+        return self.store
 
 
 class _Stop(Exception):
@@ -171,8 +206,15 @@ def _extensions(reply_text: str) -> tuple[str, ...]:
 class _RouteProbe:
     """The state of one route probe; :meth:`run` drives it."""
 
-    def __init__(self, route: Route, ctx: ProbeContext, deadline: float | None) -> None:
+    def __init__(
+        self,
+        route: Route,
+        ctx: ProbeContext,
+        deadline: float | None,
+        hints: AddressHints | None = None,
+    ) -> None:
         self.route = route
+        self.hints = hints or AddressHints()
         self.ctx = ctx
         self.config = ctx.config
         self.loop = asyncio.get_running_loop()
@@ -203,6 +245,35 @@ class _RouteProbe:
             handle.timeout_detail = f"overall deadline reached while waiting for {what}"
         async with asyncio.timeout_at(when):
             yield
+
+    def _tls_limit(self) -> float:
+        full = self.config.timeouts.tls
+        if self.hints.tls_stall_port is None:
+            return full
+        return min(full, CONFIRM_LIMIT)
+
+    @asynccontextmanager
+    async def _tls_scope(self, handle: PhaseHandle, limit: float) -> AsyncIterator[None]:
+        """The handshake's timeout scope; a stall that used the whole configured limit
+        is shared with the address's other routes (:class:`AddressHints`)."""
+        full = self.config.timeouts.tls
+        start = self.loop.time()
+        try:
+            async with self._limit(handle, limit, "TLS handshake"):
+                deadline_binds = self.deadline is not None and self.deadline <= start + limit
+                if limit < full and not deadline_binds:
+                    handle.timeout_detail = (
+                        f"no TLS handshake within {limit:g} s (a handshake to this "
+                        f"address stalled for {self.hints.tls_stall_s:g} s on port "
+                        f"{self.hints.tls_stall_port}, so this port only confirms it)"
+                    )
+                yield
+        except TimeoutError:
+            stalled = limit >= full and self.loop.time() - start >= full - 0.01
+            if stalled and self.hints.tls_stall_port is None:
+                self.hints.tls_stall_port = self.route.port
+                self.hints.tls_stall_s = full
+            raise
 
     def _quickack(self) -> None:
         if self.sock is not None:
@@ -265,10 +336,10 @@ class _RouteProbe:
 
     async def _implicit_tls(self) -> None:
         """RFC 8314 3.3: TLS starts right after the TCP handshake, before the greeting."""
-        limit = self.config.timeouts.tls
+        limit = self._tls_limit()
         try:
             with self.recorder.phase(Phase.TLS_HANDSHAKE) as p:
-                async with self._limit(p, limit, "TLS handshake"):
+                async with self._tls_scope(p, limit):
                     self.transport, _ = await self.loop.create_connection(
                         lambda: self._proto(),
                         sock=self.sock,
@@ -286,7 +357,7 @@ class _RouteProbe:
     def _record_tls(self) -> None:
         ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
         if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-            self.tls = tls_info(ssl_object, self.route.mx, self.ctx.store, self._now())
+            self.tls = tls_info(ssl_object, self.route.mx, self.ctx.trust_store(), self._now())
         else:  # pragma: no cover - asyncio always provides it after a handshake
             self.tls = TlsInfo(verify_error="no TLS session information")
 
@@ -338,10 +409,10 @@ class _RouteProbe:
             self._check_reply(p, response, 220)
         if p.outcome is not Outcome.OK:
             raise _Stop
-        limit = self.config.timeouts.tls
+        limit = self._tls_limit()
         try:
             with self.recorder.phase(Phase.TLS_HANDSHAKE) as p:
-                async with self._limit(p, limit, "TLS handshake"):
+                async with self._tls_scope(p, limit):
                     await self._proto().upgrade(
                         self.ctx.tls_context, self.route.mx, limit + _HANDSHAKE_SLACK
                     )
@@ -444,6 +515,14 @@ class _RouteProbe:
         )
 
 
-async def run_route(route: Route, ctx: ProbeContext, deadline: float | None) -> RouteResult:
-    """Probe one route; network outcomes end up in the result, never as exceptions."""
-    return await _RouteProbe(route, ctx, deadline).run()
+async def run_route(
+    route: Route,
+    ctx: ProbeContext,
+    deadline: float | None,
+    hints: AddressHints | None = None,
+) -> RouteResult:
+    """Probe one route; network outcomes end up in the result, never as exceptions.
+
+    ``hints`` are shared by the routes of one address (see :class:`AddressHints`).
+    """
+    return await _RouteProbe(route, ctx, deadline, hints).run()

@@ -130,7 +130,7 @@ def certificate_facts(
             break
     if not certs:
         error = parse_error or "the server sent no certificate"
-        return None, None, error, TlsReason.OTHER if parse_error else TlsReason.CERT_UNTRUSTED
+        return None, None, error, TlsReason.CERT_UNTRUSTED
     leaf_info: CertInfo | None = None
     match: bool | None = None
     verify_error: str | None
@@ -140,7 +140,7 @@ def certificate_facts(
         problem = extension_problem(certs[0])
         match = None if problem else hostname_matches(certs[0], host)
         if problem:
-            verify_error, reason = problem, TlsReason.OTHER
+            verify_error, reason = problem, TlsReason.CERT_UNTRUSTED
         else:
             verify_error, reason = chain_verdict(certs, store, now, sent=sent)
     except Exception as exc:  # a parser path not foreseen: a fact, not a crash

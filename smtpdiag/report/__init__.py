@@ -1,27 +1,28 @@
 """Renderers: turn a probe report or a health result into text, JSON, Nagios, JUnit,
 Markdown or OpenMetrics, all behind :func:`render` (``render(document, format)``).
 
-Renderers never touch the network. ``jsonout`` (the versioned ``--json`` document and
-its JSON Schema) imports only the standard library; ``text`` (the human view) uses rich
-and is imported on first use, so reading JSON stays cheap.
+Renderers never touch the network. Every name loads on first use, so a path imports
+only the renderer it prints with: ``jsonout`` (the versioned ``--json`` document and
+its JSON Schema) needs only the standard library, ``text`` (the human view) needs rich,
+and the monitoring renderers need neither.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .jsonout import (
-    dumps,
-    load_schema,
-    loads,
-    report_from_dict,
-    report_to_dict,
-    schema_path,
-    to_jsonable,
-)
-from .rendering import Format, render
-
 if TYPE_CHECKING:
+    from .jsonout import (
+        dumps,
+        load_schema,
+        loads,
+        report_from_dict,
+        report_to_dict,
+        schema_path,
+        to_jsonable,
+    )
+    from .rendering import Format, render
     from .text import render_text
 
 __all__ = [
@@ -37,11 +38,18 @@ __all__ = [
     "to_jsonable",
 ]
 
+# name -> submodule that defines it
+_EXPORTS = {name: "jsonout" for name in __all__} | {
+    "Format": "rendering",
+    "render": "rendering",
+    "render_text": "text",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing rich costs ~50 ms that JSON-only users should not pay.
-    if name == "render_text":
-        from .text import render_text
-
-        return render_text
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value

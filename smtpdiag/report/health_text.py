@@ -1,12 +1,37 @@
-"""Plain-text rendering of a health check, for a terminal or a log. Pure, no colour."""
+"""Plain-text rendering of a health check, for a terminal or a log. Pure.
+
+Colour only on request (the status word); at a given width, long lines wrap at word
+boundaries with their indent kept, never cut, so no value is shortened.
+"""
 
 from __future__ import annotations
 
-from ..health.evaluate import HealthResult, route_facts
+import textwrap
+
+from ..health.evaluate import HealthResult, HealthStatus, route_facts
 from ..model import Outcome, Phase
 from ..textsafe import clean
 
 __all__ = ["render_health_text"]
+
+_ANSI = {
+    HealthStatus.OK: "\x1b[32m",
+    HealthStatus.WARNING: "\x1b[33m",
+    HealthStatus.CRITICAL: "\x1b[31m",
+    HealthStatus.UNKNOWN: "\x1b[35m",
+}
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    # Continuation lines indent two more, so a wrapped line reads as one item.
+    return textwrap.wrap(
+        line,
+        width=width,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [line]
 
 
 def _ms(ms: float) -> str:
@@ -14,8 +39,16 @@ def _ms(ms: float) -> str:
     return f"{text} ms"
 
 
-def render_health_text(result: HealthResult) -> str:
-    """A short human-readable report: status, summary, problems, one line per route."""
+def render_health_text(
+    result: HealthResult, *, width: int | None = None, color: bool = False
+) -> str:
+    """A short human-readable report: status, summary, problems, one line per route.
+
+    Args:
+        result: The health check.
+        width: Wrap lines longer than this many columns (``None``: no wrapping).
+        color: Colour the status word with ANSI escapes.
+    """
     lines = [f"{result.status.value.upper()}: {clean(result.summary, 400)}"]
     if result.verdict is not None:
         primary = f" ({result.primary})" if result.primary else ""
@@ -40,4 +73,9 @@ def render_health_text(result: HealthResult) -> str:
             ]
             if times:
                 lines.append("    " + ", ".join(times))
+    if width is not None:
+        lines = [part for line in lines for part in _wrap(line, width)]
+    if color:
+        word = result.status.value.upper()
+        lines[0] = f"{_ANSI[result.status]}{word}\x1b[0m{lines[0][len(word) :]}"
     return "\n".join(lines) + "\n"

@@ -16,11 +16,19 @@ Follows the monitoring-plugins development guidelines
 * Certificate lifetime is emitted unitless in days (``d`` is not a valid UOM) with
   ranges ``21:`` and ``7:``: alert when *fewer* days are left, as the guidelines' range
   syntax ``N:`` means "outside N..infinity".
+* Labels are short and unique in their first 19 characters (RRD-based graphers such as
+  PNP4Nagios cut data-source names there): ``probe_duration``, ``routes_healthy``, and
+  per route ``r<N>_<phase>`` where ``N`` is the route's position in the report (MX
+  preference, then address, then port; the long output starts each route's line with
+  ``[rN]``) and ``<phase>`` is one of :data:`PHASE_LABELS` or ``cert_days``.
+* How much perfdata: :class:`PerfdataDetail` (``--perfdata none|summary|routes``).
 
 Every value printed is taken from the JSON report (durations as rounded there).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from ..health.evaluate import (
     HealthResult,
@@ -34,9 +42,12 @@ from ..model import Outcome, Phase
 from ..textsafe import clean
 
 __all__ = [
+    "PHASE_LABELS",
     "PLUGIN_EXIT_CODES",
     "SERVICE",
+    "PerfdataDetail",
     "perfdata_label",
+    "route_key",
     "plugin_exit_code",
     "render_nagios",
     "render_plugin_error",
@@ -59,6 +70,33 @@ _WORD = {
     HealthStatus.CRITICAL: "CRITICAL",
     HealthStatus.UNKNOWN: "UNKNOWN",
 }
+
+
+class PerfdataDetail(StrEnum):
+    """How much performance data the plugin output carries."""
+
+    NONE = "none"  #: status and text only
+    SUMMARY = "summary"  #: probe_duration and routes_healthy
+    ROUTES = "routes"  #: the summary plus every route's phase times and certificate days
+
+
+#: Phase -> its perfdata label part: short, so ``r<N>_<part>`` stays far below 19
+#: characters, and stable (a renamed label starts a new graph).
+PHASE_LABELS: dict[Phase, str] = {
+    Phase.CONNECT: "conn",
+    Phase.TLS_HANDSHAKE: "tls",
+    Phase.GREETING: "greet",
+    Phase.EHLO: "ehlo",
+    Phase.HELO: "helo",
+    Phase.STARTTLS: "stls",
+    Phase.EHLO_TLS: "ehlo2",
+    Phase.QUIT: "quit",
+}
+
+
+def route_key(index: int) -> str:
+    """The label prefix of the ``index``-th route (0-based): ``r1``, ``r2``, ..."""
+    return f"r{index + 1}"
 
 
 def plugin_exit_code(status: HealthStatus) -> int:
@@ -110,14 +148,14 @@ def _ms(seconds: float | None) -> str:
     return "" if seconds is None else _num(seconds * 1000.0)
 
 
-def _route_perfdata(route: RouteHealth, th: Thresholds) -> list[str]:
+def _route_perfdata(key: str, route: RouteHealth, th: Thresholds) -> list[str]:
     items: list[str] = []
     for phase in expected_phases(route.tls_mode):
         timing = route.timing(phase)
         limit = th.limit(phase)
         warn = _ms(limit.warn if limit else None)
         crit = _ms(limit.crit if limit else None)
-        label = perfdata_label(route.mx, route.address, route.port, phase.value)
+        label = perfdata_label(key, PHASE_LABELS[phase])
         if timing is not None and timing.outcome is Outcome.OK:
             value = _num(round(timing.duration_ms, 3))
         else:
@@ -126,7 +164,7 @@ def _route_perfdata(route: RouteHealth, th: Thresholds) -> list[str]:
     days = route.cert_days_left
     items.append(
         _item(
-            perfdata_label(route.mx, route.address, route.port, "cert_days"),
+            perfdata_label(key, "cert_days"),
             "U" if days is None else str(days),
             "",
             "" if th.cert_warn_days is None else f"{th.cert_warn_days}:",
@@ -162,9 +200,9 @@ def _domain_perfdata(result: HealthResult) -> list[str]:
     return items
 
 
-def _route_line(route: RouteHealth) -> str:
+def _route_line(key: str, route: RouteHealth) -> str:
     state = "healthy" if route.healthy else ("up, requirement not met" if route.up else "DOWN")
-    bits = [f"{route.label}: {state}", *route_facts(route)]
+    bits = [f"[{key}] {route.label}: {state}", *route_facts(route)]
     times = [
         f"{t.phase.value} {_num(round(t.duration_ms, 3))} ms"
         for t in route.phases
@@ -175,19 +213,26 @@ def _route_line(route: RouteHealth) -> str:
     return _text("; ".join(bits), 600)
 
 
-def render_nagios(result: HealthResult) -> str:
+def render_nagios(result: HealthResult, perfdata: PerfdataDetail = PerfdataDetail.ROUTES) -> str:
     """The plugin output for ``result`` (ends with a newline).
 
     Exit with :func:`plugin_exit_code` of ``result.status``.
     """
     word = _WORD[result.status]
     first = f"{SERVICE} {word} - {_text(result.summary)}"
-    head_perf = _domain_perfdata(result)
+    head_perf = _domain_perfdata(result) if perfdata is not PerfdataDetail.NONE else []
     if head_perf:
         first += " | " + " ".join(head_perf)
+    keys = [route_key(i) for i in range(len(result.routes))]
     long_lines = [f"[{_WORD[p.level]}] {_text(p.reason, 400)}" for p in result.problems]
-    long_lines += [_route_line(r) for r in result.routes]
-    route_perf = [item for r in result.routes for item in _route_perfdata(r, result.thresholds)]
+    long_lines += [_route_line(k, r) for k, r in zip(keys, result.routes, strict=True)]
+    route_perf: list[str] = []
+    if perfdata is PerfdataDetail.ROUTES:
+        route_perf = [
+            item
+            for k, r in zip(keys, result.routes, strict=True)
+            for item in _route_perfdata(k, r, result.thresholds)
+        ]
     lines = [first]
     if route_perf and not long_lines:
         long_lines = [f"{len(result.routes)} routes"]

@@ -21,8 +21,11 @@ Families (labels in braces):
   that succeeded (a failed phase has no latency; see ``smtpdiag_route_failure``).
 - ``smtpdiag_route_failed{domain,mx,address,port,phase,outcome}`` gauge (always 1): the
   phase that failed on a down route, and how.
-- ``smtpdiag_cert_days_left{domain,mx,address,port}`` gauge (whole days, may be negative)
-  and ``smtpdiag_cert_expiry_timestamp_seconds{...}`` gauge (``notAfter`` as Unix time).
+- ``smtpdiag_cert_expires_in_seconds{domain,mx,address,port}`` gauge (seconds from the
+  probe's start to the certificate's ``notAfter``, negative when expired) and
+  ``smtpdiag_cert_expiry_timestamp_seconds{...}`` gauge (``notAfter`` as Unix time).
+  Units are base units (seconds, not days) so that ``promtool check metrics`` accepts
+  the file; alert on "less than 21 days" as ``< 21 * 86400``.
 
 Every family is a ``gauge`` (the two state families are gauges shaped like OpenMetrics
 statesets): the same file is then valid OpenMetrics *and* valid Prometheus text format
@@ -31,6 +34,9 @@ OpenMetrics-only types ``stateset`` and ``info``; it reads ``# UNIT`` and ``# EO
 comments).
 
 Every value comes from the JSON report (durations as rounded there, in seconds here).
+Seconds are rounded to the microsecond (the JSON's millisecond values carry three
+decimals) and printed as the shortest repr, so no float noise such as
+``0.013746000000000001`` reaches the file.
 """
 
 from __future__ import annotations
@@ -70,6 +76,11 @@ def _value(v: float) -> str:
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
     return repr(v)
+
+
+def _seconds(ms: float) -> float:
+    """Milliseconds -> seconds, rounded to the microsecond (no float noise in repr)."""
+    return round(ms / 1000.0, 6)
 
 
 def _labels(labels: _Labels) -> str:
@@ -132,7 +143,7 @@ def _domain_families(w: _Writer, result: HealthResult) -> None:
             "smtpdiag_probe_duration_seconds",
             "gauge",
             "Wall time of the whole probe (DNS and all routes).",
-            [("", dom, round(report.duration_ms, 3) / 1000.0)],
+            [("", dom, _seconds(report.duration_ms))],
             unit="seconds",
         )
         started = _unix(report.started_at)
@@ -178,7 +189,7 @@ def _route_families(w: _Writer, result: HealthResult) -> None:
             (
                 "",
                 [*_route_labels(d, r), ("phase", t.phase.value)],
-                round(round(t.duration_ms, 3) / 1000.0, 9),
+                _seconds(t.duration_ms),
             )
             for r in routes
             for t in r.phases
@@ -206,6 +217,7 @@ def _cert_families(w: _Writer, result: HealthResult) -> None:
     d, routes, report = result.domain, result.routes, result.report
     certs = []
     expiry = []
+    probe_start = _unix(report.started_at) if report is not None else None
     if report is not None:
         by_label = {rr.route.label: rr for rr in report.routes}
         for r in routes:
@@ -213,15 +225,18 @@ def _cert_families(w: _Writer, result: HealthResult) -> None:
             cert = rr.tls.certificate if rr is not None and rr.tls is not None else None
             if cert is None:
                 continue
-            certs.append(("", _route_labels(d, r), cert.days_left))
             ts = _unix(cert.not_after)
             if ts is not None:
                 expiry.append(("", _route_labels(d, r), ts))
+                if probe_start is not None:
+                    certs.append(("", _route_labels(d, r), round(ts - probe_start, 3)))
     w.family(
-        "smtpdiag_cert_days_left",
+        "smtpdiag_cert_expires_in_seconds",
         "gauge",
-        "Whole days left until the server certificate expires (negative when expired).",
+        "Seconds from the probe's start until the server certificate expires "
+        "(negative when expired).",
         certs,
+        unit="seconds",
     )
     w.family(
         "smtpdiag_cert_expiry_timestamp_seconds",

@@ -62,6 +62,7 @@ from .text_common import (
     _SEVERITY_TEXT,
     _VERDICT_STYLE,
     DEFAULT_WIDTH,
+    _Fit,
     _format_seconds,
     _indented,
     _safe,
@@ -320,7 +321,7 @@ def _action(finding: Finding) -> RenderableType:
         head.append(_safe(action.summary, _LIMIT_PARA))
     rows: list[RenderableType] = [head]
     if action.kind is ActionKind.RETRY and action.schedule:
-        rows.append(Padding(_schedule(action.schedule), (0, 0, 0, 2)))
+        rows.append(Padding(_Fit(_schedule(action.schedule)), (0, 0, 0, 2)))
     if action.after_schedule:
         after = Text("If every retry fails: ")
         after.append(_safe(action.after_schedule, _LIMIT_PARA))
@@ -377,11 +378,11 @@ def _dns(res: Resolution) -> Iterable[RenderableType]:
     )
     yield _indented(line, 2)
     if res.hosts:
-        yield _indented(_mx_table(res.hosts), 2)
+        yield _indented(_Fit(_mx_table(res.hosts)), 2)
     notable = _notable_queries(res)
     if notable:
         yield Text("  Queries:", style="bold")
-        yield _indented(_query_table(notable), 2)
+        yield _indented(_Fit(_query_table(notable)), 2)
 
 
 def _mx_table(hosts: Sequence[MxHost]) -> Table:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 
 from rich import box
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -115,3 +116,55 @@ def _table(*, header: bool = True) -> Table:
 
 def _indented(renderable: RenderableType, left: int) -> Padding:
     return Padding(renderable, (0, 0, 0, left))
+
+
+class _Fit:
+    """A table that never cuts a cell: stacked when its columns cannot all fit.
+
+    rich shrinks a ``no_wrap`` column that does not fit and ends its cells with an
+    ellipsis, which changes their meaning ("TLSv1" for TLSv1.3, a port as "45..."). At
+    render time, when the width is known, this measures what the table needs without
+    cutting (no-wrap columns their widest cell, the others their longest word) and, if
+    that is more than the width, prints each row as a block of "header value" lines.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def _needed(self, console: Console, options: ConsoleOptions) -> int:
+        widths = []
+        for column in self.table.columns:
+            cells = [Text(str(column.header)), *column.cells]
+            measures = [Measurement.get(console, options, cell) for cell in cells]
+            if column.no_wrap:
+                widths.append(max(m.maximum for m in measures))
+            else:
+                widths.append(max(m.minimum for m in measures))
+        return sum(widths) + len(widths) - 1  # one space between columns
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self._needed(console, options) <= options.max_width:
+            yield self.table
+            return
+        columns = self.table.columns
+        rows = [list(column.cells) for column in columns]
+        headed = self.table.show_header
+        for index in range(self.table.row_count):
+            if not headed:
+                # No headers to name the values: the first cell, the rest indented.
+                first, *rest = (cells[index] for cells in rows)
+                yield first
+                for cell in rest:
+                    yield Padding(cell, (0, 0, 0, 2))
+                continue
+            block = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
+            block.add_column(no_wrap=True, style="dim")
+            block.add_column(overflow="fold")
+            for column, cells in zip(columns, rows, strict=True):
+                block.add_row(Text(str(column.header)), cells[index])
+            if index:
+                yield Text("")
+            yield block
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table)

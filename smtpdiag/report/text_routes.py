@@ -25,6 +25,7 @@ from .text_common import (
     _LIMIT_SHORT,
     _MAX_LIST,
     _PHASE_COLUMNS,
+    _Fit,
     _indented,
     _safe,
     _t,
@@ -64,13 +65,13 @@ def routes_section(report: ProbeReport) -> Iterable[RenderableType]:
         banners = _banners(results)
         if banners is not None:
             yield _indented(banners, 4)
-        yield _indented(_phase_table(results), 4)
+        yield _indented(_Fit(_phase_table(results)), 4)
 
     tls_results = [r for r in report.routes if r.tls is not None or r.starttls_offered is False]
     if tls_results:
         yield Text("")
         yield _indented(Text("TLS", style="bold"), 2)
-        yield _indented(_tls_table(tls_results), 4)
+        yield _indented(_Fit(_tls_table(tls_results)), 4)
         certs = _distinct_certs(tls_results)
         if certs:
             yield Text("")

@@ -159,6 +159,7 @@ def assert_deliverable(
     implicit_tls_ports: Sequence[int] = (465,),
     require_all_mx: bool = False,
     config: ProbeConfig | None = None,
+    allow_targets: Sequence[str] = LOOPBACK_NETWORKS,
 ) -> HealthResult:
     """Assert that mail for ``domain`` can be delivered: at least one route (every route
     with ``require_all_mx``) accepts an SMTP session on ``ports`` and, with
@@ -180,6 +181,8 @@ def assert_deliverable(
         implicit_tls_ports: Ports that speak TLS from the first byte.
         require_all_mx: Every route must work, not just one.
         config: A complete probe config instead of the settings above.
+        allow_targets: Non-global networks that may be probed (default: loopback,
+            where the test kit's servers listen); see :func:`probe_config`.
 
     Returns:
         The health result (for further assertions).
@@ -205,6 +208,7 @@ def assert_deliverable(
         ca_file=ca_file,
         families=families,
         implicit_tls_ports=implicit_tls_ports,
+        allow_targets=allow_targets,
     )
     _skip_if_offline()
     off = Limit(None, None)

@@ -37,8 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# Light modules (no network stack): the plugin loads with every pytest run.
+from ..config import LOOPBACK_NETWORKS, ProbeConfig
+from ..errors import ConfigError
+
 if TYPE_CHECKING:
-    from ..config import ProbeConfig
     from ..health.evaluate import HealthResult
     from ..health.thresholds import Thresholds
 
@@ -75,6 +78,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--smtpdiag-ca-file", default=None, metavar="FILE", help="CA bundle (PEM)")
     group.addoption(
+        "--smtpdiag-allow-target",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="non-global network smtp_check may probe (repeatable; loopback always is)",
+    )
+    group.addoption(
         "--smtpdiag-offline",
         action="store_true",
         default=False,
@@ -83,6 +93,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("smtpdiag_nameservers", "DNS servers for smtp_check", type="linelist")
     parser.addini("smtpdiag_timeout", "overall deadline of one check, seconds", default="")
     parser.addini("smtpdiag_ca_file", "CA bundle (PEM) for smtp_check", default="")
+    parser.addini(
+        "smtpdiag_allow_targets",
+        "non-global networks smtp_check may probe (besides loopback)",
+        type="linelist",
+    )
 
 
 def _timeout(config: pytest.Config) -> float:
@@ -110,7 +125,20 @@ def _settings(config: pytest.Config) -> dict[str, Any]:
         config.getini("smtpdiag_nameservers") or ()
     )
     ca_file = config.getoption("smtpdiag_ca_file") or config.getini("smtpdiag_ca_file") or None
-    return {"nameservers": nameservers, "timeout": _timeout(config), "ca_file": ca_file}
+    extra = list(config.getoption("smtpdiag_allow_target") or ()) or list(
+        config.getini("smtpdiag_allow_targets") or ()
+    )
+    allow = (*LOOPBACK_NETWORKS, *extra)
+    try:
+        ProbeConfig(allow_targets=allow)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--smtpdiag-allow-target: {exc}") from None
+    return {
+        "nameservers": nameservers,
+        "timeout": _timeout(config),
+        "ca_file": ca_file,
+        "allow_targets": allow,
+    }
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -145,14 +173,21 @@ class SmtpCheck:
         nameservers: ``"IP"`` / ``"IP:PORT"`` strings; empty = system resolver.
         timeout: Overall deadline of one check, seconds.
         ca_file: CA bundle to verify certificates against, or ``None``.
+        allow_targets: Non-global networks that may be probed (loopback, plus
+            ``--smtpdiag-allow-target`` / the ``smtpdiag_allow_targets`` ini key).
     """
 
     def __init__(
-        self, nameservers: Sequence[str] = (), timeout: float = 20.0, ca_file: str | None = None
+        self,
+        nameservers: Sequence[str] = (),
+        timeout: float = 20.0,
+        ca_file: str | None = None,
+        allow_targets: Sequence[str] = LOOPBACK_NETWORKS,
     ) -> None:
         self.nameservers = tuple(nameservers)
         self.timeout = timeout
         self.ca_file = ca_file
+        self.allow_targets = tuple(allow_targets)
 
     def config(self, ports: Sequence[int] = (25,), **kwargs: Any) -> ProbeConfig:
         """A ProbeConfig with this session's settings (``kwargs``: see
@@ -163,6 +198,7 @@ class SmtpCheck:
         kwargs.setdefault("nameservers", self.nameservers or None)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("ca_file", self.ca_file)
+        kwargs.setdefault("allow_targets", self.allow_targets)
         return probe_config(ports=ports, **kwargs)
 
     def __call__(
@@ -188,6 +224,7 @@ class SmtpCheck:
         kwargs.setdefault("nameservers", self.nameservers or None)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("ca_file", self.ca_file)
+        kwargs.setdefault("allow_targets", self.allow_targets)
         return assert_deliverable(domain, **kwargs)
 
     def assert_healthy(

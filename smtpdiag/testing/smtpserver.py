@@ -59,6 +59,7 @@ class Behaviour(StrEnum):
     HUGE_REPLY = "huge-reply"  #: a ~64 KiB multi-line greeting
     HOSTILE_BANNER = "hostile-banner"  #: ANSI escapes and control characters in the 220
     TLS_VERSION_MISMATCH = "tls-version-mismatch"  #: speaks TLS 1.0 only, sends the alert
+    STALL_TLS = "stall-tls"  #: STARTTLS answered 220 (or 465 accepted), then silence
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class ScriptedSmtpServer:
         # A reset during the handshake needs the raw socket, so that server listens
         # in plain TCP; silent and drip servers never get as far as TLS.
         listen_tls = None
-        raw_tls = {Behaviour.RESET_IN_TLS, Behaviour.TLS_VERSION_MISMATCH}
+        raw_tls = {Behaviour.RESET_IN_TLS, Behaviour.TLS_VERSION_MISMATCH, Behaviour.STALL_TLS}
         if spec.implicit_tls and needs_tls and spec.behaviour not in raw_tls:
             if self._tls is None:
                 raise ValueError("implicit TLS needs a TestPki")
@@ -255,6 +256,10 @@ class ScriptedSmtpServer:
         if b is Behaviour.TLS_VERSION_MISMATCH and spec.implicit_tls:
             await self._failing_handshake(reader, writer)
             return
+        if b is Behaviour.STALL_TLS and spec.implicit_tls:
+            while await reader.read(4096):  # the ClientHello, never answered
+                pass
+            return
         if b is Behaviour.GREETING_421:
             await self._send(writer, f"421 4.3.2 {name} Service not available, closing channel\r\n")
             writer.close()
@@ -317,6 +322,10 @@ class ScriptedSmtpServer:
                     return
                 if b is Behaviour.TLS_VERSION_MISMATCH:
                     await self._failing_handshake(reader, writer)
+                    return
+                if b is Behaviour.STALL_TLS:
+                    while await reader.read(4096):
+                        pass
                     return
                 if self._tls is None:
                     raise RuntimeError("STARTTLS needs a TestPki")

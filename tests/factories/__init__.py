@@ -266,14 +266,16 @@ def query(
     detail: str | None = None,
     cname: str | None = None,
 ) -> DnsQuery:
-    """A query; a timed-out one names no nameserver, an answered one carries no detail."""
+    """A query; a timed-out or failed one names no nameserver (no server replied: an
+    ``error`` with a nameserver is a malformed reply or a CNAME loop, build it with
+    ``dns_query``), an answered one carries no detail."""
     return dns_query(
         name,
         rdtype,
         answers,
         outcome,
         detail if outcome is not DnsOutcome.OK else None,
-        NS if outcome is not DnsOutcome.TIMEOUT else None,
+        NS if outcome not in (DnsOutcome.TIMEOUT, DnsOutcome.ERROR) else None,
         cname=cname,
     )
 

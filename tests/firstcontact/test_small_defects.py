@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,15 +122,24 @@ def test_golden_update_mode_reports_only_changed_files(tmp_path: Path) -> None:
     check_goldens((same, "a\n"), (other, "c\n"), update=True)  # nothing changed: passes
 
 
-def test_golden_update_run_over_unchanged_goldens_passes() -> None:
-    """The real golden tests in update mode, with nothing to update: green, no 'updated'."""
+def test_golden_update_run_over_unchanged_goldens_passes(tmp_path: Path) -> None:
+    """The real golden tests in update mode, with nothing to update: green, no 'updated'.
+
+    Run on a copy of tests/ and fixtures/, so that update mode never rewrites the
+    checkout's goldens from inside the test suite.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "tests", tmp_path / "tests", ignore=ignore)
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures", ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     env = {**os.environ, "SMTPDIAG_UPDATE_GOLDEN": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
             *("tests/unit/report/test_report_golden.py", "tests/health/test_health_formats.py"),
         ],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,11 +159,27 @@ def test_openmetrics_values() -> None:
     assert f"smtpdiag_route_up{{{r2}}} 0\n" in text
     assert f'smtpdiag_phase_duration_seconds{{{r1},phase="greeting"}} 0.04825\n' in text
     assert f'smtpdiag_route_failed{{{r2},phase="connect",outcome="refused"}} 1\n' in text
-    assert f"smtpdiag_cert_days_left{{{r1}}} 80\n" in text
+    # notAfter 2027-02-11T00:00Z - probe start 2026-11-23T06:00Z, in seconds (base unit)
+    assert f"smtpdiag_cert_expires_in_seconds{{{r1}}} 6890400.0\n" in text
+    assert "# UNIT smtpdiag_cert_expires_in_seconds seconds\n" in text
+    assert "days" not in text.replace("days left", "")
     assert 'smtpdiag_health{domain="example.org",state="warning"} 1\n' in text
     assert 'smtpdiag_verdict{domain="example.org",verdict="degraded"} 1\n' in text
     # the failed route has no duration sample at all (no fake zero)
     assert f"smtpdiag_phase_duration_seconds{{{r2}" not in text
+
+
+def test_openmetrics_values_carry_no_float_noise() -> None:
+    # 13.746 / 1000 is 0.013746000000000001 in binary floating point.
+    report = f.slow_greeting(13.746)
+    report = replace(report, duration_ms=13.746)
+    text = render_openmetrics(evaluate(report))
+    assert 'phase="greeting"} 0.013746\n' in text
+    assert 'smtpdiag_probe_duration_seconds{domain="example.org"} 0.013746\n' in text
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            value = line.rsplit(" ", 1)[1]
+            assert len(value.partition(".")[2]) <= 6, line
 
 
 def test_openmetrics_label_escaping() -> None:
@@ -236,8 +253,8 @@ def test_every_formatted_value_is_in_the_json(name: str) -> None:
         ):
             assert value in (0, 1) or line.startswith("smtpdiag_problems")
             continue
-        if "timestamp" in line:
-            continue  # instants: ISO 8601 strings in the JSON
+        if "timestamp" in line or "expires_in" in line:
+            continue  # instants (and notAfter - start): ISO 8601 strings in the JSON
         assert round(value, 6) in numbers, line
 
 

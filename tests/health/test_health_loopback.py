@@ -93,7 +93,7 @@ def test_plugin_mode_per_status_subprocess(lab: HealthLab, domain: str) -> None:
     assert parsed.status == status
     if domain != "unanswered.health.test":
         labels = [p.label for p in parsed.perfdata]
-        assert "routes_healthy" in labels and any(lb.endswith("_greeting") for lb in labels)
+        assert "routes_healthy" in labels and "r1_greet" in labels
 
 
 def test_plugin_failed_phases_are_unknown_values(
@@ -102,10 +102,10 @@ def test_plugin_failed_phases_are_unknown_values(
     code = main(["check", "busy.health.test", "--format", "nagios", *lab.cli_args()])
     assert code == 2
     parsed = parse_plugin_output(capsys.readouterr().out)
-    prefix = f"mx.busy.health.test_127.78.0.3_{lab.port}_"
-    assert parsed.perf(prefix + "connect").value is not None
-    assert parsed.perf(prefix + "greeting").value is None  # 421: no fake latency
-    assert parsed.perf(prefix + "ehlo").value is None
+    assert any(f"[r1] mx.busy.health.test[127.78.0.3]:{lab.port}" in t for t in parsed.long_text)
+    assert parsed.perf("r1_conn").value is not None
+    assert parsed.perf("r1_greet").value is None  # 421: no fake latency
+    assert parsed.perf("r1_ehlo").value is None
 
 
 @pytest.mark.parametrize(

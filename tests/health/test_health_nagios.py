@@ -9,7 +9,10 @@ from factories import health_cases as f
 from plugin_output import parse_plugin_output
 
 from smtpdiag.health import HealthStatus, Thresholds, evaluate, unknown_result
+from smtpdiag.model import Phase
 from smtpdiag.report.nagios import (
+    PHASE_LABELS,
+    PerfdataDetail,
     perfdata_label,
     plugin_exit_code,
     render_nagios,
@@ -48,9 +51,9 @@ def test_every_scenario_parses(name: str) -> None:
 
 def test_perfdata_values_units_and_thresholds() -> None:
     parsed = parse_plugin_output(render_nagios(evaluate(f.healthy())))
-    g = parsed.perf("mx1.example.org_198.51.100.10_25_greeting")
+    g = parsed.perf("r1_greet")
     assert (g.value, g.uom, g.warn, g.crit, g.minimum) == (48.25, "ms", "2000", "5000", "0")
-    c = parsed.perf("mx1.example.org_198.51.100.10_465_cert_days")
+    c = parsed.perf("r2_cert_days")
     assert (c.value, c.uom, c.warn, c.crit) == (80, "", "21:", "7:")
     h = parsed.perf("routes_healthy")
     assert (h.value, h.warn, h.crit, h.minimum, h.maximum) == (4, "4:", "1:", "0", "4")
@@ -65,22 +68,14 @@ def test_perfdata_values_units_and_thresholds() -> None:
 
 def test_failed_phases_are_U_not_zero() -> None:
     parsed = parse_plugin_output(render_nagios(evaluate(f.one_route_down())))
-    for phase in (
-        "connect",
-        "greeting",
-        "ehlo",
-        "starttls",
-        "tls-handshake",
-        "ehlo-tls",
-        "cert_days",
-    ):
-        item = parsed.perf(f"mx2.example.org_198.51.100.20_25_{phase}")
+    for phase in ("conn", "greet", "ehlo", "stls", "tls", "ehlo2", "cert_days"):
+        item = parsed.perf(f"r2_{phase}")
         assert item.value is None, phase
     # the failed route still carries its thresholds
-    assert parsed.perf("mx2.example.org_198.51.100.20_25_greeting").crit == "5000"
+    assert parsed.perf("r2_greet").crit == "5000"
     timeout = parse_plugin_output(render_nagios(evaluate(f.all_down())))
-    assert timeout.perf("mx1.example.org_198.51.100.10_25_connect").value == 12.5
-    assert timeout.perf("mx1.example.org_198.51.100.10_25_greeting").value is None
+    assert timeout.perf("r1_conn").value == 12.5
+    assert timeout.perf("r1_greet").value is None
 
 
 def test_require_all_mx_moves_routes_healthy_threshold() -> None:
@@ -125,3 +120,37 @@ def test_golden(name: str, update_golden: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(out)
     assert out == path.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(f.SCENARIOS))
+def test_labels_unique_in_first_19_characters(name: str) -> None:
+    # RRD-based graphers (PNP4Nagios, ...) keep 19 characters of a data-source name.
+    parsed = parse_plugin_output(render_nagios(evaluate(f.SCENARIOS[name]())))
+    heads = [item.label[:19] for item in parsed.perfdata]
+    assert len(heads) == len(set(heads)), heads
+
+
+def test_labels_stay_short_for_many_routes() -> None:
+    assert set(PHASE_LABELS) == set(Phase)
+    longest = max(len(p) for p in (*PHASE_LABELS.values(), "cert_days"))
+    assert len(f"r999_{'x' * longest}") <= 19
+
+
+def test_route_lines_name_their_label_prefix() -> None:
+    parsed = parse_plugin_output(render_nagios(evaluate(f.one_route_down())))
+    route_lines = [line for line in parsed.long_text if line.startswith("[r")]
+    assert route_lines[0].startswith("[r1] mx1.example.org[198.51.100.10]:25: healthy")
+    assert route_lines[1].startswith("[r2] mx2.example.org[198.51.100.20]:25: DOWN")
+
+
+def test_perfdata_detail_levels() -> None:
+    result = evaluate(f.one_route_down())
+    routes = parse_plugin_output(render_nagios(result, PerfdataDetail.ROUTES))
+    summary = parse_plugin_output(render_nagios(result, PerfdataDetail.SUMMARY))
+    none = parse_plugin_output(render_nagios(result, PerfdataDetail.NONE))
+    assert [p.label for p in summary.perfdata] == ["probe_duration", "routes_healthy"]
+    assert len(routes.perfdata) == 2 + 2 * 7
+    assert none.perfdata == []
+    # The text is the same whatever the perfdata.
+    assert routes.long_text == summary.long_text == none.long_text
+    assert routes.text == summary.text == none.text

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from smtpdiag.config import ProbeConfig, Timeouts, TlsConfig
+from smtpdiag.config import LOOPBACK_NETWORKS, ProbeConfig, Timeouts, TlsConfig
 from smtpdiag.model import AddressFamily, Route, TlsMode
-from smtpdiag.probe.addresses import LOOPBACK_NETWORKS
 from smtpdiag.testing.smtpserver import Behaviour, Blackhole, ServerSet, ServerSpec
 
 MX = "mx.test"

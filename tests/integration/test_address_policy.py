@@ -153,3 +153,12 @@ def test_source_of_truth_is_the_runner(listeners: list[RawServer]) -> None:
     assert result.phases[0].skip_reason is SkipReason.ADDRESS_POLICY
     assert result.route.address_class is AddressClass.LOOPBACK
     assert listeners[0].connections == 0
+
+
+async def test_skipped_routes_reach_the_live_trace(dns_server: object) -> None:
+    zone = {"traced.test": {"@": "MX 10 mx", "mx": ["A 10.0.0.1"]}}
+    dns = await dns_server(zone)  # type: ignore[operator]
+    seen: list[tuple[str, Outcome]] = []
+    config = _config(dns.nameserver, 25)
+    await probe("traced.test", config, trace=lambda r, rec: seen.append((r.address, rec.outcome)))
+    assert seen == [("10.0.0.1", Outcome.NOT_ATTEMPTED)]

@@ -146,7 +146,7 @@ HOSTS: tuple[LabHost, ...] = (
         "mx1",
         1,
         "mx1.lab.test",
-        cert_names=("implicit.lab.test",),
+        cert_names=("implicit.lab.test", "mx-v6dead.lab.test"),
         role="healthy on 25/587/465, IPv4 and IPv6",
     ),
     LabHost(
@@ -195,6 +195,13 @@ HOSTS: tuple[LabHost, ...] = (
         cert="expired",
         role="certificate from the lab CA, right name, expired",
     ),
+    LabHost(
+        "mxrefuse",
+        9,
+        "mx-refuse.lab.test",
+        nft="refuse-all.nft",
+        role="host up, every SYN to 25/587/465 answered with RST (nothing listens)",
+    ),
 )
 
 #: Scenario domain -> what it shows (the zone file is the source of the records).
@@ -208,6 +215,8 @@ SCENARIOS: dict[str, str] = {
     "port25icmp.lab.test": "MX mx-port25icmp: ICMP port unreachable on 25, 587/465 work",
     "wrongname.lab.test": "MX mx-wrongname: certificate for another name",
     "expired.lab.test": "MX mx-expired: expired certificate",
+    "refuse.lab.test": "MX mx-refuse: every port refuses (RST), IPv4 and IPv6",
+    "v6dead.lab.test": "MX mx-v6dead: A of mx1 works, AAAA owned by nobody (no route to host)",
     "nxmx.lab.test": "MX target does not exist (NXDOMAIN)",
     "noaddr.lab.test": "MX target exists without A/AAAA (NODATA)",
     "nullmx.lab.test": "null MX (RFC 7505)",
@@ -832,7 +841,7 @@ def usage_text(info: LabInfo) -> str:
         f"lab up in {info.bringup_s:.1f}s (state: {info.state_dir})",
         "",
         "Try, for example:",
-        f"  .venv/bin/smtpdiag probe healthy.lab.test --nameserver {info.nameserver} --ca-file {info.ca_file}",
+        f"  .venv/bin/smtpdiag probe healthy.lab.test --nameserver {info.nameserver} --ca-file {info.ca_file} --allow-targets {NET4} --allow-targets {NET6}",
         "",
         "Scenarios:",
         *(f"  {d:<22} {what}" for d, what in SCENARIOS.items()),

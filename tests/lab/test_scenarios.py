@@ -11,6 +11,7 @@ The fault behind each scenario is made for real: see ``labctl.HOSTS`` and
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -18,7 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
+
+from smtpdiag.report.jsonout import load_schema
 
 from . import labctl
 
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 GUARD_DIR = Path(__file__).resolve().parent / "netguard"
 GUARD_EXIT = 86
+SCHEMA = jsonschema.Draft202012Validator(load_schema())
 
 EXIT = {"healthy": 0, "degraded": 1, "failed": 3, "no-mail": 4}
 PORTS = (25, 587, 465)
@@ -40,8 +45,10 @@ def probe(
     *extra: str,
     connect: float = 1.0,
     total: float = 8.0,
+    allow: bool = True,
 ) -> tuple[int, Doc]:
-    """Run the CLI against the lab; returns (exit code, JSON document)."""
+    """Run the CLI against the lab; returns (exit code, JSON document). ``allow``:
+    pass ``--allow-targets`` for the lab's networks (without it nothing is probed)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(GUARD_DIR), str(REPO), env.get("PYTHONPATH", "")) if p
@@ -58,6 +65,12 @@ def probe(
         lab.nameserver,
         "--ca-file",
         lab.ca_file,
+        # The lab's networks (documentation ranges, not global): probed only when allowed.
+        *(
+            ["--allow-targets", str(labctl.NET4), "--allow-targets", str(labctl.NET6)]
+            if allow
+            else []
+        ),
         "--timeout",
         str(total),
         "--dns-timeout",
@@ -81,6 +94,8 @@ def probe(
         doc: Doc = json.loads(proc.stdout)
     except ValueError:
         pytest.fail(f"not JSON (exit {proc.returncode}): {proc.stdout[:500]!r} {proc.stderr}")
+    # Every lab report matches the committed schema (issue 8: "hostile codes included").
+    SCHEMA.validate(doc)
     return proc.returncode, doc
 
 
@@ -250,7 +265,9 @@ def test_dead_primary_working_secondary(lab: labctl.LabInfo) -> None:
         for port in PORTS:
             assert (addr, port, "connect", "unreachable") in dead_ev, sorted(map(str, dead_ev))
     # ... and none of the evidence blames the working secondary.
-    assert not [e for e in evidence if e["mx"] == "mx1.lab.test" and e["outcome"] != "ok"]
+    # Notes about mx1 (no outcome) are no blame.
+    blame = [e for e in evidence if e["mx"] == "mx1.lab.test" and e["outcome"] not in (None, "ok")]
+    assert not blame, blame
 
 
 def test_greeting_421(lab: labctl.LabInfo) -> None:
@@ -438,3 +455,50 @@ def test_servfail(lab: labctl.LabInfo) -> None:
     assert lead["severity"] == "soft" and lead["action"]["kind"] == "retry", lead
     assert d["persistence"] in ("transient", "unknown"), d["persistence"]
     assert "SERVFAIL" in json.dumps(lead["evidence"]), lead["evidence"]
+
+
+# ----------------------------------------------------- typed observations (issue 8)
+
+
+def test_every_port_refused_records_econnrefused(lab: labctl.LabInfo) -> None:
+    """The host is up, nothing listens: every route's connect is refused, and the errno
+    says so as a value (a dead mail host, not a port filter)."""
+    code, doc = probe(lab, "refuse.lab.test")
+    rs = routes(doc, "mx-refuse.lab.test")
+    assert_route_set(rs, "mx-refuse.lab.test", addresses(host("mxrefuse")))
+    for route in rs:
+        f = failure(route)
+        assert f is not None and f["phase"] == "connect", label(route)
+        assert (f["outcome"], f["errno"]) == ("refused", errno.ECONNREFUSED), label(route)
+    assert doc["diagnosis"]["verdict"] == "failed" and code == EXIT["failed"]
+
+
+def test_ipv6_unreachable_ipv4_works(lab: labctl.LabInfo) -> None:
+    """The AAAA is owned by nobody (neighbour discovery fails: "No route to host"); the
+    A reaches mx1. The IPv6 routes carry the errno, the IPv4 routes work."""
+    code, doc = probe(lab, "v6dead.lab.test")
+    rs = routes(doc, "mx-v6dead.lab.test")
+    assert len(rs) == 2 * len(PORTS)
+    v4 = [r for r in rs if r["route"]["family"] == "ipv4"]
+    v6 = [r for r in rs if r["route"]["family"] == "ipv6"]
+    assert v4 and all(r["ok"] for r in v4), [failure(r) for r in v4]
+    for route in v6:
+        f = failure(route)
+        assert f is not None and f["phase"] == "connect", label(route)
+        assert f["outcome"] == "unreachable", f
+        assert f["errno"] in (errno.EHOSTUNREACH, errno.ENETUNREACH), f
+    assert doc["diagnosis"]["verdict"] in ("healthy", "degraded")
+    assert code in (EXIT["healthy"], EXIT["degraded"])
+
+
+def test_lab_addresses_are_not_probed_unless_allowed(lab: labctl.LabInfo) -> None:
+    """198.51.100.0/24 and 2001:db8::/32 are documentation ranges: without
+    --allow-targets the probe connects to neither (address policy)."""
+    _, doc = probe(lab, "healthy.lab.test", allow=False)
+    rs = routes(doc)
+    assert rs
+    for route in rs:
+        (record,) = route["phases"]
+        assert (record["outcome"], record["skip_reason"]) == ("not-attempted", "address-policy")
+        assert route["route"]["address_class"] == "documentation"
+        assert route["route"]["allowed"] is False

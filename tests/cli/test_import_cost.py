@@ -1,0 +1,149 @@
+"""Start-up cost: each CLI path imports only what it needs.
+
+A monitoring system runs ``smtpdiag check --plugin`` thousands of times a minute and a
+CI job runs ``smtpdiag probe --json`` once per domain; most of such a process's time is
+imports. Each path runs here as a real subprocess under ``python -X importtime`` (the
+interpreter's own list of every module it imported), and the test fails when a module
+that path does not need shows up. Timing itself is the benchmark's job
+(``scripts/bench.py process``): this guards the cause, not the symptom.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from smtpdiag.demo import DemoLab, demo_lab
+
+# The I/O stack and the text renderer: what `--version` and `explain` must not pay for.
+IO_STACK = ("asyncio", "ssl", "dns", "aiosmtplib", "cryptography", "email")
+RICH = ("rich", "smtpdiag.report.text", "smtpdiag.health.text")
+OTHER_RENDERERS = (
+    "smtpdiag.report.junit",
+    "smtpdiag.report.markdown",
+    "smtpdiag.report.openmetrics",
+    "smtpdiag.report.explain",
+)
+PIPELINE = (
+    "smtpdiag.model",
+    "smtpdiag.config",
+    "smtpdiag.diagnose",
+    "smtpdiag.health",
+    "smtpdiag.report",
+    "smtpdiag.api",
+    "smtpdiag.probe",
+    "smtpdiag.resolve",
+)
+BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[DemoLab]:
+    with demo_lab() as running:  # random ports: other test runs may share loopback
+        yield running
+
+
+def imported(*argv: str) -> tuple[int, set[str]]:
+    """Exit code and every module a ``smtpdiag`` process imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "smtpdiag", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    modules = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    assert "smtpdiag.cli" in modules, proc.stderr[-2000:]
+    return proc.returncode, modules
+
+
+def offenders(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+def probe_args(lab: DemoLab) -> list[str]:
+    ns = lab.nameserver
+    return [
+        "--nameserver",
+        f"{ns.address}:{ns.port}",
+        "--ports",
+        ",".join(str(p) for p in lab.ports),
+        "--implicit-tls-ports",
+        str(lab.implicit_tls_port),
+        "-4",
+        "--ca-file",
+        lab.ca_file,
+        "--allow-targets",
+        "127.0.0.0/8",
+    ]
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]], ids=["version", "help"])
+def test_version_and_help_import_no_pipeline(argv: list[str]) -> None:
+    code, modules = imported(*argv)
+    assert code == 0
+    assert offenders(modules, IO_STACK + RICH + PIPELINE) == []
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
+def test_explain_without_probe_imports_no_probe_stack(extra: list[str]) -> None:
+    code, modules = imported("explain", BOUNCE, *extra)
+    assert code == 0
+    forbidden = (
+        *IO_STACK,
+        "rich",
+        "smtpdiag.api",
+        "smtpdiag.probe",
+        "smtpdiag.resolve",
+        "smtpdiag.health",
+        "smtpdiag.report.text",
+        "smtpdiag.diagnose.engine",
+        "smtpdiag.diagnose.predicates",
+        "smtpdiag.narrate.rules",  # every rule's narrator: the probe diagnosis only
+        "smtpdiag.cli.check",
+    )
+    assert offenders(modules, forbidden) == []
+
+
+def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
+    code, modules = imported("probe", "healthy.demo.test", "--json", *probe_args(lab))
+    assert code == 0
+    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.nagios", "smtpdiag.health")
+    assert offenders(modules, (*forbidden, "smtpdiag.diagnose.bounce")) == []
+    assert "smtpdiag.report.jsonout" in modules  # the check sees real imports
+
+
+def test_check_plugin_imports_only_the_plugin_renderer(lab: DemoLab) -> None:
+    code, modules = imported("check", "healthy.demo.test", "--plugin", *probe_args(lab))
+    assert code == 0
+    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnose.bounce")
+    assert offenders(modules, forbidden) == []
+    assert "smtpdiag.report.nagios" in modules
+
+
+def test_plain_import_is_cheap_and_reaches_submodules() -> None:
+    code = (
+        "import sys, smtpdiag\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('asyncio', 'ssl', 'rich', 'dns', 'aiosmtplib', 'cryptography'))\n"
+        "assert heavy == [], heavy\n"
+        "assert callable(smtpdiag.health.check) and callable(smtpdiag.watch.watch)\n"
+        "from smtpdiag import Phase, check\n"
+        "assert check is smtpdiag.health.check\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_top_level_help_is_the_same_with_stubs() -> None:
+    # The stubs' one-line help (cli.COMMANDS) must say what each subcommand's own
+    # registration says: `--help` builds stubs, the full parser is built for tests.
+    from smtpdiag.cli import build_parser
+
+    assert build_parser(["--help"]).format_help() == build_parser().format_help()
