@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import health_factories as f
 import pytest
+from factories import health_cases as f
 from health_lab import HealthLab
 
 from smtpdiag.cli import main

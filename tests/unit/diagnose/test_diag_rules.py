@@ -1196,9 +1196,8 @@ def test_dns_failure_is_never_hard() -> None:
     for outcome in (DnsOutcome.SERVFAIL, DnsOutcome.TIMEOUT, DnsOutcome.REFUSED, DnsOutcome.ERROR):
         d = diagnose(report(resolution(kind=ResolutionKind.FAILED, mx_outcome=outcome)), now=NOW)
         assert all(f.severity is not Severity.HARD for f in d.findings)
-        # The factory names a nameserver for every outcome but a timeout: an error from a
-        # server that replied (malformed answer) is an answer.
-        answered = outcome is not DnsOutcome.TIMEOUT
+        # The factory names no nameserver for a timeout or an error: nothing answered.
+        answered = outcome in (DnsOutcome.SERVFAIL, DnsOutcome.REFUSED)
         # No answer at all: the probe could not run - no code, verdict unknown.
         assert d.primary == ("4.4.3" if answered else None)
         assert d.verdict is (Verdict.FAILED if answered else Verdict.UNKNOWN)
