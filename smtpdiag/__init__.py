@@ -13,6 +13,8 @@ Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stay
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 # typing is not imported at run time on the start-up path (it costs milliseconds);
 # mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
@@ -30,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "BatchRecord": "bounces",
     "BatchSummary": "bounces",
     "BounceParseError": "errors",
+    "BulkSettings": "triage",
     "CauseId": "model",
     "CertInfo": "model",
     "CodeSource": "bounces",
@@ -39,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "Diagnosis": "model",
     "DnsOutcome": "model",
     "DnsQuery": "model",
+    "DomainRecord": "triage",
     "Evidence": "model",
     "Finding": "model",
     "FindingPayload": "model",
@@ -57,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "ProbeError": "errors",
     "ProbeReport": "model",
     "Reason": "bounces",
+    "RecipientRecord": "triage",
     "Resolution": "model",
     "ResolutionKind": "model",
     "ResolverConfig": "config",
@@ -79,6 +84,8 @@ _EXPORTS: dict[str, str] = {
     "TlsMode": "model",
     "TlsReason": "model",
     "Verdict": "model",
+    "bulk": "triage",
+    "bulk_sync": "triage",
     "check": "health",
     "check_sync": "health",
     "could_not_run": "api",
@@ -98,6 +105,7 @@ __all__ = [
     "BatchRecord",
     "BatchSummary",
     "BounceParseError",
+    "BulkSettings",
     "CauseId",
     "CertInfo",
     "CodeSource",
@@ -107,6 +115,7 @@ __all__ = [
     "Diagnosis",
     "DnsOutcome",
     "DnsQuery",
+    "DomainRecord",
     "Evidence",
     "Finding",
     "FindingPayload",
@@ -125,6 +134,7 @@ __all__ = [
     "ProbeError",
     "ProbeReport",
     "Reason",
+    "RecipientRecord",
     "Resolution",
     "ResolutionKind",
     "ResolverConfig",
@@ -148,6 +158,8 @@ __all__ = [
     "TlsReason",
     "Verdict",
     "__version__",
+    "bulk",
+    "bulk_sync",
     "check",
     "check_sync",
     "could_not_run",
@@ -162,6 +174,28 @@ __all__ = [
 # Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
 # (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
 _SUBMODULES = frozenset({"api", "health", "report", "watch"})
+
+#: API functions named like a stage's subpackage (``smtpdiag.probe``, ``smtpdiag.diagnose``).
+_FUNCTIONS_OVER_SUBPACKAGES = frozenset({"diagnose", "probe"})
+
+
+class _Package(types.ModuleType):
+    """The package module, keeping ``smtpdiag.probe`` and ``smtpdiag.diagnose`` the API functions.
+
+    Importing a submodule makes the import system bind it on its parent
+    (``setattr(smtpdiag, "probe", <module smtpdiag.probe>)``), which would turn the
+    documented ``smtpdiag.probe(...)`` into "module is not callable" as soon as the
+    probe stage had been loaded. The subpackages stay reachable with ``from
+    smtpdiag.probe import ...`` (through ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _FUNCTIONS_OVER_SUBPACKAGES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
@@ -242,3 +276,4 @@ if TYPE_CHECKING:
         Verdict,
     )
     from .report import render
+    from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync

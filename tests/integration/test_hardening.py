@@ -557,7 +557,7 @@ async def test_internal_error_between_phases_is_recorded(
     """A bug in the code that digests a phase's result (here: EHLO parsing, made to
     fail on purpose; no server can trigger it today) is a recorded error, never a
     silent ``ok=False`` with no failing phase."""
-    import smtpdiag.probe.session as session
+    from smtpdiag.probe import session
 
     def broken(_: str) -> tuple[str, ...]:
         raise RuntimeError("\x1b[31mboom")

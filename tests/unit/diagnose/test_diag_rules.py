@@ -1196,7 +1196,8 @@ def test_dns_failure_is_never_hard() -> None:
     for outcome in (DnsOutcome.SERVFAIL, DnsOutcome.TIMEOUT, DnsOutcome.REFUSED, DnsOutcome.ERROR):
         d = diagnose(report(resolution(kind=ResolutionKind.FAILED, mx_outcome=outcome)), now=NOW)
         assert all(f.severity is not Severity.HARD for f in d.findings)
-        # The factory names no nameserver for a timeout or an error: nothing answered.
+        # The factory names no nameserver for a timeout or an error (nobody replied);
+        # SERVFAIL and REFUSED are answers.
         answered = outcome in (DnsOutcome.SERVFAIL, DnsOutcome.REFUSED)
         # No answer at all: the probe could not run - no code, verdict unknown.
         assert d.primary == ("4.4.3" if answered else None)
