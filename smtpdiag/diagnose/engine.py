@@ -106,7 +106,7 @@ def _code(row: Row, match: Match) -> str | None:
 def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match: Match) -> Finding:
     # The narration layer reads the diagnose stage's facts, so it is imported when the
     # engine runs, not when this module loads (no import cycle).
-    from ..narrate import finding_title, narrate_rule, persistence_text
+    from ..narrate import finding_title, narrate_rule, persistence_note
     from ..narrate.actions import cause_texts
     from ..narrate.common import cap_evidence
 
@@ -119,7 +119,7 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
     )
     ev = list(d.evidence)
     if kind is RuleKind.FAILURE and (facts.history_len or sev is Severity.HARD):
-        ev.append(Evidence(note=f"persistence: {persistence_text(pf)}"))
+        ev.append(Evidence(note=persistence_note(pf)))
     payload = d.payload
     if payload == FindingPayload() and (match.views or match.hosts):
         payload = FindingPayload(

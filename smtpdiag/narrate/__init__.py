@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .common import Draft
-    from .persistence import persistence_text
+    from .persistence import persistence_note, persistence_text
     from .rules import finding_title, narrate_rule
 
-__all__ = ["Draft", "finding_title", "narrate_rule", "persistence_text"]
+__all__ = ["Draft", "finding_title", "narrate_rule", "persistence_note", "persistence_text"]
 
 # name -> submodule that defines it
 _EXPORTS = {
     "Draft": "common",
     "finding_title": "rules",
     "narrate_rule": "rules",
+    "persistence_note": "persistence",
     "persistence_text": "persistence",
 }
 

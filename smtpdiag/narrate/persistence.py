@@ -8,7 +8,7 @@ from ..diagnose.facts import PERSIST_MIN_PROBES, PERSIST_MIN_SPAN, PersistenceFa
 from ..model import Persistence
 from .units import span_text
 
-__all__ = ["persistence_text"]
+__all__ = ["persistence_note", "persistence_text"]
 
 
 def persistence_text(p: PersistenceFact) -> str:
@@ -39,3 +39,8 @@ def persistence_text(p: PersistenceFact) -> str:
         f"new: first seen at {p.first_seen or 'an unknown time'}, absent in the "
         f"{p.probes - p.seen} earlier probe(s)"
     )
+
+
+def persistence_note(p: PersistenceFact) -> str:
+    """The evidence note a failure finding carries: ``persistence: <why>``."""
+    return f"persistence: {persistence_text(p)}"

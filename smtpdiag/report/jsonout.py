@@ -216,54 +216,70 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         tp = tp.__supertype__
     origin = typing.get_origin(tp)
     if origin is types.UnionType or origin is typing.Union:
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise _fail(path, _name(tp), value)
-        (inner,) = [a for a in args if a is not type(None)]
-        return _build(inner, value, path)
+        return _build_optional(tp, value, path)
     if origin is tuple:
         if not isinstance(value, list):
             raise _fail(path, "array", value)
         (item_type, _ellipsis) = typing.get_args(tp)
         return tuple(_build(item_type, v, f"{path}[{i}]") for i, v in enumerate(value))
     if isinstance(tp, type) and issubclass(tp, Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in tp)
-            raise ConfigError(
-                f"bad report document at {path}: {value!r} is not one of {allowed}"
-            ) from None
+        return _build_enum(tp, value, path)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise _fail(path, "object", value)
-        hints = _hints(tp)
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(tp):
-            if f.name in value:
-                kwargs[f.name] = _build(hints[f.name], value[f.name], f"{path}.{f.name}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"bad report document at {path}: missing {f.name!r}")
-        return tp(**kwargs)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _fail(path, "boolean", value)
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, "integer", value)
-        return value
+        return _build_dataclass(tp, value, path)
+    return _build_scalar(tp, value, path)
+
+
+def _build_optional(tp: Any, value: Any, path: str) -> Any:
+    args = typing.get_args(tp)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise _fail(path, _name(tp), value)
+    (inner,) = [a for a in args if a is not type(None)]
+    return _build(inner, value, path)
+
+
+def _build_enum(tp: type[Enum], value: Any, path: str) -> Any:
+    try:
+        return tp(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in tp)
+        raise ConfigError(
+            f"bad report document at {path}: {value!r} is not one of {allowed}"
+        ) from None
+
+
+def _build_dataclass(tp: type, value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise _fail(path, "object", value)
+    hints = _hints(tp)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(tp):
+        if f.name in value:
+            kwargs[f.name] = _build(hints[f.name], value[f.name], f"{path}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"bad report document at {path}: missing {f.name!r}")
+    return tp(**kwargs)
+
+
+#: JSON scalar readers: (accepted Python types, JSON name); bool is never an int here.
+_SCALARS: dict[Any, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "boolean"),
+    int: ((int,), "integer"),
+    float: ((int, float), "number"),
+    str: ((str,), "string"),
+}
+
+
+def _build_scalar(tp: Any, value: Any, path: str) -> Any:
+    if tp not in _SCALARS:
+        raise TypeError(f"no reader for {tp!r} at {path}")  # a model type this code misses
+    accepted, name = _SCALARS[tp]
+    if (isinstance(value, bool) and tp is not bool) or not isinstance(value, accepted):
+        raise _fail(path, name, value)
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _fail(path, "number", value)
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise _fail(path, "string", value)
-        return value
-    raise TypeError(f"no reader for {tp!r} at {path}")  # a model type this code misses
+        return float(typing.cast(float, value))  # an int or a float, checked above
+    return value
 
 
 def _name(tp: Any) -> str:

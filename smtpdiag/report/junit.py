@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ..health.evaluate import HealthResult, HealthStatus, RouteHealth
+from ..health.evaluate import HealthResult, HealthStatus, Problem, RouteHealth
 from ..model import Evidence, Finding, RouteResult, Severity
 from ..textsafe import clean
 
@@ -110,6 +110,61 @@ def _finding_case(suite: ET.Element, domain: str, finding: Finding) -> bool:
     return True
 
 
+def _route_cases(suite: ET.Element, domain: str, result: HealthResult) -> tuple[int, int]:
+    """One test case per route: (tests, failures)."""
+    report = result.report
+    by_label = {rr.route.label: rr for rr in report.routes} if report else {}
+    failures = 0
+    for route in result.routes:
+        rr = by_label.get(route.label)
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=_classname(domain, "routes"),
+            name=route.label,
+            time=_secs(route.total_ms),
+        )
+        if route.healthy:
+            ET.SubElement(case, "system-out").text = _route_out(route, rr)
+            continue
+        failures += 1
+        mine = [p for p in result.problems if route.label in p.routes]
+        message = "; ".join(p.reason for p in mine) or (route.failure or "unhealthy")
+        failure = ET.SubElement(
+            case,
+            "failure",
+            message=_t(message, 300),
+            type=mine[0].kind.value if mine else "route-down",
+        )
+        failure.text = _route_out(route, rr)
+    return len(result.routes), failures
+
+
+def _problem_case(suite: ET.Element, domain: str, problem: Problem) -> None:
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        classname=_classname(domain, "problems"),
+        name=f"[{problem.level.value}] {_t(problem.reason, 300)}",
+        time="0",
+    )
+    failure = ET.SubElement(
+        case,
+        "failure",
+        message=_t(problem.reason, 300),
+        type=f"{problem.level.value} {problem.kind.value}",
+    )
+    lines = [_t(problem.reason, 600)]
+    if problem.routes:
+        lines.append("routes: " + ", ".join(problem.routes))
+    if problem.phase is not None:
+        lines.append(f"phase: {problem.phase.value}")
+    if problem.value is not None:
+        limit = "" if problem.limit is None else f" (limit {problem.limit:g})"
+        lines.append(f"value: {problem.value:g}{limit}")
+    failure.text = "\n".join(lines)
+
+
 def render_junit(result: HealthResult) -> str:
     """The JUnit XML document of ``result`` (UTF-8 declaration, ends with a newline)."""
     domain = clean(result.domain, 253)
@@ -142,56 +197,11 @@ def render_junit(result: HealthResult) -> str:
         err.text = "\n".join(_t(p.reason, 600) for p in result.problems)
         tests, errors = 1, 1
     else:
-        by_label = {rr.route.label: rr for rr in report.routes} if report else {}
-        for route in result.routes:
-            rr = by_label.get(route.label)
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=_classname(domain, "routes"),
-                name=route.label,
-                time=_secs(route.total_ms),
-            )
-            tests += 1
-            if not route.healthy:
-                failures += 1
-                mine = [p for p in result.problems if route.label in p.routes]
-                message = "; ".join(p.reason for p in mine) or (route.failure or "unhealthy")
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    message=_t(message, 300),
-                    type=mine[0].kind.value if mine else "route-down",
-                )
-                failure.text = _route_out(route, rr)
-            else:
-                out = ET.SubElement(case, "system-out")
-                out.text = _route_out(route, rr)
+        tests, failures = _route_cases(suite, domain, result)
         for problem in result.problems:
             tests += 1
             failures += 1
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=_classname(domain, "problems"),
-                name=f"[{problem.level.value}] {_t(problem.reason, 300)}",
-                time="0",
-            )
-            failure = ET.SubElement(
-                case,
-                "failure",
-                message=_t(problem.reason, 300),
-                type=f"{problem.level.value} {problem.kind.value}",
-            )
-            lines = [_t(problem.reason, 600)]
-            if problem.routes:
-                lines.append("routes: " + ", ".join(problem.routes))
-            if problem.phase is not None:
-                lines.append(f"phase: {problem.phase.value}")
-            if problem.value is not None:
-                limit = "" if problem.limit is None else f" (limit {problem.limit:g})"
-                lines.append(f"value: {problem.value:g}{limit}")
-            failure.text = "\n".join(lines)
+            _problem_case(suite, domain, problem)
         diagnosis = report.diagnosis if report else None
         for finding in diagnosis.findings if diagnosis else ():
             tests += 1

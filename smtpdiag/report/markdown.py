@@ -80,11 +80,9 @@ def _state(route: RouteHealth) -> str:
     return f"**down** ({escape_markdown(route.failure or 'failed')})"
 
 
-def render_markdown(result: HealthResult) -> str:
-    """The Markdown summary of ``result`` (ends with a newline)."""
-    status = _ICON[result.status]
+def _head(result: HealthResult) -> list[str]:
     lines = [
-        f"## smtpdiag check {escape_markdown(result.domain)}: {status}",
+        f"## smtpdiag check {escape_markdown(result.domain)}: {_ICON[result.status]}",
         "",
         escape_markdown(result.summary, 600, line_start=True),
         "",
@@ -104,42 +102,58 @@ def render_markdown(result: HealthResult) -> str:
         )
     if facts:
         lines += [*[f"- {f}" for f in facts], ""]
+    return lines
 
-    if result.problems:
-        lines += ["### Problems", ""]
-        for p in result.problems:
-            lines.append(
-                f"- **{p.level.value}** ({escape_markdown(p.kind.value)}): "
-                f"{escape_markdown(p.reason, 600)}"
-            )
-        lines.append("")
 
-    if result.routes:
-        header = ["Route", "State", "TLS", "Cert days", *[p.value for p in _COLUMNS]]
-        lines += [
-            "### Routes",
-            "",
-            "| " + " | ".join(escape_markdown(h) for h in header) + " |",
-            "|" + "|".join("---" for _ in header) + "|",
+def _problems(result: HealthResult) -> list[str]:
+    if not result.problems:
+        return []
+    lines = ["### Problems", ""]
+    for p in result.problems:
+        lines.append(
+            f"- **{p.level.value}** ({escape_markdown(p.kind.value)}): "
+            f"{escape_markdown(p.reason, 600)}"
+        )
+    return [*lines, ""]
+
+
+def _routes(result: HealthResult) -> list[str]:
+    if not result.routes:
+        return []
+    header = ["Route", "State", "TLS", "Cert days", *[p.value for p in _COLUMNS]]
+    lines = [
+        "### Routes",
+        "",
+        "| " + " | ".join(escape_markdown(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for r in result.routes:
+        row = [
+            escape_markdown(r.label),
+            _state(r),
+            escape_markdown(r.tls_version or "\u2013"),
+            "\u2013" if r.cert_days_left is None else str(r.cert_days_left),
+            *[_cell(r, p) for p in _COLUMNS],
         ]
-        for r in result.routes:
-            row = [
-                escape_markdown(r.label),
-                _state(r),
-                escape_markdown(r.tls_version or "\u2013"),
-                "\u2013" if r.cert_days_left is None else str(r.cert_days_left),
-                *[_cell(r, p) for p in _COLUMNS],
-            ]
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
-    diagnosis = report.diagnosis if report is not None else None
-    if diagnosis is not None and diagnosis.findings:
-        lines += ["### Diagnosis findings", ""]
-        for f in diagnosis.findings:
-            code = f"{f.code} " if f.code else ""
-            lines.append(
-                f"- {escape_markdown(code + f.title)} ({escape_markdown(f.severity.value)}): "
-                f"{escape_markdown(f.summary, 600)}"
-            )
-        lines.append("")
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _findings(result: HealthResult) -> list[str]:
+    diagnosis = result.report.diagnosis if result.report is not None else None
+    if diagnosis is None or not diagnosis.findings:
+        return []
+    lines = ["### Diagnosis findings", ""]
+    for f in diagnosis.findings:
+        code = f"{f.code} " if f.code else ""
+        lines.append(
+            f"- {escape_markdown(code + f.title)} ({escape_markdown(f.severity.value)}): "
+            f"{escape_markdown(f.summary, 600)}"
+        )
+    return [*lines, ""]
+
+
+def render_markdown(result: HealthResult) -> str:
+    """The Markdown summary of ``result`` (ends with a newline)."""
+    lines = _head(result) + _problems(result) + _routes(result) + _findings(result)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -122,11 +122,8 @@ def _unix(iso: str) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def render_openmetrics(result: HealthResult) -> str:
-    """The OpenMetrics exposition of ``result`` (ends with ``# EOF`` and a newline)."""
-    d = result.domain
-    dom = [("domain", d)]
-    w = _Writer()
+def _domain_families(w: _Writer, result: HealthResult) -> None:
+    dom = [("domain", result.domain)]
     w.family(
         "smtpdiag_health",
         "gauge",
@@ -168,7 +165,10 @@ def render_openmetrics(result: HealthResult) -> str:
             for lv in levels
         ),
     )
-    routes = result.routes
+
+
+def _route_families(w: _Writer, result: HealthResult) -> None:
+    d, routes = result.domain, result.routes
     w.family(
         "smtpdiag_route_up",
         "gauge",
@@ -211,6 +211,10 @@ def render_openmetrics(result: HealthResult) -> str:
             if (t := r.failed_phase) is not None
         ),
     )
+
+
+def _cert_families(w: _Writer, result: HealthResult) -> None:
+    d, routes, report = result.domain, result.routes, result.report
     certs = []
     expiry = []
     probe_start = _unix(report.started_at) if report is not None else None
@@ -241,5 +245,13 @@ def render_openmetrics(result: HealthResult) -> str:
         expiry,
         unit="seconds",
     )
+
+
+def render_openmetrics(result: HealthResult) -> str:
+    """The OpenMetrics exposition of ``result`` (ends with ``# EOF`` and a newline)."""
+    w = _Writer()
+    _domain_families(w, result)
+    _route_families(w, result)
+    _cert_families(w, result)
     w.lines.append("# EOF")
     return "\n".join(w.lines) + "\n"
