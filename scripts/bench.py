@@ -29,6 +29,13 @@ machine is shared and absolute times are noisy.
    ``python -c "import smtpdiag.bounces"``; which heavy modules the ``explain --json``
    path loads (none wanted: asyncio, ssl, dns, rich). ``python scripts/bench.py batch``
    runs only this section.
+6. Bulk triage (``bulk_triage``): ``smtpdiag bulk`` over 10,000 generated domains on
+   five providers (scripted servers with real TLS on 127.89.0.x, DNS from nsd when
+   installed, else the test kit's server): domains per second, the connections each
+   server received (each distinct route once), peak RSS; in the same run a loop of
+   ``smtpdiag probe`` per domain over a sample and sslyze's mass scan over MX:25
+   targets (from its own venv at /tmp/sslyze-venv), both extrapolated.
+   ``python scripts/bench.py bulk [COUNT]`` runs only this section.
 """
 
 from __future__ import annotations
@@ -513,9 +520,289 @@ def bounce_batch(count: int = BATCH_MESSAGES) -> None:
         print(f"   explain --json loads: {heavy or 'none of asyncio, ssl, dns, rich'}")
 
 
+# ------------------------------------------------------------------ 6. bulk triage
+
+BULK_DOMAINS = 10_000
+BULK_PROVIDERS = 5
+SSLYZE = "/tmp/sslyze-venv/bin/python"  # a separate venv: `pip install sslyze` there
+
+
+def _bulk_domains(count: int) -> dict[str, tuple[str, ...]]:
+    """``count`` domains over the providers; every 10th with its own MX name (same
+    servers, a name the certificate lacks), every 50th without MX or address."""
+    out: dict[str, tuple[str, ...]] = {}
+    for i in range(count):
+        k = 1 + i % BULK_PROVIDERS
+        if i % 50 == 49:
+            out[f"n{i}.test"] = ()
+        elif i % 10 == 9:
+            out[f"o{i}.test"] = (f"mail.o{i}.test",)
+        else:
+            out[f"d{i}.test"] = (f"mx.p{k}.test",)
+    return out
+
+
+def _bulk_hosts(domains: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    hosts = {f"mx.p{k}.test": f"127.89.0.{k}" for k in range(1, BULK_PROVIDERS + 1)}
+    for i, (_domain, mx) in enumerate(domains.items()):
+        if mx and mx[0].startswith("mail."):
+            hosts[mx[0]] = f"127.89.0.{1 + i % BULK_PROVIDERS}"
+    return hosts
+
+
+def _bulk_lab_server(count: int) -> None:
+    """Child process: the scripted SMTP servers (and the test kit's DNS server) of the
+    bulk benchmark; prints the lab as JSON, then per-server session counts on each
+    line read from stdin, until stdin closes."""
+    import json
+    import sys
+
+    from smtpdiag.testing.bulklab import bulk_lab
+
+    domains = _bulk_domains(count)
+    hosts = _bulk_hosts(domains)
+    names = tuple(f"mx.p{k}.test" for k in range(1, BULK_PROVIDERS + 1))
+    with bulk_lab(hosts, domains, cert_names=names, seed=11) as lab:
+        ns = lab.nameserver
+        print(json.dumps({"ns": f"{ns.address}:{ns.port}", "ports": lab.ports, "ca": lab.ca_file}))
+        sys.stdout.flush()
+        for _line in sys.stdin:
+            print(json.dumps(lab.connections()))
+            sys.stdout.flush()
+
+
+def _nsd(domains: dict[str, tuple[str, ...]], hosts: dict[str, str], tmp: str):  # type: ignore[no-untyped-def]
+    """NSD serving the zone on 127.0.0.1 (a C server: the test kit's Python server would
+    measure itself); ``None`` when nsd is not installed."""
+
+    import shutil
+    import socket
+    import subprocess
+
+    nsd = shutil.which("nsd") or (
+        "/usr/sbin/nsd" if shutil.os.path.exists("/usr/sbin/nsd") else None
+    )
+    if nsd is None:
+        return None, None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lines = [
+        "$ORIGIN test.",
+        "$TTL 3600",
+        "@ SOA ns.test. admin.test. 1 3600 600 86400 300",
+        "@ NS ns.test.",
+        "ns A 127.0.0.1",
+    ]
+    lines += [f"{name[:-5]} A {addr}" for name, addr in hosts.items()]
+    for domain, mx in domains.items():
+        lines += [f"{domain[:-5]} MX {10 * r} {h}." for r, h in enumerate(mx, 1)] or [
+            f'{domain[:-5]} TXT "no mail"'
+        ]
+    with open(f"{tmp}/test.zone", "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with open(f"{tmp}/nsd.conf", "w") as fh:
+        fh.write(
+            f'server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  username: ""\n'
+            f'  zonesdir: "{tmp}"\n  database: ""\n  pidfile: "{tmp}/nsd.pid"\n'
+            f'  xfrdfile: "{tmp}/xfrd.state"\n  zonelistfile: "{tmp}/zone.list"\n'
+            f'  logfile: "{tmp}/nsd.log"\n  server-count: 1\n  minimal-responses: yes\n'
+            "remote-control:\n  control-enable: no\nzone:\n  name: test\n  zonefile: test.zone\n"
+        )
+    proc = subprocess.Popen(
+        [nsd, "-d", "-c", f"{tmp}/nsd.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    import dns.message
+    import dns.query
+
+    for _ in range(100):  # bounded wait for it to answer
+        try:
+            dns.query.udp(
+                dns.message.make_query("d0.test", "MX"), "127.0.0.1", port=port, timeout=0.2
+            )
+            return proc, f"127.0.0.1:{port}"
+        except Exception:
+            time.sleep(0.1)
+    proc.terminate()
+    return None, None
+
+
+def bulk_triage(
+    count: int = BULK_DOMAINS, probe_sample: int = 20, sslyze_sample: int = 300
+) -> None:
+    """``smtpdiag bulk`` over ``count`` generated domains on a few loopback servers with
+    real TLS, against a per-domain ``smtpdiag probe`` loop and sslyze's mass scan
+    (``--certinfo --mozilla_config disable`` over the MX:25 targets), same run."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    print(f"6. bulk triage: {count} domains over {BULK_PROVIDERS} providers (loopback, real TLS)")
+    domains = _bulk_domains(count)
+    hosts = _bulk_hosts(domains)
+    lab = subprocess.Popen(
+        [sys.executable, __file__, "_bulk_lab", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert lab.stdin is not None and lab.stdout is not None
+
+    def sessions() -> dict[str, int]:
+        lab.stdin.write("\n")
+        lab.stdin.flush()
+        return json.loads(lab.stdout.readline())
+
+    def delta(before: dict[str, int]) -> dict[str, int]:
+        after = sessions()
+        return {k: after[k] - before[k] for k in after if after[k] - before[k]}
+
+    try:
+        info = json.loads(lab.stdout.readline())
+        p25, p587, p465 = info["ports"]
+        with tempfile.TemporaryDirectory() as tmp:
+            nsd, nsd_addr = _nsd(domains, hosts, tmp)
+            nameserver = nsd_addr or info["ns"]
+            print(f"   DNS: {'nsd' if nsd else 'the test kit DNS server'} at {nameserver}")
+            common = [
+                "--nameserver",
+                nameserver,
+                "--ports",
+                f"{p25},{p587},{p465}",
+                "--implicit-tls-ports",
+                str(p465),
+                "--ca-file",
+                info["ca"],
+                "--allow-targets",
+                "127.0.0.0/8",
+            ]
+            source = f"{tmp}/domains.txt"
+            with open(source, "w") as fh:
+                fh.write("\n".join(domains) + "\n")
+            out = f"{tmp}/out.ndjson"
+            # smtpdiag bulk, the whole set, one process; peak RSS of that process.
+            before = sessions()
+            t0 = time.perf_counter()
+            rss = _child_rss_kib(
+                [
+                    sys.executable,
+                    "-m",
+                    "smtpdiag",
+                    "bulk",
+                    source,
+                    "-o",
+                    out,
+                    "--no-progress",
+                    *common,
+                ]
+            )
+            bulk_s = time.perf_counter() - t0
+            got = delta(before)
+            with open(out) as fh:
+                records = [json.loads(line) for line in fh]
+            verdicts: dict[str, int] = {}
+            for r in records:
+                verdicts[r.get("verdict", r["type"])] = (
+                    verdicts.get(r.get("verdict", r["type"]), 0) + 1
+                )
+            assert len(records) == count, len(records)
+            rate = count / bulk_s
+            print(
+                f"   smtpdiag bulk: {count} domains in {bulk_s:.1f} s = {rate:,.0f} domains/s, "
+                f"peak RSS {rss / 1024:.0f} MiB (target <= 200); verdicts {verdicts}"
+            )
+            print(
+                f"   connections per server: {sum(got.values())} over {len(got)} servers "
+                f"({', '.join(f'{k}={v}' for k, v in sorted(got.items()))})"
+            )
+            # The per-domain loop: `smtpdiag probe` per domain over a sample, extrapolated.
+            sample = list(domains)[:probe_sample]
+            before = sessions()
+            t0 = time.perf_counter()
+            for domain in sample:
+                subprocess.run(
+                    [sys.executable, "-m", "smtpdiag", "probe", domain, "--json", *common],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=120,
+                    check=False,
+                )
+            loop_s = time.perf_counter() - t0
+            loop_conn = sum(delta(before).values())
+            loop_rate = probe_sample / loop_s
+            print(
+                f"   smtpdiag probe loop: {probe_sample} domains in {loop_s:.1f} s = {loop_rate:.1f} "
+                f"domains/s -> {count / loop_rate / 60:.0f} min and ~{loop_conn * count // probe_sample:,} "
+                f"connections for {count} (bulk: {rate / loop_rate:.0f}x faster)"
+            )
+            # sslyze's mass scan over the same targets (each domain's MX:25 at its address).
+            if os.path.exists(SSLYZE):
+                targets = f"{tmp}/targets.txt"
+                picked = [d for d in domains if domains[d]][:sslyze_sample]
+                with open(targets, "w") as fh:
+                    for d in picked:
+                        mx = domains[d][0]
+                        fh.write(f"{mx}:{p25}{{{hosts[mx]}}}\n")
+                before = sessions()
+                t0 = time.perf_counter()
+                done = subprocess.run(
+                    [
+                        SSLYZE,
+                        "-m",
+                        "sslyze",
+                        "--targets_in",
+                        targets,
+                        "--starttls",
+                        "smtp",
+                        "--certinfo",
+                        "--certinfo_ca_file",
+                        info["ca"],
+                        "--mozilla_config",
+                        "disable",
+                        "--json_out",
+                        f"{tmp}/sslyze.json",
+                        "--quiet",
+                    ],
+                    capture_output=True,
+                    timeout=1800,
+                    check=False,
+                )
+                ssl_s = time.perf_counter() - t0
+                ssl_conn = sum(delta(before).values())
+                with open(f"{tmp}/sslyze.json") as fh:
+                    scanned = json.load(fh)["server_scan_results"]
+                ok = sum(1 for r in scanned if r["scan_status"] == "COMPLETED")
+                ssl_rate = len(picked) / ssl_s
+                print(
+                    f"   sslyze --certinfo: {len(picked)} targets in {ssl_s:.1f} s = {ssl_rate:.1f} "
+                    f"domains/s ({ok} completed, exit {done.returncode}), {ssl_conn} connections "
+                    f"(~{ssl_conn * count // len(picked):,} for {count}); bulk is "
+                    f"{rate / ssl_rate:.0f}x sslyze (target >= 20x)"
+                )
+            else:
+                print(
+                    f"   sslyze: not installed at {SSLYZE} (python3 -m venv /tmp/sslyze-venv && "
+                    "/tmp/sslyze-venv/bin/pip install sslyze)"
+                )
+            if nsd is not None:
+                nsd.terminate()
+                nsd.wait(timeout=10)
+    finally:
+        lab.stdin.close()
+        lab.wait(timeout=30)
+
+
 if __name__ == "__main__":
-    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5); none = all.
-    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch"}
+    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6); none = all.
+    if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
+        _bulk_lab_server(int(sys.argv[2]))
+        sys.exit(0)
+    if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
+        bulk_triage(int(sys.argv[2]))
+        sys.exit(0)
+    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch", "bulk"}
     if "in-process" in sections:
         asyncio.run(main())
     if "verdict" in sections:
@@ -524,3 +811,5 @@ if __name__ == "__main__":
         process_cost()
     if "batch" in sections:
         bounce_batch()
+    if "bulk" in sections:
+        bulk_triage()

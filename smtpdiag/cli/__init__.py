@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "explain": "explain a bounce line or delivery status notification",
     "check": "health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)",
     "watch": "probe repeatedly: success rates, latency percentiles, routes going down/up",
+    "bulk": "triage many domains or bounces; one decision per domain and per recipient",
     "demo": "probe built-in local demo domains (no internet needed)",
 }
 

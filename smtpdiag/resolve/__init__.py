@@ -6,7 +6,8 @@ DNS outcomes are data (:class:`~smtpdiag.model.Resolution`), never exceptions.
 
 from __future__ import annotations
 
+from .cache import caching_resolver
 from .mx import resolve_domain
 from .names import normalize_domain
 
-__all__ = ["normalize_domain", "resolve_domain"]
+__all__ = ["caching_resolver", "normalize_domain", "resolve_domain"]

@@ -195,6 +195,7 @@ async def resolve_domain(
     config: ProbeConfig,
     *,
     deadline: float | None = None,
+    resolver: dns.asyncresolver.Resolver | None = None,
 ) -> Resolution:
     """Find the mail exchangers of ``domain`` and their addresses.
 
@@ -206,6 +207,8 @@ async def resolve_domain(
         deadline: Absolute ``loop.time()`` by which the whole stage must end; every
             question's lifetime is cut to the time left. Questions that would start
             after it are not asked and reported as timeouts.
+        resolver: A resolver to share between calls (``smtpdiag bulk`` passes one with
+            a cache, :func:`caching_resolver`); default a new one without a cache.
 
     Returns:
         A :class:`Resolution`. DNS outcomes (NXDOMAIN, NODATA, SERVFAIL, REFUSED,
@@ -218,7 +221,8 @@ async def resolve_domain(
         ProbeError: No nameserver is configured and the system has none either.
     """
     name = normalize_domain(domain)
-    resolver = build_resolver(config.resolver, config.timeouts.dns)
+    if resolver is None:
+        resolver = build_resolver(config.resolver, config.timeouts.dns)
     started = time.monotonic()
     budget = _Budget(config.timeouts.dns, deadline)
     limit = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)

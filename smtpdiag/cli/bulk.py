@@ -1,0 +1,328 @@
+"""``smtpdiag bulk FILE|-``: triage many domains or bounces, every shared route probed once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from . import common
+
+__all__ = ["register"]
+
+_EPILOG = """\
+input (detected from the first bytes, or --input-format):
+  a list of domains or email addresses, one per line ('#' comments allowed), or
+  bounces in every form 'explain --batch' reads: mbox, maildir, a directory of .eml
+  files, Postfix or Exim logs, 'postqueue -j' output.
+
+output: NDJSON on stdout (or --output), one line per record, streamed:
+  {"type":"domain", "domain", "verdict", "primary", "findings", "decision",
+   "retry_at", "reason", "provider", "routes", ...}      one per distinct domain
+  {"type":"error", "input", "error", "detail"}          one per unusable input item
+  with --recipients FILE, one line per input item there:
+  {"type":"recipient", "input", "recipient", "domain", "decision" (suppress, retry,
+   keep, fix), "retry_at", "code", "reason", "source" (probe or bounce)}
+  at the end a summary by provider (MX set) and by code: a table on stderr when it is
+  a terminal; with --json also as the last NDJSON line ({"type":"summary", ...}).
+
+politeness (defaults): each distinct (address, port, TLS mode) is probed once per
+  run; at most 2 connections at a time and 30 new connections per minute to one
+  address; 64 connections overall; every probe ends with QUIT and never sends mail.
+
+example: a day's bounces in, a suppression list out
+  smtpdiag bulk /var/mail/bounces.mbox --recipients decisions.ndjson -o domains.ndjson
+  jq -r 'select(.decision=="suppress") | .recipient' decisions.ndjson > suppress.txt
+
+Ctrl-C or SIGTERM: stop reading, finish the domains in flight, flush, exit 130/143
+(a second Ctrl-C stops at once). --resume skips the domains already in --output.
+
+exit codes: 0 the run finished, 2 usage error, 5 could not run (no nameserver),
+  130 interrupted (SIGINT), 143 terminated (SIGTERM).
+"""
+
+
+def _positive_int(low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}-{high}: {text!r}")
+        return value
+
+    return parse
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.1 <= value <= 6000:
+        raise argparse.ArgumentTypeError(f"must be 0.1-6000 per minute: {text!r}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bulk",
+        help="triage many domains or bounces; one decision per domain and per recipient",
+        description="Read domains, addresses or bounces; resolve every domain (DNS cache, "
+        "bounded concurrency); probe each distinct (address, port, TLS mode) once; "
+        "diagnose every domain from the shared results (the certificate is checked "
+        "against each domain's own MX name); stream NDJSON records.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="FILE|-", help="input file, directory, or - for stdin")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write domain records here (default: stdout)"
+    )
+    p.add_argument(
+        "--recipients",
+        metavar="FILE",
+        help="write one decision per recipient (per input item) to FILE as NDJSON",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the domains already in --output (and recipients already in "
+        "--recipients); append to both",
+    )
+    p.add_argument(
+        "--input-format",
+        default="auto",
+        metavar="FORMAT",
+        help="auto (default), list, mbox, maildir, eml-dir, eml, postfix-log, exim-log, postqueue",
+    )
+    p.add_argument("--json", action="store_true", help="end the NDJSON with the summary record")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (there is none in a pipe)"
+    )
+    g = p.add_argument_group("politeness and bounds")
+    g.add_argument(
+        "--per-address-limit",
+        type=_positive_int(1, 64),
+        default=2,
+        metavar="N",
+        help="connections at a time to one address (2)",
+    )
+    g.add_argument(
+        "--per-address-rate",
+        type=_rate,
+        default=30.0,
+        metavar="PER_MIN",
+        help="new connections per minute to one address (30)",
+    )
+    g.add_argument(
+        "--concurrency",
+        type=_positive_int(1, 4096),
+        default=64,
+        metavar="N",
+        help="connections at a time overall (64)",
+    )
+    g.add_argument(
+        "--domain-deadline",
+        type=common.seconds_arg,
+        default=90.0,
+        metavar="SECONDS",
+        help="per domain, from its resolution to its result, queueing included (90)",
+    )
+    g.add_argument(
+        "--in-flight",
+        type=_positive_int(1, 100_000),
+        default=512,
+        metavar="N",
+        help="domains worked on at once; bounds memory (512)",
+    )
+    common.add_probe_options(p)
+    p.set_defaults(run=run)
+
+
+def _open(path: str, append: bool) -> TextIO:
+    try:
+        fh = open(path, "a+" if append else "w", encoding="utf-8")  # noqa: SIM115
+        if append and fh.tell() > 0:
+            # A run killed mid-line left a partial record: end it, so that the next
+            # record starts on its own line (the partial one is skipped on reading).
+            fh.seek(fh.tell() - 1)
+            last = fh.read(1)
+            fh.seek(0, 2)
+            if last != "\n":
+                fh.write("\n")
+        return fh
+    except OSError as exc:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _read_existing(path: str | None, reader: Any) -> Any:
+    import os
+
+    if path is None or not os.path.exists(path):
+        import io
+
+        return reader(io.StringIO(""))
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return reader(fh)
+    except OSError as exc:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"cannot read {path} to resume: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    # Validate the user's input before importing the heavy stages.
+    config = common.config_from_args(args)
+    if args.resume and not args.output:
+        common.error("--resume needs --output FILE (the records to resume from)")
+        return common.EXIT_USAGE
+    from ..errors import ConfigError
+    from ..triage.input import input_format
+    from ..triage.model import BulkSettings
+
+    fmt = input_format(args.input_format)
+    settings = BulkSettings(
+        per_address_limit=args.per_address_limit,
+        per_address_rate=args.per_address_rate,
+        concurrency=args.concurrency,
+        domain_deadline=args.domain_deadline,
+        in_flight=args.in_flight,
+    )
+    if args.source != "-":
+        import os
+
+        if not os.path.exists(args.source):
+            raise ConfigError(f"cannot read {args.source}: no such file or directory")
+    import asyncio
+
+    return asyncio.run(_run(args, config, settings, fmt))
+
+
+async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -> int:
+    import asyncio
+    import signal
+    import time
+
+    from ..errors import ProbeError
+    from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
+    from ..triage.output import SummaryBuilder, dumps, read_done, read_recipients, render_table
+    from ..triage.run import RunStats, bulk
+
+    done = _read_existing(args.output, read_done) if args.resume else {}
+    written: set[str] = (
+        _read_existing(args.recipients, read_recipients)
+        if args.resume and args.recipients
+        else set()
+    )
+    out = _open(args.output, args.resume) if args.output else sys.stdout
+    rcpt = _open(args.recipients, args.resume) if args.recipients else None
+    stats = RunStats()
+    summary = SummaryBuilder()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            stop.set()  # stop reading; the domains in flight finish and are written
+        elif main is not None:
+            main.cancel()  # a second signal: stop at once
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    progress = _progress(args)
+    started = time.monotonic()
+    failed: str | None = None
+    try:
+        async for item in bulk(
+            args.source,
+            config,
+            settings,
+            input_format=fmt,
+            recipients=rcpt is not None,
+            done=done,
+            stdin=sys.stdin.buffer,
+            stop=stop,
+            stats=stats,
+        ):
+            summary.add(item)
+            if isinstance(item, RecipientRecord):
+                if rcpt is not None and item.input not in written:
+                    rcpt.write(dumps(item) + "\n")
+                continue
+            out.write(dumps(item) + "\n")
+            out.flush()
+            if progress is not None and isinstance(item, DomainRecord | ErrorRecord):
+                progress.update(stats)
+    except asyncio.CancelledError:
+        stats.interrupted = True
+    except ProbeError as exc:
+        failed = str(exc)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        if progress is not None:
+            progress.stop()
+    result = summary.summary(stats, time.monotonic() - started)
+    if args.json:
+        out.write(dumps(result) + "\n")
+    out.flush()
+    if out is not sys.stdout:
+        out.close()
+    if rcpt is not None:
+        rcpt.close()
+    if sys.stderr.isatty():
+        sys.stderr.write(render_table(result))
+    if failed is not None:
+        common.error(failed)
+        return common.EXIT_COULD_NOT_RUN
+    if signals:
+        return 128 + signals[0]
+    return 0
+
+
+class _Progress:
+    """A live line on a terminal's stderr: domains done, rate, errors."""
+
+    def __init__(self) -> None:
+        import time
+
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._started = time.monotonic()
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(file=sys.stderr),
+            transient=True,
+        )
+        self._task = self._bar.add_task("starting", total=None)
+        self._bar.start()
+
+    def update(self, stats: Any) -> None:
+        import time
+
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        self._bar.update(
+            self._task,
+            description=f"{stats.domains} domains ({stats.domains / elapsed:.0f}/s), "
+            f"{stats.routes_probed} routes, {stats.errors} errors, {stats.skipped} skipped",
+        )
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+def _progress(args: argparse.Namespace) -> _Progress | None:
+    if args.no_progress or not sys.stderr.isatty():
+        return None
+    return _Progress()

@@ -1,0 +1,221 @@
+"""Pure policy of a bulk run: which routes are the same, how a shared route result
+becomes one domain's, and what to do with a domain and with each recipient.
+
+No I/O here: data in, data out (STYLE habit 7).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from dataclasses import replace
+
+from ..bounces import BatchRecord
+from ..diagnose.reasons import Decision, Reason, classify
+from ..model import (
+    ActionKind,
+    Outcome,
+    Persistence,
+    ProbeReport,
+    Resolution,
+    Route,
+    RouteResult,
+    TlsMode,
+    Verdict,
+)
+from ..probe.certs import _label_match
+from .model import DomainRecord, FindingBrief, RecipientRecord, RouteUse
+
+__all__ = [
+    "RouteKey",
+    "address_key",
+    "domain_decision",
+    "domain_record",
+    "for_domain",
+    "names_host",
+    "provider_of",
+    "recipient_record",
+    "route_key",
+]
+
+#: One distinct probe: (address, port, TLS mode). Domains whose MX hosts share it share
+#: one connection per run.
+RouteKey = tuple[str, int, TlsMode]
+
+# Bounce reasons about reaching the domain, not the mailbox: when the probe finds the
+# domain deliverable now, they no longer hold.
+_REACH_REASONS = frozenset(
+    {
+        Reason.CONNECTION,
+        Reason.ROUTING,
+        Reason.DNS,
+        Reason.DOMAIN,
+        Reason.TLS,
+        Reason.SYSTEM,
+        Reason.EXPIRED,
+    }
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def address_key(address: str) -> str:
+    """One host, one key: ``::ffff:198.51.100.1`` is ``198.51.100.1`` (RFC 4291 2.5.5.2)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def route_key(route: Route) -> RouteKey:
+    """The distinct probe a route needs."""
+    return (address_key(route.address), route.port, route.tls_mode)
+
+
+def names_host(sans: tuple[str, ...], host: str) -> bool:
+    """Whether a certificate's subjectAltNames name ``host`` (RFC 6125, as the probe
+    judges it: DNS-IDs with a left-most wildcard; an IP host against IP SANs)."""
+    name = host.rstrip(".").lower()
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return any(_label_match(p.rstrip(".").lower(), name) for p in sans if ":" not in p)
+    return address_key(name.strip("[]")) in {address_key(p) for p in sans}
+
+
+def for_domain(shared: RouteResult, route: Route) -> RouteResult:
+    """A shared route result as one domain's: its own route (MX name, preference,
+    rank) and the certificate name checked against its own MX host name."""
+    tls = shared.tls
+    if (
+        tls is not None
+        and tls.certificate is not None
+        and tls.hostname_match is not None
+        and route.mx.lower() != shared.route.mx.lower()
+    ):
+        tls = replace(tls, hostname_match=names_host(tls.certificate.sans, route.mx))
+    return replace(shared, route=route, tls=tls)
+
+
+def provider_of(resolution: Resolution) -> str:
+    """The MX set as a key: sorted host names, or the resolution kind in brackets."""
+    names = sorted({h.name for h in resolution.hosts})
+    return ",".join(names) if names else f"[{resolution.kind.value}]"
+
+
+def _use(result: RouteResult, shared: bool) -> RouteUse:
+    r = result.route
+    if result.ok:
+        return RouteUse(r.mx, r.address, r.port, r.tls_mode, True, shared=shared)
+    stop = next((p for p in reversed(result.phases) if p.outcome is not Outcome.OK), None)
+    return RouteUse(
+        r.mx,
+        r.address,
+        r.port,
+        r.tls_mode,
+        False,
+        phase=stop.phase.value if stop else None,
+        outcome=stop.outcome.value if stop else None,
+        shared=shared,
+    )
+
+
+def domain_decision(report: ProbeReport) -> tuple[Decision, str | None, Reason]:
+    """What to do with mail to the domain: (decision, retry instant, reason)."""
+    diagnosis = report.diagnosis
+    if report.could_not_run or diagnosis is None:
+        return Decision.KEEP, None, Reason.UNKNOWN  # our DNS failed: nothing is known
+    primary = diagnosis.findings[0] if diagnosis.findings else None
+    reason = classify(diagnosis.primary, None, "") if diagnosis.primary else Reason.UNKNOWN
+    if diagnosis.verdict is Verdict.NO_MAIL:
+        return Decision.SUPPRESS, None, Reason.DOMAIN
+    if diagnosis.verdict is not Verdict.FAILED or primary is None:
+        return Decision.KEEP, None, reason
+    kind = primary.action.kind
+    if kind is ActionKind.SUPPRESS:
+        return Decision.SUPPRESS, None, reason
+    if kind is ActionKind.RETRY:
+        schedule = primary.action.schedule
+        return Decision.RETRY, schedule[0].at if schedule else None, reason
+    if kind is ActionKind.FIX:
+        return Decision.FIX, None, reason
+    return Decision.KEEP, None, reason
+
+
+def domain_record(
+    report: ProbeReport, shared: frozenset[RouteKey], duration_ms: float
+) -> DomainRecord:
+    """The bulk record of a diagnosed domain; ``shared`` are the route keys that were
+    probed for another domain first."""
+    diagnosis = report.diagnosis
+    decision, retry_at, reason = domain_decision(report)
+    findings = tuple(
+        FindingBrief(f.rule, f.code, f.severity, f.action.kind.value)
+        for f in (diagnosis.findings if diagnosis else ())
+    )
+    return DomainRecord(
+        domain=report.domain,
+        verdict=diagnosis.verdict if diagnosis else Verdict.FAILED,
+        primary=diagnosis.primary if diagnosis else None,
+        persistence=diagnosis.persistence if diagnosis else Persistence.UNKNOWN,
+        findings=findings,
+        decision=decision,
+        retry_at=retry_at,
+        reason=reason,
+        provider=provider_of(report.resolution),
+        routes=tuple(_use(r, route_key(r.route) in shared) for r in report.routes),
+        could_not_run=report.could_not_run,
+        duration_ms=round(duration_ms, 3),
+    )
+
+
+def recipient_record(
+    domain: DomainRecord | tuple[Decision, str | None, str | None, Reason],
+    target_input: str,
+    recipient: str | None,
+    domain_name: str,
+    bounce: BatchRecord | None,
+) -> RecipientRecord:
+    """One recipient's decision from its domain's result and, if any, its bounce.
+
+    The domain decides when it cannot take mail (suppress), is failing now (retry at
+    its schedule) or the failure is ours (fix). When the domain is deliverable, a
+    bounce about reaching it (connection, routing, DNS, TLS, expiry) no longer holds:
+    keep; a bounce about the mailbox (unknown user, full, spam) stands as it was read.
+    """
+    if isinstance(domain, DomainRecord):
+        decision, retry_at, code, reason = (
+            domain.decision,
+            domain.retry_at,
+            domain.primary,
+            domain.reason,
+        )
+    else:
+        decision, retry_at, code, reason = domain
+    if decision is not Decision.KEEP or bounce is None:
+        return RecipientRecord(
+            target_input, recipient, domain_name, decision, retry_at, code, reason, "probe"
+        )
+    if bounce.reason in _REACH_REASONS:
+        return RecipientRecord(
+            target_input,
+            recipient,
+            domain_name,
+            Decision.KEEP,
+            None,
+            bounce.enhanced,
+            bounce.reason,
+            "probe",
+        )
+    return RecipientRecord(
+        target_input,
+        recipient,
+        domain_name,
+        bounce.decision,
+        bounce.retry_at[0] if bounce.retry_at else None,
+        bounce.enhanced,
+        bounce.reason,
+        "bounce",
+    )

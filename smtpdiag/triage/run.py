@@ -1,0 +1,619 @@
+"""The I/O loop of a bulk run: read targets, resolve, probe each distinct route once,
+diagnose every domain from the shared route results, stream records out.
+
+Bounds, whatever the input:
+
+- memory: at most ``settings.in_flight`` domains and ``settings.pending_recipients``
+  recipients are held; reading pauses until work finishes. Already finished domains
+  keep one small entry each (for dedupe and for their later recipients);
+- towards one address: ``settings.per_address_limit`` connections at a time and at
+  most ``settings.per_address_rate`` new ones per minute; ``settings.concurrency``
+  connections overall; every probe ends with QUIT where the session allows it (the
+  probe stage's contract) and by its own deadline;
+- per domain: ``settings.domain_deadline`` from the start of its resolution.
+
+Stopping: setting ``stop`` stops reading; domains in flight finish (each by its
+deadline) and their records are emitted. Cancelling the run ends everything at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import threading
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import BinaryIO
+
+from .. import __version__
+from ..config import ProbeConfig
+from ..diagnose import diagnose
+from ..diagnose.reasons import Decision, Reason
+from ..model import Outcome, Phase, PhaseRecord, ProbeReport, Route, RouteResult, SkipReason
+from ..probe import plan_routes, probe_route
+from ..probe.addresses import address_policy
+from ..resolve import caching_resolver, resolve_domain
+from ..timefmt import utc_iso
+from .input import Target, parse_line, read_targets
+from .model import BulkItem, BulkSettings, DomainRecord, ErrorRecord
+from .plan import RouteKey, domain_record, for_domain, recipient_record, route_key
+
+__all__ = ["DomainDecision", "RunStats", "bulk", "run_targets"]
+
+#: What a later recipient of a finished domain needs: (decision, retry_at, code, reason).
+DomainDecision = tuple[Decision, str | None, str | None, Reason]
+# Input items read per trip to the reading thread (a file or a pipe may block).
+_READ_CHUNK = 256
+# Chunks read ahead of the run.
+_READ_AHEAD = 4
+# Records buffered between the run and a slow consumer.
+_OUT_QUEUE = 1024
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Live counters of a run (mutable: the run updates them as it goes).
+
+    Attributes:
+        inputs: Input items read.
+        errors: Error records emitted.
+        domains: Domain records emitted.
+        recipients: Recipient records emitted.
+        skipped: Domains skipped as already done (resume).
+        routes_probed: Distinct routes probed (connections attempted, or refused by the
+            address policy without a packet).
+        connections: Connections opened per address.
+        interrupted: Reading stopped before the input ended.
+    """
+
+    inputs: int = 0
+    errors: int = 0
+    domains: int = 0
+    recipients: int = 0
+    skipped: int = 0
+    routes_probed: int = 0
+    connections: Counter[str] = field(default_factory=Counter)
+    interrupted: bool = False
+
+
+class _AddressGate:
+    """Politeness towards one address: a connection slot and a sliding rate window
+    (at most ``limit`` connection starts in any ``limit * 60 / rate`` seconds)."""
+
+    def __init__(self, limit: int, rate_per_minute: float) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._window = limit * 60.0 / rate_per_minute
+        self._starts: deque[float] = deque(maxlen=limit)
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        await self._slots.acquire()
+        try:
+            async with self._lock:
+                loop = asyncio.get_running_loop()
+                if len(self._starts) == self._starts.maxlen:
+                    wait = self._starts[0] + self._window - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                self._starts.append(loop.time())
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self) -> None:
+        self._slots.release()
+
+
+def _skipped(route: Route, detail: str) -> RouteResult:
+    record = PhaseRecord(
+        Phase.CONNECT,
+        Outcome.NOT_ATTEMPTED,
+        0.0,
+        0.0,
+        detail=detail,
+        skip_reason=SkipReason.DEADLINE,
+    )
+    return RouteResult(route=route, phases=(record,), ok=False, started_at=utc_iso())
+
+
+class _Interrupted(Exception):
+    """A route the run gave up before connecting (stop requested): its domain is not
+    done, so it is not written (``--resume`` does it again)."""
+
+
+class _Routes:
+    """Every distinct route probed once per run; results kept (LRU) for later domains."""
+
+    def __init__(
+        self,
+        config: ProbeConfig,
+        settings: BulkSettings,
+        group: asyncio.TaskGroup,
+        stats: RunStats,
+        seed: Iterable[RouteResult],
+    ) -> None:
+        self._config = config
+        self._settings = settings
+        self._group = group
+        self._stats = stats
+        self._done: OrderedDict[RouteKey, RouteResult] = OrderedDict()
+        self._pending: dict[RouteKey, asyncio.Future[RouteResult]] = {}
+        self._gates: dict[str, _AddressGate] = {}
+        self._overall = asyncio.Semaphore(settings.concurrency)
+        self._interrupted = False
+        self._queued: dict[RouteKey, asyncio.Task[None]] = {}
+        for result in seed:
+            self._keep(route_key(result.route), result)
+
+    def interrupt(self) -> None:
+        """Give up every route still waiting for its turn; connections already open
+        finish (and QUIT)."""
+        self._interrupted = True
+        for task in list(self._queued.values()):
+            task.cancel()
+
+    def results(self) -> tuple[RouteResult, ...]:
+        """The finished route results kept now (the cache a work unit hands on)."""
+        return tuple(self._done.values())
+
+    def _keep(self, key: RouteKey, result: RouteResult) -> None:
+        self._done[key] = result
+        self._done.move_to_end(key)
+        while len(self._done) > self._settings.route_cache:
+            self._done.popitem(last=False)
+
+    def cached(self, route: Route) -> RouteResult | None:
+        """The route's result as the domain's own if it is known already."""
+        key = route_key(route)
+        done = self._done.get(key)
+        if done is None:
+            return None
+        self._done.move_to_end(key)
+        return for_domain(done, route)
+
+    async def result_for(self, route: Route, deadline: float) -> tuple[RouteResult, bool]:
+        """The route's result as the domain's own, and whether it was probed for
+        another domain first. Waits for a probe in progress until ``deadline``."""
+        known = self.cached(route)
+        if known is not None:
+            return known, True
+        key = route_key(route)
+        future = self._pending.get(key)
+        shared = future is not None
+        if future is None:
+            if self._interrupted:
+                raise _Interrupted
+            future = asyncio.get_running_loop().create_future()
+            self._pending[key] = future
+            self._group.create_task(self._probe(key, route, future))
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                result = await asyncio.shield(future)
+        except TimeoutError:
+            return (
+                _skipped(route, "not attempted: the domain's deadline passed while it waited"),
+                shared,
+            )
+        except asyncio.CancelledError:
+            if future.cancelled() and not _cancelling():
+                raise _Interrupted from None
+            raise
+        return for_domain(result, route), shared
+
+    async def _probe(
+        self, key: RouteKey, route: Route, future: asyncio.Future[RouteResult]
+    ) -> None:
+        config = self._config
+        try:
+            if not address_policy(route.address, config.allowed_networks).connect:
+                result = await probe_route(route, config)  # recorded as not attempted
+            else:
+                address = key[0]
+                gate = self._gates.get(address)
+                if gate is None:
+                    gate = _AddressGate(
+                        self._settings.per_address_limit, self._settings.per_address_rate
+                    )
+                    self._gates[address] = gate
+                waiting = asyncio.ensure_future(gate.acquire())
+                self._queued[key] = waiting
+                try:
+                    await waiting
+                except asyncio.CancelledError:
+                    if self._interrupted and not _cancelling():
+                        self._pending.pop(key, None)
+                        future.cancel()
+                        return
+                    raise
+                finally:
+                    self._queued.pop(key, None)
+                try:
+                    async with self._overall:
+                        self._stats.connections[address] += 1
+                        result = await probe_route(route, config)
+                finally:
+                    gate.release()
+            self._stats.routes_probed += 1
+        except Exception as exc:  # a bug, not a network outcome: the run goes on
+            result = _skipped(route, f"internal error: {type(exc).__name__}")
+        finally:
+            self._pending.pop(key, None)
+        self._keep(key, result)
+        if not future.done():
+            future.set_result(result)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """Recipients read while their domain is in flight."""
+
+    items: list[Target] = field(default_factory=list)
+
+
+class _Engine:
+    def __init__(
+        self,
+        config: ProbeConfig,
+        settings: BulkSettings,
+        emit: Callable[[BulkItem], Awaitable[None]],
+        stats: RunStats,
+        *,
+        recipients: bool,
+        done: Mapping[str, DomainDecision],
+        now: datetime | None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.emit = emit
+        self.stats = stats
+        self.recipients = recipients
+        self.resumed = done
+        self.now = now
+        # domain -> in flight (_Waiting) or finished (its decision; None without recipients)
+        self.state: dict[str, _Waiting | DomainDecision | None] = {}
+        self.in_flight = asyncio.Semaphore(settings.in_flight)
+        self.pending = 0
+        self.room = asyncio.Condition()
+        self.resolver = caching_resolver(
+            config.resolver, config.timeouts.dns, size=settings.dns_cache
+        )
+        self.dns = asyncio.Semaphore(settings.dns_concurrency)
+        self.active = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def drained(self) -> None:
+        """Return when no domain is in flight."""
+        await self.idle.wait()
+
+    async def _recipient(self, target: Target, decision: DomainDecision) -> None:
+        record = recipient_record(
+            decision, target.input, target.recipient, target.domain, target.bounce
+        )
+        self.stats.recipients += 1
+        await self.emit(record)
+
+    async def take(
+        self, item: Target | ErrorRecord, group: asyncio.TaskGroup, routes: _Routes
+    ) -> None:
+        self.stats.inputs += 1
+        if isinstance(item, ErrorRecord):
+            self.stats.errors += 1
+            await self.emit(item)
+            return
+        name = item.domain
+        state = self.state.get(name, _MISSING)
+        if state is _MISSING:
+            resumed = self.resumed.get(name)
+            if resumed is not None:
+                self.stats.skipped += 1
+                self.state[name] = resumed if self.recipients else None
+                if self.recipients:
+                    await self._recipient(item, resumed)
+                return
+            await self.in_flight.acquire()
+            waiting = _Waiting()
+            if self.recipients:
+                waiting.items.append(item)
+                self.pending += 1
+            self.state[name] = waiting
+            self.active += 1
+            self.idle.clear()
+            group.create_task(self._domain(name, routes))
+        elif isinstance(state, _Waiting):
+            if self.recipients:
+                state.items.append(item)
+                self.pending += 1
+        elif state is not None and self.recipients:
+            await self._recipient(item, state)
+        if self.pending > self.settings.pending_recipients:
+            async with self.room:
+                await self.room.wait_for(lambda: self.pending <= self.settings.pending_recipients)
+
+    async def _domain(self, name: str, routes: _Routes) -> None:
+        try:
+            try:
+                record: DomainRecord | ErrorRecord = await self._diagnose(name, routes)
+            except _Interrupted:
+                # Not done: neither it nor its recipients are written; resume redoes it.
+                left = self.state.pop(name, None)
+                if isinstance(left, _Waiting):
+                    async with self.room:
+                        self.pending -= len(left.items)
+                        self.room.notify_all()
+                return
+            except Exception as exc:  # a bug must not end the run; say which domain
+                record = ErrorRecord(name, "internal", f"{type(exc).__name__}: {exc}"[:200])
+            waiting = self.state.get(name)
+            decision: DomainDecision | None = None
+            if isinstance(record, DomainRecord):
+                self.stats.domains += 1
+                decision = (record.decision, record.retry_at, record.primary, record.reason)
+            else:
+                self.stats.errors += 1
+                decision = (Decision.KEEP, None, None, Reason.UNKNOWN)
+            self.state[name] = decision if self.recipients else None
+            await self.emit(record)
+            if isinstance(waiting, _Waiting):
+                for target in waiting.items:
+                    await self._recipient(target, decision)
+                async with self.room:
+                    self.pending -= len(waiting.items)
+                    self.room.notify_all()
+        finally:
+            self.in_flight.release()
+            self.active -= 1
+            if self.active == 0:
+                self.idle.set()
+
+    async def _diagnose(self, name: str, routes: _Routes) -> DomainRecord:
+        loop = asyncio.get_running_loop()
+        config = self.config
+        started = loop.time()
+        started_at = utc_iso()
+        deadline = started + self.settings.domain_deadline
+        async with self.dns:
+            resolution = await resolve_domain(
+                name,
+                config,
+                deadline=min(deadline, loop.time() + config.timeouts.total),
+                resolver=self.resolver,
+            )
+        planned = plan_routes(resolution, config)
+        # Most routes are known already (shared with earlier domains): no task for them.
+        pairs: list[tuple[RouteResult, bool] | None] = []
+        misses: list[int] = []
+        for index, route in enumerate(planned):
+            known = routes.cached(route)
+            pairs.append((known, True) if known is not None else None)
+            if known is None:
+                misses.append(index)
+        if misses:
+            waited = await asyncio.gather(
+                *(routes.result_for(planned[i], deadline) for i in misses)
+            )
+            for index, pair in zip(misses, waited, strict=True):
+                pairs[index] = pair
+        done_pairs = [p for p in pairs if p is not None]
+        duration = (loop.time() - started) * 1000.0
+        report = ProbeReport(
+            domain=name,
+            resolution=resolution,
+            routes=tuple(result for result, _ in done_pairs),
+            started_at=started_at,
+            duration_ms=round(duration, 3),
+            ports=config.ports,
+            families=config.families,
+            tool_version=__version__,
+        )
+        report = replace(report, diagnosis=diagnose(report, now=self.now))
+        shared = frozenset(route_key(r) for r, (_, s) in zip(planned, done_pairs, strict=True) if s)
+        return domain_record(report, shared, duration)
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not just something it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+_MISSING = _Waiting()  # a sentinel no domain state is ever identical to
+
+
+async def _on_stop(stop: asyncio.Event, cache: _Routes) -> None:
+    await stop.wait()
+    cache.interrupt()
+
+
+class _Reader:
+    """The input read in chunks on a daemon thread (a pipe or a slow disk may block,
+    and a blocked read must not keep the process alive after Ctrl-C). At most
+    :data:`_READ_AHEAD` chunks wait, so memory stays bounded."""
+
+    def __init__(self, items: Iterator[Target | ErrorRecord]) -> None:
+        self._items = items
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[list[Target | ErrorRecord] | BaseException] = asyncio.Queue()
+        self._room = threading.Semaphore(_READ_AHEAD)
+        self._closed = False
+        threading.Thread(target=self._run, name="smtpdiag-bulk-input", daemon=True).start()
+
+    def _put(self, value: list[Target | ErrorRecord] | BaseException) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, value)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._room.acquire()
+                if self._closed:
+                    return
+                chunk = list(itertools.islice(self._items, _READ_CHUNK))
+                self._put(chunk)
+                if not chunk:
+                    return
+        except Exception as exc:  # handed to the loop, raised there
+            self._put(exc)
+
+    async def chunks(self) -> AsyncIterator[list[Target | ErrorRecord]]:
+        while True:
+            chunk = await self._queue.get()
+            self._room.release()
+            if isinstance(chunk, BaseException):
+                raise chunk
+            if not chunk:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._closed = True
+        self._room.release()
+
+
+async def run_targets(
+    targets: Iterator[Target | ErrorRecord],
+    config: ProbeConfig,
+    settings: BulkSettings,
+    emit: Callable[[BulkItem], Awaitable[None]],
+    *,
+    recipients: bool = False,
+    done: Mapping[str, DomainDecision] | None = None,
+    routes: Iterable[RouteResult] = (),
+    stop: asyncio.Event | None = None,
+    stats: RunStats | None = None,
+    now: datetime | None = None,
+) -> tuple[RouteResult, ...]:
+    """Run every target through the bulk pipeline, calling ``emit`` with each record
+    as soon as it is known; returns the route results kept at the end (the cache).
+
+    Args:
+        targets: Domains (and recipients) to triage, and input errors to pass on.
+        config: Ports, timeouts, resolver, TLS trust, address policy.
+        settings: Politeness and memory bounds.
+        emit: Called with every record, in completion order.
+        recipients: Emit a :class:`RecipientRecord` per target as well.
+        done: Domains already finished (resume): not probed again; their
+            recipients get the decision given here.
+        routes: Route results from earlier batches: not probed again.
+        stop: When set, reading stops and the domains in flight finish.
+        stats: Counters to update (a new one when ``None``).
+        now: The instant retry schedules count from (default: each diagnosis time).
+    """
+    stats = stats if stats is not None else RunStats()
+    engine = _Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
+    reader = _Reader(targets)
+    try:
+        async with asyncio.TaskGroup() as group:
+            cache = _Routes(config, settings, group, stats, routes)
+            watcher = group.create_task(_on_stop(stop, cache)) if stop is not None else None
+            async for chunk in reader.chunks():
+                for item in chunk:
+                    if stop is not None and stop.is_set():
+                        break
+                    await engine.take(item, group, cache)
+                if stop is not None and stop.is_set():
+                    stats.interrupted = True
+                    break
+            if watcher is not None:
+                await engine.drained()  # a stop during the drain still gives up queued routes
+                watcher.cancel()
+    finally:
+        reader.close()
+    return cache.results()
+
+
+def _targets_of(
+    source: str | Iterable[str], input_format: str, stdin: BinaryIO | None
+) -> Iterator[Target | ErrorRecord]:
+    if isinstance(source, str):
+        return read_targets(source, input_format, stdin=stdin)
+
+    def lines() -> Iterator[Target | ErrorRecord]:
+        for number, line in enumerate(source, 1):
+            item = parse_line(line.encode("utf-8", "replace"), f"item:{number}")
+            if item is not None:
+                yield item
+
+    return lines()
+
+
+async def bulk(
+    source: str | Iterable[str],
+    config: ProbeConfig | None = None,
+    settings: BulkSettings | None = None,
+    *,
+    input_format: str = "auto",
+    recipients: bool = False,
+    done: Mapping[str, DomainDecision] | None = None,
+    stdin: BinaryIO | None = None,
+    stop: asyncio.Event | None = None,
+    stats: RunStats | None = None,
+    now: datetime | None = None,
+) -> AsyncIterator[BulkItem]:
+    """Triage many domains, probing each distinct route once; records stream out as
+    each domain completes.
+
+    Args:
+        source: A path (a list of domains or addresses, an mbox, a maildir, a
+            directory of ``.eml``, a Postfix or Exim log, ``postqueue -j`` output;
+            ``"-"`` reads ``stdin``), or an iterable of domains and addresses (read
+            lazily: a generator of any length is fine).
+        config: Ports, timeouts, resolver, TLS trust, address policy.
+        settings: Politeness and memory bounds (defaults: see :class:`BulkSettings`).
+        input_format: ``auto``, ``list`` or a bounce format (``mbox``, ``maildir``, ...).
+        recipients: Also yield one :class:`RecipientRecord` per input item.
+        done: Domains already finished (resume), with their decisions.
+        stdin: The binary stream ``"-"`` reads.
+        stop: Set it to stop reading; the domains in flight finish and are yielded.
+        stats: Live counters (connections per address, routes probed, ...).
+        now: The instant retry schedules count from.
+
+    Yields:
+        :class:`DomainRecord` per distinct domain, :class:`RecipientRecord` per input
+        item (with ``recipients``), :class:`ErrorRecord` per unusable input item.
+        Never raises on content or network outcomes.
+
+    Raises:
+        ConfigError: A bad setting.
+        ProbeError: No nameserver configured and the system has none.
+    """
+    config = config or ProbeConfig()
+    settings = settings or BulkSettings()
+    queue: asyncio.Queue[BulkItem | None] = asyncio.Queue(_OUT_QUEUE)
+    targets = _targets_of(source, input_format, stdin)
+
+    async def produce() -> None:
+        try:
+            await run_targets(
+                targets,
+                config,
+                settings,
+                queue.put,
+                recipients=recipients,
+                done=done,
+                stop=stop,
+                stats=stats,
+                now=now,
+            )
+        except Exception:
+            await queue.put(None)  # the consumer is waiting: wake it, then raise there
+            raise
+        await queue.put(None)
+
+    task = asyncio.get_running_loop().create_task(produce())
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                break
+            yield item
+        await task  # re-raise what ended the run (a ConfigError, a ProbeError)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
