@@ -90,7 +90,14 @@ def _items_of(item: RawInput, now: datetime) -> Iterator[BatchItem]:
     if not item.data.strip():
         yield _error(item, ErrorKind.MALFORMED, "empty message")
         return
-    for parsed_bounce in parse_recipients(item.data):
+    parsed = parse_recipients(item.data)
+    if all(p.recipient is None for p in parsed):
+        # A record without an address cannot be acted on: say so, with what was read.
+        first = parsed[0]
+        what = f" ({first.enhanced or first.basic}): {first.text}" if first.found else ""
+        yield _error(item, ErrorKind.NO_RECIPIENT, f"no recipient address in the bounce{what}")
+        return
+    for parsed_bounce in parsed:
         yield record_of(parsed_bounce, item.name, fmt, now)
 
 

@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 #: Reasons a connection-level probe can check (the domain's MX, its ports, its TLS).
-NETWORK_REASONS = frozenset({Reason.CONNECTION, Reason.ROUTING, Reason.DNS, Reason.DOMAIN})
+NETWORK_REASONS = frozenset(
+    {Reason.CONNECTION, Reason.ROUTING, Reason.DNS, Reason.DOMAIN, Reason.TLS}
+)
 #: At most this many domains are probed in one run (the others are counted, not probed).
 MAX_DOMAINS = 100
 

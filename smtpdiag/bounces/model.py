@@ -41,7 +41,7 @@ class ErrorKind(StrEnum):
     UNREADABLE = "unreadable"  #: the file or directory could not be read
     MALFORMED = "malformed"  #: a log line or queue entry that does not parse
     TOO_LONG = "too-long"  #: a log line or queue entry over the length limit
-    NO_RECIPIENT = "no-recipient"  #: a queue entry with no recipient list
+    NO_RECIPIENT = "no-recipient"  #: a bounce or queue entry that names no recipient
 
 
 @dataclass(frozen=True, slots=True)

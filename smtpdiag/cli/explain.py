@@ -158,7 +158,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    import json
     import os
 
     from ..bounces import (
@@ -172,9 +171,9 @@ def _run_batch(args: argparse.Namespace) -> int:
     from ..report.explain import (
         dumps_confirmation,
         dumps_item,
+        dumps_summary,
         render_confirmations,
         render_summary,
-        summary_to_dict,
     )
 
     if args.text is not None or args.file is not None:
@@ -207,7 +206,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         for confirmation in confirmations:
             out.write(dumps_confirmation(confirmation) + "\n")
     if args.json:
-        out.write(json.dumps(summary_to_dict(summary), ensure_ascii=False) + "\n")
+        out.write(dumps_summary(summary) + "\n")
     else:
         out.flush()
         sys.stderr.write(render_summary(summary, width=args.width))

@@ -587,12 +587,20 @@ def _canon(code: str) -> str | None:
     return None if parsed is None else "{}.{}.{}".format(*parsed)
 
 
+# Words right before an address that make it the recipient ("Delivery to a@b", "<a@b>")
+# or the sender ("Message from a@b to ...").
+_TO_BEFORE_RE = re.compile(r"(?:\bto:?\s{1,3}<?|<)$", re.I)
+_FROM_BEFORE_RE = re.compile(r"\bfrom:?\s{1,3}<?$", re.I)
+
+
 def _recipient_from_text(text: str, code_line: str) -> str | None:
     m = _EMAIL_RE.search(code_line)
     if m:
         return m.group(0).lstrip("'")
-    # The first address in the text that is not on a header or sender line and is not
-    # the bounce's own sender (one scan of the text, then a look at each hit's line).
+    # An address after "to" or in angle brackets, else the first one, that is not on a
+    # header or sender line, not after "from" and not the bounce's own sender (one scan
+    # of the text, then a look at each hit's line).
+    first: str | None = None
     for i, m in enumerate(_EMAIL_RE.finditer(text)):
         if i >= _MAX_MATCHES:
             break
@@ -604,8 +612,13 @@ def _recipient_from_text(text: str, code_line: str) -> str | None:
         line = text[start : end if end >= 0 else len(text)]
         if _HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line):
             continue
-        return m.group(0).lstrip("'")
-    return None
+        before = text[max(start, m.start() - 12) : m.start()]
+        if _FROM_BEFORE_RE.search(before):
+            continue
+        if _TO_BEFORE_RE.search(before):
+            return m.group(0).lstrip("'")
+        first = first or m.group(0).lstrip("'")
+    return first
 
 
 # --------------------------------------------------------------------- precedence
@@ -899,7 +912,7 @@ def assess(parsed: ParsedBounce, *, now: datetime | None = None) -> Assessment:
     severity = code.severity if code else (basic.severity if basic else None)
     reason = classify(code.code if code else None, parsed.basic, parsed.text)
     klass = code.klass if code else (parsed.basic // 100 if parsed.basic else None)
-    decision = decide(klass, reason, parsed.action)
+    decision = decide(klass, reason, parsed.action, subject=code.subject if code else None)
     retry_at: tuple[str, ...] = ()
     if decision is Decision.RETRY:
         k = knowledge.get(code.code) if code else None
@@ -930,7 +943,7 @@ def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Expl
     severity = code.severity if code else (basic.severity if basic else None)
     reason = classify(code.code if code else None, parsed.basic, parsed.text)
     klass = code.klass if code else (parsed.basic // 100 if parsed.basic else None)
-    decision = decide(klass, reason, parsed.action)
+    decision = decide(klass, reason, parsed.action, subject=code.subject if code else None)
     notes = list(parsed.notes)
     if code is not None and code.note:
         notes.append(code.note)

@@ -286,6 +286,42 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
     ("it", r"messaggio (?:[èe] )?troppo grande", "5.3.4", _P.TOO_BIG),
     ("nl", r"bericht (?:is )?te groot", "5.3.4", _P.TOO_BIG),
     ("en", r"mail loop|loop(?:s back| detected)|too many hops|routing loop", "5.4.6", _P.LOOP),
+    # ---- the seeds' typical replies without a code (4.4.2, 5.4.2, 4.3.2, 5.4.3). Their
+    # own class is kept: 4.4.2 and 4.3.2 are transient, "permanent" wording is class 5.
+    (
+        "en",
+        r"permanent tls configuration mismatch|tls (?:configuration )?mismatch",
+        "5.4.2",
+        _P.TLS,
+    ),
+    (
+        "en",
+        r"connection blocked\W{0,3}(?:port not accessible|by firewall)|port (?:is )?(?:not "
+        r"accessible|permanently blocked)|bad connection",
+        "5.4.2",
+        _P.CONNECTION,
+    ),
+    (
+        "en",
+        r"(?:tls|ssl|starttls) (?:negotiation|handshake) (?:failed|failure|error)",
+        "4.4.2",
+        _P.TLS,
+    ),
+    (
+        "en",
+        r"connection dropped|connection timeout during handshake|connection failure|"
+        r"connection lost|lost connection",
+        "4.4.2",
+        _P.CONNECTION,
+    ),
+    (
+        "en",
+        r"intermediate routing server|routing server failure|routing path includes "
+        r"permanently failed|routing infrastructure permanently unavailable",
+        "5.4.3",
+        _P.ROUTING,
+    ),
+    ("en", r"(?:system )?not accepting network messages", "4.3.2", _P.SYSTEM),
     # ---- spam, policy, rate
     (
         "en",
@@ -324,6 +360,8 @@ _DELAY_RE = re.compile(
 _INFER_WINDOW = 16384
 # Codes that have no transient form (RFC 3463 lists them class 5 only).
 _PERMANENT_ONLY = {"5.1.1", "5.3.4", "5.4.4"}
+# Words that make a no-code notice final (the seeds' 5.4.2 and 5.4.3 replies say so).
+_PERMANENT_RE = re.compile(r"\bpermanent(?:ly)?\b|dauerhaft")
 
 
 def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
@@ -341,8 +379,11 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
         # The phrase as written (lower() keeps the length of all but a few letters).
         phrase = text[m.start() : m.end()] if len(lower) == len(text) else m.group(0)
         transient = _DELAY_RE.search(lower) is not None if delayed is None else delayed
-        if code[0] == "5" and transient and code not in _PERMANENT_ONLY:
+        permanent = _PERMANENT_RE.search(lower) is not None
+        if code[0] == "5" and transient and not permanent and code not in _PERMANENT_ONLY:
             code = "4" + code[1:]
+        elif code[0] == "4" and permanent and delayed is not True:
+            code = "5" + code[1:]  # "... failed permanently": the seed's class 5 form
         return Inference(code, reason, " ".join(phrase.split())[:80], lang)
     return None
 
@@ -369,6 +410,8 @@ _TEXT_REASONS: tuple[tuple[re.Pattern[str], Reason], ...] = (
         Reason.RATE_LIMITED,
     ),
 )
+# A reply that names TLS: the reason is ``tls`` where the code allows it (X.4.2, X.7.x).
+_TLS_WORDS = re.compile(r"\b(?:tls|ssl|starttls)\b", re.I)
 _USER_WORDS = re.compile(
     r"recipient address rejected: access denied|user unknown|unknown user|no such user|"
     r"does not exist|mailbox unavailable|recipient not found|unknown recipient",
@@ -424,6 +467,8 @@ def classify(code: str | None, basic: int | None, text: str) -> Reason:
             return Reason.DNS if _klass == 4 else Reason.ROUTING
         if detail == 4:
             return Reason.DOMAIN
+        if detail == 2 and _TLS_WORDS.search(text):
+            return Reason.TLS  # seed 4.4.2 "TLS handshake failed", 5.4.2 "TLS ... mismatch"
         if detail in (1, 2):
             return Reason.CONNECTION
         return Reason.ROUTING
@@ -440,6 +485,8 @@ def classify(code: str | None, basic: int | None, text: str) -> Reason:
             return Reason.RATE_LIMITED
         if detail == 1 and _USER_WORDS.search(text):
             return Reason.USER_UNKNOWN
+        if _TLS_WORDS.search(text):
+            return Reason.TLS  # "4.7.5 TLS is required, but ...", "4.7.0 TLS not available"
         return Reason.BLOCKED
     for rx, reason in _TEXT_REASONS:
         if rx.search(text):
@@ -473,13 +520,17 @@ _DECISIONS: dict[Reason, Decision] = {
 }
 
 
-def decide(klass: int | None, reason: Reason, action: str | None) -> Decision:
+def decide(
+    klass: int | None, reason: Reason, action: str | None, *, subject: int | None = None
+) -> Decision:
     """The decision for the address.
 
     Args:
         klass: The code's class (2, 4, 5) or ``None`` when there is no code.
         reason: From :func:`classify`.
         action: The DSN ``Action:`` (``failed``, ``delayed`` ...) if any.
+        subject: The code's subject, if any: a permanent TLS failure under 5.4.x is the
+            seed's 5.4.2 (never retry, suppress), one under 5.7.x is policy (fix).
     """
     if klass is None or reason is Reason.UNKNOWN or klass == 2:
         return Decision.KEEP
@@ -490,4 +541,8 @@ def decide(klass: int | None, reason: Reason, action: str | None) -> Decision:
         # The sending MTA gave up on a transient condition: nothing says the address
         # is bad, and retrying the same way already failed for days.
         return Decision.FIX
+    if reason is Reason.TLS and subject == 4:
+        # Seed 5.4.2 "Permanent TLS configuration mismatch": the receiving server's TLS
+        # will not change by itself; the seed says remove the address at once.
+        return Decision.SUPPRESS
     return _DECISIONS[reason]

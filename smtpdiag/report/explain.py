@@ -252,6 +252,11 @@ def summary_to_dict(summary: BatchSummary) -> dict[str, Any]:
     return {"kind": "summary", "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
 
 
+def dumps_summary(summary: BatchSummary) -> str:
+    """The summary NDJSON line (no line end), compact like the record lines."""
+    return json.dumps(summary_to_dict(summary), ensure_ascii=False, separators=(",", ":"))
+
+
 def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
     """The batch summary as tables: by code, reason, decision and recipient domain."""
     w = max(40, min(width or 100, 400))

@@ -51,16 +51,27 @@ def mbox(tmp_path: Path) -> Path:
     return path
 
 
+# Fixtures that name no recipient: in a batch each is an ``error: no-recipient`` line.
+NAMED = [c for c in MANIFEST if c.get("recipient") is not None]
+UNNAMED = len(MANIFEST) - len(NAMED)
+
+
 def test_mbox_ndjson_and_json_summary(mbox: Path) -> None:
     proc = smtpdiag("--batch", str(mbox), "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # some inputs gave error records
     docs = lines(proc.stdout)
     summary = docs[-1]
     assert summary["kind"] == "summary"
-    assert summary["inputs"] == len(MANIFEST) == summary["inputs_with_records"]
-    assert summary["errors"] == 0
+    assert summary["inputs"] == len(MANIFEST)
+    assert summary["inputs_with_records"] == len(NAMED)
+    errors = [d for d in docs if d["kind"] == "error"]
+    assert summary["errors"] == len(errors) == UNNAMED > 0
+    assert {d["error"] for d in errors} == {"no-recipient"}
     records = [d for d in docs if d["kind"] == "record"]
-    assert summary["records"] == len(records) == sum(c.get("records", 1) for c in MANIFEST)
+    assert summary["records"] == len(records) == sum(c.get("records", 1) for c in NAMED)
+    assert all(d["recipient"] for d in records)
+    # every line is compact JSON, the summary too
+    assert all(", " not in line[:40] and '": ' not in line for line in proc.stdout.splitlines())
     assert sum(summary["by_decision"].values()) == len(records)
     assert {"user-unknown", "mailbox-full", "expired", "mail-loop"} <= set(summary["by_reason"])
     assert proc.stderr == ""
@@ -68,8 +79,8 @@ def test_mbox_ndjson_and_json_summary(mbox: Path) -> None:
 
 def test_text_summary_goes_to_stderr(mbox: Path) -> None:
     proc = smtpdiag("--batch", str(mbox), "--width", "80")
-    assert proc.returncode == 0
-    assert all(d["kind"] == "record" for d in lines(proc.stdout))
+    assert proc.returncode == 1
+    assert {d["kind"] for d in lines(proc.stdout)} == {"record", "error"}
     assert "by reason" in proc.stderr and "by recipient domain" in proc.stderr
     assert "user-unknown" in proc.stderr and "suppress the address" in proc.stderr
     assert all(len(line) <= 80 for line in proc.stderr.splitlines())

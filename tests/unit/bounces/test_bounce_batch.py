@@ -453,3 +453,63 @@ def test_batch_assessment_equals_the_full_explanation(case: dict[str, Any]) -> N
         assert a.code == e.code
         schedule = tuple(r.at for r in e.action.schedule) if e.action else ()
         assert a.retry_at == schedule
+
+
+# ------------------------------------------------ a bounce that is only a sentence
+
+
+def test_sentence_only_bounce_gives_recipient_reason_and_text(tmp_path: Path) -> None:
+    path = tmp_path / "one.mbox"
+    path.write_bytes(
+        b"From MAILER-DAEMON Mon Nov 23 10:00:00 2026\n"
+        b"From: MAILER-DAEMON@mx.sender.example\nTo: alice@sender.example\n"
+        b"Subject: Undelivered Mail\n\n"
+        b"Delivery to dave@example.org failed: TLS handshake failed, connection lost.\n\n"
+    )
+    [item] = run(path)
+    check_schema([item])
+    assert isinstance(item, BatchRecord)
+    assert (item.recipient, item.domain) == ("dave@example.org", "example.org")
+    assert (item.enhanced, item.reason, item.decision) == ("4.4.2", Reason.TLS, Decision.RETRY)
+    assert item.text and "TLS handshake failed" in item.text
+    assert item.matched_phrase == "TLS handshake failed"
+
+
+def test_bounce_without_a_recipient_is_a_no_recipient_error(tmp_path: Path) -> None:
+    path = tmp_path / "one.mbox"
+    path.write_bytes(
+        b"From MAILER-DAEMON Mon Nov 23 10:00:00 2026\nSubject: failure\n\n"
+        b"Delivery failed: TLS handshake failed, connection lost.\n\n"
+    )
+    [item] = run(path)
+    check_schema([item])
+    assert isinstance(item, BatchError) and item.error is ErrorKind.NO_RECIPIENT
+    assert "4.4.2" in item.detail and "TLS handshake failed" in item.detail
+
+
+def test_postfix_tls_line_has_reason_tls(tmp_path: Path) -> None:
+    path = tmp_path / "mail.log"
+    path.write_text(
+        "Nov 23 10:00:01 mail postfix/smtp[11]: ABCDE1: to=<erin@example.org>, "
+        "relay=mx.example.org[198.51.100.7]:25, delay=1, delays=0/0/1/0, dsn=4.7.5, "
+        "status=deferred (TLS is required, but certificate verification failed)\n"
+    )
+    [item] = run(path)
+    assert isinstance(item, BatchRecord)
+    assert (item.reason, item.decision) == (Reason.TLS, Decision.RETRY)
+
+
+def test_tls_bounces_are_probed_with_probe(tmp_path: Path) -> None:
+    from smtpdiag.bounces.confirm import DomainCollector
+
+    path = tmp_path / "mail.log"
+    path.write_text(
+        "Nov 23 10:00:01 mail postfix/smtp[11]: ABCDE1: to=<erin@example.org>, relay=none, "
+        "delay=1, delays=0/0/1/0, dsn=5.4.2, status=bounced (Permanent TLS configuration "
+        "mismatch)\n"
+    )
+    [item] = run(path)
+    assert isinstance(item, BatchRecord) and item.reason is Reason.TLS
+    collector = DomainCollector()
+    collector.add(item)
+    assert collector.domains == ["example.org"]

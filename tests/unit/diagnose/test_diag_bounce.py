@@ -392,3 +392,81 @@ def test_code_forms(text: str, basic: int | None, enhanced: str | None) -> None:
 )
 def test_versions_and_headers_are_not_codes(text: str) -> None:
     assert not parse_bounce(text).found
+
+
+# ------------------------------------------------ the seeds' replies without a code
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "reason", "decision"),
+    [
+        # seed 4.4.2's typical replies: transient, retried
+        ("TLS handshake failed", "4.4.2", "tls", "retry"),
+        ("Connection dropped during transmission", "4.4.2", "connection", "retry"),
+        ("Connection timeout during handshake", "4.4.2", "connection", "retry"),
+        ("Connection failure", "4.4.2", "connection", "retry"),
+        # seed 5.4.2's: permanent, the seed says never retry and suppress the address
+        ("Connection blocked - port not accessible", "5.4.2", "connection", "suppress"),
+        ("Connection blocked by firewall policy", "5.4.2", "connection", "suppress"),
+        ("Permanent TLS configuration mismatch", "5.4.2", "tls", "suppress"),
+        # seed 5.4.3's
+        ("Routing server failure", "5.4.3", "routing", "suppress"),
+        ("Intermediate routing server permanently unavailable", "5.4.3", "routing", "suppress"),
+        ("Mail routing path includes permanently failed server", "5.4.3", "routing", "suppress"),
+        ("Routing infrastructure permanently unavailable", "5.4.3", "routing", "suppress"),
+        # 4.3.2's name: transient
+        ("System not accepting network messages", "4.3.2", "system", "retry"),
+        # "permanent" wording makes the seed's transient form class 5
+        ("TLS handshake failed permanently", "5.4.2", "tls", "suppress"),
+    ],
+)
+def test_seed_replies_without_a_code_are_inferred(
+    text: str, code: str, reason: str, decision: str
+) -> None:
+    e = explain(text, now=NOW)
+    assert e.found and e.code is not None and e.code.code == code
+    assert e.bounce.code_source.value == "inferred" and e.bounce.confidence is not None
+    assert e.bounce.confidence.value == "low"
+    assert e.bounce.matched_phrase and e.bounce.matched_phrase.lower() in text.lower()
+    assert (e.reason.value, e.decision.value) == (reason, decision)
+
+
+def test_a_delay_notice_keeps_the_permanent_seed_reply_class_5() -> None:
+    e = explain("Permanent TLS configuration mismatch; will retry", now=NOW)
+    assert e.code is not None and e.code.code == "5.4.2"
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        ("451 4.7.5 TLS is required, but certificate verification failed", "retry"),
+        ("454 4.7.0 TLS not available due to local problem", "retry"),
+        ("530 5.7.0 Must issue a STARTTLS command first", "fix"),
+        # seed 5.4.2: "remove the address at once"; the receiver's TLS will not change
+        ("550 5.4.2 Permanent TLS configuration mismatch", "suppress"),
+        ("451 4.4.2 TLS handshake failed", "retry"),
+    ],
+)
+def test_tls_replies_have_reason_tls(text: str, decision: str) -> None:
+    e = explain(text, now=NOW)
+    assert e.bounce.code_source.value == "body-text"
+    assert (e.reason.value, e.decision.value) == ("tls", decision)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("550 5.7.1 Relay access denied", "blocked-policy"),
+        ("451 4.4.2 Connection dropped", "connection"),
+        ("550 5.7.1 Service unavailable; client host blocked using Spamhaus", "spam"),
+    ],
+)
+def test_replies_without_tls_words_keep_their_reason(text: str, reason: str) -> None:
+    assert explain(text, now=NOW).reason.value == reason
+
+
+def test_recipient_after_to_is_taken_not_the_sender() -> None:
+    p = parse_bounce("Message from alice@sender.example to dave@example.org: TLS handshake failed")
+    assert p.recipient == "dave@example.org"
+    p = parse_bounce("alice@sender.example wrote to <dave@example.org>: Connection failure")
+    assert p.recipient == "dave@example.org"
