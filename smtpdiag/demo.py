@@ -20,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import shlex
 import shutil
 import socket
 import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -39,7 +41,8 @@ __all__ = [
     "demo_lab",
     "pick_shared_ports",
     "program_name",
-    "summary_line",
+    "summary_block",
+    "summary_width",
 ]
 
 
@@ -140,30 +143,62 @@ class DemoLab:
         )
 
 
-def summary_line(report: ProbeReport, name_width: int = 22) -> str:
-    """One line for the demo's closing summary: domain, verdict, primary code, why, action.
+#: The summary's width when neither ``--width`` nor the terminal says (as the reports).
+DEFAULT_WIDTH = 100
+_MIN_WIDTH = 40
+_LABEL = "    {:<8}"  # "    why:    " / "    action: ": the hanging indent of a block
 
-    The why is the leading finding's title plus what was seen first (the server's reply,
-    the error, or the note of its first piece of evidence); the action is the finding's
-    one-line action. A healthy domain says how many routes work.
+
+def summary_width(width: int | None) -> int:
+    """``width``, else the terminal's (100 when not a terminal), kept to 40-400."""
+    if width is None:
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return max(_MIN_WIDTH, min(400, width))
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of ``text``: up to the first full stop followed by a space and
+    a capital (host names and version numbers have no space after their dots)."""
+    match = re.search(r"[.!?](?=\s+[A-Z(])", text)
+    sentence = text[: match.end()] if match else text
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+
+
+def _labelled(label: str, text: str, width: int) -> list[str]:
+    indent = _LABEL.format(label)
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_on_hyphens=False,
+    )
+
+
+def summary_block(report: ProbeReport, width: int = DEFAULT_WIDTH) -> list[str]:
+    """A domain's lines in the demo's closing summary, none longer than ``width``.
+
+    ``VERDICT  code  domain``, then the why (the first sentence of the leading finding's
+    summary, as the narration wrote it) and the action (its one-line action), each
+    wrapped under a hanging label. A healthy domain says how many routes work.
     """
+    width = max(_MIN_WIDTH, width)
     diagnosis = report.diagnosis
-    verdict = diagnosis.verdict.value if diagnosis else "not diagnosed"
+    verdict = diagnosis.verdict.value.upper() if diagnosis else "NOT DIAGNOSED"
     code = (diagnosis.primary if diagnosis else None) or "-"
-    head = f"{report.domain:<{name_width}} {verdict:<9} {code:<6}"
+    head = textwrap.wrap(f"{verdict:<9} {code:<6} {report.domain}", width - 2)
+    lines = [f"  {line}" for line in head]
+    routes = len(report.routes)
     working = sum(1 for r in report.routes if r.ok)
     if diagnosis is None or not diagnosis.findings:
-        return f"{head} {plural(working, 'route')} of {len(report.routes)} work"
-    if diagnosis.verdict is Verdict.HEALTHY:
-        return f"{head} every route works ({working} of {len(report.routes)}). Action: none"
-    lead = diagnosis.findings[0]
-    seen = ""
-    if lead.evidence:
-        first = lead.evidence[0]
-        seen = first.reply or first.error or first.note or ""
-    why = clean(lead.title, 80) + (f": {clean(seen, 100)}" if seen else "")
-    action = clean(lead.action.summary, 200) or "none"
-    return f"{head} {why}. Action: {action}"
+        why, action = f"{plural(working, 'route')} of {routes} work.", "none"
+    elif diagnosis.verdict is Verdict.HEALTHY:
+        why, action = f"Every route works ({working} of {routes}).", "none"
+    else:
+        lead = diagnosis.findings[0]
+        why = _first_sentence(clean(lead.summary, 400))
+        action = clean(lead.action.summary, 300) or "none"
+    return lines + _labelled("why:", why, width) + _labelled("action:", action, width)
 
 
 def _free_on_all(port: int, addresses: list[str]) -> bool:

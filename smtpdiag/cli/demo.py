@@ -106,8 +106,10 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace, stop: asyncio.Event, serving: asyncio.Event) -> int:
+    import textwrap
+
     from ..api import probe
-    from ..demo import DEMO_DOMAINS, demo_lab, program_name, summary_line
+    from ..demo import DEMO_DOMAINS, demo_lab, program_name, summary_block, summary_width
     from ..report.jsonout import dumps
     from ..report.text import render_text
 
@@ -115,14 +117,20 @@ async def _demo(args: argparse.Namespace, stop: asyncio.Event, serving: asyncio.
     summary: list[str] = []
     color = want_color(args)
     prog = program_name()
+    width = summary_width(args.width)
+
+    def say(text: str) -> None:
+        print(textwrap.fill(text, width, break_on_hyphens=False))
+
     with demo_lab() as lab:
         if not args.json:
             p25, p587, p465 = lab.ports
-            print(
+            say(
                 f"smtpdiag demo: DNS on {lab.nameserver.address}:{lab.nameserver.port}; "
                 f"SMTP on 127.77.0.x ports {p25} (as 25), {p587} (as 587), "
-                f"{p465} (as 465, implicit TLS)\n"
+                f"{p465} (as 465, implicit TLS)"
             )
+            print()
         for demo in DEMO_DOMAINS:
             report = await probe(demo.name, lab.config())
             verdict = report.diagnosis.verdict if report.diagnosis else None
@@ -135,19 +143,24 @@ async def _demo(args: argparse.Namespace, stop: asyncio.Event, serving: asyncio.
                 print(f"=== {demo.name}: {demo.story}\n")
                 sys.stdout.write(render_text(report, width=args.width, color=color))
                 print()
-            summary.append(summary_line(report))
+            summary.extend(summary_block(report, width))
         if not args.json:
             if not args.full:
-                print(f"Each domain's full report (evidence, causes, steps): {prog} demo --full")
+                # Commands on their own line: copied whole, never wrapped.
+                say("Each domain's full report (evidence, causes, steps):")
+                print(f"  {prog} demo --full")
             if not args.serve:
                 # The servers stop when the demo ends; --serve keeps them up for trying by hand.
-                print(f"To probe these servers by hand: {prog} demo --serve 600")
-            print("\nSummary: domain, verdict, status code, why, action")
+                say("To probe these servers by hand:")
+                print(f"  {prog} demo --serve 600")
+            print()
+            say("Summary: verdict, status code and domain; why; what to do")
             for line in summary:
-                print(f"  {line}")
+                print(line)
         sys.stdout.flush()
         if args.serve:
-            print(f"\nServers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")
+            print()
+            say(f"Servers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")
             for demo in DEMO_DOMAINS:
                 print(f"  {lab.command(demo.name)}")
             sys.stdout.flush()

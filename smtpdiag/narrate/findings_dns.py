@@ -309,7 +309,7 @@ def primary_down(f: Facts, m: Match) -> Draft:
             ActionKind.NONE,
             "Nothing to do for senders: do not suppress or resend; MTAs deliver via the "
             "secondary MX. The recipient's administrators should repair or remove the "
-            "failing primary (see the findings below).",
+            "failing primary MX.",
         ),
         title="Primary MX down, secondary MX delivers",
     )

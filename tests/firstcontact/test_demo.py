@@ -1,4 +1,5 @@
-"""``smtpdiag demo``: the summary is the last thing printed; ``--serve`` stops cleanly on
+"""``smtpdiag demo``: the summary is the last thing printed, one block per domain that
+fits the width; ``--serve`` stops cleanly on
 Ctrl-C (SIGINT) and SIGTERM and leaves no CA or keys behind; its hints use absolute
 paths. Real subprocesses and real signals, every wait bounded."""
 
@@ -32,42 +33,72 @@ def _pki_dirs(tmp: Path) -> list[Path]:
     return sorted(tmp.glob("smtpdiag-pki-*"))
 
 
-def test_demo_ends_with_one_line_per_domain(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "smtpdiag", "demo", "--color", "never", "--width", "100"],
+def _run_demo(tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "demo", "--color", "never", *extra],
         capture_output=True,
         text=True,
         timeout=120,
-        env=_env(tmp_path),
+        env=_env(tmp),
     )
+
+
+def _blocks(stdout: str) -> dict[str, list[str]]:
+    """The closing summary, domain -> its block: ``VERDICT code domain`` then the
+    indented why and action lines (each label's continuation lines joined)."""
+    lines = stdout.rstrip("\n").splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("Summary:"))
+    blocks: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("    "):  # a head line: "  VERDICT  code  domain"
+            current = [line]
+            blocks[line.split()[-1]] = current
+        elif line.lstrip().startswith(("why:", "action:")):
+            current.append(" ".join(line.split()))
+        else:
+            current[-1] += " " + " ".join(line.split())
+    return blocks
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_demo_summary_fits_the_width(tmp_path: Path, width: int) -> None:
+    proc = _run_demo(tmp_path, "--width", str(width))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.rstrip("\n").splitlines()
-    assert len(lines) <= 20, proc.stdout  # one screen, not hundreds of lines
-    last = lines[-len(DOMAINS) :]
-    for domain, line in zip(DOMAINS, last, strict=True):
-        assert line.split()[0] == domain, line
-    healthy, dead, busy, badcert = last
-    assert healthy.split()[1] == "healthy" and "Action:" in healthy
-    assert dead.split()[1] == "degraded"
-    assert busy.split()[1:3] == ["failed", "4.3.2"] and "421 4.3.2" in busy
-    assert "retry" in busy.lower()
-    assert badcert.split()[1:3] == ["degraded", "5.4.2"] and "certificate" in badcert
+    assert len(lines) <= 50, proc.stdout  # one screen or so, not hundreds of lines
+    for line in lines:
+        # A command is printed whole on its own line so that it can be copied.
+        if " -m smtpdiag " in line or line.strip().startswith(("smtpdiag ", "/")):
+            continue
+        assert len(line) <= width, f"{len(line)} > {width}: {line!r}"
+    blocks = _blocks(proc.stdout)
+    assert list(blocks) == DOMAINS, proc.stdout
+    for block in blocks.values():
+        assert len(block) == 3, block  # head, why, action
+        assert block[1].startswith("why: ") and len(block[1]) > len("why: ") + 10, block
+        assert block[2].startswith("action: ") and len(block[2]) > len("action: "), block
+        assert not block[1].endswith(": ."), block
+    healthy, dead, busy, badcert = blocks.values()
+    assert healthy[0].split()[:2] == ["HEALTHY", "-"] and healthy[2] == "action: none"
+    assert dead[0].split()[:2] == ["DEGRADED", "-"]
+    # The why is the narration's plain sentence, not an evidence note.
+    assert dead[1].startswith("why: The primary MX (mx1.deadprimary.demo.test) fails"), dead
+    assert "rank" not in dead[1] and "preference" not in dead[1], dead
+    assert "below" not in dead[2], dead  # nothing follows the summary
+    assert busy[0].split()[:2] == ["FAILED", "4.3.2"] and "421 4.3.2" in busy[1]
+    assert "retry" in busy[2].lower()
+    assert badcert[0].split()[:2] == ["DEGRADED", "5.4.2"] and "certificate" in badcert[1]
     assert "demo --full" in proc.stdout  # how to see each full report
     assert _pki_dirs(tmp_path) == []
 
 
 def test_demo_full_prints_the_reports_then_the_summary(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "smtpdiag", "demo", "--full", "--color", "never"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_env(tmp_path),
-    )
+    proc = _run_demo(tmp_path, "--full")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.rstrip("\n").splitlines()
     assert len(lines) > 100  # the full reports
-    assert [line.split()[0] for line in lines[-len(DOMAINS) :]] == DOMAINS
+    assert list(_blocks(proc.stdout)) == DOMAINS
     for domain in DOMAINS:
         assert f"=== {domain}:" in proc.stdout
 

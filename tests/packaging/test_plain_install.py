@@ -94,8 +94,11 @@ def test_demo(plain_venv: PlainVenv) -> None:
     proc = _cli(plain_venv, "demo", "--color", "never")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     assert "Traceback" not in proc.stderr
-    last = proc.stdout.rstrip("\n").splitlines()[-4:]
-    assert [line.split()[0] for line in last] == [
+    # The closing summary: one block per domain, its head line "  VERDICT code domain".
+    lines = proc.stdout.rstrip("\n").splitlines()
+    summary = lines[max(i for i, line in enumerate(lines) if line.startswith("Summary:")) :]
+    heads = [line for line in summary if line.startswith("  ") and not line.startswith("    ")]
+    assert [line.split()[-1] for line in heads] == [
         "healthy.demo.test",
         "deadprimary.demo.test",
         "busy.demo.test",
