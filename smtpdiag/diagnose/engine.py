@@ -86,13 +86,15 @@ def healthy(facts: Facts, fired: Sequence[tuple[Row, Match]]) -> bool:
 
 def severity_for(kind: RuleKind, code: str | None, facts: Facts) -> Severity:
     """The one severity policy: the code's class; none without a code; and a failure
-    whose hard code bounces nothing because a delivery-port route works (MTAs fall
-    back to the next address or MX, RFC 5321 5.1, 5.4.4) is ``info``."""
+    or feature finding whose hard code bounces nothing because a delivery-port route
+    works (MTAs fall back to the next address or MX, RFC 5321 5.1, 5.4.4; an
+    unverifiable certificate stops only senders that enforce MTA-STS or DANE) is
+    ``info``: a sender must not suppress addresses that are receiving mail."""
     if code is None:
         return Severity.INFO
     sc = lookup(code)
     sev = sc.severity if sc else Severity.INFO
-    if kind is RuleKind.FAILURE and sev is Severity.HARD and facts.delivery_ok:
+    if kind in (RuleKind.FAILURE, RuleKind.FEATURE) and sev is Severity.HARD and facts.delivery_ok:
         return Severity.INFO
     return sev
 

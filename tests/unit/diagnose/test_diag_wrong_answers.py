@@ -13,6 +13,7 @@ from factories import cert, failed, host, ok, report, resolution, route, routes_
 
 from smtpdiag.diagnose import diagnose
 from smtpdiag.model import (
+    ActionKind,
     AddressClass,
     Outcome,
     Phase,
@@ -209,6 +210,18 @@ def test_certificate_problems_are_named_from_verify_reason() -> None:
     assert "does not name mx1.example.org" in _cert_unverified(TlsReason.CERT_WRONG_NAME)
     cut = _cert_unverified(TlsReason.CERT_UNTRUSTED, chain_truncated=True, chain_length=10)
     assert "chain was cut at 10 certificates" in cut
+
+
+def test_unverified_certificate_on_a_working_route_is_not_a_hard_bounce() -> None:
+    # Mail is delivered (opportunistic senders ignore the certificate): a sender must
+    # not read the 5.4.2 as "suppress the address". The action is to fix the server.
+    t = replace(tls(), verified=False, verify_reason=TlsReason.CERT_EXPIRED)
+    rep = report(resolution([MX1]), [ok(R25, tls_info=t)], ports=(25,))
+    d = diagnose(rep)
+    f = next(x for x in d.findings if x.rule == "tls-cert-unverified")
+    assert d.verdict is Verdict.DEGRADED
+    assert f.code == "5.4.2" and f.severity is Severity.INFO
+    assert f.action.kind is not ActionKind.SUPPRESS
 
 
 def test_caps_are_said_in_the_text_report() -> None:
