@@ -20,7 +20,7 @@ from ..diagnose.bounce import MAX_INPUT
 from ..textsafe import clean
 from .model import ErrorKind, InputFormat
 
-__all__ = ["LINE_LIMIT", "RawInput", "detect", "read_inputs"]
+__all__ = ["LINE_LIMIT", "Chain", "RawInput", "detect", "read_inputs"]
 
 #: Longest log or queue line kept (64 KiB); longer lines become error records.
 LINE_LIMIT = 1 << 16
@@ -53,7 +53,7 @@ class RawInput:
     detail: str = ""
 
 
-class _Chain(io.RawIOBase):
+class Chain(io.RawIOBase):
     """The bytes already read for detection, then the rest of the stream."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
@@ -185,7 +185,7 @@ def _stream_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[Raw
     head = stream.read(_HEAD)
     if fmt is InputFormat.AUTO:
         fmt = detect(head)
-    chained = io.BufferedReader(_Chain(head, stream), buffer_size=LINE_LIMIT)
+    chained = io.BufferedReader(Chain(head, stream), buffer_size=LINE_LIMIT)
     if fmt is InputFormat.MBOX:
         yield from _mbox(chained, name)
     elif fmt in (InputFormat.POSTFIX_LOG, InputFormat.EXIM_LOG, InputFormat.POSTQUEUE):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..bounces import BatchError, BatchRecord, InputFormat, detect, explain_batch
-from ..bounces.readers import LINE_LIMIT
+from ..bounces.readers import LINE_LIMIT, Chain
 from ..errors import ConfigError
 from ..resolve.names import normalize_domain
 from ..textsafe import clean
@@ -58,28 +58,6 @@ class Target:
     domain: str
     recipient: str | None = None
     bounce: BatchRecord | None = None
-
-
-class _Prefixed(io.RawIOBase):
-    """The bytes already read for detection, then the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = head
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            n = min(len(view), len(self._head))
-            view[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
 
 def input_format(value: str) -> str:
@@ -186,7 +164,7 @@ def read_targets(
         head = stream.read(_HEAD)
         if fmt == "auto":
             fmt = _detect(head)
-        chained = io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 16)
+        chained = io.BufferedReader(Chain(head, stream), buffer_size=1 << 16)
         if fmt == LIST:
             yield from _list_lines(chained, label)
         else:
