@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NewType
 
+from .dns import DnsOutcome, DnsQuery
+from .policy import DaneCheck, TlsPolicy
+
 __all__ = [
     "SCHEMA_VERSION",
     "Action",
@@ -23,8 +26,6 @@ __all__ = [
     "CauseId",
     "CertInfo",
     "Diagnosis",
-    "DnsOutcome",
-    "DnsQuery",
     "Evidence",
     "Finding",
     "FindingPayload",
@@ -58,44 +59,6 @@ SCHEMA_VERSION = "3.0"
 
 
 # --------------------------------------------------------------------------- DNS
-
-
-class DnsOutcome(StrEnum):
-    """How one DNS query ended."""
-
-    OK = "ok"
-    NXDOMAIN = "nxdomain"  #: the name does not exist
-    NODATA = "nodata"  #: the name exists but has no record of this type
-    SERVFAIL = "servfail"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"  #: no nameserver answered within the lifetime
-    ERROR = "error"  #: anything else (malformed answer, no nameservers, ...)
-
-
-@dataclass(frozen=True, slots=True)
-class DnsQuery:
-    """One DNS question and how it was answered.
-
-    Attributes:
-        name: The queried name, absolute, without the trailing dot.
-        rdtype: Record type asked for ("MX", "A", "AAAA", "TLSA", ...).
-        outcome: How the query ended.
-        answers: Answer data as text (e.g. ``"10 mx1.example.org"``), empty unless ``ok``.
-        nameserver: ``ip`` or ``ip@port`` of the server that gave the final answer;
-            ``None`` when none answered.
-        duration_ms: Time from question to answer or give-up.
-        detail: A short sanitized explanation when not ``ok``; ``None`` otherwise.
-        cname: The canonical name when the answer came through a CNAME, else ``None``.
-    """
-
-    name: str
-    rdtype: str
-    outcome: DnsOutcome
-    answers: tuple[str, ...] = ()
-    nameserver: str | None = None
-    duration_ms: float = 0.0
-    detail: str | None = None
-    cname: str | None = None
 
 
 class MxTargetKind(StrEnum):
@@ -369,6 +332,8 @@ class TlsInfo:
             (10); ``chain_length`` is the number it sent.
         hostname_match: The certificate names the MX host (RFC 6125 rules); ``None``
             when there was no certificate.
+        dane: The presented chain matched against the MX host's usable TLSA records
+            (RFC 7672); ``None`` when the host has none or policy lookups were off.
     """
 
     version: str | None = None
@@ -381,6 +346,7 @@ class TlsInfo:
     hostname_match: bool | None = None
     verify_reason: TlsReason | None = None
     chain_truncated: bool = False
+    dane: DaneCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,6 +699,8 @@ class ProbeReport:
         duration_ms: Wall time of the whole probe.
         ports: Ports that were probed.
         families: Address families that were probed.
+        policy: The domain's TLS policy (MTA-STS, DANE, TLS-RPT) as the policy stage
+            saw it; ``None`` when policy lookups were off.
         diagnosis: Added by the diagnose stage; ``None`` if not diagnosed.
         schema_version: The JSON schema version.
         tool_version: smtpdiag's version.
@@ -745,6 +713,7 @@ class ProbeReport:
     duration_ms: float
     ports: tuple[int, ...]
     families: tuple[AddressFamily, ...]
+    policy: TlsPolicy | None = None
     diagnosis: Diagnosis | None = None
     schema_version: str = SCHEMA_VERSION
     tool_version: str = ""
