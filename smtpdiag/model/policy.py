@@ -228,7 +228,8 @@ class TlsaLookup:
     dnssec: DnssecStatus
     state: DaneState
     records: tuple[TlsaRecord, ...] = ()
-    mx_dnssec: DnssecStatus = DnssecStatus.UNKNOWN  #: the MX host's address records
+    #: the MX host's address records (RFC 7672 2.2.2: TLSA is only used when they are secure)
+    address_dnssec: DnssecStatus = DnssecStatus.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,8 @@ class TlsPolicy:
     """Everything the policy stage saw for one domain."""
 
     mta_sts: MtaSts
+    #: the domain's MX RRset as the validating resolver judged it (RFC 7672 2.2.1)
+    mx_dnssec: DnssecStatus = DnssecStatus.UNKNOWN
     dane: tuple[TlsaLookup, ...] = ()
     tls_rpt: TlsRpt = TlsRpt(TlsRptStatus.NOT_CHECKED)
     duration_ms: float = 0.0
