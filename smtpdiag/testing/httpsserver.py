@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import threading
 from collections import deque
@@ -284,6 +285,13 @@ class PolicyHttpsServer:
             writer.transport.abort()
             return
         self._tasks.add(task)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # Head and body are separate writes: without this, Nagle meets the client's
+            # delayed ACK and the body arrives ~40 ms late (the kit's artifact, not the
+            # client's).
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             async with asyncio.timeout(_SESSION_LIMIT):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -292,6 +300,10 @@ class PolicyHttpsServer:
                 await self._answer(writer, request)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass  # the client went away, sent junk, or the session ran out
+        except asyncio.CancelledError:
+            # stop() cancels and awaits this task; ending normally keeps asyncio's
+            # stream callback from logging the cancellation as an error.
+            pass
         finally:
             self._tasks.discard(task)
             # close() sends what is still buffered (abort() would drop it), then
