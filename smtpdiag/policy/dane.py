@@ -395,6 +395,7 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
     if not certs:
         return DaneCheck(matched=False, failure=TlsRptResult.VALIDATION_FAILURE)
     names = _reference_ids(lookup, mx)
+    sent = {der.hex() for der in ders}  # a "2 0 0" anchor the server sent is judged in place
     selected: dict[tuple[int, int], bytes | None] = {}
 
     def pick(index: int, selector: int) -> bytes | None:
@@ -404,6 +405,9 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
         return selected[key]
 
     failure: TlsRptResult | None = None
+    # One verdict per anchor position: hostile records matching the same certificate
+    # many times cost one path verification, not one each.
+    judged: dict[int, TlsRptResult | None] = {}
     for r_index, record in enumerate(lookup.records):
         if not record.usable:
             continue
@@ -416,13 +420,15 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
             data = pick(c_index, record.selector)
             if data is None or not _matches(record, data):
                 continue
-            verdict = _ta_verdict(certs, certs[c_index], c_index, names, now)
+            if c_index not in judged:
+                judged[c_index] = _ta_verdict(certs, certs[c_index], c_index, names, now)
+            verdict = judged[c_index]
             if verdict is None:
                 return DaneCheck(
                     matched=True, usage=_DANE_TA, record_index=r_index, chain_index=c_index
                 )
             failure = failure or verdict
-        if record.selector == 0 and record.matching_type == 0:
+        if record.selector == 0 and record.matching_type == 0 and record.data not in sent:
             anchor = _certificate(record.data)
             if anchor is not None:
                 verdict = _ta_verdict(certs, anchor, None, names, now)

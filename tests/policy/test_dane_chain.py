@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import dns.rdata
 import pytest
@@ -292,3 +293,24 @@ def test_hostile_chains(pki: TestPki) -> None:
     assert check_chain(lookup(junk_anchor), [der(pki, "good")], MX, NOW).failure is (
         TlsRptResult.TLSA_INVALID
     )
+
+
+def test_many_records_for_one_anchor_cost_one_verification(
+    pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smtpdiag.policy.dane as dane
+
+    ca = ca_der(pki)
+    records = [record(2, s, m, ca) for s in (0, 1) for m in (0, 1, 2)] * 3
+    chain = [der(pki, "untrusted"), *([ca] * 9)]
+    calls: list[int] = []
+    real = dane.verify_chain
+
+    def counting(*args: Any) -> str | None:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(dane, "verify_chain", counting)
+    check = check_chain(lookup(*records), chain, MX, NOW)
+    assert check.failure is TlsRptResult.VALIDATION_FAILURE
+    assert len(calls) == 9  # one per position the anchor appears at (1..9)
