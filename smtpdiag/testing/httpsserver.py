@@ -99,6 +99,8 @@ class PolicyResponse:
             closes), unless ``chunked``.
         chunked: Send the body with ``Transfer-Encoding: chunked``.
         raw: Bytes sent as they are instead of a response (malformed HTTP).
+        abort: End the connection without a TLS close_notify (a TCP close only), as a
+            crashed or truncating server would.
     """
 
     body: bytes = b""
@@ -113,6 +115,7 @@ class PolicyResponse:
     content_length: bool = True
     chunked: bool = False
     raw: bytes | None = None
+    abort: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.delay <= _MAX_DELAY or not 0 <= self.drip <= _MAX_DELAY:
@@ -297,7 +300,11 @@ class PolicyHttpsServer:
                 head = await reader.readuntil(b"\r\n\r\n")
                 request = self._parse(head)
                 self._requests.append(request)
-                await self._answer(writer, request)
+                response = self._response_for(request)
+                await self._answer(writer, response)
+                if response.abort:
+                    await asyncio.sleep(0.05)  # let the bytes leave first
+                    writer.transport.abort()
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass  # the client went away, sent junk, or the session ran out
         except asyncio.CancelledError:
@@ -332,8 +339,7 @@ class PolicyHttpsServer:
         name = (request.host or "").rsplit(":", 1)[0].lower()
         return self._responses.get(name) or self._responses.get("*") or PolicyResponse(status=404)
 
-    async def _answer(self, writer: asyncio.StreamWriter, request: ReceivedRequest) -> None:
-        response = self._response_for(request)
+    async def _answer(self, writer: asyncio.StreamWriter, response: PolicyResponse) -> None:
         if response.delay:
             await asyncio.sleep(response.delay)
         if response.raw is not None:

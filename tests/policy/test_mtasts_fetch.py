@@ -17,6 +17,7 @@ from sts_kit import PolicyServerFactory, make_config, zones
 from smtpdiag.model import StsFetchError
 from smtpdiag.policy.fetch import fetch_policy
 from smtpdiag.testing.certs import TestPki
+from smtpdiag.testing.dnsserver import ipv6_loopback_available
 from smtpdiag.testing.httpsserver import PolicyResponse, policy_text
 
 DOMAIN = "example.test"
@@ -282,3 +283,40 @@ async def test_untrusted_without_ca_file(dns_server, policy_server, pki: TestPki
     config = replace(make_config(dns, pki, web), tls=TlsConfig())
     result, _, _ = await fetch(config)
     assert result.error is StsFetchError.CERT_UNTRUSTED
+
+
+async def test_no_close_notify_is_accepted(dns_server, policy_server, pki: TestPki) -> None:
+    # Many HTTPS servers close without a TLS close_notify; senders accept the body when
+    # its framing says it is complete (and so does this fetch).
+    dns = await dns_server(zones())
+    web = await policy_server(PolicyResponse(POLICY, abort=True))
+    result, body, _ = await fetch(make_config(dns, pki, web))
+    assert result.error is None, result.detail
+    assert body == POLICY
+
+
+async def test_hostile_headers_are_sanitized(dns_server, policy_server, pki: TestPki) -> None:
+    dns = await dns_server(zones())
+    web = await policy_server(
+        PolicyResponse(
+            b"",
+            status=302,
+            location="https://evil.test/\x1b[31mred",
+            content_type="x/\x1b]0;t\x07y",
+        )
+    )
+    result, _, _ = await fetch(make_config(dns, pki, web))
+    assert result.error is StsFetchError.HTTP_STATUS
+    assert result.detail is not None and "\x1b" not in result.detail
+    assert result.content_type is not None and "\x1b" not in result.content_type
+    assert "\x07" not in result.content_type
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
+async def test_ipv6_policy_host(dns_server, policy_server, pki: TestPki) -> None:
+    dns = await dns_server(zones(policy_host="AAAA ::1"))
+    web = await policy_server(PolicyResponse(POLICY), host="::1")
+    config = make_config(dns, pki, web, allow_targets=("127.0.0.0/8", "::1/128"))
+    result, body, _ = await fetch(config)
+    assert result.error is None, result.detail
+    assert result.address == "::1" and body == POLICY
