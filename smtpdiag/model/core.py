@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
-SCHEMA_VERSION = "3.0"
+SCHEMA_VERSION = "3.1"
 
 
 # --------------------------------------------------------------------------- DNS

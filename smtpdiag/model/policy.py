@@ -32,6 +32,7 @@ __all__ = [
     "TlsaLookup",
     "TlsaRecord",
     "TlsRpt",
+    "TlsRptProblem",
     "TlsRptResult",
     "TlsRptStatus",
 ]
@@ -248,11 +249,24 @@ class DaneCheck:
 
 
 class TlsRptStatus(StrEnum):
+    """The outcome of the TLS-RPT lookup."""
+
     NOT_PUBLISHED = "not-published"
     INVALID = "invalid"
     VALID = "valid"
     DNS_ERROR = "dns-error"
     NOT_CHECKED = "not-checked"
+
+
+class TlsRptProblem(StrEnum):
+    """One reason a ``_smtp._tls`` record is not usable (RFC 8460 3)."""
+
+    MULTIPLE = "multiple-records"  #: more than one v=TLSRPTv1 record: senders ignore all
+    SYNTAX = "syntax"  #: a field is not key=value, or an empty field
+    NO_RUA = "no-rua"  #: no rua= field (it is required)
+    DUPLICATE_RUA = "duplicate-rua"  #: rua= given twice
+    BAD_URI = "bad-uri"  #: a rua URI is not a mailto: address or an https: URL
+    NOT_TEXT = "not-text"  #: not printable ASCII
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +277,7 @@ class TlsRpt:
     query: DnsQuery | None = None
     text: str | None = None
     rua: tuple[str, ...] = ()  #: mailto: and https: URIs
-    problems: tuple[str, ...] = ()  #: problem ids (kebab-case), see smtpdiag.policy.tlsrpt
+    problems: tuple[TlsRptProblem, ...] = ()
 
 
 # -------------------------------------------------------------------- together

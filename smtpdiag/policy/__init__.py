@@ -1,4 +1,4 @@
-"""The TLS policy stage: MTA-STS (:mod:`.mtasts`, :mod:`.fetch`), DANE and TLS-RPT."""
+"""The policy stage: a domain's MTA-STS, DANE and TLS-RPT, as typed observations."""
 
 from __future__ import annotations
 
