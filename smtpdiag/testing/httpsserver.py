@@ -135,7 +135,8 @@ class PolicyResponse:
         total = self.total
         while sent < total:
             n = min(step, total - sent)
-            piece = self.body[sent : sent + n] if sent < len(self.body) else b"x" * n
+            piece = self.body[sent : sent + n]
+            piece += b"x" * (n - len(piece))  # filler after the body
             sent += len(piece)
             yield piece
 
