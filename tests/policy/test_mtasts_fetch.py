@@ -320,3 +320,17 @@ async def test_ipv6_policy_host(dns_server, policy_server, pki: TestPki) -> None
     result, body, _ = await fetch(config)
     assert result.error is None, result.detail
     assert result.address == "::1" and body == POLICY
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["bad domain.test", "a..test", "exämple.test", "x" * 250 + ".test", "-\r\nHost: evil.test"],
+)
+async def test_invalid_domain_no_io(domain: str, dns_server, pki: TestPki) -> None:
+    dns = await dns_server(zones())
+    loop = asyncio.get_running_loop()
+    result, body = await fetch_policy(domain, make_config(dns, pki), deadline=loop.time() + 5)
+    assert result.error is StsFetchError.DNS and body is None
+    assert dns.received == []
+    assert result.detail is not None and "\n" not in result.detail
+    assert "\r" not in result.url and "\n" not in result.url
