@@ -334,3 +334,30 @@ async def test_invalid_domain_no_io(domain: str, dns_server, pki: TestPki) -> No
     assert dns.received == []
     assert result.detail is not None and "\n" not in result.detail
     assert "\r" not in result.url and "\n" not in result.url
+
+
+async def test_endless_informational_responses_are_bounded(
+    dns_server, policy_server, pki: TestPki
+) -> None:
+    # 1xx responses are skipped, but their bytes count: 250 KB of "100 Continue" ends
+    # the fetch (wire limit 2 x 64 KiB + 64 KiB) instead of reading forever.
+    dns = await dns_server(zones())
+    web = await policy_server(PolicyResponse(raw=b"HTTP/1.1 100 Continue\r\n\r\n" * 10_000))
+    result, body, elapsed = await fetch(make_config(dns, pki, web))
+    assert result.error is StsFetchError.TOO_LARGE and body is None
+    assert elapsed < 3.0
+
+
+async def test_a_few_informational_responses_are_skipped(
+    dns_server, policy_server, pki: TestPki
+) -> None:
+    dns = await dns_server(zones())
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(
+        POLICY
+    )
+    web = await policy_server(
+        PolicyResponse(raw=b"HTTP/1.1 100 Continue\r\n\r\n" * 3 + head + POLICY)
+    )
+    result, body, _ = await fetch(make_config(dns, pki, web))
+    assert result.error is None, result.detail
+    assert body == POLICY
