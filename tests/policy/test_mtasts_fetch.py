@@ -239,8 +239,9 @@ async def test_connection_refused(dns_server, pki: TestPki) -> None:
 
 
 @contextlib.asynccontextmanager
-async def plain_server(reply: bytes) -> AsyncIterator[int]:
-    """A TCP server that answers in plain text and closes (no TLS)."""
+async def plain_server(reply: bytes, hold: float = 0.0) -> AsyncIterator[int]:
+    """A TCP server that answers in plain text (no TLS), holds the connection open for
+    ``hold`` seconds (or until the client goes), and closes."""
     done: list[asyncio.Event] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -250,6 +251,9 @@ async def plain_server(reply: bytes) -> AsyncIterator[int]:
             writer.write(reply)
             with contextlib.suppress(OSError):
                 await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(hold):
+                    await reader.read()  # returns when the client closes
         finally:
             writer.transport.abort()
             finished.set()
@@ -361,3 +365,12 @@ async def test_a_few_informational_responses_are_skipped(
     result, body, _ = await fetch(make_config(dns, pki, web))
     assert result.error is None, result.detail
     assert body == POLICY
+
+
+async def test_silent_server_handshake_times_out(dns_server, pki: TestPki) -> None:
+    # Accepts TCP and never speaks: the TLS handshake hangs until the fetch's limit.
+    dns = await dns_server(zones())
+    async with plain_server(b"", hold=5.0) as port:
+        result, _, elapsed = await fetch(make_config(dns, pki, port=port, fetch_timeout=0.5))
+    assert result.error is StsFetchError.TIMEOUT and result.address == "127.0.0.1"
+    assert elapsed < 0.5 + MARGIN
