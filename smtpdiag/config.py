@@ -10,6 +10,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
+from .defaults import TIMEOUTS
 from .errors import ConfigError
 from .model import AddressFamily, TlsMode
 
@@ -58,12 +59,12 @@ class Timeouts:
         total: Overall deadline of the whole probe (DNS and all routes).
     """
 
-    dns: float = 5.0
-    connect: float = 5.0
-    greeting: float = 10.0
-    command: float = 10.0
-    tls: float = 10.0
-    total: float = 30.0
+    dns: float = TIMEOUTS["dns"]
+    connect: float = TIMEOUTS["connect"]
+    greeting: float = TIMEOUTS["greeting"]
+    command: float = TIMEOUTS["command"]
+    tls: float = TIMEOUTS["tls"]
+    total: float = TIMEOUTS["total"]
 
     def __post_init__(self) -> None:
         for name in ("dns", "connect", "greeting", "command", "tls", "total"):

@@ -36,18 +36,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from ..model import Action, ActionKind, ProbeReport, Severity
 from ..narrate import bounce as words
-from ..narrate.actions import schedule_from
 from ..textsafe import clean
+from ..timefmt import aware_now, utc_iso
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
 from .codescan import HOST_RE, Scan, canon, generic, recipient_from_text, scan
 from .confirmation import Confirmation, ConfirmStatus, judge
 from .dsn import FIELD_LIMIT, MAX_INPUT, Doc, RecipientStatus, address, read, text_blocks
-from .facts import aware_now, iso
-from .knowledge import RFC5321_RETRY, CodeKnowledge, RetrySchedule
+from .knowledge import RFC5321_RETRY, CodeKnowledge, RetrySchedule, schedule_from
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
 
 __all__ = [
@@ -157,8 +157,9 @@ class Explanation:
 # --------------------------------------------------------------------- precedence
 
 
-@dataclass(frozen=True, slots=True)
-class _Evidence:
+# Internal records are NamedTuples: a frozen dataclass costs ~10x more to define, and
+# every `explain` process pays for each one at import.
+class _Evidence(NamedTuple):
     basic: int | None
     enhanced: str | None
     line: str
@@ -329,7 +330,7 @@ def parse_recipients(text: str | bytes) -> tuple[ParsedBounce, ...]:
         return tuple(_build(doc, r) for r in wanted)
     blocks = text_blocks(doc.human)
     if blocks:
-        return tuple(_build(replace(doc, human=block), None) for block in blocks)
+        return tuple(_build(doc._replace(human=block), None) for block in blocks)
     return (_build(doc, None),)
 
 
@@ -457,8 +458,7 @@ class Assessment:
     retry_at: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Judged:
+class _Judged(NamedTuple):
     """A found bounce's registry entries, reason and decision."""
 
     code: StatusCode | None
@@ -528,7 +528,7 @@ def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Expl
             knowledge=None,
             severity=None,
             summary=words.NOT_FOUND,
-            generated_at=iso(now),
+            generated_at=utc_iso(now, "seconds"),
         )
     j = _judge(parsed)
     code = j.code
@@ -544,7 +544,7 @@ def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Expl
         matched_causes=_matched(code.code, parsed.text) if code else (),
         action=_action_for(j.decision, j.reason, code, k, parsed.action, now),
         notes=_explain_notes(parsed, j),
-        generated_at=iso(now),
+        generated_at=utc_iso(now, "seconds"),
         reason=j.reason,
         decision=j.decision,
     )

@@ -12,12 +12,12 @@ bounce with only ``550 ...`` still gets a meaning.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from ..lazydata import LazyTable, load_json
+from ..lazyre import LazyPattern
 from ..model import Severity
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 
 #: RFC 3463 section 2: ``status-code = class "." subject "." detail``; subject and detail
 #: are ``1*3digit``. Anchored: the whole string must be a code.
-ENHANCED_CODE_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+ENHANCED_CODE_RE = LazyPattern(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ and a lone ``2.x.y`` are not codes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import islice
+from typing import NamedTuple
 
 from ..lazyre import LazyPattern
 from .codes import parse_code
@@ -55,8 +55,7 @@ _TO_BEFORE_RE = LazyPattern(r"(?:\bto:?\s{1,3}<?|<)$", re.I)
 _FROM_BEFORE_RE = LazyPattern(r"\bfrom:?\s{1,3}<?$", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class Scan:
+class Scan(NamedTuple):
     """The codes found in a text.
 
     Attributes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..model import Diagnosis, ResolutionKind, RuleId, Severity, Verdict
 
@@ -79,8 +79,7 @@ class Confirmation:
     primary: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ConfirmFacts:
+class ConfirmFacts(NamedTuple):
     """What the sentence for a basis names.
 
     Attributes:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..lazyre import LazyPattern
 from ..textsafe import clean
@@ -98,8 +98,7 @@ class RecipientStatus:
     remote_mta: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Doc:
+class Doc(NamedTuple):
     """A bounce decoded once: its DSN groups and its human-readable text.
 
     Attributes:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..lazydata import LazyTable, load_json
-from ..model import ActionKind, Severity
+from ..model import ActionKind, RetryAttempt, Severity
+from ..timefmt import utc_iso
 
 __all__ = [
     "KNOWLEDGE",
@@ -28,6 +30,7 @@ __all__ = [
     "RetrySchedule",
     "StepSpec",
     "get",
+    "schedule_from",
 ]
 
 
@@ -168,6 +171,23 @@ RFC5321_RETRY = RetrySchedule(
         "days before giving up."
     ),
 )
+
+
+def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
+    """Concrete retry instants counted from ``now`` (ISO 8601 UTC, to the second)."""
+    out = []
+    offsets = schedule.offsets_s
+    for i, (delay, offset) in enumerate(zip(schedule.delays_s, offsets, strict=True)):
+        out.append(
+            RetryAttempt(
+                number=i + 1,
+                after_previous_s=delay,
+                offset_s=offset,
+                at=utc_iso(now + timedelta(seconds=offset), "seconds"),
+                final=i == len(offsets) - 1,
+            )
+        )
+    return tuple(out)
 
 
 def _steps(items: list[dict[str, Any]]) -> tuple[StepSpec, ...]:

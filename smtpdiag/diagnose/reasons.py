@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from ..lazyre import LazyPattern
 from .codes import parse_code
@@ -417,8 +418,7 @@ _TEXT_REASONS: tuple[tuple[LazyPattern, Reason], ...] = (
 _ANY = range(1000)  # every detail (1*3digit)
 
 
-@dataclass(frozen=True, slots=True)
-class _ReasonRow:
+class _ReasonRow(NamedTuple):
     """One row of :data:`_REASONS`: a code's subject and details, optionally its class and
     words the reply must hold, and the reason it gives."""
 

@@ -7,17 +7,15 @@ The seed texts are data (``diagnose/knowledge.py``); the sentences added around 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
 
 from ..diagnose import knowledge
-from ..diagnose.facts import Facts, RouteView, iso
-from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
+from ..diagnose.facts import Facts, RouteView
+from ..diagnose.knowledge import CodeKnowledge, schedule_from
 from ..model import (
     Action,
     ActionKind,
     CauseId,
     Persistence,
-    RetryAttempt,
     Step,
     StepId,
     StepStatus,
@@ -25,23 +23,6 @@ from ..model import (
 from .common import routes_brief
 
 __all__ = ["cause_texts", "causes", "make_action", "make_steps", "neighbours", "schedule_from"]
-
-
-def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
-    """Concrete retry instants counted from ``now``."""
-    out = []
-    offsets = schedule.offsets_s
-    for i, (delay, offset) in enumerate(zip(schedule.delays_s, offsets, strict=True)):
-        out.append(
-            RetryAttempt(
-                number=i + 1,
-                after_previous_s=delay,
-                offset_s=offset,
-                at=iso(now + timedelta(seconds=offset)),
-                final=i == len(offsets) - 1,
-            )
-        )
-    return tuple(out)
 
 
 def _k(code: str) -> CodeKnowledge:
