@@ -121,7 +121,6 @@ def tls_reason_text(rec: PhaseRecord) -> str:
 _SKIP_WORDS = {
     SkipReason.DEADLINE: "not attempted: the deadline passed before its turn",
     SkipReason.ADDRESS_POLICY: "not attempted: the address is not global unicast",
-    SkipReason.FAMILY_FILTER: "not attempted: address family excluded",
 }
 
 
