@@ -22,7 +22,7 @@ from ..model import (
 )
 from .common import routes_brief
 
-__all__ = ["cause_texts", "causes", "make_action", "make_steps", "neighbours", "schedule_from"]
+__all__ = ["cause_texts", "make_action", "make_steps", "neighbours", "schedule_from"]
 
 
 def _k(code: str) -> CodeKnowledge:
@@ -105,14 +105,6 @@ def make_steps(code: str, done: Mapping[str, str]) -> tuple[Step, ...]:
     if unknown:  # pragma: no cover - a typo in a rule
         raise KeyError(f"unknown steps for {code}: {sorted(unknown)}")
     return tuple(out)
-
-
-def causes(code: str, slugs: Iterable[str]) -> tuple[CauseId, ...]:
-    """The ids of the code's causes named by ``slugs`` (each checked, order kept)."""
-    k = _k(code)
-    for s in slugs:
-        k.cause(s)  # raises on a slug the seed does not have
-    return tuple(CauseId(f"{code}/{s}") for s in dict.fromkeys(slugs))
 
 
 def cause_texts(ids: Iterable[CauseId]) -> tuple[str, ...]:
