@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 __all__ = ["LazyTable", "load_json"]
 
+K = TypeVar("K")
 V = TypeVar("V")
 
 
@@ -24,26 +25,26 @@ def load_json(module_file: str, name: str) -> Any:
         return json.load(f)
 
 
-class LazyTable(Mapping[str, V]):
+class LazyTable(Mapping[K, V]):
     """A read-only mapping built by ``load`` the first time it is read."""
 
     __slots__ = ("_data", "_load")
 
-    def __init__(self, load: Callable[[], dict[str, V]]) -> None:
+    def __init__(self, load: Callable[[], dict[K, V]]) -> None:
         self._load = load
-        self._data: dict[str, V] | None = None
+        self._data: dict[K, V] | None = None
 
     @property
-    def data(self) -> dict[str, V]:
+    def data(self) -> dict[K, V]:
         """The loaded table."""
         if self._data is None:
             self._data = self._load()
         return self._data
 
-    def __getitem__(self, key: str) -> V:
+    def __getitem__(self, key: K) -> V:
         return self.data[key]
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self.data)
 
     def __len__(self) -> int:

@@ -47,7 +47,7 @@ from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
 from .codescan import HOST_RE, Scan, canon, generic, recipient_from_text, scan
 from .confirmation import Confirmation, ConfirmStatus, judge
 from .dsn import FIELD_LIMIT, MAX_INPUT, Doc, RecipientStatus, address, read, text_blocks
-from .knowledge import RFC5321_RETRY, CodeKnowledge, RetrySchedule, schedule_from
+from .knowledge import CodeKnowledge, RetrySchedule, rfc5321_retry, schedule_from
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
 
 __all__ = [
@@ -433,8 +433,8 @@ def _action_for(
         return Action(
             kind,
             words.action_summary(decision, reason, code.code if code else None, action),
-            schedule_from(RFC5321_RETRY, now),
-            RFC5321_RETRY.after_schedule,
+            schedule_from(rfc5321_retry(), now),
+            rfc5321_retry().after_schedule,
         )
     return Action(kind, words.action_summary(decision, reason, code.code if code else None, action))
 
@@ -488,7 +488,7 @@ def _retry_plan(code: StatusCode | None) -> RetrySchedule:
     k = knowledge.get(code.code) if code else None
     if k is not None and k.retry is not None and k.action_kind is ActionKind.RETRY:
         return k.retry
-    return RFC5321_RETRY
+    return rfc5321_retry()
 
 
 def assess(parsed: ParsedBounce, *, now: datetime | None = None) -> Assessment:

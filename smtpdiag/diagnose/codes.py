@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
 from ..lazydata import LazyTable, load_json
 from ..lazyre import LazyPattern
@@ -117,45 +118,18 @@ class BasicCode:
     reference: str
 
 
-#: RFC 3463 section 2 (class sub-codes).
-CLASSES: dict[int, tuple[str, str]] = {
-    2: (
-        "Success",
-        "The DSN reports a positive delivery action; the detail may tell of a conversion.",
-    ),
-    4: (
-        "Persistent Transient Failure",
-        "The message as sent is valid, but a temporary event prevents sending it; "
-        "sending later may succeed (soft bounce).",
-    ),
-    5: (
-        "Permanent Failure",
-        "Resending the message in its current form will not succeed; something about "
-        "the message or the destination must change (hard bounce).",
-    ),
-}
+@cache
+def _data() -> dict[str, Any]:
+    """``registry.json``, read once."""
+    data: dict[str, Any] = load_json(__file__, "registry.json")
+    return data
 
-#: RFC 3463 section 2 (subject sub-codes).
-SUBJECTS: dict[int, tuple[str, str]] = {
-    0: ("Other or Undefined Status", "No further information is known."),
-    1: ("Addressing Status", "A problem with the sender's or the recipient's address."),
-    2: ("Mailbox Status", "A problem with the recipient's mailbox (the address itself is valid)."),
-    3: (
-        "Mail System Status",
-        "A problem with the destination mail system (the receiving server's infrastructure).",
-    ),
-    4: (
-        "Network and Routing Status",
-        "A problem with the network or the routing of the message to its destination.",
-    ),
-    5: ("Mail Delivery Protocol Status", "A problem with the SMTP protocol exchange."),
-    6: ("Message Content or Media Status", "A problem with the message content or its media."),
-    7: ("Security or Policy Status", "A security or policy condition (authentication, filters)."),
-}
+
+def _meanings(key: str) -> dict[int, tuple[str, str]]:
+    return {int(k): (v["title"], v["description"]) for k, v in _data()[key].items()}
 
 
 def _registry() -> dict[str, RegistryEntry]:
-    rows = load_json(__file__, "registry.json")["rows"]
     return {
         r["key"]: RegistryEntry(
             key=r["key"],
@@ -166,13 +140,28 @@ def _registry() -> dict[str, RegistryEntry]:
             reference=r["reference"],
             note=r.get("note"),
         )
-        for r in rows
+        for r in _data()["rows"]
     }
 
 
-#: The registry: ``"X.s.d"`` -> entry, one row per code in ``registry.json`` (data,
-#: read on the first lookup).
+def _basic_codes() -> dict[int, BasicCode]:
+    return {
+        b["code"]: BasicCode(
+            b["code"], b["title"], severity_for_class(b["code"] // 100), b["reference"]
+        )
+        for b in _data()["basic"]
+    }
+
+
+# The tables are data in ``registry.json``, read on the first lookup.
+#: RFC 3463 section 2 (class sub-codes): class -> (title, description).
+CLASSES: Mapping[int, tuple[str, str]] = LazyTable(lambda: _meanings("classes"))
+#: RFC 3463 section 2 (subject sub-codes): subject -> (title, description).
+SUBJECTS: Mapping[int, tuple[str, str]] = LazyTable(lambda: _meanings("subjects"))
+#: The registry: ``"X.s.d"`` -> entry, one row per code.
 REGISTRY: Mapping[str, RegistryEntry] = LazyTable(_registry)
+#: Basic reply codes: number -> entry (RFC 5321 4.2.3, 556 from RFC 7505).
+BASIC_CODES: Mapping[int, BasicCode] = LazyTable(_basic_codes)
 
 
 def severity_for_class(klass: int) -> Severity:
@@ -207,9 +196,8 @@ def lookup(code: str) -> StatusCode | None:
     klass, subject, detail = parsed
     canonical = f"{klass}.{subject}.{detail}"
     class_title, class_desc = CLASSES[klass]
-    subject_title, subject_desc = SUBJECTS.get(
-        subject, ("Unknown subject", "The subject is not defined by RFC 3463.")
-    )
+    unknown = _data()["unknown_subject"]
+    subject_title, subject_desc = SUBJECTS.get(subject, (unknown["title"], unknown["description"]))
     entry = REGISTRY.get(f"X.{subject}.{detail}")
     if entry is None:
         return StatusCode(
@@ -243,62 +231,12 @@ def lookup(code: str) -> StatusCode | None:
     )
 
 
-_BASIC: tuple[tuple[int, str, str], ...] = (
-    (211, "System status, or system help reply", "RFC 5321"),
-    (214, "Help message", "RFC 5321"),
-    (220, "Service ready", "RFC 5321"),
-    (221, "Service closing transmission channel", "RFC 5321"),
-    (250, "Requested mail action okay, completed", "RFC 5321"),
-    (251, "User not local; will forward", "RFC 5321"),
-    (252, "Cannot VRFY user, but will accept message and attempt delivery", "RFC 5321"),
-    (354, "Start mail input", "RFC 5321"),
-    (421, "Service not available, closing transmission channel", "RFC 5321"),
-    (
-        450,
-        "Requested mail action not taken: mailbox unavailable (busy or temporarily "
-        "blocked for policy reasons)",
-        "RFC 5321",
-    ),
-    (451, "Requested action aborted: local error in processing", "RFC 5321"),
-    (452, "Requested action not taken: insufficient system storage", "RFC 5321"),
-    (455, "Server unable to accommodate parameters", "RFC 5321"),
-    (500, "Syntax error, command unrecognized", "RFC 5321"),
-    (501, "Syntax error in parameters or arguments", "RFC 5321"),
-    (502, "Command not implemented", "RFC 5321"),
-    (503, "Bad sequence of commands", "RFC 5321"),
-    (504, "Command parameter not implemented", "RFC 5321"),
-    (
-        550,
-        "Requested action not taken: mailbox unavailable (not found, no access, or "
-        "rejected for policy reasons)",
-        "RFC 5321",
-    ),
-    (551, "User not local; please try another path", "RFC 5321"),
-    (552, "Requested mail action aborted: exceeded storage allocation", "RFC 5321"),
-    (553, "Requested action not taken: mailbox name not allowed", "RFC 5321"),
-    (554, "Transaction failed (or, as greeting: no SMTP service here)", "RFC 5321"),
-    (555, "MAIL FROM/RCPT TO parameters not recognized or not implemented", "RFC 5321"),
-    (556, "Domain does not accept mail (null MX)", "RFC 7505"),
-)
-
-#: Basic reply codes: number -> entry.
-BASIC_CODES: dict[int, BasicCode] = {
-    code: BasicCode(code, title, severity_for_class(code // 100), ref)
-    for code, title, ref in _BASIC
-}
-
-
 def lookup_basic(code: int) -> BasicCode | None:
     """The basic reply code's meaning; unknown ``4yz``/``5yz`` codes get their class meaning."""
     if code in BASIC_CODES:
         return BASIC_CODES[code]
     if 200 <= code <= 599:
         first = code // 100
-        title = {
-            2: "Positive completion",
-            3: "Positive intermediate",
-            4: "Transient negative completion (try again later)",
-            5: "Permanent negative completion (do not repeat as is)",
-        }[first]
+        title = _data()["basic_classes"][str(first)]
         return BasicCode(code, title, severity_for_class(first), "RFC 5321 4.2.1")
     return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from ..lazydata import LazyTable, load_json
@@ -23,13 +24,13 @@ from ..timefmt import utc_iso
 
 __all__ = [
     "KNOWLEDGE",
-    "RFC5321_RETRY",
     "SEED_CODES",
     "Cause",
     "CodeKnowledge",
     "RetrySchedule",
     "StepSpec",
     "get",
+    "rfc5321_retry",
     "schedule_from",
 ]
 
@@ -159,18 +160,25 @@ class CodeKnowledge:
         return self.steps + self.mx_analysis + self.routing_analysis
 
 
-_MIN = 60
-_HOUR = 3600
+@cache
+def _data() -> dict[str, Any]:
+    """``knowledge.json``, read once."""
+    data: dict[str, Any] = load_json(__file__, "knowledge.json")
+    return data
 
-#: Retry plan for soft codes without a seed schedule (RFC 5321 4.5.4.1: retry no sooner
-#: than every 30 minutes, give up after at least 4-5 days).
-RFC5321_RETRY = RetrySchedule(
-    (30 * _MIN, 30 * _MIN, 1 * _HOUR, 2 * _HOUR, 4 * _HOUR),
-    after_schedule=(
-        "RFC 5321 4.5.4.1: keep retrying at intervals of at least 30 minutes for 4-5 "
-        "days before giving up."
-    ),
-)
+
+def _retry(plan: dict[str, Any] | None) -> RetrySchedule | None:
+    if plan is None:
+        return None
+    return RetrySchedule(tuple(plan["delays_s"]), plan["after_schedule"])
+
+
+@cache
+def rfc5321_retry() -> RetrySchedule:
+    """Retry plan for soft codes without a seed schedule (RFC 5321 4.5.4.1)."""
+    plan = _retry(_data()["rfc5321_retry"])
+    assert plan is not None
+    return plan
 
 
 def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
@@ -195,7 +203,6 @@ def _steps(items: list[dict[str, Any]]) -> tuple[StepSpec, ...]:
 
 
 def _entry(e: dict[str, Any]) -> CodeKnowledge:
-    retry = e["retry"]
     return CodeKnowledge(
         code=e["code"],
         title=e["title"],
@@ -214,7 +221,7 @@ def _entry(e: dict[str, Any]) -> CodeKnowledge:
         actions_marketers=tuple(e["actions_marketers"]),
         actions_developers=tuple(e["actions_developers"]),
         best_practices=tuple(e["best_practices"]),
-        retry=RetrySchedule(tuple(retry["delays_s"]), retry["after_schedule"]) if retry else None,
+        retry=_retry(e["retry"]),
         action_kind=ActionKind(e["action_kind"]),
         action_summary=e["action_summary"],
         neighbours=tuple((code, why) for code, why in e["neighbours"]),
@@ -224,7 +231,7 @@ def _entry(e: dict[str, Any]) -> CodeKnowledge:
 
 
 def _load() -> dict[str, CodeKnowledge]:
-    entries = load_json(__file__, "knowledge.json")["entries"]
+    entries = _data()["entries"]
     return {e["code"]: _entry(e) for e in entries}
 
 
