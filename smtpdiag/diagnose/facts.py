@@ -10,9 +10,10 @@ parses ``PhaseRecord.detail`` or any other text our own adapters wrote.
 from __future__ import annotations
 
 import errno as errnos
+import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -358,6 +359,20 @@ class PersistenceFact:
     published: bool = False
 
 
+def _once(fn: Callable[[Facts], tuple[RouteView, ...]]) -> Callable[[Facts], tuple[RouteView, ...]]:
+    """A route selection computed once per :class:`Facts` (the rules ask for the same
+    ones many times per report)."""
+
+    @functools.wraps(fn)
+    def get(self: Facts) -> tuple[RouteView, ...]:
+        value = self._selections.get(fn.__name__)
+        if value is None:
+            value = self._selections[fn.__name__] = fn(self)
+        return value
+
+    return get
+
+
 #: Rules whose condition is transient by definition when no history says otherwise.
 _TRANSIENT_BY_NATURE = frozenset({RuleId.DNS_FAILED, RuleId.MX_LOOKUP_FAILED})
 
@@ -387,6 +402,9 @@ class Facts:
     persistence: Mapping[RuleId, PersistenceFact] = field(default_factory=dict)
     history_len: int = 0
     recovered: tuple[RuleId, ...] = ()
+    _selections: dict[str, tuple[RouteView, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def dns_ok(self) -> bool:
@@ -441,6 +459,7 @@ class Facts:
         return tuple(v for v in self.skipped if v.skip_reason is not SkipReason.ADDRESS_POLICY)
 
     @property
+    @_once
     def alt_only(self) -> tuple[RouteView, ...]:
         """Failed non-delivery-port routes that say nothing about delivery: any failure
         where the address's delivery port works, and unanswered connects where the
@@ -459,6 +478,7 @@ class Facts:
         return [v for v in self.views if v.result.route.family is family]
 
     @property
+    @_once
     def no_local_ipv6(self) -> tuple[RouteView, ...]:
         """IPv6 routes, when every one failed with ENETUNREACH while IPv4 connects: the
         prober has no IPv6 route, which says nothing about the destination."""
@@ -471,6 +491,7 @@ class Facts:
         return ()
 
     @property
+    @_once
     def family_unreachable(self) -> tuple[RouteView, ...]:
         """The routes of one address family, when every one of them is unreachable
         (EHOSTUNREACH/ENETUNREACH, ICMP) while the other family delivers: a degraded
@@ -492,6 +513,7 @@ class Facts:
         return ()
 
     @property
+    @_once
     def relevant_failed(self) -> tuple[RouteView, ...]:
         """Failed routes that matter for delivery (not :attr:`alt_only`, not a family the
         prober or the path cannot reach while the other family works)."""
