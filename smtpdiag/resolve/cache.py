@@ -154,6 +154,14 @@ class CachingResolver(dns.asyncresolver.Resolver):
             if answer is not None:
                 return answer
             kwargs["lifetime"] = max(lifetime - (time.monotonic() - started), 0.001)
+            try:
+                return await super().resolve(qname, rdtype, *args, **kwargs)
+            except dns.resolver.LifetimeTimeout as exc:
+                # Say the whole time waited, not only the full path's share of it.
+                errors = exc.kwargs.get("errors", []) if isinstance(exc.kwargs, dict) else []
+                raise dns.resolver.LifetimeTimeout(  # type: ignore[no-untyped-call]
+                    timeout=time.monotonic() - started, errors=errors
+                ) from None
         return await super().resolve(qname, rdtype, *args, **kwargs)
 
     async def _direct(
