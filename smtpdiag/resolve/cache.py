@@ -14,6 +14,7 @@ import socket
 import struct
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import dns.asyncresolver
@@ -28,7 +29,8 @@ import dns.rdatatype
 import dns.resolver
 
 from ..config import ResolverConfig
-from .resolver import build_resolver
+from ..model import DnsOutcome
+from .resolver import RawAnswer, build_resolver
 
 __all__ = ["CachingResolver", "caching_resolver"]
 
@@ -79,6 +81,10 @@ class CachingResolver(dns.asyncresolver.Resolver):
         super().__init__(configure=False)
         self._size = size
         self._answers: OrderedDict[_Key, dns.resolver.Answer] = OrderedDict()
+        # The same answers as the model reads them (query text, records), by (name, type),
+        # with their expiry: a provider's MX host is looked up by every one of its
+        # domains, and turning the answer into the model each time cost more than asking.
+        self._raw: OrderedDict[tuple[str, str], tuple[RawAnswer, float]] = OrderedDict()
         self._asking: dict[_Key, asyncio.Future[dns.resolver.Answer]] = {}
 
     async def resolve(
@@ -126,6 +132,33 @@ class CachingResolver(dns.asyncresolver.Resolver):
             while len(self._answers) > self._size:
                 self._answers.popitem(last=False)
         return answer
+
+    def peek(self, name: str, rdtype: str) -> RawAnswer | None:
+        """A kept answer to ``name``/``rdtype`` as :func:`~.resolver.query_raw` gives it,
+        without asking (``duration_ms`` 0: it took no time), or ``None``."""
+        key = (name.rstrip(".").lower(), rdtype.upper())
+        entry = self._raw.get(key)
+        if entry is None:
+            return None
+        raw, expires = entry
+        if expires <= time.time():
+            del self._raw[key]
+            return None
+        self._raw.move_to_end(key)
+        return RawAnswer(replace(raw.query, duration_ms=0.0), raw.records)
+
+    def keep(self, name: str, rdtype: str, raw: RawAnswer) -> None:
+        """Remember ``raw`` for :meth:`peek` while its answer is cached here."""
+        kind = rdtype.upper()
+        if kind not in _KEPT or raw.query.outcome not in (DnsOutcome.OK, DnsOutcome.NODATA):
+            return
+        qname = name.rstrip(".") or "."
+        answer = self._answers.get((dns.name.from_text(qname), kind))
+        if answer is None:
+            return
+        self._raw[(qname.lower(), kind)] = (raw, answer.expiration)
+        while len(self._raw) > self._size:
+            self._raw.popitem(last=False)
 
     async def _ask(
         self,

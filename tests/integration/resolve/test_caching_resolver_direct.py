@@ -77,3 +77,25 @@ async def test_a_silent_server_is_reported_with_the_whole_wait(dns_server) -> No
     said = re.search(r"after ([0-9.]+) s", raw.query.detail or "")
     assert said is not None and float(said.group(1)) >= 0.95, raw.query.detail  # not 0.5
     assert str(dns.nameserver) in (raw.query.detail or ""), raw.query.detail
+
+
+async def test_repeated_address_questions_are_answered_from_the_run(dns_server) -> None:  # type: ignore[no-untyped-def]
+    dns = await dns_server({"d.test": ZONE}, FAULTS)
+    resolver = caching_resolver(ResolverConfig((dns.nameserver,)), 2.0)
+    first = await query_raw(resolver, "mx1.d.test", "A", lifetime=2.0)
+    asked = len(dns.received)
+    again = await query_raw(resolver, "MX1.d.test.", "A", lifetime=2.0)
+    assert len(dns.received) == asked  # not asked again
+    for field in ("outcome", "answers", "nameserver", "cname", "detail"):
+        assert getattr(again.query, field) == getattr(first.query, field), field
+    assert [r.to_text() for r in again.records] == [r.to_text() for r in first.records]
+    assert again.query.duration_ms == 0.0  # it took no time, and says so
+    # A domain's MX answer (asked once per run) and failures are asked each time.
+    for name, rdtype in (("d.test", "MX"), ("fail.d.test", "A")):
+        before = len(dns.received)
+        await query_raw(resolver, name, rdtype, lifetime=2.0)
+        await query_raw(resolver, name, rdtype, lifetime=2.0)
+        assert len(dns.received) > before + 1, (name, rdtype)
+    # A question whose deadline has passed is not answered from memory either.
+    late = await query_raw(resolver, "mx1.d.test", "A", lifetime=0.0)
+    assert late.query.outcome is DnsOutcome.TIMEOUT
