@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from ..model import (
     AddressFamily,
@@ -315,6 +316,7 @@ def _refused(v: RouteView) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked for the same few hosts per domain
 def family_of(address: str) -> AddressFamily | None:
     """The family of an IP address given as text, or ``None`` if it is not one."""
     try:
@@ -359,16 +361,19 @@ class PersistenceFact:
     published: bool = False
 
 
-def _once(fn: Callable[[Facts], tuple[RouteView, ...]]) -> Callable[[Facts], tuple[RouteView, ...]]:
-    """A route selection computed once per :class:`Facts` (the rules ask for the same
-    ones many times per report)."""
+_Sel = TypeVar("_Sel", bound=tuple[object, ...])
+
+
+def _once(fn: Callable[[Facts], _Sel]) -> Callable[[Facts], _Sel]:
+    """A selection (of routes, of hosts) computed once per :class:`Facts` (the rules
+    ask for the same ones many times per report)."""
 
     @functools.wraps(fn)
-    def get(self: Facts) -> tuple[RouteView, ...]:
+    def get(self: Facts) -> _Sel:
         value = self._selections.get(fn.__name__)
         if value is None:
             value = self._selections[fn.__name__] = fn(self)
-        return value
+        return value  # type: ignore[return-value]  # stored by this same function
 
     return get
 
@@ -402,7 +407,7 @@ class Facts:
     persistence: Mapping[RuleId, PersistenceFact] = field(default_factory=dict)
     history_len: int = 0
     recovered: tuple[RuleId, ...] = ()
-    _selections: dict[str, tuple[RouteView, ...]] = field(
+    _selections: dict[str, tuple[object, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -571,6 +576,7 @@ class Facts:
         return tuple(h for h in self.report.resolution.hosts if h.kind in kinds)
 
     @property
+    @_once
     def filtered_hosts(self) -> tuple[MxHost, ...]:
         """MX hosts with addresses, none of them in a probed family (``-4``/``-6``).
 

@@ -51,6 +51,8 @@ _READ_CHUNK = 256
 _READ_AHEAD = 4
 # Records buffered between the run and a slow consumer.
 _OUT_QUEUE = 1024
+# Routes whose per-domain result is kept for the next domain with the same route.
+_OWN_KEPT = 4096
 
 
 @dataclass(slots=True)
@@ -140,6 +142,9 @@ class _Routes:
         self._group = group
         self._stats = stats
         self._done: OrderedDict[RouteKey, RouteResult] = OrderedDict()
+        # route -> (the shared result, that result as this route's): most domains of a
+        # provider have the very same route, so it is made once, not once per domain.
+        self._own: dict[Route, tuple[RouteResult, RouteResult]] = {}
         self._pending: dict[RouteKey, asyncio.Future[RouteResult]] = {}
         self._gates: dict[str, _AddressGate] = {}
         self._overall = asyncio.Semaphore(settings.concurrency)
@@ -172,7 +177,14 @@ class _Routes:
         if done is None:
             return None
         self._done.move_to_end(key)
-        return for_domain(done, route)
+        own = self._own.get(route)
+        if own is not None and own[0] is done:
+            return own[1]
+        result = for_domain(done, route)
+        if len(self._own) >= _OWN_KEPT:
+            self._own.clear()  # bounded: routes of one-domain MX names come and go
+        self._own[route] = (done, result)
+        return result
 
     async def result_for(self, route: Route, deadline: float) -> tuple[RouteResult, bool]:
         """The route's result as the domain's own, and whether it was probed for

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..model import Route, RouteResult
 from .run import RunStats, _Engine, _Interrupted, _Routes
-from .wire import INTERRUPTED, LINE_LIMIT, Outbox
+from .wire import INTERRUPTED, LINE_LIMIT, Outbox, record_to_plain
 from .work import WorkUnit, from_plain, to_plain
 
 __all__ = ["main"]
@@ -102,7 +102,7 @@ class _Worker:
         except Exception as exc:  # a bug: the parent writes an error record for it
             self.outbox.put("rec", [tag, None, f"{type(exc).__name__}: {exc}"[:200]])
             return
-        self.outbox.put("rec", [tag, to_plain(record), None])
+        self.outbox.put("rec", [tag, record_to_plain(record), None])
 
 
 async def _serve() -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.triage import DomainRecord, ErrorRecord, RunStats, bulk_sync
+from smtpdiag.triage.wire import record_from_plain, record_to_plain
 from smtpdiag.triage.work import to_plain
 
 HOSTS = {
@@ -97,6 +98,10 @@ def test_one_and_several_workers_give_the_same_records(lab: BulkLab) -> None:
     assert len(by_domain) == len(names)
     assert {r.domain: _comparable(r) for r in many[0]} == by_domain
     assert [e.input for e in many[1]] == [e.input for e in one[1]]
+    # The written-out codec of the records the workers send is the generic one's twin.
+    for record in one[0]:
+        assert record_to_plain(record) == to_plain(record)
+        assert record_from_plain(record_to_plain(record)) == record
     verdicts = {r["verdict"] for r in by_domain.values()}
     assert {"healthy", "degraded"} <= verdicts  # own*: the certificate lacks its MX name
 
