@@ -202,10 +202,11 @@ def _history(report: ProbeReport, history: Sequence[ProbeReport], now: datetime)
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
     earlier = [_failures(build_facts(h, now)) for h in earlier_reports]
-    times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
-    fired_now = _failures(build_facts(report, now))
     persistence: dict[RuleId, PersistenceFact] = {}
+    # Without history (probe, bulk) the rules fire once, in _findings: not twice.
+    fired_now = _failures(build_facts(report, now)) if earlier else frozenset()
     if earlier:
+        times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
         for rule_id in fired_now:
             persistence[rule_id] = _persistence(rule_id, earlier, times)
     if report.resolution.kind is ResolutionKind.NULL_MX:

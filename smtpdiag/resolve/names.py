@@ -10,6 +10,7 @@ it has no MX records to resolve, so it is rejected here with a clear message.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -40,6 +41,7 @@ def _fail(text: str, reason: str) -> ConfigError:
     return ConfigError(f"invalid domain {shown(text, 80)}: {reason}")
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked for the same few hosts per domain
 def is_ip_literal(text: str) -> bool:
     """True when ``text`` is an IP address, bare or as an SMTP address literal.
 
