@@ -137,7 +137,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="domains worked on at once; bounds memory (512)",
     )
-    common.add_probe_options(p)
+    common.add_probe_options(p, policy=False)
     p.set_defaults(run=run)
 
 
