@@ -45,6 +45,8 @@ VALIDATOR = jsonschema.Draft202012Validator(load_schema())
 SERVERS: dict[str, tuple[Behaviour, str]] = {
     "good": (Behaviour.HEALTHY, "good"),
     "expired": (Behaviour.HEALTHY, "expired"),
+    "wrongname": (Behaviour.HEALTHY, "wrong-name"),
+    "untrusted": (Behaviour.HEALTHY, "untrusted"),
     "plain": (Behaviour.NO_STARTTLS, "good"),
 }
 #: Domains a test uses (their policy hosts are on the test certificates).
@@ -52,6 +54,8 @@ DOMAINS = (
     "healthy",
     "enforce-expired",
     "testing-expired",
+    "enforce-wrongname",
+    "enforce-untrusted",
     "uncovered",
     "fetch",
     "webpki",
@@ -201,6 +205,17 @@ async def test_mta_sts_cert_invalid(run: Any, mode: str, code: str | None, outco
     assert who(f)["opportunistic"] == ("deliver", None)
     assert f["payload"]["tls_rpt_results"] == ["certificate-expired"]
     assert doc["diagnosis"]["verdict"] == "degraded"
+
+
+@pytest.mark.parametrize(
+    ("server", "result"),
+    [("wrongname", "certificate-host-mismatch"), ("untrusted", "certificate-not-trusted")],
+)
+async def test_mta_sts_cert_result_types(run: Any, server: str, result: str) -> None:
+    _, doc = await run(Scenario(f"enforce-{server}", server=server, sts="enforce"))
+    f = finding(doc, "mta-sts-cert-invalid")
+    assert f["code"] == "4.4.2"
+    assert f["payload"]["tls_rpt_results"] == [result]
 
 
 async def test_mx_not_covered(run: Any) -> None:
