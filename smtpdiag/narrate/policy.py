@@ -11,11 +11,12 @@ from ..model import (
     SenderOutcome,
     StsStatus,
     TlsPolicy,
+    TlsRptStatus,
 )
 from ..textsafe import clean
 from .units import plural
 
-__all__ = ["policy_rows", "senders_line"]
+__all__ = ["looked_up", "policy_rows", "senders_line"]
 
 _STATUS_WORDS = {
     StsStatus.NOT_PUBLISHED: "not published (no _mta-sts TXT record)",
@@ -120,10 +121,20 @@ def _dane_rows(report: ProbeReport, p: TlsPolicy) -> list[tuple[str, str]]:
     return rows
 
 
-def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
-    """The TLS policy as (label, text) rows; empty when it was not looked up."""
+def looked_up(report: ProbeReport) -> bool:
+    """The policy stage looked something up (not off, not a domain without mail servers)."""
     p = report.policy
-    if p is None:
+    return p is not None and not (
+        p.mta_sts.status is StsStatus.NOT_CHECKED
+        and not p.dane
+        and p.tls_rpt.status is TlsRptStatus.NOT_CHECKED
+    )
+
+
+def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
+    """The TLS policy as (label, text) rows; empty when nothing was looked up."""
+    p = report.policy
+    if p is None or not looked_up(report):
         return []
     rows = _sts_rows(p) + _dane_rows(report, p)
     rpt = p.tls_rpt

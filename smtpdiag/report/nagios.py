@@ -43,6 +43,7 @@ from ..health.evaluate import (
 from ..health.thresholds import Thresholds
 from ..model import DaneState, Outcome, Phase, StsMode
 from ..narrate.health import policy_line
+from ..narrate.policy import looked_up
 from ..textsafe import clean
 
 __all__ = [
@@ -190,7 +191,7 @@ def _domain_perfdata(result: HealthResult) -> list[str]:
             )
         )
     policy = result.report.policy if result.report is not None else None
-    if policy is not None:
+    if policy is not None and result.report is not None and looked_up(result.report):
         mode = policy.mta_sts.mode
         value = _MODE_VALUE[mode] if mode is not None else 0
         items.append(_item(perfdata_label("mta_sts_mode"), str(value), "", "", "", "0", "2"))
@@ -243,7 +244,7 @@ def render_nagios(result: HealthResult, perfdata: PerfdataDetail = PerfdataDetai
         first += " | " + " ".join(head_perf)
     keys = [route_key(i) for i in range(len(result.routes))]
     long_lines = [f"[{_WORD[p.level]}] {_text(p.reason, 400)}" for p in result.problems]
-    if result.report is not None and result.report.policy is not None:
+    if result.report is not None and looked_up(result.report):
         long_lines.append(_text(policy_line(result.report), 400))
     long_lines += [_route_line(k, r) for k, r in zip(keys, result.routes, strict=True)]
     route_perf: list[str] = []
