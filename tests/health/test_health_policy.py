@@ -18,6 +18,7 @@ from smtpdiag.health import Thresholds
 from smtpdiag.health.evaluate import HealthStatus, ProblemKind, evaluate
 from smtpdiag.model import DaneState, ProbeReport, RouteResult, StsMode, TlsPolicy
 from smtpdiag.report.health_json import dumps_health, load_check_schema
+from smtpdiag.report.health_text import render_health_text
 from smtpdiag.report.junit import render_junit
 from smtpdiag.report.markdown import render_markdown
 from smtpdiag.report.nagios import render_nagios
@@ -139,6 +140,9 @@ def test_formats_carry_the_policy() -> None:
     md = render_markdown(result)
     assert "### TLS policy" in md and "mx2.example.org: NOT covered" in md
     assert "Who fails: opportunistic: deliver; MTA-STS (enforce): defer" in md
+
+    text = render_health_text(result)
+    assert "TLS policy: MTA-STS enforce (covers 1/2 MX)" in text
 
     junit = render_junit(result)
     assert "who fails: opportunistic: deliver; MTA-STS (enforce): defer" in junit
