@@ -254,11 +254,31 @@ async def lookup_tlsa(
         async with asyncio.TaskGroup() as group:
             tlsa = group.create_task(ask(tlsa_name(host, port), "TLSA"))
             addresses = [group.create_task(ask(host, rdtype)) for rdtype in ("A", "AAAA")]
-        return _lookup(host, port, tlsa.result(), [task.result() for task in addresses])
+        found, answers = tlsa.result(), [task.result() for task in addresses]
+        expanded = _expanded(host, answers)
+        if expanded is not None:
+            # RFC 7672 2.2.2: a host name that is a secure alias has its TLSA records
+            # at the expanded name first; the original name is the fallback.
+            there = await ask(tlsa_name(expanded, port), "TLSA")
+            if there.query.outcome in (DnsOutcome.OK, DnsOutcome.SERVFAIL):
+                found = there
+        return _lookup(host, port, found, answers)
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(host)) for host in wanted]
     return tuple(task.result() for task in tasks)
+
+
+def _expanded(host: str, addresses: Sequence[RawAnswer]) -> str | None:
+    """The host's CNAME-expanded name when its address answers are secure and came
+    through an alias, else ``None``."""
+    if _combined([dnssec_status(answer) for answer in addresses]) is not DnssecStatus.SECURE:
+        return None
+    for answer in addresses:
+        cname = answer.query.cname
+        if answer.query.outcome is DnsOutcome.OK and cname and _host(cname) != host:
+            return _host(cname)
+    return None
 
 
 def _lookup(host: str, port: int, raw: RawAnswer, addresses: Sequence[RawAnswer]) -> TlsaLookup:
@@ -311,13 +331,12 @@ def _outside_validity(certs: Sequence[x509.Certificate], now: datetime) -> bool:
 
 
 def _reference_ids(lookup: TlsaLookup, mx: str) -> tuple[str, ...]:
-    """RFC 7672 3.2.2: the MX host name and the TLSA base domain (the name the TLSA
-    records were found under, after CNAME expansion)."""
-    names = [_host(mx), lookup.mx]
-    if lookup.query.cname:
-        prefix = f"_{lookup.port}._tcp."
-        base = _host(lookup.query.cname)
-        names.append(base.removeprefix(prefix))
+    """RFC 7672 3.2.2: the MX host name and the TLSA base domain: the host name the
+    TLSA records were asked under (the CNAME-expanded MX host name when they were
+    found there, 2.2.2). A CNAME at the TLSA owner name itself only redirects the
+    lookup; its target is no reference identifier (RFC 7671 7)."""
+    base = _host(lookup.query.name).removeprefix(f"_{lookup.port}._tcp.")
+    names = [_host(mx), lookup.mx, base]
     return tuple(dict.fromkeys(name for name in names if name))
 
 
@@ -376,6 +395,7 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
     if not certs:
         return DaneCheck(matched=False, failure=TlsRptResult.VALIDATION_FAILURE)
     names = _reference_ids(lookup, mx)
+    sent = {der.hex() for der in ders}  # a "2 0 0" anchor the server sent is judged in place
     selected: dict[tuple[int, int], bytes | None] = {}
 
     def pick(index: int, selector: int) -> bytes | None:
@@ -385,6 +405,9 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
         return selected[key]
 
     failure: TlsRptResult | None = None
+    # One verdict per anchor position: hostile records matching the same certificate
+    # many times cost one path verification, not one each.
+    judged: dict[int, TlsRptResult | None] = {}
     for r_index, record in enumerate(lookup.records):
         if not record.usable:
             continue
@@ -397,13 +420,15 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
             data = pick(c_index, record.selector)
             if data is None or not _matches(record, data):
                 continue
-            verdict = _ta_verdict(certs, certs[c_index], c_index, names, now)
+            if c_index not in judged:
+                judged[c_index] = _ta_verdict(certs, certs[c_index], c_index, names, now)
+            verdict = judged[c_index]
             if verdict is None:
                 return DaneCheck(
                     matched=True, usage=_DANE_TA, record_index=r_index, chain_index=c_index
                 )
             failure = failure or verdict
-        if record.selector == 0 and record.matching_type == 0:
+        if record.selector == 0 and record.matching_type == 0 and record.data not in sent:
             anchor = _certificate(record.data)
             if anchor is not None:
                 verdict = _ta_verdict(certs, anchor, None, names, now)

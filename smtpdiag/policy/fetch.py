@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +60,19 @@ _WIRE_SLACK = 64 * 1024
 _CLOSE_WAIT = 0.25
 
 _Address = tuple[str, AddressFamily]
+
+# A host name we can put into SNI, a Host header and a DNS question (RFC 1035 2.3.4
+# lengths; underscores allowed, some zones have them). Anything else is refused before
+# any I/O: it cannot name a policy host.
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,61}[A-Za-z0-9_])?")
+
+
+def _valid_host(host: str) -> bool:
+    return (
+        len(host) <= 253
+        and host.isascii()
+        and all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+    )
 
 
 def policy_url(domain: str, port: int = 443) -> str:
@@ -339,6 +353,8 @@ async def fetch_policy(
         async with scope:
             if end <= start:
                 raise _Failed(StsFetchError.TIMEOUT, "no time left before the deadline")
+            if not _valid_host(host):
+                raise _Failed(StsFetchError.DNS, f"{clean(host, 80)} is not a valid host name")
             allowed = _allowed(await _addresses(host, config, end), config)
             reader, writer = await _connect(allowed, host, config, progress)
             _check_certificate(writer, host, config)
@@ -356,7 +372,7 @@ async def fetch_policy(
             await _close(writer, body is not None, end)
     return (
         StsFetch(
-            url=policy_url(domain, config.policy.https_port),
+            url=clean(policy_url(domain, config.policy.https_port), 300),
             address=progress.address,
             status=progress.status,
             content_type=progress.content_type,

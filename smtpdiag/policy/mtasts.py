@@ -24,7 +24,6 @@ from ..model import (
     DnsOutcome,
     DnsQuery,
     MtaSts,
-    StsFetch,
     StsFetchError,
     StsMode,
     StsMxMatch,
@@ -138,7 +137,7 @@ def parse_record(texts: Sequence[str]) -> StsRecord | None:
     record_id, problems = _record_problems(text[: _MAX_RECORD_TEXT * 4])
     if len(sts) > 1:
         problems.insert(0, StsProblem.RECORD_MULTIPLE)
-    if any(not ch.isprintable() for ch in text):
+    if any(not ch.isprintable() and ch != "\t" for ch in text):
         problems.append(StsProblem.RECORD_SYNTAX)
     return StsRecord(
         text=clean(text, _MAX_RECORD_TEXT),
@@ -306,6 +305,7 @@ def _txt_texts(records: Sequence[object]) -> list[str]:
         if not isinstance(strings, tuple):
             continue
         data = b"".join(s for s in strings if isinstance(s, bytes))
+        # Bounded: a record longer than this is cut (an _mta-sts record is ~30 bytes).
         texts.append(data[: _MAX_RECORD_TEXT * 8].decode("utf-8", "replace"))
     return texts
 
@@ -367,9 +367,9 @@ async def lookup_mta_sts(
     from .fetch import fetch_policy
 
     fetch, body = await fetch_policy(domain, config, deadline=deadline)
-    if fetch.error is not None or body is None:
+    if body is None:  # fetch_policy names the error whenever it has no body
         status = StsStatus.WEBPKI_INVALID if fetch.error in _WEBPKI else StsStatus.FETCH_ERROR
-        return MtaSts(status, record_query=query, record=record, fetch=_errored(fetch))
+        return MtaSts(status, record_query=query, record=record, fetch=fetch)
     policy = parse_policy(body)
     if policy.problems:
         return MtaSts(
@@ -385,12 +385,3 @@ async def lookup_mta_sts(
         policy=policy,
         matches=matches,
     )
-
-
-def _errored(fetch: StsFetch) -> StsFetch:
-    # A fetch without a body always names why (the fetch sets it; this is the guard).
-    if fetch.error is None:
-        from dataclasses import replace
-
-        return replace(fetch, error=StsFetchError.PROTOCOL)
-    return fetch

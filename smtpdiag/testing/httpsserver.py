@@ -99,6 +99,8 @@ class PolicyResponse:
             closes), unless ``chunked``.
         chunked: Send the body with ``Transfer-Encoding: chunked``.
         raw: Bytes sent as they are instead of a response (malformed HTTP).
+        abort: End the connection without a TLS close_notify (a TCP close only), as a
+            crashed or truncating server would.
     """
 
     body: bytes = b""
@@ -113,6 +115,7 @@ class PolicyResponse:
     content_length: bool = True
     chunked: bool = False
     raw: bytes | None = None
+    abort: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.delay <= _MAX_DELAY or not 0 <= self.drip <= _MAX_DELAY:
@@ -132,7 +135,8 @@ class PolicyResponse:
         total = self.total
         while sent < total:
             n = min(step, total - sent)
-            piece = self.body[sent : sent + n] if sent < len(self.body) else b"x" * n
+            piece = self.body[sent : sent + n]
+            piece += b"x" * (n - len(piece))  # filler after the body
             sent += len(piece)
             yield piece
 
@@ -189,7 +193,8 @@ class PolicyHttpsServer:
         self._port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sni: deque[str | None] = deque(maxlen=_LOG_SIZE)
+        # Server name per handshake, keyed by the SSLObject's id until _serve takes it.
+        self._sni: dict[int, str | None] = {}
         self._requests: deque[ReceivedRequest] = deque(maxlen=_LOG_SIZE)
         self.connections = 0
 
@@ -226,7 +231,8 @@ class PolicyHttpsServer:
 
     def _on_sni(self, sslobj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
         # Chosen per handshake, so a test can change :attr:`cert` between fetches.
-        self._sni.append(name)
+        if len(self._sni) < _LOG_SIZE:
+            self._sni[id(sslobj)] = name
         sslobj.context = self._context(self.cert)
 
     async def start(self) -> None:
@@ -281,6 +287,7 @@ class PolicyHttpsServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self.connections += 1
+        ssl_object = writer.get_extra_info("ssl_object")
         if task is None or len(self._tasks) >= _MAX_CONNECTIONS:
             writer.transport.abort()
             return
@@ -295,9 +302,13 @@ class PolicyHttpsServer:
         try:
             async with asyncio.timeout(_SESSION_LIMIT):
                 head = await reader.readuntil(b"\r\n\r\n")
-                request = self._parse(head)
+                request = self._parse(head, self._sni.pop(id(ssl_object), None))
                 self._requests.append(request)
-                await self._answer(writer, request)
+                response = self._response_for(request)
+                await self._answer(writer, response)
+                if response.abort:
+                    await asyncio.sleep(0.05)  # let the bytes leave first
+                    writer.transport.abort()
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass  # the client went away, sent junk, or the session ran out
         except asyncio.CancelledError:
@@ -306,6 +317,7 @@ class PolicyHttpsServer:
             pass
         finally:
             self._tasks.discard(task)
+            self._sni.pop(id(ssl_object), None)
             # close() sends what is still buffered (abort() would drop it), then
             # close_notify; abort() after a bounded wait for a peer that reads nothing.
             writer.close()
@@ -314,7 +326,7 @@ class PolicyHttpsServer:
                     await writer.wait_closed()
             writer.transport.abort()
 
-    def _parse(self, head: bytes) -> ReceivedRequest:
+    def _parse(self, head: bytes, sni: str | None) -> ReceivedRequest:
         lines = head.decode("latin-1").split("\r\n")
         method, _, rest = lines[0].partition(" ")
         target = rest.partition(" ")[0]
@@ -323,7 +335,6 @@ class PolicyHttpsServer:
             name, _, value = line.partition(":")
             if name.strip().lower() == "host":
                 host = value.strip()
-        sni = self._sni[-1] if self._sni else None
         return ReceivedRequest(method, target, host, sni)
 
     def _response_for(self, request: ReceivedRequest) -> PolicyResponse:
@@ -332,8 +343,7 @@ class PolicyHttpsServer:
         name = (request.host or "").rsplit(":", 1)[0].lower()
         return self._responses.get(name) or self._responses.get("*") or PolicyResponse(status=404)
 
-    async def _answer(self, writer: asyncio.StreamWriter, request: ReceivedRequest) -> None:
-        response = self._response_for(request)
+    async def _answer(self, writer: asyncio.StreamWriter, response: PolicyResponse) -> None:
         if response.delay:
             await asyncio.sleep(response.delay)
         if response.raw is not None:

@@ -28,8 +28,9 @@ async def policy_server(pki: TestPki) -> AsyncIterator[PolicyServerFactory]:
         response: PolicyResponse | Mapping[str, PolicyResponse] | None = None,
         *,
         cert: str = "good",
+        host: str = "127.0.0.1",
     ) -> PolicyHttpsServer:
-        server = PolicyHttpsServer(pki, response, cert=cert)
+        server = PolicyHttpsServer(pki, response, cert=cert, host=host)
         await server.start()
         started.append(server)
         return server

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import dns.rdata
 import pytest
@@ -237,14 +239,19 @@ def test_dane_ta_wants_the_mx_host_name(pki: TestPki) -> None:
 
 
 def test_dane_ta_accepts_the_tlsa_base_domain(pki: TestPki) -> None:
-    # RFC 7672 3.2.2: the TLSA records were found through a CNAME to a name the leaf
-    # carries (here a wildcard's): that name is a reference identifier too.
+    # RFC 7672 2.2.2/3.2.2: the MX host other.test is a secure alias of a name the leaf
+    # carries (here a wildcard's), where the TLSA records were found: that name, the
+    # TLSA base domain, is a reference identifier too.
     ca = ca_der(pki)
-    via = lookup(record(2, 1, 1, ca), cname="_25._tcp.host.wild.test", mx="other.test")
-    check = check_chain(via, [der(pki, "good"), ca], "other.test", NOW)
-    assert check.matched
+    expanded = DnsQuery(tlsa_name("host.wild.test", 25), "TLSA", DnsOutcome.OK)
+    via = replace(lookup(record(2, 1, 1, ca), mx="other.test"), query=expanded)
+    assert check_chain(via, [der(pki, "good"), ca], "other.test", NOW).matched
     plain = lookup(record(2, 1, 1, ca), mx="other.test")
     assert not check_chain(plain, [der(pki, "good"), ca], "other.test", NOW).matched
+    # A CNAME at the TLSA owner name only redirects the lookup (RFC 7671 7).
+    redirected = lookup(record(2, 1, 1, ca), mx="other.test", cname="_25._tcp.host.wild.test")
+    check = check_chain(redirected, [der(pki, "good"), ca], "other.test", NOW)
+    assert check.failure is TlsRptResult.CERTIFICATE_HOST_MISMATCH
 
 
 def test_dane_ta_checks_expiry(pki: TestPki) -> None:
@@ -286,3 +293,24 @@ def test_hostile_chains(pki: TestPki) -> None:
     assert check_chain(lookup(junk_anchor), [der(pki, "good")], MX, NOW).failure is (
         TlsRptResult.TLSA_INVALID
     )
+
+
+def test_many_records_for_one_anchor_cost_one_verification(
+    pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smtpdiag.policy.dane as dane
+
+    ca = ca_der(pki)
+    records = [record(2, s, m, ca) for s in (0, 1) for m in (0, 1, 2)] * 3
+    chain = [der(pki, "untrusted"), *([ca] * 9)]
+    calls: list[int] = []
+    real = dane.verify_chain
+
+    def counting(*args: Any) -> str | None:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(dane, "verify_chain", counting)
+    check = check_chain(lookup(*records), chain, MX, NOW)
+    assert check.failure is TlsRptResult.VALIDATION_FAILURE
+    assert len(calls) == 9  # one per position the anchor appears at (1..9)

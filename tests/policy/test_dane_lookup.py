@@ -35,6 +35,13 @@ SIGNED = {
     "mx6": "CNAME host.plain.test.",  # address records in an insecure zone
     "_25._tcp.mx6": f"TLSA 3 1 1 {HASH}",
     "_587._tcp.mx1": f"TLSA 3 1 1 {'ef' * 32}",
+    "mx7": "CNAME host7",  # a secure alias: TLSA at the expanded name first
+    "host7": "A 127.0.0.7",
+    "_25._tcp.host7": f"TLSA 3 1 1 {'77' * 32}",
+    "_25._tcp.mx7": f"TLSA 3 1 1 {HASH}",
+    "mx8": "CNAME host8",  # expanded name without TLSA: the original name's
+    "host8": "A 127.0.0.8",
+    "_25._tcp.mx8": f"TLSA 3 1 1 {HASH}",
 }
 PLAIN = {
     "@": "MX 10 mx",
@@ -107,6 +114,19 @@ async def test_lookup_tlsa_states(dns: LocalDnsServer) -> None:
     plain = by_host["mx.plain.test"]
     assert plain.dnssec is DnssecStatus.INSECURE and plain.state is DaneState.NOT_USABLE
     assert plain.records and plain.records[0].usable
+
+
+async def test_lookup_tlsa_at_the_expanded_name(dns: LocalDnsServer) -> None:
+    # RFC 7672 2.2.2: the TLSA base domain is the CNAME-expanded host name when the
+    # expansion is secure, with the original name as the fallback.
+    hosts = ["mx7.signed.test", "mx8.signed.test", "mx6.signed.test"]
+    mx7, mx8, mx6 = await lookup_tlsa(hosts, 25, config(dns), deadline=deadline())
+    assert mx7.mx == "mx7.signed.test" and mx7.state is DaneState.USABLE
+    assert mx7.query.name == "_25._tcp.host7.signed.test"
+    assert mx7.records[0].data == "77" * 32
+    assert mx8.query.name == "_25._tcp.mx8.signed.test" and mx8.records[0].data == HASH
+    # An insecure alias is not followed: its TLSA records are the original name's.
+    assert mx6.query.name == "_25._tcp.mx6.signed.test"
 
 
 async def test_lookup_tlsa_by_port(dns: LocalDnsServer) -> None:

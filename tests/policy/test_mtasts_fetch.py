@@ -17,6 +17,7 @@ from sts_kit import PolicyServerFactory, make_config, zones
 from smtpdiag.model import StsFetchError
 from smtpdiag.policy.fetch import fetch_policy
 from smtpdiag.testing.certs import TestPki
+from smtpdiag.testing.dnsserver import ipv6_loopback_available
 from smtpdiag.testing.httpsserver import PolicyResponse, policy_text
 
 DOMAIN = "example.test"
@@ -238,8 +239,9 @@ async def test_connection_refused(dns_server, pki: TestPki) -> None:
 
 
 @contextlib.asynccontextmanager
-async def plain_server(reply: bytes) -> AsyncIterator[int]:
-    """A TCP server that answers in plain text and closes (no TLS)."""
+async def plain_server(reply: bytes, hold: float = 0.0) -> AsyncIterator[int]:
+    """A TCP server that answers in plain text (no TLS), holds the connection open for
+    ``hold`` seconds (or until the client goes), and closes."""
     done: list[asyncio.Event] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -249,6 +251,9 @@ async def plain_server(reply: bytes) -> AsyncIterator[int]:
             writer.write(reply)
             with contextlib.suppress(OSError):
                 await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(hold):
+                    await reader.read()  # returns when the client closes
         finally:
             writer.transport.abort()
             finished.set()
@@ -282,3 +287,90 @@ async def test_untrusted_without_ca_file(dns_server, policy_server, pki: TestPki
     config = replace(make_config(dns, pki, web), tls=TlsConfig())
     result, _, _ = await fetch(config)
     assert result.error is StsFetchError.CERT_UNTRUSTED
+
+
+async def test_no_close_notify_is_accepted(dns_server, policy_server, pki: TestPki) -> None:
+    # Many HTTPS servers close without a TLS close_notify; senders accept the body when
+    # its framing says it is complete (and so does this fetch).
+    dns = await dns_server(zones())
+    web = await policy_server(PolicyResponse(POLICY, abort=True))
+    result, body, _ = await fetch(make_config(dns, pki, web))
+    assert result.error is None, result.detail
+    assert body == POLICY
+
+
+async def test_hostile_headers_are_sanitized(dns_server, policy_server, pki: TestPki) -> None:
+    dns = await dns_server(zones())
+    web = await policy_server(
+        PolicyResponse(
+            b"",
+            status=302,
+            location="https://evil.test/\x1b[31mred",
+            content_type="x/\x1b]0;t\x07y",
+        )
+    )
+    result, _, _ = await fetch(make_config(dns, pki, web))
+    assert result.error is StsFetchError.HTTP_STATUS
+    assert result.detail is not None and "\x1b" not in result.detail
+    assert result.content_type is not None and "\x1b" not in result.content_type
+    assert "\x07" not in result.content_type
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
+async def test_ipv6_policy_host(dns_server, policy_server, pki: TestPki) -> None:
+    dns = await dns_server(zones(policy_host="AAAA ::1"))
+    web = await policy_server(PolicyResponse(POLICY), host="::1")
+    config = make_config(dns, pki, web, allow_targets=("127.0.0.0/8", "::1/128"))
+    result, body, _ = await fetch(config)
+    assert result.error is None, result.detail
+    assert result.address == "::1" and body == POLICY
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["bad domain.test", "a..test", "exämple.test", "x" * 250 + ".test", "-\r\nHost: evil.test"],
+)
+async def test_invalid_domain_no_io(domain: str, dns_server, pki: TestPki) -> None:
+    dns = await dns_server(zones())
+    loop = asyncio.get_running_loop()
+    result, body = await fetch_policy(domain, make_config(dns, pki), deadline=loop.time() + 5)
+    assert result.error is StsFetchError.DNS and body is None
+    assert dns.received == []
+    assert result.detail is not None and "\n" not in result.detail
+    assert "\r" not in result.url and "\n" not in result.url
+
+
+async def test_endless_informational_responses_are_bounded(
+    dns_server, policy_server, pki: TestPki
+) -> None:
+    # 1xx responses are skipped, but their bytes count: 250 KB of "100 Continue" ends
+    # the fetch (wire limit 2 x 64 KiB + 64 KiB) instead of reading forever.
+    dns = await dns_server(zones())
+    web = await policy_server(PolicyResponse(raw=b"HTTP/1.1 100 Continue\r\n\r\n" * 10_000))
+    result, body, elapsed = await fetch(make_config(dns, pki, web))
+    assert result.error is StsFetchError.TOO_LARGE and body is None
+    assert elapsed < 3.0
+
+
+async def test_a_few_informational_responses_are_skipped(
+    dns_server, policy_server, pki: TestPki
+) -> None:
+    dns = await dns_server(zones())
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(
+        POLICY
+    )
+    web = await policy_server(
+        PolicyResponse(raw=b"HTTP/1.1 100 Continue\r\n\r\n" * 3 + head + POLICY)
+    )
+    result, body, _ = await fetch(make_config(dns, pki, web))
+    assert result.error is None, result.detail
+    assert body == POLICY
+
+
+async def test_silent_server_handshake_times_out(dns_server, pki: TestPki) -> None:
+    # Accepts TCP and never speaks: the TLS handshake hangs until the fetch's limit.
+    dns = await dns_server(zones())
+    async with plain_server(b"", hold=5.0) as port:
+        result, _, elapsed = await fetch(make_config(dns, pki, port=port, fetch_timeout=0.5))
+    assert result.error is StsFetchError.TIMEOUT and result.address == "127.0.0.1"
+    assert elapsed < 0.5 + MARGIN

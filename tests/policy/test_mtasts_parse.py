@@ -27,6 +27,7 @@ RECORD_OK = [
     ("v=STSv1; id=abc", "abc"),
     ("v=STSv1;id=1", "1"),
     ("v=STSv1 ;  id=A1b2 ; ", "A1b2"),  # *WSP around ";" (sts-field-delim)
+    ("v=STSv1;\tid=tab", "tab"),  # WSP includes HTAB
     ("v=STSv1; id=" + "a" * 32, "a" * 32),  # 32 alphanumerics: the most
     ("v=STSv1; id=1; ext_1.x-y=val:ue", "1"),  # an extension field is ignored
     ("v=STSv1; ext=1; id=2", "2"),  # id need not come first among the fields
@@ -36,7 +37,7 @@ RECORD_OK = [
 @pytest.mark.parametrize(("text", "record_id"), RECORD_OK)
 def test_record_valid(text: str, record_id: str) -> None:
     record = parse_record([text])
-    assert record == StsRecord(text=text, id=record_id, problems=())
+    assert record == StsRecord(text=text.replace("\t", " "), id=record_id, problems=())
 
 
 RECORD_BAD = [
