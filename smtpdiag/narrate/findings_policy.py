@@ -20,7 +20,7 @@ from ..model import (
     TlsaLookup,
     TlsRptResult,
 )
-from .actions import causes, make_steps
+from .actions import make_steps
 from .common import Draft, cert_facts, draft, evidence, q_evidence, routes_brief, verify_text
 from .units import join
 
@@ -122,7 +122,6 @@ def mta_sts_cert_invalid(f: Facts, m: Match) -> Draft:
     return draft(
         _sentence(head, m),
         _cert_evidence(views),
-        causes=causes("4.4.2", ["tls-problems"]) if m.enforced else (),
         steps=make_steps(
             "4.4.2",
             {
@@ -303,7 +302,6 @@ def dane_mismatch(f: Facts, m: Match) -> Draft:
             m,
         ),
         [*_tlsa_evidence(f, [v.result.route.mx for v in views]), *_cert_evidence(views)],
-        causes=causes("4.4.2", ["tls-problems"]),
         steps=make_steps(
             "4.4.2", {"check-tls": "; ".join(v.label for v in views) + ": no TLSA match"}
         ),
@@ -326,7 +324,6 @@ def starttls_required(f: Facts, m: Match) -> Draft:
             plaintext=True,
         ),
         [evidence(v, "EHLO keywords: " + (" ".join(v.result.extensions) or "none")) for v in views],
-        causes=causes("4.4.2", ["tls-problems"]),
         action=Action(ActionKind.FIX, "The recipient's administrators should enable STARTTLS."),
     )
 

@@ -165,7 +165,9 @@ def tlsa_state(
       are insecure: ``not-usable`` (2.2.2: TLSA records are only used when the
       address records are secure; the MX RRset itself may be insecure, 2.2.1).
     - Records, but none usable (usages 0/1 only, 3.1.3; unknown selector or
-      matching type): ``not-usable``.
+      matching type): ``not-usable``. Unlike insecure records, these still oblige a
+      DANE sender to use TLS, without authentication (2.2); tell them apart by
+      ``dnssec`` (``secure`` here).
     - Otherwise ``usable``.
     """
     if dnssec is DnssecStatus.BOGUS:

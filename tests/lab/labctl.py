@@ -233,9 +233,11 @@ HOSTS: tuple[LabHost, ...] = (
             "mx-ee.dane.test",
             "mx-ta.dane.test",
             "mx-wrong.dane.test",
+            "mx-none.dane.test",
             "mx.unsigned.test",
             "mx.bogus.test",
         ),
+        # Every DANE scenario's MX name but mx-taname (the DANE-TA name mismatch).
         role="leaf + intermediate of the lab CA; the MX of the DANE scenarios (*.dane.test)",
     ),
 )

@@ -127,6 +127,10 @@ async def test_probe_matches_the_presented_chain(
         assert result.tls is not None and result.tls.dane is not None, result.route
         check = result.tls.dane
         assert (check.matched, check.usage, check.failure) == (matched, usage, failure)
+        # WebPKI (the lab CA) is judged on its own: the chain verifies everywhere, the
+        # name only where the certificate carries it.
+        assert result.tls.verified
+        assert result.tls.hostname_match is (domain != "taname.dane.test")
         if usage == 2:
             # The intermediate Postfix sends after the leaf is the trust anchor.
             assert check.chain_index == 1 and result.tls.chain_length == 2
