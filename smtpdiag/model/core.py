@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import NewType
 
 from .dns import DnsOutcome, DnsQuery
-from .policy import DaneCheck, TlsPolicy
+from .policy import DaneCheck, SenderImpact, TlsPolicy, TlsRptResult
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -474,8 +474,17 @@ class RuleId(StrEnum):
     MX_LOOKUP_FAILED = "mx-lookup-failed"
     MX_DOWN = "mx-down"
     NOTHING_PROBED = "nothing-probed"
+    DANE_BOGUS = "dane-bogus"
+    DANE_MISMATCH = "dane-mismatch"
+    STARTTLS_REQUIRED = "starttls-required"
+    MTA_STS_CERT_INVALID = "mta-sts-cert-invalid"
+    MTA_STS_MX_NOT_COVERED = "mta-sts-mx-not-covered"
     TLS_CERT_UNVERIFIED = "tls-cert-unverified"
     STARTTLS_NOT_OFFERED = "starttls-not-offered"
+    MTA_STS_FETCH_FAILED = "mta-sts-fetch-failed"
+    MTA_STS_WEBPKI_INVALID = "mta-sts-webpki-invalid"
+    MTA_STS_INVALID = "mta-sts-invalid"
+    DANE_NOT_USABLE = "dane-not-usable"
     HEALTHY = "healthy"
     CERT_EXPIRING = "cert-expiring"
     ALT_PORTS_FAILING = "alt-ports-failing"
@@ -484,6 +493,7 @@ class RuleId(StrEnum):
     ROUTES_NOT_ATTEMPTED = "routes-not-attempted"
     OBSERVATION_CAPPED = "observation-capped"
     IMPLICIT_MX = "implicit-mx"
+    TLS_RPT_INVALID = "tls-rpt-invalid"
 
 
 #: A cause of the seed knowledge, ``"<code>/<slug>"`` (e.g. ``"5.4.2/port-blocked"``).
@@ -618,6 +628,10 @@ class FindingPayload:
         tls_reasons: Why TLS failed or did not verify, as values.
         address_classes: Classes of the MX addresses it is about (``mx-not-global``).
         skip_reasons: Why routes were not attempted (``routes-not-attempted``).
+        senders: For TLS and TLS-policy findings: what each kind of sender (opportunistic,
+            MTA-STS, DANE) does about it; empty for other findings.
+        tls_rpt_results: The RFC 8460 result types a TLS report of a sender that saw
+            this would carry (``certificate-expired``, ``sts-policy-fetch-error`` ...).
     """
 
     routes: tuple[str, ...] = ()
@@ -627,6 +641,8 @@ class FindingPayload:
     tls_reasons: tuple[TlsReason, ...] = ()
     address_classes: tuple[AddressClass, ...] = ()
     skip_reasons: tuple[SkipReason, ...] = ()
+    senders: tuple[SenderImpact, ...] = ()
+    tls_rpt_results: tuple[TlsRptResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,9 @@ __all__ = [
     "DaneState",
     "DnssecStatus",
     "MtaSts",
+    "SenderImpact",
     "SenderKind",
+    "SenderOutcome",
     "StsFetch",
     "StsFetchError",
     "StsMode",
@@ -63,6 +65,33 @@ class SenderKind(StrEnum):
     OPPORTUNISTIC = "opportunistic"  #: TLS if offered, any certificate; else plaintext
     MTA_STS = "mta-sts"  #: honours the domain's MTA-STS policy (RFC 8461)
     DANE = "dane"  #: honours the MX hosts' TLSA records (RFC 7672)
+
+
+class SenderOutcome(StrEnum):
+    """What one kind of sender does about a finding (RFC 8461 5, RFC 7672 2.2)."""
+
+    DELIVER = "deliver"  #: delivers anyway (opportunistic TLS, or the policy does not bind)
+    REPORT = "report"  #: delivers, and its TLS report names the failure (MTA-STS testing)
+    #: does not deliver over the routes concerned: a temporary failure, the message is
+    #: retried (and bounces only when the sender's queue lifetime ends)
+    DEFER = "defer"
+    NOT_APPLICABLE = "not-applicable"  #: the domain publishes no such policy
+    UNKNOWN = "unknown"  #: not known: policy lookups off, or the lookup got no answer
+
+
+@dataclass(frozen=True, slots=True)
+class SenderImpact:
+    """How one kind of sender fares with a finding.
+
+    Attributes:
+        sender: The kind of sender.
+        outcome: What it does.
+        mode: For MTA-STS senders, the domain's policy mode (``None`` without a valid policy).
+    """
+
+    sender: SenderKind
+    outcome: SenderOutcome
+    mode: StsMode | None = None
 
 
 # ------------------------------------------------------------------- MTA-STS
