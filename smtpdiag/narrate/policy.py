@@ -6,9 +6,11 @@ from __future__ import annotations
 from ..model import (
     DaneState,
     Finding,
+    MtaSts,
     ProbeReport,
     SenderKind,
     SenderOutcome,
+    StsFetch,
     StsStatus,
     TlsPolicy,
     TlsRptStatus,
@@ -70,8 +72,8 @@ def senders_line(finding: Finding) -> str | None:
     return text
 
 
-def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
-    sts = p.mta_sts
+def _sts_head(sts: MtaSts) -> str:
+    """``valid, mode enforce, max_age 86400 s; id 2024``, or the status in words."""
     head = _STATUS_WORDS[sts.status]
     if sts.status is StsStatus.VALID and sts.policy is not None:
         mode = sts.policy.mode.value if sts.policy.mode else "?"
@@ -80,23 +82,37 @@ def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
             head += f", max_age {sts.policy.max_age} s"
     if sts.record is not None and sts.record.id:
         head += f"; id {clean(sts.record.id, 40)}"
-    rows = [("MTA-STS", head)]
-    fetch = sts.fetch
-    if fetch is not None:
-        bits = [clean(fetch.url, 120)]
-        if fetch.status is not None:
-            bits.append(f"HTTP {fetch.status}")
-        if fetch.error is not None:
-            bits.append(f"error {fetch.error.value}")
-        if fetch.detail:
-            bits.append(clean(fetch.detail, 120))
-        rows.append(("", "fetch: " + ", ".join(bits)))
-    if sts.policy is not None and sts.policy.mx:
-        rows.append(("", "mx patterns: " + ", ".join(clean(m, 80) for m in sts.policy.mx[:8])))
-    if sts.policy is not None and sts.policy.problems:
-        rows.append(("", "problems: " + ", ".join(x.value for x in sts.policy.problems)))
-    if sts.record is not None and sts.record.problems:
-        rows.append(("", "record problems: " + ", ".join(x.value for x in sts.record.problems)))
+    return head
+
+
+def _fetch_text(fetch: StsFetch) -> str:
+    bits = [
+        clean(fetch.url, 120),
+        *([f"HTTP {fetch.status}"] if fetch.status is not None else []),
+        *([f"error {fetch.error.value}"] if fetch.error is not None else []),
+        *([clean(fetch.detail, 120)] if fetch.detail else []),
+    ]
+    return "fetch: " + ", ".join(bits)
+
+
+def _sts_lists(sts: MtaSts) -> list[tuple[str, str]]:
+    """The policy's mx patterns and problems, and the record's problems: one row each
+    that is not empty."""
+    policy, record = sts.policy, sts.record
+    lists = (
+        ("mx patterns", [clean(m, 80) for m in policy.mx[:8]] if policy else []),
+        ("problems", [x.value for x in policy.problems] if policy else []),
+        ("record problems", [x.value for x in record.problems] if record else []),
+    )
+    return [("", f"{label}: " + ", ".join(values)) for label, values in lists if values]
+
+
+def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
+    sts = p.mta_sts
+    rows = [("MTA-STS", _sts_head(sts))]
+    if sts.fetch is not None:
+        rows.append(("", _fetch_text(sts.fetch)))
+    rows += _sts_lists(sts)
     for m in sts.matches[:8]:
         covered = f"covered by {clean(m.pattern, 80)}" if m.pattern else "NOT covered"
         rows.append(("", f"{clean(m.mx, 80)}: {covered}"))
