@@ -39,6 +39,14 @@ _DANE_WORDS = {
     DaneState.UNKNOWN: "no answer",
 }
 
+_RPT_WORDS = {
+    TlsRptStatus.NOT_PUBLISHED: "not published (no _smtp._tls TXT record): no TLS reports",
+    TlsRptStatus.INVALID: "invalid: senders send no TLS reports",
+    TlsRptStatus.VALID: "valid",
+    TlsRptStatus.DNS_ERROR: "TXT lookup failed",
+    TlsRptStatus.NOT_CHECKED: "not checked",
+}
+
 _SENDER_WORDS = {
     SenderKind.OPPORTUNISTIC: "opportunistic",
     SenderKind.MTA_STS: "MTA-STS",
@@ -48,27 +56,32 @@ _SENDER_WORDS = {
 _OUTCOME_WORDS = {
     SenderOutcome.DELIVER: "deliver",
     SenderOutcome.REPORT: "deliver and report",
-    SenderOutcome.DEFER: "defer",
-    SenderOutcome.NOT_APPLICABLE: "not concerned",
+    SenderOutcome.DEFER: "defer and retry (temporary failure)",
+    SenderOutcome.NOT_APPLICABLE: "not affected",
     SenderOutcome.UNKNOWN: "unknown",
 }
 
 
 def senders_line(finding: Finding) -> str | None:
-    """``opportunistic: deliver; MTA-STS (enforce): defer; DANE: not concerned``, plus the
-    RFC 8460 result types; ``None`` for a finding without sender impact."""
+    """``MTA-STS (enforce): defer and retry (...); opportunistic: deliver; DANE: not
+    affected``, plus the RFC 8460 result types; ``None`` for a finding without sender
+    impact. Senders that defer come first; ``nobody`` leads when every sender's outcome is
+    known and none defers, so the line never reads as if delivering senders failed."""
     payload = finding.payload
     if not payload.senders:
         return None
-    parts = []
-    for s in payload.senders:
+    failing = [s for s in payload.senders if s.outcome is SenderOutcome.DEFER]
+    others = [s for s in payload.senders if s.outcome is not SenderOutcome.DEFER]
+    known = all(s.outcome is not SenderOutcome.UNKNOWN for s in payload.senders)
+    parts = ["nobody"] if not failing and known else []
+    for s in (*failing, *others):
         name = _SENDER_WORDS[s.sender]
         if s.mode is not None:
             name += f" ({s.mode.value})"
         parts.append(f"{name}: {_OUTCOME_WORDS[s.outcome]}")
     text = "; ".join(parts)
     if payload.tls_rpt_results:
-        text += "; TLS report: " + ", ".join(r.value for r in payload.tls_rpt_results)
+        text += "; RFC 8460 result: " + ", ".join(r.value for r in payload.tls_rpt_results)
     return text
 
 
@@ -154,7 +167,7 @@ def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
         return []
     rows = _sts_rows(p) + _dane_rows(report, p)
     rpt = p.tls_rpt
-    text = rpt.status.value
+    text = _RPT_WORDS[rpt.status]
     if rpt.rua:
         text += ": " + ", ".join(clean(u, 120) for u in rpt.rua[:4])
     if rpt.problems:
