@@ -277,7 +277,8 @@ def _tlsa_note(t: TlsaLookup) -> str:
         f"{r.usage} {r.selector} {r.matching_type}{'' if r.usable else ' (unusable)'}"
         for r in t.records[:4]
     )
-    return f"TLSA {t.query.name}: {t.state.value}, DNSSEC {t.dnssec.value}; {recs or 'no records'}"
+    # The evidence's query already names the TLSA owner name: not repeated here.
+    return f"{t.state.value}, DNSSEC {t.dnssec.value}; {recs or 'no records'}"
 
 
 def _tlsa_evidence(f: Facts, names: Sequence[str]) -> list[Evidence]:

@@ -274,6 +274,8 @@ async def test_dane_mismatch(run: Any) -> None:
     notes = [e["note"] or "" for e in f["evidence"]]
     assert not any("unknown reason" in n for n in notes), notes
     assert any("certificate verified (WebPKI)" in n for n in notes), notes
+    tlsa = [e for e in f["evidence"] if e["query"]]
+    assert tlsa and tlsa[0]["note"].startswith("usable, DNSSEC secure; 3 1 1"), tlsa
 
 
 async def test_dane_match_makes_an_untrusted_chain_acceptable_to_dane(
