@@ -7,7 +7,7 @@ rule does not apply. Predicates decide; they never write a sentence.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..model import (
     DaneState,
@@ -23,7 +23,16 @@ from ..model import (
     TlsRptStatus,
 )
 from .facts import CERT_EXPIRY_WARN_DAYS, Facts, RouteState, RouteView
-from .senders import Problem, cert_result, enforced_mode, impacts, sts_covers, tlsa_of, webpki_fails
+from .senders import (
+    Problem,
+    cert_result,
+    defers,
+    enforced_mode,
+    impacts,
+    sts_covers,
+    tlsa_of,
+    webpki_fails,
+)
 
 __all__ = [
     "Match",
@@ -80,7 +89,8 @@ class Match:
         senders: What each kind of sender does about it (TLS and TLS-policy rules).
         results: The RFC 8460 result types a TLS report would carry.
         enforced: For rows whose code applies only when a policy is enforced
-            (:class:`~smtpdiag.diagnose.table.Enforced`): whether it is.
+            (:class:`~smtpdiag.diagnose.table.Enforced`): whether some kind of sender
+            defers the message.
     """
 
     views: tuple[RouteView, ...] = ()
@@ -337,7 +347,8 @@ def starttls_not_offered(f: Facts) -> Match | None:
 
 def starttls_required(f: Facts) -> Match | None:
     """No STARTTLS on a delivery-port route while MTA-STS enforces or DANE applies."""
-    return _starttls_match(f, tuple(v for v in _no_starttls_views(f) if _requires_tls(f, v)))
+    match = _starttls_match(f, tuple(v for v in _no_starttls_views(f) if _requires_tls(f, v)))
+    return None if match is None else replace(match, enforced=defers(match.senders))
 
 
 def cert_expiring(f: Facts) -> Match | None:
@@ -365,7 +376,8 @@ def mta_sts_cert_invalid(f: Facts) -> Match | None:
     """A delivery-port route's certificate fails as an MTA-STS sender judges it (chain to
     a WebPKI root, names the MX host) while the policy's mode is enforce or testing;
     the code applies in enforce mode only."""
-    return _cert_match(f, _sts_cert_views(f), enforced=enforced_mode(f) is StsMode.ENFORCE)
+    match = _cert_match(f, _sts_cert_views(f))
+    return None if match is None else replace(match, enforced=defers(match.senders))
 
 
 def mta_sts_mx_not_covered(f: Facts) -> Match | None:
@@ -377,13 +389,8 @@ def mta_sts_mx_not_covered(f: Facts) -> Match | None:
     if not hosts:
         return None
     views = tuple(v for v in f.views if v.delivery and v.result.route.mx in {h.name for h in hosts})
-    return Match(
-        views,
-        hosts,
-        impacts(f, Problem.STS_MX, views, [h.name for h in hosts]),
-        (TlsRptResult.VALIDATION_FAILURE,),
-        mode is StsMode.ENFORCE,
-    )
+    senders = impacts(f, Problem.STS_MX, views, [h.name for h in hosts])
+    return Match(views, hosts, senders, (TlsRptResult.VALIDATION_FAILURE,), defers(senders))
 
 
 def _sts_status(f: Facts, *statuses: StsStatus) -> bool:
@@ -443,12 +450,8 @@ def dane_bogus(f: Facts) -> Match | None:
         return None
     names = {h.name for h in hosts}
     views = tuple(v for v in f.views if v.delivery and v.result.route.mx in names)
-    return Match(
-        views,
-        tuple(hosts),
-        impacts(f, Problem.DANE_BOGUS, views, [h.name for h in hosts]),
-        (TlsRptResult.DNSSEC_INVALID,),
-    )
+    senders = impacts(f, Problem.DANE_BOGUS, views, [h.name for h in hosts])
+    return Match(views, tuple(hosts), senders, (TlsRptResult.DNSSEC_INVALID,), defers(senders))
 
 
 def dane_mismatch(f: Facts) -> Match | None:
@@ -470,7 +473,8 @@ def dane_mismatch(f: Facts) -> Match | None:
             for v in views
         ]
     )
-    return Match(views, (), impacts(f, Problem.DANE_MISMATCH, views), results)
+    senders = impacts(f, Problem.DANE_MISMATCH, views)
+    return Match(views, (), senders, results, defers(senders))
 
 
 def dane_not_usable(f: Facts) -> Match | None:

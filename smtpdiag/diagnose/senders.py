@@ -44,6 +44,7 @@ from .facts import Facts, RouteView
 __all__ = [
     "Problem",
     "cert_result",
+    "defers",
     "enforced_mode",
     "impacts",
     "sts_covers",
@@ -67,10 +68,11 @@ class Problem(StrEnum):
 #: Worse first: a finding states each sender's worst outcome over its routes.
 _RANK = {
     SenderOutcome.DEFER: 0,
-    SenderOutcome.REPORT: 1,
-    SenderOutcome.DELIVER: 2,
-    SenderOutcome.UNKNOWN: 3,
-    SenderOutcome.NOT_APPLICABLE: 4,
+    SenderOutcome.OTHER_MX: 1,
+    SenderOutcome.REPORT: 2,
+    SenderOutcome.DELIVER: 3,
+    SenderOutcome.UNKNOWN: 4,
+    SenderOutcome.NOT_APPLICABLE: 5,
 }
 
 
@@ -197,6 +199,55 @@ def _dane(f: Facts, view: RouteView | None, mx: str | None, problem: Problem) ->
     )
 
 
+def _tls_done(view: RouteView) -> bool:
+    tls = view.result.tls
+    return tls is not None and tls.version is not None
+
+
+def _sts_passes(f: Facts, view: RouteView) -> bool:
+    """An enforcing MTA-STS sender delivers over this working delivery route: the policy
+    covers its MX host, TLS was negotiated and the certificate passes WebPKI."""
+    return (
+        sts_covers(f, view.result.route.mx)
+        and _tls_done(view)
+        and not webpki_fails(view.result.tls)
+    )
+
+
+def _dane_passes(f: Facts, view: RouteView) -> bool:
+    """A DANE sender delivers over this working delivery route: no TLSA records (or
+    ignored ones: opportunistic), TLS where secure records oblige it, a TLSA match where
+    usable records exist."""
+    if _policy_mx_bogus(f):
+        return False  # no MX host can be trusted: nothing to fall back on
+    lookup = tlsa_of(f, view.result.route.mx)
+    if lookup is None or lookup.state is DaneState.NONE:
+        return True
+    if lookup.state is DaneState.NOT_USABLE:
+        return lookup.dnssec is not DnssecStatus.SECURE or _tls_done(view)
+    if lookup.state is DaneState.USABLE:
+        tls = view.result.tls
+        return tls is not None and tls.dane is not None and tls.dane.matched
+    return False  # bogus or unknown: not a host the sender can use
+
+
+def _elsewhere(f: Facts, impact: SenderImpact, concerned: set[str]) -> SenderImpact:
+    """A sender that would defer on the MX hosts ``concerned`` tries the next MX host
+    (RFC 8461 5, RFC 7672 2.2): when one of the others passes its checks, the message
+    is delivered there and nothing is deferred."""
+    if impact.outcome is not SenderOutcome.DEFER:
+        return impact
+    passes = _sts_passes if impact.sender is SenderKind.MTA_STS else _dane_passes
+    if any(v.delivery and v.result.route.mx not in concerned and passes(f, v) for v in f.ok_views):
+        return SenderImpact(impact.sender, SenderOutcome.OTHER_MX, impact.mode)
+    return impact
+
+
+def defers(senders: Iterable[SenderImpact]) -> bool:
+    """Some kind of sender defers the message (the finding's code then applies)."""
+    return any(s.outcome is SenderOutcome.DEFER for s in senders)
+
+
 def _worst(items: Iterable[SenderImpact]) -> SenderImpact | None:
     best: SenderImpact | None = None
     for item in items:
@@ -225,4 +276,12 @@ def impacts(
     sts = _worst(_sts(f, delivery, problem) for _, _, delivery in targets)
     dane = _worst(_dane(f, view, mx, problem) for view, mx, _ in targets)
     assert sts is not None and dane is not None
+    concerned = {mx for _, mx, _ in targets if mx is not None}
+    if concerned:
+        sts, dane = _elsewhere(f, sts, concerned), _elsewhere(f, dane, concerned)
     return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), sts, dane)
+
+
+def _policy_mx_bogus(f: Facts) -> bool:
+    p = _policy(f)
+    return p is not None and p.mx_dnssec is DnssecStatus.BOGUS

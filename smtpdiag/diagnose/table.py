@@ -79,9 +79,10 @@ SERVER_OWN: Final = ServerOwn
 
 @dataclass(frozen=True, slots=True)
 class Enforced:
-    """The code applies only when the policy behind the finding is enforced (MTA-STS
-    mode ``enforce``: senders defer); in ``testing`` mode they deliver and report, and
-    the finding has no code.
+    """The code applies only when some kind of enforcing sender defers the message
+    (MTA-STS mode ``enforce``, DANE): in ``testing`` mode they deliver and report, and
+    when another MX host passes their checks they deliver there; then the finding has
+    no code.
 
     Attributes:
         code: The code when enforced (also for causes, steps, action).
@@ -192,13 +193,13 @@ RULES: tuple[Row, ...] = (
     _r(R.NOTHING_PROBED, None, F, p.nothing_probed,
        "DNS fine, but no route was attempted (family filter, deadline): verdict unknown, "
        "no code, never a bounce", (R.FAMILY_FILTERED,)),
-    _r(R.DANE_BOGUS, "4.4.3", X, p.dane_bogus,
+    _r(R.DANE_BOGUS, Enforced("4.4.3"), X, p.dane_bogus,
        "an MX host's TLSA lookup (or the MX RRset) fails DNSSEC validation (the resolver "
        "answers SERVFAIL): DANE senders defer (RFC 7672 2.1.1; RFC 8460 dnssec-invalid)"),
-    _r(R.DANE_MISMATCH, "4.4.2", X, p.dane_mismatch,
+    _r(R.DANE_MISMATCH, Enforced("4.4.2"), X, p.dane_mismatch,
        "a delivery-port route's chain matches none of its MX host's usable TLSA records "
        "(tls.dane.matched false): DANE senders defer (RFC 7672 3.1; tlsa-invalid)"),
-    _r(R.STARTTLS_REQUIRED, "4.4.2", X, p.starttls_required,
+    _r(R.STARTTLS_REQUIRED, Enforced("4.4.2"), X, p.starttls_required,
        "a delivery-port route works without STARTTLS while MTA-STS enforces or the MX host "
        "has secure TLSA records: those senders defer (starttls-not-supported)"),
     _r(R.MTA_STS_CERT_INVALID, Enforced("4.4.2"), X, p.mta_sts_cert_invalid,

@@ -54,7 +54,11 @@ def sender_text(
     ``tlsa_ignored``: the MX host's TLSA records are not usable, so a DANE sender that
     delivers does so without checking them (no TLSA match decided anything)."""
     name = _NAMES[impact.sender]
-    if impact.mode is not None and impact.outcome in (SenderOutcome.DEFER, SenderOutcome.REPORT):
+    if impact.mode is not None and impact.outcome in (
+        SenderOutcome.DEFER,
+        SenderOutcome.REPORT,
+        SenderOutcome.OTHER_MX,
+    ):
         name += f" ({impact.mode.value})"
     o = impact.outcome
     if o is SenderOutcome.DELIVER:
@@ -70,6 +74,11 @@ def sender_text(
     if o is SenderOutcome.DEFER:
         rfc = "RFC 8461 5" if impact.sender is SenderKind.MTA_STS else "RFC 7672"
         return f"{name} defer: a temporary failure, retried ({rfc})"
+    if o is SenderOutcome.OTHER_MX:
+        return (
+            f"{name} skip the MX hosts concerned and deliver through another MX host that "
+            "passes (they defer only when none does)"
+        )
     if o is SenderOutcome.NOT_APPLICABLE:
         return f"{name} are not affected"
     return f"{name}: unknown"
@@ -162,8 +171,18 @@ def mta_sts_cert_invalid(f: Facts, m: Match) -> Draft:
             "The recipient's administrators should install a certificate from a public CA "
             "that names each MX host listed in the policy.",
         ),
-        title=None if m.enforced else "MTA-STS (testing): certificate fails",
+        title=_sts_title(m, "certificate fails"),
     )
+
+
+def _sts_title(m: Match, what: str) -> str | None:
+    """The code's title when senders defer; else what happens instead: testing mode
+    reports, enforce mode with another MX host that passes delivers there."""
+    if m.enforced:
+        return None
+    if any(s.outcome is SenderOutcome.OTHER_MX for s in m.senders):
+        return f"MTA-STS: {what} (another MX host delivers)"
+    return f"MTA-STS (testing): {what}"
 
 
 def mta_sts_mx_not_covered(f: Facts, m: Match) -> Draft:
@@ -182,7 +201,7 @@ def mta_sts_mx_not_covered(f: Facts, m: Match) -> Draft:
             "The recipient's administrators should add the MX host to the policy's mx "
             "lines (and change the TXT record's id) or remove it from the MX records.",
         ),
-        title=None if m.enforced else "MTA-STS (testing): MX not covered",
+        title=_sts_title(m, "MX not covered"),
     )
 
 

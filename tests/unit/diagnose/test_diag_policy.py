@@ -167,15 +167,53 @@ def test_cert_unverified_with_matching_dane_lets_dane_senders_deliver() -> None:
     assert _who(f)[D].outcome is DELIVER
 
 
-@pytest.mark.parametrize(("mode", "code"), [(StsMode.ENFORCE, "4.4.2"), (StsMode.TESTING, None)])
-def test_mx_not_covered(mode: StsMode, code: str | None) -> None:
+@pytest.mark.parametrize(
+    ("mode", "outcome"), [(StsMode.ENFORCE, SenderOutcome.OTHER_MX), (StsMode.TESTING, REPORT)]
+)
+def test_mx_not_covered_while_a_covered_mx_passes(mode: StsMode, outcome: SenderOutcome) -> None:
+    """RFC 8461 5: an enforcing sender skips the MX host the policy does not cover and
+    delivers through the covered one that passes: nothing is deferred, no code."""
     pol = tls_policy(mta_sts(DOMAIN, [MX1.name, MX2.name], mode=mode))
     d = _diag(_report(pol, _routes((MX1, MX2)), hosts=(MX1, MX2)))
     f = _f(d, R.MTA_STS_MX_NOT_COVERED)
-    assert f.code == code
+    assert f.code is None
     assert f.payload.hosts == (MX2.name,)
     assert f.payload.tls_rpt_results == (TlsRptResult.VALIDATION_FAILURE,)
-    assert _who(f)[S].outcome is (DEFER if mode is StsMode.ENFORCE else REPORT)
+    assert _who(f)[S].outcome is outcome
+
+
+def test_mx_not_covered_and_the_covered_mx_fails_defers() -> None:
+    """No MX host passes (the covered one's certificate is untrusted): enforcing
+    senders defer, 4.4.2."""
+    pol = tls_policy(mta_sts(DOMAIN, [MX1.name, MX2.name], mode=StsMode.ENFORCE))
+    d = _diag(_report(pol, _routes((MX1, MX2), tls_info=BAD_CERT), hosts=(MX1, MX2)))
+    f = _f(d, R.MTA_STS_MX_NOT_COVERED)
+    assert f.code == "4.4.2"
+    assert _who(f)[S].outcome is DEFER
+    assert _f(d, R.MTA_STS_CERT_INVALID).code == "4.4.2"
+
+
+def test_cert_invalid_on_one_mx_while_another_passes_defers_nothing() -> None:
+    """The primary's certificate fails, the secondary (covered, valid) works: enforcing
+    MTA-STS senders deliver through the secondary; the finding has no code."""
+    pol = tls_policy(
+        mta_sts(
+            DOMAIN,
+            [MX1.name, MX2.name],
+            mode=StsMode.ENFORCE,
+            patterns=["*.example.org", "*.other.example"],
+        )
+    )
+    routes = [
+        ok(r, tls_info=BAD_CERT if h is MX1 else None, starttls_offered=True)
+        for h in (MX1, MX2)
+        for r in routes_for(h)
+    ]
+    d = _diag(_report(pol, routes, hosts=(MX1, MX2)))
+    f = _f(d, R.MTA_STS_CERT_INVALID)
+    assert f.code is None
+    assert _who(f)[S].outcome is SenderOutcome.OTHER_MX
+    assert "another MX host" in f.summary
 
 
 def test_mode_none_binds_nothing() -> None:
