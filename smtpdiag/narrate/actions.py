@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ..diagnose import knowledge
 from ..diagnose.facts import Facts, RouteView, iso
-from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
 from ..model import (
     Action,
     ActionKind,
@@ -23,6 +21,12 @@ from ..model import (
     StepStatus,
 )
 from .common import routes_brief
+
+# The seed knowledge (and its code registry) loads on the first finding with a code: a
+# healthy probe has none and does not pay for the tables at start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
 
 __all__ = ["cause_texts", "causes", "make_action", "make_steps", "neighbours", "schedule_from"]
 
@@ -45,6 +49,8 @@ def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt,
 
 
 def _k(code: str) -> CodeKnowledge:
+    from ..diagnose import knowledge
+
     k = knowledge.get(code)
     if k is None:  # pragma: no cover - every code the rules use has knowledge
         raise KeyError(code)
