@@ -35,7 +35,10 @@ machine is shared and absolute times are noisy.
    server received (each distinct route once), peak RSS; in the same run a loop of
    ``smtpdiag probe`` per domain over a sample and sslyze's mass scan over MX:25
    targets (from its own venv at /tmp/sslyze-venv), both extrapolated.
-   ``python scripts/bench.py bulk [COUNT]`` runs only this section.
+   ``python scripts/bench.py bulk [COUNT]`` runs only this section. ``smtpdiag bulk``
+   runs with ``--workers 1`` and with the default workers, and, with
+   ``SMTPDIAG_BENCH_BASELINE=DIR`` (a checkout, e.g. ``git archive main | tar -x -C DIR``),
+   that checkout's ``smtpdiag bulk`` too, all in the same run.
 """
 
 from __future__ import annotations
@@ -439,8 +442,11 @@ def _write_mbox(path: str, count: int) -> int:
     return size
 
 
-def _child_rss_kib(argv: list[str]) -> int:
-    """Peak RSS (KiB) of one child process, measured by a fresh parent so that only
+def _child_usage(
+    argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+) -> tuple[int, float]:
+    """Peak RSS (KiB) of the largest process of one child's process tree, and the CPU
+    seconds (user + system) of the whole tree, measured by a fresh parent so that only
     that child counts (Linux ``ru_maxrss`` is in KiB)."""
     import subprocess
     import sys
@@ -448,12 +454,24 @@ def _child_rss_kib(argv: list[str]) -> int:
     code = (
         "import resource, subprocess, sys; "
         "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False, timeout=600); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(u.ru_maxrss, u.ru_utime + u.ru_stime)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=900
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=cwd,
     )
-    return int(out.stdout.strip() or 0)
+    rss, cpu = [*out.stdout.split(), "0", "0"][:2]
+    return int(rss), float(cpu)
+
+
+def _child_rss_kib(argv: list[str]) -> int:
+    """Peak RSS (KiB) of one child process (see :func:`_child_usage`)."""
+    return _child_usage(argv)[0]
 
 
 def bounce_batch(count: int = BATCH_MESSAGES) -> None:
@@ -685,41 +703,68 @@ def bulk_triage(
             with open(source, "w") as fh:
                 fh.write("\n".join(domains) + "\n")
             out = f"{tmp}/out.ndjson"
-            # smtpdiag bulk, the whole set, one process; peak RSS of that process.
-            before = sessions()
-            t0 = time.perf_counter()
-            rss = _child_rss_kib(
-                [
-                    sys.executable,
-                    "-m",
-                    "smtpdiag",
-                    "bulk",
-                    source,
-                    "-o",
-                    out,
-                    "--no-progress",
-                    *common,
-                ]
-            )
-            bulk_s = time.perf_counter() - t0
-            got = delta(before)
-            with open(out) as fh:
-                records = [json.loads(line) for line in fh]
-            verdicts: dict[str, int] = {}
-            for r in records:
-                verdicts[r.get("verdict", r["type"])] = (
-                    verdicts.get(r.get("verdict", r["type"]), 0) + 1
+            # smtpdiag bulk, the whole set: this checkout with --workers 1 and with the
+            # default (one per core), and a baseline checkout if given
+            # (SMTPDIAG_BENCH_BASELINE=DIR, e.g. `git archive main | tar -x -C DIR`), all
+            # against the same servers in this run. Peak RSS is the largest process's.
+            runs: list[tuple[str, list[str], dict[str, str] | None]] = []
+            baseline = os.environ.get("SMTPDIAG_BENCH_BASELINE")
+            if baseline:
+                env = dict(os.environ, PYTHONPATH=baseline)  # run from there: first on the path
+                runs.append(("baseline", [], env))
+            runs += [("--workers 1", ["--workers", "1"], None), ("default workers", [], None)]
+            # Other load on the machine moves wall-clock rates: SMTPDIAG_BENCH_REPEAT=N
+            # runs the set N times, alternating the order, and keeps each one's best.
+            repeat = int(os.environ.get("SMTPDIAG_BENCH_REPEAT", "1"))
+            order = [r for i in range(repeat) for r in (runs if i % 2 == 0 else runs[::-1])]
+            rates: dict[str, float] = {}
+            for label, extra, env in order:
+                before = sessions()
+                t0 = time.perf_counter()
+                rss, cpu = _child_usage(
+                    [
+                        sys.executable,
+                        "-m",
+                        "smtpdiag",
+                        "bulk",
+                        source,
+                        "-o",
+                        out,
+                        "--no-progress",
+                        *common,
+                        *extra,
+                    ],
+                    env=env,
+                    cwd=baseline if label == "baseline" else None,
                 )
-            assert len(records) == count, len(records)
-            rate = count / bulk_s
-            print(
-                f"   smtpdiag bulk: {count} domains in {bulk_s:.1f} s = {rate:,.0f} domains/s, "
-                f"peak RSS {rss / 1024:.0f} MiB (target <= 200); verdicts {verdicts}"
-            )
-            print(
-                f"   connections per server: {sum(got.values())} over {len(got)} servers "
-                f"({', '.join(f'{k}={v}' for k, v in sorted(got.items()))})"
-            )
+                bulk_s = time.perf_counter() - t0
+                got = delta(before)
+                with open(out) as fh:
+                    records = [json.loads(line) for line in fh]
+                verdicts: dict[str, int] = {}
+                for r in records:
+                    verdicts[r.get("verdict", r["type"])] = (
+                        verdicts.get(r.get("verdict", r["type"]), 0) + 1
+                    )
+                assert len(records) == count, len(records)
+                rate = count / bulk_s
+                rates[label] = max(rate, rates.get(label, 0.0))
+                procs = 1
+                if not extra and label != "baseline":
+                    from smtpdiag.triage.pool import default_workers
+
+                    procs += default_workers() if default_workers() > 1 else 0
+                print(
+                    f"   smtpdiag bulk ({label}): {count} domains in {bulk_s:.1f} s = "
+                    f"{rate:,.0f} domains/s, CPU {cpu * 1000 / count:.2f} ms per domain, "
+                    f"peak RSS {rss / 1024:.0f} MiB per process, "
+                    f"{procs} process(es): at most {procs * rss / 1024:.0f} MiB in all "
+                    f"(target <= 200); verdicts {verdicts}"
+                )
+                print(
+                    f"   connections per server: {sum(got.values())} over {len(got)} servers "
+                    f"({', '.join(f'{k}={v}' for k, v in sorted(got.items()))})"
+                )
             # The per-domain loop: `smtpdiag probe` per domain over a sample, extrapolated.
             sample = list(domains)[:probe_sample]
             before = sessions()
@@ -738,7 +783,7 @@ def bulk_triage(
             print(
                 f"   smtpdiag probe loop: {probe_sample} domains in {loop_s:.1f} s = {loop_rate:.1f} "
                 f"domains/s -> {count / loop_rate / 60:.0f} min and ~{loop_conn * count // probe_sample:,} "
-                f"connections for {count} (bulk: {rate / loop_rate:.0f}x faster)"
+                f"connections for {count} (bulk: {rates['default workers'] / loop_rate:.0f}x faster)"
             )
             # sslyze's mass scan over the same targets (each domain's MX:25 at its address).
             if os.path.exists(SSLYZE):
@@ -781,9 +826,10 @@ def bulk_triage(
                 print(
                     f"   sslyze --certinfo: {len(picked)} targets in {ssl_s:.1f} s = {ssl_rate:.1f} "
                     f"domains/s ({ok} completed, exit {done.returncode}), {ssl_conn} connections "
-                    f"(~{ssl_conn * count // len(picked):,} for {count}); bulk is "
-                    f"{rate / ssl_rate:.0f}x sslyze (target >= 20x)"
+                    f"(~{ssl_conn * count // len(picked):,} for {count})"
                 )
+                for label, value in rates.items():
+                    print(f"   bulk ({label}) is {value / ssl_rate:.1f}x sslyze (target >= 20x)")
             else:
                 print(
                     f"   sslyze: not installed at {SSLYZE} (python3 -m venv /tmp/sslyze-venv && "

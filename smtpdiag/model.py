@@ -238,7 +238,8 @@ class SkipReason(StrEnum):
 
     DEADLINE = "deadline"  #: the overall deadline passed before its turn came
     ADDRESS_POLICY = "address-policy"  #: the address is not one the probe may connect to
-    FAMILY_FILTER = "family-filter"  #: excluded by -4/-6 or the source address's family
+    # No "family-filter": an address excluded by -4/-6 is not planned at all; the
+    # family-filtered finding names it (the user chose the family, nothing was skipped).
 
 
 class AddressClass(StrEnum):

@@ -29,6 +29,8 @@ output: NDJSON on stdout (or --output), one line per record, streamed:
 politeness (defaults): each distinct (address, port, TLS mode) is probed once per
   run; at most 2 connections at a time and 30 new connections per minute to one
   address; 64 connections overall; every probe ends with QUIT and never sends mail.
+  With --workers N (default: one per core) the workers resolve and diagnose; this
+  process alone connects, so the limits above hold for the whole run.
 
 example: a day's bounces in, a suppression list out
   smtpdiag bulk /var/mail/bounces.mbox --recipients decisions.ndjson -o domains.ndjson
@@ -63,6 +65,12 @@ def _rate(text: str) -> float:
     if not 0.1 <= value <= 6000:
         raise argparse.ArgumentTypeError(f"must be 0.1-6000 per minute: {text!r}")
     return value
+
+
+def _workers(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return int(_positive_int(1, 64)(text))
 
 
 def register(subparsers: Any) -> None:
@@ -137,6 +145,14 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="domains worked on at once; bounds memory (512)",
     )
+    g.add_argument(
+        "--workers",
+        type=_workers,
+        default="auto",
+        metavar="N|auto",
+        help="processes that resolve and diagnose (auto: one per core, at most 8; "
+        "1: all in this process); routes are still probed once, by this process",
+    )
     common.add_probe_options(p)
     p.set_defaults(run=run)
 
@@ -186,6 +202,10 @@ def run(args: argparse.Namespace) -> int:
     from ..triage.model import BulkSettings
 
     fmt = input_format(args.input_format)
+    if args.workers == "auto":
+        from ..triage.pool import default_workers
+
+        args.workers = default_workers()
     settings = BulkSettings(
         per_address_limit=args.per_address_limit,
         per_address_rate=args.per_address_rate,
@@ -251,6 +271,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
             stdin=sys.stdin.buffer,
             stop=stop,
             stats=stats,
+            workers=args.workers,
         ):
             summary.add(item)
             if isinstance(item, RecipientRecord):

@@ -120,7 +120,7 @@ def seconds_arg(text: str) -> float:
 
 def add_probe_options(parser: argparse.ArgumentParser) -> None:
     """Options every subcommand that probes shares."""
-    from ..config import Timeouts
+    from ..defaults import TIMEOUTS
 
     g = parser.add_argument_group("probe options")
     g.add_argument(
@@ -164,7 +164,6 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         "defaults here suit interactive use. Use --greeting-timeout 300 --command-timeout 300 "
         "--timeout 600 to be as patient as an MTA.",
     )
-    d = Timeouts()
     for flag, dest, what in (
         ("--timeout", "total", "overall deadline"),
         ("--dns-timeout", "dns", "per DNS query"),
@@ -173,7 +172,7 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         ("--command-timeout", "command", "each command reply"),
         ("--tls-timeout", "tls", "TLS handshake"),
     ):
-        default = getattr(d, dest)
+        default = TIMEOUTS[dest]
         t.add_argument(
             flag, type=seconds_arg, default=default, metavar="SECONDS", help=f"{what} ({default:g})"
         )

@@ -35,6 +35,7 @@ from ..model import (
     Verdict,
 )
 from ..timefmt import parse_utc_iso
+from .causes import cause_ids
 from .facts import (
     PERSIST_MIN_PROBES,
     PERSIST_MIN_SPAN,
@@ -114,6 +115,7 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
     from ..narrate.common import cap_evidence
 
     d = narrate_rule(rule, facts, match)
+    causes = cause_ids(rule, facts, match)
     sev = severity_for(kind, code, facts)
     pf = (
         facts.persistence_of(rule)
@@ -137,12 +139,12 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
         severity=sev,
         summary=d.summary,
         evidence=cap_evidence(ev),
-        causes=cause_texts(d.cause_ids),
+        causes=cause_texts(causes),
         steps=tuple(d.steps),
         action=d.action or Action(ActionKind.NONE, ""),
         neighbours=tuple(d.neighbours),
         persistence=pf.persistence,
-        cause_ids=tuple(d.cause_ids),
+        cause_ids=causes,
         payload=payload,
     )
 
@@ -201,10 +203,11 @@ def _history(report: ProbeReport, history: Sequence[ProbeReport], now: datetime)
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
     earlier = [_failures(build_facts(h, now)) for h in earlier_reports]
-    times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
-    fired_now = _failures(build_facts(report, now))
     persistence: dict[RuleId, PersistenceFact] = {}
+    # Without history (probe, bulk) the rules fire once, in _findings: not twice.
+    fired_now = _failures(build_facts(report, now)) if earlier else frozenset()
     if earlier:
+        times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
         for rule_id in fired_now:
             persistence[rule_id] = _persistence(rule_id, earlier, times)
     if report.resolution.kind is ResolutionKind.NULL_MX:

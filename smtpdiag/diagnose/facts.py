@@ -10,12 +10,14 @@ parses ``PhaseRecord.detail`` or any other text our own adapters wrote.
 from __future__ import annotations
 
 import errno as errnos
+import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from ..model import (
     AddressFamily,
@@ -33,7 +35,7 @@ from ..model import (
     SkipReason,
     TlsReason,
 )
-from ..timefmt import utc_iso
+from ..timefmt import aware_now, utc_iso
 
 __all__ = [
     "CERT_EXPIRY_WARN_DAYS",
@@ -204,13 +206,6 @@ def iso(dt: datetime) -> str:
     return utc_iso(dt, "seconds")
 
 
-def aware_now(now: datetime | None) -> datetime:
-    """``now`` as an aware instant (naive means UTC); the current time when ``None``."""
-    if now is None:
-        return datetime.now(UTC)
-    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-
-
 # ------------------------------------------------------------------ server reply text
 # Regular expressions over text from outside (the probed servers' replies) only.
 
@@ -314,6 +309,7 @@ def _refused(v: RouteView) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked for the same few hosts per domain
 def family_of(address: str) -> AddressFamily | None:
     """The family of an IP address given as text, or ``None`` if it is not one."""
     try:
@@ -358,6 +354,23 @@ class PersistenceFact:
     published: bool = False
 
 
+_Sel = TypeVar("_Sel", bound=tuple[object, ...])
+
+
+def _once(fn: Callable[[Facts], _Sel]) -> Callable[[Facts], _Sel]:
+    """A selection (of routes, of hosts) computed once per :class:`Facts` (the rules
+    ask for the same ones many times per report)."""
+
+    @functools.wraps(fn)
+    def get(self: Facts) -> _Sel:
+        value = self._selections.get(fn.__name__)
+        if value is None:
+            value = self._selections[fn.__name__] = fn(self)
+        return value  # type: ignore[return-value]  # stored by this same function
+
+    return get
+
+
 #: Rules whose condition is transient by definition when no history says otherwise.
 _TRANSIENT_BY_NATURE = frozenset({RuleId.DNS_FAILED, RuleId.MX_LOOKUP_FAILED})
 
@@ -387,6 +400,9 @@ class Facts:
     persistence: Mapping[RuleId, PersistenceFact] = field(default_factory=dict)
     history_len: int = 0
     recovered: tuple[RuleId, ...] = ()
+    _selections: dict[str, tuple[object, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def dns_ok(self) -> bool:
@@ -441,6 +457,7 @@ class Facts:
         return tuple(v for v in self.skipped if v.skip_reason is not SkipReason.ADDRESS_POLICY)
 
     @property
+    @_once
     def alt_only(self) -> tuple[RouteView, ...]:
         """Failed non-delivery-port routes that say nothing about delivery: any failure
         where the address's delivery port works, and unanswered connects where the
@@ -459,6 +476,7 @@ class Facts:
         return [v for v in self.views if v.result.route.family is family]
 
     @property
+    @_once
     def no_local_ipv6(self) -> tuple[RouteView, ...]:
         """IPv6 routes, when every one failed with ENETUNREACH while IPv4 connects: the
         prober has no IPv6 route, which says nothing about the destination."""
@@ -471,6 +489,7 @@ class Facts:
         return ()
 
     @property
+    @_once
     def family_unreachable(self) -> tuple[RouteView, ...]:
         """The routes of one address family, when every one of them is unreachable
         (EHOSTUNREACH/ENETUNREACH, ICMP) while the other family delivers: a degraded
@@ -492,6 +511,7 @@ class Facts:
         return ()
 
     @property
+    @_once
     def relevant_failed(self) -> tuple[RouteView, ...]:
         """Failed routes that matter for delivery (not :attr:`alt_only`, not a family the
         prober or the path cannot reach while the other family works)."""
@@ -549,6 +569,7 @@ class Facts:
         return tuple(h for h in self.report.resolution.hosts if h.kind in kinds)
 
     @property
+    @_once
     def filtered_hosts(self) -> tuple[MxHost, ...]:
         """MX hosts with addresses, none of them in a probed family (``-4``/``-6``).
 

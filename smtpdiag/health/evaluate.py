@@ -36,7 +36,7 @@ certificate lifetime give their own levels and do not change whether a route is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..model import Finding, Outcome, Phase, ProbeReport, RouteResult, RuleId, TlsMode
@@ -53,7 +53,7 @@ from .result import (
     expected_phases,
     route_facts,
 )
-from .thresholds import Thresholds, tls_version_rank
+from .thresholds import DAYS_ROWS, Thresholds, tls_version_rank
 
 __all__ = [
     "HealthResult",
@@ -74,26 +74,58 @@ def _flagged(findings: Iterable[Finding]) -> dict[RuleId, frozenset[str]]:
     return {f.rule: frozenset(f.payload.routes) for f in findings}
 
 
-def _requirement_failures(
-    rr: RouteResult, th: Thresholds, flagged: Mapping[RuleId, frozenset[str]]
-) -> list[tuple[ProblemKind, str]]:
-    """Why an up route does not meet the requirements (empty when it does)."""
-    out: list[tuple[ProblemKind, str]] = []
-    label = rr.route.label
-    if (
+_Flagged = Mapping[RuleId, frozenset[str]]
+
+
+def _no_starttls(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
+    return (
         th.require_starttls
         and rr.route.tls_mode is TlsMode.STARTTLS
-        and label in flagged.get(RuleId.STARTTLS_NOT_OFFERED, frozenset())
-    ):
-        out.append((ProblemKind.NO_STARTTLS, words.no_starttls_reason(rr)))
-    if th.min_tls_version is not None and rr.tls is not None and rr.tls.version is not None:
-        have = tls_version_rank(rr.tls.version)
-        want = tls_version_rank(th.min_tls_version)
-        if have is None or (want is not None and have < want):
-            out.append((ProblemKind.TLS_VERSION, words.tls_version_reason(rr, th.min_tls_version)))
-    if th.require_valid_cert and label in flagged.get(RuleId.TLS_CERT_UNVERIFIED, frozenset()):
-        out.append((ProblemKind.CERT_INVALID, words.cert_invalid_reason(rr)))
-    return out
+        and rr.route.label in flagged.get(RuleId.STARTTLS_NOT_OFFERED, frozenset())
+    )
+
+
+def _tls_too_old(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
+    if th.min_tls_version is None or rr.tls is None or rr.tls.version is None:
+        return False
+    have = tls_version_rank(rr.tls.version)
+    want = tls_version_rank(th.min_tls_version)
+    return have is None or (want is not None and have < want)
+
+
+def _cert_invalid(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
+    return th.require_valid_cert and rr.route.label in flagged.get(
+        RuleId.TLS_CERT_UNVERIFIED, frozenset()
+    )
+
+
+# The requirements an up route must meet to count as healthy, one row each: the problem
+# it gives, whether the route fails it, and the reason's narrator.
+_REQUIREMENTS: tuple[
+    tuple[
+        ProblemKind,
+        Callable[[RouteResult, Thresholds, _Flagged], bool],
+        Callable[[RouteResult, Thresholds], str],
+    ],
+    ...,
+] = (
+    (ProblemKind.NO_STARTTLS, _no_starttls, lambda rr, th: words.no_starttls_reason(rr)),
+    (
+        ProblemKind.TLS_VERSION,
+        _tls_too_old,
+        lambda rr, th: words.tls_version_reason(rr, th.min_tls_version or ""),
+    ),
+    (ProblemKind.CERT_INVALID, _cert_invalid, lambda rr, th: words.cert_invalid_reason(rr)),
+)
+
+
+def _requirement_failures(
+    rr: RouteResult, th: Thresholds, flagged: _Flagged
+) -> list[tuple[ProblemKind, str]]:
+    """Why an up route does not meet the requirements (empty when it does)."""
+    return [
+        (kind, reason(rr, th)) for kind, fails, reason in _REQUIREMENTS if fails(rr, th, flagged)
+    ]
 
 
 def _latency_problems(rr: RouteResult, th: Thresholds) -> list[Problem]:
@@ -125,19 +157,20 @@ def _latency_problems(rr: RouteResult, th: Thresholds) -> list[Problem]:
 
 
 def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
+    """The level of ``days`` left: expired is critical, else the first row crossed."""
     if days < 0:
         return HealthStatus.CRITICAL, 0
-    if th.cert_crit_days is not None and days < th.cert_crit_days:
-        return HealthStatus.CRITICAL, th.cert_crit_days
-    if th.cert_warn_days is not None and days < th.cert_warn_days:
-        return HealthStatus.WARNING, th.cert_warn_days
+    for row in DAYS_ROWS:
+        bound = th.days(row)
+        if bound is not None and days < bound:
+            return (HealthStatus.CRITICAL if row.critical else HealthStatus.WARNING), bound
     return None
 
 
 def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Problem]:
     # One certificate is usually served on several ports and addresses: one problem per
     # certificate (by fingerprint), naming every route that served it.
-    if th.cert_warn_days is None and th.cert_crit_days is None:
+    if all(th.days(row) is None for row in DAYS_ROWS):
         return []  # certificate lifetime is not judged at all
     by_cert: dict[str, tuple[int, str, list[str]]] = {}
     for rr in routes:

@@ -1,21 +1,19 @@
 """Actions, steps and causes from the seed knowledge, worded for this probe.
 
-The seed texts are data (``diagnose/knowledge.py``); the sentences added around them
+The seed texts are data (``diagnose/knowledge.json``); the sentences added around them
 (which route still delivers, what to confirm first) are written here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
 
-from ..diagnose.facts import Facts, RouteView, iso
+from ..diagnose.facts import Facts, RouteView
 from ..model import (
     Action,
     ActionKind,
     CauseId,
     Persistence,
-    RetryAttempt,
     Step,
     StepId,
     StepStatus,
@@ -26,26 +24,19 @@ from .common import routes_brief
 # healthy probe has none and does not pay for the tables at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
+    from datetime import datetime
 
-__all__ = ["cause_texts", "causes", "make_action", "make_steps", "neighbours", "schedule_from"]
+    from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
+    from ..model import RetryAttempt
+
+__all__ = ["cause_texts", "make_action", "make_steps", "neighbours", "schedule_from"]
 
 
 def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
-    """Concrete retry instants counted from ``now``."""
-    out = []
-    offsets = schedule.offsets_s
-    for i, (delay, offset) in enumerate(zip(schedule.delays_s, offsets, strict=True)):
-        out.append(
-            RetryAttempt(
-                number=i + 1,
-                after_previous_s=delay,
-                offset_s=offset,
-                at=iso(now + timedelta(seconds=offset)),
-                final=i == len(offsets) - 1,
-            )
-        )
-    return tuple(out)
+    """:func:`smtpdiag.diagnose.knowledge.schedule_from`, loaded on first use."""
+    from ..diagnose.knowledge import schedule_from as from_knowledge
+
+    return from_knowledge(schedule, now)
 
 
 def _k(code: str) -> CodeKnowledge:
@@ -130,14 +121,6 @@ def make_steps(code: str, done: Mapping[str, str]) -> tuple[Step, ...]:
     if unknown:  # pragma: no cover - a typo in a rule
         raise KeyError(f"unknown steps for {code}: {sorted(unknown)}")
     return tuple(out)
-
-
-def causes(code: str, slugs: Iterable[str]) -> tuple[CauseId, ...]:
-    """The ids of the code's causes named by ``slugs`` (each checked, order kept)."""
-    k = _k(code)
-    for s in slugs:
-        k.cause(s)  # raises on a slug the seed does not have
-    return tuple(CauseId(f"{code}/{s}") for s in dict.fromkeys(slugs))
 
 
 def cause_texts(ids: Iterable[CauseId]) -> tuple[str, ...]:

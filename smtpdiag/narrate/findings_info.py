@@ -15,7 +15,7 @@ from ..model import (
     TlsMode,
     TlsReason,
 )
-from .actions import causes, make_steps
+from .actions import make_steps
 from .common import (
     Draft,
     alt_ports_step,
@@ -65,7 +65,6 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
         "Opportunistic senders deliver anyway (RFC 7435); senders that verify "
         "(MTA-STS RFC 8461, DANE RFC 7672) fail with a TLS configuration mismatch (5.4.2).",
         ev,
-        causes=causes("5.4.2", ["tls-mismatch"]),
         steps=make_steps(
             "5.4.2",
             {

@@ -7,6 +7,7 @@ addresses are reported by the resolve stage and produce no route.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from ..config import ProbeConfig
@@ -18,6 +19,7 @@ __all__ = ["address_family", "plan_routes"]
 _PROBEABLE = frozenset({MxTargetKind.HOSTNAME, MxTargetKind.CNAME})
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked for the same few hosts per domain
 def address_family(address: str) -> AddressFamily | None:
     """The family of an IP address given as text, or ``None`` if it is not one."""
     try:

@@ -9,17 +9,28 @@ domains of one provider would otherwise ask for its MX host's address at once).
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import struct
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import dns.asyncresolver
+import dns.flags
+import dns.message
 import dns.name
+import dns.nameserver
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
 from ..config import ResolverConfig
-from .resolver import build_resolver
+from ..model import DnsOutcome
+from .resolver import RawAnswer, build_resolver
 
 __all__ = ["CachingResolver", "caching_resolver"]
 
@@ -28,6 +39,33 @@ _Key = tuple[object, str]
 # answer is asked once per run (domains are deduplicated): keeping it would only grow
 # memory by a full DNS message per domain.
 _KEPT = frozenset({"A", "AAAA"})
+# The direct path waits at most this share of a question's lifetime (and this many
+# seconds) before leaving the question to dnspython's full resolution.
+_DIRECT_SHARE = 0.5
+_DIRECT_WAIT = 1.0
+_RD = 0x0100  # header flags of a query: recursion desired
+
+
+def _query_wire(qname: dns.name.Name, rdtype: int, payload: int | None) -> tuple[int, bytes]:
+    """A standard query for ``qname``/``rdtype`` class IN, with an EDNS(0) OPT record
+    advertising ``payload`` unless it is ``None`` (what dnspython would send)."""
+    qid = int.from_bytes(os.urandom(2), "big")
+    wire = struct.pack("!HHHHHH", qid, _RD, 1, 0, 0, 0 if payload is None else 1)
+    wire += qname.to_wire() or b""  # always bytes without a file to write to
+    wire += struct.pack("!HH", rdtype, dns.rdataclass.IN)
+    if payload is not None:
+        wire += b"\x00" + struct.pack("!HHIH", dns.rdatatype.OPT, payload, 0, 0)
+    return qid, wire
+
+
+def _is_reply(response: dns.message.Message, qid: int, qname: dns.name.Name, rdtype: int) -> bool:
+    """Whether ``response`` answers exactly our question (as dnspython's ``is_response``)."""
+    if response.id != qid or not response.flags & dns.flags.QR:
+        return False
+    if response.opcode() != dns.opcode.QUERY or len(response.question) != 1:
+        return False
+    q = response.question[0]
+    return q.name == qname and q.rdtype == rdtype and q.rdclass == dns.rdataclass.IN
 
 
 class CachingResolver(dns.asyncresolver.Resolver):
@@ -43,6 +81,10 @@ class CachingResolver(dns.asyncresolver.Resolver):
         super().__init__(configure=False)
         self._size = size
         self._answers: OrderedDict[_Key, dns.resolver.Answer] = OrderedDict()
+        # The same answers as the model reads them (query text, records), by (name, type),
+        # with their expiry: a provider's MX host is looked up by every one of its
+        # domains, and turning the answer into the model each time cost more than asking.
+        self._raw: OrderedDict[tuple[str, str], tuple[RawAnswer, float]] = OrderedDict()
         self._asking: dict[_Key, asyncio.Future[dns.resolver.Answer]] = {}
 
     async def resolve(
@@ -74,7 +116,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
         future: asyncio.Future[dns.resolver.Answer] = asyncio.get_running_loop().create_future()
         self._asking[key] = future
         try:
-            answer = await super().resolve(qname, rdtype, *args, **kwargs)
+            answer = await self._ask(qname, rdtype, *args, **kwargs)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -90,6 +132,102 @@ class CachingResolver(dns.asyncresolver.Resolver):
             while len(self._answers) > self._size:
                 self._answers.popitem(last=False)
         return answer
+
+    def peek(self, name: str, rdtype: str) -> RawAnswer | None:
+        """A kept answer to ``name``/``rdtype`` as :func:`~.resolver.query_raw` gives it,
+        without asking (``duration_ms`` 0: it took no time), or ``None``."""
+        key = (name.rstrip(".").lower(), rdtype.upper())
+        entry = self._raw.get(key)
+        if entry is None:
+            return None
+        raw, expires = entry
+        if expires <= time.time():
+            del self._raw[key]
+            return None
+        self._raw.move_to_end(key)
+        return RawAnswer(replace(raw.query, duration_ms=0.0), raw.records)
+
+    def keep(self, name: str, rdtype: str, raw: RawAnswer) -> None:
+        """Remember ``raw`` for :meth:`peek` while its answer is cached here."""
+        kind = rdtype.upper()
+        if kind not in _KEPT or raw.query.outcome not in (DnsOutcome.OK, DnsOutcome.NODATA):
+            return
+        qname = name.rstrip(".") or "."
+        answer = self._answers.get((dns.name.from_text(qname), kind))
+        if answer is None:
+            return
+        self._raw[(qname.lower(), kind)] = (raw, answer.expiration)
+        while len(self._raw) > self._size:
+            self._raw.popitem(last=False)
+
+    async def _ask(
+        self,
+        qname: dns.name.Name | str,
+        rdtype: dns.rdatatype.RdataType | str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> dns.resolver.Answer:
+        """The common case directly, everything else through dnspython's resolution.
+
+        Most questions of a bulk run get a plain NOERROR answer over UDP from the first
+        nameserver. For those, dnspython's resolution (a request message, a datagram
+        endpoint, the retry bookkeeping) costs more than the answer: the direct path
+        sends the same query from a fresh socket (its own random port, as dnspython
+        does), checks that the reply answers exactly the question, parses it with
+        dnspython and builds the same :class:`dns.resolver.Answer`. Anything else (no
+        reply in time, NXDOMAIN, SERVFAIL, truncation, a reply that does not parse, a
+        CNAME chain too long) goes to the full resolution, which asks again and reports
+        it with its usual detail, within the lifetime left.
+        """
+        lifetime = kwargs.get("lifetime")
+        if isinstance(qname, dns.name.Name) and isinstance(lifetime, int | float) and args == ():
+            started = time.monotonic()
+            wait = min(lifetime * _DIRECT_SHARE, _DIRECT_WAIT)
+            answer = await self._direct(qname, dns.rdatatype.RdataType.make(rdtype), wait)
+            if answer is not None:
+                return answer
+            kwargs["lifetime"] = max(lifetime - (time.monotonic() - started), 0.001)
+            try:
+                return await super().resolve(qname, rdtype, *args, **kwargs)
+            except dns.resolver.LifetimeTimeout as exc:
+                # Say the whole time waited, not only the full path's share of it.
+                errors = exc.kwargs.get("errors", []) if isinstance(exc.kwargs, dict) else []
+                raise dns.resolver.LifetimeTimeout(  # type: ignore[no-untyped-call]
+                    timeout=time.monotonic() - started, errors=errors
+                ) from None
+        return await super().resolve(qname, rdtype, *args, **kwargs)
+
+    async def _direct(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, wait: float
+    ) -> dns.resolver.Answer | None:
+        server = self.nameservers[0] if self.nameservers else None
+        if not isinstance(server, dns.nameserver.Do53Nameserver) or wait <= 0:
+            return None
+        address, port = server.answer_nameserver(), server.answer_port()
+        qid, wire = _query_wire(qname, rdtype, self.payload if self.edns >= 0 else None)
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)
+                sock.connect((address, port))  # replies from elsewhere never reach us
+                await loop.sock_sendall(sock, wire)
+                async with asyncio.timeout(wait):
+                    while True:
+                        data = await loop.sock_recv(sock, 65535)
+                        response = dns.message.from_wire(data)
+                        if isinstance(response, dns.message.QueryMessage) and _is_reply(
+                            response, qid, qname, rdtype
+                        ):
+                            break  # else: another question's reply (as dnspython: ignored)
+            if response.rcode() != dns.rcode.NOERROR or response.flags & dns.flags.TC:
+                return None
+            note = getattr(server, "_note", None)
+            if note is not None:
+                note()
+            return dns.resolver.Answer(qname, rdtype, dns.rdataclass.IN, response, address, port)
+        except Exception:
+            return None
 
 
 def caching_resolver(

@@ -155,9 +155,14 @@ async def _lookup_host(
             addresses.append(text)
         return raw.query, tuple(addresses), omitted
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(ask(rdtype)) for rdtype in _ADDRESS_RDTYPES]
-    results = [task.result() for task in tasks]
+    peek = getattr(resolver, "peek", None)
+    if peek is not None and all(peek(name, rdtype) is not None for rdtype in _ADDRESS_RDTYPES):
+        # Both answers are in the bulk run's cache: no tasks needed to wait for nothing.
+        results = [await ask(rdtype) for rdtype in _ADDRESS_RDTYPES]
+    else:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(ask(rdtype)) for rdtype in _ADDRESS_RDTYPES]
+        results = [task.result() for task in tasks]
     queries = tuple(q for q, _, _ in results)
     addresses = tuple(a for _, found, _ in results for a in found)
     omitted = sum(n for _, _, n in results)
@@ -281,10 +286,16 @@ async def resolve_domain(
         notes.append(f"{dropped} MX host(s) beyond the first {MAX_MX_HOSTS} not looked up")
     mx_query = _note(mx_query, notes)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(_lookup_host(resolver, host_name, pref, rank, budget, limit))
-            for pref, host_name, rank in hosts_spec
-        ]
-    hosts = tuple(task.result() for task in tasks)
+    if len(hosts_spec) == 1:  # the common case: nothing to run side by side
+        pref, host_name, rank = hosts_spec[0]
+        hosts: tuple[MxHost, ...] = (
+            await _lookup_host(resolver, host_name, pref, rank, budget, limit),
+        )
+    else:
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(_lookup_host(resolver, host_name, pref, rank, budget, limit))
+                for pref, host_name, rank in hosts_spec
+            ]
+        hosts = tuple(task.result() for task in tasks)
     return replace(done(ResolutionKind.MX, mx_query, hosts), hosts_omitted=dropped)

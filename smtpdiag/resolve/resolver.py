@@ -371,8 +371,20 @@ async def query_raw(
     *,
     lifetime: float,
 ) -> RawAnswer:
-    """Ask one question; like :func:`query`, with the parsed records as well."""
-    return _logged(await _ask(resolver, name, rdtype, lifetime=lifetime))
+    """Ask one question; like :func:`query`, with the parsed records as well.
+
+    A resolver with ``peek``/``keep`` (the bulk run's caching resolver) answers
+    repeated questions itself, already in this form."""
+    peek = getattr(resolver, "peek", None)
+    if peek is not None and lifetime > 0:
+        kept = peek(name, rdtype)
+        if isinstance(kept, RawAnswer):
+            return kept
+    raw = _logged(await _ask(resolver, name, rdtype, lifetime=lifetime))
+    keep = getattr(resolver, "keep", None)
+    if keep is not None:
+        keep(name, rdtype, raw)
+    return raw
 
 
 async def _ask(

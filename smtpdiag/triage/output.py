@@ -17,6 +17,7 @@ from ..model import SCHEMA_VERSION
 from ..textsafe import clean
 from .model import BulkItem, BulkSummary, DomainRecord, ErrorRecord, RecipientRecord
 from .run import DomainDecision, RunStats
+from .wire import record_to_plain
 from .work import to_plain
 
 __all__ = ["SummaryBuilder", "dumps", "read_done", "read_recipients", "render_table"]
@@ -35,7 +36,7 @@ _MAX_LINE = 1 << 20
 
 def dumps(item: BulkItem | BulkSummary) -> str:
     """One NDJSON line (without the newline)."""
-    body = to_plain(item)
+    body = record_to_plain(item) if type(item) is DomainRecord else to_plain(item)
     assert isinstance(body, dict)
     line = {"type": _TYPES[type(item)], "schema_version": SCHEMA_VERSION, **body}
     return json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -51,6 +51,8 @@ _READ_CHUNK = 256
 _READ_AHEAD = 4
 # Records buffered between the run and a slow consumer.
 _OUT_QUEUE = 1024
+# Routes whose per-domain result is kept for the next domain with the same route.
+_OWN_KEPT = 4096
 
 
 @dataclass(slots=True)
@@ -140,6 +142,9 @@ class _Routes:
         self._group = group
         self._stats = stats
         self._done: OrderedDict[RouteKey, RouteResult] = OrderedDict()
+        # route -> (the shared result, that result as this route's): most domains of a
+        # provider have the very same route, so it is made once, not once per domain.
+        self._own: dict[Route, tuple[RouteResult, RouteResult]] = {}
         self._pending: dict[RouteKey, asyncio.Future[RouteResult]] = {}
         self._gates: dict[str, _AddressGate] = {}
         self._overall = asyncio.Semaphore(settings.concurrency)
@@ -172,7 +177,14 @@ class _Routes:
         if done is None:
             return None
         self._done.move_to_end(key)
-        return for_domain(done, route)
+        own = self._own.get(route)
+        if own is not None and own[0] is done:
+            return own[1]
+        result = for_domain(done, route)
+        if len(self._own) >= _OWN_KEPT:
+            self._own.clear()  # bounded: routes of one-domain MX names come and go
+        self._own[route] = (done, result)
+        return result
 
     async def result_for(self, route: Route, deadline: float) -> tuple[RouteResult, bool]:
         """The route's result as the domain's own, and whether it was probed for
@@ -285,6 +297,9 @@ class _Engine:
         self.active = 0
         self.idle = asyncio.Event()
         self.idle.set()
+        # Set when worker processes diagnose (``--workers``): a domain name in, its
+        # record out; this process then only reads, probes routes and writes.
+        self.remote: Callable[[str], Awaitable[DomainRecord]] | None = None
 
     async def drained(self) -> None:
         """Return when no domain is in flight."""
@@ -337,7 +352,9 @@ class _Engine:
     async def _domain(self, name: str, routes: _Routes) -> None:
         try:
             try:
-                record: DomainRecord | ErrorRecord = await self._diagnose(name, routes)
+                record: DomainRecord | ErrorRecord = await (
+                    self.remote(name) if self.remote is not None else self._diagnose(name, routes)
+                )
             except _Interrupted:
                 # Not done: neither it nor its recipients are written; resume redoes it.
                 left = self.state.pop(name, None)
@@ -415,6 +432,14 @@ class _Engine:
         return domain_record(report, shared, duration)
 
 
+def _pool(
+    workers: int, config: ProbeConfig, settings: BulkSettings, routes: _Routes, now: datetime | None
+) -> contextlib.AbstractAsyncContextManager[Callable[[str], Awaitable[DomainRecord]]]:
+    from .pool import worker_pool  # only with --workers: spawns processes
+
+    return worker_pool(workers, config, settings, routes, now)
+
+
 def _cancelling() -> bool:
     """Whether the current task itself is being cancelled (not just something it awaited)."""
     task = asyncio.current_task()
@@ -486,6 +511,7 @@ async def run_targets(
     stop: asyncio.Event | None = None,
     stats: RunStats | None = None,
     now: datetime | None = None,
+    workers: int = 1,
 ) -> tuple[RouteResult, ...]:
     """Run every target through the bulk pipeline, calling ``emit`` with each record
     as soon as it is known; returns the route results kept at the end (the cache).
@@ -502,13 +528,18 @@ async def run_targets(
         stop: When set, reading stops and the domains in flight finish.
         stats: Counters to update (a new one when ``None``).
         now: The instant retry schedules count from (default: each diagnosis time).
+        workers: Worker processes that resolve and diagnose (1: this process does).
     """
     stats = stats if stats is not None else RunStats()
     engine = _Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
     reader = _Reader(targets)
     try:
-        async with asyncio.TaskGroup() as group:
+        async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
             cache = _Routes(config, settings, group, stats, routes)
+            if workers > 1:
+                engine.remote = await stack.enter_async_context(
+                    _pool(workers, config, settings, cache, now)
+                )
             watcher = group.create_task(_on_stop(stop, cache)) if stop is not None else None
             async for chunk in reader.chunks():
                 for item in chunk:
@@ -553,6 +584,7 @@ async def bulk(
     stop: asyncio.Event | None = None,
     stats: RunStats | None = None,
     now: datetime | None = None,
+    workers: int = 1,
 ) -> AsyncIterator[BulkItem]:
     """Triage many domains, probing each distinct route once; records stream out as
     each domain completes.
@@ -571,6 +603,9 @@ async def bulk(
         stop: Set it to stop reading; the domains in flight finish and are yielded.
         stats: Live counters (connections per address, routes probed, ...).
         now: The instant retry schedules count from.
+        workers: Processes that resolve and diagnose domains (1: none, all in this
+            one). Routes are still probed here, once per run, under one set of
+            per-address limits; records then arrive in completion order as well.
 
     Yields:
         :class:`DomainRecord` per distinct domain, :class:`RecipientRecord` per input
@@ -598,6 +633,7 @@ async def bulk(
                 stop=stop,
                 stats=stats,
                 now=now,
+                workers=workers,
             )
         except Exception:
             await queue.put(None)  # the consumer is waiting: wake it, then raise there

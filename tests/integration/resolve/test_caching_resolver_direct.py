@@ -1,0 +1,101 @@
+"""The bulk resolver's direct path (plain UDP answers without dnspython's resolution
+loop) gives what the plain resolver gives, for every outcome a server can produce:
+whatever is not a plain answer goes through the full resolution and is reported the
+same way."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from smtpdiag.config import ResolverConfig
+from smtpdiag.model import DnsOutcome
+from smtpdiag.resolve import caching_resolver
+from smtpdiag.resolve.resolver import build_resolver, query_raw
+
+ZONE = {
+    "@": ["MX 10 mx1"],
+    "mx1": ["A 127.0.0.2", "A 127.0.0.3"],
+    "alias": ["CNAME mx1"],
+    "nomx": ["A 127.0.0.4"],
+    "big": [f"A 127.0.1.{i}" for i in range(1, 120)],  # more than 1232 bytes: TC, then TCP
+    "fail": ["MX 10 mx1"],
+    "refuse": ["MX 10 mx1"],
+    "form": ["MX 10 mx1"],
+    "junk": ["MX 10 mx1"],
+    "slow": ["MX 10 mx1"],
+    "trunc": ["MX 10 mx1"],
+}
+FAULTS = {
+    "fail.d.test": "servfail",
+    "refuse.d.test": "refused",
+    "form.d.test": "formerr",
+    "junk.d.test": "garbage",
+    "slow.d.test": "delay:0.3",
+    "trunc.d.test": "truncate",
+}
+CASES = [
+    ("d.test", "MX", DnsOutcome.OK),
+    ("mx1.d.test", "A", DnsOutcome.OK),
+    ("alias.d.test", "A", DnsOutcome.OK),
+    ("nomx.d.test", "MX", DnsOutcome.NODATA),
+    ("missing.d.test", "MX", DnsOutcome.NXDOMAIN),
+    ("big.d.test", "A", DnsOutcome.OK),
+    ("fail.d.test", "MX", DnsOutcome.SERVFAIL),
+    ("refuse.d.test", "MX", DnsOutcome.REFUSED),
+    ("form.d.test", "MX", DnsOutcome.ERROR),
+    ("junk.d.test", "MX", DnsOutcome.ERROR),
+    ("slow.d.test", "MX", DnsOutcome.OK),
+    ("trunc.d.test", "MX", DnsOutcome.OK),
+]
+
+
+@pytest.mark.parametrize(("name", "rdtype", "outcome"), CASES)
+async def test_direct_path_answers_as_the_full_resolution(  # type: ignore[no-untyped-def]
+    dns_server, name: str, rdtype: str, outcome: DnsOutcome
+) -> None:
+    dns = await dns_server({"d.test": ZONE}, FAULTS)
+    config = ResolverConfig((dns.nameserver,))
+    plain = await query_raw(build_resolver(config, 2.0), name, rdtype, lifetime=2.0)
+    shared = await query_raw(caching_resolver(config, 2.0), name, rdtype, lifetime=2.0)
+    assert plain.query.outcome is outcome, plain.query
+    for field in ("outcome", "answers", "nameserver", "cname", "detail"):
+        assert getattr(shared.query, field) == getattr(plain.query, field), field
+    assert [r.to_text() for r in shared.records] == [r.to_text() for r in plain.records]
+
+
+async def test_a_silent_server_is_reported_with_the_whole_wait(dns_server) -> None:  # type: ignore[no-untyped-def]
+    dns = await dns_server({"d.test": ZONE}, {"d.test": "drop"})
+    resolver = caching_resolver(ResolverConfig((dns.nameserver,)), 1.0)
+    started = time.monotonic()
+    raw = await query_raw(resolver, "d.test", "MX", lifetime=1.0)
+    took = time.monotonic() - started
+    assert raw.query.outcome is DnsOutcome.TIMEOUT
+    assert 0.9 <= took <= 1.6, took  # the direct try and the full path share one lifetime
+    said = re.search(r"after ([0-9.]+) s", raw.query.detail or "")
+    assert said is not None and float(said.group(1)) >= 0.95, raw.query.detail  # not 0.5
+    assert str(dns.nameserver) in (raw.query.detail or ""), raw.query.detail
+
+
+async def test_repeated_address_questions_are_answered_from_the_run(dns_server) -> None:  # type: ignore[no-untyped-def]
+    dns = await dns_server({"d.test": ZONE}, FAULTS)
+    resolver = caching_resolver(ResolverConfig((dns.nameserver,)), 2.0)
+    first = await query_raw(resolver, "mx1.d.test", "A", lifetime=2.0)
+    asked = len(dns.received)
+    again = await query_raw(resolver, "MX1.d.test.", "A", lifetime=2.0)
+    assert len(dns.received) == asked  # not asked again
+    for field in ("outcome", "answers", "nameserver", "cname", "detail"):
+        assert getattr(again.query, field) == getattr(first.query, field), field
+    assert [r.to_text() for r in again.records] == [r.to_text() for r in first.records]
+    assert again.query.duration_ms == 0.0  # it took no time, and says so
+    # A domain's MX answer (asked once per run) and failures are asked each time.
+    for name, rdtype in (("d.test", "MX"), ("fail.d.test", "A")):
+        before = len(dns.received)
+        await query_raw(resolver, name, rdtype, lifetime=2.0)
+        await query_raw(resolver, name, rdtype, lifetime=2.0)
+        assert len(dns.received) > before + 1, (name, rdtype)
+    # A question whose deadline has passed is not answered from memory either.
+    late = await query_raw(resolver, "mx1.d.test", "A", lifetime=0.0)
+    assert late.query.outcome is DnsOutcome.TIMEOUT
