@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_PORTS",
     "LOOPBACK_NETWORKS",
     "Nameserver",
+    "PolicyConfig",
     "ProbeConfig",
     "ResolverConfig",
     "Timeouts",
@@ -160,6 +161,32 @@ class TlsConfig:
                 raise ConfigError(f"CA file {self.ca_file!r} holds no PEM certificate")
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """How the policy stage looks up MTA-STS, DANE and TLS-RPT.
+
+    Attributes:
+        enabled: Look the policies up at all (``--no-policy`` turns it off).
+        https_port: Port of the MTA-STS policy host (443; tests use another).
+        fetch_timeout: Limit on one policy fetch: connect, TLS handshake and body.
+        max_policy_bytes: Longest policy body read; a longer one is a fetch error
+            (RFC 8461 3.3 lets senders limit it; 64 KiB is what common MTAs use).
+    """
+
+    enabled: bool = True
+    https_port: int = 443
+    fetch_timeout: float = 10.0
+    max_policy_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        port = self.https_port
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise ConfigError(f"policy HTTPS port must be 1-65535, got {port!r}")
+        _positive("policy fetch timeout", self.fetch_timeout)
+        if not 512 <= self.max_policy_bytes <= 1024 * 1024:
+            raise ConfigError("policy size limit must be 512 bytes to 1 MiB")
+
+
 #: Loopback, where the test kit's and the demo's own servers listen (their
 #: ``allow_targets``).
 LOOPBACK_NETWORKS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
@@ -227,6 +254,7 @@ class ProbeConfig:
             outside these networks are never connected to; unspecified, broadcast and
             multicast addresses never are, whatever this says. Normalized to network
             text (host bits cleared) on construction.
+        policy: MTA-STS, DANE and TLS-RPT lookups (the policy stage).
     """
 
     ports: tuple[int, ...] = DEFAULT_PORTS
@@ -240,6 +268,7 @@ class ProbeConfig:
     max_routes: int = 120
     implicit_tls_ports: tuple[int, ...] = (465,)
     allow_targets: tuple[str, ...] = ()
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self) -> None:
         for check in (_check_ports, _check_ehlo_name, _check_source_address, _check_limits):

@@ -153,7 +153,7 @@ def register(subparsers: Any) -> None:
         help="processes that resolve and diagnose (auto: one per core, at most 8; "
         "1: all in this process); routes are still probed once, by this process",
     )
-    common.add_probe_options(p)
+    common.add_probe_options(p, policy=False)
     p.set_defaults(run=run)
 
 

@@ -24,10 +24,14 @@ Precedence (each rule has a fixture in ``fixtures/bounces``):
 
 Hostile input: at most :data:`MAX_INPUT` characters are read, every regular expression
 is linear (bounded repetitions, no nested quantifiers over the same text), and every
-string that leaves this module went through :func:`smtpdiag.textsafe.clean`. MIME is
-parsed with the standard library's ``email`` package, imported lazily (nothing here
-does I/O). Transfer encodings (base64, quoted-printable) and charsets are decoded; LF,
-CRLF and CR line ends are accepted.
+string that leaves this module went through :func:`smtpdiag.textsafe.clean`. Transfer
+encodings (base64, quoted-printable) and charsets are decoded; LF, CRLF and CR line ends
+are accepted.
+
+The parts: :mod:`.dsn` decodes the input once (DSN groups and the human-readable text),
+:mod:`.codescan` finds codes, recipient and host in free text, this module applies the
+precedence and explains, :mod:`.reasons` classifies and decides, :mod:`.confirmation`
+compares with a probe. Sentences come from :mod:`smtpdiag.narrate.bounce`.
 """
 
 from __future__ import annotations

@@ -146,6 +146,11 @@ CAUSES: dict[RuleId, Callable[[Facts, Match], tuple[CauseId, ...]]] = {
     RuleId.SERVER_REJECTED: _rejected,
     RuleId.PORT_BLOCKED: _port_blocked,
     RuleId.MX_NOT_LISTENING: _fixed("5.4.3", "mx-records", "server-shut-down"),
+    # Enforcing senders (MTA-STS enforce, DANE) defer over a TLS problem: the 4.4.2 seed's
+    # "TLS/SSL problems". In MTA-STS testing mode nobody defers: no code, no cause.
+    RuleId.DANE_MISMATCH: _fixed("4.4.2", "tls-problems"),
+    RuleId.STARTTLS_REQUIRED: _fixed("4.4.2", "tls-problems"),
+    RuleId.MTA_STS_CERT_INVALID: lambda f, m: causes("4.4.2", ["tls-problems"] * m.enforced),
 }
 
 

@@ -18,6 +18,7 @@ after failures in its history recovered: transient.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from ..model import (
@@ -48,7 +49,7 @@ from .facts import (
     server_code,
 )
 from .predicates import Match
-from .table import RULES, Row, RuleKind, ServerOwn
+from .table import RULES, Enforced, Row, RuleKind, ServerOwn
 
 __all__ = [
     "MAX_HISTORY",
@@ -104,6 +105,8 @@ def severity_for(kind: RuleKind, code: str | None, facts: Facts) -> Severity:
 def _code(row: Row, match: Match) -> str | None:
     if isinstance(row.code, ServerOwn):
         return server_code(match.views) or row.code.fallback
+    if isinstance(row.code, Enforced):
+        return row.code.code if match.enforced else None
     return row.code
 
 
@@ -131,6 +134,9 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
             routes=tuple(v.label for v in match.views),
             hosts=tuple(h.name for h in match.hosts),
         )
+    if match.senders or match.results:
+        # Who fails is the predicate's decision; the narration only words it.
+        payload = replace(payload, senders=match.senders, tls_rpt_results=match.results)
     return Finding(
         rule=rule,
         code=code,

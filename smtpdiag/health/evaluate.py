@@ -39,10 +39,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..model import Finding, Outcome, Phase, ProbeReport, RouteResult, RuleId, TlsMode
+from ..model import (
+    DaneState,
+    Finding,
+    Outcome,
+    Phase,
+    ProbeReport,
+    RouteResult,
+    RuleId,
+    StsMode,
+    StsStatus,
+    TlsMode,
+)
 from ..narrate import health as words
 from ..timefmt import utc_iso
-from .policy import RANK, RULE_PROBLEMS, Level, worst
+from .policy import RANK, REQUIREMENT_LEVEL, RULE_PROBLEMS, Level, worst
 from .result import (
     HealthResult,
     HealthStatus,
@@ -249,7 +260,12 @@ def _rule_problems(
             continue
         kind, level = row
         status = route_level if level is Level.ROUTE else HealthStatus(level.value)
-        if kind is ProblemKind.MX_TARGET:
+        if kind is ProblemKind.TLS_POLICY:
+            if f.code is not None:  # no code: nobody defers (MTA-STS testing mode)
+                out.append(
+                    Problem(status, kind, words.tls_policy_reason(f), routes=f.payload.routes)
+                )
+        elif kind is ProblemKind.MX_TARGET:
             names = f.payload.hosts or tuple(dict.fromkeys(e.mx for e in f.evidence if e.mx))
             for name in names:
                 if name in hosts:
@@ -259,6 +275,59 @@ def _rule_problems(
                     out.append(Problem(status, kind, reason))
         else:
             out.append(Problem(status, kind, words.domain_reason(report, kind.value)))
+    return out
+
+
+#: MTA-STS modes by strength: a required mode is met by it or a stronger one.
+_MODE_RANK = {StsMode.NONE: 0, StsMode.TESTING: 1, StsMode.ENFORCE: 2}
+
+
+def _requirement(kind: ProblemKind, reason: str, routes: tuple[str, ...] = ()) -> Problem:
+    return Problem(HealthStatus(REQUIREMENT_LEVEL[kind].value), kind, reason, routes=routes)
+
+
+def _mta_sts_problems(report: ProbeReport, required: StsMode) -> list[Problem]:
+    """``--require-mta-sts``: a valid policy of at least ``required`` covering every MX."""
+    kind = ProblemKind.MTA_STS
+    p = report.policy
+    if p is None:
+        return [_requirement(kind, words.policy_not_checked_reason("MTA-STS"))]
+    sts = p.mta_sts
+    if sts.status is not StsStatus.VALID:
+        return [_requirement(kind, words.mta_sts_status_reason(report.domain, sts.status))]
+    mode = sts.mode or StsMode.NONE
+    out = []
+    if _MODE_RANK[mode] < _MODE_RANK[required]:
+        out.append(_requirement(kind, words.mta_sts_mode_reason(report.domain, mode, required)))
+    uncovered = tuple(m.mx for m in sts.matches if m.pattern is None)
+    if uncovered:
+        out.append(_requirement(kind, words.mta_sts_uncovered_reason(uncovered)))
+    return out
+
+
+def _dane_problems(report: ProbeReport, delivery_port: int | None) -> list[Problem]:
+    """``--require-dane``: usable TLSA for every MX host, and every chain matches."""
+    kind = ProblemKind.DANE
+    p = report.policy
+    if p is None:
+        return [_requirement(kind, words.policy_not_checked_reason("DANE"))]
+    out = []
+    looked = {t.mx.lower(): t for t in p.dane}
+    for h in report.resolution.hosts:
+        t = looked.get(h.name.lower())
+        state = t.state if t is not None else DaneState.UNKNOWN
+        if state is not DaneState.USABLE:
+            out.append(_requirement(kind, words.dane_state_reason(h.name, state)))
+    bad = tuple(
+        rr.route.label
+        for rr in report.routes
+        if rr.route.port == delivery_port
+        and rr.tls is not None
+        and rr.tls.dane is not None
+        and not rr.tls.dane.matched
+    )
+    if bad:
+        out.append(_requirement(kind, words.dane_mismatch_reason(bad), routes=bad))
     return out
 
 
@@ -375,6 +444,12 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
     for rr in attempted:
         problems.extend(_latency_problems(rr, th))
     problems.extend(_cert_problems(attempted, th))
+    if th.require_mta_sts is not None and report.resolution.hosts:
+        problems.extend(_mta_sts_problems(report, th.require_mta_sts))
+    if th.require_dane and report.resolution.hosts:
+        from ..diagnose.facts import delivery_port_of
+
+        problems.extend(_dane_problems(report, delivery_port_of(report)))
 
     # Most severe first; the sort is stable, so report order is kept within a level.
     problems.sort(key=lambda p: -RANK.get(p.level, 3))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from ..errors import ConfigError
-from ..model import Phase
+from ..model import Phase, StsMode
 
 __all__ = [
     "DAYS_ROWS",
@@ -181,6 +181,12 @@ class Thresholds:
         require_all_mx: Every route must be healthy (critical otherwise). When ``False``,
             unhealthy routes are warnings as long as at least one route is healthy, and
             critical only when none is.
+        require_mta_sts: The domain must publish a valid MTA-STS policy (RFC 8461) of at
+            least this mode (``enforce``, or ``testing`` which ``enforce`` also meets)
+            that covers every MX host; ``None`` (default): not required. Needs the
+            policy lookups (``ProbeConfig.policy``).
+        require_dane: Every MX host must have usable, DNSSEC-validated TLSA records on the
+            delivery port (RFC 7672), and every probed delivery-port chain must match them.
     """
 
     connect: Limit = field(default_factory=_limits("connect"))
@@ -195,6 +201,8 @@ class Thresholds:
     min_tls_version: str | None = "TLSv1.2"
     require_valid_cert: bool = False
     require_all_mx: bool = False
+    require_mta_sts: StsMode | None = None
+    require_dane: bool = False
 
     def __post_init__(self) -> None:
         for row in LATENCY_ROWS:
@@ -218,8 +226,17 @@ class Thresholds:
                 f"minimum TLS version must be one of {', '.join(TLS_VERSIONS)}, "
                 f"got {self.min_tls_version!r}"
             )
+        if self.require_mta_sts not in (None, StsMode.ENFORCE, StsMode.TESTING):
+            raise ConfigError(
+                "require_mta_sts must be 'enforce', 'testing' or None, "
+                f"got {self.require_mta_sts!r}"
+            )
         for f in fields(self):
-            if f.name.startswith("require_") and not isinstance(getattr(self, f.name), bool):
+            if (
+                f.name.startswith("require_")
+                and f.name != "require_mta_sts"
+                and not isinstance(getattr(self, f.name), bool)
+            ):
                 raise ConfigError(f"{f.name} must be True or False")
 
     def limit(self, phase: Phase) -> Limit | None:

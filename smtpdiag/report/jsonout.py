@@ -23,8 +23,9 @@ by :func:`report_from_dict`:
   needs no logic of its own.
 
 The top-level object leads with ``schema_version`` and ``tool_version``, then the small
-facts (domain, start, duration, ports, families), then ``resolution``, ``routes`` and
-``diagnosis`` (see :data:`REPORT_KEY_ORDER`), so a reader sees the version first.
+facts (domain, start, duration, ports, families), then ``policy`` (the TLS policy, 3.1),
+``resolution``, ``routes`` and ``diagnosis`` (see :data:`REPORT_KEY_ORDER`), so a
+reader sees the version first.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ REPORT_KEY_ORDER = (
     "duration_ms",
     "ports",
     "families",
+    "policy",
     "resolution",
     "routes",
     "diagnosis",

@@ -91,6 +91,8 @@ def probe_args(lab: DemoLab) -> list[str]:
         lab.ca_file,
         "--allow-targets",
         "127.0.0.0/8",
+        "--mta-sts-port",
+        str(lab.mta_sts_port),
     ]
 
 
