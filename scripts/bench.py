@@ -21,7 +21,12 @@ machine is shared and absolute times are noisy.
    routes; ``explain`` against ``python -c pass``. Wall and CPU (user + system of the
    child, from ``getrusage``), median of interleaved runs. Needs ``openssl`` and
    ``swaks`` (``bash scripts/system-deps.sh --bench``); a missing baseline is reported, not
-   faked. ``python scripts/bench.py process`` runs only this section.
+   faked. ``python scripts/bench.py process`` runs only this section; with
+   ``BENCH_AGAINST=DIR`` (a tree holding another version's ``smtpdiag/``) it also runs
+   that version's ``probe``/``check`` and this tree's, both as ``python -m smtpdiag``,
+   so that before and after are ratios of the same run. ``BENCH_INSTRUCTIONS=1`` adds
+   each command's instruction count (valgrind), which a shared machine's load does not
+   move.
 5. Bounce batches (``bounce_batch``): ``explain --batch`` over a generated 10,000-message
    mbox (the fixture bounces, cycled). Messages per second in one process, against the
    standard library's MIME parser alone over the same messages (the floor for any
@@ -317,8 +322,37 @@ def _report(
     print(
         f"   {title}: {ours} {ow * 1000:.1f} ms wall / {oc * 1000:.1f} ms CPU; "
         f"{base} {bw * 1000:.1f} ms / {bc * 1000:.1f} ms; "
-        f"ratio wall {ow / bw:.2f}x, CPU {oc / bc:.2f}x (target {target})"
+        f"ratio wall {ow / bw:.2f}x, CPU {oc / bc:.2f}x" + (f" (target {target})" if target else "")
     )
+
+
+def _instructions(commands: dict[str, list[str]], env: dict[str, str]) -> dict[str, int]:
+    """Instructions executed by one run of each command (and its children), counted by
+    valgrind's cachegrind without cache simulation; empty without valgrind."""
+    import tempfile
+
+    if not shutil.which("valgrind"):
+        print("   (BENCH_INSTRUCTIONS: valgrind not installed)")
+        return {}
+    out: dict[str, int] = {}
+    for name, argv in commands.items():
+        with tempfile.TemporaryDirectory(prefix="smtpdiag-bench-") as tmp:
+            subprocess.run(
+                [
+                    "valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
+                    f"--cachegrind-out-file={tmp}/cg.%p", *argv,
+                ],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                timeout=600, env=env, check=False,
+            )  # fmt: skip
+            total = 0
+            for fname in os.listdir(tmp):
+                with open(os.path.join(tmp, fname)) as fh:
+                    for line in fh:
+                        if line.startswith("summary:"):
+                            total += int(line.split()[1])
+            out[name] = total
+    return out
 
 
 def _compile_package() -> None:
@@ -403,7 +437,21 @@ def process_cost(runs: int = PROC_RUNS) -> None:
             commands["swaks loop (6 routes)"] = _shell_loop(swaks_loop)
         if have_openssl:
             commands["openssl s_client loop (6 routes)"] = _shell_loop(openssl_loop)
+        against = os.environ.get("BENCH_AGAINST")
+        if against:
+            # Before/after in one run: the same commands from another source tree (e.g.
+            # `git archive <commit> smtpdiag | tar -x -C DIR`), both as `python -P -m` (-P:
+            # the working directory must not shadow PYTHONPATH).
+            import compileall
+
+            here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            compileall.compile_dir(os.path.join(against, "smtpdiag"), quiet=1)
+            for tag, tree in (("before", against), ("after", here)):
+                run = ["env", f"PYTHONPATH={tree}", sys.executable, "-P", "-m", "smtpdiag"]
+                commands[f"{tag}: probe --json"] = [*run, *probe[len(cli) :]]
+                commands[f"{tag}: check --plugin"] = [*run, *check[len(cli) :]]
         results = _measure(commands, runs, env)
+        instructions = _instructions(commands, env) if os.environ.get("BENCH_INSTRUCTIONS") else {}
     pki.cleanup()
     for name, (wall, cpu) in results.items():
         print(f"   {name:<36} {wall * 1000:7.1f} ms wall {cpu * 1000:7.1f} ms CPU")
@@ -418,6 +466,17 @@ def process_cost(runs: int = PROC_RUNS) -> None:
         for ours in ("smtpdiag probe --json", "smtpdiag check --plugin"):
             _report("6 routes", results, ours, "swaks loop (6 routes)", "< 1x")
     _report("explain", results, "smtpdiag explain", "python -c pass", "<= 2x")
+    if instructions:
+        # Instruction counts do not move with the load of a shared machine.
+        base = instructions.get("openssl s_client loop (6 routes)")
+        print("   instructions (valgrind, whole process with children):")
+        for name, count in instructions.items():
+            ratio = f"  {count / base:.2f}x the openssl loop" if base else ""
+            print(f"   {name:<36} {count / 1e6:8.1f} M{ratio}")
+    if have_openssl and "before: probe --json" in results:
+        for tag in ("before", "after"):
+            for what in ("probe --json", "check --plugin"):
+                _report(tag, results, f"{tag}: {what}", "openssl s_client loop (6 routes)", "")
 
 
 # ---- 5. bounce batches --------------------------------------------------------------

@@ -37,7 +37,6 @@ from ..model import (
 )
 from ..timefmt import parse_utc_iso
 from .causes import cause_ids
-from .codes import lookup
 from .facts import (
     PERSIST_MIN_PROBES,
     PERSIST_MIN_SPAN,
@@ -94,6 +93,8 @@ def severity_for(kind: RuleKind, code: str | None, facts: Facts) -> Severity:
     ``info``: a sender must not suppress addresses that are receiving mail."""
     if code is None:
         return Severity.INFO
+    from .codes import lookup  # the registry loads with the first code (none when healthy)
+
     sc = lookup(code)
     sev = sc.severity if sc else Severity.INFO
     if kind in (RuleKind.FAILURE, RuleKind.FEATURE) and sev is Severity.HARD and facts.delivery_ok:

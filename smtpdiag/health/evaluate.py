@@ -391,6 +391,7 @@ def _summary(
     return words.summary_line(
         domain,
         sum(r.healthy for r in routes),
+        sum(r.up for r in routes),
         len(routes),
         problems[0].reason if problems else None,
         len(problems) - 1,

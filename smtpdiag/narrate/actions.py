@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..diagnose import knowledge
 from ..diagnose.facts import Facts, RouteView
-from ..diagnose.knowledge import CodeKnowledge, schedule_from
 from ..model import (
     Action,
     ActionKind,
@@ -22,10 +20,28 @@ from ..model import (
 )
 from .common import routes_brief
 
+# The seed knowledge (and its code registry) loads on the first finding with a code: a
+# healthy probe has none and does not pay for the tables at start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
+    from ..model import RetryAttempt
+
 __all__ = ["cause_texts", "make_action", "make_steps", "neighbours", "schedule_from"]
 
 
+def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
+    """:func:`smtpdiag.diagnose.knowledge.schedule_from`, loaded on first use."""
+    from ..diagnose.knowledge import schedule_from as from_knowledge
+
+    return from_knowledge(schedule, now)
+
+
 def _k(code: str) -> CodeKnowledge:
+    from ..diagnose import knowledge
+
     k = knowledge.get(code)
     if k is None:  # pragma: no cover - every code the rules use has knowledge
         raise KeyError(code)

@@ -190,6 +190,7 @@ def unknown_summary(domain: str, reason: str) -> str:
 def summary_line(
     domain: str,
     healthy: int,
+    up: int,
     routes: int,
     first_problem: str | None,
     more: int,
@@ -197,13 +198,22 @@ def summary_line(
     cert_days: int | None,
     primary: str | None,
 ) -> str:
-    """``example.org: 3/3 routes healthy; greeting max 12 ms; certificate 80 days left``."""
+    """The status line's text: why the level is what it is, first.
+
+    Healthy: ``example.org: 3/3 routes healthy; greeting max 12 ms; certificate 80 days
+    left``. With a problem, the worst problem leads and the routes are counted as *up*
+    (they answer), a fact that never contradicts the level: an expired certificate is
+    critical while every route still works (``example.org: mx1...:25 (+2 more routes):
+    certificate of mx1... expired 3 days ago; 3/3 routes up``).
+    """
     parts: list[str] = []
-    if routes:
-        parts.append(f"{healthy}/{routes} routes healthy")
     if first_problem is not None:
-        parts.append(first_problem + (f" (+{more} more)" if more else ""))
+        parts.append(first_problem + (f" (+{plural(more, 'more problem')})" if more else ""))
+        if routes:
+            parts.append(f"{up}/{routes} routes up")
     else:
+        if routes:
+            parts.append(f"{healthy}/{routes} routes healthy")
         if greeting_max_s is not None:
             parts.append(f"greeting max {fmt_s(greeting_max_s)}")
         if cert_days is not None:

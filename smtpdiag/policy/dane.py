@@ -26,7 +26,6 @@ from datetime import datetime
 import dns.rdata
 import dns.rdtypes.ANY.TLSA
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.verification import Store
 
 from ..config import ProbeConfig
@@ -307,6 +306,10 @@ def _selected(cert: x509.Certificate, der: bytes, selector: int) -> bytes | None
     """The bytes a selector picks (RFC 6698 2.1.2): the whole certificate or its SPKI."""
     if selector == 0:
         return der
+    # Imported with the first SPKI selector: key serialization (with its SSH and cipher
+    # modules) is a noticeable part of a probe process that meets no TLSA record.
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     try:
         return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     except (ValueError, TypeError):  # a key type cryptography cannot load

@@ -38,6 +38,15 @@ PIPELINE = (
     "smtpdiag.resolve",
 )
 BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
+# Loaded by nothing the probe needs: dnspython's feature check would load the package
+# metadata machinery (zipfile, csv, email.parser ...) in every probe process.
+METADATA = ("importlib.metadata", "zipfile", "csv")
+# The status-code registry and the seed knowledge: only a finding with a code needs them
+# (the healthy probes below have none).
+CODE_TABLES = ("smtpdiag.diagnose.codes", "smtpdiag.diagnose.knowledge")
+# cryptography's key serialization (with its SSH and cipher modules): judging a
+# certificate needs x509 only, the fingerprint comes from Certificate.fingerprint.
+SERIALIZATION = ("cryptography.hazmat.primitives.serialization",)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +157,13 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
     code, modules = imported("probe", "healthy.demo.test", "--json", *probe_args(lab))
     assert code == 0
     forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.nagios", "smtpdiag.health")
-    assert offenders(modules, (*forbidden, "smtpdiag.diagnose.bounce")) == []
+    assert (
+        offenders(
+            modules,
+            (*forbidden, "smtpdiag.diagnose.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
+        )
+        == []
+    )
     assert "smtpdiag.report.jsonout" in modules  # the check sees real imports
 
 
@@ -156,8 +171,66 @@ def test_check_plugin_imports_only_the_plugin_renderer(lab: DemoLab) -> None:
     code, modules = imported("check", "healthy.demo.test", "--plugin", *probe_args(lab))
     assert code == 0
     forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnose.bounce")
-    assert offenders(modules, forbidden) == []
+    assert offenders(modules, (*forbidden, *METADATA, *CODE_TABLES, *SERIALIZATION)) == []
     assert "smtpdiag.report.nagios" in modules
+
+
+def test_dnspython_features_are_what_dnspython_decides() -> None:
+    # The command answers dnspython's feature questions without reading package
+    # metadata; the answers must be dnspython's own (and no DoH/DoQ client is loaded).
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli.dnsfeatures import prime\n"
+        "prime()\n"
+        "import dns.name, dns.asyncresolver, dns._features as f\n"
+        "assert 'importlib.metadata._adapters' not in sys.modules\n"
+        "assert not any(m.split('.')[0] in ('httpx', 'httpx2', 'aioquic') for m in sys.modules)\n"
+        "forced = dict(f._cache)\n"
+        "f._cache.clear()\n"
+        "assert forced['idna'] is f.have('idna'), forced\n"
+        "assert forced['doh'] is False and forced['doq'] is False, forced\n"
+        "import importlib.metadata\n"  # the deferred module still works when used
+        "assert importlib.metadata.version('dnspython')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_only_one_shot_commands_run_without_the_cycle_collector() -> None:
+    # probe and check are bounded by one probe's deadline and caps; watch, bulk, demo
+    # --serve and explain --batch run long and must keep collecting cycles.
+    code = (
+        "import gc, sys\n"
+        "from smtpdiag.cli import COMMANDS, _own_process\n"
+        "off = []\n"
+        "for name in COMMANDS:\n"
+        "    gc.enable()\n"
+        "    _own_process(name)\n"
+        "    off += [] if gc.isenabled() else [name]\n"
+        "print(' '.join(off))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["probe", "check"]
+
+
+def test_command_process_freezes_what_lives_to_exit(lab: DemoLab) -> None:
+    # The process running the command skips the shutdown collection; main(argv) called
+    # by a program or a test leaves the caller's collector alone.
+    code = (
+        "import gc, sys\n"
+        "from smtpdiag.cli import main\n"
+        "sys.argv = ['smtpdiag', *sys.argv[1:]]\n"
+        "assert main(sys.argv[1:]) == 0 and gc.isenabled() and gc.get_freeze_count() == 0\n"
+        "assert main() == 0 and not gc.isenabled() and gc.get_freeze_count() > 0\n"
+    )
+    argv = ["probe", "healthy.demo.test", "--json", *probe_args(lab)]
+    subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        check=True,
+        timeout=60,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def test_plain_import_is_cheap_and_reaches_submodules() -> None:

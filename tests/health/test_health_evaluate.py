@@ -42,6 +42,30 @@ def test_status_per_scenario(name: str) -> None:
     json.dumps(result.to_dict())  # JSON-able
 
 
+@pytest.mark.parametrize("name", sorted(f.SCENARIOS))
+def test_summary_leads_with_the_reason_for_the_status(name: str) -> None:
+    # A monitoring user reads the first line as "why is it in this state": a not-OK
+    # line starts with its worst problem and never calls the routes "healthy".
+    result = evaluate(f.SCENARIOS[name]())
+    if result.status is HealthStatus.OK:
+        assert result.summary.startswith("example.org: 4/4 routes healthy")
+        return
+    if result.status is HealthStatus.UNKNOWN:  # "probe could not run: <why>"
+        assert result.summary.endswith(result.problems[0].reason)
+        return
+    assert result.summary.startswith(f"example.org: {result.problems[0].reason}")
+    assert "routes healthy" not in result.summary
+
+
+def test_expired_certificate_on_working_routes_reads_critical() -> None:
+    result = evaluate(f.cert_expiring(-3))
+    assert result.status is HealthStatus.CRITICAL
+    assert all(r.healthy for r in result.routes)  # by design: lifetime is not route health
+    assert result.summary.startswith("example.org: mx1.example.org[198.51.100.10]:25 (+")
+    assert "certificate of mx1.example.org expired 3 days ago" in result.summary
+    assert result.summary.endswith(f"{len(result.routes)}/{len(result.routes)} routes up")
+
+
 def test_healthy_has_timings_and_cert_days() -> None:
     result = evaluate(f.healthy())
     assert [r.label for r in result.routes] == [

@@ -193,7 +193,10 @@ def test_openmetrics_label_escaping() -> None:
 
 def test_text_rendering() -> None:
     text = render_health_text(result_of("all_down"))
-    assert text.startswith("CRITICAL: example.org: 0/2 routes healthy")
+    assert text.startswith(
+        "CRITICAL: example.org: mx1.example.org[198.51.100.10]:25: greeting timeout"
+    )
+    assert "0/2 routes up" in text.splitlines()[0]
     assert "greeting timeout after 2000 ms" in text
     assert "diagnosis: failed (4.3.2)" in text
 

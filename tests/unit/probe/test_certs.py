@@ -60,6 +60,18 @@ def test_cert_info_fields() -> None:
     assert len(info.sha256) == 95 and info.sha256 == info.sha256.lower()
 
 
+def test_cert_fingerprint_is_the_sha256_of_the_der_encoding() -> None:
+    # What `openssl x509 -fingerprint -sha256` shows, lower case: SHA-256 over the DER.
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = _self_signed("mx.example.org")
+    digest = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    expected = ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+    assert cert_info(cert, NOW).sha256 == expected
+
+
 @pytest.mark.parametrize(
     ("pattern", "host", "match"),
     [
