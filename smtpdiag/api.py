@@ -1,4 +1,4 @@
-"""The library facade: resolve -> plan -> probe -> diagnose, under one deadline.
+"""The library facade: resolve -> plan -> policy + probe -> diagnose, under one deadline.
 
 ``await smtpdiag.probe("example.org", config)`` returns a :class:`ProbeReport` that
 holds everything observed (and, by default, the diagnosis). Network outcomes never
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,7 +19,8 @@ from .blocking import run_blocking
 from .config import ProbeConfig
 from .diagnose import diagnose as _diagnose
 from .errors import ConfigError, ProbeError
-from .model import PhaseRecord, ProbeReport, Route
+from .model import PhaseRecord, ProbeReport, Route, RouteResult, TlsaLookup
+from .policy import lookup_policy
 from .probe import plan_routes, probe_routes
 from .probe.certs import load_trust_store
 from .resolve import normalize_domain, resolve_domain
@@ -72,7 +73,9 @@ async def probe(
 
     Args:
         domain: The mail domain (a recipient address's part after ``@``).
-        config: Ports, timeouts, resolver, TLS settings; defaults to ``ProbeConfig()``.
+        config: Ports, timeouts, resolver, TLS settings, TLS policy lookups
+            (``config.policy``: MTA-STS, DANE, TLS-RPT; on by default); defaults to
+            ``ProbeConfig()``.
         diagnose: Add the diagnosis (``report.diagnosis``); ``False`` for raw observations.
         history: Earlier reports of the same domain, oldest first (from watch mode):
             evidence of whether a failure persists.
@@ -100,7 +103,15 @@ async def probe(
         async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):
             resolution = await resolve_domain(name, config, deadline=deadline)
             routes = plan_routes(resolution, config)
-            results = await probe_routes(routes, config, deadline=deadline, trace=trace)
+
+            async def run(tlsa: Mapping[str, TlsaLookup]) -> tuple[RouteResult, ...]:
+                return await probe_routes(routes, config, deadline=deadline, trace=trace, tlsa=tlsa)
+
+            # The policy stage runs the probe itself: after the TLSA lookups (the probe
+            # matches chains against them), alongside MTA-STS and TLS-RPT.
+            policy, results = await lookup_policy(
+                name, resolution, config, deadline=deadline, during=run
+            )
     except TimeoutError:
         raise ProbeError(
             f"probe of {name} overran its {config.timeouts.total:g} s deadline"
@@ -113,6 +124,7 @@ async def probe(
         duration_ms=round((loop.time() - started) * 1000.0, 3),  # 1 µs, as the JSON writes
         ports=config.ports,
         families=config.probe_families,
+        policy=policy,
         tool_version=__version__,
     )
     if diagnose:

@@ -10,6 +10,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
+from .defaults import TIMEOUTS
 from .errors import ConfigError
 from .model import AddressFamily, TlsMode
 
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_PORTS",
     "LOOPBACK_NETWORKS",
     "Nameserver",
+    "PolicyConfig",
     "ProbeConfig",
     "ResolverConfig",
     "Timeouts",
@@ -58,12 +60,12 @@ class Timeouts:
         total: Overall deadline of the whole probe (DNS and all routes).
     """
 
-    dns: float = 5.0
-    connect: float = 5.0
-    greeting: float = 10.0
-    command: float = 10.0
-    tls: float = 10.0
-    total: float = 30.0
+    dns: float = TIMEOUTS["dns"]
+    connect: float = TIMEOUTS["connect"]
+    greeting: float = TIMEOUTS["greeting"]
+    command: float = TIMEOUTS["command"]
+    tls: float = TIMEOUTS["tls"]
+    total: float = TIMEOUTS["total"]
 
     def __post_init__(self) -> None:
         for name in ("dns", "connect", "greeting", "command", "tls", "total"):
@@ -159,6 +161,32 @@ class TlsConfig:
                 raise ConfigError(f"CA file {self.ca_file!r} holds no PEM certificate")
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """How the policy stage looks up MTA-STS, DANE and TLS-RPT.
+
+    Attributes:
+        enabled: Look the policies up at all (``--no-policy`` turns it off).
+        https_port: Port of the MTA-STS policy host (443; tests use another).
+        fetch_timeout: Limit on one policy fetch: connect, TLS handshake and body.
+        max_policy_bytes: Longest policy body read; a longer one is a fetch error
+            (RFC 8461 3.3 lets senders limit it; 64 KiB is what common MTAs use).
+    """
+
+    enabled: bool = True
+    https_port: int = 443
+    fetch_timeout: float = 10.0
+    max_policy_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        port = self.https_port
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise ConfigError(f"policy HTTPS port must be 1-65535, got {port!r}")
+        _positive("policy fetch timeout", self.fetch_timeout)
+        if not 512 <= self.max_policy_bytes <= 1024 * 1024:
+            raise ConfigError("policy size limit must be 512 bytes to 1 MiB")
+
+
 #: Loopback, where the test kit's and the demo's own servers listen (their
 #: ``allow_targets``).
 LOOPBACK_NETWORKS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
@@ -226,6 +254,7 @@ class ProbeConfig:
             outside these networks are never connected to; unspecified, broadcast and
             multicast addresses never are, whatever this says. Normalized to network
             text (host bits cleared) on construction.
+        policy: MTA-STS, DANE and TLS-RPT lookups (the policy stage).
     """
 
     ports: tuple[int, ...] = DEFAULT_PORTS
@@ -239,45 +268,11 @@ class ProbeConfig:
     max_routes: int = 120
     implicit_tls_ports: tuple[int, ...] = (465,)
     allow_targets: tuple[str, ...] = ()
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self) -> None:
-        if not self.ports:
-            raise ConfigError("at least one port is needed")
-        for port in self.ports:
-            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-                raise ConfigError(f"port must be 1-65535, got {port!r}")
-        if len(set(self.ports)) != len(self.ports):
-            raise ConfigError("ports must not repeat")
-        if not self.families:
-            raise ConfigError("at least one address family is needed")
-        label = self.ehlo_name
-        if (
-            not label
-            or len(label) > 253
-            or any(c.isspace() or not c.isprintable() for c in label)
-            or not all(ch.isalnum() or ch in "-.[]:" for ch in label)
-        ):
-            raise ConfigError(f"bad EHLO name {label!r}")
-        if self.source_address is not None:
-            try:
-                source = ipaddress.ip_address(self.source_address)
-            except ValueError:
-                raise ConfigError(
-                    f"source address must be an IP address, got {self.source_address!r}"
-                ) from None
-            family = AddressFamily.IPV6 if source.version == 6 else AddressFamily.IPV4
-            if family not in self.families:
-                raise ConfigError(
-                    f"source address {source} is {family.value} but only "
-                    f"{', '.join(f.value for f in self.families)} is probed"
-                )
-        if not 1 <= self.per_address_limit <= 16:
-            raise ConfigError("per-address connection limit must be 1-16")
-        if not 1 <= self.max_routes <= 10_000:
-            raise ConfigError("max routes must be 1-10000")
-        for port in self.implicit_tls_ports:
-            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-                raise ConfigError(f"implicit TLS port must be 1-65535, got {port!r}")
+        for check in (_check_ports, _check_ehlo_name, _check_source_address, _check_limits):
+            check(self)
         # frozen: normalize through object.__setattr__ (the documented idiom).
         object.__setattr__(self, "allow_targets", _networks_text(self.allow_targets))
 
@@ -314,6 +309,61 @@ class ProbeConfig:
     def tls_mode(self, port: int) -> TlsMode:
         """Implicit TLS on ``implicit_tls_ports``, STARTTLS everywhere else."""
         return TlsMode.IMPLICIT if port in self.implicit_tls_ports else TlsMode.STARTTLS
+
+
+def _bad_port(port: object) -> bool:
+    return not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+
+
+def _check_ports(config: ProbeConfig) -> None:
+    if not config.ports:
+        raise ConfigError("at least one port is needed")
+    for port in config.ports:
+        if _bad_port(port):
+            raise ConfigError(f"port must be 1-65535, got {port!r}")
+    if len(set(config.ports)) != len(config.ports):
+        raise ConfigError("ports must not repeat")
+    if not config.families:
+        raise ConfigError("at least one address family is needed")
+
+
+def _check_ehlo_name(config: ProbeConfig) -> None:
+    label = config.ehlo_name
+    if (
+        not label
+        or len(label) > 253
+        or any(c.isspace() or not c.isprintable() for c in label)
+        or not all(ch.isalnum() or ch in "-.[]:" for ch in label)
+    ):
+        raise ConfigError(f"bad EHLO name {label!r}")
+
+
+def _check_source_address(config: ProbeConfig) -> None:
+    """The source address is an IP address of a probed family."""
+    if config.source_address is None:
+        return
+    try:
+        source = ipaddress.ip_address(config.source_address)
+    except ValueError:
+        raise ConfigError(
+            f"source address must be an IP address, got {config.source_address!r}"
+        ) from None
+    family = AddressFamily.IPV6 if source.version == 6 else AddressFamily.IPV4
+    if family not in config.families:
+        raise ConfigError(
+            f"source address {source} is {family.value} but only "
+            f"{', '.join(f.value for f in config.families)} is probed"
+        )
+
+
+def _check_limits(config: ProbeConfig) -> None:
+    if not 1 <= config.per_address_limit <= 16:
+        raise ConfigError("per-address connection limit must be 1-16")
+    if not 1 <= config.max_routes <= 10_000:
+        raise ConfigError("max routes must be 1-10000")
+    for port in config.implicit_tls_ports:
+        if _bad_port(port):
+            raise ConfigError(f"implicit TLS port must be 1-65535, got {port!r}")
 
 
 def env_flag(name: str) -> bool:

@@ -8,7 +8,8 @@ real TLS from a throwaway CA. The ports are unprivileged stand-ins for 25, 587 a
 Demo domains and what each should show:
 
 - ``healthy.demo.test``: one MX, STARTTLS on the two submission-style ports, implicit TLS
-  on the third, valid certificate: *healthy*.
+  on the third, valid certificate, an MTA-STS policy in mode enforce (served over HTTPS
+  from ``mta-sts.healthy.demo.test``) and a TLS-RPT record: *healthy*.
 - ``deadprimary.demo.test``: the preferred MX refuses every connection, the backup works:
   *degraded*, mail still deliverable.
 - ``busy.demo.test``: the MX answers ``421 4.3.2`` to every connection: *failed*, 4.3.2.
@@ -29,7 +30,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+from .config import Nameserver, PolicyConfig, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from .model import AddressFamily, ProbeReport, Verdict
 from .narrate.units import plural
 from .textsafe import clean
@@ -72,7 +73,9 @@ class DemoDomain:
 
 DEMO_DOMAINS: tuple[DemoDomain, ...] = (
     DemoDomain(
-        "healthy.demo.test", Verdict.HEALTHY, "one MX, STARTTLS and implicit TLS, valid certificate"
+        "healthy.demo.test",
+        Verdict.HEALTHY,
+        "one MX, STARTTLS and implicit TLS, valid certificate, MTA-STS enforce",
     ),
     DemoDomain(
         "deadprimary.demo.test", Verdict.DEGRADED, "primary MX refuses connections, backup MX works"
@@ -90,8 +93,17 @@ _HOSTS: dict[str, tuple[str, str | None, str]] = {
     "mx.badcert.demo.test": ("127.77.0.5", "healthy", "expired"),
 }
 
+#: The MTA-STS policy host's address (an HTTPS server on a port picked like the others).
+_POLICY_ADDRESS = "127.77.0.9"
+
 _ZONES: dict[str, dict[str, list[str]]] = {
-    "healthy.demo.test": {"@": ["MX 10 mx1"], "mx1": ["A 127.77.0.1"]},
+    "healthy.demo.test": {
+        "@": ["MX 10 mx1"],
+        "mx1": ["A 127.77.0.1"],
+        "_mta-sts": ['TXT "v=STSv1; id=20261202T000000"'],
+        "mta-sts": [f"A {_POLICY_ADDRESS}"],
+        "_smtp._tls": ['TXT "v=TLSRPTv1; rua=mailto:tlsrpt@healthy.demo.test"'],
+    },
     "deadprimary.demo.test": {
         "@": ["MX 10 mx1", "MX 20 mx2"],
         "mx1": ["A 127.77.0.2"],
@@ -111,12 +123,14 @@ class DemoLab:
         ports: The three ports, standing for 25, 587 and 465.
         implicit_tls_port: The port that speaks TLS from the first byte.
         ca_file: The demo CA bundle.
+        mta_sts_port: The port of the MTA-STS policy host (HTTPS).
     """
 
     nameserver: Nameserver
     ports: tuple[int, int, int]
     implicit_tls_port: int
     ca_file: str
+    mta_sts_port: int = 443
 
     def config(self, total: float = 10.0) -> ProbeConfig:
         """A probe configuration pointed at the demo servers, IPv4 only."""
@@ -130,6 +144,7 @@ class DemoLab:
             ehlo_name="demo.smtpdiag.invalid",
             # The demo servers listen on loopback, and nowhere else.
             allow_targets=("127.0.0.0/8",),
+            policy=PolicyConfig(https_port=self.mta_sts_port),
         )
 
     def command(self, domain: str) -> str:
@@ -140,6 +155,7 @@ class DemoLab:
             f" --nameserver {self.nameserver.address}:{self.nameserver.port}"
             f" --ports {ports} --implicit-tls-ports {self.implicit_tls_port} -4"
             f" --ca-file {self.ca_file} --allow-targets 127.0.0.0/8"
+            f" --mta-sts-port {self.mta_sts_port}"
         )
 
 
@@ -227,12 +243,24 @@ def demo_lab(seed: int | None = None) -> Iterator[DemoLab]:
     """Start the demo's DNS and SMTP servers in background threads; stop them on exit."""
     from .testing.certs import TestPki
     from .testing.dnsserver import ThreadedDnsServer
+    from .testing.httpsserver import (
+        PolicyHttpsServer,
+        PolicyResponse,
+        ThreadedPolicyServer,
+        policy_text,
+    )
     from .testing.smtpserver import Behaviour, ServerSet, ServerSpec
 
     rng = random.Random(seed)
     listening = [addr for addr, behaviour, _ in _HOSTS.values() if behaviour is not None]
     p25, p587, p465 = pick_shared_ports(listening, rng)
-    pki = TestPki(names=tuple(_HOSTS))
+    policy_host = "mta-sts.healthy.demo.test"
+    pki = TestPki(names=(*_HOSTS, policy_host))
+    web = PolicyHttpsServer(
+        pki,
+        PolicyResponse(policy_text("enforce", ["mx1.healthy.demo.test"], 86400)),
+        host=_POLICY_ADDRESS,
+    )
     specs: list[ServerSpec] = []
     for host, (address, behaviour, cert) in _HOSTS.items():
         if behaviour is None:
@@ -250,12 +278,17 @@ def demo_lab(seed: int | None = None) -> Iterator[DemoLab]:
                 )
             )
     try:
-        with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=_ZONES) as dns:
+        with (
+            ServerSet(specs, pki=pki),
+            ThreadedDnsServer(zones=_ZONES) as dns,
+            ThreadedPolicyServer(web) as policy,
+        ):
             yield DemoLab(
                 nameserver=dns.nameserver,
                 ports=(p25, p587, p465),
                 implicit_tls_port=p465,
                 ca_file=str(pki.ca_file),
+                mta_sts_port=policy.port,
             )
     finally:
         pki.cleanup()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["parse_utc_iso", "utc_iso"]
+__all__ = ["aware_now", "parse_utc_iso", "utc_iso"]
 
 
 def utc_iso(moment: datetime | None = None, timespec: str = "milliseconds") -> str:
@@ -14,6 +14,13 @@ def utc_iso(moment: datetime | None = None, timespec: str = "milliseconds") -> s
     elif moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def aware_now(now: datetime | None) -> datetime:
+    """``now`` as an aware instant (naive means UTC); the current time when ``None``."""
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def parse_utc_iso(text: str) -> datetime | None:

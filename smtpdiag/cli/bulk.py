@@ -154,7 +154,7 @@ def register(subparsers: Any) -> None:
         "cores, at most 8; 0: all in this process); routes are still probed once, by "
         "this process",
     )
-    common.add_probe_options(p)
+    common.add_probe_options(p, policy=False)
     p.set_defaults(run=run)
 
 

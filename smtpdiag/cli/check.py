@@ -225,6 +225,19 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="every route must be healthy (default: critical only when none is)",
     )
+    th.add_argument(
+        "--require-mta-sts",
+        choices=("enforce", "testing"),
+        default=None,
+        help="the domain must publish a valid MTA-STS policy of this mode (enforce also "
+        "meets testing) whose mx patterns cover every MX host (critical otherwise)",
+    )
+    th.add_argument(
+        "--require-dane",
+        action="store_true",
+        help="every MX host must have usable DNSSEC-validated TLSA records and every "
+        "probed chain must match them (critical otherwise)",
+    )
     common.add_probe_options(p)
     # A health check probes port 25 by default (MTA-to-MTA delivery); see DEFAULT_CHECK_PORTS.
     for action in p._actions:
@@ -237,13 +250,18 @@ def register(subparsers: Any) -> None:
 def thresholds_from_args(args: argparse.Namespace) -> Any:
     """Build validated :class:`~smtpdiag.health.Thresholds`; raises ConfigError."""
     from ..health.thresholds import Limit, Thresholds
+    from ..model import StsMode
 
     limits = {
         field: Limit(getattr(args, f"warn_{field}"), getattr(args, f"crit_{field}"))
         for _, field, _ in _PHASE_FLAGS
     }
     return Thresholds(
-        **limits,
+        connect=limits["connect"],
+        tls_handshake=limits["tls_handshake"],
+        greeting=limits["greeting"],
+        ehlo=limits["ehlo"],
+        starttls=limits["starttls"],
         cert_warn_days=args.cert_warn_days,
         cert_crit_days=args.cert_crit_days,
         require_starttls=args.require_starttls,
@@ -251,6 +269,8 @@ def thresholds_from_args(args: argparse.Namespace) -> Any:
         min_tls_version=None if args.min_tls == "any" else args.min_tls,
         require_valid_cert=args.require_valid_cert,
         require_all_mx=args.require_all_mx,
+        require_mta_sts=StsMode(args.require_mta_sts) if args.require_mta_sts else None,
+        require_dane=args.require_dane,
     )
 
 

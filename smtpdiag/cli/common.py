@@ -118,9 +118,9 @@ def seconds_arg(text: str) -> float:
     return value
 
 
-def add_probe_options(parser: argparse.ArgumentParser) -> None:
-    """Options every subcommand that probes shares."""
-    from ..config import Timeouts
+def add_probe_options(parser: argparse.ArgumentParser, *, policy: bool = True) -> None:
+    """Options every subcommand that probes shares (``policy``: it looks TLS policies up)."""
+    from ..defaults import TIMEOUTS
 
     g = parser.add_argument_group("probe options")
     g.add_argument(
@@ -153,6 +153,20 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         "documentation) may be probed; repeatable. By default only global unicast "
         "MX addresses are connected to",
     )
+    if policy:
+        g.add_argument(
+            "--no-policy",
+            action="store_true",
+            help="do not look up the TLS policy (MTA-STS, DANE TLSA, TLS-RPT): fewer DNS "
+            "questions and no HTTPS fetch; findings then do not know which senders enforce",
+        )
+        g.add_argument(
+            "--mta-sts-port",
+            type=int,
+            default=443,
+            metavar="PORT",
+            help="port of the MTA-STS policy host (443; for test setups such as the demo)",
+        )
     g.add_argument(
         "--source-address",
         metavar="IP",
@@ -164,7 +178,6 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         "defaults here suit interactive use. Use --greeting-timeout 300 --command-timeout 300 "
         "--timeout 600 to be as patient as an MTA.",
     )
-    d = Timeouts()
     for flag, dest, what in (
         ("--timeout", "total", "overall deadline"),
         ("--dns-timeout", "dns", "per DNS query"),
@@ -173,7 +186,7 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
         ("--command-timeout", "command", "each command reply"),
         ("--tls-timeout", "tls", "TLS handshake"),
     ):
-        default = getattr(d, dest)
+        default = TIMEOUTS[dest]
         t.add_argument(
             flag, type=seconds_arg, default=default, metavar="SECONDS", help=f"{what} ({default:g})"
         )
@@ -183,7 +196,14 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     """Build a validated :class:`ProbeConfig`; raises ConfigError on bad input."""
     import ipaddress
 
-    from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
+    from ..config import (
+        Nameserver,
+        PolicyConfig,
+        ProbeConfig,
+        ResolverConfig,
+        Timeouts,
+        TlsConfig,
+    )
     from ..model import AddressFamily
 
     families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
@@ -218,6 +238,11 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
         source_address=args.source_address,
         implicit_tls_ports=parse_ports(args.implicit_tls_ports),
         allow_targets=tuple(getattr(args, "allow_targets", None) or ()),
+        # Subcommands without the flag (bulk) do not look policies up.
+        policy=PolicyConfig(
+            enabled=not getattr(args, "no_policy", True),
+            https_port=getattr(args, "mta_sts_port", 443),
+        ),
     )
     _check_local_inputs(config)
     return config

@@ -18,6 +18,7 @@ after failures in its history recovered: transient.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from ..model import (
@@ -35,6 +36,7 @@ from ..model import (
     Verdict,
 )
 from ..timefmt import parse_utc_iso
+from .causes import cause_ids
 from .codes import lookup
 from .facts import (
     PERSIST_MIN_PROBES,
@@ -48,7 +50,7 @@ from .facts import (
     server_code,
 )
 from .predicates import Match
-from .table import RULES, Row, RuleKind, ServerOwn
+from .table import RULES, Enforced, Row, RuleKind, ServerOwn
 
 __all__ = [
     "MAX_HISTORY",
@@ -102,6 +104,8 @@ def severity_for(kind: RuleKind, code: str | None, facts: Facts) -> Severity:
 def _code(row: Row, match: Match) -> str | None:
     if isinstance(row.code, ServerOwn):
         return server_code(match.views) or row.code.fallback
+    if isinstance(row.code, Enforced):
+        return row.code.code if match.enforced else None
     return row.code
 
 
@@ -113,6 +117,7 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
     from ..narrate.common import cap_evidence
 
     d = narrate_rule(rule, facts, match)
+    causes = cause_ids(rule, facts, match)
     sev = severity_for(kind, code, facts)
     pf = (
         facts.persistence_of(rule)
@@ -128,6 +133,9 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
             routes=tuple(v.label for v in match.views),
             hosts=tuple(h.name for h in match.hosts),
         )
+    if match.senders or match.results:
+        # Who fails is the predicate's decision; the narration only words it.
+        payload = replace(payload, senders=match.senders, tls_rpt_results=match.results)
     return Finding(
         rule=rule,
         code=code,
@@ -136,12 +144,12 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
         severity=sev,
         summary=d.summary,
         evidence=cap_evidence(ev),
-        causes=cause_texts(d.cause_ids),
+        causes=cause_texts(causes),
         steps=tuple(d.steps),
         action=d.action or Action(ActionKind.NONE, ""),
         neighbours=tuple(d.neighbours),
         persistence=pf.persistence,
-        cause_ids=tuple(d.cause_ids),
+        cause_ids=causes,
         payload=payload,
     )
 

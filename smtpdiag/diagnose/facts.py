@@ -15,7 +15,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -35,7 +35,7 @@ from ..model import (
     SkipReason,
     TlsReason,
 )
-from ..timefmt import utc_iso
+from ..timefmt import aware_now, utc_iso
 
 __all__ = [
     "CERT_EXPIRY_WARN_DAYS",
@@ -204,13 +204,6 @@ def classify(result: RouteResult) -> tuple[RouteState, PhaseRecord | None]:
 def iso(dt: datetime) -> str:
     """ISO 8601 UTC with a ``Z``, to the second."""
     return utc_iso(dt, "seconds")
-
-
-def aware_now(now: datetime | None) -> datetime:
-    """``now`` as an aware instant (naive means UTC); the current time when ``None``."""
-    if now is None:
-        return datetime.now(UTC)
-    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ server reply text

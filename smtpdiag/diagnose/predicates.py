@@ -6,10 +6,24 @@ rule does not apply. Predicates decide; they never write a sentence.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..model import MxHost, MxTargetKind, ResolutionKind
+from ..model import (
+    DaneState,
+    DnssecStatus,
+    MxHost,
+    MxTargetKind,
+    ResolutionKind,
+    SenderImpact,
+    StsMode,
+    StsStatus,
+    TlsMode,
+    TlsRptResult,
+    TlsRptStatus,
+)
 from .facts import CERT_EXPIRY_WARN_DAYS, Facts, RouteState, RouteView
+from .senders import Problem, cert_result, enforced_mode, impacts, sts_covers, tlsa_of, webpki_fails
 
 __all__ = [
     "Match",
@@ -17,6 +31,9 @@ __all__ = [
     "all_routes_refused",
     "alt_ports_failing",
     "cert_expiring",
+    "dane_bogus",
+    "dane_mismatch",
+    "dane_not_usable",
     "connection_dropped",
     "could_not_run",
     "dns_failed",
@@ -24,6 +41,11 @@ __all__ = [
     "family_unreachable",
     "greeting_deferred",
     "implicit_mx",
+    "mta_sts_cert_invalid",
+    "mta_sts_fetch_failed",
+    "mta_sts_invalid",
+    "mta_sts_mx_not_covered",
+    "mta_sts_webpki_invalid",
     "mx_cname",
     "mx_down",
     "mx_lookup_failed",
@@ -41,8 +63,10 @@ __all__ = [
     "routes_not_attempted",
     "server_rejected",
     "starttls_not_offered",
+    "starttls_required",
     "tls_cert_unverified",
     "tls_mismatch",
+    "tls_rpt_invalid",
 ]
 
 
@@ -53,10 +77,17 @@ class Match:
     Attributes:
         views: The routes the finding is about (may be empty for DNS-level rules).
         hosts: The MX hosts it is about.
+        senders: What each kind of sender does about it (TLS and TLS-policy rules).
+        results: The RFC 8460 result types a TLS report would carry.
+        enforced: For rows whose code applies only when a policy is enforced
+            (:class:`~smtpdiag.diagnose.table.Enforced`): whether it is.
     """
 
     views: tuple[RouteView, ...] = ()
     hosts: tuple[MxHost, ...] = ()
+    senders: tuple[SenderImpact, ...] = ()
+    results: tuple[TlsRptResult, ...] = ()
+    enforced: bool = True
 
 
 def _when(
@@ -238,30 +269,75 @@ def family_filtered(f: Facts) -> Match | None:
 # -------------------------------------------------------------------- feature / info
 
 
+def _cert_views(f: Facts) -> tuple[RouteView, ...]:
+    return tuple(v for v in f.ok_views if webpki_fails(v.result.tls))
+
+
+def _sts_cert_views(f: Facts) -> tuple[RouteView, ...]:
+    """Delivery-port routes whose certificate an MTA-STS sender rejects (enforce or
+    testing): the policy binds every MX delivery (RFC 8461 4.2)."""
+    if enforced_mode(f) is None:
+        return ()
+    return tuple(v for v in _cert_views(f) if v.delivery)
+
+
+def _results(items: Iterable[TlsRptResult]) -> tuple[TlsRptResult, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _cert_match(f: Facts, views: tuple[RouteView, ...], enforced: bool = True) -> Match | None:
+    if not views:
+        return None
+    results = _results([cert_result(v.result.tls) for v in views if v.result.tls is not None])
+    return Match(views, (), impacts(f, Problem.CERT, views), results, enforced)
+
+
 def tls_cert_unverified(f: Facts) -> Match | None:
-    """A route works, but its certificate fails verification or does not name the MX."""
-    return _views(
-        tuple(
-            v
-            for v in f.ok_views
-            if v.result.tls is not None
-            and v.result.tls.version is not None
-            and (not v.result.tls.verified or v.result.tls.hostname_match is False)
-        )
+    """A route works, but its certificate fails verification or does not name the MX
+    (routes an MTA-STS policy binds are ``mta-sts-cert-invalid``'s)."""
+    taken = set(_sts_cert_views(f))
+    return _cert_match(f, tuple(v for v in _cert_views(f) if v not in taken))
+
+
+def _no_starttls_views(f: Facts) -> tuple[RouteView, ...]:
+    return tuple(
+        v
+        for v in f.ok_views
+        if v.result.route.tls_mode is TlsMode.STARTTLS and v.result.starttls_offered is False
+    )
+
+
+def _requires_tls(f: Facts, v: RouteView) -> bool:
+    """A delivery-port route whose MX an enforcing sender must reach over TLS: MTA-STS
+    enforce, or secure TLSA records (usable, or secure but unusable: RFC 7672 2.2)."""
+    if not v.delivery:
+        return False
+    if enforced_mode(f) is StsMode.ENFORCE:
+        return True
+    lookup = tlsa_of(f, v.result.route.mx)
+    return lookup is not None and (
+        lookup.state is DaneState.USABLE
+        or (lookup.state is DaneState.NOT_USABLE and lookup.dnssec is DnssecStatus.SECURE)
+    )
+
+
+def _starttls_match(f: Facts, views: tuple[RouteView, ...]) -> Match | None:
+    if not views:
+        return None
+    return Match(
+        views, (), impacts(f, Problem.NO_STARTTLS, views), (TlsRptResult.STARTTLS_NOT_SUPPORTED,)
     )
 
 
 def starttls_not_offered(f: Facts) -> Match | None:
-    """A STARTTLS-port route works, but EHLO does not advertise STARTTLS."""
-    from ..model import TlsMode
+    """A STARTTLS-port route works, but EHLO does not advertise STARTTLS (routes that
+    enforcing senders require TLS on are ``starttls-required``'s)."""
+    return _starttls_match(f, tuple(v for v in _no_starttls_views(f) if not _requires_tls(f, v)))
 
-    return _views(
-        tuple(
-            v
-            for v in f.ok_views
-            if v.result.route.tls_mode is TlsMode.STARTTLS and v.result.starttls_offered is False
-        )
-    )
+
+def starttls_required(f: Facts) -> Match | None:
+    """No STARTTLS on a delivery-port route while MTA-STS enforces or DANE applies."""
+    return _starttls_match(f, tuple(v for v in _no_starttls_views(f) if _requires_tls(f, v)))
 
 
 def cert_expiring(f: Facts) -> Match | None:
@@ -280,3 +356,146 @@ def cert_expiring(f: Facts) -> Match | None:
 def observation_capped(f: Facts) -> Match | None:
     """Some observation was cut at a cap: the report says so."""
     return _when(f.capped)
+
+
+# ----------------------------------------------------------------- TLS policy
+
+
+def mta_sts_cert_invalid(f: Facts) -> Match | None:
+    """A delivery-port route's certificate fails as an MTA-STS sender judges it (chain to
+    a WebPKI root, names the MX host) while the policy's mode is enforce or testing;
+    the code applies in enforce mode only."""
+    return _cert_match(f, _sts_cert_views(f), enforced=enforced_mode(f) is StsMode.ENFORCE)
+
+
+def mta_sts_mx_not_covered(f: Facts) -> Match | None:
+    """MX hosts the valid policy's mx patterns do not cover (RFC 8461 4.1)."""
+    mode = enforced_mode(f)
+    if mode is None:
+        return None
+    hosts = tuple(h for h in f.report.resolution.hosts if not sts_covers(f, h.name))
+    if not hosts:
+        return None
+    views = tuple(v for v in f.views if v.delivery and v.result.route.mx in {h.name for h in hosts})
+    return Match(
+        views,
+        hosts,
+        impacts(f, Problem.STS_MX, views, [h.name for h in hosts]),
+        (TlsRptResult.VALIDATION_FAILURE,),
+        mode is StsMode.ENFORCE,
+    )
+
+
+def _sts_status(f: Facts, *statuses: StsStatus) -> bool:
+    p = f.report.policy
+    return p is not None and p.mta_sts.status in statuses
+
+
+def _sts_policy_match(f: Facts, result: TlsRptResult | None) -> Match:
+    return Match(
+        senders=impacts(f, Problem.STS_POLICY), results=(result,) if result is not None else ()
+    )
+
+
+def mta_sts_fetch_failed(f: Facts) -> Match | None:
+    """The TXT record says MTA-STS, but the policy could not be fetched."""
+    if not _sts_status(f, StsStatus.FETCH_ERROR):
+        return None
+    return _sts_policy_match(f, TlsRptResult.STS_POLICY_FETCH_ERROR)
+
+
+def mta_sts_webpki_invalid(f: Facts) -> Match | None:
+    """The policy host's certificate fails WebPKI validation."""
+    if not _sts_status(f, StsStatus.WEBPKI_INVALID):
+        return None
+    return _sts_policy_match(f, TlsRptResult.STS_WEBPKI_INVALID)
+
+
+def mta_sts_invalid(f: Facts) -> Match | None:
+    """The policy (or the TXT record) is malformed."""
+    if _sts_status(f, StsStatus.POLICY_INVALID):
+        return _sts_policy_match(f, TlsRptResult.STS_POLICY_INVALID)
+    if _sts_status(f, StsStatus.RECORD_INVALID):
+        # RFC 8461 3.1: senders treat an invalid record as no policy; nothing to report.
+        return _sts_policy_match(f, None)
+    return None
+
+
+def _dane_hosts(f: Facts, *states: DaneState) -> tuple[MxHost, ...]:
+    p = f.report.policy
+    if p is None:
+        return ()
+    names = {t.mx.rstrip(".").lower() for t in p.dane if t.state in states}
+    return tuple(h for h in f.report.resolution.hosts if h.name.lower() in names)
+
+
+def dane_bogus(f: Facts) -> Match | None:
+    """TLSA (or the MX RRset) failed DNSSEC validation: DANE senders defer."""
+    p = f.report.policy
+    if p is None:
+        return None
+    hosts = (
+        f.report.resolution.hosts
+        if p.mx_dnssec is DnssecStatus.BOGUS
+        else _dane_hosts(f, DaneState.BOGUS)
+    )
+    if not hosts:
+        return None
+    names = {h.name for h in hosts}
+    views = tuple(v for v in f.views if v.delivery and v.result.route.mx in names)
+    return Match(
+        views,
+        tuple(hosts),
+        impacts(f, Problem.DANE_BOGUS, views, [h.name for h in hosts]),
+        (TlsRptResult.DNSSEC_INVALID,),
+    )
+
+
+def dane_mismatch(f: Facts) -> Match | None:
+    """A delivery-port route's chain matches none of its MX host's usable TLSA records."""
+    views = tuple(
+        v
+        for v in f.views
+        if v.delivery
+        and v.result.tls is not None
+        and v.result.tls.dane is not None
+        and not v.result.tls.dane.matched
+    )
+    if not views:
+        return None
+    results = _results(
+        [
+            (v.result.tls.dane.failure if v.result.tls and v.result.tls.dane else None)
+            or TlsRptResult.TLSA_INVALID
+            for v in views
+        ]
+    )
+    return Match(views, (), impacts(f, Problem.DANE_MISMATCH, views), results)
+
+
+def dane_not_usable(f: Facts) -> Match | None:
+    """TLSA records are published, but the zone is not validated or no record is usable."""
+    hosts = _dane_hosts(f, DaneState.NOT_USABLE)
+    if not hosts:
+        return None
+    p = f.report.policy
+    assert p is not None
+    names = {h.name.lower() for h in hosts}
+    secure = any(
+        t.dnssec is DnssecStatus.SECURE for t in p.dane if t.mx.rstrip(".").lower() in names
+    )
+    views = tuple(v for v in f.views if v.delivery and v.result.route.mx.lower() in names)
+    return Match(
+        views,
+        hosts,
+        impacts(f, Problem.TLSA_UNUSABLE, views, [h.name for h in hosts]),
+        # Secure records none of which is usable: what RFC 8460 calls tlsa-invalid. An
+        # unsigned zone's records are not a DANE policy at all: nothing is reported.
+        (TlsRptResult.TLSA_INVALID,) if secure else (),
+    )
+
+
+def tls_rpt_invalid(f: Facts) -> Match | None:
+    """The ``_smtp._tls`` record is published but unusable: senders send no reports."""
+    p = f.report.policy
+    return _when(p is not None and p.tls_rpt.status is TlsRptStatus.INVALID)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
+from ..lazyre import LazyPattern
 from .codes import parse_code
 
 __all__ = [
@@ -348,9 +350,9 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
 )
 # Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
 # regex engine then scans for each pattern's literal prefix, several times faster.
-_COMPILED = tuple((lang, re.compile(pat), code, reason) for lang, pat, code, reason in PHRASES)
+_COMPILED = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in PHRASES)
 # Words that make a no-code notice a delay, not a final failure.
-_DELAY_RE = re.compile(
+_DELAY_RE = LazyPattern(
     r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
     r"retard[ée]|retrasad|atrasad|ritardat|vertraagd",
     re.I,
@@ -361,7 +363,7 @@ _INFER_WINDOW = 16384
 # Codes that have no transient form (RFC 3463 lists them class 5 only).
 _PERMANENT_ONLY = {"5.1.1", "5.3.4", "5.4.4"}
 # Words that make a no-code notice final (the seeds' 5.4.2 and 5.4.3 replies say so).
-_PERMANENT_RE = re.compile(r"\bpermanent(?:ly)?\b|dauerhaft")
+_PERMANENT_RE = LazyPattern(r"\bpermanent(?:ly)?\b|dauerhaft")
 
 
 def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
@@ -390,109 +392,142 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
 
 # ---------------------------------------------------------------- classification
 
-# Text of a reply that names the reason better than its code (first match wins).
-_TEXT_REASONS: tuple[tuple[re.Pattern[str], Reason], ...] = (
-    (
-        re.compile(
-            r"\bspam\b|junk|black ?list|block ?list|\brbl\b|spamhaus|listed (?:at|on|in)|"
-            r"reputation",
-            re.I,
-        ),
-        Reason.SPAM,
-    ),
-    (re.compile(r"\bspf\b|\bdkim\b|\bdmarc\b|reverse dns|\bptr\b", re.I), Reason.AUTH),
-    (
-        re.compile(
-            r"rate limit|too many (?:messages|connections|recipients)|throttl|slow down|"
-            r"try again later|unexpected volume|temporarily deferred|user complaints|greylist",
-            re.I,
-        ),
-        Reason.RATE_LIMITED,
-    ),
+# Words of a reply that name the reason better than its code.
+_SPAM_WORDS = LazyPattern(
+    r"\bspam\b|junk|black ?list|block ?list|\brbl\b|spamhaus|listed (?:at|on|in)|reputation",
+    re.I,
+)
+_AUTH_WORDS = LazyPattern(r"\bspf\b|\bdkim\b|\bdmarc\b|reverse dns|\bptr\b", re.I)
+_RATE_WORDS = LazyPattern(
+    r"rate limit|too many (?:messages|connections|recipients)|throttl|slow down|"
+    r"try again later|unexpected volume|temporarily deferred|user complaints|greylist",
+    re.I,
 )
 # A reply that names TLS: the reason is ``tls`` where the code allows it (X.4.2, X.7.x).
-_TLS_WORDS = re.compile(r"\b(?:tls|ssl|starttls)\b", re.I)
-_USER_WORDS = re.compile(
+_TLS_WORDS = LazyPattern(r"\b(?:tls|ssl|starttls)\b", re.I)
+_USER_WORDS = LazyPattern(
     r"recipient address rejected: access denied|user unknown|unknown user|no such user|"
     r"does not exist|mailbox unavailable|recipient not found|unknown recipient",
     re.I,
 )
+_TEXT_REASONS: tuple[tuple[LazyPattern, Reason], ...] = (
+    (_SPAM_WORDS, Reason.SPAM),
+    (_AUTH_WORDS, Reason.AUTH),
+    (_RATE_WORDS, Reason.RATE_LIMITED),
+)
+_ANY = range(1000)  # every detail (1*3digit)
+
+
+class _ReasonRow(NamedTuple):
+    """One row of :data:`_REASONS`: a code's subject and details, optionally its class and
+    words the reply must hold, and the reason it gives."""
+
+    subject: int
+    details: range | frozenset[int]
+    reason: Reason
+    words: LazyPattern | None = None
+    klass: int | None = None
+
+    def fits(self, klass: int, subject: int, detail: int, text: str) -> bool:
+        return (
+            subject == self.subject
+            and detail in self.details
+            and (self.klass is None or klass == self.klass)
+            and (self.words is None or self.words.search(text) is not None)
+        )
+
+
+def _row(
+    subject: int,
+    details: range | set[int],
+    reason: Reason,
+    words: LazyPattern | None = None,
+    klass: int | None = None,
+) -> _ReasonRow:
+    return _ReasonRow(
+        subject, details if isinstance(details, range) else frozenset(details), reason, words, klass
+    )
+
+
+# code (subject, detail) -> reason; the first fitting row wins. Subjects 0 and 8-9 have no
+# rows: their reason comes from the reply's words (:func:`_from_words`).
+_REASONS: tuple[_ReasonRow, ...] = (
+    _row(7, {28}, Reason.RATE_LIMITED),  # "mail flood": too many connections or messages
+    *(_row(7, _ANY, reason, words) for words, reason in _TEXT_REASONS),
+    # X.1 addressing
+    _row(1, {1, 3}, Reason.USER_UNKNOWN),
+    _row(1, {6}, Reason.MAILBOX_DISABLED),
+    _row(1, {2, 10}, Reason.DOMAIN),
+    _row(1, _ANY, Reason.USER_UNKNOWN, _USER_WORDS),
+    _row(1, _ANY, Reason.OTHER),
+    # X.2 mailbox
+    _row(2, {1}, Reason.MAILBOX_DISABLED),
+    _row(2, {2}, Reason.MAILBOX_FULL),
+    _row(2, {3}, Reason.TOO_BIG),
+    _row(2, _ANY, Reason.USER_UNKNOWN, _USER_WORDS),
+    _row(2, _ANY, Reason.OTHER),
+    # X.3 mail system
+    _row(3, {4}, Reason.TOO_BIG),
+    _row(3, _ANY, Reason.SYSTEM),
+    # X.4 network and routing
+    _row(4, {1}, Reason.USER_UNKNOWN, _USER_WORDS),  # Exchange Online's directory edge block
+    _row(4, {7}, Reason.EXPIRED),
+    _row(4, range(300, 400), Reason.EXPIRED),  # Exchange 5.4.3xx: "message expired"
+    _row(4, {6, 14}, Reason.LOOP),
+    # RFC 3463: directory (DNS) server failure; the seed's 5.4.3: routing server failure.
+    _row(4, {3}, Reason.DNS, klass=4),
+    _row(4, {3}, Reason.ROUTING),
+    _row(4, {4}, Reason.DOMAIN),
+    _row(4, {2}, Reason.TLS, _TLS_WORDS),  # seed 4.4.2 "TLS handshake failed", 5.4.2 "mismatch"
+    _row(4, {1, 2}, Reason.CONNECTION),
+    _row(4, _ANY, Reason.ROUTING),
+    # X.5 protocol, X.6 content
+    _row(5, _ANY, Reason.PROTOCOL),
+    _row(6, _ANY, Reason.CONTENT),
+    # X.7 security and policy
+    _row(7, {10, 11, 30}, Reason.TLS),
+    _row(7, range(20, 27), Reason.AUTH),
+    _row(7, {1}, Reason.USER_UNKNOWN, _USER_WORDS),
+    _row(7, _ANY, Reason.TLS, _TLS_WORDS),  # "4.7.5 TLS is required", "4.7.0 TLS not available"
+    _row(7, _ANY, Reason.BLOCKED),
+)
+
+
+def _from_words(text: str) -> Reason | None:
+    """The reason the reply's words name: spam, authentication, rate, else a phrase."""
+    for rx, reason in _TEXT_REASONS:
+        if rx.search(text):
+            return reason
+    inferred = infer(text)
+    return inferred.reason if inferred is not None else None
+
+
+def _without_enhanced(basic: int | None, text: str) -> Reason:
+    """A basic code alone: a phrase names the reason, else 552 is a full mailbox."""
+    if basic is None:
+        return Reason.UNKNOWN
+    inferred = infer(text)
+    if inferred is not None:
+        return inferred.reason
+    return Reason.MAILBOX_FULL if basic == 552 else Reason.OTHER
 
 
 def classify(code: str | None, basic: int | None, text: str) -> Reason:
     """The reason for a code (and the reply text that came with it)."""
     parsed = parse_code(code) if code else None
     if parsed is None:
-        if basic is None:
-            return Reason.UNKNOWN
-        inferred = infer(text)
-        if inferred is not None:
-            return inferred.reason
-        if basic in (552,):
-            return Reason.MAILBOX_FULL
-        return Reason.OTHER
-    _klass, subject, detail = parsed
+        return _without_enhanced(basic, text)
+    klass, subject, detail = parsed
     if detail == 0 and subject in (0, 5):
         # X.0.0 and X.5.0 say nothing specific ("550 5.5.0 mailbox unavailable"): the
         # reply's words are the better evidence.
         inferred = infer(text)
         if inferred is not None:
             return inferred.reason
-    if subject == 7 and detail == 28:
-        return Reason.RATE_LIMITED  # "mail flood": too many connections or messages
-    for rx, reason in _TEXT_REASONS:
-        if subject == 7 and rx.search(text):
-            return reason
-    if subject == 1:
-        if detail in (1, 3, 6):
-            return Reason.USER_UNKNOWN if detail != 6 else Reason.MAILBOX_DISABLED
-        if detail in (2, 10):
-            return Reason.DOMAIN
-        return Reason.USER_UNKNOWN if _USER_WORDS.search(text) else Reason.OTHER
-    if subject == 2:
-        return {1: Reason.MAILBOX_DISABLED, 2: Reason.MAILBOX_FULL, 3: Reason.TOO_BIG}.get(
-            detail, Reason.USER_UNKNOWN if _USER_WORDS.search(text) else Reason.OTHER
-        )
-    if subject == 3:
-        return Reason.TOO_BIG if detail == 4 else Reason.SYSTEM
-    if subject == 4:
-        if detail == 1 and _USER_WORDS.search(text):
-            return Reason.USER_UNKNOWN  # Exchange Online's directory-based edge block
-        if detail in (7,) or 300 <= detail <= 399:
-            return Reason.EXPIRED  # Exchange 5.4.3xx: "message expired"
-        if detail in (6, 14):
-            return Reason.LOOP
-        if detail == 3:
-            # RFC 3463: directory (DNS) server failure; the seed's 5.4.3: routing server failure.
-            return Reason.DNS if _klass == 4 else Reason.ROUTING
-        if detail == 4:
-            return Reason.DOMAIN
-        if detail == 2 and _TLS_WORDS.search(text):
-            return Reason.TLS  # seed 4.4.2 "TLS handshake failed", 5.4.2 "TLS ... mismatch"
-        if detail in (1, 2):
-            return Reason.CONNECTION
-        return Reason.ROUTING
-    if subject == 5:
-        return Reason.PROTOCOL
-    if subject == 6:
-        return Reason.CONTENT
-    if subject == 7:
-        if detail in (10, 11, 30):
-            return Reason.TLS
-        if 20 <= detail <= 26:
-            return Reason.AUTH
-        if detail == 28:
-            return Reason.RATE_LIMITED
-        if detail == 1 and _USER_WORDS.search(text):
-            return Reason.USER_UNKNOWN
-        if _TLS_WORDS.search(text):
-            return Reason.TLS  # "4.7.5 TLS is required, but ...", "4.7.0 TLS not available"
-        return Reason.BLOCKED
-    for rx, reason in _TEXT_REASONS:
-        if rx.search(text):
-            return reason
-    inferred = infer(text)
-    return inferred.reason if inferred is not None else Reason.OTHER
+    row = next((r for r in _REASONS if r.fits(klass, subject, detail, text)), None)
+    if row is not None:
+        return row.reason
+    return _from_words(text) or Reason.OTHER
 
 
 # reason -> decision for a permanent (class 5) bounce; class 4 retries unless the MTA gave up.

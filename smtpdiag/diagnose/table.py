@@ -46,6 +46,7 @@ __all__ = [
     "RULE_TABLE_DOC",
     "SERVER_OWN",
     "VERDICT_DOC",
+    "Enforced",
     "Row",
     "RuleKind",
     "ServerOwn",
@@ -77,6 +78,19 @@ SERVER_OWN: Final = ServerOwn
 
 
 @dataclass(frozen=True, slots=True)
+class Enforced:
+    """The code applies only when the policy behind the finding is enforced (MTA-STS
+    mode ``enforce``: senders defer); in ``testing`` mode they deliver and report, and
+    the finding has no code.
+
+    Attributes:
+        code: The code when enforced (also for causes, steps, action).
+    """
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One row of the rule table.
 
@@ -90,7 +104,7 @@ class Row:
     """
 
     id: RuleId
-    code: str | ServerOwn | None
+    code: str | ServerOwn | Enforced | None
     kind: RuleKind
     predicate: Callable[[Facts], Match | None]
     suppresses: frozenset[RuleId]
@@ -99,7 +113,11 @@ class Row:
     @property
     def seed_code(self) -> str | None:
         """The code whose seed knowledge (causes, steps, action) the finding uses."""
-        return self.code.fallback if isinstance(self.code, ServerOwn) else self.code
+        if isinstance(self.code, ServerOwn):
+            return self.code.fallback
+        if isinstance(self.code, Enforced):
+            return self.code.code
+        return self.code
 
 
 F, X, INFO = RuleKind.FAILURE, RuleKind.FEATURE, RuleKind.INFO
@@ -108,7 +126,7 @@ R = RuleId
 
 def _r(
     rid: RuleId,
-    code: str | ServerOwn | None,
+    code: str | ServerOwn | Enforced | None,
     kind: RuleKind,
     predicate: Callable[[Facts], Match | None],
     observes: str,
@@ -174,11 +192,41 @@ RULES: tuple[Row, ...] = (
     _r(R.NOTHING_PROBED, None, F, p.nothing_probed,
        "DNS fine, but no route was attempted (family filter, deadline): verdict unknown, "
        "no code, never a bounce", (R.FAMILY_FILTERED,)),
+    _r(R.DANE_BOGUS, "4.4.3", X, p.dane_bogus,
+       "an MX host's TLSA lookup (or the MX RRset) fails DNSSEC validation (the resolver "
+       "answers SERVFAIL): DANE senders defer (RFC 7672 2.1.1; RFC 8460 dnssec-invalid)"),
+    _r(R.DANE_MISMATCH, "4.4.2", X, p.dane_mismatch,
+       "a delivery-port route's chain matches none of its MX host's usable TLSA records "
+       "(tls.dane.matched false): DANE senders defer (RFC 7672 3.1; tlsa-invalid)"),
+    _r(R.STARTTLS_REQUIRED, "4.4.2", X, p.starttls_required,
+       "a delivery-port route works without STARTTLS while MTA-STS enforces or the MX host "
+       "has secure TLSA records: those senders defer (starttls-not-supported)"),
+    _r(R.MTA_STS_CERT_INVALID, Enforced("4.4.2"), X, p.mta_sts_cert_invalid,
+       "MTA-STS mode enforce or testing, and a delivery-port route's certificate does not "
+       "chain to a WebPKI root or does not name the MX host (RFC 8461 4.2): enforce - "
+       "MTA-STS senders defer (RFC 8461 5); testing - they deliver and report"),
+    _r(R.MTA_STS_MX_NOT_COVERED, Enforced("4.4.2"), X, p.mta_sts_mx_not_covered,
+       "MTA-STS mode enforce or testing, and an MX host matches none of the policy's mx "
+       "patterns (RFC 8461 4.1): enforce - MTA-STS senders do not use it"),
     _r(R.TLS_CERT_UNVERIFIED, "5.4.2", X, p.tls_cert_unverified,
        "route works, but the certificate fails verification (verify_reason untrusted, "
-       "expired, wrong name, weak key) or does not name the MX"),
+       "expired, wrong name, weak key) or does not name the MX (routes an MTA-STS policy "
+       "binds are mta-sts-cert-invalid's)"),
     _r(R.STARTTLS_NOT_OFFERED, None, X, p.starttls_not_offered,
-       "route works, EHLO does not advertise STARTTLS"),
+       "route works, EHLO does not advertise STARTTLS (where enforcing senders require "
+       "TLS: starttls-required)"),
+    _r(R.MTA_STS_FETCH_FAILED, None, X, p.mta_sts_fetch_failed,
+       "the _mta-sts TXT record is published, but the policy cannot be fetched over HTTPS "
+       "(sts-policy-fetch-error): MTA-STS senders deliver as without a policy (RFC 8461 "
+       "3.3) unless they cached one"),
+    _r(R.MTA_STS_WEBPKI_INVALID, None, X, p.mta_sts_webpki_invalid,
+       "the policy host's certificate fails WebPKI validation (sts-webpki-invalid)"),
+    _r(R.MTA_STS_INVALID, None, X, p.mta_sts_invalid,
+       "the policy file is malformed (sts-policy-invalid), or the _mta-sts TXT record is "
+       "(then senders assume there is no policy)"),
+    _r(R.DANE_NOT_USABLE, None, X, p.dane_not_usable,
+       "TLSA records published but not usable: the zone is not DNSSEC-validated, or no "
+       "record has a usable usage/selector/matching type (never a pass)"),
     _r(R.CERT_EXPIRING, None, INFO, p.cert_expiring,
        f"route works, certificate expires within {CERT_EXPIRY_WARN_DAYS} days"),
     _r(R.ALT_PORTS_FAILING, None, INFO, p.alt_ports_failing,
@@ -196,6 +244,8 @@ RULES: tuple[Row, ...] = (
        "what was cut"),
     _r(R.IMPLICIT_MX, None, INFO, p.implicit_mx,
        "resolution implicit: no MX, the domain's own A/AAAA"),
+    _r(R.TLS_RPT_INVALID, None, INFO, p.tls_rpt_invalid,
+       "the _smtp._tls TXT record is published but invalid (RFC 8460 3): no TLS reports"),
 )
 # fmt: on
 
@@ -223,11 +273,12 @@ VERDICT_DOC = (
 def _table_doc() -> str:
     lines = ["| rule | code | kind | suppresses | observations |", "|---|---|---|---|---|"]
     for r in RULES:
-        code = (
-            f"server's own, else {r.code.fallback}"
-            if isinstance(r.code, ServerOwn)
-            else (r.code or "-")
-        )
+        if isinstance(r.code, ServerOwn):
+            code = f"server's own, else {r.code.fallback}"
+        elif isinstance(r.code, Enforced):
+            code = f"{r.code.code} when enforced, else -"
+        else:
+            code = r.code or "-"
         sup = ", ".join(sorted(r.suppresses)) or "-"
         lines.append(f"| {r.id} | {code} | {r.kind} | {sup} | {r.observes} |")
     lines.append(

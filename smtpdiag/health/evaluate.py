@@ -36,13 +36,24 @@ certificate lifetime give their own levels and do not change whether a route is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..model import Finding, Outcome, Phase, ProbeReport, RouteResult, RuleId, TlsMode
+from ..model import (
+    DaneState,
+    Finding,
+    Outcome,
+    Phase,
+    ProbeReport,
+    RouteResult,
+    RuleId,
+    StsMode,
+    StsStatus,
+    TlsMode,
+)
 from ..narrate import health as words
 from ..timefmt import utc_iso
-from .policy import RANK, RULE_PROBLEMS, Level, worst
+from .policy import RANK, REQUIREMENT_LEVEL, RULE_PROBLEMS, Level, worst
 from .result import (
     HealthResult,
     HealthStatus,
@@ -53,7 +64,7 @@ from .result import (
     expected_phases,
     route_facts,
 )
-from .thresholds import Thresholds, tls_version_rank
+from .thresholds import DAYS_ROWS, Thresholds, tls_version_rank
 
 __all__ = [
     "HealthResult",
@@ -74,26 +85,58 @@ def _flagged(findings: Iterable[Finding]) -> dict[RuleId, frozenset[str]]:
     return {f.rule: frozenset(f.payload.routes) for f in findings}
 
 
-def _requirement_failures(
-    rr: RouteResult, th: Thresholds, flagged: Mapping[RuleId, frozenset[str]]
-) -> list[tuple[ProblemKind, str]]:
-    """Why an up route does not meet the requirements (empty when it does)."""
-    out: list[tuple[ProblemKind, str]] = []
-    label = rr.route.label
-    if (
+_Flagged = Mapping[RuleId, frozenset[str]]
+
+
+def _no_starttls(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
+    return (
         th.require_starttls
         and rr.route.tls_mode is TlsMode.STARTTLS
-        and label in flagged.get(RuleId.STARTTLS_NOT_OFFERED, frozenset())
-    ):
-        out.append((ProblemKind.NO_STARTTLS, words.no_starttls_reason(rr)))
-    if th.min_tls_version is not None and rr.tls is not None and rr.tls.version is not None:
-        have = tls_version_rank(rr.tls.version)
-        want = tls_version_rank(th.min_tls_version)
-        if have is None or (want is not None and have < want):
-            out.append((ProblemKind.TLS_VERSION, words.tls_version_reason(rr, th.min_tls_version)))
-    if th.require_valid_cert and label in flagged.get(RuleId.TLS_CERT_UNVERIFIED, frozenset()):
-        out.append((ProblemKind.CERT_INVALID, words.cert_invalid_reason(rr)))
-    return out
+        and rr.route.label in flagged.get(RuleId.STARTTLS_NOT_OFFERED, frozenset())
+    )
+
+
+def _tls_too_old(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
+    if th.min_tls_version is None or rr.tls is None or rr.tls.version is None:
+        return False
+    have = tls_version_rank(rr.tls.version)
+    want = tls_version_rank(th.min_tls_version)
+    return have is None or (want is not None and have < want)
+
+
+def _cert_invalid(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
+    return th.require_valid_cert and rr.route.label in flagged.get(
+        RuleId.TLS_CERT_UNVERIFIED, frozenset()
+    )
+
+
+# The requirements an up route must meet to count as healthy, one row each: the problem
+# it gives, whether the route fails it, and the reason's narrator.
+_REQUIREMENTS: tuple[
+    tuple[
+        ProblemKind,
+        Callable[[RouteResult, Thresholds, _Flagged], bool],
+        Callable[[RouteResult, Thresholds], str],
+    ],
+    ...,
+] = (
+    (ProblemKind.NO_STARTTLS, _no_starttls, lambda rr, th: words.no_starttls_reason(rr)),
+    (
+        ProblemKind.TLS_VERSION,
+        _tls_too_old,
+        lambda rr, th: words.tls_version_reason(rr, th.min_tls_version or ""),
+    ),
+    (ProblemKind.CERT_INVALID, _cert_invalid, lambda rr, th: words.cert_invalid_reason(rr)),
+)
+
+
+def _requirement_failures(
+    rr: RouteResult, th: Thresholds, flagged: _Flagged
+) -> list[tuple[ProblemKind, str]]:
+    """Why an up route does not meet the requirements (empty when it does)."""
+    return [
+        (kind, reason(rr, th)) for kind, fails, reason in _REQUIREMENTS if fails(rr, th, flagged)
+    ]
 
 
 def _latency_problems(rr: RouteResult, th: Thresholds) -> list[Problem]:
@@ -125,19 +168,20 @@ def _latency_problems(rr: RouteResult, th: Thresholds) -> list[Problem]:
 
 
 def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
+    """The level of ``days`` left: expired is critical, else the first row crossed."""
     if days < 0:
         return HealthStatus.CRITICAL, 0
-    if th.cert_crit_days is not None and days < th.cert_crit_days:
-        return HealthStatus.CRITICAL, th.cert_crit_days
-    if th.cert_warn_days is not None and days < th.cert_warn_days:
-        return HealthStatus.WARNING, th.cert_warn_days
+    for row in DAYS_ROWS:
+        bound = th.days(row)
+        if bound is not None and days < bound:
+            return (HealthStatus.CRITICAL if row.critical else HealthStatus.WARNING), bound
     return None
 
 
 def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Problem]:
     # One certificate is usually served on several ports and addresses: one problem per
     # certificate (by fingerprint), naming every route that served it.
-    if th.cert_warn_days is None and th.cert_crit_days is None:
+    if all(th.days(row) is None for row in DAYS_ROWS):
         return []  # certificate lifetime is not judged at all
     by_cert: dict[str, tuple[int, str, list[str]]] = {}
     for rr in routes:
@@ -216,7 +260,12 @@ def _rule_problems(
             continue
         kind, level = row
         status = route_level if level is Level.ROUTE else HealthStatus(level.value)
-        if kind is ProblemKind.MX_TARGET:
+        if kind is ProblemKind.TLS_POLICY:
+            if f.code is not None:  # no code: nobody defers (MTA-STS testing mode)
+                out.append(
+                    Problem(status, kind, words.tls_policy_reason(f), routes=f.payload.routes)
+                )
+        elif kind is ProblemKind.MX_TARGET:
             names = f.payload.hosts or tuple(dict.fromkeys(e.mx for e in f.evidence if e.mx))
             for name in names:
                 if name in hosts:
@@ -226,6 +275,59 @@ def _rule_problems(
                     out.append(Problem(status, kind, reason))
         else:
             out.append(Problem(status, kind, words.domain_reason(report, kind.value)))
+    return out
+
+
+#: MTA-STS modes by strength: a required mode is met by it or a stronger one.
+_MODE_RANK = {StsMode.NONE: 0, StsMode.TESTING: 1, StsMode.ENFORCE: 2}
+
+
+def _requirement(kind: ProblemKind, reason: str, routes: tuple[str, ...] = ()) -> Problem:
+    return Problem(HealthStatus(REQUIREMENT_LEVEL[kind].value), kind, reason, routes=routes)
+
+
+def _mta_sts_problems(report: ProbeReport, required: StsMode) -> list[Problem]:
+    """``--require-mta-sts``: a valid policy of at least ``required`` covering every MX."""
+    kind = ProblemKind.MTA_STS
+    p = report.policy
+    if p is None:
+        return [_requirement(kind, words.policy_not_checked_reason("MTA-STS"))]
+    sts = p.mta_sts
+    if sts.status is not StsStatus.VALID:
+        return [_requirement(kind, words.mta_sts_status_reason(report.domain, sts.status))]
+    mode = sts.mode or StsMode.NONE
+    out = []
+    if _MODE_RANK[mode] < _MODE_RANK[required]:
+        out.append(_requirement(kind, words.mta_sts_mode_reason(report.domain, mode, required)))
+    uncovered = tuple(m.mx for m in sts.matches if m.pattern is None)
+    if uncovered:
+        out.append(_requirement(kind, words.mta_sts_uncovered_reason(uncovered)))
+    return out
+
+
+def _dane_problems(report: ProbeReport, delivery_port: int | None) -> list[Problem]:
+    """``--require-dane``: usable TLSA for every MX host, and every chain matches."""
+    kind = ProblemKind.DANE
+    p = report.policy
+    if p is None:
+        return [_requirement(kind, words.policy_not_checked_reason("DANE"))]
+    out = []
+    looked = {t.mx.lower(): t for t in p.dane}
+    for h in report.resolution.hosts:
+        t = looked.get(h.name.lower())
+        state = t.state if t is not None else DaneState.UNKNOWN
+        if state is not DaneState.USABLE:
+            out.append(_requirement(kind, words.dane_state_reason(h.name, state)))
+    bad = tuple(
+        rr.route.label
+        for rr in report.routes
+        if rr.route.port == delivery_port
+        and rr.tls is not None
+        and rr.tls.dane is not None
+        and not rr.tls.dane.matched
+    )
+    if bad:
+        out.append(_requirement(kind, words.dane_mismatch_reason(bad), routes=bad))
     return out
 
 
@@ -341,6 +443,12 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
     for rr in attempted:
         problems.extend(_latency_problems(rr, th))
     problems.extend(_cert_problems(attempted, th))
+    if th.require_mta_sts is not None and report.resolution.hosts:
+        problems.extend(_mta_sts_problems(report, th.require_mta_sts))
+    if th.require_dane and report.resolution.hosts:
+        from ..diagnose.facts import delivery_port_of
+
+        problems.extend(_dane_problems(report, delivery_port_of(report)))
 
     # Most severe first; the sort is stable, so report order is kept within a level.
     problems.sort(key=lambda p: -RANK.get(p.level, 3))

@@ -15,7 +15,7 @@ from enum import StrEnum
 from ..model import RuleId
 from .result import HealthStatus, ProblemKind
 
-__all__ = ["RANK", "RULE_PROBLEMS", "ROUTE_LEVEL", "Level", "worst"]
+__all__ = ["RANK", "REQUIREMENT_LEVEL", "RULE_PROBLEMS", "ROUTE_LEVEL", "Level", "worst"]
 
 
 class Level(StrEnum):
@@ -41,6 +41,21 @@ RULE_PROBLEMS: dict[RuleId, tuple[ProblemKind, Level]] = {
     RuleId.MX_LOOKUP_FAILED: (ProblemKind.MX_TARGET, Level.ROUTE),
     RuleId.MX_NOT_GLOBAL: (ProblemKind.MX_TARGET, Level.ROUTE),
     RuleId.MX_CNAME: (ProblemKind.MX_TARGET, Level.WARNING),
+    # Enforcing senders defer (a coded finding: MTA-STS in testing mode is not counted):
+    # mail is delayed for them, not lost for everyone.
+    RuleId.DANE_BOGUS: (ProblemKind.TLS_POLICY, Level.WARNING),
+    RuleId.DANE_MISMATCH: (ProblemKind.TLS_POLICY, Level.WARNING),
+    RuleId.STARTTLS_REQUIRED: (ProblemKind.TLS_POLICY, Level.WARNING),
+    RuleId.MTA_STS_CERT_INVALID: (ProblemKind.TLS_POLICY, Level.WARNING),
+    RuleId.MTA_STS_MX_NOT_COVERED: (ProblemKind.TLS_POLICY, Level.WARNING),
+}
+
+#: Level of a requirement the domain does not meet (``--require-mta-sts``,
+#: ``--require-dane``): the operator asked for it, so its absence is critical, like a
+#: required implicit-TLS port that does not work.
+REQUIREMENT_LEVEL: dict[ProblemKind, Level] = {
+    ProblemKind.MTA_STS: Level.CRITICAL,
+    ProblemKind.DANE: Level.CRITICAL,
 }
 
 #: Severity order for "the worst of": unknown is not worse than critical here, because

@@ -50,6 +50,10 @@ class ProblemKind(StrEnum):
     CERT_EXPIRY = "cert-expiry"  #: few days left on a certificate, or expired
     LATENCY = "latency"  #: a phase took longer than a limit
     NO_IMPLICIT_TLS = "no-implicit-tls"  #: implicit TLS required, no such route works
+    #: enforcing senders (MTA-STS enforce, DANE) defer: a TLS policy finding with a code
+    TLS_POLICY = "tls-policy"
+    MTA_STS = "mta-sts"  #: MTA-STS required (--require-mta-sts), not in effect as required
+    DANE = "dane"  #: DANE required (--require-dane), not usable or not matching
 
 
 @dataclass(frozen=True, slots=True)

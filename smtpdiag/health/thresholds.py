@@ -22,13 +22,18 @@ Semantics, shared by :func:`smtpdiag.health.evaluate` and the Nagios perfdata:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from ..errors import ConfigError
-from ..model import Phase
+from ..model import Phase, StsMode
 
 __all__ = [
+    "DAYS_ROWS",
+    "LATENCY_ROWS",
     "TLS_VERSIONS",
+    "DaysRow",
+    "LatencyRow",
     "Limit",
     "Thresholds",
     "tls_version_rank",
@@ -83,17 +88,72 @@ class Limit:
             )
 
 
-# Phases that share a limit: HELO is the fallback of EHLO, EHLO inside TLS is the same
-# command again (RFC 3207 4.2). QUIT is never judged (the model ignores QUIT failures).
-_PHASE_FIELD: dict[Phase, str] = {
-    Phase.CONNECT: "connect",
-    Phase.TLS_HANDSHAKE: "tls_handshake",
-    Phase.GREETING: "greeting",
-    Phase.EHLO: "ehlo",
-    Phase.HELO: "ehlo",
-    Phase.STARTTLS: "starttls",
-    Phase.EHLO_TLS: "ehlo",
-}
+@dataclass(frozen=True, slots=True)
+class LatencyRow:
+    """One latency threshold: the :class:`Thresholds` field, the phases it limits and
+    its default limits.
+
+    Attributes:
+        field: The :class:`Thresholds` field holding the :class:`Limit`.
+        phases: The phases it limits.
+        warn: Default warning limit, seconds.
+        crit: Default critical limit, seconds.
+    """
+
+    field: str
+    phases: tuple[Phase, ...]
+    warn: float
+    crit: float
+
+
+@dataclass(frozen=True, slots=True)
+class DaysRow:
+    """One certificate lifetime threshold.
+
+    Attributes:
+        field: The :class:`Thresholds` field holding the number of days.
+        critical: Crossing it is critical (else a warning).
+        default: Default number of days.
+    """
+
+    field: str
+    critical: bool
+    default: int
+
+
+#: Latency thresholds, one row each. HELO is the fallback of EHLO and EHLO inside TLS
+#: is the same command again (RFC 3207 4.2): one limit. QUIT is never judged (the model
+#: ignores QUIT failures). The greeting is the slow phase (see the module docstring).
+LATENCY_ROWS: tuple[LatencyRow, ...] = (
+    LatencyRow("connect", (Phase.CONNECT,), 1.0, 3.0),
+    LatencyRow("tls_handshake", (Phase.TLS_HANDSHAKE,), 1.0, 3.0),
+    LatencyRow("greeting", (Phase.GREETING,), 2.0, 5.0),
+    LatencyRow("ehlo", (Phase.EHLO, Phase.HELO, Phase.EHLO_TLS), 1.0, 3.0),
+    LatencyRow("starttls", (Phase.STARTTLS,), 1.0, 3.0),
+)
+
+#: Certificate lifetime thresholds, most severe first (the first one crossed applies).
+DAYS_ROWS: tuple[DaysRow, ...] = (
+    DaysRow("cert_crit_days", critical=True, default=7),
+    DaysRow("cert_warn_days", critical=False, default=21),
+)
+
+_PHASE_FIELD: dict[Phase, str] = {p: row.field for row in LATENCY_ROWS for p in row.phases}
+_LATENCY: dict[str, LatencyRow] = {row.field: row for row in LATENCY_ROWS}
+_DAYS: dict[str, DaysRow] = {row.field: row for row in DAYS_ROWS}
+
+
+def _limits(name: str) -> Callable[[], Limit]:
+    """The default factory of a latency field: its row's limits."""
+    row = _LATENCY[name]
+    return lambda: Limit(row.warn, row.crit)
+
+
+def _check_days(name: str, days: object) -> None:
+    if days is not None and (
+        not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650
+    ):
+        raise ConfigError(f"{name.replace('_', ' ')} must be 0-3650 days, got {days!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,33 +181,37 @@ class Thresholds:
         require_all_mx: Every route must be healthy (critical otherwise). When ``False``,
             unhealthy routes are warnings as long as at least one route is healthy, and
             critical only when none is.
+        require_mta_sts: The domain must publish a valid MTA-STS policy (RFC 8461) of at
+            least this mode (``enforce``, or ``testing`` which ``enforce`` also meets)
+            that covers every MX host; ``None`` (default): not required. Needs the
+            policy lookups (``ProbeConfig.policy``).
+        require_dane: Every MX host must have usable, DNSSEC-validated TLSA records on the
+            delivery port (RFC 7672), and every probed delivery-port chain must match them.
     """
 
-    connect: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
-    tls_handshake: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
-    greeting: Limit = field(default_factory=lambda: Limit(2.0, 5.0))
-    ehlo: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
-    starttls: Limit = field(default_factory=lambda: Limit(1.0, 3.0))
-    cert_warn_days: int | None = 21
-    cert_crit_days: int | None = 7
+    connect: Limit = field(default_factory=_limits("connect"))
+    tls_handshake: Limit = field(default_factory=_limits("tls_handshake"))
+    greeting: Limit = field(default_factory=_limits("greeting"))
+    ehlo: Limit = field(default_factory=_limits("ehlo"))
+    starttls: Limit = field(default_factory=_limits("starttls"))
+    cert_warn_days: int | None = _DAYS["cert_warn_days"].default
+    cert_crit_days: int | None = _DAYS["cert_crit_days"].default
     require_starttls: bool = True
     require_implicit_tls: bool = False
     min_tls_version: str | None = "TLSv1.2"
     require_valid_cert: bool = False
     require_all_mx: bool = False
+    require_mta_sts: StsMode | None = None
+    require_dane: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("connect", "tls_handshake", "greeting", "ehlo", "starttls"):
-            limit = getattr(self, name)
+        for row in LATENCY_ROWS:
+            limit = getattr(self, row.field)
             if not isinstance(limit, Limit):
-                raise ConfigError(f"{name} limits must be a Limit, got {limit!r}")
-            limit.validate(name.replace("_", "-"))
+                raise ConfigError(f"{row.field} limits must be a Limit, got {limit!r}")
+            limit.validate(row.field.replace("_", "-"))
         for name in ("cert_warn_days", "cert_crit_days"):
-            days = getattr(self, name)
-            if days is not None and (
-                not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650
-            ):
-                raise ConfigError(f"{name.replace('_', ' ')} must be 0-3650 days, got {days!r}")
+            _check_days(name, getattr(self, name))
         if (
             self.cert_warn_days is not None
             and self.cert_crit_days is not None
@@ -162,11 +226,25 @@ class Thresholds:
                 f"minimum TLS version must be one of {', '.join(TLS_VERSIONS)}, "
                 f"got {self.min_tls_version!r}"
             )
+        if self.require_mta_sts not in (None, StsMode.ENFORCE, StsMode.TESTING):
+            raise ConfigError(
+                "require_mta_sts must be 'enforce', 'testing' or None, "
+                f"got {self.require_mta_sts!r}"
+            )
         for f in fields(self):
-            if f.name.startswith("require_") and not isinstance(getattr(self, f.name), bool):
+            if (
+                f.name.startswith("require_")
+                and f.name != "require_mta_sts"
+                and not isinstance(getattr(self, f.name), bool)
+            ):
                 raise ConfigError(f"{f.name} must be True or False")
 
     def limit(self, phase: Phase) -> Limit | None:
         """The latency limits that apply to ``phase``, or ``None`` (QUIT is not judged)."""
         name = _PHASE_FIELD.get(phase)
         return None if name is None else getattr(self, name)
+
+    def days(self, row: DaysRow) -> int | None:
+        """The number of days set for a certificate lifetime row (``None``: not judged)."""
+        value: int | None = getattr(self, row.field)
+        return value

@@ -1,47 +1,28 @@
 """Actions, steps and causes from the seed knowledge, worded for this probe.
 
-The seed texts are data (``diagnose/knowledge.py``); the sentences added around them
+The seed texts are data (``diagnose/knowledge.json``); the sentences added around them
 (which route still delivers, what to confirm first) are written here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
 
 from ..diagnose import knowledge
-from ..diagnose.facts import Facts, RouteView, iso
-from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
+from ..diagnose.facts import Facts, RouteView
+from ..diagnose.knowledge import CodeKnowledge, schedule_from
 from ..model import (
     Action,
     ActionKind,
     CauseId,
     Persistence,
-    RetryAttempt,
     Step,
     StepId,
     StepStatus,
 )
 from .common import routes_brief
 
-__all__ = ["cause_texts", "causes", "make_action", "make_steps", "neighbours", "schedule_from"]
-
-
-def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
-    """Concrete retry instants counted from ``now``."""
-    out = []
-    offsets = schedule.offsets_s
-    for i, (delay, offset) in enumerate(zip(schedule.delays_s, offsets, strict=True)):
-        out.append(
-            RetryAttempt(
-                number=i + 1,
-                after_previous_s=delay,
-                offset_s=offset,
-                at=iso(now + timedelta(seconds=offset)),
-                final=i == len(offsets) - 1,
-            )
-        )
-    return tuple(out)
+__all__ = ["cause_texts", "make_action", "make_steps", "neighbours", "schedule_from"]
 
 
 def _k(code: str) -> CodeKnowledge:
@@ -124,14 +105,6 @@ def make_steps(code: str, done: Mapping[str, str]) -> tuple[Step, ...]:
     if unknown:  # pragma: no cover - a typo in a rule
         raise KeyError(f"unknown steps for {code}: {sorted(unknown)}")
     return tuple(out)
-
-
-def causes(code: str, slugs: Iterable[str]) -> tuple[CauseId, ...]:
-    """The ids of the code's causes named by ``slugs`` (each checked, order kept)."""
-    k = _k(code)
-    for s in slugs:
-        k.cause(s)  # raises on a slug the seed does not have
-    return tuple(CauseId(f"{code}/{s}") for s in dict.fromkeys(slugs))
 
 
 def cause_texts(ids: Iterable[CauseId]) -> tuple[str, ...]:

@@ -15,7 +15,6 @@ from ..diagnose.facts import Facts, RouteState, RouteView, family_of, ip_block_r
 from ..model import (
     Action,
     AddressFamily,
-    CauseId,
     CertInfo,
     DnsOutcome,
     DnsQuery,
@@ -71,12 +70,11 @@ MAX_EVIDENCE = 24
 @dataclass(frozen=True, slots=True)
 class Draft:
     """A finding's words and the ids behind them, before the engine adds the decision
-    (rule id, code, severity, persistence).
+    (rule id, code, severity, persistence, the seed causes it names).
 
     Attributes:
         summary: One line.
         evidence: The observations behind it.
-        cause_ids: Seed causes (``"5.4.2/port-blocked"``).
         steps: The code's steps, done or left for a human.
         action: What to do, ``None`` for nothing.
         neighbours: Related codes.
@@ -86,7 +84,6 @@ class Draft:
 
     summary: str
     evidence: Sequence[Evidence] = ()
-    cause_ids: Sequence[CauseId] = ()
     steps: Sequence[Step] = ()
     action: Action | None = None
     neighbours: Sequence[str] = ()
@@ -121,7 +118,6 @@ def tls_reason_text(rec: PhaseRecord) -> str:
 _SKIP_WORDS = {
     SkipReason.DEADLINE: "not attempted: the deadline passed before its turn",
     SkipReason.ADDRESS_POLICY: "not attempted: the address is not global unicast",
-    SkipReason.FAMILY_FILTER: "not attempted: address family excluded",
 }
 
 
@@ -529,7 +525,6 @@ def draft(
     summary: str,
     evidence: Sequence[Evidence],
     *,
-    causes: Sequence[CauseId] = (),
     steps: Sequence[Step] = (),
     action: Action | None = None,
     neighbours: Sequence[str] = (),
@@ -540,7 +535,6 @@ def draft(
     return Draft(
         summary,
         tuple(evidence),
-        tuple(causes),
         tuple(steps),
         action,
         tuple(neighbours),

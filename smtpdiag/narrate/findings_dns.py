@@ -15,10 +15,9 @@ from ..model import (
     FindingPayload,
     MxHost,
     MxTargetKind,
-    Outcome,
     RuleId,
 )
-from .actions import causes, make_action, make_steps
+from .actions import make_action, make_steps
 from .common import (
     Draft,
     draft,
@@ -152,15 +151,11 @@ def mx_no_address(f: Facts, m: Match) -> Draft:
     bad = m.hosts
     names = [h.name for h in bad]
     working = f.working_other_than(names)
-    slugs = ["dns-invalid", "mx-records"]
-    if any(h.kind is MxTargetKind.IP_LITERAL for h in bad):
-        slugs.append("configuration")
     delivering = any(v.result.route.mx not in names for v in f.delivery_ok_views)
     return draft(
         f"{'; '.join(_no_address_parts(bad))} (5.4.3; Postfix reports 5.4.4)"
         f"{_another_mx(f, working, delivering)}.",
         _no_address_evidence(bad),
-        causes=causes("5.4.3", slugs),
         steps=make_steps("5.4.3", steps_543(f, names, ())),
         action=make_action(
             "5.4.3",
@@ -193,7 +188,6 @@ def mx_cname(f: Facts, m: Match) -> Draft:
             )
             for h in bad
         ],
-        causes=causes("5.4.3", ["configuration", "mx-records"]),
         steps=make_steps("5.4.3", steps_543(f, names, ())),
         action=Action(
             ActionKind.FIX,
@@ -229,10 +223,6 @@ def mx_down(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     down = list(dict.fromkeys(v.result.route.mx for v in views))
     working = [v for v in f.delivery_ok_views if v.result.route.mx not in down]
-    unreachable_only = all(
-        v.failure is not None and v.failure.outcome is Outcome.UNREACHABLE for v in views
-    )
-    slugs = ["mx-records", "server-shut-down"] + (["infrastructure"] if unreachable_only else [])
     hosts = f"MX host{'' if len(down) == 1 else 's'} {', '.join(down)}"
     how = ", ".join(dict.fromkeys(state_word(v) for v in views))
     verb = "accepts" if len(down) == 1 else "accept"
@@ -255,7 +245,6 @@ def mx_down(f: Facts, m: Match) -> Draft:
     return draft(
         summary,
         [evidence(v) for v in views],
-        causes=causes("5.4.3", slugs),
         steps=make_steps("5.4.3", steps_543(f, down, views)),
         action=make_action(
             "5.4.3",
@@ -434,7 +423,6 @@ def mx_not_global(f: Facts, m: Match) -> Draft:
             )
             for v in by_addr.values()
         ],
-        causes=causes("5.4.3", ["mx-records", "configuration"]),
         steps=make_steps("5.4.3", steps_543(f, hosts, ())),
         action=make_action(
             "5.4.3",

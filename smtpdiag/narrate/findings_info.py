@@ -15,7 +15,7 @@ from ..model import (
     TlsMode,
     TlsReason,
 )
-from .actions import causes, make_steps
+from .actions import make_steps
 from .common import (
     Draft,
     alt_ports_step,
@@ -28,6 +28,7 @@ from .common import (
     tls_step,
     verify_text,
 )
+from .findings_policy import results_text, who_fails
 from .units import join, plural, ports_word
 
 __all__ = [
@@ -60,12 +61,20 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
         if t.certificate is not None:
             certs.setdefault(t.certificate.sha256, cert_facts(t.certificate) or "")
     ev.extend(Evidence(note=text) for text in certs.values())
+    # Without policy lookups nothing is known about who enforces: the general words.
+    who = (
+        " ".join(x for x in (who_fails(m.senders), results_text(m.results)) if x)
+        if m.senders
+        else ""
+    )
     return draft(
         f"TLS works on {routes_brief(views)}, but {'; '.join(sorted(set(reasons)))}. "
-        "Opportunistic senders deliver anyway (RFC 7435); senders that verify "
-        "(MTA-STS RFC 8461, DANE RFC 7672) fail with a TLS configuration mismatch (5.4.2).",
+        + (
+            who
+            or "Opportunistic senders deliver anyway (RFC 7435); senders that verify "
+            "(MTA-STS RFC 8461, DANE RFC 7672) fail with a TLS configuration mismatch (5.4.2)."
+        ),
         ev,
-        causes=causes("5.4.2", ["tls-mismatch"]),
         steps=make_steps(
             "5.4.2",
             {
@@ -98,10 +107,15 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
 
 def starttls_missing(f: Facts, m: Match) -> Draft:
     views = list(m.views)
+    who = (
+        " ".join(x for x in (who_fails(m.senders, plaintext=True), results_text(m.results)) if x)
+        if m.senders
+        else ""
+    )
     return draft(
         f"{routes_brief(views)} {'does' if len(views) == 1 else 'do'} not offer STARTTLS "
-        "(RFC 3207): mail to it travels unencrypted, and senders that require TLS defer or "
-        "bounce.",
+        "(RFC 3207): mail to it travels unencrypted"
+        + (f". {who}" if who else ", and senders that require TLS defer or bounce."),
         [
             Evidence(
                 mx=v.result.route.mx,

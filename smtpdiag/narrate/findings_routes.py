@@ -9,7 +9,6 @@ from ..diagnose.facts import (
     RouteState,
     RouteView,
     TlsFault,
-    ip_block_reply,
     local_deny,
     reply_cause_slugs,
     server_code,
@@ -25,9 +24,8 @@ from ..model import (
     Outcome,
     Phase,
     RuleId,
-    TlsMode,
 )
-from .actions import causes, make_action, make_steps, neighbours
+from .actions import make_action, make_steps, neighbours
 from .common import (
     Draft,
     alt_ports_step,
@@ -125,7 +123,6 @@ def all_unreachable(f: Facts, m: Match) -> Draft:
         "that cannot be reached (routing server failure). Nothing connected at all, so "
         "MTAs report this as 4.4.1 until they give up." + filtered_note(f),
         [evidence(v) for v in views],
-        causes=causes("5.4.3", ["mx-records", "server-shut-down", "infrastructure"]),
         steps=make_steps("5.4.3", steps_543(f, hosts, views)),
         action=make_action(
             "5.4.3", f, persistence=f.persistence_of(RuleId.ALL_MX_UNREACHABLE).persistence
@@ -138,11 +135,6 @@ def all_refused(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     refused = [v for v in views if v.failure and v.failure.outcome is Outcome.REFUSED]
     dropped = [v for v in views if v.failure and v.failure.outcome is Outcome.TIMEOUT]
-    slugs = ["port-blocked", "firewall-rules"]
-    if refused:
-        slugs.append("connection-policy")
-    if len(views) != len(refused) + len(dropped):
-        slugs.append("network-path")  # some were unreachable: no route to the host
     how = []
     if refused:
         how.append(f"{len(refused)} refused (TCP RST: the host answers but rejects the port)")
@@ -163,7 +155,6 @@ def all_refused(f: Facts, m: Match) -> Draft:
         )
         + filtered_note(f),
         [evidence(v) for v in views],
-        causes=causes("5.4.2", slugs),
         steps=make_steps("5.4.2", connect_steps_542(f, views)),
         action=make_action(
             "5.4.2", f, persistence=f.persistence_of(RuleId.ALL_ROUTES_REFUSED).persistence
@@ -205,7 +196,7 @@ def _quoted(views: list[RouteView]) -> str:
 
 def deferred(f: Facts, m: Match) -> Draft:
     views = list(m.views)
-    slugs, rate = reply_cause_slugs(
+    said_why, rate = reply_cause_slugs(
         v.failure.reply.text for v in views if v.failure and v.failure.reply
     )
     own = server_code(views)
@@ -216,15 +207,13 @@ def deferred(f: Facts, m: Match) -> Draft:
         f"not accepting messages ({f'{own} as the server states it' if own_differs else '4.3.2'}"
         ", soft bounce)"
     )
-    if not slugs:
-        slugs = ["maintenance", "network-problems", "overload"]
+    if not said_why:
         summary += (
             "; the reply does not say why (the seed names maintenance, network problems, overload)"
         )
     return draft(
         summary + ".",
         [evidence(v) for v in views],
-        causes=causes("4.3.2", slugs),
         steps=make_steps("4.3.2", _deferred_steps(f, views, rate)),
         action=make_action("4.3.2", f, deliverable_via=f.ok_views),
         neighbours=("4.3.2",) if own_differs else (),
@@ -270,15 +259,10 @@ def tls_mismatch(f: Facts, m: Match) -> Draft:
     alt = alt_ports_step(f, views)
     if alt:
         done["alternative-ports"] = alt
-    faults = {tls_fault(v.failure) for v in views if v.failure is not None}
-    slugs = ["tls-mismatch"] if faults - {TlsFault.NOT_TLS} else []
-    if TlsFault.NOT_TLS in faults:
-        slugs.append("server-configuration")
     return draft(
         f"TLS configuration mismatch on {routes_brief(views)}: {'; '.join(reasons)}. "
         "Senders that require TLS fail permanently here (5.4.2).",
         ev,
-        causes=causes("5.4.2", slugs),
         steps=make_steps("5.4.2", done),
         action=make_action(
             "5.4.2",
@@ -298,38 +282,9 @@ def tls_mismatch(f: Facts, m: Match) -> Draft:
     )
 
 
-def _drop_causes(v: RouteView) -> list[str]:
-    f = v.failure
-    if f is None:
-        return ["connection-dropped"]
-    tls_phase = f.phase in _TLS_PHASES or (
-        v.result.route.tls_mode is TlsMode.IMPLICIT and f.phase is Phase.TLS_HANDSHAKE
-    )
-    if f.outcome is Outcome.TIMEOUT:
-        if f.phase is Phase.TLS_HANDSHAKE:
-            # Small packets pass (TCP handshake, greeting), the large certificate
-            # flight vanishes: the seed's MTU symptom.
-            return ["tls-problems", "handshake-timeout", "mtu"]
-        if tls_phase:
-            return ["tls-problems", "handshake-timeout"]
-        return ["handshake-timeout", "server-overloaded"]
-    if f.outcome in (Outcome.CLOSED, Outcome.RESET):
-        if tls_phase:
-            return ["tls-problems", "connection-dropped"]
-        if f.phase is Phase.GREETING:
-            return ["connection-dropped", "connection-limit", "server-overloaded", "firewall"]
-        return ["connection-dropped", "firewall", "proxy"]
-    if f.outcome in (Outcome.TLS_FAILURE, Outcome.REPLY, Outcome.ERROR):
-        return ["tls-problems"]
-    return ["connection-dropped", "network-instability"]
-
-
 def dropped(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     working = f.ok_views
-    slugs: list[str] = []
-    for v in views:
-        slugs.extend(_drop_causes(v))
     hosts = sorted({v.result.route.mx for v in views})
     total = len(f.views)
     pattern = f"fails on {len(views)} of {total} routes (hosts: {', '.join(hosts)})"
@@ -356,7 +311,6 @@ def dropped(f: Facts, m: Match) -> Draft:
         f"{', '.join(phases)} before a message could be sent: connection failure "
         "(4.4.2, soft bounce).",
         [evidence(v) for v in views],
-        causes=causes("4.4.2", slugs),
         steps=make_steps("4.4.2", done),
         action=make_action("4.4.2", f, deliverable_via=working),
         neighbours=neighbours("4.4.2"),
@@ -365,21 +319,14 @@ def dropped(f: Facts, m: Match) -> Draft:
 
 def rejected(f: Facts, m: Match) -> Draft:
     views = list(m.views)
-    slugs: list[str] = []
     lines = []
     for v in views:
         fr = v.failure
         if fr is None or fr.outcome is Outcome.ERROR or fr.reply is None:
-            slugs.append("protocol-incompatibility")
             lines.append(f"{v.label} does not speak SMTP as expected")
         elif fr.phase is Phase.GREETING:
-            slugs.append("connection-policy")
-            if ip_block_reply([v]) is not None:
-                slugs.append("ip-blocked")
             lines.append(f"{v.label} refuses sessions: {fmt_reply(fr.reply)}")
         else:
-            slugs.append("protocol-incompatibility")
-            slugs.append("server-configuration")
             lines.append(f"{v.label} rejects {fr.phase.value}: {fmt_reply(fr.reply)}")
     working = f.ok_views
     own = server_code(views)
@@ -391,7 +338,6 @@ def rejected(f: Facts, m: Match) -> Draft:
     return draft(
         f"{'; '.join(lines[:4])}: the server refuses the connection permanently ({what}).",
         [evidence(v) for v in views],
-        causes=causes("5.4.2", slugs),
         steps=make_steps("5.4.2", connect_steps_542(f, views)),
         action=make_action(
             "5.4.2",
@@ -484,7 +430,6 @@ def port_blocked(f: Facts, m: Match) -> Draft:
     working_alt = in_probe_order(
         f, (o.result.route.port for o in answering if o.state is RouteState.OK)
     )
-    slugs = ["port-blocked", "firewall-rules"] + ([] if answering else ["network-path"])
     delivery = [v for v in f.views if v.delivery]
     everywhere = bool(delivery) and all(v.state is RouteState.NO_CONNECT for v in delivery)
     action: Action | None = None
@@ -499,7 +444,6 @@ def port_blocked(f: Facts, m: Match) -> Draft:
         summary,
         [evidence(v) for v in views]
         + ([evidence(o) for o in dict.fromkeys(answering)] if everywhere else []),
-        causes=causes("5.4.2", slugs),
         steps=make_steps("5.4.2", connect_steps_542(f, views)),
         action=action
         or make_action(
@@ -524,7 +468,6 @@ def mx_not_listening(f: Facts, m: Match) -> Draft:
         "server listens there - a dead or decommissioned mail host the MX records still "
         "point at (5.4.3; sending MTAs log 4.4.1 while they retry)." + filtered_note(f),
         [evidence(v) for v in views],
-        causes=causes("5.4.3", ["mx-records", "server-shut-down"]),
         steps=make_steps("5.4.3", steps_543(f, hosts, views)),
         action=make_action(
             "5.4.3",

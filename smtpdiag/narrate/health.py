@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..model import DnsOutcome, MxHost, MxTargetKind, Outcome, ProbeReport, RouteResult
+from ..model import (
+    DaneState,
+    DnsOutcome,
+    Finding,
+    MxHost,
+    MxTargetKind,
+    Outcome,
+    ProbeReport,
+    RouteResult,
+    SenderKind,
+    SenderOutcome,
+    StsMode,
+    StsStatus,
+)
 from ..textsafe import clean
 from .common import verify_text
 from .units import days_left, fmt_s, plural
@@ -17,16 +30,24 @@ __all__ = [
     "cert_expiry_reason",
     "cert_invalid_reason",
     "could_not_run_reason",
+    "dane_mismatch_reason",
+    "dane_state_reason",
     "domain_reason",
     "failure_reason",
     "implicit_tls_reason",
     "latency_reason",
+    "mta_sts_mode_reason",
+    "mta_sts_status_reason",
+    "mta_sts_uncovered_reason",
     "mx_target_reason",
     "no_route_reason",
     "no_starttls_reason",
+    "policy_line",
+    "policy_not_checked_reason",
     "route_facts",
     "route_failure_text",
     "summary_line",
+    "tls_policy_reason",
     "tls_version_reason",
     "unknown_summary",
 ]
@@ -191,3 +212,91 @@ def summary_line(
     if primary:
         line += f" [diagnosis {primary}]"
     return clean(line, 300)
+
+
+# ------------------------------------------------------------------- TLS policy
+
+
+_SENDER_NAMES = {
+    SenderKind.OPPORTUNISTIC: "opportunistic",
+    SenderKind.MTA_STS: "MTA-STS",
+    SenderKind.DANE: "DANE",
+}
+
+
+def tls_policy_reason(f: Finding) -> str:
+    """A TLS policy finding that makes enforcing senders defer, in one line."""
+    where = ", ".join((f.payload.routes or f.payload.hosts)[:3])
+    more = len(f.payload.routes or f.payload.hosts) - 3
+    where += f" (+{more} more)" if more > 0 else ""
+    who = [_SENDER_NAMES[s.sender] for s in f.payload.senders if s.outcome is SenderOutcome.DEFER]
+    deferring = f"{' and '.join(who)} senders defer" if who else "enforcing senders defer"
+    return f"{f.rule.value}{': ' + where if where else ''}: {deferring} ({f.code})"
+
+
+def policy_not_checked_reason(what: str) -> str:
+    return f"{what} is required, but the TLS policy was not looked up (--no-policy)"
+
+
+_STS_STATUS_WORDS = {
+    StsStatus.NOT_PUBLISHED: "publishes no MTA-STS record",
+    StsStatus.DNS_ERROR: "MTA-STS record lookup failed",
+    StsStatus.RECORD_INVALID: "has an invalid _mta-sts TXT record",
+    StsStatus.FETCH_ERROR: "MTA-STS policy cannot be fetched",
+    StsStatus.WEBPKI_INVALID: "MTA-STS policy host's certificate does not verify",
+    StsStatus.POLICY_INVALID: "MTA-STS policy is invalid",
+    StsStatus.NOT_CHECKED: "MTA-STS policy was not checked",
+}
+
+
+def mta_sts_status_reason(domain: str, status: StsStatus) -> str:
+    words = _STS_STATUS_WORDS.get(status, status.value)
+    return f"MTA-STS required: {domain} {words}"
+
+
+def mta_sts_mode_reason(domain: str, mode: StsMode, required: StsMode) -> str:
+    return f"MTA-STS required in mode {required.value}: {domain}'s policy is mode {mode.value}"
+
+
+def mta_sts_uncovered_reason(hosts: Sequence[str]) -> str:
+    names = ", ".join(hosts[:3]) + (f" (+{len(hosts) - 3} more)" if len(hosts) > 3 else "")
+    return f"MTA-STS required: the policy's mx patterns do not cover {names}"
+
+
+_DANE_STATE_WORDS = {
+    DaneState.NONE: "has no TLSA records",
+    DaneState.NOT_USABLE: "has TLSA records that are not usable (unsigned zone or bad records)",
+    DaneState.BOGUS: "TLSA lookup fails DNSSEC validation",
+    DaneState.UNKNOWN: "TLSA lookup got no answer",
+}
+
+
+def dane_state_reason(host: str, state: DaneState) -> str:
+    return f"DANE required: {host} {_DANE_STATE_WORDS.get(state, state.value)}"
+
+
+def dane_mismatch_reason(labels: Sequence[str]) -> str:
+    rest = len(labels) - 1
+    more = f" (+{rest} more route{'' if rest == 1 else 's'})" if rest else ""
+    return f"DANE required: {labels[0]}{more} presents a chain no TLSA record matches"
+
+
+def policy_line(report: ProbeReport) -> str:
+    """``TLS policy: MTA-STS enforce (covers 2/2 MX); DANE usable on 1/2 MX; TLS-RPT valid``."""
+    p = report.policy
+    if p is None:
+        return "TLS policy: not looked up"
+    sts = p.mta_sts
+    if sts.status is StsStatus.VALID:
+        covered = sum(m.pattern is not None for m in sts.matches)
+        mode = sts.mode.value if sts.mode else "?"
+        sts_text = f"MTA-STS {mode} (covers {covered}/{len(sts.matches)} MX)"
+    else:
+        sts_text = f"MTA-STS {sts.status.value}"
+    hosts = len(report.resolution.hosts)
+    usable = sum(t.state is DaneState.USABLE for t in p.dane)
+    other = [t.state.value for t in p.dane if t.state not in (DaneState.USABLE, DaneState.NONE)]
+    dane_text = f"DANE usable on {usable}/{hosts} MX" + (
+        f" ({', '.join(dict.fromkeys(other))} on others)" if other else ""
+    )
+    return f"TLS policy: {sts_text}; {dane_text}; TLS-RPT {p.tls_rpt.status.value}"

@@ -13,6 +13,7 @@ from ..diagnose.predicates import Match
 from ..model import RuleId
 from . import findings_dns as dns
 from . import findings_info as info
+from . import findings_policy as pol
 from . import findings_routes as routes
 from .common import Draft, code_title
 
@@ -40,8 +41,18 @@ _NARRATORS: dict[RuleId, Callable[[Facts, Match], Draft]] = {
     RuleId.MX_LOOKUP_FAILED: dns.mx_lookup_failed,
     RuleId.MX_DOWN: dns.mx_down,
     RuleId.NOTHING_PROBED: dns.nothing_probed,
+    RuleId.DANE_BOGUS: pol.dane_bogus,
+    RuleId.DANE_MISMATCH: pol.dane_mismatch,
+    RuleId.STARTTLS_REQUIRED: pol.starttls_required,
+    RuleId.MTA_STS_CERT_INVALID: pol.mta_sts_cert_invalid,
+    RuleId.MTA_STS_MX_NOT_COVERED: pol.mta_sts_mx_not_covered,
     RuleId.TLS_CERT_UNVERIFIED: info.cert_unverified,
     RuleId.STARTTLS_NOT_OFFERED: info.starttls_missing,
+    RuleId.MTA_STS_FETCH_FAILED: pol.mta_sts_fetch_failed,
+    RuleId.MTA_STS_WEBPKI_INVALID: pol.mta_sts_webpki_invalid,
+    RuleId.MTA_STS_INVALID: pol.mta_sts_invalid,
+    RuleId.DANE_NOT_USABLE: pol.dane_not_usable,
+    RuleId.TLS_RPT_INVALID: pol.tls_rpt_invalid,
     RuleId.HEALTHY: info.healthy,
     RuleId.CERT_EXPIRING: info.cert_expiring,
     RuleId.ALT_PORTS_FAILING: info.alt_ports_failing,

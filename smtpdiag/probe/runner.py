@@ -28,14 +28,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from types import MappingProxyType
 
 from cryptography.x509.verification import Store
 
 from ..config import ProbeConfig
-from ..model import Outcome, Phase, PhaseRecord, Route, RouteResult, SkipReason
+from ..model import (
+    DaneState,
+    Outcome,
+    Phase,
+    PhaseRecord,
+    Route,
+    RouteResult,
+    SkipReason,
+    TlsaLookup,
+)
 from ..textsafe import clean
 from ..timefmt import utc_iso
 from .addresses import NEVER_CONNECT, address_policy
@@ -53,6 +63,8 @@ _GRACE = 0.5
 #: A route whose turn comes with less time than this before the deadline is not
 #: attempted: a connect cut short by our own deadline says nothing about the server.
 _MIN_START = 0.1
+#: No TLSA lookups: no route's chain is matched against TLSA records.
+_NO_TLSA: Mapping[str, TlsaLookup] = MappingProxyType({})
 
 
 def _context(
@@ -61,8 +73,15 @@ def _context(
     clock: Clock | None,
     trace: Callable[[Route, PhaseRecord], None] | None,
     store: Store | None = None,
+    tlsa: Mapping[str, TlsaLookup] = _NO_TLSA,
 ) -> ProbeContext:
     # The store loads on the first handshake (cached per process by load_trust_store).
+    # Only usable lookups matter to the probe: a DANE sender ignores the rest (RFC 7672 2.2).
+    usable = {
+        name.rstrip(".").lower(): lookup
+        for name, lookup in tlsa.items()
+        if lookup.state is DaneState.USABLE
+    }
     return ProbeContext(
         config,
         client_context(),
@@ -71,6 +90,7 @@ def _context(
         clock=clock,
         trace=trace,
         load_store=functools.partial(load_trust_store, config.tls.ca_file),
+        dane=usable,
     )
 
 
@@ -185,6 +205,7 @@ async def probe_routes(
     deadline: float | None = None,
     now: datetime | None = None,
     trace: Callable[[Route, PhaseRecord], None] | None = None,
+    tlsa: Mapping[str, TlsaLookup] = _NO_TLSA,
 ) -> tuple[RouteResult, ...]:
     """Probe every route concurrently; results in the order of ``routes``.
 
@@ -192,11 +213,16 @@ async def probe_routes(
     :data:`MAX_CONCURRENCY` overall. Returns by ``deadline`` (absolute
     ``loop.time()``, default now + ``config.timeouts.total``) plus a fraction of a
     second, whatever the servers do; never raises on network outcomes.
+
+    ``tlsa``: TLSA lookups by MX host name (:func:`smtpdiag.policy.dane.lookup_tlsa`).
+    A route on ``config.delivery_port`` whose host's lookup is ``usable`` gets the
+    chain it presented matched against the records (:attr:`TlsInfo.dane`); the
+    check runs right after the handshake and costs no extra time on the wire.
     """
     loop = asyncio.get_running_loop()
     if deadline is None:
         deadline = loop.time() + config.timeouts.total
-    ctx = _context(config, now, None, trace)
+    ctx = _context(config, now, None, trace, tlsa=tlsa)
     overall = asyncio.Semaphore(MAX_CONCURRENCY)
     per_address: dict[str, asyncio.Semaphore] = {}
     hints: dict[str, AddressHints] = {}

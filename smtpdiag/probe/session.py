@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from ..model import (
     Route,
     RouteResult,
     SmtpReply,
+    TlsaLookup,
     TlsInfo,
     TlsMode,
 )
@@ -105,6 +106,9 @@ class ProbeContext:
         load_store: Loads the trust store on the first verification, when ``store``
             is ``None``: parsing the system bundle (~150 roots) is wasted on a run
             where no route reaches TLS.
+        dane: Usable TLSA lookups by MX host name (lower case, no final dot); a
+            route on ``config.delivery_port`` to such a host gets its chain matched
+            against them (:attr:`TlsInfo.dane`, RFC 7672).
     """
 
     config: ProbeConfig
@@ -114,6 +118,16 @@ class ProbeContext:
     clock: Clock | None = None
     trace: Callable[[Route, PhaseRecord], None] | None = field(default=None)
     load_store: Callable[[], Store | None] | None = None
+    dane: Mapping[str, TlsaLookup] = field(default_factory=dict)
+
+    def tlsa_for(self, route: Route) -> TlsaLookup | None:
+        """The usable TLSA lookup that applies to ``route``, if any."""
+        if route.port != self.config.delivery_port:
+            return None
+        lookup = self.dane.get(route.mx.rstrip(".").lower())
+        if lookup is None or lookup.port != route.port:
+            return None
+        return lookup
 
     def trust_store(self) -> Store | None:
         """The trust store, loaded now if it was deferred."""
@@ -357,7 +371,13 @@ class _RouteProbe:
     def _record_tls(self) -> None:
         ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
         if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-            self.tls = tls_info(ssl_object, self.route.mx, self.ctx.trust_store(), self._now())
+            self.tls = tls_info(
+                ssl_object,
+                self.route.mx,
+                self.ctx.trust_store(),
+                self._now(),
+                self.ctx.tlsa_for(self.route),
+            )
         else:  # pragma: no cover - asyncio always provides it after a handshake
             self.tls = TlsInfo(verify_error="no TLS session information")
 

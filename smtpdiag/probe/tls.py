@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.verification import Store
 
-from ..model import CertInfo, TlsInfo, TlsReason
+from ..model import CertInfo, TlsaLookup, TlsInfo, TlsReason
 from ..textsafe import clean
 from .certs import MAX_CHAIN, cert_info, chain_verdict, extension_problem, hostname_matches
 
@@ -85,11 +85,22 @@ def tls_info(
     host: str,
     store: Store | None,
     now: datetime,
+    tlsa: TlsaLookup | None = None,
 ) -> TlsInfo:
-    """Facts of a finished handshake, the certificate, and the verification verdict."""
+    """Facts of a finished handshake, the certificate, and the verification verdict.
+
+    ``tlsa``: the MX host's usable TLSA records; the chain is then also matched
+    against them (:attr:`TlsInfo.dane`), here, where the DER chain is at hand.
+    """
     cipher = ssl_object.cipher()
     ders, sent = peer_chain(ssl_object)
     leaf_info, match, verify_error, reason = certificate_facts(ders, host, store, now, sent=sent)
+    dane = None
+    if tlsa is not None:
+        # Imported here: the policy stage imports this package's certificate checks.
+        from ..policy.dane import check_chain
+
+        dane = check_chain(tlsa, ders, host, now)
     return TlsInfo(
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
@@ -101,6 +112,7 @@ def tls_info(
         hostname_match=match,
         verify_reason=reason,
         chain_truncated=sent > MAX_CHAIN,
+        dane=dane,
     )
 
 

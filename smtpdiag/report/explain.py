@@ -19,10 +19,12 @@ from ..model import SCHEMA_VERSION, Severity
 from ..narrate import bounce as words
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from ..bounces.confirm import DomainConfirmation
     from ..bounces.model import BatchItem, BatchSummary
+    from ..diagnose.bounce import ParsedBounce
+    from ..model import Action
 
 __all__ = [
     "EXPLAIN_SCHEMA_VERSION",
@@ -81,33 +83,35 @@ def _dur(seconds: int) -> str:
     return f"{seconds // 60} min"
 
 
-def render_explanation(expl: Explanation, *, width: int | None = None, color: bool = False) -> str:
-    """Render ``expl`` for humans; ``width`` defaults to 100 columns."""
-    w = max(40, min(width or 100, 400))
-    out: list[str] = []
+class _Page:
+    """Lines of the text rendering: wrapped at ``width``, headings bold with ``color``."""
 
-    def head(title: str) -> None:
-        out.append("")
-        out.append(f"{_BOLD}{title}{_RESET}" if color else title)
+    def __init__(self, width: int, color: bool) -> None:
+        self.width = width
+        self.color = color
+        self.lines: list[str] = []
 
-    summary = expl.summary
-    if color and expl.severity is not None:
+    def head(self, title: str) -> None:
+        self.lines.append("")
+        self.lines.append(f"{_BOLD}{title}{_RESET}" if self.color else title)
+
+    def wrap(self, text: str, indent: str = "  ", hang: str | None = None) -> None:
+        self.lines.extend(_wrap(text, self.width, indent, hang))
+
+    def numbered(self, items: Iterable[str]) -> None:
+        for i, text in enumerate(items, 1):
+            self.wrap(f"{i}. {text}", "  ", "     ")
+
+
+def _summary(page: _Page, expl: Explanation) -> None:
+    lines = _wrap(expl.summary, page.width, "", "")
+    if page.color and expl.severity is not None:
         tint = {Severity.HARD: _RED, Severity.SOFT: _YELLOW}.get(expl.severity, _GREEN)
-        out.extend(f"{tint}{line}{_RESET}" for line in _wrap(summary, w, "", ""))
-    else:
-        out.extend(_wrap(summary, w, "", ""))
+        lines = [f"{tint}{line}{_RESET}" for line in lines]
+    page.lines.extend(lines)
 
-    b = expl.bounce
-    head("Bounce")
-    if b.text:
-        out.extend(_wrap(f"text: {b.text}", w))
-    if b.recipient:
-        out.extend(_wrap(f"recipient: {b.recipient} (domain {b.domain})", w))
-    if b.remote_mta or b.remote_address:
-        where = " ".join(
-            x for x in (b.remote_mta, f"[{b.remote_address}]" if b.remote_address else None) if x
-        )
-        out.extend(_wrap(f"remote MTA: {where}", w))
+
+def _read_from(b: ParsedBounce) -> str:
     source = {"dsn": "delivery status notification (RFC 3464)", "text": "bounce text"}.get(
         b.source, "nothing recognised"
     )
@@ -116,90 +120,108 @@ def render_explanation(expl: Explanation, *, width: int | None = None, color: bo
         source += f" (confidence {b.confidence.value})"
     if b.action:
         source += f", action {b.action}"
-    out.extend(_wrap(f"read from: {source}", w))
+    return source
+
+
+def _bounce(page: _Page, b: ParsedBounce) -> None:
+    page.head("Bounce")
+    if b.text:
+        page.wrap(f"text: {b.text}")
+    if b.recipient:
+        page.wrap(f"recipient: {b.recipient} (domain {b.domain})")
+    if b.remote_mta or b.remote_address:
+        address = f"[{b.remote_address}]" if b.remote_address else None
+        page.wrap(f"remote MTA: {' '.join(x for x in (b.remote_mta, address) if x)}")
+    page.wrap(f"read from: {_read_from(b)}")
     if len(b.codes) > 1:
-        out.extend(_wrap(f"codes seen: {', '.join(b.codes)}", w))
+        page.wrap(f"codes seen: {', '.join(b.codes)}")
     if b.truncated:
-        out.extend(_wrap("input was longer than 1 MiB and was cut", w))
-    if not expl.found:
-        return "\n".join(out) + "\n"
+        page.wrap("input was longer than 1 MiB and was cut")
 
-    head("Reason and decision")
-    out.extend(_wrap(f"reason: {expl.reason.value} ({words.REASON_TITLES[expl.reason]})", w))
-    out.extend(
-        _wrap(f"decision: {expl.decision.value} ({words.DECISION_TITLES[expl.decision]})", w)
-    )
 
-    head("Meaning")
-    if expl.code is not None:
-        c = expl.code
+def _decision(page: _Page, expl: Explanation) -> None:
+    page.head("Reason and decision")
+    page.wrap(f"reason: {expl.reason.value} ({words.REASON_TITLES[expl.reason]})")
+    page.wrap(f"decision: {expl.decision.value} ({words.DECISION_TITLES[expl.decision]})")
+
+
+def _meaning(page: _Page, expl: Explanation) -> None:
+    page.head("Meaning")
+    c = expl.code
+    if c is not None:
         ref = f" ({c.reference})" if c.reference else ""
-        out.extend(_wrap(f"{c.code} {c.title}: {c.description}{ref}", w))
-        out.extend(
-            _wrap(f"class {c.klass}: {c.class_title}; subject {c.subject}: {c.subject_title}", w)
-        )
+        page.wrap(f"{c.code} {c.title}: {c.description}{ref}")
+        page.wrap(f"class {c.klass}: {c.class_title}; subject {c.subject}: {c.subject_title}")
     if expl.basic is not None:
-        out.extend(
-            _wrap(f"reply code {expl.basic.code}: {expl.basic.title} ({expl.basic.reference})", w)
-        )
+        page.wrap(f"reply code {expl.basic.code}: {expl.basic.title} ({expl.basic.reference})")
     k = expl.knowledge
     if k is not None:
         origin = "seed" if k.from_seed else "not from the seeds"
-        out.extend(_wrap(f"{k.code} {k.title} ({origin}, {k.category}): {k.meaning}", w))
+        page.wrap(f"{k.code} {k.title} ({origin}, {k.category}): {k.meaning}")
         if k.distinction:
-            out.extend(_wrap(k.distinction, w))
+            page.wrap(k.distinction)
 
+
+def _causes_and_steps(page: _Page, expl: Explanation) -> None:
     if expl.matched_causes:
-        head("What the text points at")
+        page.head("What the text points at")
         for cause in expl.matched_causes:
-            out.extend(_wrap(f"- {cause}", w))
+            page.wrap(f"- {cause}")
+    k = expl.knowledge
     if k is not None and k.causes:
-        head("Possible causes (seed list)")
-        for i, seed_cause in enumerate(k.causes, 1):
-            out.extend(_wrap(f"{i}. {seed_cause.text}", w, "  ", "     "))
+        page.head("Possible causes (seed list)")
+        page.numbered(c.text for c in k.causes)
     if k is not None and k.all_steps:
-        head("Investigation steps")
+        page.head("Investigation steps")
         if k.steps_derived:
-            out.extend(
-                _wrap(
-                    "(the seed has no investigation section; derived from its developer and "
-                    "best-practice lists)",
-                    w,
-                )
+            page.wrap(
+                "(the seed has no investigation section; derived from its developer and "
+                "best-practice lists)"
             )
-        for i, step in enumerate(k.all_steps, 1):
-            out.extend(_wrap(f"{i}. {step.text}", w, "  ", "     "))
+        page.numbered(step.text for step in k.all_steps)
 
-    a = expl.action
-    if a is not None:
-        head(f"Action: {a.kind.value}")
-        out.extend(_wrap(a.summary, w))
-        for attempt in a.schedule:
-            last = " (last try)" if attempt.final else ""
-            out.append(
-                f"  retry {attempt.number}: {attempt.at}  (+{_dur(attempt.after_previous_s)}){last}"
-            )
-        if a.after_schedule:
-            out.extend(_wrap(f"then: {a.after_schedule}", w))
 
+def _action(page: _Page, a: Action | None) -> None:
+    if a is None:
+        return
+    page.head(f"Action: {a.kind.value}")
+    page.wrap(a.summary)
+    for attempt in a.schedule:
+        last = " (last try)" if attempt.final else ""
+        page.lines.append(
+            f"  retry {attempt.number}: {attempt.at}  (+{_dur(attempt.after_previous_s)}){last}"
+        )
+    if a.after_schedule:
+        page.wrap(f"then: {a.after_schedule}")
+
+
+def _notes_and_probe(page: _Page, expl: Explanation) -> None:
     if expl.notes:
-        head("Notes")
+        page.head("Notes")
         for note in expl.notes:
-            out.extend(_wrap(f"- {note}", w))
-
+            page.wrap(f"- {note}")
     if expl.confirmation is not None:
-        c2 = expl.confirmation
-        head(f"Probe now: {c2.status.value}")
-        out.extend(_wrap(c2.summary, w))
+        page.head(f"Probe now: {expl.confirmation.status.value}")
+        page.wrap(expl.confirmation.summary)
     if expl.probe is not None:
         from .text import render_text
 
-        out.append("")
-        out.append(render_text(expl.probe, width=w, color=color).rstrip("\n"))
-    return "\n".join(out) + "\n"
+        page.lines.append("")
+        page.lines.append(render_text(expl.probe, width=page.width, color=page.color).rstrip("\n"))
 
 
-# --------------------------------------------------------------------- batch
+def render_explanation(expl: Explanation, *, width: int | None = None, color: bool = False) -> str:
+    """Render ``expl`` for humans; ``width`` defaults to 100 columns."""
+    page = _Page(max(40, min(width or 100, 400)), color)
+    _summary(page, expl)
+    _bounce(page, expl.bounce)
+    if expl.found:
+        _decision(page, expl)
+        _meaning(page, expl)
+        _causes_and_steps(page, expl)
+        _action(page, expl.action)
+        _notes_and_probe(page, expl)
+    return "\n".join(page.lines) + "\n"
 
 
 def item_to_dict(item: BatchItem) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from enum import Enum
 from typing import Any
 
 from ..health.evaluate import HealthResult
@@ -45,8 +46,11 @@ def thresholds_to_dict(th: Thresholds) -> dict[str, Any]:
         "min_tls_version",
         "require_valid_cert",
         "require_all_mx",
+        "require_mta_sts",
+        "require_dane",
     ):
-        out[name] = getattr(th, name)
+        value = getattr(th, name)
+        out[name] = value.value if isinstance(value, Enum) else value
     return out
 
 

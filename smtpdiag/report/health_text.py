@@ -10,6 +10,8 @@ import textwrap
 
 from ..health.evaluate import HealthResult, HealthStatus, route_facts
 from ..model import Outcome, Phase
+from ..narrate.health import policy_line
+from ..narrate.policy import looked_up
 from ..textsafe import clean
 
 __all__ = ["render_health_text"]
@@ -42,7 +44,8 @@ def _ms(ms: float) -> str:
 def render_health_text(
     result: HealthResult, *, width: int | None = None, color: bool = False
 ) -> str:
-    """A short human-readable report: status, summary, problems, one line per route.
+    """A short human-readable report: status, summary, problems, the TLS policy line, one
+    line per route.
 
     Args:
         result: The health check.
@@ -58,6 +61,8 @@ def render_health_text(
         lines += [
             f"  [{p.level.value}] {p.kind.value}: {clean(p.reason, 400)}" for p in result.problems
         ]
+    if result.report is not None and looked_up(result.report):
+        lines.append(policy_line(result.report))
     if result.routes:
         lines.append("routes:")
         for r in result.routes:

@@ -23,26 +23,28 @@ by :func:`report_from_dict`:
   needs no logic of its own.
 
 The top-level object leads with ``schema_version`` and ``tool_version``, then the small
-facts (domain, start, duration, ports, families), then ``resolution``, ``routes`` and
-``diagnosis`` (see :data:`REPORT_KEY_ORDER`), so a reader sees the version first.
+facts (domain, start, duration, ports, families), then ``policy`` (the TLS policy, 3.1),
+``resolution``, ``routes`` and ``diagnosis`` (see :data:`REPORT_KEY_ORDER`), so a
+reader sees the version first.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import json
 import math
 import types
 import typing
 from collections.abc import Callable, Mapping
 from enum import Enum
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import model
 from ..errors import ConfigError
 from ..model import SCHEMA_VERSION, ProbeReport, RouteResult
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "DERIVED_KEYS",
@@ -83,6 +85,7 @@ REPORT_KEY_ORDER = (
     "duration_ms",
     "ports",
     "families",
+    "policy",
     "resolution",
     "routes",
     "diagnosis",
@@ -141,6 +144,11 @@ def dumps(report: ProbeReport, *, indent: int | None = 2) -> str:
 
 def schema_path() -> Path:
     """Path of the committed JSON Schema (draft 2020-12) of the document."""
+    # Imported here: pathlib and importlib.resources cost every --json process
+    # milliseconds, and only schema checks need them.
+    import importlib.resources
+    from pathlib import Path
+
     resource = importlib.resources.files(__package__ or "smtpdiag.report") / SCHEMA_FILE
     # The package is installed as plain files (wheel or editable), never zipped.
     return Path(str(resource))

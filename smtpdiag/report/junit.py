@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 
 from ..health.evaluate import HealthResult, HealthStatus, Problem, RouteHealth
 from ..model import Evidence, Finding, RouteResult, Severity
+from ..narrate.policy import policy_rows, senders_line
 from ..textsafe import clean
 
 __all__ = ["render_junit"]
@@ -96,6 +97,9 @@ def _finding_case(suite: ET.Element, domain: str, finding: Finding) -> bool:
     if finding.severity is Severity.INFO:
         return False
     body = [_t(finding.summary, 600)]
+    who = senders_line(finding)
+    if who is not None:
+        body.append(f"who fails: {_t(who, 600)}")
     body += [f"evidence: {_evidence_line(ev)}" for ev in finding.evidence]
     body += [f"cause: {_t(c, 300)}" for c in finding.causes]
     if finding.action.summary:
@@ -178,6 +182,7 @@ def render_junit(result: HealthResult) -> str:
         time=_secs(result.duration_ms),
     )
     props = ET.SubElement(suite, "properties")
+    rows = policy_rows(report) if report is not None else []
     for key, value in (
         ("domain", domain),
         ("status", result.status.value),
@@ -185,6 +190,7 @@ def render_junit(result: HealthResult) -> str:
         ("verdict", result.verdict.value if result.verdict else ""),
         ("primary", result.primary or ""),
         ("tool_version", report.tool_version if report else ""),
+        *((f"tls_policy_{i}", " ".join(filter(None, row))) for i, row in enumerate(rows)),
     ):
         ET.SubElement(props, "property", name=key, value=_t(value, 600))
     tests = failures = errors = 0

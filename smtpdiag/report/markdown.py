@@ -13,6 +13,7 @@ import re
 
 from ..health.evaluate import HealthResult, HealthStatus, RouteHealth
 from ..model import Outcome, Phase
+from ..narrate.policy import policy_rows, senders_line
 from ..textsafe import clean
 
 __all__ = ["escape_markdown", "render_markdown"]
@@ -150,10 +151,25 @@ def _findings(result: HealthResult) -> list[str]:
             f"- {escape_markdown(code + f.title)} ({escape_markdown(f.severity.value)}): "
             f"{escape_markdown(f.summary, 600)}"
         )
+        who = senders_line(f)
+        if who is not None:
+            lines.append(f"  - Who fails: {escape_markdown(who, 600)}")
+    return [*lines, ""]
+
+
+def _policy(result: HealthResult) -> list[str]:
+    rows = policy_rows(result.report) if result.report is not None else []
+    if not rows:
+        return []
+    lines = ["### TLS policy", "", "| | |", "|---|---|"]
+    for label, text in rows:
+        lines.append(f"| {escape_markdown(label, 40)} | {escape_markdown(text, 600)} |")
     return [*lines, ""]
 
 
 def render_markdown(result: HealthResult) -> str:
     """The Markdown summary of ``result`` (ends with a newline)."""
-    lines = _head(result) + _problems(result) + _routes(result) + _findings(result)
+    lines = (
+        _head(result) + _problems(result) + _routes(result) + _policy(result) + _findings(result)
+    )
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -21,6 +21,9 @@ Follows the monitoring-plugins development guidelines
   per route ``r<N>_<phase>`` where ``N`` is the route's position in the report (MX
   preference, then address, then port; the long output starts each route's line with
   ``[rN]``) and ``<phase>`` is one of :data:`PHASE_LABELS` or ``cert_days``.
+* With the TLS policy looked up, the summary perfdata adds ``mta_sts_mode`` (0 no valid
+  policy or mode none, 1 testing, 2 enforce) and ``dane_usable_mx`` (MX hosts with usable
+  TLSA records, max = MX hosts), and the long output a ``TLS policy:`` line.
 * How much perfdata: :class:`PerfdataDetail` (``--perfdata none|summary|routes``).
 
 Every value printed is taken from the JSON report (durations as rounded there).
@@ -38,7 +41,9 @@ from ..health.evaluate import (
     route_facts,
 )
 from ..health.thresholds import Thresholds
-from ..model import Outcome, Phase
+from ..model import DaneState, Outcome, Phase, StsMode
+from ..narrate.health import policy_line
+from ..narrate.policy import looked_up
 from ..textsafe import clean
 
 __all__ = [
@@ -185,6 +190,16 @@ def _domain_perfdata(result: HealthResult) -> list[str]:
                 minimum="0",
             )
         )
+    policy = result.report.policy if result.report is not None else None
+    if policy is not None and result.report is not None and looked_up(result.report):
+        mode = policy.mta_sts.mode
+        value = _MODE_VALUE[mode] if mode is not None else 0
+        items.append(_item(perfdata_label("mta_sts_mode"), str(value), "", "", "", "0", "2"))
+        hosts = len(result.report.resolution.hosts) if result.report is not None else 0
+        usable = sum(t.state is DaneState.USABLE for t in policy.dane)
+        items.append(
+            _item(perfdata_label("dane_usable_mx"), str(usable), "", "", "", "0", str(hosts))
+        )
     total = len(result.routes)
     if total:
         healthy = sum(r.healthy for r in result.routes)
@@ -198,6 +213,10 @@ def _domain_perfdata(result: HealthResult) -> list[str]:
             _item(perfdata_label("routes_healthy"), str(healthy), "", warn, crit, "0", str(total))
         )
     return items
+
+
+#: ``mta_sts_mode`` perfdata: the mode senders apply as a number.
+_MODE_VALUE = {StsMode.NONE: 0, StsMode.TESTING: 1, StsMode.ENFORCE: 2}
 
 
 def _route_line(key: str, route: RouteHealth) -> str:
@@ -225,6 +244,8 @@ def render_nagios(result: HealthResult, perfdata: PerfdataDetail = PerfdataDetai
         first += " | " + " ".join(head_perf)
     keys = [route_key(i) for i in range(len(result.routes))]
     long_lines = [f"[{_WORD[p.level]}] {_text(p.reason, 400)}" for p in result.problems]
+    if result.report is not None and looked_up(result.report):
+        long_lines.append(_text(policy_line(result.report), 400))
     long_lines += [_route_line(k, r) for k, r in zip(keys, result.routes, strict=True)]
     route_perf: list[str] = []
     if perfdata is PerfdataDetail.ROUTES:

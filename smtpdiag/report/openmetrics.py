@@ -24,6 +24,11 @@ Families (labels in braces):
 - ``smtpdiag_cert_expires_in_seconds{domain,mx,address,port}`` gauge (seconds from the
   probe's start to the certificate's ``notAfter``, negative when expired) and
   ``smtpdiag_cert_expiry_timestamp_seconds{...}`` gauge (``notAfter`` as Unix time).
+- With the TLS policy looked up: ``smtpdiag_mta_sts_mode{domain,mode}`` (1 for the mode
+  senders apply: ``enforce``, ``testing``, ``none``; all 0 without a valid policy),
+  ``smtpdiag_mta_sts_status{domain,status}`` (1 for the lookup's status), and
+  ``smtpdiag_dane_usable{domain,mx}`` (1 when the MX host has usable, validated TLSA
+  records on the delivery port).
   Units are base units (seconds, not days) so that ``promtool check metrics`` accepts
   the file; alert on "less than 21 days" as ``< 21 * 86400``.
 
@@ -45,7 +50,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from ..health.evaluate import HealthResult, HealthStatus, RouteHealth
-from ..model import Outcome, Verdict
+from ..model import DaneState, Outcome, StsMode, StsStatus, Verdict
 from ..textsafe import clean
 from ..timefmt import parse_utc_iso
 
@@ -247,11 +252,39 @@ def _cert_families(w: _Writer, result: HealthResult) -> None:
     )
 
 
+def _policy_families(w: _Writer, result: HealthResult) -> None:
+    policy = result.report.policy if result.report is not None else None
+    if policy is None:
+        return
+    dom = [("domain", result.domain)]
+    mode = policy.mta_sts.mode
+    w.family(
+        "smtpdiag_mta_sts_mode",
+        "gauge",
+        "MTA-STS mode senders apply (1 for the current mode; all 0 without a valid policy).",
+        (("", [*dom, ("mode", m.value)], int(mode is m)) for m in StsMode),
+    )
+    status = policy.mta_sts.status
+    w.family(
+        "smtpdiag_mta_sts_status",
+        "gauge",
+        "Outcome of the MTA-STS lookup (1 for the current status).",
+        (("", [*dom, ("status", st.value)], int(status is st)) for st in StsStatus),
+    )
+    w.family(
+        "smtpdiag_dane_usable",
+        "gauge",
+        "1 when the MX host has usable DNSSEC-validated TLSA records (RFC 7672).",
+        (("", [*dom, ("mx", t.mx)], int(t.state is DaneState.USABLE)) for t in policy.dane),
+    )
+
+
 def render_openmetrics(result: HealthResult) -> str:
     """The OpenMetrics exposition of ``result`` (ends with ``# EOF`` and a newline)."""
     w = _Writer()
     _domain_families(w, result)
     _route_families(w, result)
     _cert_families(w, result)
+    _policy_families(w, result)
     w.lines.append("# EOF")
     return "\n".join(w.lines) + "\n"

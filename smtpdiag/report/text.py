@@ -7,6 +7,7 @@ Layout, top to bottom:
    investigation checklist (``[done]`` with the probe's result, ``[todo]`` for a human),
    and the action (a retry schedule with concrete times, or suppress);
 3. DNS: the MX table (preference, host, kind, addresses) and the notable queries;
+   then the TLS policy when it was looked up (MTA-STS, DANE per MX host, TLS-RPT);
 4. routes: per MX host and address, one row per port with each phase's duration in
    milliseconds (the failed phase in brackets), then TLS facts per route, the distinct
    certificates, and the details of every failure.
@@ -50,6 +51,7 @@ from ..model import (
     StepStatus,
     Verdict,
 )
+from ..narrate.policy import policy_rows, senders_line
 from ..narrate.units import plural
 
 __all__ = ["DEFAULT_WIDTH", "format_ms", "render_text"]
@@ -116,6 +118,11 @@ def _blocks(report: ProbeReport) -> Iterable[RenderableType]:
     yield Text("")
     yield _section("DNS")
     yield from _dns(report.resolution)
+    rows = policy_rows(report)
+    if rows:
+        yield Text("")
+        yield _section("TLS policy")
+        yield _indented(_Fit(_policy_table(rows)), 2)
     yield Text("")
     yield _section("Routes")
     if not report.routes:
@@ -232,6 +239,11 @@ def _finding(index: int, finding: Finding, overall: Persistence) -> RenderableTy
     parts.append(head)
 
     body: list[RenderableType] = [_t(finding.summary, limit=_LIMIT_PARA)]
+    senders = senders_line(finding)
+    if senders is not None:
+        line = Text("Who fails: ", style="bold")
+        line.append(_safe(senders, _LIMIT_PARA))
+        body.append(line)
     if finding.evidence:
         body.append(Text("Evidence:", style="bold"))
         body.append(_bullets([_evidence(e) for e in finding.evidence], total=len(finding.evidence)))
@@ -360,6 +372,15 @@ _KIND_TEXT = {
     ResolutionKind.NONE: "no MX and no address records: there is no mail route",
     ResolutionKind.FAILED: "DNS could not answer",
 }
+
+
+def _policy_table(rows: Sequence[tuple[str, str]]) -> Table:
+    table = _table(header=False)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold")
+    for label, text in rows:
+        table.add_row(Text(label), _t(text, limit=_LIMIT_PARA))
+    return table
 
 
 def _dns(res: Resolution) -> Iterable[RenderableType]:

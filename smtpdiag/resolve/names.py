@@ -76,6 +76,13 @@ def normalize_domain(text: str) -> str:
     if not isinstance(text, str):
         raise ConfigError(f"domain must be text, got {type(text).__name__}")
     stripped = text.strip()
+    ascii_text = _to_ascii(_body(stripped), stripped).lower()
+    _check_labels(ascii_text, stripped)
+    return ascii_text
+
+
+def _body(stripped: str) -> str:
+    """The domain without its trailing dot, after the checks that need no IDNA."""
     if not stripped:
         raise ConfigError("invalid domain '': empty")
     if len(stripped) > 4 * MAX_DOMAIN_LENGTH:
@@ -91,20 +98,26 @@ def normalize_domain(text: str) -> str:
         raise _fail(stripped, "empty label (two dots in a row, or a leading dot)")
     if "@" in body:
         raise _fail(stripped, "looks like an e-mail address; give only the part after '@'")
+    return body
+
+
+def _to_ascii(body: str, stripped: str) -> str:
+    """IDNA-encode a non-ASCII name (plain ASCII needs no mapping; checking it directly
+    gives precise messages)."""
     if body.isascii():
-        # Plain ASCII needs no IDNA mapping; checking it directly gives precise messages.
-        ascii_text = body
-    else:
-        try:
-            name = dns.name.from_unicode(body, origin=None, idna_codec=_CODEC)
-            ascii_text = name.to_text(omit_final_dot=True)
-        except dns.name.LabelTooLong:
-            raise _fail(stripped, f"a label is longer than {MAX_LABEL_LENGTH} characters") from None
-        except dns.name.NameTooLong:
-            raise _fail(stripped, f"longer than {MAX_DOMAIN_LENGTH} characters") from None
-        except (dns.exception.DNSException, UnicodeError, ValueError):
-            raise _fail(stripped, "not a valid internationalized domain name") from None
-    ascii_text = ascii_text.lower()
+        return body
+    try:
+        name = dns.name.from_unicode(body, origin=None, idna_codec=_CODEC)
+        return name.to_text(omit_final_dot=True)
+    except dns.name.LabelTooLong:
+        raise _fail(stripped, f"a label is longer than {MAX_LABEL_LENGTH} characters") from None
+    except dns.name.NameTooLong:
+        raise _fail(stripped, f"longer than {MAX_DOMAIN_LENGTH} characters") from None
+    except (dns.exception.DNSException, UnicodeError, ValueError):
+        raise _fail(stripped, "not a valid internationalized domain name") from None
+
+
+def _check_labels(ascii_text: str, stripped: str) -> None:
     if len(ascii_text) > MAX_DOMAIN_LENGTH:
         raise _fail(stripped, f"longer than {MAX_DOMAIN_LENGTH} characters")
     labels = ascii_text.split(".")
@@ -121,4 +134,3 @@ def normalize_domain(text: str) -> str:
     # address, not a domain.
     if labels[-1].isdigit():
         raise _fail(stripped, "the last label is all digits (an IP address typo?)")
-    return ascii_text

@@ -25,6 +25,7 @@ from typing import Any
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.nameserver
@@ -163,7 +164,7 @@ def attempt_timeout(lifetime: float, nameservers: int) -> float:
 
 
 def build_resolver(
-    config: ResolverConfig, lifetime: float = MIN_ATTEMPT_TIMEOUT
+    config: ResolverConfig, lifetime: float = MIN_ATTEMPT_TIMEOUT, *, dnssec: bool = False
 ) -> dns.asyncresolver.Resolver:
     """A resolver asking ``config.nameservers`` in order, or the system's when empty.
 
@@ -171,6 +172,11 @@ def build_resolver(
     uses EDNS(0) with a 1232-byte payload. Per-question limits are passed to
     :func:`query`; ``lifetime`` (the per-question limit, ``--dns-timeout``) sets the
     per-attempt limit (:func:`attempt_timeout`).
+
+    ``dnssec``: ask with the DO bit and AD set (RFC 4035 3.2.1, RFC 6840 5.7), as a
+    DANE client does, so a validating resolver reports its verdict in the AD bit of
+    the response (:attr:`RawAnswer.authenticated`). Trusting that bit assumes, as
+    Postfix does, that the resolver is trusted and the path to it is secure.
 
     Raises:
         ProbeError: No nameservers are configured and the resolv.conf (the system's
@@ -213,7 +219,11 @@ def build_resolver(
     # until the lifetime runs out: it is an answer, and we want to report it.
     resolver.retry_servfail = False
     resolver.timeout = attempt_timeout(lifetime, len(addresses))
-    resolver.use_edns(0, 0, _EDNS_PAYLOAD)
+    if dnssec:
+        resolver.flags = dns.flags.RD | dns.flags.AD
+        resolver.use_edns(0, dns.flags.DO, _EDNS_PAYLOAD)
+    else:
+        resolver.use_edns(0, 0, _EDNS_PAYLOAD)
     return resolver
 
 
@@ -225,10 +235,15 @@ class RawAnswer:
         query: What goes into the model.
         records: Every answer record of the asked type (not capped, unlike
             ``query.answers``); empty unless ``query.outcome`` is ``ok``.
+        authenticated: The response that ended the question had the AD bit set: a
+            validating resolver asked by a :func:`build_resolver` ``dnssec=True``
+            resolver found it secure (answers, NODATA and NXDOMAIN alike). ``False``
+            when no response came (timeouts, SERVFAIL).
     """
 
     query: DnsQuery
     records: tuple[dns.rdata.Rdata, ...] = ()
+    authenticated: bool = False
 
 
 def _record_text(rdata: dns.rdata.Rdata) -> str:
@@ -395,6 +410,7 @@ async def _ask(
     lifetime: float,
 ) -> RawAnswer:
     qname = name.rstrip(".") or "."
+    authenticated = False
     responders: list[str] = []
     token = _responders.set(responders)
     start = time.monotonic()
@@ -421,6 +437,7 @@ async def _ask(
             except Exception as exc:  # translated by the table, re-raised if unknown
                 answer = None
                 outcome, server, detail = _translate(exc, responders)
+                authenticated = _nxdomain_authenticated(exc)
     finally:
         _responders.reset(token)
     # Rounded to 1 µs as the JSON writes it, so a saved report loads back equal.
@@ -434,8 +451,10 @@ async def _ask(
                 nameserver=server,
                 duration_ms=duration_ms,
                 detail=clean(detail, _MAX_RECORD_TEXT),
-            )
+            ),
+            authenticated=authenticated,
         )
+    authenticated = bool(answer.response.flags & dns.flags.AD)
     server = (
         _server_text(answer.nameserver, answer.port or 53)
         if answer.nameserver is not None
@@ -454,7 +473,8 @@ async def _ask(
                 duration_ms=duration_ms,
                 detail=f"no {rdtype} record",
                 cname=cname,
-            )
+            ),
+            authenticated=authenticated,
         )
     records = tuple(answer.rrset)
     texts = tuple(_record_text(rd) for rd in records[:MAX_ANSWERS])
@@ -469,6 +489,20 @@ async def _ask(
             cname=cname,
         ),
         records,
+        authenticated,
+    )
+
+
+def _nxdomain_authenticated(exc: BaseException) -> bool:
+    """Whether every response behind an NXDOMAIN had AD set (an authenticated denial)."""
+    if not isinstance(exc, dns.resolver.NXDOMAIN):
+        return False
+    responses = exc.kwargs.get("responses") if isinstance(exc.kwargs, dict) else None
+    if not isinstance(responses, dict) or not responses:
+        return False
+    return all(
+        isinstance(msg, dns.message.Message) and bool(msg.flags & dns.flags.AD)
+        for msg in responses.values()
     )
 
 

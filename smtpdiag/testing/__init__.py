@@ -3,6 +3,7 @@
 - :mod:`smtpdiag.testing.dnsserver`: a small authoritative DNS server on loopback.
 - :mod:`smtpdiag.testing.smtpserver`: scripted SMTP servers (healthy and misbehaving).
 - :mod:`smtpdiag.testing.certs`: throwaway CAs and certificates (cryptography).
+- :mod:`smtpdiag.testing.httpsserver`: an HTTPS server for MTA-STS policies on loopback.
 - :mod:`smtpdiag.testing.assertions` (``assert_deliverable``, ``assert_healthy``) and
   the pytest plugin (:mod:`smtpdiag.testing.plugin`).
 

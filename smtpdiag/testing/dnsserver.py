@@ -19,7 +19,14 @@ in the authority section (RFC 2308 3); CNAME chains followed within its own zone
 (RFC 1034 4.3.2); answers too large for the client's UDP size are sent with TC set
 and no records, so the client retries over TCP (RFC 1035 4.2.1, RFC 6891 6.2.5);
 REFUSED for names outside its zones. What it does not: recursion, wildcards,
-delegations, DNSSEC, zone transfers.
+delegations, DNSSEC signing or validation, zone transfers.
+
+A stand-in for a validating resolver: zones listed in ``secure`` are answered with
+the AD bit set when the question asks for DNSSEC (DO or AD set, RFC 6840 5.7), as a
+validating resolver does for data it validated; a ``servfail`` fault stands in for
+its answer to data that fails validation (bogus). Nothing is signed or validated
+here: that is the lab tier's job (NSD serving a signed zone, unbound validating).
+TLSA records are zone data like any other (``"_25._tcp.mx1": "TLSA 3 1 1 ab12..."``).
 
 Faults, keyed by ``name`` (exactly that name), ``*.name`` (the name and everything
 below it) or ``name/TYPE`` (one record type of one name):
@@ -207,6 +214,9 @@ class LocalDnsServer:
         host: IPv4 address to listen on.
         port: Port for UDP and TCP; 0 picks a free one.
         ipv6: Also listen on ::1 (same port).
+        secure: Zone origins whose answers (records, NODATA, NXDOMAIN) carry the AD
+            bit when the question has DO or AD set: the server then stands in for a
+            validating resolver that found them secure. Other zones read as insecure.
 
     Attributes:
         received: The questions received so far, oldest first (at most 10,000).
@@ -220,8 +230,12 @@ class LocalDnsServer:
         host: str = "127.0.0.1",
         port: int = 0,
         ipv6: bool = False,
+        secure: Iterable[str] = (),
     ) -> None:
         self._zones: dict[dns.name.Name, dns.zone.Zone] = {}
+        self._secure: frozenset[dns.name.Name] = frozenset()
+        for origin in secure:
+            self.set_secure(origin, True)
         for origin, data in (zones or {}).items():
             self.add_zone(origin, data)
         self._faults: dict[tuple[str, str | None], str] = {}
@@ -245,6 +259,11 @@ class LocalDnsServer:
         updated = dict(self._zones)
         updated[zone.origin] = zone  # type: ignore[index]
         self._zones = updated  # swapped whole: the server thread never sees half a dict
+
+    def set_secure(self, origin: str, secure: bool = True) -> None:
+        """Answer for the zone ``origin`` with (or without) the AD bit; see ``secure``."""
+        name = dns.name.from_text(origin.rstrip(".") + ".")
+        self._secure = self._secure | {name} if secure else self._secure - {name}
 
     def set_fault(self, key: str, fault: str | None) -> None:
         """Inject ``fault`` for ``name``, ``*.name`` or ``name/TYPE``; ``None`` clears it."""
@@ -496,6 +515,8 @@ class LocalDnsServer:
             response = dns.message.make_response(request)
             response.set_rcode(dns.rcode.SERVFAIL)
             return response.to_wire(), delay
+        if self._authenticated(request, response, question.name):
+            response.flags |= dns.flags.AD
         if transport == "tcp":
             limit = _MAX_TCP_MESSAGE
         elif request.edns >= 0:
@@ -511,6 +532,19 @@ class LocalDnsServer:
             short = dns.message.make_response(request)
             short.flags |= dns.flags.TC | dns.flags.AA
             return short.to_wire(), delay
+
+    def _authenticated(
+        self, request: dns.message.Message, response: dns.message.Message, qname: dns.name.Name
+    ) -> bool:
+        """Whether a validating resolver would set AD: DNSSEC asked for, a NOERROR or
+        NXDOMAIN answer, and every name in it (CNAME chains too) in a secure zone."""
+        secure = self._secure
+        if not secure or response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return False
+        if not (request.flags & dns.flags.AD or request.ednsflags & dns.flags.DO):
+            return False
+        names = [qname, *(rrset.name for rrset in response.answer)]
+        return all(any(name.is_subdomain(origin) for origin in secure) for name in names)
 
     def _fill(
         self, response: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
@@ -598,9 +632,12 @@ class ThreadedDnsServer:
         host: str = "127.0.0.1",
         port: int = 0,
         ipv6: bool = False,
+        secure: Iterable[str] = (),
         server: LocalDnsServer | None = None,
     ) -> None:
-        self.server = server or LocalDnsServer(zones, faults, host=host, port=port, ipv6=ipv6)
+        self.server = server or LocalDnsServer(
+            zones, faults, host=host, port=port, ipv6=ipv6, secure=secure
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

@@ -25,7 +25,7 @@ import struct
 import threading
 import warnings
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -235,112 +235,174 @@ class ScriptedSmtpServer:
     async def _session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, verbs: list[str]
     ) -> None:
-        spec, b, name = self.spec, self.spec.behaviour, self.spec.hostname
-        if b is Behaviour.SILENT:
-            # Still a line reader, so that whatever the client says is recorded.
-            while said := await reader.readline():
-                if len(verbs) < 100:
-                    verbs.append(said.decode("ascii", "replace").split(" ", 1)[0].strip().upper())
+        s = _Session(reader, writer, verbs, tls=self.spec.implicit_tls)
+        b = self.spec.behaviour
+        early = self._tls_faults().get(b) if self.spec.implicit_tls else None
+        early = early or self._before_greeting().get(b)
+        if early is not None:
+            await early(s)
             return
-        if b is Behaviour.DRIP:
-            for ch in f"220 {name} ESMTP " + "z" * 600:
-                if reader.at_eof() or writer.transport.is_closing():
-                    return
-                await self._send(writer, ch)
-                await asyncio.sleep(1.0)
-            return
-        if b is Behaviour.RESET_IN_TLS and spec.implicit_tls:
-            await reader.read(1)  # the ClientHello has started to arrive
-            _rst(writer)
-            return
-        if b is Behaviour.TLS_VERSION_MISMATCH and spec.implicit_tls:
-            await self._failing_handshake(reader, writer)
-            return
-        if b is Behaviour.STALL_TLS and spec.implicit_tls:
-            while await reader.read(4096):  # the ClientHello, never answered
-                pass
-            return
-        if b is Behaviour.GREETING_421:
-            await self._send(writer, f"421 4.3.2 {name} Service not available, closing channel\r\n")
-            writer.close()
-            return
-        if b is Behaviour.GREETING_554:
-            await self._send(writer, f"554 5.3.2 {name} No SMTP service here\r\n")
-        elif b is Behaviour.HUGE_REPLY:
-            line = f"220-{name} " + "x" * 60 + "\r\n"
-            await self._send(writer, line * 1100 + f"220 {name} ESMTP\r\n")
-        elif b is Behaviour.HOSTILE_BANNER:
-            await self._send(
-                writer, f"220 {name} \x1b[31mESMTP\x1b[0m \x07\x1b]0;pwned\x07 ready\r\n"
-            )
-        else:
-            await self._send(writer, f"220 {name} ESMTP smtpdiag scripted server\r\n")
+        await self._send(writer, _greeting(b, self.spec.hostname))
         if b is Behaviour.CLOSE_AFTER_GREETING:
             # Half-close (FIN) and drain: a full close would answer the client's next
             # command with an RST, making "closed" vs "reset" a race in tests.
             writer.write_eof()
-            while await reader.read(1024):
-                pass
+            await _drain(reader)
             return
-        tls_active = spec.implicit_tls
-        while True:
-            raw = await reader.readline()
-            if not raw:
-                return
-            line = raw.decode("ascii", "replace").strip()
-            verb = line.split(" ", 1)[0].upper()
+        while raw := await reader.readline():
+            verb = raw.decode("ascii", "replace").strip().split(" ", 1)[0].upper()
             if len(verbs) < 100:
                 verbs.append(verb)
-            if b is Behaviour.GREETING_554 and verb != "QUIT":
-                await self._send(writer, "503 5.5.1 No SMTP service here\r\n")
-                continue
-            if verb == "EHLO":
-                if b is Behaviour.EHLO_502:
-                    await self._send(writer, "502 5.5.2 Error: command not recognized\r\n")
-                    continue
-                exts = ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
-                if not tls_active and b is not Behaviour.NO_STARTTLS:
-                    exts.insert(2, "STARTTLS")
-                lines = [f"250-{name} Hello"] + [f"250-{e}" for e in exts[:-1]]
-                lines.append(f"250 {exts[-1]}")
-                await self._send(writer, "\r\n".join(lines) + "\r\n")
-                if b is Behaviour.RESET_AFTER_EHLO:
-                    _rst(writer)
-                    return
-            elif verb == "HELO":
-                await self._send(writer, f"250 {name}\r\n")
-            elif verb == "STARTTLS" and not tls_active and b is not Behaviour.NO_STARTTLS:
-                if b is Behaviour.STARTTLS_454:
-                    await self._send(
-                        writer, "454 4.7.0 TLS not available due to temporary reason\r\n"
-                    )
-                    continue
-                await self._send(writer, "220 2.0.0 Ready to start TLS\r\n")
-                if b is Behaviour.RESET_IN_TLS:
-                    await reader.read(1)
-                    _rst(writer)
-                    return
-                if b is Behaviour.TLS_VERSION_MISMATCH:
-                    await self._failing_handshake(reader, writer)
-                    return
-                if b is Behaviour.STALL_TLS:
-                    while await reader.read(4096):
-                        pass
-                    return
-                if self._tls is None:
-                    raise RuntimeError("STARTTLS needs a TestPki")
-                await writer.start_tls(self._tls)
-                tls_active = True
-            elif verb == "QUIT":
-                await self._send(writer, "221 2.0.0 Bye\r\n")
-                writer.close()
+            if not await self._command(verb, s):
                 return
-            elif verb in {"NOOP", "RSET"}:
-                await self._send(writer, "250 2.0.0 OK\r\n")
-            elif verb in {"MAIL", "RCPT", "DATA", "BDAT"}:
-                await self._send(writer, "502 5.5.1 This server takes no mail\r\n")
-            else:
-                await self._send(writer, "500 5.5.2 Command unrecognized\r\n")
+
+    def _before_greeting(self) -> dict[Behaviour, Callable[[_Session], Awaitable[None]]]:
+        """Behaviours that never send a 220 greeting."""
+        return {
+            Behaviour.SILENT: self._silent,
+            Behaviour.DRIP: self._drip,
+            Behaviour.GREETING_421: self._greeting_421,
+        }
+
+    def _tls_faults(self) -> dict[Behaviour, Callable[[_Session], Awaitable[None]]]:
+        """Faults in the TLS handshake (at connect on implicit TLS, after STARTTLS)."""
+        return {
+            Behaviour.RESET_IN_TLS: self._reset_in_tls,
+            Behaviour.TLS_VERSION_MISMATCH: self._version_mismatch,
+            Behaviour.STALL_TLS: self._stall,
+        }
+
+    async def _silent(self, s: _Session) -> None:
+        # Still a line reader, so that whatever the client says is recorded.
+        while said := await s.reader.readline():
+            if len(s.verbs) < 100:
+                s.verbs.append(said.decode("ascii", "replace").split(" ", 1)[0].strip().upper())
+
+    async def _drip(self, s: _Session) -> None:
+        for ch in f"220 {self.spec.hostname} ESMTP " + "z" * 600:
+            if s.reader.at_eof() or s.writer.transport.is_closing():
+                return
+            await self._send(s.writer, ch)
+            await asyncio.sleep(1.0)
+
+    async def _greeting_421(self, s: _Session) -> None:
+        name = self.spec.hostname
+        await self._send(s.writer, f"421 4.3.2 {name} Service not available, closing channel\r\n")
+        s.writer.close()
+
+    async def _reset_in_tls(self, s: _Session) -> None:
+        await s.reader.read(1)  # the ClientHello has started to arrive
+        _rst(s.writer)
+
+    async def _version_mismatch(self, s: _Session) -> None:
+        await self._failing_handshake(s.reader, s.writer)
+
+    async def _stall(self, s: _Session) -> None:
+        await _drain(s.reader)  # the ClientHello, never answered
+
+    async def _command(self, verb: str, s: _Session) -> bool:
+        """Answer one command; False when the session is over."""
+        if self.spec.behaviour is Behaviour.GREETING_554 and verb != "QUIT":
+            await self._send(s.writer, "503 5.5.1 No SMTP service here\r\n")
+            return True
+        handler = {
+            "EHLO": self._ehlo,
+            "HELO": self._helo,
+            "STARTTLS": self._starttls,
+            "QUIT": self._quit,
+        }.get(verb)
+        if handler is not None:
+            return await handler(s)
+        await self._send(s.writer, _SIMPLE_REPLIES.get(verb, _UNRECOGNIZED))
+        return True
+
+    async def _ehlo(self, s: _Session) -> bool:
+        b, name = self.spec.behaviour, self.spec.hostname
+        if b is Behaviour.EHLO_502:
+            await self._send(s.writer, "502 5.5.2 Error: command not recognized\r\n")
+            return True
+        exts = ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
+        if not s.tls and b is not Behaviour.NO_STARTTLS:
+            exts.insert(2, "STARTTLS")
+        lines = [f"250-{name} Hello"] + [f"250-{e}" for e in exts[:-1]]
+        lines.append(f"250 {exts[-1]}")
+        await self._send(s.writer, "\r\n".join(lines) + "\r\n")
+        if b is Behaviour.RESET_AFTER_EHLO:
+            _rst(s.writer)
+            return False
+        return True
+
+    async def _helo(self, s: _Session) -> bool:
+        await self._send(s.writer, f"250 {self.spec.hostname}\r\n")
+        return True
+
+    async def _starttls(self, s: _Session) -> bool:
+        b = self.spec.behaviour
+        if s.tls or b is Behaviour.NO_STARTTLS:
+            await self._send(s.writer, _UNRECOGNIZED)
+            return True
+        if b is Behaviour.STARTTLS_454:
+            await self._send(s.writer, "454 4.7.0 TLS not available due to temporary reason\r\n")
+            return True
+        await self._send(s.writer, "220 2.0.0 Ready to start TLS\r\n")
+        fault = self._tls_faults().get(b)
+        if fault is not None:
+            await fault(s)
+            return False
+        if self._tls is None:
+            raise RuntimeError("STARTTLS needs a TestPki")
+        await s.writer.start_tls(self._tls)
+        s.tls = True
+        return True
+
+    async def _quit(self, s: _Session) -> bool:
+        await self._send(s.writer, "221 2.0.0 Bye\r\n")
+        s.writer.close()
+        return False
+
+
+class _Session:
+    """One connection's state: its streams, the verbs said, whether TLS is on."""
+
+    __slots__ = ("reader", "tls", "verbs", "writer")
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        verbs: list[str],
+        *,
+        tls: bool,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.verbs = verbs
+        self.tls = tls
+
+
+_UNRECOGNIZED = "500 5.5.2 Command unrecognized\r\n"
+_SIMPLE_REPLIES = {
+    "NOOP": "250 2.0.0 OK\r\n",
+    "RSET": "250 2.0.0 OK\r\n",
+    **dict.fromkeys(("MAIL", "RCPT", "DATA", "BDAT"), "502 5.5.1 This server takes no mail\r\n"),
+}
+
+
+def _greeting(b: Behaviour, name: str) -> str:
+    """The first reply of a server that greets."""
+    if b is Behaviour.GREETING_554:
+        return f"554 5.3.2 {name} No SMTP service here\r\n"
+    if b is Behaviour.HUGE_REPLY:
+        return (f"220-{name} " + "x" * 60 + "\r\n") * 1100 + f"220 {name} ESMTP\r\n"
+    if b is Behaviour.HOSTILE_BANNER:
+        return f"220 {name} \x1b[31mESMTP\x1b[0m \x07\x1b]0;pwned\x07 ready\r\n"
+    return f"220 {name} ESMTP smtpdiag scripted server\r\n"
+
+
+async def _drain(reader: asyncio.StreamReader) -> None:
+    """Read until the client closes."""
+    while await reader.read(4096):
+        pass
 
 
 def closed_port(host: str = "127.0.0.1") -> int:

@@ -165,6 +165,8 @@ def probe_args(lab: Any) -> list[str]:
         "127.0.0.0/8",
         "--ca-file",
         lab.ca_file,
+        "--mta-sts-port",
+        str(lab.mta_sts_port),
         "--timeout",
         "8",
         "--connect-timeout",

@@ -228,6 +228,8 @@ def test_batch_probe_checks_each_network_domain_once(
         "1",
         "--allow-targets",
         "127.0.0.0/8",
+        "--mta-sts-port",
+        str(lab.mta_sts_port),
     ]
     code = main(["explain", "--batch", str(log), "--probe", "--json", *argv])
     out, err = capsys.readouterr()

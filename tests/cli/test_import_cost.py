@@ -82,6 +82,8 @@ def probe_args(lab: DemoLab) -> list[str]:
         lab.ca_file,
         "--allow-targets",
         "127.0.0.0/8",
+        "--mta-sts-port",
+        str(lab.mta_sts_port),
     ]
 
 
@@ -108,8 +110,38 @@ def test_explain_without_probe_imports_no_probe_stack(extra: list[str]) -> None:
         "smtpdiag.diagnose.predicates",
         "smtpdiag.narrate.rules",  # every rule's narrator: the probe diagnosis only
         "smtpdiag.cli.check",
+        # The probe's config and facts (and ipaddress behind them): --probe only.
+        "smtpdiag.config",
+        "smtpdiag.diagnose.facts",
+        "smtpdiag.narrate.actions",
+        "smtpdiag.narrate.common",
+        "ipaddress",
     )
     assert offenders(modules, forbidden) == []
+
+
+def test_bounce_patterns_are_compiled_on_first_use() -> None:
+    # The bounce reader's pattern tables (well over a hundred) cost most of an explain
+    # process when compiled at import; a coded bounce needs a handful of them.
+    code = (
+        "import re, sys\n"
+        "from smtpdiag.lazyre import LazyPattern\n"
+        "from smtpdiag.diagnose import bounce, reasons\n"
+        "mods = [m for n, m in sys.modules.items() if n.startswith('smtpdiag.diagnose.')]\n"
+        "def compiled():\n"
+        "    out = []\n"
+        "    for m in mods:\n"
+        "        for name, v in vars(m).items():\n"
+        "            if isinstance(v, re.Pattern) or (isinstance(v, LazyPattern) and v._compiled):\n"
+        "                out.append(m.__name__ + '.' + name)\n"
+        "    phrases = sum(1 for _l, rx, _c, _r in reasons._COMPILED if rx._compiled)\n"
+        "    return out, phrases\n"
+        "assert compiled() == ([], 0), compiled()\n"
+        "assert bounce.explain('550 5.7.1 relaying denied for <a@b.test>').found\n"
+        "used, phrases = compiled()\n"
+        "assert phrases == 0 and len(used) < 20, (used, phrases)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:

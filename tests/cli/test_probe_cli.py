@@ -52,6 +52,8 @@ def probe_json(lab: DemoLab, domain: str, *extra: str) -> tuple[int, dict[str, A
         "127.0.0.0/8",
         "--ca-file",
         lab.ca_file,
+        "--mta-sts-port",
+        str(lab.mta_sts_port),
         "--timeout",
         "10",
         "--connect-timeout",

@@ -17,6 +17,7 @@ from smtpdiag.model import (
     ActionKind,
     AddressFamily,
     CertInfo,
+    DaneState,
     Diagnosis,
     DnsOutcome,
     Evidence,
@@ -61,6 +62,7 @@ __all__ = [
     "route_result",
     "servfail",
     "tls_mismatch",
+    "tls_policy",
 ]
 
 STARTED_AT = "2026-11-23T06:00:00Z"
@@ -444,6 +446,29 @@ def implicit_mx() -> ProbeReport:
     return probe_report(domain, res, routes)
 
 
+def tls_policy() -> ProbeReport:
+    """Two MX hosts that work; MTA-STS enforce whose mx pattern misses mx2, DANE on mx1
+    (the chain matches), no TLSA for mx2, a TLS-RPT record."""
+    from factories import policy_cases as pc
+
+    domain = "policy.example"
+    mx1 = mx_host("mx1.policy.example", 10, ["198.51.100.31"])
+    mx2 = mx_host("mx2.backup.example", 20, ["198.51.100.32"], rank=2)
+    res = _resolution(domain, [mx1, mx2], ["10 mx1.policy.example", "20 mx2.backup.example"])
+    routes = [
+        replace(r, tls=replace(r.tls, dane=pc.dane_match()))
+        if r.route.mx == mx1.name and r.route.port == 25 and r.tls is not None
+        else r
+        for r in _all_ok([mx1, mx2])
+    ]
+    policy = pc.tls_policy(
+        pc.mta_sts(domain, [mx1.name, mx2.name]),
+        [pc.tlsa(mx1.name), pc.tlsa(mx2.name, state=DaneState.NONE)],
+        pc.tls_rpt(domain, "mailto:tlsrpt@policy.example", "https://tlsrpt.policy.example/v1"),
+    )
+    return replace(probe_report(domain, res, routes), policy=policy)
+
+
 SCENARIOS = {
     "healthy": healthy,
     "dead_primary": dead_primary,
@@ -454,6 +479,7 @@ SCENARIOS = {
     "nxdomain": nxdomain,
     "servfail": servfail,
     "implicit_mx": implicit_mx,
+    "tls_policy": tls_policy,
 }
 
 

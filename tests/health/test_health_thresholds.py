@@ -55,3 +55,22 @@ def test_tls_version_rank() -> None:
     assert tls_version_rank("TLSv1.3") > tls_version_rank("TLSv1.2") > tls_version_rank("TLSv1")  # type: ignore[operator]
     assert tls_version_rank("QUIC") is None
     assert tls_version_rank(None) is None
+
+
+def test_every_threshold_field_has_one_row_and_every_judged_phase_one_limit() -> None:
+    from dataclasses import fields
+
+    from smtpdiag.health.thresholds import DAYS_ROWS, LATENCY_ROWS
+
+    th = Thresholds()
+    limit_fields = {f.name for f in fields(th) if isinstance(getattr(th, f.name), Limit)}
+    assert limit_fields == {row.field for row in LATENCY_ROWS}
+    assert {f.name for f in fields(th) if f.name.startswith("cert_")} == {
+        row.field for row in DAYS_ROWS
+    }
+    for row in LATENCY_ROWS:  # the defaults are the rows'
+        assert getattr(th, row.field) == Limit(row.warn, row.crit)
+    phases = [p for row in LATENCY_ROWS for p in row.phases]
+    assert len(phases) == len(set(phases))  # a phase has one limit
+    timed = {p for p in Phase if p is not Phase.QUIT}
+    assert {p for p in Phase if th.limit(p) is not None} == timed

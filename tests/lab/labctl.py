@@ -14,7 +14,12 @@ Topology (see ``fixtures/lab/README.md``):
   198.51.100.10+N-1 and 2001:db8:51::10+N-1, loopback up and **no default route**;
 * one Postfix instance per namespace (its own config, queue and data directories, master
   run in the foreground so we hold its PID) on 25, 587 and 465;
-* NSD on 127.53.0.1 port 5353 serving ``lab.test`` (and a broken ``servfail.lab.test``);
+* NSD on 127.53.0.1 port 5353 serving ``lab.test`` (and a broken ``servfail.lab.test``),
+  and the DANE zones made at run time (:mod:`tests.lab.dane_zones`): ``dane.test`` signed,
+  ``bogus.test`` signed with expired signatures, ``unsigned.test`` not signed;
+* unbound on 127.53.0.2 port 5353, a validating resolver that trusts the test keys and
+  asks only NSD (stub zones; everything else refused, root hints pointing at NSD's
+  address: it never reaches a real root server);
 * faults made by the kernel (nftables in the namespace) or by Postfix's own policies.
 
 Safety (non-negotiable): only 198.51.100.0/24, 2001:db8:51::/64 and 127.53.0.1 are used;
@@ -46,11 +51,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import dane_zones
+
 __all__ = [
     "BRIDGE",
     "DNS_ADDRESS",
     "DNS_PORT",
     "HOSTS",
+    "RESOLVER_ADDRESS",
+    "RESOLVER_PORT",
     "LabError",
     "LabHost",
     "LabInfo",
@@ -77,6 +86,8 @@ DEAD4 = "198.51.100.99"  # in the lab subnet, owned by nobody
 DEAD6 = "2001:db8:51::99"
 DNS_ADDRESS = "127.53.0.1"
 DNS_PORT = 5353
+RESOLVER_ADDRESS = "127.53.0.2"  # unbound, validating (the DANE scenarios ask it)
+RESOLVER_PORT = 5353
 ZONE = "lab.test"
 
 # Ranges the lab must never route or touch: RFC 5737's TEST-NET-1 (this machine's
@@ -88,7 +99,17 @@ FORBIDDEN = (
 )
 
 MASTER = "/usr/lib/postfix/sbin/master"
-TOOLS = ("ip", "ss", "nft", "postfix", "nsd", "nsd-checkconf", "nsd-checkzone")
+TOOLS = (
+    "ip",
+    "ss",
+    "nft",
+    "postfix",
+    "nsd",
+    "nsd-checkconf",
+    "nsd-checkzone",
+    "unbound",
+    "unbound-checkconf",
+)
 
 CMD_TIMEOUT = 20.0  # any single helper command
 READY_TIMEOUT = 20.0  # servers listening
@@ -108,7 +129,8 @@ class LabHost:
         key: Short id used in templates (``mx1``, ``mx421``, ...).
         index: 1-based; namespace ``sdlab-mx<index>``, addresses .10+index-1 / ::10+index-1.
         fqdn: The host's name in the lab zone (also its Postfix ``myhostname``).
-        cert: ``good`` (names the host), ``wrongname`` or ``expired``.
+        cert: ``good`` (names the host), ``wrongname``, ``expired``, or ``dane`` (names
+            the host, issued by an intermediate CA that the server sends with it).
         cert_names: Extra DNS names on a ``good`` certificate.
         nft: File under ``fixtures/lab/nft`` loaded into the namespace, or ``None``.
         postfix_extra: Extra main.cf lines (``{{conf_dir}}`` is filled in).
@@ -202,6 +224,22 @@ HOSTS: tuple[LabHost, ...] = (
         nft="refuse-all.nft",
         role="host up, every SYN to 25/587/465 answered with RST (nothing listens)",
     ),
+    LabHost(
+        "mxdane",
+        10,
+        "mx-dane.lab.test",
+        cert="dane",
+        cert_names=(
+            "mx-ee.dane.test",
+            "mx-ta.dane.test",
+            "mx-wrong.dane.test",
+            "mx-none.dane.test",
+            "mx.unsigned.test",
+            "mx.bogus.test",
+        ),
+        # Every DANE scenario's MX name but mx-taname (the DANE-TA name mismatch).
+        role="leaf + intermediate of the lab CA; the MX of the DANE scenarios (*.dane.test)",
+    ),
 )
 
 #: Scenario domain -> what it shows (the zone file is the source of the records).
@@ -222,6 +260,14 @@ SCENARIOS: dict[str, str] = {
     "nullmx.lab.test": "null MX (RFC 7505)",
     "implicit.lab.test": "no MX, A/AAAA of mx1 (implicit MX)",
     "servfail.lab.test": "zone fails to load: SERVFAIL",
+    # DANE (ask the validating resolver, RESOLVER_ADDRESS): see tests/lab/dane_zones.py
+    "ee.dane.test": "signed; TLSA 3 1 1 of mx-dane's key: matches (DANE-EE)",
+    "ta.dane.test": "signed; TLSA 2 1 1 of the intermediate: matches (DANE-TA)",
+    "taname.dane.test": "signed; TLSA 2 1 1, but the certificate does not name the MX",
+    "wrong.dane.test": "signed; TLSA 3 1 1 of another key: tlsa-invalid",
+    "none.dane.test": "signed; no TLSA: DANE does not apply",
+    "unsigned.test": "TLSA that would match, in an unsigned zone: not usable",
+    "bogus.test": "signed, signatures expired: the resolver answers SERVFAIL (bogus)",
 }
 
 
@@ -232,6 +278,7 @@ class LabInfo:
     Attributes:
         state_dir: Where configs, certificates, logs and the state file live.
         nameserver: ``IP:PORT`` to give ``smtpdiag --nameserver``.
+        resolver: ``IP:PORT`` of the validating resolver (unbound), for DANE.
         ca_file: The lab CA (PEM) to give ``--ca-file``.
         pids: Process-group leaders started by ``up``: name -> PID.
         netns: Namespaces created.
@@ -242,6 +289,7 @@ class LabInfo:
 
     state_dir: str
     nameserver: str = f"{DNS_ADDRESS}:{DNS_PORT}"
+    resolver: str = f"{RESOLVER_ADDRESS}:{RESOLVER_PORT}"
     ca_file: str = ""
     pids: dict[str, int] = field(default_factory=dict)
     netns: list[str] = field(default_factory=list)
@@ -322,7 +370,7 @@ def lab_unavailable_reason() -> str | None:
         return (
             "missing tools: "
             + ", ".join(missing)
-            + " (apt-get install postfix nsd nftables iproute2)"
+            + " (apt-get install postfix nsd unbound nftables iproute2)"
         )
     # Can we make a namespace and use nftables in it? (A throw-away namespace with a
     # name `up`/`down` never match, so a concurrent session is not disturbed.)
@@ -353,7 +401,12 @@ def lab_unavailable_reason() -> str | None:
 
 
 def _lab_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return (NET4, NET6, ipaddress.ip_network(f"{DNS_ADDRESS}/32"))
+    return (
+        NET4,
+        NET6,
+        ipaddress.ip_network(f"{DNS_ADDRESS}/32"),
+        ipaddress.ip_network(f"{RESOLVER_ADDRESS}/32"),
+    )
 
 
 def _overlaps(text: str) -> bool:
@@ -407,16 +460,17 @@ def _preflight() -> None:
     for word in [*hosts, *resolv.split()]:
         if _overlaps(word):
             raise LabError(f"the machine uses a lab address ({word}) in /etc/hosts or resolv.conf")
-    # The DNS address must route to lo and its port must be free.
-    route = _run(["ip", "route", "get", DNS_ADDRESS]).stdout
-    if " dev lo " not in f" {route} ":
-        raise LabError(f"{DNS_ADDRESS} does not route to lo: {route.strip()}")
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind((DNS_ADDRESS, DNS_PORT))
-            except OSError as exc:
-                raise LabError(f"{DNS_ADDRESS}:{DNS_PORT} is in use: {exc}") from None
+    # The DNS addresses must route to lo and their ports must be free.
+    for address, port in ((DNS_ADDRESS, DNS_PORT), (RESOLVER_ADDRESS, RESOLVER_PORT)):
+        route = _run(["ip", "route", "get", address]).stdout
+        if " dev lo " not in f" {route} ":
+            raise LabError(f"{address} does not route to lo: {route.strip()}")
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                try:
+                    s.bind((address, port))
+                except OSError as exc:
+                    raise LabError(f"{address}:{port} is in use: {exc}") from None
 
 
 def _check_routes() -> None:
@@ -435,9 +489,10 @@ def _check_routes() -> None:
             out = _run(_ns(h.netns, "ip", "route", "get", addr)).stdout
             if " dev eth0 " not in f" {out} ":
                 raise LabError(f"in {h.netns}, {addr} does not route via eth0: {out.strip()}")
-    out = _run(["ip", "route", "get", DNS_ADDRESS]).stdout
-    if " dev lo " not in f" {out} ":
-        raise LabError(f"{DNS_ADDRESS} does not route via lo: {out.strip()}")
+    for address in (DNS_ADDRESS, RESOLVER_ADDRESS):
+        out = _run(["ip", "route", "get", address]).stdout
+        if " dev lo " not in f" {out} ":
+            raise LabError(f"{address} does not route via lo: {out.strip()}")
 
 
 # ------------------------------------------------------------------- network
@@ -499,6 +554,9 @@ def _make_certs(state: Path) -> dict[str, tuple[Path, Path]]:
     for h in HOSTS:
         if h.cert == "good":
             leaf = ca.issue_cert(h.fqdn, *h.cert_names)
+        elif h.cert == "dane":
+            # An intermediate, sent with the leaf: the DANE-TA(2) record pins it.
+            leaf = ca.create_child_ca().issue_cert(h.fqdn, *h.cert_names)
         elif h.cert == "wrongname":
             leaf = ca.issue_cert("other-host.lab.test")
         elif h.cert == "expired":
@@ -624,31 +682,51 @@ def _start_nsd(state: Path, info: LabInfo) -> None:
         zone_values[f"{h.key}_v6"] = h.v6
     (dns / "lab.test.zone").write_text(_render(FIXTURES / "dns" / "lab.test.zone.in", zone_values))
     shutil.copy(FIXTURES / "dns" / "servfail.lab.test.zone", dns / "servfail.lab.test.zone")
+    dane_host = next(h for h in HOSTS if h.cert == "dane")
+    chain = state / "certs" / f"{dane_host.key}.chain.pem"
+    zones = dane_zones.write_zones(dns, chain, dane_host.v4, dane_host.v6)
     _run(["nsd-checkconf", str(dns / "nsd.conf")])
     _run(["nsd-checkzone", ZONE, str(dns / "lab.test.zone")])
+    for origin, path in zones.items():
+        _run(["nsd-checkzone", origin, str(path)])
     _spawn("nsd", ["nsd", "-c", str(dns / "nsd.conf"), "-d"], dns / "nsd.out", info)
 
 
-def _dns_ready() -> bool:
-    """One SOA query over UDP to the lab server (a hand-built packet; no resolver)."""
+def _start_unbound(state: Path, info: LabInfo) -> None:
+    """unbound as a validating resolver trusting the test keys (tests/lab/dane_zones.py)."""
+    dns = state / "dns"
+    conf = dns / "unbound.conf"
+    conf.write_text(dane_zones.unbound_conf(dns))
+    _run(["unbound-checkconf", str(conf)])
+    _spawn("unbound", ["unbound", "-d", "-c", str(conf)], dns / "unbound.out", info)
+
+
+def _dns_ready(address: str = DNS_ADDRESS, port: int = DNS_PORT, flags: bytes = b"\x00") -> bool:
+    """One SOA query over UDP to a lab server (a hand-built packet; no resolver)."""
     qid = os.getpid() & 0xFFFF
-    header = qid.to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    header = qid.to_bytes(2, "big") + flags + b"\x00\x00\x01\x00\x00\x00\x00\x00\x00"
     qname = b"".join(bytes([len(p)]) + p.encode() for p in ZONE.split(".")) + b"\x00"
     packet = header + qname + b"\x00\x06\x00\x01"  # SOA IN
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.3)
         try:
-            s.sendto(packet, (DNS_ADDRESS, DNS_PORT))
+            s.sendto(packet, (address, port))
             reply = s.recv(512)
         except OSError:
             return False
     return len(reply) > 12 and reply[:2] == packet[:2] and reply[3] & 0x0F == 0
 
 
+def _resolver_ready() -> bool:
+    # Recursion desired: unbound answers from NSD (the stub zone), so both are up.
+    return _dns_ready(RESOLVER_ADDRESS, RESOLVER_PORT, b"\x01")
+
+
 def _wait_ready(state: Path, info: LabInfo) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     pending = {h.key for h in HOSTS}
     dns_ok = False
+    resolver_ok = False
     while time.monotonic() < deadline:
         for name, pid in info.pids.items():
             if not process_alive(pid):
@@ -659,10 +737,14 @@ def _wait_ready(state: Path, info: LabInfo) -> None:
                 if want <= _listening(h.netns):
                     pending.discard(h.key)
         dns_ok = dns_ok or _dns_ready()
-        if not pending and dns_ok:
+        resolver_ok = resolver_ok or (dns_ok and _resolver_ready())
+        if not pending and dns_ok and resolver_ok:
             return
         time.sleep(0.1)
-    raise LabError(f"not ready after {READY_TIMEOUT:g}s: postfix {sorted(pending)} dns={dns_ok}")
+    raise LabError(
+        f"not ready after {READY_TIMEOUT:g}s: postfix {sorted(pending)} dns={dns_ok} "
+        f"resolver={resolver_ok}"
+    )
 
 
 # ------------------------------------------------------------------ up / down
@@ -699,6 +781,7 @@ def up(state_dir: Path = DEFAULT_STATE_DIR, *, verbose: bool = False) -> LabInfo
         info.save()
         step("CA and certificates made")
         _start_nsd(state_dir, info)
+        _start_unbound(state_dir, info)
         _start_postfix(state_dir, certs, info)
         step("servers started")
         _wait_ready(state_dir, info)
@@ -778,17 +861,21 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, quiet: bool = False) -> float:
     if info is not None:
         for name, pid in info.pids.items():
             _stop_group(name, pid, info.started_at)
-    # NSD runs on the host; if the state file is gone, find it by its exact command line
-    # (our own config path), never by name.
-    nsd_cmd = ["nsd", "-c", str(state_dir / "dns" / "nsd.conf"), "-d"]
+    # NSD and unbound run on the host; if the state file is gone, find them by their
+    # exact command line (our own config path), never by name.
+    ours = {
+        "nsd": ["nsd", "-c", str(state_dir / "dns" / "nsd.conf"), "-d"],
+        "unbound": ["unbound", "-d", "-c", str(state_dir / "dns" / "unbound.conf")],
+    }
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
             except OSError:
                 continue
-            if [a.decode(errors="replace") for a in argv] == nsd_cmd:
-                _stop_group("nsd", int(entry.name), 0.0)
+            for name, cmd in ours.items():
+                if [a.decode(errors="replace") for a in argv] == cmd:
+                    _stop_group(name, int(entry.name), 0.0)
     # Anything still running inside a lab namespace was started there by the lab
     # (nothing else enters sdlab-* namespaces): stop it by PID before the namespace goes.
     netns = set(info.netns if info else []) | {h.netns for h in HOSTS}
@@ -842,6 +929,7 @@ def usage_text(info: LabInfo) -> str:
         "",
         "Try, for example:",
         f"  .venv/bin/smtpdiag probe healthy.lab.test --nameserver {info.nameserver} --ca-file {info.ca_file} --allow-targets {NET4} --allow-targets {NET6}",
+        f"  (DANE scenarios: --nameserver {info.resolver}, the validating resolver)",
         "",
         "Scenarios:",
         *(f"  {d:<22} {what}" for d, what in SCENARIOS.items()),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from . import labctl
+from . import dane_zones, labctl
 
 ALLOWED = tuple(
     ipaddress.ip_network(n) for n in ("198.51.100.0/24", "198.18.0.0/24", "2001:db8::/32")
@@ -85,11 +85,15 @@ def _zone_values() -> dict[str, str]:
 def test_zone_renders_and_every_scenario_has_records(tmp_path: Path) -> None:
     zone = labctl._render(labctl.FIXTURES / "dns" / "lab.test.zone.in", _zone_values())
     for domain in labctl.SCENARIOS:
+        if not domain.endswith(".lab.test"):
+            continue  # the DANE zones, made at bring-up (dane_zones.py)
         label = domain.removesuffix(".lab.test")
         if label != "servfail":  # its own (broken) zone
             assert any(line.split()[:1] == [label] for line in zone.splitlines()), label
     words = " ".join(zone.split())
     for h in labctl.HOSTS:
+        if h.cert == "dane":
+            continue  # named in the DANE zones
         label = h.fqdn.removesuffix(".lab.test")
         assert f"{label} A {h.v4}" in words and f"{label} AAAA {h.v6}" in words, label
     if shutil.which("nsd-checkzone") is None:
@@ -139,3 +143,30 @@ def test_postfix_templates_never_deliver() -> None:
     services = [line.split()[0] for line in master_cf.splitlines() if line and line[0] not in "# "]
     assert "smtp" not in services and "relay" not in services and "lmtp" not in services
     assert {"25", "587", "465"} <= set(services)
+
+
+def test_validating_resolver_stays_inside_the_lab(tmp_path: Path) -> None:
+    """unbound: loopback only, lab zones only, no real root server, the test keys only."""
+    conf = dane_zones.unbound_conf(tmp_path)
+    lines = [line.strip() for line in conf.splitlines()]
+    assert f"interface: {labctl.RESOLVER_ADDRESS}@{labctl.RESOLVER_PORT}" in lines
+    assert f"outgoing-interface: {labctl.RESOLVER_ADDRESS}" in lines
+    assert ipaddress.ip_address(labctl.RESOLVER_ADDRESS).is_loopback
+    assert 'local-zone: "." refuse' in lines
+    assert not any(line.startswith(("auto-trust-anchor-file", "forward-")) for line in lines)
+    stubs = [line.split()[1] for line in lines if line.startswith("stub-addr:")]
+    assert stubs and set(stubs) == {f"{labctl.DNS_ADDRESS}@{labctl.DNS_PORT}"}
+    hints = (tmp_path / "root.hints").read_text().split()
+    addresses = [w for w in hints if w[:1].isdigit() and w.count(".") == 3]
+    assert addresses == [labctl.DNS_ADDRESS]
+    if shutil.which("unbound-checkconf") is None:
+        pytest.skip("unbound-checkconf not installed")
+    (tmp_path / dane_zones.ANCHORS_FILE).write_text(
+        "dane.test. 60 IN DS 1 13 2 " + "00" * 32 + "\n"
+    )
+    path = tmp_path / "unbound.conf"
+    path.write_text(conf)
+    proc = subprocess.run(
+        ["unbound-checkconf", str(path)], capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -127,3 +127,21 @@ def test_importing_diagnose_loads_no_io_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_causes_are_chosen_in_the_diagnosis_not_by_the_narrators() -> None:
+    # Which seed causes a finding names is a decision (diagnose/causes.py, one chooser per
+    # rule); the narration layer only words the ids it is given.
+    import dataclasses
+    import pathlib
+
+    import smtpdiag.narrate as narrate
+    from smtpdiag.diagnose.causes import CAUSES
+    from smtpdiag.diagnose.table import RULES
+    from smtpdiag.narrate.common import Draft
+
+    for path in pathlib.Path(narrate.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "CauseId(" not in text and "causes=" not in text, path.name
+    assert "cause_ids" not in {f.name for f in dataclasses.fields(Draft)}
+    assert set(CAUSES) <= {r.id for r in RULES}

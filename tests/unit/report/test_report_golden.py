@@ -37,7 +37,8 @@ WIDTH = 100
 #: The diagnosis instant: retry times in the goldens count from it.
 NOW = datetime(2026, 11, 23, 6, 0, 2, tzinfo=UTC)
 
-#: Scenarios with a diagnosed golden (the six the issue names, plus the DNS failures).
+#: Scenarios with a diagnosed golden (the six the issue names, the DNS failures, and a
+#: domain with a TLS policy: MTA-STS, DANE, TLS-RPT).
 DIAGNOSED = (
     "healthy",
     "dead_primary",
@@ -47,6 +48,7 @@ DIAGNOSED = (
     "null_mx",
     "nxdomain",
     "servfail",
+    "tls_policy",
 )
 
 

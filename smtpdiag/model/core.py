@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NewType
 
+from .dns import DnsOutcome, DnsQuery
+from .policy import DaneCheck, SenderImpact, TlsPolicy, TlsRptResult
+
 __all__ = [
     "SCHEMA_VERSION",
     "Action",
@@ -23,8 +26,6 @@ __all__ = [
     "CauseId",
     "CertInfo",
     "Diagnosis",
-    "DnsOutcome",
-    "DnsQuery",
     "Evidence",
     "Finding",
     "FindingPayload",
@@ -54,48 +55,10 @@ __all__ = [
 ]
 
 #: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
-SCHEMA_VERSION = "3.0"
+SCHEMA_VERSION = "3.1"
 
 
 # --------------------------------------------------------------------------- DNS
-
-
-class DnsOutcome(StrEnum):
-    """How one DNS query ended."""
-
-    OK = "ok"
-    NXDOMAIN = "nxdomain"  #: the name does not exist
-    NODATA = "nodata"  #: the name exists but has no record of this type
-    SERVFAIL = "servfail"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"  #: no nameserver answered within the lifetime
-    ERROR = "error"  #: anything else (malformed answer, no nameservers, ...)
-
-
-@dataclass(frozen=True, slots=True)
-class DnsQuery:
-    """One DNS question and how it was answered.
-
-    Attributes:
-        name: The queried name, absolute, without the trailing dot.
-        rdtype: Record type asked for ("MX", "A", "AAAA", "TLSA", ...).
-        outcome: How the query ended.
-        answers: Answer data as text (e.g. ``"10 mx1.example.org"``), empty unless ``ok``.
-        nameserver: ``ip`` or ``ip@port`` of the server that gave the final answer;
-            ``None`` when none answered.
-        duration_ms: Time from question to answer or give-up.
-        detail: A short sanitized explanation when not ``ok``; ``None`` otherwise.
-        cname: The canonical name when the answer came through a CNAME, else ``None``.
-    """
-
-    name: str
-    rdtype: str
-    outcome: DnsOutcome
-    answers: tuple[str, ...] = ()
-    nameserver: str | None = None
-    duration_ms: float = 0.0
-    detail: str | None = None
-    cname: str | None = None
 
 
 class MxTargetKind(StrEnum):
@@ -238,7 +201,8 @@ class SkipReason(StrEnum):
 
     DEADLINE = "deadline"  #: the overall deadline passed before its turn came
     ADDRESS_POLICY = "address-policy"  #: the address is not one the probe may connect to
-    FAMILY_FILTER = "family-filter"  #: excluded by -4/-6 or the source address's family
+    # No "family-filter": an address excluded by -4/-6 is not planned at all; the
+    # family-filtered finding names it (the user chose the family, nothing was skipped).
 
 
 class AddressClass(StrEnum):
@@ -369,6 +333,8 @@ class TlsInfo:
             (10); ``chain_length`` is the number it sent.
         hostname_match: The certificate names the MX host (RFC 6125 rules); ``None``
             when there was no certificate.
+        dane: The presented chain matched against the MX host's usable TLSA records
+            (RFC 7672); ``None`` when the host has none or policy lookups were off.
     """
 
     version: str | None = None
@@ -381,6 +347,7 @@ class TlsInfo:
     hostname_match: bool | None = None
     verify_reason: TlsReason | None = None
     chain_truncated: bool = False
+    dane: DaneCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,8 +474,17 @@ class RuleId(StrEnum):
     MX_LOOKUP_FAILED = "mx-lookup-failed"
     MX_DOWN = "mx-down"
     NOTHING_PROBED = "nothing-probed"
+    DANE_BOGUS = "dane-bogus"
+    DANE_MISMATCH = "dane-mismatch"
+    STARTTLS_REQUIRED = "starttls-required"
+    MTA_STS_CERT_INVALID = "mta-sts-cert-invalid"
+    MTA_STS_MX_NOT_COVERED = "mta-sts-mx-not-covered"
     TLS_CERT_UNVERIFIED = "tls-cert-unverified"
     STARTTLS_NOT_OFFERED = "starttls-not-offered"
+    MTA_STS_FETCH_FAILED = "mta-sts-fetch-failed"
+    MTA_STS_WEBPKI_INVALID = "mta-sts-webpki-invalid"
+    MTA_STS_INVALID = "mta-sts-invalid"
+    DANE_NOT_USABLE = "dane-not-usable"
     HEALTHY = "healthy"
     CERT_EXPIRING = "cert-expiring"
     ALT_PORTS_FAILING = "alt-ports-failing"
@@ -517,6 +493,7 @@ class RuleId(StrEnum):
     ROUTES_NOT_ATTEMPTED = "routes-not-attempted"
     OBSERVATION_CAPPED = "observation-capped"
     IMPLICIT_MX = "implicit-mx"
+    TLS_RPT_INVALID = "tls-rpt-invalid"
 
 
 #: A cause of the seed knowledge, ``"<code>/<slug>"`` (e.g. ``"5.4.2/port-blocked"``).
@@ -651,6 +628,10 @@ class FindingPayload:
         tls_reasons: Why TLS failed or did not verify, as values.
         address_classes: Classes of the MX addresses it is about (``mx-not-global``).
         skip_reasons: Why routes were not attempted (``routes-not-attempted``).
+        senders: For TLS and TLS-policy findings: what each kind of sender (opportunistic,
+            MTA-STS, DANE) does about it; empty for other findings.
+        tls_rpt_results: The RFC 8460 result types a TLS report of a sender that saw
+            this would carry (``certificate-expired``, ``sts-policy-fetch-error`` ...).
     """
 
     routes: tuple[str, ...] = ()
@@ -660,6 +641,8 @@ class FindingPayload:
     tls_reasons: tuple[TlsReason, ...] = ()
     address_classes: tuple[AddressClass, ...] = ()
     skip_reasons: tuple[SkipReason, ...] = ()
+    senders: tuple[SenderImpact, ...] = ()
+    tls_rpt_results: tuple[TlsRptResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,6 +716,8 @@ class ProbeReport:
         duration_ms: Wall time of the whole probe.
         ports: Ports that were probed.
         families: Address families that were probed.
+        policy: The domain's TLS policy (MTA-STS, DANE, TLS-RPT) as the policy stage
+            saw it; ``None`` when policy lookups were off.
         diagnosis: Added by the diagnose stage; ``None`` if not diagnosed.
         schema_version: The JSON schema version.
         tool_version: smtpdiag's version.
@@ -745,6 +730,7 @@ class ProbeReport:
     duration_ms: float
     ports: tuple[int, ...]
     families: tuple[AddressFamily, ...]
+    policy: TlsPolicy | None = None
     diagnosis: Diagnosis | None = None
     schema_version: str = SCHEMA_VERSION
     tool_version: str = ""

@@ -1,0 +1,147 @@
+"""The words of the "TLS policy" section every renderer lays out: MTA-STS, DANE per MX
+host, TLS-RPT, and the compact "who fails" of a finding."""
+
+from __future__ import annotations
+
+from ..model import (
+    DaneState,
+    Finding,
+    ProbeReport,
+    SenderKind,
+    SenderOutcome,
+    StsStatus,
+    TlsPolicy,
+    TlsRptStatus,
+)
+from ..textsafe import clean
+from .units import plural
+
+__all__ = ["looked_up", "policy_rows", "senders_line"]
+
+_STATUS_WORDS = {
+    StsStatus.NOT_PUBLISHED: "not published (no _mta-sts TXT record)",
+    StsStatus.DNS_ERROR: "TXT lookup failed",
+    StsStatus.RECORD_INVALID: "TXT record invalid (senders assume no policy)",
+    StsStatus.FETCH_ERROR: "policy fetch failed (sts-policy-fetch-error)",
+    StsStatus.WEBPKI_INVALID: "policy host certificate invalid (sts-webpki-invalid)",
+    StsStatus.POLICY_INVALID: "policy invalid (sts-policy-invalid)",
+    StsStatus.VALID: "valid",
+    StsStatus.NOT_CHECKED: "not checked",
+}
+
+_DANE_WORDS = {
+    DaneState.NONE: "no TLSA records",
+    DaneState.NOT_USABLE: "TLSA present but not usable",
+    DaneState.USABLE: "usable",
+    DaneState.BOGUS: "DNSSEC bogus (dnssec-invalid)",
+    DaneState.UNKNOWN: "no answer",
+}
+
+_SENDER_WORDS = {
+    SenderKind.OPPORTUNISTIC: "opportunistic",
+    SenderKind.MTA_STS: "MTA-STS",
+    SenderKind.DANE: "DANE",
+}
+
+_OUTCOME_WORDS = {
+    SenderOutcome.DELIVER: "deliver",
+    SenderOutcome.REPORT: "deliver and report",
+    SenderOutcome.DEFER: "defer",
+    SenderOutcome.NOT_APPLICABLE: "not concerned",
+    SenderOutcome.UNKNOWN: "unknown",
+}
+
+
+def senders_line(finding: Finding) -> str | None:
+    """``opportunistic: deliver; MTA-STS (enforce): defer; DANE: not concerned``, plus the
+    RFC 8460 result types; ``None`` for a finding without sender impact."""
+    payload = finding.payload
+    if not payload.senders:
+        return None
+    parts = []
+    for s in payload.senders:
+        name = _SENDER_WORDS[s.sender]
+        if s.mode is not None:
+            name += f" ({s.mode.value})"
+        parts.append(f"{name}: {_OUTCOME_WORDS[s.outcome]}")
+    text = "; ".join(parts)
+    if payload.tls_rpt_results:
+        text += "; TLS report: " + ", ".join(r.value for r in payload.tls_rpt_results)
+    return text
+
+
+def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
+    sts = p.mta_sts
+    head = _STATUS_WORDS[sts.status]
+    if sts.status is StsStatus.VALID and sts.policy is not None:
+        mode = sts.policy.mode.value if sts.policy.mode else "?"
+        head = f"valid, mode {mode}"
+        if sts.policy.max_age is not None:
+            head += f", max_age {sts.policy.max_age} s"
+    if sts.record is not None and sts.record.id:
+        head += f"; id {clean(sts.record.id, 40)}"
+    rows = [("MTA-STS", head)]
+    fetch = sts.fetch
+    if fetch is not None:
+        bits = [clean(fetch.url, 120)]
+        if fetch.status is not None:
+            bits.append(f"HTTP {fetch.status}")
+        if fetch.error is not None:
+            bits.append(f"error {fetch.error.value}")
+        if fetch.detail:
+            bits.append(clean(fetch.detail, 120))
+        rows.append(("", "fetch: " + ", ".join(bits)))
+    if sts.policy is not None and sts.policy.mx:
+        rows.append(("", "mx patterns: " + ", ".join(clean(m, 80) for m in sts.policy.mx[:8])))
+    if sts.policy is not None and sts.policy.problems:
+        rows.append(("", "problems: " + ", ".join(x.value for x in sts.policy.problems)))
+    if sts.record is not None and sts.record.problems:
+        rows.append(("", "record problems: " + ", ".join(x.value for x in sts.record.problems)))
+    for m in sts.matches[:8]:
+        covered = f"covered by {clean(m.pattern, 80)}" if m.pattern else "NOT covered"
+        rows.append(("", f"{clean(m.mx, 80)}: {covered}"))
+    return rows
+
+
+def _dane_rows(report: ProbeReport, p: TlsPolicy) -> list[tuple[str, str]]:
+    rows = [("DANE", f"MX records DNSSEC {p.mx_dnssec.value}")]
+    checks: dict[str, list[str]] = {}
+    for r in report.routes:
+        if r.tls is not None and r.tls.dane is not None:
+            word = "matched" if r.tls.dane.matched else "NO MATCH"
+            checks.setdefault(r.route.mx.lower(), []).append(f"{r.route.address} {word}")
+    for t in p.dane[:8]:
+        text = f"{clean(t.mx, 80)}: {_DANE_WORDS[t.state]}"
+        if t.records:
+            recs = ", ".join(f"{r.usage} {r.selector} {r.matching_type}" for r in t.records[:4])
+            text += f" ({plural(len(t.records), 'record')}: {recs}; DNSSEC {t.dnssec.value})"
+        if t.mx.lower() in checks:
+            text += "; chain " + ", ".join(checks[t.mx.lower()][:4])
+        rows.append(("", text))
+    return rows
+
+
+def looked_up(report: ProbeReport) -> bool:
+    """The policy stage looked something up (not off, not a domain without mail servers)."""
+    p = report.policy
+    return p is not None and not (
+        p.mta_sts.status is StsStatus.NOT_CHECKED
+        and not p.dane
+        and p.tls_rpt.status is TlsRptStatus.NOT_CHECKED
+    )
+
+
+def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
+    """The TLS policy as (label, text) rows; empty when nothing was looked up."""
+    p = report.policy
+    if p is None or not looked_up(report):
+        return []
+    rows = _sts_rows(p) + _dane_rows(report, p)
+    rpt = p.tls_rpt
+    text = rpt.status.value
+    if rpt.rua:
+        text += ": " + ", ".join(clean(u, 120) for u in rpt.rua[:4])
+    if rpt.problems:
+        text += " (" + ", ".join(x.value for x in rpt.problems) + ")"
+    rows.append(("TLS-RPT", text))
+    return rows

@@ -1,0 +1,447 @@
+"""DANE for SMTP (RFC 7672): TLSA records, their DNSSEC status, and the chain check.
+
+Trust assumption, stated the way Postfix states it for ``smtp_dns_support_level =
+dane``: smtpdiag does not validate signatures itself. The DNSSEC status of an answer
+is the verdict of the configured resolver, read from the AD bit of its response (and
+a SERVFAIL read as a validation failure). That verdict is only worth something when
+the resolver validates, is trusted, and the path to it cannot be tampered with (a
+resolver on the same host or network). A resolver that does not validate never sets
+AD, so every TLSA record then reads as "not usable", never as a pass.
+
+Everything read from the network is hostile: at most :data:`MAX_TLSA_RECORDS` records
+per name, at most :data:`MAX_TLSA_DATA` bytes of data per record, at most
+:data:`MAX_TLSA_HOSTS` hosts, :data:`MAX_CONCURRENT_QUERIES` questions at a time, all
+within the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+import dns.rdata
+import dns.rdtypes.ANY.TLSA
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.verification import Store
+
+from ..config import ProbeConfig
+from ..errors import ProbeError
+from ..model import (
+    DaneCheck,
+    DaneState,
+    DnsOutcome,
+    DnsQuery,
+    DnssecStatus,
+    TlsaLookup,
+    TlsaRecord,
+    TlsRptResult,
+)
+from ..probe.certs import MAX_CHAIN, hostname_matches, verify_chain
+from ..resolve.names import is_ip_literal
+from ..resolve.resolver import RawAnswer, build_resolver, query_raw
+from ..textsafe import clean
+
+__all__ = [
+    "MAX_CONCURRENT_QUERIES",
+    "MAX_TLSA_DATA",
+    "MAX_TLSA_HOSTS",
+    "MAX_TLSA_RECORDS",
+    "check_chain",
+    "dnssec_status",
+    "lookup_dnssec_mx",
+    "lookup_tlsa",
+    "parse_tlsa",
+    "tlsa_name",
+    "tlsa_state",
+]
+
+#: TLSA records kept per name (a real RRset has one to four; a hostile zone thousands).
+MAX_TLSA_RECORDS = 16
+#: Longest record data kept, in bytes: a full certificate (``3 0 0``) fits; a longer
+#: record is kept cut and is not usable.
+MAX_TLSA_DATA = 4096
+#: MX hosts whose TLSA records are looked up (as many as the resolve stage keeps).
+MAX_TLSA_HOSTS = 20
+#: Questions in flight at once for one domain.
+MAX_CONCURRENT_QUERIES = 8
+
+# RFC 7672 3.1.3: PKIX-TA(0) and PKIX-EE(1) are not usable for SMTP; only DANE-TA(2)
+# and DANE-EE(3). RFC 6698 2.1.2/2.1.3: selectors Cert(0)/SPKI(1); matching types
+# Full(0), SHA2-256(1), SHA2-512(2).
+_USAGES = frozenset({2, 3})
+_SELECTORS = frozenset({0, 1})
+_DIGEST_SIZES = {1: 32, 2: 64}  # full (0) has any length
+_MATCHING = frozenset({0, *_DIGEST_SIZES})
+_DANE_TA, _DANE_EE = 2, 3
+
+# Outcomes after which the resolver did answer: the AD bit means something.
+_ANSWERED = frozenset({DnsOutcome.OK, DnsOutcome.NODATA, DnsOutcome.NXDOMAIN})
+_NEGATIVE = frozenset({DnsOutcome.NODATA, DnsOutcome.NXDOMAIN})
+
+
+def tlsa_name(host: str, port: int) -> str:
+    """The TLSA owner name of a service (RFC 6698 3, RFC 7672 2.2.3): ``_25._tcp.mx``."""
+    return f"_{port}._tcp.{host.rstrip('.').lower()}"
+
+
+def dnssec_status(raw: RawAnswer) -> DnssecStatus:
+    """The validating resolver's verdict on one answer.
+
+    An answer or a denial (NODATA, NXDOMAIN) with AD set is ``secure``, without AD
+    ``insecure``; a SERVFAIL is ``bogus`` (a validating resolver answers SERVFAIL for
+    data that fails validation; a broken zone looks the same, and a DANE sender
+    treats both alike: RFC 7672 2.1.1); no answer is ``unknown``.
+    """
+    outcome = raw.query.outcome
+    if outcome in _ANSWERED:
+        return DnssecStatus.SECURE if raw.authenticated else DnssecStatus.INSECURE
+    if outcome is DnsOutcome.SERVFAIL:
+        return DnssecStatus.BOGUS
+    return DnssecStatus.UNKNOWN
+
+
+def parse_tlsa(records: Sequence[dns.rdata.Rdata]) -> tuple[TlsaRecord, ...]:
+    """TLSA rdata as :class:`TlsaRecord`, at most :data:`MAX_TLSA_RECORDS` of them.
+
+    A record is usable (RFC 7672 3.1) with usage DANE-TA(2) or DANE-EE(3), selector 0
+    or 1, matching type 0, 1 or 2, a digest of the length its matching type has (a
+    SHA2-256 digest of 31 bytes can never match: OpenSSL's DANE code refuses it, and
+    so Postfix ignores it), and data within :data:`MAX_TLSA_DATA`.
+    """
+    parsed: list[TlsaRecord] = []
+    for rd in records:
+        if len(parsed) >= MAX_TLSA_RECORDS:
+            break
+        if not isinstance(rd, dns.rdtypes.ANY.TLSA.TLSA):
+            continue
+        data = bytes(rd.cert)
+        cut = len(data) > MAX_TLSA_DATA
+        usable = (
+            rd.usage in _USAGES
+            and rd.selector in _SELECTORS
+            and rd.mtype in _MATCHING
+            and len(data) > 0
+            and not cut
+            and len(data) == _DIGEST_SIZES.get(rd.mtype, len(data))
+        )
+        parsed.append(
+            TlsaRecord(
+                usage=int(rd.usage),
+                selector=int(rd.selector),
+                matching_type=int(rd.mtype),
+                data=data[:MAX_TLSA_DATA].hex(),
+                usable=usable,
+            )
+        )
+    return tuple(parsed)
+
+
+def _combined(statuses: Sequence[DnssecStatus]) -> DnssecStatus:
+    """One status for a host's A and AAAA answers: the weakest of them."""
+    for worst in (DnssecStatus.BOGUS, DnssecStatus.INSECURE, DnssecStatus.UNKNOWN):
+        if worst in statuses:
+            return worst
+    return DnssecStatus.SECURE if statuses else DnssecStatus.UNKNOWN
+
+
+def tlsa_state(
+    query: DnsQuery,
+    dnssec: DnssecStatus,
+    records: Sequence[TlsaRecord],
+    address_dnssec: DnssecStatus = DnssecStatus.SECURE,
+) -> DaneState:
+    """What a DANE-enforcing sender makes of one MX host's TLSA lookup (RFC 7672 2.2).
+
+    - The TLSA lookup failed validation (SERVFAIL): ``bogus`` (2.2.2: the sender
+      treats the host as unreachable and defers: dnssec-invalid).
+    - No answer: ``unknown``.
+    - No TLSA records (NXDOMAIN, NODATA; signed or not): ``none``.
+    - Records in an insecure (unsigned or unvalidated) answer: ``not-usable``; such
+      records are never a pass (2.2: "insecure" TLSA records are ignored).
+    - Records, but the host's own address records failed validation: ``bogus``;
+      are insecure: ``not-usable`` (2.2.2: TLSA records are only used when the
+      address records are secure; the MX RRset itself may be insecure, 2.2.1).
+    - Records, but none usable (usages 0/1 only, 3.1.3; unknown selector or
+      matching type): ``not-usable``. Unlike insecure records, these still oblige a
+      DANE sender to use TLS, without authentication (2.2); tell them apart by
+      ``dnssec`` (``secure`` here).
+    - Otherwise ``usable``.
+    """
+    if dnssec is DnssecStatus.BOGUS:
+        return DaneState.BOGUS
+    if dnssec is DnssecStatus.UNKNOWN or query.outcome not in _ANSWERED:
+        return DaneState.UNKNOWN
+    if query.outcome in _NEGATIVE or not records:
+        return DaneState.NONE
+    if dnssec is not DnssecStatus.SECURE:
+        return DaneState.NOT_USABLE
+    if address_dnssec is DnssecStatus.BOGUS:
+        return DaneState.BOGUS
+    if address_dnssec is DnssecStatus.INSECURE:
+        return DaneState.NOT_USABLE
+    if not any(record.usable for record in records):
+        return DaneState.NOT_USABLE
+    return DaneState.USABLE
+
+
+# ------------------------------------------------------------------- lookups
+
+
+def _lifetime(config: ProbeConfig, deadline: float) -> float:
+    return min(config.timeouts.dns, deadline - asyncio.get_running_loop().time())
+
+
+async def lookup_dnssec_mx(domain: str, config: ProbeConfig, *, deadline: float) -> DnssecStatus:
+    """The DNSSEC status of ``domain``'s MX RRset (RFC 7672 2.2.1), by ``deadline``.
+
+    Never raises on DNS outcomes. An insecure MX RRset does not stop DANE (the sender
+    may still use the MX hosts' TLSA records, 2.2.1), but only the MX host names are
+    then reference identifiers for a DANE-TA certificate (3.2.2).
+    """
+    try:
+        resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
+    except ProbeError:
+        return DnssecStatus.UNKNOWN
+    raw = await query_raw(resolver, domain, "MX", lifetime=_lifetime(config, deadline))
+    return dnssec_status(raw)
+
+
+def _host(text: str) -> str:
+    return clean(text, 260).rstrip(".").lower()
+
+
+async def lookup_tlsa(
+    hosts: Sequence[str], port: int, config: ProbeConfig, *, deadline: float
+) -> tuple[TlsaLookup, ...]:
+    """``_<port>._tcp.<host>`` TLSA for each MX host, with the DNSSEC verdicts.
+
+    Each host's TLSA, A and AAAA are asked concurrently (at most
+    :data:`MAX_CONCURRENT_QUERIES` questions at a time over all hosts); the address
+    answers give :attr:`TlsaLookup.address_dnssec`. Hosts are taken in order, without
+    repeats and IP literals (they have no TLSA name), at most :data:`MAX_TLSA_HOSTS`.
+    Returns by ``deadline`` (a question that would start after it reports a timeout);
+    never raises on DNS outcomes.
+    """
+    wanted: list[str] = []
+    for host in hosts:
+        name = _host(host)
+        if name and name not in wanted and not is_ip_literal(name):
+            wanted.append(name)
+    wanted = wanted[:MAX_TLSA_HOSTS]
+    if not wanted:
+        return ()
+    try:
+        resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
+    except ProbeError as exc:
+        detail = clean(str(exc))
+        return tuple(
+            _lookup(
+                host,
+                port,
+                RawAnswer(DnsQuery(tlsa_name(host, port), "TLSA", DnsOutcome.ERROR, detail=detail)),
+                (),
+            )
+            for host in wanted
+        )
+    limit = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
+
+    async def ask(name: str, rdtype: str) -> RawAnswer:
+        async with limit:
+            return await query_raw(resolver, name, rdtype, lifetime=_lifetime(config, deadline))
+
+    async def one(host: str) -> TlsaLookup:
+        async with asyncio.TaskGroup() as group:
+            tlsa = group.create_task(ask(tlsa_name(host, port), "TLSA"))
+            addresses = [group.create_task(ask(host, rdtype)) for rdtype in ("A", "AAAA")]
+        found, answers = tlsa.result(), [task.result() for task in addresses]
+        expanded = _expanded(host, answers)
+        if expanded is not None:
+            # RFC 7672 2.2.2: a host name that is a secure alias has its TLSA records
+            # at the expanded name first; the original name is the fallback.
+            there = await ask(tlsa_name(expanded, port), "TLSA")
+            if there.query.outcome in (DnsOutcome.OK, DnsOutcome.SERVFAIL):
+                found = there
+        return _lookup(host, port, found, answers)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(host)) for host in wanted]
+    return tuple(task.result() for task in tasks)
+
+
+def _expanded(host: str, addresses: Sequence[RawAnswer]) -> str | None:
+    """The host's CNAME-expanded name when its address answers are secure and came
+    through an alias, else ``None``."""
+    if _combined([dnssec_status(answer) for answer in addresses]) is not DnssecStatus.SECURE:
+        return None
+    for answer in addresses:
+        cname = answer.query.cname
+        if answer.query.outcome is DnsOutcome.OK and cname and _host(cname) != host:
+            return _host(cname)
+    return None
+
+
+def _lookup(host: str, port: int, raw: RawAnswer, addresses: Sequence[RawAnswer]) -> TlsaLookup:
+    dnssec = dnssec_status(raw)
+    records = parse_tlsa(raw.records) if raw.query.outcome is DnsOutcome.OK else ()
+    address_dnssec = _combined([dnssec_status(answer) for answer in addresses])
+    return TlsaLookup(
+        mx=host,
+        port=port,
+        query=raw.query,
+        dnssec=dnssec,
+        state=tlsa_state(raw.query, dnssec, records, address_dnssec),
+        records=records,
+        address_dnssec=address_dnssec,
+    )
+
+
+# --------------------------------------------------------------- chain check
+
+
+def _selected(cert: x509.Certificate, der: bytes, selector: int) -> bytes | None:
+    """The bytes a selector picks (RFC 6698 2.1.2): the whole certificate or its SPKI."""
+    if selector == 0:
+        return der
+    try:
+        return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError):  # a key type cryptography cannot load
+        return None
+
+
+def _matches(record: TlsaRecord, selected: bytes) -> bool:
+    """RFC 6698 2.1.3: the selected bytes, in full or digested, equal the record data."""
+    if record.matching_type == 0:
+        digest = selected
+    elif record.matching_type == 1:
+        digest = hashlib.sha256(selected).digest()
+    else:
+        digest = hashlib.sha512(selected).digest()
+    return digest.hex() == record.data
+
+
+def _outside_validity(certs: Sequence[x509.Certificate], now: datetime) -> bool:
+    for cert in certs:
+        try:
+            if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _reference_ids(lookup: TlsaLookup, mx: str) -> tuple[str, ...]:
+    """RFC 7672 3.2.2: the MX host name and the TLSA base domain: the host name the
+    TLSA records were asked under (the CNAME-expanded MX host name when they were
+    found there, 2.2.2). A CNAME at the TLSA owner name itself only redirects the
+    lookup; its target is no reference identifier (RFC 7671 7)."""
+    base = _host(lookup.query.name).removeprefix(f"_{lookup.port}._tcp.")
+    names = [_host(mx), lookup.mx, base]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _ta_verdict(
+    certs: Sequence[x509.Certificate],
+    anchor: x509.Certificate,
+    anchor_index: int | None,
+    names: Sequence[str],
+    now: datetime,
+) -> TlsRptResult | None:
+    """DANE-TA (RFC 7672 3.1.2, 3.2): the chain from the leaf up to the trust anchor
+    verifies (signatures, validity) and the leaf names the MX host; ``None`` when it
+    does, else the RFC 8460 result type of the failure."""
+    if anchor_index != 0:
+        path = list(certs[:anchor_index]) if anchor_index is not None else list(certs)
+        try:
+            error = verify_chain([*path, anchor], Store([anchor]), now)
+        except Exception:  # a certificate the verifier chokes on: a fact, not a crash
+            error = "verification failed"
+        if error is not None:
+            if _outside_validity([*path, anchor], now):
+                return TlsRptResult.CERTIFICATE_EXPIRED
+            return TlsRptResult.VALIDATION_FAILURE
+    try:
+        named = any(hostname_matches(certs[0], name) for name in names)
+    except Exception:
+        named = False
+    return None if named else TlsRptResult.CERTIFICATE_HOST_MISMATCH
+
+
+def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: datetime) -> DaneCheck:
+    """Match the chain a server presented (DER, leaf first) against ``lookup``'s
+    usable TLSA records, as a DANE-enforcing sender does (RFC 7672 3).
+
+    - DANE-EE(3) matches the leaf; nothing else is checked: no names, no dates
+      (3.1.1).
+    - DANE-TA(2) matches a certificate of the chain, which then acts as the trust
+      anchor: the chain from the leaf up to it must verify at ``now`` and the leaf
+      must name the MX host or the TLSA base domain (3.1.2, 3.2.2). A ``2 0 0`` record
+      carries the anchor itself, which then need not be in the chain (RFC 7671 5.2.2).
+
+    The first record that matches wins. Without one, ``failure`` names what a TLS
+    report would: ``certificate-expired``, ``validation-failure`` or
+    ``certificate-host-mismatch`` when a DANE-TA record matched but its chain or name
+    failed, ``tlsa-invalid`` when no record matched, ``validation-failure`` when the
+    server sent no readable certificate. Never raises.
+    """
+    certs: list[x509.Certificate] = []
+    ders: list[bytes] = []
+    for der in chain[:MAX_CHAIN]:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            break
+        ders.append(der)
+    if not certs:
+        return DaneCheck(matched=False, failure=TlsRptResult.VALIDATION_FAILURE)
+    names = _reference_ids(lookup, mx)
+    sent = {der.hex() for der in ders}  # a "2 0 0" anchor the server sent is judged in place
+    selected: dict[tuple[int, int], bytes | None] = {}
+
+    def pick(index: int, selector: int) -> bytes | None:
+        key = (index, selector)
+        if key not in selected:
+            selected[key] = _selected(certs[index], ders[index], selector)
+        return selected[key]
+
+    failure: TlsRptResult | None = None
+    # One verdict per anchor position: hostile records matching the same certificate
+    # many times cost one path verification, not one each.
+    judged: dict[int, TlsRptResult | None] = {}
+    for r_index, record in enumerate(lookup.records):
+        if not record.usable:
+            continue
+        if record.usage == _DANE_EE:
+            data = pick(0, record.selector)
+            if data is not None and _matches(record, data):
+                return DaneCheck(matched=True, usage=_DANE_EE, record_index=r_index, chain_index=0)
+            continue
+        for c_index in range(len(certs)):
+            data = pick(c_index, record.selector)
+            if data is None or not _matches(record, data):
+                continue
+            if c_index not in judged:
+                judged[c_index] = _ta_verdict(certs, certs[c_index], c_index, names, now)
+            verdict = judged[c_index]
+            if verdict is None:
+                return DaneCheck(
+                    matched=True, usage=_DANE_TA, record_index=r_index, chain_index=c_index
+                )
+            failure = failure or verdict
+        if record.selector == 0 and record.matching_type == 0 and record.data not in sent:
+            anchor = _certificate(record.data)
+            if anchor is not None:
+                verdict = _ta_verdict(certs, anchor, None, names, now)
+                if verdict is None:
+                    return DaneCheck(matched=True, usage=_DANE_TA, record_index=r_index)
+                failure = failure or verdict
+    return DaneCheck(matched=False, failure=failure or TlsRptResult.TLSA_INVALID)
+
+
+def _certificate(data: str) -> x509.Certificate | None:
+    try:
+        return x509.load_der_x509_certificate(bytes.fromhex(data))
+    except ValueError:
+        return None

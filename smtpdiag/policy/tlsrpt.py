@@ -1,0 +1,138 @@
+"""TLS-RPT (RFC 8460): the ``_smtp._tls.<domain>`` TXT record.
+
+RFC 8460 3: a record starts with ``v=TLSRPTv1``; fields are ``key=value`` separated by
+``;`` (whitespace around the separator allowed, a trailing one too); ``rua=`` is
+required and holds one or more URIs separated by ``,``, each ``mailto:`` or ``https:``.
+Other ``key=value`` fields are extensions and ignored. TXT records that do not start
+with ``v=TLSRPTv1`` are not TLS-RPT records; with more than one TLS-RPT record, senders
+assume the domain publishes none, so that is a problem too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from ..config import ProbeConfig
+from ..model import DnsOutcome, TlsRpt, TlsRptProblem, TlsRptStatus
+from ..textsafe import clean
+
+__all__ = ["MAX_RUA", "MAX_RECORD_TEXT", "lookup_tls_rpt", "parse_tls_rpt", "record_texts"]
+
+#: At most this many rua URIs are kept (a record is one DNS answer; 16 is plenty).
+MAX_RUA = 16
+#: Longest record text kept (display and parsing): TXT answers fit in 64 KiB, but a
+#: record longer than this is no TLS-RPT record anyone wrote on purpose.
+MAX_RECORD_TEXT = 2048
+#: Longest URI kept.
+_MAX_URI = 512
+
+_VERSION_RE = re.compile(r"v=TLSRPTv1(?:\s*;|\s*$)")
+# RFC 8460 3: tlsrpt-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+# tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): printable, no ";" or "=".
+_VALUE_RE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
+# A mailto: URI's address, loosely (RFC 6068): local@domain, no spaces.
+_MAILTO_RE = re.compile(r"[^@\s,;]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def record_texts(strings: Sequence[Sequence[bytes]]) -> tuple[str, ...]:
+    """Each TXT record's character-strings joined (RFC 8460 3, as RFC 7208 3.3), as
+    text: undecodable bytes become U+FFFD, so they fail the printable-ASCII check."""
+    out = []
+    for parts in strings:
+        data = b"".join(parts)[: MAX_RECORD_TEXT * 2]
+        out.append(data.decode("utf-8", "replace"))
+    return tuple(out)
+
+
+def _uri_ok(uri: str) -> bool:
+    if len(uri) > _MAX_URI:
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    if scheme == "mailto":
+        return _MAILTO_RE.fullmatch(parts.path) is not None
+    if scheme == "https":
+        return bool(parts.hostname) and " " not in uri
+    return False
+
+
+def parse_tls_rpt(texts: Sequence[str]) -> TlsRpt:
+    """Judge the TXT strings of ``_smtp._tls.<domain>`` (one string per record).
+
+    Returns a :class:`TlsRpt` without ``query``: ``not-published`` when no string is a
+    TLS-RPT record, ``invalid`` with every problem named, else ``valid`` with the rua
+    URIs (at most :data:`MAX_RUA`).
+    """
+    records = [t for t in texts if _VERSION_RE.match(t)]
+    if not records:
+        return TlsRpt(TlsRptStatus.NOT_PUBLISHED)
+    problems: list[TlsRptProblem] = []
+    if len(records) > 1:
+        problems.append(TlsRptProblem.MULTIPLE)
+    text = records[0]
+    shown = clean(text, MAX_RECORD_TEXT)
+    if len(text) > MAX_RECORD_TEXT or any(not 0x20 <= ord(c) <= 0x7E and c != "\t" for c in text):
+        problems.append(TlsRptProblem.NOT_TEXT)
+    rua: list[str] = []
+    seen_rua = False
+    fields = [f.strip(" \t") for f in text[:MAX_RECORD_TEXT].split(";")]
+    if fields and fields[-1] == "":
+        fields.pop()  # a trailing separator is allowed
+    for field in fields[1:]:
+        key, sep, value = field.partition("=")
+        key, value = key.strip(" \t"), value.strip(" \t")
+        if not sep or not _KEY_RE.fullmatch(key) or not value:
+            problems.append(TlsRptProblem.SYNTAX)
+            continue
+        if key != "rua":
+            if not _VALUE_RE.fullmatch(value):
+                problems.append(TlsRptProblem.SYNTAX)
+            continue  # an extension: ignored (RFC 8460 3)
+        if seen_rua:
+            problems.append(TlsRptProblem.DUPLICATE_RUA)
+            continue
+        seen_rua = True
+        for uri in (u.strip(" \t") for u in value.split(",")):
+            if not _uri_ok(uri):
+                problems.append(TlsRptProblem.BAD_URI)
+            elif len(rua) < MAX_RUA:
+                rua.append(clean(uri, _MAX_URI))
+    if not seen_rua:
+        problems.append(TlsRptProblem.NO_RUA)
+    unique = tuple(dict.fromkeys(problems))
+    return TlsRpt(
+        status=TlsRptStatus.INVALID if unique else TlsRptStatus.VALID,
+        text=shown,
+        rua=tuple(rua),
+        problems=unique,
+    )
+
+
+_NOT_PUBLISHED = (DnsOutcome.NXDOMAIN, DnsOutcome.NODATA)
+
+
+async def lookup_tls_rpt(domain: str, config: ProbeConfig, *, deadline: float) -> TlsRpt:
+    """Look up and judge ``_smtp._tls.<domain>`` with the configured resolver; ends by
+    ``deadline`` (a ``loop.time()`` value) and never raises on a DNS outcome."""
+    # Imported here: the resolve stage is the only importer of dnspython.
+    from ..resolve.resolver import build_resolver, query_raw
+
+    loop = asyncio.get_running_loop()
+    resolver = build_resolver(config.resolver, config.timeouts.dns)
+    lifetime = min(config.timeouts.dns, deadline - loop.time())
+    raw = await query_raw(resolver, f"_smtp._tls.{domain}", "TXT", lifetime=lifetime)
+    q = raw.query
+    if q.outcome in _NOT_PUBLISHED:
+        return TlsRpt(TlsRptStatus.NOT_PUBLISHED, query=q)
+    if q.outcome is not DnsOutcome.OK:
+        return TlsRpt(TlsRptStatus.DNS_ERROR, query=q)
+    strings = [tuple(getattr(rd, "strings", ())) for rd in raw.records]
+    parsed = parse_tls_rpt(record_texts(strings))
+    return TlsRpt(parsed.status, q, parsed.text, parsed.rua, parsed.problems)
