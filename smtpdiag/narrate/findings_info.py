@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..diagnose.facts import Facts, RouteState, RouteView
 from ..diagnose.predicates import Match
 from ..model import (
@@ -43,50 +45,70 @@ __all__ = [
 ]
 
 
-def cert_unverified(f: Facts, m: Match) -> Draft:
-    views = list(m.views)
-    ev = []
-    reasons = []
+def _unverified_why(v: RouteView) -> list[str]:
+    """What a verifying sender objects to on one route (a wrong name is said once)."""
+    t = v.result.tls
+    assert t is not None
+    wrong_name = t.verify_reason is TlsReason.CERT_WRONG_NAME
+    why = []
+    if not t.verified and not wrong_name:
+        why.append(f"verification failed: {verify_text(t, v.result.route.mx)}")
+    if t.hostname_match is False or wrong_name:
+        why.append(f"the certificate does not name {v.result.route.mx}")
+    return why
+
+
+def _cert_notes(views: Sequence[RouteView]) -> list[Evidence]:
+    """One note per distinct certificate the routes presented, in first-seen order."""
     certs: dict[str, str] = {}
     for v in views:
-        t = v.result.tls
-        assert t is not None
-        why = []
-        if not t.verified and t.verify_reason is not TlsReason.CERT_WRONG_NAME:
-            why.append(f"verification failed: {verify_text(t, v.result.route.mx)}")
-        if t.hostname_match is False or t.verify_reason is TlsReason.CERT_WRONG_NAME:
-            why.append(f"the certificate does not name {v.result.route.mx}")
-        reasons.extend(why)
-        ev.append(evidence(v, "; ".join(why)))
-        if t.certificate is not None:
-            certs.setdefault(t.certificate.sha256, cert_facts(t.certificate) or "")
-    ev.extend(Evidence(note=text) for text in certs.values())
-    # Without policy lookups nothing is known about who enforces: the general words.
-    who = (
-        " ".join(x for x in (who_fails(m.senders), results_text(m.results)) if x)
-        if m.senders
-        else ""
+        cert = v.result.tls.certificate if v.result.tls else None
+        if cert is not None:
+            certs.setdefault(cert.sha256, cert_facts(cert) or "")
+    return [Evidence(note=text) for text in certs.values()]
+
+
+def _who(m: Match, *, plaintext: bool = False) -> str:
+    # Without policy lookups nothing is known about who enforces: the caller's general words.
+    if not m.senders:
+        return ""
+    parts = (who_fails(m.senders, plaintext=plaintext), results_text(m.results))
+    return " ".join(x for x in parts if x)
+
+
+def _unverified_steps(f: Facts, views: Sequence[RouteView]) -> dict[str, str]:
+    done = {
+        "test-connection": join(describe(v) for v in views),
+        "check-tls": tls_step(views) or "",
+    }
+    alt = alt_ports_step(f, views)
+    if alt is not None:
+        done["alternative-ports"] = alt
+    return done
+
+
+def _tls_reasons(views: Sequence[RouteView]) -> tuple[TlsReason, ...]:
+    return tuple(
+        dict.fromkeys(
+            v.result.tls.verify_reason for v in views if v.result.tls and v.result.tls.verify_reason
+        )
     )
+
+
+def cert_unverified(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    whys = [_unverified_why(v) for v in views]
+    reasons = sorted({reason for why in whys for reason in why})
+    ev = [evidence(v, "; ".join(why)) for v, why in zip(views, whys, strict=True)]
     return draft(
-        f"TLS works on {routes_brief(views)}, but {'; '.join(sorted(set(reasons)))}. "
+        f"TLS works on {routes_brief(views)}, but {'; '.join(reasons)}. "
         + (
-            who
+            _who(m)
             or "Opportunistic senders deliver anyway (RFC 7435); senders that verify "
             "(MTA-STS RFC 8461, DANE RFC 7672) fail with a TLS configuration mismatch (5.4.2)."
         ),
-        ev,
-        steps=make_steps(
-            "5.4.2",
-            {
-                "test-connection": join(describe(v) for v in views),
-                "check-tls": tls_step(views) or "",
-                **(
-                    {"alternative-ports": alt}
-                    if (alt := alt_ports_step(f, views)) is not None
-                    else {}
-                ),
-            },
-        ),
+        [*ev, *_cert_notes(views)],
+        steps=make_steps("5.4.2", _unverified_steps(f, views)),
         action=Action(
             ActionKind.FIX,
             "The recipient's administrators should install a certificate that verifies "
@@ -94,24 +116,14 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
         ),
         payload=FindingPayload(
             routes=tuple(v.label for v in views),
-            tls_reasons=tuple(
-                dict.fromkeys(
-                    v.result.tls.verify_reason
-                    for v in views
-                    if v.result.tls and v.result.tls.verify_reason
-                )
-            ),
+            tls_reasons=_tls_reasons(views),
         ),
     )
 
 
 def starttls_missing(f: Facts, m: Match) -> Draft:
     views = list(m.views)
-    who = (
-        " ".join(x for x in (who_fails(m.senders, plaintext=True), results_text(m.results)) if x)
-        if m.senders
-        else ""
-    )
+    who = _who(m, plaintext=True)
     return draft(
         f"{routes_brief(views)} {'does' if len(views) == 1 else 'do'} not offer STARTTLS "
         "(RFC 3207): mail to it travels unencrypted"

@@ -47,8 +47,12 @@ _NAMES = {
 }
 
 
-def sender_text(impact: SenderImpact, *, plaintext: bool = False) -> str:
-    """One clause: what one kind of sender does (``MTA-STS senders (enforce) defer ...``)."""
+def sender_text(
+    impact: SenderImpact, *, plaintext: bool = False, tlsa_ignored: bool = False
+) -> str:
+    """One clause: what one kind of sender does (``MTA-STS senders (enforce) defer ...``).
+    ``tlsa_ignored``: the MX host's TLSA records are not usable, so a DANE sender that
+    delivers does so without checking them (no TLSA match decided anything)."""
     name = _NAMES[impact.sender]
     if impact.mode is not None and impact.outcome in (SenderOutcome.DEFER, SenderOutcome.REPORT):
         name += f" ({impact.mode.value})"
@@ -58,6 +62,8 @@ def sender_text(impact: SenderImpact, *, plaintext: bool = False) -> str:
             return f"{name} deliver anyway{' in plaintext' if plaintext else ''}"
         if impact.sender is SenderKind.MTA_STS:
             return f"{name} deliver as without a policy (unless they cached one)"
+        if tlsa_ignored:
+            return f"{name} deliver as without DANE (the TLSA records are ignored)"
         return f"{name} deliver (the TLSA match decides, not WebPKI)"
     if o is SenderOutcome.REPORT:
         return f"{name} deliver and report it"
@@ -65,11 +71,13 @@ def sender_text(impact: SenderImpact, *, plaintext: bool = False) -> str:
         rfc = "RFC 8461 5" if impact.sender is SenderKind.MTA_STS else "RFC 7672"
         return f"{name} defer: a temporary failure, retried ({rfc})"
     if o is SenderOutcome.NOT_APPLICABLE:
-        return f"{name} are not concerned"
+        return f"{name} are not affected"
     return f"{name}: unknown"
 
 
-def who_fails(senders: Sequence[SenderImpact], *, plaintext: bool = False) -> str:
+def who_fails(
+    senders: Sequence[SenderImpact], *, plaintext: bool = False, tlsa_ignored: bool = False
+) -> str:
     """``Opportunistic senders deliver anyway; MTA-STS senders (enforce) defer ...``: the
     senders concerned (the payload lists them all); empty without senders."""
     concerned = [
@@ -77,24 +85,31 @@ def who_fails(senders: Sequence[SenderImpact], *, plaintext: bool = False) -> st
     ]
     if not concerned:
         return ""
-    text = "; ".join(sender_text(s, plaintext=plaintext) for s in concerned) + "."
+    text = (
+        "; ".join(sender_text(s, plaintext=plaintext, tlsa_ignored=tlsa_ignored) for s in concerned)
+        + "."
+    )
     return text[0].upper() + text[1:]
 
 
 def results_text(results: Sequence[TlsRptResult]) -> str:
-    """``TLS reports (RFC 8460) name it certificate-expired.`` (empty without results)."""
+    """``RFC 8460 result type: certificate-expired.`` (empty without results). Said as the
+    type, not as "TLS reports name it": a domain without a TLS-RPT record gets no reports."""
     if not results:
         return ""
-    return f"TLS reports name it {' / '.join(r.value for r in results)}."
+    return f"RFC 8460 result type: {' / '.join(r.value for r in results)}."
 
 
-def _tail(m: Match, *, plaintext: bool = False) -> str:
-    parts = [who_fails(m.senders, plaintext=plaintext), results_text(m.results)]
+def _tail(m: Match, *, plaintext: bool = False, tlsa_ignored: bool = False) -> str:
+    parts = [
+        who_fails(m.senders, plaintext=plaintext, tlsa_ignored=tlsa_ignored),
+        results_text(m.results),
+    ]
     return " ".join(p for p in parts if p)
 
 
-def _sentence(head: str, m: Match, *, plaintext: bool = False) -> str:
-    tail = _tail(m, plaintext=plaintext)
+def _sentence(head: str, m: Match, *, plaintext: bool = False, tlsa_ignored: bool = False) -> str:
+    tail = _tail(m, plaintext=plaintext, tlsa_ignored=tlsa_ignored)
     return f"{head} {tail}" if tail else head
 
 
@@ -104,7 +119,15 @@ def _cert_evidence(views: Sequence[RouteView]) -> list[Evidence]:
     for v in views:
         t = v.result.tls
         assert t is not None
-        ev.append(evidence(v, verify_text(t, v.result.route.mx)))
+        # A dane-mismatch route may verify fine (WebPKI): say so, not "unknown reason".
+        ev.append(
+            evidence(
+                v,
+                verify_text(t, v.result.route.mx)
+                if not t.verified or t.hostname_match is False
+                else "certificate verified (WebPKI) and names the MX host",
+            )
+        )
         if t.certificate is not None:
             certs.setdefault(t.certificate.sha256, cert_facts(t.certificate) or "")
     ev.extend(Evidence(note=text) for text in certs.values())
@@ -343,6 +366,7 @@ def dane_not_usable(f: Facts, m: Match) -> Draft:
             f"TLSA records are published for {', '.join(names)}, but they are not usable: "
             f"{why} (RFC 7672 2.2). This is not a pass: the records protect nothing.",
             m,
+            tlsa_ignored=True,
         ),
         _tlsa_evidence(f, names),
         action=Action(

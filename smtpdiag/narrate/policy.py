@@ -6,9 +6,11 @@ from __future__ import annotations
 from ..model import (
     DaneState,
     Finding,
+    MtaSts,
     ProbeReport,
     SenderKind,
     SenderOutcome,
+    StsFetch,
     StsStatus,
     TlsPolicy,
     TlsRptStatus,
@@ -37,6 +39,14 @@ _DANE_WORDS = {
     DaneState.UNKNOWN: "no answer",
 }
 
+_RPT_WORDS = {
+    TlsRptStatus.NOT_PUBLISHED: "not published (no _smtp._tls TXT record): no TLS reports",
+    TlsRptStatus.INVALID: "invalid: senders send no TLS reports",
+    TlsRptStatus.VALID: "valid",
+    TlsRptStatus.DNS_ERROR: "TXT lookup failed",
+    TlsRptStatus.NOT_CHECKED: "not checked",
+}
+
 _SENDER_WORDS = {
     SenderKind.OPPORTUNISTIC: "opportunistic",
     SenderKind.MTA_STS: "MTA-STS",
@@ -46,32 +56,37 @@ _SENDER_WORDS = {
 _OUTCOME_WORDS = {
     SenderOutcome.DELIVER: "deliver",
     SenderOutcome.REPORT: "deliver and report",
-    SenderOutcome.DEFER: "defer",
-    SenderOutcome.NOT_APPLICABLE: "not concerned",
+    SenderOutcome.DEFER: "defer and retry (temporary failure)",
+    SenderOutcome.NOT_APPLICABLE: "not affected",
     SenderOutcome.UNKNOWN: "unknown",
 }
 
 
 def senders_line(finding: Finding) -> str | None:
-    """``opportunistic: deliver; MTA-STS (enforce): defer; DANE: not concerned``, plus the
-    RFC 8460 result types; ``None`` for a finding without sender impact."""
+    """``MTA-STS (enforce): defer and retry (...); opportunistic: deliver; DANE: not
+    affected``, plus the RFC 8460 result types; ``None`` for a finding without sender
+    impact. Senders that defer come first; ``nobody`` leads when every sender's outcome is
+    known and none defers, so the line never reads as if delivering senders failed."""
     payload = finding.payload
     if not payload.senders:
         return None
-    parts = []
-    for s in payload.senders:
+    failing = [s for s in payload.senders if s.outcome is SenderOutcome.DEFER]
+    others = [s for s in payload.senders if s.outcome is not SenderOutcome.DEFER]
+    known = all(s.outcome is not SenderOutcome.UNKNOWN for s in payload.senders)
+    parts = ["nobody"] if not failing and known else []
+    for s in (*failing, *others):
         name = _SENDER_WORDS[s.sender]
         if s.mode is not None:
             name += f" ({s.mode.value})"
         parts.append(f"{name}: {_OUTCOME_WORDS[s.outcome]}")
     text = "; ".join(parts)
     if payload.tls_rpt_results:
-        text += "; TLS report: " + ", ".join(r.value for r in payload.tls_rpt_results)
+        text += "; RFC 8460 result: " + ", ".join(r.value for r in payload.tls_rpt_results)
     return text
 
 
-def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
-    sts = p.mta_sts
+def _sts_head(sts: MtaSts) -> str:
+    """``valid, mode enforce, max_age 86400 s; id 2024``, or the status in words."""
     head = _STATUS_WORDS[sts.status]
     if sts.status is StsStatus.VALID and sts.policy is not None:
         mode = sts.policy.mode.value if sts.policy.mode else "?"
@@ -80,23 +95,37 @@ def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
             head += f", max_age {sts.policy.max_age} s"
     if sts.record is not None and sts.record.id:
         head += f"; id {clean(sts.record.id, 40)}"
-    rows = [("MTA-STS", head)]
-    fetch = sts.fetch
-    if fetch is not None:
-        bits = [clean(fetch.url, 120)]
-        if fetch.status is not None:
-            bits.append(f"HTTP {fetch.status}")
-        if fetch.error is not None:
-            bits.append(f"error {fetch.error.value}")
-        if fetch.detail:
-            bits.append(clean(fetch.detail, 120))
-        rows.append(("", "fetch: " + ", ".join(bits)))
-    if sts.policy is not None and sts.policy.mx:
-        rows.append(("", "mx patterns: " + ", ".join(clean(m, 80) for m in sts.policy.mx[:8])))
-    if sts.policy is not None and sts.policy.problems:
-        rows.append(("", "problems: " + ", ".join(x.value for x in sts.policy.problems)))
-    if sts.record is not None and sts.record.problems:
-        rows.append(("", "record problems: " + ", ".join(x.value for x in sts.record.problems)))
+    return head
+
+
+def _fetch_text(fetch: StsFetch) -> str:
+    bits = [
+        clean(fetch.url, 120),
+        *([f"HTTP {fetch.status}"] if fetch.status is not None else []),
+        *([f"error {fetch.error.value}"] if fetch.error is not None else []),
+        *([clean(fetch.detail, 120)] if fetch.detail else []),
+    ]
+    return "fetch: " + ", ".join(bits)
+
+
+def _sts_lists(sts: MtaSts) -> list[tuple[str, str]]:
+    """The policy's mx patterns and problems, and the record's problems: one row each
+    that is not empty."""
+    policy, record = sts.policy, sts.record
+    lists = (
+        ("mx patterns", [clean(m, 80) for m in policy.mx[:8]] if policy else []),
+        ("problems", [x.value for x in policy.problems] if policy else []),
+        ("record problems", [x.value for x in record.problems] if record else []),
+    )
+    return [("", f"{label}: " + ", ".join(values)) for label, values in lists if values]
+
+
+def _sts_rows(p: TlsPolicy) -> list[tuple[str, str]]:
+    sts = p.mta_sts
+    rows = [("MTA-STS", _sts_head(sts))]
+    if sts.fetch is not None:
+        rows.append(("", _fetch_text(sts.fetch)))
+    rows += _sts_lists(sts)
     for m in sts.matches[:8]:
         covered = f"covered by {clean(m.pattern, 80)}" if m.pattern else "NOT covered"
         rows.append(("", f"{clean(m.mx, 80)}: {covered}"))
@@ -138,7 +167,7 @@ def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
         return []
     rows = _sts_rows(p) + _dane_rows(report, p)
     rpt = p.tls_rpt
-    text = rpt.status.value
+    text = _RPT_WORDS[rpt.status]
     if rpt.rua:
         text += ": " + ", ".join(clean(u, 120) for u in rpt.rua[:4])
     if rpt.problems:

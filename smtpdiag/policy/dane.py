@@ -17,8 +17,10 @@ within the caller's deadline.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import dns.rdata
@@ -369,6 +371,94 @@ def _ta_verdict(
     return None if named else TlsRptResult.CERTIFICATE_HOST_MISMATCH
 
 
+def _load_chain(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], list[bytes]]:
+    """The leading certificates that parse (at most :data:`MAX_CHAIN`), with their DER."""
+    certs: list[x509.Certificate] = []
+    ders: list[bytes] = []
+    for der in chain[:MAX_CHAIN]:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            break
+        ders.append(der)
+    return certs, ders
+
+
+@dataclass(slots=True)
+class _ChainJudge:
+    """One presented chain judged against TLSA records one at a time, remembering
+    the selected bytes and the DANE-TA verdict per certificate, and the first failure.
+    """
+
+    certs: list[x509.Certificate]
+    ders: list[bytes]
+    names: tuple[str, ...]
+    now: datetime
+    #: A "2 0 0" anchor the server sent is judged in place, not as a separate anchor.
+    sent: frozenset[str]
+    selected: dict[tuple[int, int], bytes | None] = dataclasses.field(default_factory=dict)
+    # One verdict per anchor position: hostile records matching the same certificate
+    # many times cost one path verification, not one each.
+    judged: dict[int, TlsRptResult | None] = dataclasses.field(default_factory=dict)
+    failure: TlsRptResult | None = None
+
+    def _pick(self, index: int, selector: int) -> bytes | None:
+        key = (index, selector)
+        if key not in self.selected:
+            self.selected[key] = _selected(self.certs[index], self.ders[index], selector)
+        return self.selected[key]
+
+    def _covers(self, record: TlsaRecord, index: int) -> bool:
+        data = self._pick(index, record.selector)
+        return data is not None and _matches(record, data)
+
+    def _note(self, verdict: TlsRptResult) -> None:
+        self.failure = self.failure or verdict
+
+    def _ee(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        if not self._covers(record, 0):
+            return None
+        return DaneCheck(matched=True, usage=_DANE_EE, record_index=r_index, chain_index=0)
+
+    def _ta_in_chain(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        for c_index in range(len(self.certs)):
+            if not self._covers(record, c_index):
+                continue
+            if c_index not in self.judged:
+                self.judged[c_index] = _ta_verdict(
+                    self.certs, self.certs[c_index], c_index, self.names, self.now
+                )
+            verdict = self.judged[c_index]
+            if verdict is None:
+                return DaneCheck(
+                    matched=True, usage=_DANE_TA, record_index=r_index, chain_index=c_index
+                )
+            self._note(verdict)
+        return None
+
+    def _ta_in_record(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        """A ``2 0 0`` record that carries an anchor the server did not send."""
+        if record.selector != 0 or record.matching_type != 0 or record.data in self.sent:
+            return None
+        anchor = _certificate(record.data)
+        if anchor is None:
+            return None
+        verdict = _ta_verdict(self.certs, anchor, None, self.names, self.now)
+        if verdict is None:
+            return DaneCheck(matched=True, usage=_DANE_TA, record_index=r_index)
+        self._note(verdict)
+        return None
+
+    def match(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        """The check when ``record`` (the ``r_index``-th) authenticates the chain."""
+        if record.usage == _DANE_EE:
+            return self._ee(record, r_index)
+        found = self._ta_in_chain(record, r_index)
+        if found is not None:
+            return found
+        return self._ta_in_record(record, r_index)
+
+
 def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: datetime) -> DaneCheck:
     """Match the chain a server presented (DER, leaf first) against ``lookup``'s
     usable TLSA records, as a DANE-enforcing sender does (RFC 7672 3).
@@ -386,58 +476,17 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
     failed, ``tlsa-invalid`` when no record matched, ``validation-failure`` when the
     server sent no readable certificate. Never raises.
     """
-    certs: list[x509.Certificate] = []
-    ders: list[bytes] = []
-    for der in chain[:MAX_CHAIN]:
-        try:
-            certs.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            break
-        ders.append(der)
+    certs, ders = _load_chain(chain)
     if not certs:
         return DaneCheck(matched=False, failure=TlsRptResult.VALIDATION_FAILURE)
-    names = _reference_ids(lookup, mx)
-    sent = {der.hex() for der in ders}  # a "2 0 0" anchor the server sent is judged in place
-    selected: dict[tuple[int, int], bytes | None] = {}
-
-    def pick(index: int, selector: int) -> bytes | None:
-        key = (index, selector)
-        if key not in selected:
-            selected[key] = _selected(certs[index], ders[index], selector)
-        return selected[key]
-
-    failure: TlsRptResult | None = None
-    # One verdict per anchor position: hostile records matching the same certificate
-    # many times cost one path verification, not one each.
-    judged: dict[int, TlsRptResult | None] = {}
+    judge = _ChainJudge(
+        certs, ders, _reference_ids(lookup, mx), now, sent=frozenset(d.hex() for d in ders)
+    )
     for r_index, record in enumerate(lookup.records):
-        if not record.usable:
-            continue
-        if record.usage == _DANE_EE:
-            data = pick(0, record.selector)
-            if data is not None and _matches(record, data):
-                return DaneCheck(matched=True, usage=_DANE_EE, record_index=r_index, chain_index=0)
-            continue
-        for c_index in range(len(certs)):
-            data = pick(c_index, record.selector)
-            if data is None or not _matches(record, data):
-                continue
-            if c_index not in judged:
-                judged[c_index] = _ta_verdict(certs, certs[c_index], c_index, names, now)
-            verdict = judged[c_index]
-            if verdict is None:
-                return DaneCheck(
-                    matched=True, usage=_DANE_TA, record_index=r_index, chain_index=c_index
-                )
-            failure = failure or verdict
-        if record.selector == 0 and record.matching_type == 0 and record.data not in sent:
-            anchor = _certificate(record.data)
-            if anchor is not None:
-                verdict = _ta_verdict(certs, anchor, None, names, now)
-                if verdict is None:
-                    return DaneCheck(matched=True, usage=_DANE_TA, record_index=r_index)
-                failure = failure or verdict
-    return DaneCheck(matched=False, failure=failure or TlsRptResult.TLSA_INVALID)
+        found = judge.match(record, r_index) if record.usable else None
+        if found is not None:
+            return found
+    return DaneCheck(matched=False, failure=judge.failure or TlsRptResult.TLSA_INVALID)
 
 
 def _certificate(data: str) -> x509.Certificate | None:

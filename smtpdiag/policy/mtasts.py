@@ -15,8 +15,10 @@ pattern), because a policy reported invalid changes what the diagnosis says.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from ..config import ProbeConfig
 from ..errors import ProbeError
@@ -184,6 +186,93 @@ def _lines(body: bytes) -> tuple[list[str], bool]:
     return lines, is_text
 
 
+@dataclass(slots=True)
+class _PolicyDraft:
+    """What :func:`parse_policy` has read so far (mutable while reading, never returned)."""
+
+    version: str | None = None
+    mode: StsMode | None = None
+    max_age: int | None = None
+    mx: list[str] = dataclasses.field(default_factory=list)
+    mx_lines: int = 0
+    seen: set[str] = dataclasses.field(default_factory=set)
+    problems: list[StsProblem] = dataclasses.field(default_factory=list)
+    first: bool = True
+
+
+def _read_version(draft: _PolicyDraft, value: str) -> None:
+    # The contract: "version" comes first, as in every example of 3.2 and 3.1's
+    # rule for the TXT record.
+    if not draft.first:
+        draft.problems.append(StsProblem.POLICY_VERSION_NOT_FIRST)
+    draft.version = clean(value, 64)
+    if value != "STSv1":
+        draft.problems.append(StsProblem.POLICY_BAD_VERSION)
+
+
+def _read_mode(draft: _PolicyDraft, value: str) -> None:
+    try:
+        draft.mode = StsMode(value)
+    except ValueError:
+        draft.problems.append(StsProblem.POLICY_BAD_MODE)
+
+
+def _read_max_age(draft: _PolicyDraft, value: str) -> None:
+    # sts-policy-max-age-value = 1*10(DIGIT), at most 31557600 (3.2).
+    if 1 <= len(value) <= 10 and set(value) <= _DIGITS and int(value) <= MAX_STS_MAX_AGE:
+        draft.max_age = int(value)
+    else:
+        draft.problems.append(StsProblem.POLICY_BAD_MAX_AGE)
+
+
+def _read_mx(draft: _PolicyDraft, value: str) -> None:
+    draft.mx_lines += 1
+    if not _mx_pattern_ok(value):
+        draft.problems.append(StsProblem.POLICY_BAD_MX)
+    elif len(draft.mx) < MAX_MX_PATTERNS:
+        draft.mx.append(value)
+
+
+#: The known keys (case-sensitive) and their readers; any other key is ignored (3.2).
+_KEY_READERS: dict[str, Callable[[_PolicyDraft, str], None]] = {
+    "version": _read_version,
+    "mode": _read_mode,
+    "max_age": _read_max_age,
+    "mx": _read_mx,
+}
+
+#: Keys that appear exactly once, with the problem named when one is missing.
+_SINGLE_KEYS: dict[str, StsProblem] = {
+    "version": StsProblem.POLICY_NO_VERSION,
+    "mode": StsProblem.POLICY_NO_MODE,
+    "max_age": StsProblem.POLICY_NO_MAX_AGE,
+}
+
+
+def _read_line(draft: _PolicyDraft, line: str) -> None:
+    match = _POLICY_LINE.fullmatch(line)
+    if match is None or not _value_ok(match.group(2)):
+        draft.problems.append(StsProblem.POLICY_LINE_SYNTAX)
+        return
+    key, value = match.group(1), match.group(2)
+    if key in _SINGLE_KEYS:
+        if key in draft.seen:
+            draft.problems.append(StsProblem.POLICY_DUPLICATE_KEY)
+            return
+        draft.seen.add(key)
+    reader = _KEY_READERS.get(key)
+    if reader is not None:
+        reader(draft, value)
+
+
+def _missing(draft: _PolicyDraft) -> list[StsProblem]:
+    missing = [problem for key, problem in _SINGLE_KEYS.items() if key not in draft.seen]
+    # 3.2: mx is "required unless mode is none"; a bad mx line already counts.
+    if draft.mode in (StsMode.ENFORCE, StsMode.TESTING) and not draft.mx_lines:
+        missing.append(StsProblem.POLICY_NO_MX)
+    return missing
+
+
 def parse_policy(body: bytes) -> StsPolicy:
     """Parse an MTA-STS policy file (RFC 8461 3.2): ``key: value`` lines.
 
@@ -197,73 +286,20 @@ def parse_policy(body: bytes) -> StsPolicy:
         patterns as written) and every problem, each named once, in the order found.
     """
     lines, is_text = _lines(body)
-    problems: list[StsProblem] = []
+    draft = _PolicyDraft()
     if not is_text:
-        problems.append(StsProblem.POLICY_NOT_TEXT)
-    version: str | None = None
-    mode: StsMode | None = None
-    max_age: int | None = None
-    mx: list[str] = []
-    seen: set[str] = set()
-    mx_lines = 0
-    first = True
+        draft.problems.append(StsProblem.POLICY_NOT_TEXT)
     for line in lines:
         if not line.strip(" \t"):
             continue  # lenient: blank lines, e.g. a final empty line
-        match = _POLICY_LINE.fullmatch(line)
-        if match is None or not _value_ok(match.group(2)):
-            problems.append(StsProblem.POLICY_LINE_SYNTAX)
-            first = False
-            continue
-        key, value = match.group(1), match.group(2)
-        if key in ("version", "mode", "max_age"):
-            if key in seen:
-                problems.append(StsProblem.POLICY_DUPLICATE_KEY)
-                first = False
-                continue
-            seen.add(key)
-        if key == "version":
-            # The contract: "version" comes first, as in every example of 3.2 and 3.1's
-            # rule for the TXT record.
-            if not first:
-                problems.append(StsProblem.POLICY_VERSION_NOT_FIRST)
-            version = clean(value, 64)
-            if value != "STSv1":
-                problems.append(StsProblem.POLICY_BAD_VERSION)
-        elif key == "mode":
-            try:
-                mode = StsMode(value)
-            except ValueError:
-                problems.append(StsProblem.POLICY_BAD_MODE)
-        elif key == "max_age":
-            # sts-policy-max-age-value = 1*10(DIGIT), at most 31557600 (3.2).
-            if 1 <= len(value) <= 10 and set(value) <= _DIGITS and int(value) <= MAX_STS_MAX_AGE:
-                max_age = int(value)
-            else:
-                problems.append(StsProblem.POLICY_BAD_MAX_AGE)
-        elif key == "mx":
-            mx_lines += 1
-            if _mx_pattern_ok(value):
-                if len(mx) < MAX_MX_PATTERNS:
-                    mx.append(value)
-            else:
-                problems.append(StsProblem.POLICY_BAD_MX)
-        first = False
-    if "version" not in seen:
-        problems.append(StsProblem.POLICY_NO_VERSION)
-    if "mode" not in seen:
-        problems.append(StsProblem.POLICY_NO_MODE)
-    if "max_age" not in seen:
-        problems.append(StsProblem.POLICY_NO_MAX_AGE)
-    # 3.2: mx is "required unless mode is none"; a bad mx line already counts.
-    if mode in (StsMode.ENFORCE, StsMode.TESTING) and not mx_lines:
-        problems.append(StsProblem.POLICY_NO_MX)
+        _read_line(draft, line)
+        draft.first = False
     return StsPolicy(
-        version=version,
-        mode=mode,
-        mx=tuple(mx),
-        max_age=max_age,
-        problems=_unique(problems),
+        version=draft.version,
+        mode=draft.mode,
+        mx=tuple(draft.mx),
+        max_age=draft.max_age,
+        problems=_unique([*draft.problems, *_missing(draft)]),
     )
 
 

@@ -11,8 +11,10 @@ assume the domain publishes none, so that is a problem too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..config import ProbeConfig
@@ -63,6 +65,54 @@ def _uri_ok(uri: str) -> bool:
     return False
 
 
+def _not_text(text: str) -> bool:
+    # RFC 8460 3: printable ASCII (and tabs), within the length we keep.
+    return len(text) > MAX_RECORD_TEXT or any(
+        not 0x20 <= ord(c) <= 0x7E and c != "\t" for c in text
+    )
+
+
+def _fields(text: str) -> list[str]:
+    """The record's fields after ``v=TLSRPTv1``, stripped of surrounding whitespace."""
+    fields = [f.strip(" \t") for f in text[:MAX_RECORD_TEXT].split(";")]
+    if fields and fields[-1] == "":
+        fields.pop()  # a trailing separator is allowed
+    return fields[1:]
+
+
+@dataclass(slots=True)
+class _RptDraft:
+    """What :func:`parse_tls_rpt` has read so far (mutable while reading, never returned)."""
+
+    problems: list[TlsRptProblem]
+    rua: list[str] = dataclasses.field(default_factory=list)
+    seen_rua: bool = False
+
+
+def _read_rua(draft: _RptDraft, value: str) -> None:
+    if draft.seen_rua:
+        draft.problems.append(TlsRptProblem.DUPLICATE_RUA)
+        return
+    draft.seen_rua = True
+    for uri in (u.strip(" \t") for u in value.split(",")):
+        if not _uri_ok(uri):
+            draft.problems.append(TlsRptProblem.BAD_URI)
+        elif len(draft.rua) < MAX_RUA:
+            draft.rua.append(clean(uri, _MAX_URI))
+
+
+def _read_field(draft: _RptDraft, text: str) -> None:
+    key, sep, value = text.partition("=")
+    key, value = key.strip(" \t"), value.strip(" \t")
+    if not sep or not _KEY_RE.fullmatch(key) or not value:
+        draft.problems.append(TlsRptProblem.SYNTAX)
+    elif key == "rua":
+        _read_rua(draft, value)
+    elif not _VALUE_RE.fullmatch(value):
+        draft.problems.append(TlsRptProblem.SYNTAX)
+    # else an extension: ignored (RFC 8460 3)
+
+
 def parse_tls_rpt(texts: Sequence[str]) -> TlsRpt:
     """Judge the TXT strings of ``_smtp._tls.<domain>`` (one string per record).
 
@@ -73,44 +123,22 @@ def parse_tls_rpt(texts: Sequence[str]) -> TlsRpt:
     records = [t for t in texts if _VERSION_RE.match(t)]
     if not records:
         return TlsRpt(TlsRptStatus.NOT_PUBLISHED)
-    problems: list[TlsRptProblem] = []
-    if len(records) > 1:
-        problems.append(TlsRptProblem.MULTIPLE)
     text = records[0]
-    shown = clean(text, MAX_RECORD_TEXT)
-    if len(text) > MAX_RECORD_TEXT or any(not 0x20 <= ord(c) <= 0x7E and c != "\t" for c in text):
-        problems.append(TlsRptProblem.NOT_TEXT)
-    rua: list[str] = []
-    seen_rua = False
-    fields = [f.strip(" \t") for f in text[:MAX_RECORD_TEXT].split(";")]
-    if fields and fields[-1] == "":
-        fields.pop()  # a trailing separator is allowed
-    for field in fields[1:]:
-        key, sep, value = field.partition("=")
-        key, value = key.strip(" \t"), value.strip(" \t")
-        if not sep or not _KEY_RE.fullmatch(key) or not value:
-            problems.append(TlsRptProblem.SYNTAX)
-            continue
-        if key != "rua":
-            if not _VALUE_RE.fullmatch(value):
-                problems.append(TlsRptProblem.SYNTAX)
-            continue  # an extension: ignored (RFC 8460 3)
-        if seen_rua:
-            problems.append(TlsRptProblem.DUPLICATE_RUA)
-            continue
-        seen_rua = True
-        for uri in (u.strip(" \t") for u in value.split(",")):
-            if not _uri_ok(uri):
-                problems.append(TlsRptProblem.BAD_URI)
-            elif len(rua) < MAX_RUA:
-                rua.append(clean(uri, _MAX_URI))
-    if not seen_rua:
-        problems.append(TlsRptProblem.NO_RUA)
-    unique = tuple(dict.fromkeys(problems))
+    draft = _RptDraft(
+        problems=[
+            *([TlsRptProblem.MULTIPLE] if len(records) > 1 else []),
+            *([TlsRptProblem.NOT_TEXT] if _not_text(text) else []),
+        ]
+    )
+    for field in _fields(text):
+        _read_field(draft, field)
+    if not draft.seen_rua:
+        draft.problems.append(TlsRptProblem.NO_RUA)
+    unique = tuple(dict.fromkeys(draft.problems))
     return TlsRpt(
         status=TlsRptStatus.INVALID if unique else TlsRptStatus.VALID,
-        text=shown,
-        rua=tuple(rua),
+        text=clean(text, MAX_RECORD_TEXT),
+        rua=tuple(draft.rua),
         problems=unique,
     )
 

@@ -466,12 +466,9 @@ class LocalDnsServer:
 
     def _respond(self, data: bytes, transport: str) -> tuple[bytes, float] | None:
         """The wire answer to ``data`` and how long to wait before sending it."""
-        try:
-            request = dns.message.from_wire(data)
-        except dns.exception.DNSException:
-            return None  # not worth a FORMERR: junk gets silence
-        if request.flags & dns.flags.QR:
-            return None  # a response, not a question
+        request = _question_message(data)
+        if request is None:
+            return None
         response = dns.message.make_response(request)
         if request.opcode() != dns.opcode.QUERY or len(request.question) != 1:
             response.set_rcode(
@@ -486,52 +483,40 @@ class LocalDnsServer:
             )
         )
         fault = self._fault_for(question.name, rdtype_text)
-        delay = 0.0
         if fault == "drop":
             return None
-        if fault == "servfail":
-            response.set_rcode(dns.rcode.SERVFAIL)
-            return response.to_wire(), 0.0
-        if fault == "refused":
-            response.set_rcode(dns.rcode.REFUSED)
-            return response.to_wire(), 0.0
-        if fault == "formerr":
-            response.set_rcode(dns.rcode.FORMERR)
-            return response.to_wire(), 0.0
-        if fault == "garbage":
-            # The right ID (so the client takes it as the reply), then no valid header.
-            return data[:2] + b"\x81\x80junk", 0.0
-        if fault == "truncate" and transport == "udp":
-            response.flags |= dns.flags.TC
-            return response.to_wire(), 0.0
-        if fault is not None and fault.startswith("delay:"):
-            delay = float(fault[6:])
+        if fault is not None:
+            reply = _fault_reply(fault, data, response, transport)
+            if reply is not None:
+                return reply
+        delay = _fault_delay(fault)
+        return self._answer(request, response, transport), delay
+
+    def _answer(
+        self, request: dns.message.Message, response: dns.message.Message, transport: str
+    ) -> bytes:
+        """The answer from the zones to the one question of ``request``, on the wire."""
+        question = request.question[0]
         if question.rdclass != dns.rdataclass.IN:
             response.set_rcode(dns.rcode.REFUSED)
-            return response.to_wire(), delay
+            return response.to_wire()
         try:
             self._fill(response, question.name, question.rdtype)
         except Exception:  # a bug or odd zone data must not kill the server: SERVFAIL
             response = dns.message.make_response(request)
             response.set_rcode(dns.rcode.SERVFAIL)
-            return response.to_wire(), delay
+            return response.to_wire()
         if self._authenticated(request, response, question.name):
             response.flags |= dns.flags.AD
-        if transport == "tcp":
-            limit = _MAX_TCP_MESSAGE
-        elif request.edns >= 0:
-            limit = max(_CLASSIC_UDP_SIZE, min(request.payload, _MAX_UDP_QUERY))
-        else:
-            limit = _CLASSIC_UDP_SIZE
         try:
             # Records go out in zone order, not shuffled: tests assert on answer order.
-            return response.to_wire(max_size=limit, want_shuffle=False), delay
+            return response.to_wire(max_size=_size_limit(request, transport), want_shuffle=False)
         except dns.exception.TooBig:
             # RFC 1035 4.2.1 / RFC 6891 6.2.5: too big for UDP: say so with TC and let
             # the client ask again over TCP.
             short = dns.message.make_response(request)
             short.flags |= dns.flags.TC | dns.flags.AA
-            return short.to_wire(), delay
+            return short.to_wire()
 
     def _authenticated(
         self, request: dns.message.Message, response: dns.message.Message, qname: dns.name.Name
@@ -726,3 +711,59 @@ def ipv6_loopback_available() -> bool:
     except OSError:
         return False
     return True
+
+
+# --------------------------------------------------------------- answer helpers
+
+#: Faults answered at once with just an error code.
+_RCODE_FAULTS: dict[str, dns.rcode.Rcode] = {
+    "servfail": dns.rcode.SERVFAIL,
+    "refused": dns.rcode.REFUSED,
+    "formerr": dns.rcode.FORMERR,
+}
+
+
+def _question_message(data: bytes) -> dns.message.Message | None:
+    """The query in ``data``; ``None`` for junk or a response (not worth a FORMERR:
+    junk gets silence)."""
+    try:
+        request = dns.message.from_wire(data)
+    except dns.exception.DNSException:
+        return None
+    if request.flags & dns.flags.QR:
+        return None  # a response, not a question
+    return request
+
+
+def _fault_reply(
+    fault: str, data: bytes, response: dns.message.Message, transport: str
+) -> tuple[bytes, float] | None:
+    """The immediate reply ``fault`` stands for; ``None`` when the question is still
+    answered from the zones (perhaps late)."""
+    rcode = _RCODE_FAULTS.get(fault)
+    if rcode is not None:
+        response.set_rcode(rcode)
+        return response.to_wire(), 0.0
+    if fault == "garbage":
+        # The right ID (so the client takes it as the reply), then no valid header.
+        return data[:2] + b"\x81\x80junk", 0.0
+    if fault == "truncate" and transport == "udp":
+        response.flags |= dns.flags.TC
+        return response.to_wire(), 0.0
+    return None
+
+
+def _fault_delay(fault: str | None) -> float:
+    if fault is not None and fault.startswith("delay:"):
+        return float(fault[6:])
+    return 0.0
+
+
+def _size_limit(request: dns.message.Message, transport: str) -> int:
+    """The largest answer the client takes: TCP's limit, else its EDNS size (bounded)
+    or the classic 512 bytes."""
+    if transport == "tcp":
+        return _MAX_TCP_MESSAGE
+    if request.edns >= 0:
+        return max(_CLASSIC_UDP_SIZE, min(request.payload, _MAX_UDP_QUERY))
+    return _CLASSIC_UDP_SIZE

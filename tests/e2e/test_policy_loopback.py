@@ -270,6 +270,10 @@ async def test_dane_mismatch(run: Any) -> None:
     assert who(f)["dane"] == ("defer", None)
     assert f["payload"]["tls_rpt_results"] == ["tlsa-invalid"]
     assert doc["diagnosis"]["primary"] == "4.4.2"
+    # The chain verifies (WebPKI): the evidence says so instead of "unknown reason".
+    notes = [e["note"] or "" for e in f["evidence"]]
+    assert not any("unknown reason" in n for n in notes), notes
+    assert any("certificate verified (WebPKI)" in n for n in notes), notes
 
 
 async def test_dane_match_makes_an_untrusted_chain_acceptable_to_dane(
@@ -290,6 +294,9 @@ async def test_tlsa_in_unsigned_zone_is_not_usable(run: Any, pki: TestPki) -> No
     assert f["payload"]["tls_rpt_results"] == []
     assert doc["policy"]["dane"][0]["state"] == "not-usable"
     assert doc["routes"][0]["tls"]["dane"] is None
+    # No TLSA match was checked: DANE senders deliver because they ignore the records.
+    assert "TLSA match decides" not in f["summary"]
+    assert "DANE senders deliver as without DANE (the TLSA records are ignored)" in f["summary"]
 
 
 async def test_dane_bogus(run: Any, servers: ServerSet) -> None:

@@ -139,11 +139,13 @@ def test_formats_carry_the_policy() -> None:
 
     md = render_markdown(result)
     assert "### TLS policy" in md and "mx2.example.org: NOT covered" in md
-    assert "Who fails: opportunistic: deliver; MTA-STS (enforce): defer" in md
+    assert "Who fails: MTA-STS (enforce): defer and retry (temporary failure); opportunistic" in md
 
     text = render_health_text(result)
     assert "TLS policy: MTA-STS enforce (covers 1/2 MX)" in text
 
     junit = render_junit(result)
-    assert "who fails: opportunistic: deliver; MTA-STS (enforce): defer" in junit
+    assert (
+        "who fails: MTA-STS (enforce): defer and retry (temporary failure); opportunistic" in junit
+    )
     assert 'name="tls_policy_0"' in junit
