@@ -41,7 +41,7 @@ machine is shared and absolute times are noisy.
    ``smtpdiag probe`` per domain over a sample and sslyze's mass scan over MX:25
    targets (from its own venv at /tmp/sslyze-venv), both extrapolated.
    ``python scripts/bench.py bulk [COUNT]`` runs only this section. ``smtpdiag bulk``
-   runs with ``--workers 1`` and with the default workers, and, with
+   runs with ``--workers 0`` (one process) and with the default workers, and, with
    ``SMTPDIAG_BENCH_BASELINE=DIR`` (a checkout, e.g. ``git archive main | tar -x -C DIR``),
    that checkout's ``smtpdiag bulk`` too, all in the same run.
 """
@@ -762,7 +762,7 @@ def bulk_triage(
             with open(source, "w") as fh:
                 fh.write("\n".join(domains) + "\n")
             out = f"{tmp}/out.ndjson"
-            # smtpdiag bulk, the whole set: this checkout with --workers 1 and with the
+            # smtpdiag bulk, the whole set: this checkout with --workers 0 and with the
             # default (one per core), and a baseline checkout if given
             # (SMTPDIAG_BENCH_BASELINE=DIR, e.g. `git archive main | tar -x -C DIR`), all
             # against the same servers in this run. Peak RSS is the largest process's.
@@ -771,7 +771,7 @@ def bulk_triage(
             if baseline:
                 env = dict(os.environ, PYTHONPATH=baseline)  # run from there: first on the path
                 runs.append(("baseline", [], env))
-            runs += [("--workers 1", ["--workers", "1"], None), ("default workers", [], None)]
+            runs += [("--workers 0", ["--workers", "0"], None), ("default workers", [], None)]
             # Other load on the machine moves wall-clock rates: SMTPDIAG_BENCH_REPEAT=N
             # runs the set N times, alternating the order, and keeps each one's best.
             repeat = int(os.environ.get("SMTPDIAG_BENCH_REPEAT", "1"))
@@ -812,7 +812,7 @@ def bulk_triage(
                 if not extra and label != "baseline":
                     from smtpdiag.triage.pool import default_workers
 
-                    procs += default_workers() if default_workers() > 1 else 0
+                    procs += default_workers()
                 print(
                     f"   smtpdiag bulk ({label}): {count} domains in {bulk_s:.1f} s = "
                     f"{rate:,.0f} domains/s, CPU {cpu * 1000 / count:.2f} ms per domain, "

@@ -12,7 +12,7 @@ import ipaddress
 
 from ..config import ProbeConfig
 from ..model import AddressFamily, MxTargetKind, Resolution, Route
-from .addresses import address_policy
+from .addresses import AddressPolicy, address_policy
 
 __all__ = ["address_family", "plan_routes"]
 
@@ -27,6 +27,16 @@ def address_family(address: str) -> AddressFamily | None:
     except ValueError:
         return None
     return AddressFamily.IPV6 if ip.version == 6 else AddressFamily.IPV4
+
+
+@functools.lru_cache(maxsize=4096)
+def _placed(address: str, allow_targets: tuple[str, ...]) -> tuple[str, AddressPolicy]:
+    """An address in canonical form ("::1" and "0:0::1" are one address) and what the
+    address policy says of it (pure; a bulk run plans the same few addresses for
+    thousands of domains)."""
+    canonical = str(ipaddress.ip_address(address))
+    networks = tuple(ipaddress.ip_network(text) for text in allow_targets)
+    return canonical, address_policy(canonical, networks)
 
 
 def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...]:
@@ -53,15 +63,13 @@ def plan_routes(resolution: Resolution, config: ProbeConfig) -> tuple[Route, ...
     )
     routes: list[Route] = []
     seen: set[tuple[str, str, int]] = set()
-    networks = config.allowed_networks
+    families = config.probe_families
     for host in hosts:
         for address in host.addresses:
             family = address_family(address)
-            if family is None or family not in config.probe_families:
+            if family is None or family not in families:
                 continue
-            # Compare addresses in canonical form: "::1" and "0:0::1" are one address.
-            canonical = str(ipaddress.ip_address(address))
-            policy = address_policy(canonical, networks)
+            canonical, policy = _placed(address, config.allow_targets)
             for port in config.ports:
                 key = (host.name.lower(), canonical, port)
                 if key in seen:

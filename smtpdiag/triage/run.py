@@ -511,7 +511,7 @@ async def run_targets(
     stop: asyncio.Event | None = None,
     stats: RunStats | None = None,
     now: datetime | None = None,
-    workers: int = 1,
+    workers: int = 0,
 ) -> tuple[RouteResult, ...]:
     """Run every target through the bulk pipeline, calling ``emit`` with each record
     as soon as it is known; returns the route results kept at the end (the cache).
@@ -528,7 +528,7 @@ async def run_targets(
         stop: When set, reading stops and the domains in flight finish.
         stats: Counters to update (a new one when ``None``).
         now: The instant retry schedules count from (default: each diagnosis time).
-        workers: Worker processes that resolve and diagnose (1: this process does).
+        workers: Worker processes that resolve and diagnose (0: this process does).
     """
     stats = stats if stats is not None else RunStats()
     engine = _Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
@@ -536,7 +536,7 @@ async def run_targets(
     try:
         async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
             cache = _Routes(config, settings, group, stats, routes)
-            if workers > 1:
+            if workers > 0:
                 engine.remote = await stack.enter_async_context(
                     _pool(workers, config, settings, cache, now)
                 )
@@ -584,7 +584,7 @@ async def bulk(
     stop: asyncio.Event | None = None,
     stats: RunStats | None = None,
     now: datetime | None = None,
-    workers: int = 1,
+    workers: int = 0,
 ) -> AsyncIterator[BulkItem]:
     """Triage many domains, probing each distinct route once; records stream out as
     each domain completes.
@@ -603,7 +603,7 @@ async def bulk(
         stop: Set it to stop reading; the domains in flight finish and are yielded.
         stats: Live counters (connections per address, routes probed, ...).
         now: The instant retry schedules count from.
-        workers: Processes that resolve and diagnose domains (1: none, all in this
+        workers: Processes that resolve and diagnose domains (0: none, all in this
             one). Routes are still probed here, once per run, under one set of
             per-address limits; records then arrive in completion order as well.
 

@@ -12,6 +12,8 @@ rather than once per batch. Nothing here schedules, queues or distributes work.
 Politeness holds per process: several workers probing the same provider each keep
 their own per-address limits, so give each worker a share of the limit
 (``per_address_limit=1``, a lower ``per_address_rate``) or split batches by provider.
+On one machine, ``smtpdiag bulk --workers`` (:mod:`.pool`) does not split the limits:
+its workers resolve and diagnose, and ask the main process for every route result.
 """
 
 from __future__ import annotations
