@@ -131,6 +131,8 @@ class _Pool:
         assert stdout is not None
         try:
             while line := await stdout.readline():
+                if not line.endswith(b"\n"):
+                    break  # cut off: the worker ended mid-message; its exit status says why
                 kind, items = json.loads(line)
                 if kind == "rec":
                     for tag, plain, detail in items:
