@@ -131,6 +131,10 @@ def _port_blocked(f: Facts, m: Match) -> tuple[CauseId, ...]:
     )
 
 
+def _when_deferred(f: Facts, m: Match) -> tuple[CauseId, ...]:
+    return causes("4.4.2", ["tls-problems"] * m.enforced)
+
+
 #: Rule -> its cause chooser; a rule without a row names no seed cause.
 CAUSES: dict[RuleId, Callable[[Facts, Match], tuple[CauseId, ...]]] = {
     RuleId.MX_NO_ADDRESS: _mx_no_address,
@@ -147,10 +151,11 @@ CAUSES: dict[RuleId, Callable[[Facts, Match], tuple[CauseId, ...]]] = {
     RuleId.PORT_BLOCKED: _port_blocked,
     RuleId.MX_NOT_LISTENING: _fixed("5.4.3", "mx-records", "server-shut-down"),
     # Enforcing senders (MTA-STS enforce, DANE) defer over a TLS problem: the 4.4.2 seed's
-    # "TLS/SSL problems". In MTA-STS testing mode nobody defers: no code, no cause.
-    RuleId.DANE_MISMATCH: _fixed("4.4.2", "tls-problems"),
-    RuleId.STARTTLS_REQUIRED: _fixed("4.4.2", "tls-problems"),
-    RuleId.MTA_STS_CERT_INVALID: lambda f, m: causes("4.4.2", ["tls-problems"] * m.enforced),
+    # "TLS/SSL problems". When nobody defers (MTA-STS testing mode, or another MX host
+    # passes) there is no code and no cause.
+    RuleId.DANE_MISMATCH: _when_deferred,
+    RuleId.STARTTLS_REQUIRED: _when_deferred,
+    RuleId.MTA_STS_CERT_INVALID: _when_deferred,
 }
 
 
