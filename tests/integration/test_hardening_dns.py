@@ -71,10 +71,6 @@ async def hostile_dns(reply: Reply, *, tcp_reset: bool = False) -> AsyncIterator
     """A UDP server answering with ``reply(request)``; TCP either answers the same way
     or (``tcp_reset``) resets every connection at once."""
     loop = asyncio.get_running_loop()
-    transport, udp = await loop.create_datagram_endpoint(
-        lambda: _Udp(reply), local_addr=("127.0.0.1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
     tcp_connections = 0
 
     async def serve_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -96,7 +92,20 @@ async def hostile_dns(reply: Reply, *, tcp_reset: bool = False) -> AsyncIterator
         finally:
             writer.transport.abort()
 
-    server = await asyncio.start_server(serve_tcp, "127.0.0.1", port)
+    # The UDP port's number may be taken for TCP (another socket's ephemeral port):
+    # pick again, a bounded number of times, closing what was opened.
+    for attempt in range(20):
+        transport, udp = await loop.create_datagram_endpoint(
+            lambda: _Udp(reply), local_addr=("127.0.0.1", 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            server = await asyncio.start_server(serve_tcp, "127.0.0.1", port)
+            break
+        except OSError:
+            transport.close()
+            if attempt == 19:
+                raise
 
     class Handle:
         nameserver = Nameserver("127.0.0.1", port)
