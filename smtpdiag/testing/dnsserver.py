@@ -50,7 +50,6 @@ import contextlib
 import errno
 import os
 import socket
-import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +70,7 @@ import dns.rrset
 import dns.zone
 
 from ..config import Nameserver
+from .threaded import ThreadedServer
 
 __all__ = [
     "FAULTS",
@@ -600,7 +600,7 @@ def _rrset(name: dns.name.Name, rds: dns.rdataset.Rdataset) -> dns.rrset.RRset:
     return dns.rrset.from_rdata_list(name, rds.ttl, list(rds))
 
 
-class ThreadedDnsServer:
+class ThreadedDnsServer(ThreadedServer[LocalDnsServer]):
     """A :class:`LocalDnsServer` running on its own event loop in a daemon thread.
 
     For synchronous code: ``with ThreadedDnsServer(zones=...) as dns: ...`` or
@@ -608,6 +608,9 @@ class ThreadedDnsServer:
     or an existing (not started) ``server``. Fault and zone changes through
     :attr:`server` take effect for the next question.
     """
+
+    thread_name = "smtpdiag-dns"
+    what = "local DNS server"
 
     def __init__(
         self,
@@ -620,14 +623,9 @@ class ThreadedDnsServer:
         secure: Iterable[str] = (),
         server: LocalDnsServer | None = None,
     ) -> None:
-        self.server = server or LocalDnsServer(
-            zones, faults, host=host, port=port, ipv6=ipv6, secure=secure
+        super().__init__(
+            server or LocalDnsServer(zones, faults, host=host, port=port, ipv6=ipv6, secure=secure)
         )
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     @property
     def address(self) -> str:
@@ -644,63 +642,6 @@ class ThreadedDnsServer:
     @property
     def nameservers(self) -> tuple[Nameserver, ...]:
         return self.server.nameservers
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the thread and wait until the server listens."""
-        if self._thread is not None:
-            raise RuntimeError("ThreadedDnsServer already started")
-        self._thread = threading.Thread(target=self._run, name="smtpdiag-dns", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("local DNS server did not start in time")
-        if self._error is not None:
-            self._thread.join(timeout)
-            raise self._error
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server and join the thread. Safe to call twice."""
-        loop, stop, thread = self._loop, self._stop, self._thread
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
-        if thread is not None:
-            thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            try:
-                await self.server.start()
-            except BaseException as exc:
-                self._error = exc
-                self._ready.set()
-                return
-            self._ready.set()
-            try:
-                await self._stop.wait()
-            finally:
-                await self.server.stop()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # pragma: no cover - reported through start()
-            if not self._ready.is_set():
-                self._error = exc
-                self._ready.set()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def ipv6_loopback_available() -> bool:

@@ -25,12 +25,13 @@ import asyncio
 import contextlib
 import socket
 import ssl
-import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
+
+from .threaded import ThreadedServer
 
 if TYPE_CHECKING:
     from .certs import TestPki
@@ -374,20 +375,15 @@ class PolicyHttpsServer:
             await writer.drain()
 
 
-class ThreadedPolicyServer:
+class ThreadedPolicyServer(ThreadedServer[PolicyHttpsServer]):
     """A :class:`PolicyHttpsServer` on its own event loop in a daemon thread.
 
     For synchronous code: ``with ThreadedPolicyServer(PolicyHttpsServer(pki, ...)) as
     web: ...``. Responses changed through :attr:`server` apply to the next request.
     """
 
-    def __init__(self, server: PolicyHttpsServer) -> None:
-        self.server = server
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+    thread_name = "smtpdiag-https"
+    what = "policy HTTPS server"
 
     @property
     def port(self) -> int:
@@ -396,60 +392,3 @@ class ThreadedPolicyServer:
     @property
     def address(self) -> str:
         return self.server.address
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the thread and wait until the server listens."""
-        if self._thread is not None:
-            raise RuntimeError("ThreadedPolicyServer already started")
-        self._thread = threading.Thread(target=self._run, name="smtpdiag-https", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("policy HTTPS server did not start in time")
-        if self._error is not None:
-            self._thread.join(timeout)
-            raise self._error
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server and join the thread. Safe to call twice."""
-        loop, stop, thread = self._loop, self._stop, self._thread
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
-        if thread is not None:
-            thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            try:
-                await self.server.start()
-            except BaseException as exc:
-                self._error = exc
-                self._ready.set()
-                return
-            self._ready.set()
-            try:
-                await self._stop.wait()
-            finally:
-                await self.server.stop()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # pragma: no cover - reported through start()
-            if not self._ready.is_set():
-                self._error = exc
-                self._ready.set()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
