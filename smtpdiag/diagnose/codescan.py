@@ -42,7 +42,7 @@ _KEYED_BASIC_RE = LazyPattern(
 _VERSION_BEFORE_RE = LazyPattern(
     r"(?:exim|postfix|sendmail|version|release|fml|mos|build|ver\.?|v)\s*$", re.I
 )
-#: "host mx.example.org[192.0.2.1]", "connect to mx.example.org[...]".
+#: "host mx.example.org[198.51.100.1]", "connect to mx.example.org[...]".
 HOST_RE = LazyPattern(
     r"(?:host|connect to)\s+([A-Za-z0-9][A-Za-z0-9.-]{0,252})\s{0,3}\[([0-9A-Fa-f:.]{2,45})\]",
     re.I,
