@@ -53,8 +53,7 @@ import socket
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self, cast
+from typing import cast
 
 import dns.exception
 import dns.flags
@@ -70,7 +69,7 @@ import dns.rrset
 import dns.zone
 
 from ..config import Nameserver
-from .threaded import ThreadedServer
+from .threaded import AsyncServerContext, ThreadedServer
 
 __all__ = [
     "FAULTS",
@@ -205,7 +204,7 @@ class _Udp(asyncio.DatagramProtocol):
         pass
 
 
-class LocalDnsServer:
+class LocalDnsServer(AsyncServerContext):
     """An authoritative DNS server on loopback; an async context manager.
 
     Args:
@@ -370,18 +369,6 @@ class LocalDnsServer:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
         self._tcp = []
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def run_in_thread(self) -> ThreadedDnsServer:
         """This (not yet started) server, to be run in a background thread."""

@@ -28,10 +28,9 @@ import ssl
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-from .threaded import ThreadedServer
+from .threaded import AsyncServerContext, ThreadedServer
 
 if TYPE_CHECKING:
     from .certs import TestPki
@@ -159,7 +158,7 @@ class ReceivedRequest:
     sni: str | None
 
 
-class PolicyHttpsServer:
+class PolicyHttpsServer(AsyncServerContext):
     """An HTTPS server on loopback serving an MTA-STS policy; an async context manager.
 
     Args:
@@ -266,18 +265,6 @@ class PolicyHttpsServer:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
                     await server.wait_closed()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def run_in_thread(self) -> ThreadedPolicyServer:
         """This (not yet started) server, to be run in a background thread."""

@@ -13,13 +13,35 @@ import threading
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
-__all__ = ["AsyncServer", "ThreadedServer"]
+__all__ = ["AsyncServer", "AsyncServerContext", "ThreadedServer"]
 
 
 class AsyncServer(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class AsyncServerContext:
+    """``async with server:`` for the test kit's asyncio servers: start, then stop."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
 
 S = TypeVar("S", bound=AsyncServer)
