@@ -763,7 +763,7 @@ def bulk_triage(
                 fh.write("\n".join(domains) + "\n")
             out = f"{tmp}/out.ndjson"
             # smtpdiag bulk, the whole set: this checkout with --workers 0 and with the
-            # default (one per core), and a baseline checkout if given
+            # default workers, and a baseline checkout if given
             # (SMTPDIAG_BENCH_BASELINE=DIR, e.g. `git archive main | tar -x -C DIR`), all
             # against the same servers in this run. Peak RSS is the largest process's.
             runs: list[tuple[str, list[str], dict[str, str] | None]] = []

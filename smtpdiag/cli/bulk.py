@@ -29,7 +29,7 @@ output: NDJSON on stdout (or --output), one line per record, streamed:
 politeness (defaults): each distinct (address, port, TLS mode) is probed once per
   run; at most 2 connections at a time and 30 new connections per minute to one
   address; 64 connections overall; every probe ends with QUIT and never sends mail.
-  With --workers N (default: one fewer than the cores) the workers resolve and diagnose; this
+  With --workers N (default: one per core, at most 3) the workers resolve and diagnose; this
   process alone connects, so the limits above hold for the whole run.
 
 example: a day's bounces in, a suppression list out
@@ -150,8 +150,8 @@ def register(subparsers: Any) -> None:
         type=_workers,
         default="auto",
         metavar="N|auto",
-        help="worker processes that resolve and diagnose (auto: one fewer than the "
-        "cores, at most 8; 0: all in this process); routes are still probed once, by "
+        help="worker processes that resolve and diagnose (auto: one per core, at "
+        "most 3; 0: all in this process); routes are still probed once, by "
         "this process",
     )
     common.add_probe_options(p, policy=False)

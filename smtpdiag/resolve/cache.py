@@ -30,7 +30,8 @@ import dns.resolver
 
 from ..config import ResolverConfig
 from ..model import DnsOutcome
-from .resolver import RawAnswer, build_resolver
+from .plainreply import answers_question, read_plain
+from .resolver import RawAnswer, answer_of, build_resolver, server_text
 
 __all__ = ["CachingResolver", "caching_resolver"]
 
@@ -46,26 +47,16 @@ _DIRECT_WAIT = 1.0
 _RD = 0x0100  # header flags of a query: recursion desired
 
 
-def _query_wire(qname: dns.name.Name, rdtype: int, payload: int | None) -> tuple[int, bytes]:
+def _query_wire(qname: dns.name.Name, rdtype: int, payload: int | None) -> tuple[int, bytes, bytes]:
     """A standard query for ``qname``/``rdtype`` class IN, with an EDNS(0) OPT record
-    advertising ``payload`` unless it is ``None`` (what dnspython would send)."""
+    advertising ``payload`` unless it is ``None`` (what dnspython would send): its id,
+    the datagram and its question section."""
     qid = int.from_bytes(os.urandom(2), "big")
-    wire = struct.pack("!HHHHHH", qid, _RD, 1, 0, 0, 0 if payload is None else 1)
-    wire += qname.to_wire() or b""  # always bytes without a file to write to
-    wire += struct.pack("!HH", rdtype, dns.rdataclass.IN)
+    question = (qname.to_wire() or b"") + struct.pack("!HH", rdtype, dns.rdataclass.IN)
+    wire = struct.pack("!HHHHHH", qid, _RD, 1, 0, 0, 0 if payload is None else 1) + question
     if payload is not None:
         wire += b"\x00" + struct.pack("!HHIH", dns.rdatatype.OPT, payload, 0, 0)
-    return qid, wire
-
-
-def _is_reply(response: dns.message.Message, qid: int, qname: dns.name.Name, rdtype: int) -> bool:
-    """Whether ``response`` answers exactly our question (as dnspython's ``is_response``)."""
-    if response.id != qid or not response.flags & dns.flags.QR:
-        return False
-    if response.opcode() != dns.opcode.QUERY or len(response.question) != 1:
-        return False
-    q = response.question[0]
-    return q.name == qname and q.rdtype == rdtype and q.rdclass == dns.rdataclass.IN
+    return qid, wire, question
 
 
 class CachingResolver(dns.asyncresolver.Resolver):
@@ -180,10 +171,15 @@ class CachingResolver(dns.asyncresolver.Resolver):
         it with its usual detail, within the lifetime left.
         """
         lifetime = kwargs.get("lifetime")
-        if isinstance(qname, dns.name.Name) and isinstance(lifetime, int | float) and args == ():
+        rdt = dns.rdatatype.RdataType.make(rdtype)
+        if (
+            isinstance(qname, dns.name.Name)
+            and isinstance(lifetime, int | float)
+            and args == ()
+            and dns.rdatatype.to_text(rdt) in _KEPT  # the others went :meth:`quick`'s way
+        ):
             started = time.monotonic()
-            wait = min(lifetime * _DIRECT_SHARE, _DIRECT_WAIT)
-            answer = await self._direct(qname, dns.rdatatype.RdataType.make(rdtype), wait)
+            answer = await self._direct(qname, rdt, lifetime)
             if answer is not None:
                 return answer
             kwargs["lifetime"] = max(lifetime - (time.monotonic() - started), 0.001)
@@ -197,14 +193,39 @@ class CachingResolver(dns.asyncresolver.Resolver):
                 ) from None
         return await super().resolve(qname, rdtype, *args, **kwargs)
 
-    async def _direct(
-        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, wait: float
-    ) -> dns.resolver.Answer | None:
+    async def quick(self, name: str, rdtype: str, lifetime: float) -> RawAnswer | None:
+        """A question this cache does not keep (a domain's own MX: asked once per run),
+        answered from a plain reply (:mod:`.plainreply`) without dnspython's message
+        and answer objects, as :func:`~.resolver.query_raw` gives it; ``None`` when no
+        plain reply came within a share of ``lifetime``: the caller then asks through
+        the full resolution."""
+        kind = rdtype.upper()
+        if kind in _KEPT or lifetime <= 0:
+            return None
+        started = time.monotonic()
+        qname = dns.name.from_text(name.rstrip(".") or ".")
+        got = await self._exchange(qname, dns.rdatatype.from_text(kind), lifetime)
+        if got is None:
+            return None
+        data, question, server = got
+        plain = read_plain(data, qname, dns.rdatatype.from_text(kind), question)
+        if plain is None:
+            return None
+        duration_ms = round((time.monotonic() - started) * 1000.0, 3)
+        return answer_of(name, kind, plain.records, server, duration_ms, plain.authenticated)
+
+    async def _exchange(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, lifetime: float
+    ) -> tuple[bytes, bytes, str] | None:
+        """Our query to the first nameserver from a fresh socket (its own random port,
+        as dnspython does) and the first reply to it: (datagram, our question section,
+        the server as the model names it); ``None`` without a reply in the time."""
         server = self.nameservers[0] if self.nameservers else None
+        wait = min(lifetime * _DIRECT_SHARE, _DIRECT_WAIT)
         if not isinstance(server, dns.nameserver.Do53Nameserver) or wait <= 0:
             return None
         address, port = server.answer_nameserver(), server.answer_port()
-        qid, wire = _query_wire(qname, rdtype, self.payload if self.edns >= 0 else None)
+        qid, wire, question = _query_wire(qname, rdtype, self.payload if self.edns >= 0 else None)
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         try:
@@ -215,18 +236,38 @@ class CachingResolver(dns.asyncresolver.Resolver):
                 async with asyncio.timeout(wait):
                     while True:
                         data = await loop.sock_recv(sock, 65535)
-                        response = dns.message.from_wire(data)
-                        if isinstance(response, dns.message.QueryMessage) and _is_reply(
-                            response, qid, qname, rdtype
-                        ):
+                        if answers_question(data, qid, question):
                             break  # else: another question's reply (as dnspython: ignored)
-            if response.rcode() != dns.rcode.NOERROR or response.flags & dns.flags.TC:
-                return None
-            note = getattr(server, "_note", None)
-            if note is not None:
-                note()
+        except (OSError, TimeoutError):
+            return None
+        return data, question, server_text(address, port)
+
+    async def _direct(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, lifetime: float
+    ) -> dns.resolver.Answer | None:
+        server = self.nameservers[0] if self.nameservers else None
+        if not isinstance(server, dns.nameserver.Do53Nameserver):
+            return None
+        got = await self._exchange(qname, rdtype, lifetime)
+        if got is None:
+            return None
+        try:
+            response = dns.message.from_wire(got[0])
+        except Exception:  # malformed: the full resolution says how
+            return None
+        if (
+            not isinstance(response, dns.message.QueryMessage)
+            or response.rcode() != dns.rcode.NOERROR
+            or response.flags & dns.flags.TC
+        ):
+            return None
+        note = getattr(server, "_note", None)
+        if note is not None:
+            note()
+        address, port = server.answer_nameserver(), server.answer_port()
+        try:
             return dns.resolver.Answer(qname, rdtype, dns.rdataclass.IN, response, address, port)
-        except Exception:
+        except Exception:  # a CNAME chain dnspython refuses: the full resolution says how
             return None
 
 

@@ -45,9 +45,11 @@ __all__ = [
     "MIN_ATTEMPT_TIMEOUT",
     "attempt_timeout",
     "RawAnswer",
+    "answer_of",
     "build_resolver",
     "query",
     "query_raw",
+    "server_text",
 ]
 
 _log = logging.getLogger(__name__)
@@ -72,7 +74,8 @@ _responders: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 )
 
 
-def _server_text(address: str, port: int) -> str:
+def server_text(address: str, port: int) -> str:
+    """A nameserver as the model names it: ``ip``, or ``ip@port`` off port 53."""
     return address if port == 53 else f"{address}@{port}"
 
 
@@ -84,12 +87,12 @@ class _RecordingNameserver(dns.nameserver.Do53Nameserver):
     """
 
     def __str__(self) -> str:
-        return _server_text(self.answer_nameserver(), self.answer_port())
+        return server_text(self.answer_nameserver(), self.answer_port())
 
     def _note(self) -> None:
         seen = _responders.get()
         if seen is not None:
-            seen.append(_server_text(self.answer_nameserver(), self.answer_port()))
+            seen.append(server_text(self.answer_nameserver(), self.answer_port()))
 
     async def async_query(
         self,
@@ -427,13 +430,29 @@ async def _ask(
                 # dnspython bounds each attempt by the remaining lifetime but may
                 # sleep a back-off past it; the guard keeps the promise.
                 async with asyncio.timeout(lifetime + _GUARD_SLACK):
+                    # The bulk run's resolver reads a plain reply itself (``quick``);
+                    # anything else is asked again in full, within the lifetime left.
+                    quick = getattr(resolver, "quick", None)
+                    plain = await quick(name, rdtype, lifetime) if quick is not None else None
+                    if isinstance(plain, RawAnswer):
+                        return plain
                     answer = await resolver.resolve(
                         dns.name.from_text(qname),
                         rdtype,
                         raise_on_no_answer=False,
-                        lifetime=lifetime,
+                        lifetime=max(lifetime - (time.monotonic() - start), 0.001),
                         search=False,
                     )
+            except dns.resolver.LifetimeTimeout as exc:
+                # Say the whole time waited, the quick try's included.
+                errors = exc.kwargs.get("errors", []) if isinstance(exc.kwargs, dict) else []
+                answer = None
+                outcome, server, detail = _translate(
+                    dns.resolver.LifetimeTimeout(  # type: ignore[no-untyped-call]
+                        timeout=time.monotonic() - start, errors=errors
+                    ),
+                    responders,
+                )
             except Exception as exc:  # translated by the table, re-raised if unknown
                 answer = None
                 outcome, server, detail = _translate(exc, responders)
@@ -456,7 +475,7 @@ async def _ask(
         )
     authenticated = bool(answer.response.flags & dns.flags.AD)
     server = (
-        _server_text(answer.nameserver, answer.port or 53)
+        server_text(answer.nameserver, answer.port or 53)
         if answer.nameserver is not None
         else (responders[-1] if responders else None)
     )
@@ -476,14 +495,28 @@ async def _ask(
             ),
             authenticated=authenticated,
         )
-    records = tuple(answer.rrset)
-    texts = tuple(_record_text(rd) for rd in records[:MAX_ANSWERS])
+    return answer_of(
+        qname, rdtype, tuple(answer.rrset), server, duration_ms, authenticated, cname=cname
+    )
+
+
+def answer_of(
+    name: str,
+    rdtype: str,
+    records: tuple[dns.rdata.Rdata, ...],
+    server: str | None,
+    duration_ms: float,
+    authenticated: bool,
+    *,
+    cname: str | None = None,
+) -> RawAnswer:
+    """The model of a NOERROR answer with records (``name`` as asked)."""
     return RawAnswer(
         DnsQuery(
-            name=clean(qname, 260),
+            name=clean(name.rstrip(".") or ".", 260),
             rdtype=rdtype,
             outcome=DnsOutcome.OK,
-            answers=texts,
+            answers=tuple(_record_text(rd) for rd in records[:MAX_ANSWERS]),
             nameserver=server,
             duration_ms=duration_ms,
             cname=cname,

@@ -36,8 +36,9 @@ __all__ = ["MAX_WORKERS", "WorkerLost", "default_workers", "worker_pool"]
 
 #: Most workers a run starts (each one costs an interpreter: about 40 MB).
 MAX_WORKERS = 64
-#: Most workers the default picks, whatever the core count.
-_DEFAULT_CAP = 8
+#: Most workers the default picks, whatever the core count: with the main process, four
+#: interpreters of about 50 MB each stay within 200 MB of memory for the run.
+_DEFAULT_CAP = 3
 #: Seconds a closing worker gets to exit on its own before it is killed.
 _CLOSE_WAIT = 5.0
 #: A route result the parent waits for on a worker's behalf: no deadline of its own
@@ -46,16 +47,16 @@ _ROUTE_WAIT = 3600.0
 
 
 def default_workers() -> int:
-    """One worker per core this process may run on but one (at most 8), which the main
-    process (reading, probing, writing) and the DNS server share; 0 (all in this
-    process) on one core. Measured on two shared cores: one worker beside the main
-    process is as fast as one process or faster (the two overlap), two workers
-    were slower (three processes on two cores)."""
+    """One worker per core this process may run on, at most :data:`_DEFAULT_CAP`; 0 (all
+    in this process) on one core. The main process only reads, probes the distinct
+    routes and writes, a small share of the work, so it does not need a core of its
+    own: measured on two shared cores, two workers ran about 1.5x as fast as one
+    worker or none (``scripts/bench.py bulk``)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(0, min(cores - 1, _DEFAULT_CAP))
+    return 0 if cores < 2 else min(cores, _DEFAULT_CAP)
 
 
 class WorkerLost(Exception):
