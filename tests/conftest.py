@@ -19,6 +19,8 @@ Fixtures:
 
 - ``dns_server_thread``: the same from synchronous tests (a server on its own thread),
   for code run in a subprocess or through a sync API.
+- ``bulk_argv``: ``bulk_argv(lab)`` -> the ``smtpdiag bulk`` options that aim a run at a
+  :func:`~smtpdiag.testing.bulklab.bulk_lab` (its nameserver, ports, CA; loopback allowed).
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from smtpdiag.testing.dnsserver import LocalDnsServer, ThreadedDnsServer, ZoneData
+
+if TYPE_CHECKING:
+    from smtpdiag.testing.bulklab import BulkLab
 
 # --------------------------------------------------------------------------- guard
 
@@ -201,3 +206,30 @@ def dns_server_thread() -> Iterator[ThreadedDnsServerFactory]:
     yield start
     for server in reversed(started):
         server.stop()
+
+
+# ------------------------------------------------------------------------- bulk lab
+
+
+def _bulk_argv(lab: BulkLab) -> list[str]:
+    p25, p587, p465 = lab.ports
+    return [
+        "--nameserver",
+        f"{lab.nameserver.address}:{lab.nameserver.port}",
+        "--ports",
+        f"{p25},{p587},{p465}",
+        "--implicit-tls-ports",
+        str(p465),
+        "--ca-file",
+        lab.ca_file,
+        "--allow-targets",
+        "127.0.0.0/8",
+    ]
+
+
+@pytest.fixture
+def bulk_argv() -> Callable[[BulkLab], list[str]]:
+    """``bulk_argv(lab)``: the command-line options that aim ``smtpdiag bulk`` at a bulk
+    lab (its nameserver, its three ports with the third as implicit TLS, its CA, loopback
+    targets allowed); the CLI test and the worker test share them."""
+    return _bulk_argv

@@ -15,8 +15,9 @@ Names load on first use: ``explain`` needs the bounce words, not every rule's na
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from .common import Draft
@@ -34,11 +35,4 @@ _EXPORTS = {
     "persistence_text": "persistence",
 }
 
-
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)

@@ -9,8 +9,9 @@ and the monitoring renderers need neither.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from .jsonout import (
@@ -45,11 +46,4 @@ _EXPORTS = {name: "jsonout" for name in __all__} | {
     "render_text": "text",
 }
 
-
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)

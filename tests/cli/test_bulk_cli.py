@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,24 +35,9 @@ def lab() -> Iterator[BulkLab]:
         yield running
 
 
-def _args(lab: BulkLab) -> list[str]:
-    p25, p587, p465 = lab.ports
-    return [
-        "--nameserver",
-        f"{lab.nameserver.address}:{lab.nameserver.port}",
-        "--ports",
-        f"{p25},{p587},{p465}",
-        "--implicit-tls-ports",
-        str(p465),
-        "--ca-file",
-        lab.ca_file,
-        "--allow-targets",
-        "127.0.0.0/8",
-        "--greeting-timeout",
-        "2",
-        "--timeout",
-        "6",
-    ]
+@pytest.fixture
+def args(lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]]) -> list[str]:
+    return [*bulk_argv(lab), "--greeting-timeout", "2", "--timeout", "6"]
 
 
 def _records(path: Path) -> list[dict[str, object]]:
@@ -60,12 +45,12 @@ def _records(path: Path) -> list[dict[str, object]]:
 
 
 def test_ndjson_records_and_summary(
-    lab: BulkLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "in.txt"
     source.write_text("\n".join([*FAST[:5], "a@f1.test", "not a domain"]) + "\n")
     rcpt = tmp_path / "rcpt.ndjson"
-    code = main(["bulk", str(source), "--recipients", str(rcpt), "--json", *_args(lab)])
+    code = main(["bulk", str(source), "--recipients", str(rcpt), "--json", *args])
     assert code == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     kinds = [x["type"] for x in lines]
@@ -92,13 +77,13 @@ def test_ndjson_records_and_summary(
 
 
 def test_resume_skips_domains_already_written(
-    lab: BulkLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    lab: BulkLab, args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "in.txt"
     domains = FAST[10:30]
     source.write_text("\n".join(domains) + "\n")
     out = tmp_path / "out.ndjson"
-    assert main(["bulk", str(source), "-o", str(out), *_args(lab)]) == 0
+    assert main(["bulk", str(source), "-o", str(out), *args]) == 0
     first = _records(out)
     assert len(first) == 20
     # As if the run had been killed: 8 records kept, the 9th cut in the middle.
@@ -106,7 +91,7 @@ def test_resume_skips_domains_already_written(
     out.write_text("".join(text[:8]) + text[8][:25])
     kept = {r["domain"] for r in first[:8]}
     asked_before = {d: _mx_asked(lab, d) for d in domains}
-    assert main(["bulk", str(source), "-o", str(out), "--resume", *_args(lab)]) == 0
+    assert main(["bulk", str(source), "-o", str(out), "--resume", *args]) == 0
     records = [r for r in _records_tolerant(out) if r.get("type") == "domain"]
     assert sorted(r["domain"] for r in records) == sorted(domains)  # each exactly once
     for d in domains:
@@ -130,22 +115,24 @@ def _mx_asked(lab: BulkLab, domain: str) -> int:
 
 
 def test_usage_errors_are_one_line(
-    lab: BulkLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["bulk", str(tmp_path / "missing.txt"), *_args(lab)]) == 2
+    assert main(["bulk", str(tmp_path / "missing.txt"), *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.txt" in err
     source = tmp_path / "in.txt"
     source.write_text("f1.test\n")
-    assert main(["bulk", str(source), "--resume", *_args(lab)]) == 2
+    assert main(["bulk", str(source), "--resume", *args]) == 2
     assert "--resume needs --output" in capsys.readouterr().err
-    assert main(["bulk", str(source), "--input-format", "nonsense", *_args(lab)]) == 2
+    assert main(["bulk", str(source), "--input-format", "nonsense", *args]) == 2
     assert "unknown input format" in capsys.readouterr().err
-    assert main(["bulk", str(source), "--per-address-limit", "0", *_args(lab)]) == 2
+    assert main(["bulk", str(source), "--per-address-limit", "0", *args]) == 2
 
 
 @pytest.mark.timeout(90)
-def test_ctrl_c_flushes_what_is_done_and_exits_cleanly(lab: BulkLab, tmp_path: Path) -> None:
+def test_ctrl_c_flushes_what_is_done_and_exits_cleanly(
+    lab: BulkLab, args: list[str], tmp_path: Path
+) -> None:
     source = tmp_path / "in.txt"
     # Fast domains first, then slow ones probed one at a time (one port, one connection
     # overall, 2 s each): without Ctrl-C this run would take 40 s more.
@@ -165,7 +152,7 @@ def test_ctrl_c_flushes_what_is_done_and_exits_cleanly(lab: BulkLab, tmp_path: P
             "1",
             "--in-flight",
             "8",
-            *_args(lab),
+            *args,
             "--ports",
             str(lab.ports[0]),
         ],

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,29 +107,9 @@ def test_one_and_several_workers_give_the_same_records(lab: BulkLab) -> None:
     assert {"healthy", "degraded"} <= verdicts  # own*: the certificate lacks its MX name
 
 
-def _cli(lab: BulkLab, source: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
-    p25, p587, p465 = lab.ports
+def _cli(argv: list[str], source: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smtpdiag",
-            "bulk",
-            str(source),
-            "-o",
-            str(out),
-            "--nameserver",
-            f"{lab.nameserver.address}:{lab.nameserver.port}",
-            "--ports",
-            f"{p25},{p587},{p465}",
-            "--implicit-tls-ports",
-            str(p465),
-            "--ca-file",
-            lab.ca_file,
-            "--allow-targets",
-            "127.0.0.0/8",
-            *extra,
-        ],
+        [sys.executable, "-m", "smtpdiag", "bulk", str(source), "-o", str(out), *argv, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
@@ -150,11 +130,13 @@ def _lines(out: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(120)
-def test_sigterm_flushes_and_leaves_no_worker_behind(lab: BulkLab, tmp_path: Path) -> None:
+def test_sigterm_flushes_and_leaves_no_worker_behind(
+    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+) -> None:
     source = tmp_path / "in.txt"
     source.write_text("\n".join(_domains(MANY)) + "\n")
     out = tmp_path / "out.ndjson"
-    proc = _cli(lab, source, out, "--workers", "2")
+    proc = _cli(bulk_argv(lab), source, out, "--workers", "2")
     workers: list[int] = []
     try:
         _wait_for_lines(out, 20, proc)
@@ -178,11 +160,13 @@ def test_sigterm_flushes_and_leaves_no_worker_behind(lab: BulkLab, tmp_path: Pat
 
 
 @pytest.mark.timeout(120)
-def test_a_killed_run_takes_its_workers_with_it(lab: BulkLab, tmp_path: Path) -> None:
+def test_a_killed_run_takes_its_workers_with_it(
+    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+) -> None:
     source = tmp_path / "in.txt"
     source.write_text("\n".join(_domains(MANY)) + "\n")
     out = tmp_path / "out.ndjson"
-    proc = _cli(lab, source, out, "--workers", "2")
+    proc = _cli(bulk_argv(lab), source, out, "--workers", "2")
     try:
         _wait_for_lines(out, 20, proc)
         workers = _children(proc.pid)
@@ -200,12 +184,14 @@ def test_a_killed_run_takes_its_workers_with_it(lab: BulkLab, tmp_path: Path) ->
 
 
 @pytest.mark.timeout(120)
-def test_a_worker_that_dies_becomes_error_records_not_a_hang(lab: BulkLab, tmp_path: Path) -> None:
+def test_a_worker_that_dies_becomes_error_records_not_a_hang(
+    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+) -> None:
     names = list(_domains(MANY))
     source = tmp_path / "in.txt"
     source.write_text("\n".join(names) + "\n")
     out = tmp_path / "out.ndjson"
-    proc = _cli(lab, source, out, "--workers", "2", "--json")
+    proc = _cli(bulk_argv(lab), source, out, "--workers", "2", "--json")
     try:
         _wait_for_lines(out, 20, proc)
         victim = _children(proc.pid)[0]
