@@ -231,15 +231,26 @@ def _dane_passes(f: Facts, view: RouteView) -> bool:
     return False  # bogus or unknown: not a host the sender can use
 
 
-def _elsewhere(f: Facts, impact: SenderImpact, concerned: set[str]) -> SenderImpact:
-    """A sender that would defer on the MX hosts ``concerned`` tries the next MX host
-    (RFC 8461 5, RFC 7672 2.2): when one of the others passes its checks, the message
-    is delivered there and nothing is deferred."""
+def _elsewhere(
+    f: Facts, impact: SenderImpact, hosts: set[str], routes: set[tuple[str, int]]
+) -> SenderImpact:
+    """A sender that would defer on the MX ``hosts`` and the (address, port) ``routes``
+    concerned tries the next address of the host, then the next MX host (RFC 5321 5.1,
+    RFC 8461 5, RFC 7672 2.2, and Postfix's behaviour after a failed TLS check): when
+    one of the others passes its checks, the message is delivered there and nothing is
+    deferred."""
     if impact.outcome is not SenderOutcome.DEFER:
         return impact
     passes = _sts_passes if impact.sender is SenderKind.MTA_STS else _dane_passes
-    if any(v.delivery and v.result.route.mx not in concerned and passes(f, v) for v in f.ok_views):
-        return SenderImpact(impact.sender, SenderOutcome.OTHER_MX, impact.mode)
+    for v in f.ok_views:
+        route = v.result.route
+        if (
+            v.delivery
+            and route.mx not in hosts
+            and (route.address, route.port) not in routes
+            and passes(f, v)
+        ):
+            return SenderImpact(impact.sender, SenderOutcome.OTHER_MX, impact.mode)
     return impact
 
 
@@ -276,9 +287,12 @@ def impacts(
     sts = _worst(_sts(f, delivery, problem) for _, _, delivery in targets)
     dane = _worst(_dane(f, view, mx, problem) for view, mx, _ in targets)
     assert sts is not None and dane is not None
-    concerned = {mx for _, mx, _ in targets if mx is not None}
-    if concerned:
-        sts, dane = _elsewhere(f, sts, concerned), _elsewhere(f, dane, concerned)
+    # A problem seen on a route concerns that address; one of a DNS name (an MX host
+    # the policy does not cover, its TLSA records) concerns every address of the host.
+    hosts = {mx for view, mx, _ in targets if view is None and mx is not None}
+    routes = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
+    if hosts or routes:
+        sts, dane = _elsewhere(f, sts, hosts, routes), _elsewhere(f, dane, hosts, routes)
     return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), sts, dane)
 
 

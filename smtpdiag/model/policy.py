@@ -75,8 +75,9 @@ class SenderOutcome(StrEnum):
     #: does not deliver over the routes concerned: a temporary failure, the message is
     #: retried (and bounces only when the sender's queue lifetime ends)
     DEFER = "defer"
-    #: skips the MX hosts concerned and delivers through another MX host that passes its
-    #: checks (RFC 8461 5, RFC 7672 2.2): it defers only when no MX host passes
+    #: skips the routes concerned and delivers through another MX host, or another
+    #: address of the same host, that passes its checks (RFC 5321 5.1, RFC 8461 5,
+    #: RFC 7672 2.2): it defers only when none passes
     OTHER_MX = "other-mx"
     NOT_APPLICABLE = "not-applicable"  #: the domain publishes no such policy
     UNKNOWN = "unknown"  #: not known: policy lookups off, or the lookup got no answer

@@ -76,8 +76,8 @@ def sender_text(
         return f"{name} defer: a temporary failure, retried ({rfc})"
     if o is SenderOutcome.OTHER_MX:
         return (
-            f"{name} skip the MX hosts concerned and deliver through another MX host that "
-            "passes (they defer only when none does)"
+            f"{name} skip the routes concerned and deliver through another MX host or "
+            "address that passes (they defer only when none does)"
         )
     if o is SenderOutcome.NOT_APPLICABLE:
         return f"{name} are not affected"

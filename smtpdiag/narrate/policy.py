@@ -57,7 +57,7 @@ _OUTCOME_WORDS = {
     SenderOutcome.DELIVER: "deliver",
     SenderOutcome.REPORT: "deliver and report",
     SenderOutcome.DEFER: "defer and retry (temporary failure)",
-    SenderOutcome.OTHER_MX: "deliver through another MX host",
+    SenderOutcome.OTHER_MX: "deliver through another MX host or address",
     SenderOutcome.NOT_APPLICABLE: "not affected",
     SenderOutcome.UNKNOWN: "unknown",
 }

@@ -216,6 +216,29 @@ def test_cert_invalid_on_one_mx_while_another_passes_defers_nothing() -> None:
     assert "another MX host" in f.summary
 
 
+def test_cert_invalid_on_one_address_while_another_address_of_the_host_passes() -> None:
+    """One MX host, two addresses, the first one's certificate fails: an enforcing
+    sender tries the host's next address (RFC 5321 5.1), which passes, and delivers.
+    With the bad certificate on both, it defers."""
+    pol = tls_policy(mta_sts(DOMAIN, [MX1.name], mode=StsMode.ENFORCE))
+    mx = host(addresses=("198.51.100.5", "198.51.100.7"))
+    first = mx.addresses[0]
+
+    def diag(bad: set[str]) -> Finding:
+        routes = [
+            ok(r, tls_info=BAD_CERT if r.address in bad else None, starttls_offered=True)
+            for r in routes_for(mx)
+        ]
+        return _f(_diag(_report(pol, routes, hosts=(mx,))), R.MTA_STS_CERT_INVALID)
+
+    one = diag({first})
+    assert one.code is None
+    assert _who(one)[S].outcome is SenderOutcome.OTHER_MX
+    both = diag(set(mx.addresses))
+    assert both.code == "4.4.2"
+    assert _who(both)[S].outcome is DEFER
+
+
 def test_mode_none_binds_nothing() -> None:
     pol = tls_policy(mta_sts(DOMAIN, [MX1.name, MX2.name], mode=StsMode.NONE))
     d = _diag(_report(pol, _routes((MX1, MX2), tls_info=BAD_CERT), hosts=(MX1, MX2)))
