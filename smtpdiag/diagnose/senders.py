@@ -289,10 +289,10 @@ def impacts(
     assert sts is not None and dane is not None
     # A problem seen on a route concerns that address; one of a DNS name (an MX host
     # the policy does not cover, its TLSA records) concerns every address of the host.
-    hosts = {mx for view, mx, _ in targets if view is None and mx is not None}
-    routes = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
-    if hosts or routes:
-        sts, dane = _elsewhere(f, sts, hosts, routes), _elsewhere(f, dane, hosts, routes)
+    named = {mx for view, mx, _ in targets if view is None and mx is not None}
+    seen = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
+    if named or seen:
+        sts, dane = _elsewhere(f, sts, named, seen), _elsewhere(f, dane, named, seen)
     return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), sts, dane)
 
 
