@@ -4,6 +4,10 @@ Thousands of domains hosted by one provider name the same few MX hosts: with the
 cache their A and AAAA questions are asked once per TTL instead of once per domain,
 and questions already on their way are shared instead of asked again (a burst of
 domains of one provider would otherwise ask for its MX host's address at once).
+
+Every question first takes the quick path (:meth:`CachingResolver.quick`): one
+datagram to the first nameserver and a plain reply read without dnspython's message
+objects; anything else goes through dnspython's full resolution.
 """
 
 from __future__ import annotations
@@ -18,12 +22,8 @@ from dataclasses import replace
 from typing import Any
 
 import dns.asyncresolver
-import dns.flags
-import dns.message
 import dns.name
 import dns.nameserver
-import dns.opcode
-import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
@@ -31,7 +31,7 @@ import dns.resolver
 from ..config import ResolverConfig
 from ..model import DnsOutcome
 from .plainreply import answers_question, read_plain
-from .resolver import RawAnswer, answer_of, build_resolver, server_text
+from .resolver import RawAnswer, answer_of, build_resolver, negative_of, server_text
 
 __all__ = ["CachingResolver", "caching_resolver"]
 
@@ -40,7 +40,7 @@ _Key = tuple[object, str]
 # answer is asked once per run (domains are deduplicated): keeping it would only grow
 # memory by a full DNS message per domain.
 _KEPT = frozenset({"A", "AAAA"})
-# The direct path waits at most this share of a question's lifetime (and this many
+# The quick path waits at most this share of a question's lifetime (and this many
 # seconds) before leaving the question to dnspython's full resolution.
 _DIRECT_SHARE = 0.5
 _DIRECT_WAIT = 1.0
@@ -77,6 +77,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
         # domains, and turning the answer into the model each time cost more than asking.
         self._raw: OrderedDict[tuple[str, str], tuple[RawAnswer, float]] = OrderedDict()
         self._asking: dict[_Key, asyncio.Future[dns.resolver.Answer]] = {}
+        self._quick: dict[tuple[str, str], asyncio.Future[RawAnswer | None]] = {}
 
     async def resolve(
         self,
@@ -107,7 +108,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
         future: asyncio.Future[dns.resolver.Answer] = asyncio.get_running_loop().create_future()
         self._asking[key] = future
         try:
-            answer = await self._ask(qname, rdtype, *args, **kwargs)
+            answer = await super().resolve(qname, rdtype, *args, **kwargs)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -136,7 +137,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
             del self._raw[key]
             return None
         self._raw.move_to_end(key)
-        return RawAnswer(replace(raw.query, duration_ms=0.0), raw.records)
+        return RawAnswer(replace(raw.query, duration_ms=0.0), raw.records, raw.authenticated)
 
     def keep(self, name: str, rdtype: str, raw: RawAnswer) -> None:
         """Remember ``raw`` for :meth:`peek` while its answer is cached here."""
@@ -151,68 +152,62 @@ class CachingResolver(dns.asyncresolver.Resolver):
         while len(self._raw) > self._size:
             self._raw.popitem(last=False)
 
-    async def _ask(
-        self,
-        qname: dns.name.Name | str,
-        rdtype: dns.rdatatype.RdataType | str,
-        *args: Any,
-        **kwargs: Any,
-    ) -> dns.resolver.Answer:
-        """The common case directly, everything else through dnspython's resolution.
-
-        Most questions of a bulk run get a plain NOERROR answer over UDP from the first
-        nameserver. For those, dnspython's resolution (a request message, a datagram
-        endpoint, the retry bookkeeping) costs more than the answer: the direct path
-        sends the same query from a fresh socket (its own random port, as dnspython
-        does), checks that the reply answers exactly the question, parses it with
-        dnspython and builds the same :class:`dns.resolver.Answer`. Anything else (no
-        reply in time, NXDOMAIN, SERVFAIL, truncation, a reply that does not parse, a
-        CNAME chain too long) goes to the full resolution, which asks again and reports
-        it with its usual detail, within the lifetime left.
-        """
-        lifetime = kwargs.get("lifetime")
-        rdt = dns.rdatatype.RdataType.make(rdtype)
-        if (
-            isinstance(qname, dns.name.Name)
-            and isinstance(lifetime, int | float)
-            and args == ()
-            and dns.rdatatype.to_text(rdt) in _KEPT  # the others went :meth:`quick`'s way
-        ):
-            started = time.monotonic()
-            answer = await self._direct(qname, rdt, lifetime)
-            if answer is not None:
-                return answer
-            kwargs["lifetime"] = max(lifetime - (time.monotonic() - started), 0.001)
-            try:
-                return await super().resolve(qname, rdtype, *args, **kwargs)
-            except dns.resolver.LifetimeTimeout as exc:
-                # Say the whole time waited, not only the full path's share of it.
-                errors = exc.kwargs.get("errors", []) if isinstance(exc.kwargs, dict) else []
-                raise dns.resolver.LifetimeTimeout(  # type: ignore[no-untyped-call]
-                    timeout=time.monotonic() - started, errors=errors
-                ) from None
-        return await super().resolve(qname, rdtype, *args, **kwargs)
-
     async def quick(self, name: str, rdtype: str, lifetime: float) -> RawAnswer | None:
-        """A question this cache does not keep (a domain's own MX: asked once per run),
-        answered from a plain reply (:mod:`.plainreply`) without dnspython's message
-        and answer objects, as :func:`~.resolver.query_raw` gives it; ``None`` when no
-        plain reply came within a share of ``lifetime``: the caller then asks through
-        the full resolution."""
-        kind = rdtype.upper()
-        if kind in _KEPT or lifetime <= 0:
+        """The question answered from a plain reply (:mod:`.plainreply`), as
+        :func:`~.resolver.query_raw` gives it, without dnspython's resolution loop,
+        message and answer objects; ``None`` when no plain reply came within a share of
+        ``lifetime``: the caller then asks through the full resolution, which reports
+        what went wrong with its usual detail, within the lifetime left.
+
+        Most questions of a bulk run get a plain reply over UDP from the first
+        nameserver, and for those dnspython's resolution (a request message, a datagram
+        endpoint, the retry bookkeeping) cost more than the answer. A and AAAA answers
+        (records or NODATA) are kept for their TTL (:meth:`peek`); the same question
+        asked while it is on its way is not asked again but waits for it.
+        """
+        if lifetime <= 0:
             return None
+        kind = rdtype.upper()
+        text = name.rstrip(".") or "."
+        key = (text.lower(), kind)
+        asking = self._quick.get(key)
+        if asking is not None:
+            return await asyncio.shield(asking)
+        future: asyncio.Future[RawAnswer | None] = asyncio.get_running_loop().create_future()
+        self._quick[key] = future
+        raw: RawAnswer | None = None
+        try:
+            raw = await self._plain(text, kind, lifetime)
+        finally:
+            del self._quick[key]
+            future.set_result(raw)  # None (also when cancelled): the waiters ask in full
+        return raw
+
+    async def _plain(self, text: str, kind: str, lifetime: float) -> RawAnswer | None:
         started = time.monotonic()
-        qname = dns.name.from_text(name.rstrip(".") or ".")
-        got = await self._exchange(qname, dns.rdatatype.from_text(kind), lifetime)
+        qname = dns.name.from_text(text)
+        rdtype = dns.rdatatype.from_text(kind)
+        got = await self._exchange(qname, rdtype, lifetime)
         if got is None:
             return None
         data, question, server = got
-        plain = read_plain(data, qname, dns.rdatatype.from_text(kind), question)
+        plain = read_plain(data, qname, rdtype, question)
         if plain is None:
             return None
         duration_ms = round((time.monotonic() - started) * 1000.0, 3)
-        return answer_of(name, kind, plain.records, server, duration_ms, plain.authenticated)
+        if not plain.exists:
+            return negative_of(text, kind, DnsOutcome.NXDOMAIN, server, duration_ms, plain)
+        if not plain.records:
+            raw = negative_of(text, kind, DnsOutcome.NODATA, server, duration_ms, plain)
+        else:
+            raw = answer_of(text, kind, plain.records, server, duration_ms, plain.authenticated)
+        if kind in _KEPT and plain.ttl > 0:
+            key = (text.lower(), kind)
+            self._raw[key] = (raw, time.time() + plain.ttl)
+            self._raw.move_to_end(key)
+            while len(self._raw) > self._size:
+                self._raw.popitem(last=False)
+        return raw
 
     async def _exchange(
         self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, lifetime: float
@@ -241,34 +236,6 @@ class CachingResolver(dns.asyncresolver.Resolver):
         except (OSError, TimeoutError):
             return None
         return data, question, server_text(address, port)
-
-    async def _direct(
-        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, lifetime: float
-    ) -> dns.resolver.Answer | None:
-        server = self.nameservers[0] if self.nameservers else None
-        if not isinstance(server, dns.nameserver.Do53Nameserver):
-            return None
-        got = await self._exchange(qname, rdtype, lifetime)
-        if got is None:
-            return None
-        try:
-            response = dns.message.from_wire(got[0])
-        except Exception:  # malformed: the full resolution says how
-            return None
-        if (
-            not isinstance(response, dns.message.QueryMessage)
-            or response.rcode() != dns.rcode.NOERROR
-            or response.flags & dns.flags.TC
-        ):
-            return None
-        note = getattr(server, "_note", None)
-        if note is not None:
-            note()
-        address, port = server.answer_nameserver(), server.answer_port()
-        try:
-            return dns.resolver.Answer(qname, rdtype, dns.rdataclass.IN, response, address, port)
-        except Exception:  # a CNAME chain dnspython refuses: the full resolution says how
-            return None
 
 
 def caching_resolver(

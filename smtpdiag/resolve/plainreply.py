@@ -1,18 +1,21 @@
 """The plain reply to a question, read without building a whole dnspython message.
 
-A bulk run asks one MX question per domain, and nearly every reply is *plain*: it
-answers exactly the question asked (same id, QR set, opcode QUERY, one question equal
-to ours), its rcode is NOERROR with no extended rcode, TC is clear, and its answer
-section holds only records of the asked name, class and type (no CNAME). Reading such a
-reply into a :class:`dns.message.Message` (rdatasets, hashing every record to dedupe
-it, finding rrsets) cost about three times what the records alone cost.
+A bulk run asks one MX question per domain, and A and AAAA for every MX host it has
+not seen yet; nearly every reply is *plain*: it answers exactly the question asked
+(same id, QR set, opcode QUERY, one question equal to ours), TC is clear, and it is
+either NOERROR with only records of the asked name, class and type in its answer
+section (no CNAME), NOERROR with an empty answer section (NODATA), or NXDOMAIN with an
+empty answer section. Reading such a reply into a :class:`dns.message.Message`
+(rdatasets, hashing every record to dedupe it, finding rrsets) and a
+:class:`dns.resolver.Answer` cost about three times what the records alone cost.
 
 Names and rdata are still parsed by dnspython's wire parser (compression pointers,
 bounds, every record type's own checks), in every section; this module only walks
-the sections and keeps the answer records. A reply that is not plain, or that
-dnspython would not parse, is ``None``: the caller then asks through dnspython's full
-resolution, which reports it in detail. ``tests/unit/resolve/test_plainreply.py`` checks
-against dnspython's message parser that every reply read here is one it reads the same.
+the sections and keeps the answer records and the TTL. A reply that is not plain, or
+that dnspython would not parse, is ``None``: the caller then asks through dnspython's
+full resolution, which reports it in detail. ``tests/unit/resolve/test_plainreply.py``
+checks against dnspython's message parser that every reply read here is one it reads
+the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.wire
+from dns.rdtypes.ANY.SOA import SOA
 
 __all__ = ["PlainReply", "answers_question", "read_plain"]
 
@@ -35,15 +39,29 @@ _TC = 0x0200
 _AD = 0x0020
 _OPCODE = 0x7800
 _RCODE = 0x000F
+_NOERROR = 0
+_NXDOMAIN = 3
+_MAX_TTL = 0x7FFFFFFF
 
 
 @dataclass(frozen=True, slots=True)
 class PlainReply:
-    """The answer records of a plain reply (duplicates dropped, in wire order), and
-    whether it had the AD bit set."""
+    """A plain reply.
 
+    Attributes:
+        exists: ``False`` for NXDOMAIN.
+        records: The answer records, duplicates dropped, in wire order (empty for
+            NODATA and NXDOMAIN).
+        authenticated: The AD bit was set.
+        ttl: Seconds the answer may be kept: the smallest TTL of the answer records;
+            for NODATA and NXDOMAIN the SOA's negative TTL from the authority section
+            (RFC 2308 5), 0 without one.
+    """
+
+    exists: bool
     records: tuple[dns.rdata.Rdata, ...]
     authenticated: bool
+    ttl: int
 
 
 def answers_question(data: bytes, qid: int, question: bytes) -> bool:
@@ -72,15 +90,18 @@ def read_plain(
         question: Our query's question section as sent (name, type, class).
     """
     _, flags, _, ancount, nscount, arcount = _HEADER.unpack_from(data)
-    if flags & (_TC | _RCODE) or ancount == 0:
-        return None
+    rcode = flags & _RCODE
+    if flags & _TC or rcode not in (_NOERROR, _NXDOMAIN) or (rcode and ancount):
+        return None  # an error, truncated, or a CNAME chain that ends nowhere
     parser = dns.wire.Parser(data, _HEADER.size + len(question))
     records: list[dns.rdata.Rdata] = []
+    ttl: int | None = None
+    negative: int | None = None
     opt = False
     try:
         for index in range(ancount + nscount + arcount):
             owner = parser.get_name(decompress=True)
-            rtype, rclass, ttl, rdlen = parser.get_struct("!HHIH")
+            rtype, rclass, rr_ttl, rdlen = parser.get_struct("!HHIH")
             if index < ancount and (
                 rtype != rdtype or rclass != dns.rdataclass.IN or owner != qname
             ):
@@ -88,15 +109,21 @@ def read_plain(
             if rtype == dns.rdatatype.TSIG:
                 return None  # signed: dnspython's parser needs the keyring
             if rtype == dns.rdatatype.OPT:
-                if opt or index < ancount + nscount or owner != dns.name.root or ttl >> 24:
+                if opt or index < ancount + nscount or owner != dns.name.root or rr_ttl >> 24:
                     return None  # a second or misplaced OPT, or an extended rcode
                 opt = True
             with parser.restrict_to(rdlen):
                 rdata = dns.rdata.from_wire_parser(rclass, rtype, parser)
-            if index < ancount and rdata not in records:
-                records.append(rdata)
+            rr_ttl = 0 if rr_ttl > _MAX_TTL else rr_ttl  # as dnspython reads it
+            if index < ancount:
+                ttl = rr_ttl if ttl is None else min(ttl, rr_ttl)
+                if rdata not in records:
+                    records.append(rdata)
+            elif index < ancount + nscount and negative is None and isinstance(rdata, SOA):
+                negative = min(rr_ttl, rdata.minimum)
     except (dns.exception.DNSException, ValueError, struct.error):
         return None
     if parser.remaining():
         return None  # trailing bytes: dnspython's parser rejects them too
-    return PlainReply(tuple(records), bool(flags & _AD))
+    kept = ttl if ttl is not None else (negative or 0)
+    return PlainReply(rcode == _NOERROR, tuple(records), bool(flags & _AD), kept)

@@ -39,6 +39,7 @@ from ..config import ResolverConfig
 from ..errors import ProbeError
 from ..model import DnsOutcome, DnsQuery
 from ..textsafe import clean, shown
+from .plainreply import PlainReply
 
 __all__ = [
     "MAX_ANSWERS",
@@ -47,6 +48,7 @@ __all__ = [
     "RawAnswer",
     "answer_of",
     "build_resolver",
+    "negative_of",
     "query",
     "query_raw",
     "server_text",
@@ -483,20 +485,56 @@ async def _ask(
     if answer.canonical_name != answer.qname:
         cname = clean(answer.canonical_name.to_text(omit_final_dot=True), 260)
     if answer.rrset is None:
-        return RawAnswer(
-            DnsQuery(
-                name=clean(qname, 260),
-                rdtype=rdtype,
-                outcome=DnsOutcome.NODATA,
-                nameserver=server,
-                duration_ms=duration_ms,
-                detail=f"no {rdtype} record",
-                cname=cname,
-            ),
-            authenticated=authenticated,
-        )
+        return _nodata(qname, rdtype, server, duration_ms, authenticated, cname)
     return answer_of(
         qname, rdtype, tuple(answer.rrset), server, duration_ms, authenticated, cname=cname
+    )
+
+
+def _nodata(
+    name: str,
+    rdtype: str,
+    server: str | None,
+    duration_ms: float,
+    authenticated: bool,
+    cname: str | None = None,
+) -> RawAnswer:
+    return RawAnswer(
+        DnsQuery(
+            name=clean(name, 260),
+            rdtype=rdtype,
+            outcome=DnsOutcome.NODATA,
+            nameserver=server,
+            duration_ms=duration_ms,
+            detail=f"no {rdtype} record",
+            cname=cname,
+        ),
+        authenticated=authenticated,
+    )
+
+
+def negative_of(
+    name: str,
+    rdtype: str,
+    outcome: DnsOutcome,
+    server: str,
+    duration_ms: float,
+    reply: PlainReply,
+) -> RawAnswer:
+    """The model of a plain NODATA or NXDOMAIN reply (``name`` as asked), as the full
+    resolution words it."""
+    if outcome is DnsOutcome.NODATA:
+        return _nodata(name, rdtype, server, duration_ms, reply.authenticated)
+    return RawAnswer(
+        DnsQuery(
+            name=clean(name, 260),
+            rdtype=rdtype,
+            outcome=outcome,
+            nameserver=server,
+            duration_ms=duration_ms,
+            detail=_SHORT_DETAIL[outcome],
+        ),
+        authenticated=reply.authenticated,
     )
 
 

@@ -1,10 +1,11 @@
-"""The bulk resolver's direct path (plain UDP answers without dnspython's resolution
-loop) gives what the plain resolver gives, for every outcome a server can produce:
-whatever is not a plain answer goes through the full resolution and is reported the
-same way."""
+"""The bulk resolver's quick path (plain UDP replies read without dnspython's resolution
+loop and message objects) gives what the plain resolver gives, for every outcome a
+server can produce: whatever is not a plain reply goes through the full resolution and
+is reported the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -41,7 +42,9 @@ CASES = [
     ("mx1.d.test", "A", DnsOutcome.OK),
     ("alias.d.test", "A", DnsOutcome.OK),
     ("nomx.d.test", "MX", DnsOutcome.NODATA),
+    ("mx1.d.test", "AAAA", DnsOutcome.NODATA),
     ("missing.d.test", "MX", DnsOutcome.NXDOMAIN),
+    ("missing.d.test", "A", DnsOutcome.NXDOMAIN),
     ("big.d.test", "A", DnsOutcome.OK),
     ("fail.d.test", "MX", DnsOutcome.SERVFAIL),
     ("refuse.d.test", "MX", DnsOutcome.REFUSED),
@@ -61,9 +64,27 @@ async def test_direct_path_answers_as_the_full_resolution(  # type: ignore[no-un
     plain = await query_raw(build_resolver(config, 2.0), name, rdtype, lifetime=2.0)
     shared = await query_raw(caching_resolver(config, 2.0), name, rdtype, lifetime=2.0)
     assert plain.query.outcome is outcome, plain.query
-    for field in ("outcome", "answers", "nameserver", "cname", "detail"):
+    for field in ("outcome", "answers", "nameserver", "cname", "detail", "name", "rdtype"):
         assert getattr(shared.query, field) == getattr(plain.query, field), field
     assert [r.to_text() for r in shared.records] == [r.to_text() for r in plain.records]
+    assert shared.authenticated == plain.authenticated
+
+
+async def test_the_same_question_asked_at_once_is_sent_once(dns_server) -> None:  # type: ignore[no-untyped-def]
+    """A burst of domains of one provider asks for its MX host's addresses together:
+    one question goes out, every asker gets its answer; NODATA is kept as well."""
+    dns = await dns_server({"d.test": ZONE}, {})
+    resolver = caching_resolver(ResolverConfig((dns.nameserver,)), 2.0)
+    for rdtype, outcome in (("A", DnsOutcome.OK), ("AAAA", DnsOutcome.NODATA)):
+        before = len(dns.received)
+        got = await asyncio.gather(
+            *(query_raw(resolver, "mx1.d.test", rdtype, lifetime=2.0) for _ in range(20))
+        )
+        assert {g.query.outcome for g in got} == {outcome}
+        assert len({g.query.answers for g in got}) == 1
+        assert len(dns.received) == before + 1, rdtype
+        again = await query_raw(resolver, "mx1.d.test", rdtype, lifetime=2.0)
+        assert again.query.outcome is outcome and len(dns.received) == before + 1
 
 
 async def test_a_silent_server_is_reported_with_the_whole_wait(dns_server) -> None:  # type: ignore[no-untyped-def]

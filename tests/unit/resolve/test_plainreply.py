@@ -1,8 +1,8 @@
 """The plain-reply reader against dnspython's message parser.
 
-Whatever it accepts, dnspython parses the same way (same records, same AD bit, NOERROR,
-not truncated, one answer rrset of the asked name and type); every plain reply dnspython
-builds, it accepts. Replies are built with dnspython and then broken on purpose or
+Whatever it accepts, dnspython parses the same way (same rcode, records, TTL and AD
+bit, not truncated, at most one answer rrset, of the asked name and type); every plain
+reply dnspython builds (records, NODATA, NXDOMAIN), it accepts. Replies are built with dnspython and then broken on purpose or
 mutated at random (a fixed seed, so a failure repeats).
 """
 
@@ -39,6 +39,7 @@ def _reply(
     ad: bool = False,
     extra: bool = False,
     rcode: dns.rcode.Rcode = dns.rcode.NOERROR,
+    soa: bool = False,
 ) -> dns.message.Message:
     query = dns.message.make_query(QNAME, rdtype, use_edns=0 if edns else False)
     query.id = 4242
@@ -51,6 +52,12 @@ def _reply(
     if extra:  # a resolver that is not minimal: authority and glue
         reply.authority.append(dns.rrset.from_text("test.", 300, "IN", "NS", "ns.test."))
         reply.additional.append(dns.rrset.from_text("mx.p3.test.", 300, "IN", "A", "127.89.0.3"))
+    if soa:  # a negative answer's TTL (RFC 2308): min(the SOA's TTL, its minimum)
+        reply.authority.append(
+            dns.rrset.from_text(
+                "test.", 900, "IN", "SOA", "ns.test. admin.test. 1 3600 600 86400 120"
+            )
+        )
     return reply
 
 
@@ -69,18 +76,28 @@ PLAIN = [
     _reply("10 mx.p3.test.", ad=True),
     _reply("10 mx.p3.test.", extra=True),
     _reply("10 mx.p3.test.", owner="D12.Test."),
+    _reply(soa=True),  # NODATA
+    _reply(),  # NODATA without SOA: not kept
+    _reply(rcode=dns.rcode.NXDOMAIN, soa=True),
 ]
 
 
 @pytest.mark.parametrize("message", PLAIN, ids=range(len(PLAIN)))
 def test_every_plain_reply_is_read_as_dnspython_reads_it(message: dns.message.Message) -> None:
     data = message.to_wire()
-    got = _read(data)
-    assert got is not None
-    parsed = dns.message.from_wire(data)
-    assert set(got.records) == set(parsed.answer[0])
-    assert len(got.records) == len(parsed.answer[0])
-    assert got.authenticated == bool(parsed.flags & dns.flags.AD)
+    assert _read(data) is not None
+    _agrees(data)
+
+
+def test_negative_answers_carry_the_soa_ttl() -> None:
+    nodata = _read(_reply(soa=True).to_wire())
+    assert nodata is not None and nodata.exists and nodata.records == () and nodata.ttl == 120
+    gone = _read(_reply(rcode=dns.rcode.NXDOMAIN, soa=True).to_wire())
+    assert gone is not None and not gone.exists and gone.ttl == 120
+    bare = _read(_reply().to_wire())
+    assert bare is not None and bare.ttl == 0
+    answer = _read(_reply("10 mx.p3.test.").to_wire())
+    assert answer is not None and answer.ttl == 300
 
 
 def test_the_question_may_come_back_in_another_case() -> None:
@@ -102,9 +119,11 @@ def _with_opt_ttl(message: dns.message.Message, ttl: int) -> bytes:
 
 
 NOT_PLAIN = {
-    "nxdomain": _reply(rcode=dns.rcode.NXDOMAIN).to_wire(),
+    "nxdomain after a cname": _reply(
+        "mx.p3.test.", rdtype="CNAME", rcode=dns.rcode.NXDOMAIN
+    ).to_wire(),
     "servfail": _reply("10 mx.p3.test.", rcode=dns.rcode.SERVFAIL).to_wire(),
-    "nodata": _reply().to_wire(),
+    "refused": _reply(rcode=dns.rcode.REFUSED).to_wire(),
     "cname": _reply("mx.p3.test.", rdtype="CNAME").to_wire(),
     "other owner": _reply("10 mx.p3.test.", owner="d13.test.").to_wire(),
     "trailing byte": _reply("10 mx.p3.test.").to_wire() + b"\x00",
@@ -151,13 +170,19 @@ def _agrees(data: bytes) -> None:
     if got is None:
         return
     parsed = dns.message.from_wire(data)  # raises if the reader accepted what dnspython refuses
-    assert parsed.rcode() == dns.rcode.NOERROR
     assert not parsed.flags & dns.flags.TC
-    assert len(parsed.answer) == 1
+    assert got.authenticated == bool(parsed.flags & dns.flags.AD)
+    assert parsed.rcode() == (dns.rcode.NOERROR if got.exists else dns.rcode.NXDOMAIN)
+    if not got.records:
+        assert parsed.answer == []
+        soa = [r for r in parsed.authority if r.rdtype == dns.rdatatype.SOA]
+        assert got.ttl == (min(soa[0].ttl, soa[0][0].minimum) if soa else 0)
+        return
+    assert got.exists and len(parsed.answer) == 1
     rrset = parsed.answer[0]
     assert (rrset.name, rrset.rdclass, rrset.rdtype) == (QNAME, dns.rdataclass.IN, dns.rdatatype.MX)
     assert set(got.records) == set(rrset) and len(got.records) == len(rrset)
-    assert got.authenticated == bool(parsed.flags & dns.flags.AD)
+    assert got.ttl == rrset.ttl
 
 
 def test_random_damage_never_makes_it_read_what_dnspython_would_not() -> None:
