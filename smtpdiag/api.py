@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,8 +19,8 @@ from .blocking import run_blocking
 from .config import ProbeConfig
 from .diagnose import diagnose as _diagnose
 from .errors import ConfigError, ProbeError
-from .model import PhaseRecord, ProbeReport, Route, RouteResult, TlsaLookup
-from .policy import lookup_policy
+from .model import PhaseRecord, ProbeReport, Route, RouteResult
+from .policy import DaneInputs, lookup_policy
 from .probe import plan_routes, probe_routes
 from .probe.certs import load_trust_store
 from .resolve import normalize_domain, resolve_domain
@@ -104,8 +104,15 @@ async def probe(
             resolution = await resolve_domain(name, config, deadline=deadline)
             routes = plan_routes(resolution, config)
 
-            async def run(tlsa: Mapping[str, TlsaLookup]) -> tuple[RouteResult, ...]:
-                return await probe_routes(routes, config, deadline=deadline, trace=trace, tlsa=tlsa)
+            async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
+                return await probe_routes(
+                    routes,
+                    config,
+                    deadline=deadline,
+                    trace=trace,
+                    tlsa=dane.tlsa,
+                    nexthop=dane.nexthop,
+                )
 
             # The policy stage runs the probe itself: after the TLSA lookups (the probe
             # matches chains against them), alongside MTA-STS and TLS-RPT.

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ..config import ProbeConfig
@@ -37,7 +39,7 @@ from ..model import (
 )
 from .tlsrpt import lookup_tls_rpt, parse_tls_rpt
 
-__all__ = ["NOT_CHECKED", "lookup_policy", "lookup_tls_rpt", "parse_tls_rpt"]
+__all__ = ["NOT_CHECKED", "DaneInputs", "lookup_policy", "lookup_tls_rpt", "parse_tls_rpt"]
 
 T = TypeVar("T")
 
@@ -53,6 +55,24 @@ _DANE_SHARE = 1 / 3
 _CONNECTABLE = (MxTargetKind.HOSTNAME, MxTargetKind.CNAME)
 
 
+@dataclass(frozen=True, slots=True)
+class DaneInputs:
+    """What the probe takes from the DANE lookups, to match each chain as a DANE
+    sender would.
+
+    Attributes:
+        tlsa: TLSA lookups by MX host name; empty when policy lookups are off or the
+            domain names no mail server.
+        nexthop: The domain, when its MX RRset is DNSSEC-secure: a DANE-TA
+            certificate may then name it instead of the MX host (RFC 7672 3.2.2, as
+            Postfix matches DANE-TA certificates); ``None`` for an insecure, bogus or
+            unanswered MX RRset and for an implicit MX (whose host is the domain).
+    """
+
+    tlsa: Mapping[str, TlsaLookup] = field(default_factory=lambda: MappingProxyType({}))
+    nexthop: str | None = None
+
+
 def _ms(start: float) -> float:
     return round((time.monotonic() - start) * 1000.0, 3)
 
@@ -63,7 +83,7 @@ async def lookup_policy(
     config: ProbeConfig,
     *,
     deadline: float,
-    during: Callable[[Mapping[str, TlsaLookup]], Coroutine[Any, Any, T]],
+    during: Callable[[DaneInputs], Coroutine[Any, Any, T]],
 ) -> tuple[TlsPolicy | None, T]:
     """Look the domain's TLS policy up and run ``during`` (the probe) alongside.
 
@@ -72,17 +92,18 @@ async def lookup_policy(
         resolution: What the resolve stage found (the MX hosts).
         config: ``config.policy`` (on/off, fetch limits), the resolver, the timeouts.
         deadline: ``loop.time()`` by which every lookup ends.
-        during: Called once with the TLSA lookups by MX host name (empty when policy
-            lookups are off); it runs concurrently with the MTA-STS and TLS-RPT lookups.
+        during: Called once with the TLSA lookups by MX host name and the secure
+            next-hop domain (:class:`DaneInputs`; empty when policy lookups are off);
+            it runs concurrently with the MTA-STS and TLS-RPT lookups.
 
     Returns:
         The policy (``None`` when ``config.policy.enabled`` is false) and what
         ``during`` returned. Never raises on a network or DNS outcome.
     """
     if not config.policy.enabled:
-        return None, await during({})
+        return None, await during(DaneInputs())
     if resolution.kind not in (ResolutionKind.MX, ResolutionKind.IMPLICIT):
-        return NOT_CHECKED, await during({})
+        return NOT_CHECKED, await during(DaneInputs())
     # Imported here: these load cryptography/h11, which the CLI's --no-policy paths
     # and the plain report readers need not pay for. All of them now, before any route
     # is timed: an import on the event loop mid-probe (h11, the fetch) would stall the
@@ -123,10 +144,14 @@ async def lookup_policy(
         ends.append(_ms(start))
         return result
 
+    # RFC 7672 3.2.2: only a secure MX RRset vouches that the domain's name may stand
+    # for its MX hosts on a DANE-TA certificate.
+    nexthop = domain if mx_dnssec is DnssecStatus.SECURE else None
+    dane = DaneInputs({t.mx: t for t in tlsa}, nexthop)
     async with asyncio.TaskGroup() as group:
         sts_task = group.create_task(sts())
         rpt_task = group.create_task(rpt())
-        probe_task = group.create_task(during({t.mx: t for t in tlsa}))
+        probe_task = group.create_task(during(dane))
     policy = TlsPolicy(
         mta_sts=sts_task.result(),
         mx_dnssec=mx_dnssec,

@@ -200,7 +200,8 @@ async def lookup_dnssec_mx(domain: str, config: ProbeConfig, *, deadline: float)
 
     Never raises on DNS outcomes. An insecure MX RRset does not stop DANE (the sender
     may still use the MX hosts' TLSA records, 2.2.1), but only the MX host names are
-    then reference identifiers for a DANE-TA certificate (3.2.2).
+    then reference identifiers for a DANE-TA certificate; a secure one makes the
+    domain itself one too (3.2.2, :func:`check_chain`'s ``nexthop``).
     """
     try:
         resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
@@ -337,13 +338,14 @@ def _outside_validity(certs: Sequence[x509.Certificate], now: datetime) -> bool:
     return False
 
 
-def _reference_ids(lookup: TlsaLookup, mx: str) -> tuple[str, ...]:
-    """RFC 7672 3.2.2: the MX host name and the TLSA base domain: the host name the
+def _reference_ids(lookup: TlsaLookup, mx: str, nexthop: str | None) -> tuple[str, ...]:
+    """RFC 7672 3.2.2: the MX host name, the TLSA base domain: the host name the
     TLSA records were asked under (the CNAME-expanded MX host name when they were
-    found there, 2.2.2). A CNAME at the TLSA owner name itself only redirects the
-    lookup; its target is no reference identifier (RFC 7671 7)."""
+    found there, 2.2.2), and the next-hop domain when the caller vouches for it. A
+    CNAME at the TLSA owner name itself only redirects the lookup; its target is no
+    reference identifier (RFC 7671 7)."""
     base = _host(lookup.query.name).removeprefix(f"_{lookup.port}._tcp.")
-    names = [_host(mx), lookup.mx, base]
+    names = [_host(mx), lookup.mx, base, _host(nexthop or "")]
     return tuple(dict.fromkeys(name for name in names if name))
 
 
@@ -355,8 +357,9 @@ def _ta_verdict(
     now: datetime,
 ) -> TlsRptResult | None:
     """DANE-TA (RFC 7672 3.1.2, 3.2): the chain from the leaf up to the trust anchor
-    verifies (signatures, validity) and the leaf names the MX host; ``None`` when it
-    does, else the RFC 8460 result type of the failure."""
+    verifies (signatures, validity) and the leaf carries one of the reference
+    identifiers ``names``; ``None`` when it does, else the RFC 8460 result type of
+    the failure."""
     if anchor_index != 0:
         path = list(certs[:anchor_index]) if anchor_index is not None else list(certs)
         try:
@@ -462,7 +465,13 @@ class _ChainJudge:
         return self._ta_in_record(record, r_index)
 
 
-def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: datetime) -> DaneCheck:
+def check_chain(
+    lookup: TlsaLookup,
+    chain: Sequence[bytes],
+    mx: str,
+    now: datetime,
+    nexthop: str | None = None,
+) -> DaneCheck:
     """Match the chain a server presented (DER, leaf first) against ``lookup``'s
     usable TLSA records, as a DANE-enforcing sender does (RFC 7672 3).
 
@@ -470,8 +479,14 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
       (3.1.1).
     - DANE-TA(2) matches a certificate of the chain, which then acts as the trust
       anchor: the chain from the leaf up to it must verify at ``now`` and the leaf
-      must name the MX host or the TLSA base domain (3.1.2, 3.2.2). A ``2 0 0`` record
-      carries the anchor itself, which then need not be in the chain (RFC 7671 5.2.2).
+      must name a reference identifier (3.1.2, 3.2.2): the MX host, the TLSA base
+      domain, or ``nexthop``. A ``2 0 0`` record carries the anchor itself, which
+      then need not be in the chain (RFC 7671 5.2.2).
+
+    ``nexthop``: the next-hop (recipient) domain whose MX RRset named ``mx``, given
+    only when that RRset is DNSSEC-secure, as Postfix matches DANE-TA certificates
+    against the next-hop domain and the MX host name; ``None`` leaves the MX host
+    names alone. Names below it (Postfix's ``dot-nexthop``) are not accepted.
 
     The first record that matches wins. Without one, ``failure`` names what a TLS
     report would: ``certificate-expired``, ``validation-failure`` or
@@ -483,7 +498,11 @@ def check_chain(lookup: TlsaLookup, chain: Sequence[bytes], mx: str, now: dateti
     if not certs:
         return DaneCheck(matched=False, failure=TlsRptResult.VALIDATION_FAILURE)
     judge = _ChainJudge(
-        certs, ders, _reference_ids(lookup, mx), now, sent=frozenset(d.hex() for d in ders)
+        certs,
+        ders,
+        _reference_ids(lookup, mx, nexthop),
+        now,
+        sent=frozenset(d.hex() for d in ders),
     )
     for r_index, record in enumerate(lookup.records):
         found = judge.match(record, r_index) if record.usable else None

@@ -74,6 +74,7 @@ def _context(
     trace: Callable[[Route, PhaseRecord], None] | None,
     store: Store | None = None,
     tlsa: Mapping[str, TlsaLookup] = _NO_TLSA,
+    nexthop: str | None = None,
 ) -> ProbeContext:
     # The store loads on the first handshake (cached per process by load_trust_store).
     # Only usable lookups matter to the probe: a DANE sender ignores the rest (RFC 7672 2.2).
@@ -91,6 +92,7 @@ def _context(
         trace=trace,
         load_store=functools.partial(load_trust_store, config.tls.ca_file),
         dane=usable,
+        nexthop=nexthop,
     )
 
 
@@ -206,6 +208,7 @@ async def probe_routes(
     now: datetime | None = None,
     trace: Callable[[Route, PhaseRecord], None] | None = None,
     tlsa: Mapping[str, TlsaLookup] = _NO_TLSA,
+    nexthop: str | None = None,
 ) -> tuple[RouteResult, ...]:
     """Probe every route concurrently; results in the order of ``routes``.
 
@@ -218,11 +221,13 @@ async def probe_routes(
     A route on ``config.delivery_port`` whose host's lookup is ``usable`` gets the
     chain it presented matched against the records (:attr:`TlsInfo.dane`); the
     check runs right after the handshake and costs no extra time on the wire.
+    ``nexthop``: the domain whose MX RRset named the routes' hosts, when that RRset is
+    DNSSEC-secure: a DANE-TA certificate may name it (RFC 7672 3.2.2).
     """
     loop = asyncio.get_running_loop()
     if deadline is None:
         deadline = loop.time() + config.timeouts.total
-    ctx = _context(config, now, None, trace, tlsa=tlsa)
+    ctx = _context(config, now, None, trace, tlsa=tlsa, nexthop=nexthop)
     overall = asyncio.Semaphore(MAX_CONCURRENCY)
     per_address: dict[str, asyncio.Semaphore] = {}
     hints: dict[str, AddressHints] = {}

@@ -109,6 +109,9 @@ class ProbeContext:
         dane: Usable TLSA lookups by MX host name (lower case, no final dot); a
             route on ``config.delivery_port`` to such a host gets its chain matched
             against them (:attr:`TlsInfo.dane`, RFC 7672).
+        nexthop: The domain whose DNSSEC-secure MX RRset named the routes' hosts: a
+            DANE-TA certificate may name it instead of the MX host (RFC 7672 3.2.2);
+            ``None`` when the MX RRset is not secure or not known.
     """
 
     config: ProbeConfig
@@ -119,6 +122,7 @@ class ProbeContext:
     trace: Callable[[Route, PhaseRecord], None] | None = field(default=None)
     load_store: Callable[[], Store | None] | None = None
     dane: Mapping[str, TlsaLookup] = field(default_factory=dict)
+    nexthop: str | None = None
 
     def tlsa_for(self, route: Route) -> TlsaLookup | None:
         """The usable TLSA lookup that applies to ``route``, if any."""
@@ -377,6 +381,7 @@ class _RouteProbe:
                 self.ctx.trust_store(),
                 self._now(),
                 self.ctx.tlsa_for(self.route),
+                self.ctx.nexthop,
             )
         else:  # pragma: no cover - asyncio always provides it after a handshake
             self.tls = TlsInfo(verify_error="no TLS session information")

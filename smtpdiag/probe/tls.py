@@ -86,11 +86,14 @@ def tls_info(
     store: Store | None,
     now: datetime,
     tlsa: TlsaLookup | None = None,
+    nexthop: str | None = None,
 ) -> TlsInfo:
     """Facts of a finished handshake, the certificate, and the verification verdict.
 
     ``tlsa``: the MX host's usable TLSA records; the chain is then also matched
     against them (:attr:`TlsInfo.dane`), here, where the DER chain is at hand.
+    ``nexthop``: the domain whose secure MX RRset named ``host``, a name a DANE-TA
+    certificate may carry instead (:func:`smtpdiag.policy.dane.check_chain`).
     """
     cipher = ssl_object.cipher()
     ders, sent = peer_chain(ssl_object)
@@ -100,7 +103,7 @@ def tls_info(
         # Imported here: the policy stage imports this package's certificate checks.
         from ..policy.dane import check_chain
 
-        dane = check_chain(tlsa, ders, host, now)
+        dane = check_chain(tlsa, ders, host, now, nexthop)
     return TlsInfo(
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,

@@ -108,10 +108,13 @@ class Scenario:
     faults: Mapping[str, str] = field(default_factory=dict)
     rpt: str | None = "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"
     policy_on: bool = True
+    zone: str = ZONE  #: the domain's zone, where its MX RRset lives
+    #: that zone is "signed" when it is not pol.test (default: as ``secure``)
+    mx_secure: bool | None = None
 
     @property
     def domain(self) -> str:
-        return f"{self.name}.{ZONE}"
+        return f"{self.name}.{self.zone}"
 
 
 def spki_sha256(pki: TestPki, kind: str = "good") -> str:
@@ -126,9 +129,9 @@ async def run(pki: TestPki, servers: ServerSet) -> AsyncIterator[Any]:
 
     async def go(s: Scenario) -> tuple[ProbeReport, dict[str, Any]]:
         port = servers.port(s.server)
+        hosts: dict[str, Any] = {f"mx.{s.server}": ["A 127.0.0.1"]}
         records: dict[str, Any] = {
             s.name: [f"MX 10 mx.{s.server}.{ZONE}."],
-            f"mx.{s.server}": ["A 127.0.0.1"],
             f"mta-sts.{s.name}": ["A 127.0.0.1"],
         }
         if s.sts is not None:
@@ -136,7 +139,13 @@ async def run(pki: TestPki, servers: ServerSet) -> AsyncIterator[Any]:
         if s.rpt is not None:
             records[f"_smtp._tls.{s.name}"] = [f'TXT "{s.rpt}"']
         if s.tlsa:
-            records[f"_{port}._tcp.mx.{s.server}"] = [f"TLSA {r}" for r in s.tlsa]
+            hosts[f"_{port}._tcp.mx.{s.server}"] = [f"TLSA {r}" for r in s.tlsa]
+        zones = {ZONE: {**hosts, **records}}
+        secure = [ZONE] if s.secure else []
+        if s.zone != ZONE:
+            zones = {ZONE: hosts, s.zone: records}
+            if s.secure if s.mx_secure is None else s.mx_secure:
+                secure.append(s.zone)
         https_port = closed_port() if s.no_https else 443
         if s.sts is not None and not s.no_https:
             response = s.sts_response or PolicyResponse(
@@ -146,7 +155,7 @@ async def run(pki: TestPki, servers: ServerSet) -> AsyncIterator[Any]:
             await web.start()
             started.append(web)
             https_port = web.port
-        dns = LocalDnsServer({ZONE: records}, s.faults, secure=[ZONE] if s.secure else [])
+        dns = LocalDnsServer(zones, s.faults, secure=secure)
         await dns.start()
         started.append(dns)
         config = ProbeConfig(
@@ -308,6 +317,47 @@ async def test_dane_bogus(run: Any, servers: ServerSet) -> None:
     assert f["code"] == "4.4.3"
     assert f["payload"]["tls_rpt_results"] == ["dnssec-invalid"]
     assert who(f)["dane"] == ("defer", None)
+
+
+def ca_anchor(pki: TestPki) -> str:
+    """A ``2 0 0`` TLSA record carrying the test CA (the servers send only their leaf)."""
+    ca = x509.load_pem_x509_certificate(pki.ca_file.read_bytes())
+    return f"2 0 0 {ca.public_bytes(Encoding.DER).hex()}"
+
+
+async def test_dane_ta_certificate_may_name_the_recipient_domain(run: Any, pki: TestPki) -> None:
+    # RFC 7672 3.2.2: with a secure MX RRset the next-hop domain is a reference
+    # identifier besides the MX host. The wrongname server's leaf names only
+    # wrong.invalid: here the recipient domain, whose MX is mx.wrongname.pol.test.
+    _, doc = await run(Scenario("wrong", server="wrongname", zone="invalid", tlsa=[ca_anchor(pki)]))
+    assert doc["policy"]["mx_dnssec"] == "secure"
+    check = doc["routes"][0]["tls"]["dane"]
+    assert check["matched"] is True and check["usage"] == 2 and check["failure"] is None
+    rules = [f["rule"] for f in doc["diagnosis"]["findings"]]
+    assert "dane-mismatch" not in rules, rules
+    # WebPKI still wants the MX host's name; DANE senders deliver all the same.
+    assert who(finding(doc, "tls-cert-unverified"))["dane"] == ("deliver", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "zone", "mx_secure"),
+    [
+        ("dane-ta-other", ZONE, None),  # the leaf names neither the MX nor the domain
+        ("wrong", "invalid", False),  # names the domain, but its MX RRset is insecure
+    ],
+)
+async def test_dane_ta_certificate_naming_another_host_mismatches(
+    run: Any, pki: TestPki, name: str, zone: str, mx_secure: bool | None
+) -> None:
+    scenario = Scenario(
+        name, server="wrongname", zone=zone, mx_secure=mx_secure, tlsa=[ca_anchor(pki)]
+    )
+    _, doc = await run(scenario)
+    check = doc["routes"][0]["tls"]["dane"]
+    assert check["matched"] is False and check["failure"] == "certificate-host-mismatch"
+    f = finding(doc, "dane-mismatch")
+    assert who(f)["dane"] == ("defer", None)
+    assert f["payload"]["tls_rpt_results"] == ["certificate-host-mismatch"]
 
 
 # ------------------------------------------------------------------------ TLS-RPT

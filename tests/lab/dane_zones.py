@@ -5,7 +5,8 @@ Made at bring-up, because the TLSA records pin certificates made at bring-up:
 * ``dane.test``: signed (ECDSA P-256, one key with the SEP flag, NSEC), with MX hosts
   pointing at the ``mxdane`` Postfix and TLSA records that match (3 1 1 of the leaf's
   key, 2 1 1 of the intermediate's), that do not (3 1 1 of another key), a DANE-TA
-  record for a host the certificate does not name, and a host without TLSA.
+  record for a host the certificate does not name (the MX of ``taname``, and of
+  ``tadomain``, a domain the certificate names), and a host without TLSA.
 * ``bogus.test``: signed the same way, but the signatures expired ten days ago:
   a validating resolver answers SERVFAIL.
 * ``unsigned.test``: no signatures; its TLSA record would match.
@@ -68,6 +69,7 @@ def _zone_texts(v4: str, v6: str, leaf: str, ta: str, other: str) -> dict[str, l
         "ee MX 10 mx-ee.dane.test.",
         "ta MX 10 mx-ta.dane.test.",
         "taname MX 10 mx-taname.dane.test.",
+        "tadomain MX 10 mx-taname.dane.test.",
         "wrong MX 10 mx-wrong.dane.test.",
         "none MX 10 mx-none.dane.test.",
     ]

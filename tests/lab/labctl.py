@@ -236,8 +236,10 @@ HOSTS: tuple[LabHost, ...] = (
             "mx-none.dane.test",
             "mx.unsigned.test",
             "mx.bogus.test",
+            "tadomain.dane.test",
         ),
-        # Every DANE scenario's MX name but mx-taname (the DANE-TA name mismatch).
+        # Every DANE scenario's MX name but mx-taname (the DANE-TA name mismatch), and
+        # one recipient domain (a DANE-TA reference identifier when its MX is secure).
         role="leaf + intermediate of the lab CA; the MX of the DANE scenarios (*.dane.test)",
     ),
 )
@@ -264,6 +266,7 @@ SCENARIOS: dict[str, str] = {
     "ee.dane.test": "signed; TLSA 3 1 1 of mx-dane's key: matches (DANE-EE)",
     "ta.dane.test": "signed; TLSA 2 1 1 of the intermediate: matches (DANE-TA)",
     "taname.dane.test": "signed; TLSA 2 1 1, but the certificate does not name the MX",
+    "tadomain.dane.test": "signed; MX mx-taname, TLSA 2 1 1; the certificate names the domain",
     "wrong.dane.test": "signed; TLSA 3 1 1 of another key: tlsa-invalid",
     "none.dane.test": "signed; no TLSA: DANE does not apply",
     "unsigned.test": "TLSA that would match, in an unsigned zone: not usable",

@@ -12,6 +12,7 @@ import asyncio
 
 import pytest
 
+from smtpdiag.api import probe
 from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from smtpdiag.model import DaneState, DnsOutcome, DnssecStatus, TlsaLookup, TlsRptResult
 from smtpdiag.policy.dane import lookup_dnssec_mx, lookup_tlsa
@@ -134,6 +135,32 @@ async def test_probe_matches_the_presented_chain(
         if usage == 2:
             # The intermediate Postfix sends after the leaf is the trust anchor.
             assert check.chain_index == 1 and result.tls.chain_length == 2
+
+
+@pytest.mark.parametrize(
+    ("domain", "matched", "failure"),
+    [
+        ("tadomain.dane.test", True, None),
+        ("taname.dane.test", False, TlsRptResult.CERTIFICATE_HOST_MISMATCH),
+    ],
+)
+async def test_dane_ta_certificate_may_name_the_recipient_domain(
+    lab: labctl.LabInfo, domain: str, matched: bool, failure: TlsRptResult | None
+) -> None:
+    # RFC 7672 3.2.2: both domains' MX is mx-taname, which the certificate does not
+    # name; it names tadomain.dane.test, whose MX RRset the resolver validated: that
+    # domain is a reference identifier. The whole pipeline, policy stage included.
+    report = await probe(domain, config(lab), diagnose=False)
+    assert report.policy is not None and report.policy.mx_dnssec is DnssecStatus.SECURE
+    assert report.routes
+    for result in report.routes:
+        assert result.ok, result
+        assert result.tls is not None and result.tls.dane is not None, result.route
+        check = result.tls.dane
+        assert (check.matched, check.failure) == (matched, failure), result.route
+        assert result.tls.hostname_match is False  # WebPKI wants the MX host's name
+        if matched:
+            assert check.usage == 2 and check.chain_index == 1
 
 
 async def test_unsigned_tlsa_is_never_a_pass(lab: labctl.LabInfo) -> None:

@@ -254,6 +254,28 @@ def test_dane_ta_accepts_the_tlsa_base_domain(pki: TestPki) -> None:
     assert check.failure is TlsRptResult.CERTIFICATE_HOST_MISMATCH
 
 
+def test_dane_ta_accepts_the_next_hop_domain(pki: TestPki) -> None:
+    # RFC 7672 3.2.2: the next-hop (recipient) domain is a reference identifier too
+    # when its MX RRset is secure, as in Postfix. The "wrong-name" leaf names only
+    # wrong.invalid: here the recipient domain.
+    ca, leaf = ca_der(pki), der(pki, "wrong-name")
+    for nexthop in ("wrong.invalid", "WRONG.invalid."):
+        check = check_chain(lookup(record(2, 1, 1, ca)), [leaf, ca], MX, NOW, nexthop)
+        assert check.matched and check.usage == 2 and check.chain_index == 1, nexthop
+    carried = lookup(record(2, 0, 0, ca))  # the anchor in the record, only the leaf sent
+    assert check_chain(carried, [leaf], MX, NOW, "wrong.invalid").matched
+
+
+def test_dane_ta_next_hop_is_one_name_not_a_wildcard(pki: TestPki) -> None:
+    ca, leaf = ca_der(pki), der(pki, "wrong-name")
+    # No next-hop domain (an insecure MX RRset), an unrelated one, or the parent of
+    # the name on the leaf (Postfix's dot-nexthop is not a DANE reference identifier).
+    for nexthop in (None, "other.invalid", "invalid"):
+        check = check_chain(lookup(record(2, 1, 1, ca)), [leaf, ca], MX, NOW, nexthop)
+        assert not check.matched, nexthop
+        assert check.failure is TlsRptResult.CERTIFICATE_HOST_MISMATCH
+
+
 def test_dane_ta_checks_expiry(pki: TestPki) -> None:
     ca = ca_der(pki)
     check = check_chain(lookup(record(2, 1, 1, ca)), [der(pki, "expired"), ca], MX, NOW)

@@ -4,7 +4,6 @@ deadline, against the loopback DNS server and HTTPS policy server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 from sts_kit import PolicyServerFactory, make_config, zones
@@ -17,10 +16,9 @@ from smtpdiag.model import (
     Resolution,
     ResolutionKind,
     StsStatus,
-    TlsaLookup,
     TlsRptStatus,
 )
-from smtpdiag.policy import NOT_CHECKED, lookup_policy
+from smtpdiag.policy import NOT_CHECKED, DaneInputs, lookup_policy
 from smtpdiag.resolve import resolve_domain
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.dnsserver import LocalDnsServer
@@ -45,11 +43,11 @@ async def test_probe_runs_alongside_a_slow_policy_fetch(
         config = make_config(dns, pki, web)
         resolution = await _resolve(config)
         loop = asyncio.get_running_loop()
-        seen: list[Mapping[str, TlsaLookup]] = []
+        seen: list[DaneInputs] = []
         start = loop.time()
 
-        async def probe(tlsa: Mapping[str, TlsaLookup]) -> float:
-            seen.append(tlsa)
+        async def probe(dane: DaneInputs) -> float:
+            seen.append(dane)
             began = loop.time() - start
             await asyncio.sleep(2.0)  # the routes take as long as the fetch
             return began
@@ -62,8 +60,9 @@ async def test_probe_runs_alongside_a_slow_policy_fetch(
     assert policy.mta_sts.status is StsStatus.VALID
     assert policy.tls_rpt.status is TlsRptStatus.VALID
     # TLSA first (the probe got them), then the probe and the fetch together.
-    assert set(seen[0]) == {"mx1.example.test", "mx2.example.test"}
-    assert all(t.state is DaneState.NONE for t in seen[0].values())
+    assert set(seen[0].tlsa) == {"mx1.example.test", "mx2.example.test"}
+    assert all(t.state is DaneState.NONE for t in seen[0].tlsa.values())
+    assert seen[0].nexthop is None  # the MX RRset is not secure
     # Neither waited for the other (one after the other would take 4 s more than DANE).
     assert began < 2.0, began
     assert took < began + 3.0, (began, took)
@@ -85,7 +84,7 @@ async def test_dropped_tlsa_questions_leave_the_probe_time(pki: TestPki) -> None
         loop = asyncio.get_running_loop()
         start = loop.time()
 
-        async def probe(tlsa: Mapping[str, TlsaLookup]) -> float:
+        async def probe(dane: DaneInputs) -> float:
             return loop.time() - start
 
         policy, began = await lookup_policy(
@@ -103,8 +102,8 @@ async def test_disabled_looks_nothing_up(pki: TestPki) -> None:
         before = len(dns.received)
         off = type(config)(resolver=config.resolver, policy=PolicyConfig(enabled=False))
 
-        async def probe(tlsa: Mapping[str, TlsaLookup]) -> int:
-            return len(tlsa)
+        async def probe(dane: DaneInputs) -> int:
+            return len(dane.tlsa)
 
         deadline = asyncio.get_running_loop().time() + 3
         policy, n = await lookup_policy(
@@ -122,7 +121,7 @@ async def test_a_domain_without_mail_servers_is_not_checked(pki: TestPki) -> Non
             "gone.test", ResolutionKind.NONE, resolution.mx_query, (), (resolution.mx_query,), 1.0
         )
 
-        async def probe(tlsa: Mapping[str, TlsaLookup]) -> None:
+        async def probe(dane: DaneInputs) -> None:
             return None
 
         deadline = asyncio.get_running_loop().time() + 3
@@ -131,3 +130,21 @@ async def test_a_domain_without_mail_servers_is_not_checked(pki: TestPki) -> Non
         )
     assert policy is NOT_CHECKED
     assert resolution.hosts[0].kind is MxTargetKind.HOSTNAME
+
+
+async def test_a_secure_mx_rrset_hands_the_domain_to_the_probe(pki: TestPki) -> None:
+    # RFC 7672 3.2.2: with a secure MX RRset, a DANE-TA certificate may name the
+    # domain instead of the MX host; the probe gets the domain only then.
+    for secure, expected in ((["example.test"], "example.test"), ([], None)):
+        async with LocalDnsServer(zones(record=None), secure=secure) as dns:
+            config = make_config(dns, pki)
+            resolution = await _resolve(config)
+
+            async def probe(dane: DaneInputs) -> str | None:
+                return dane.nexthop
+
+            deadline = asyncio.get_running_loop().time() + 3
+            policy, nexthop = await lookup_policy(
+                "example.test", resolution, config, deadline=deadline, during=probe
+            )
+        assert policy is not None and nexthop == expected, secure
