@@ -12,9 +12,10 @@ Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stay
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from .lazyexports import lazy_exports
 
 # typing is not imported at run time on the start-up path (it costs milliseconds);
 # mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
@@ -244,15 +245,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute itself
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smtpdiag' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS, submodules=_SUBMODULES)
 
 
 def __dir__() -> list[str]:
@@ -260,8 +253,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from . import api as api
     from . import health as health
     from . import report as report

@@ -15,8 +15,9 @@ does not pay for the engine.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from . import bounce, codes, knowledge, rules
@@ -34,25 +35,14 @@ __all__ = [
     "rules",
 ]
 
-# name -> submodule that defines it (a submodule itself when the name is one)
+# name -> submodule that defines it
 _EXPORTS = {
     "Explanation": "bounce",
-    "bounce": "",
-    "codes": "",
     "diagnose": "engine",
     "explain": "bounce",
-    "knowledge": "",
     "parse_bounce": "bounce",
-    "rules": "",
 }
+# names that are submodules themselves
+_SUBMODULES = ("bounce", "codes", "knowledge", "rules")
 
-
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if not where:
-        return importlib.import_module(f"{__name__}.{name}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS, submodules=_SUBMODULES)

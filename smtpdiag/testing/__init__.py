@@ -12,19 +12,13 @@ Names load lazily, so that loading the pytest plugin stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazyexports import lazy_exports
 
 __all__ = ["assert_deliverable", "assert_healthy"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        value = getattr(importlib.import_module(f"{__name__}.assertions"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'smtpdiag.testing' has no attribute {name!r}")
-
+__getattr__ = lazy_exports(globals(), dict.fromkeys(__all__, "assertions"))
 
 if TYPE_CHECKING:
     from .assertions import assert_deliverable, assert_healthy

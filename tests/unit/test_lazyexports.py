@@ -32,3 +32,40 @@ def test_report_and_narrate_load_submodules_on_first_use() -> None:
         "assert all(getattr(m, n) is not None for m in (report, narrate) for n in m.__all__)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_every_lazy_package_uses_the_helper_and_stays_lazy() -> None:
+    # smtpdiag, smtpdiag.diagnose and smtpdiag.testing hand back names and, for the
+    # first two, submodules; a plain `import smtpdiag` still imports neither typing nor
+    # collections (the start-up path of every command).
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import smtpdiag\n"
+        "added = set(sys.modules) - before\n"
+        "assert not added & {'typing', 'collections'}, sorted(added)\n"
+        "assert not [m for m in added if m.startswith('smtpdiag.') and m != 'smtpdiag.lazyexports']\n"
+        "import importlib\n"
+        "diagnose = importlib.import_module('smtpdiag.diagnose')\n"
+        "testing = importlib.import_module('smtpdiag.testing')\n"
+        "from smtpdiag.lazyexports import lazy_exports\n"
+        "for module in (smtpdiag, diagnose, testing):\n"
+        "    assert module.__getattr__.__qualname__.startswith(lazy_exports.__name__), module\n"
+        "    try:\n"
+        "        module.nothing_here\n"
+        "    except AttributeError as exc:\n"
+        "        assert str(exc) == f\"module {module.__name__!r} has no attribute 'nothing_here'\"\n"
+        "    else:\n"
+        "        raise AssertionError(module)\n"
+        "codes = diagnose.codes\n"
+        "assert codes is sys.modules['smtpdiag.diagnose.codes'] and vars(diagnose)['codes'] is codes\n"
+        "assert 'smtpdiag.diagnose.engine' not in sys.modules  # a submodule, not the engine\n"
+        "explain = diagnose.explain\n"
+        "assert vars(diagnose)['explain'] is explain is sys.modules['smtpdiag.diagnose.bounce'].explain\n"
+        "assert 'smtpdiag.diagnose.engine' not in sys.modules\n"
+        "assert testing.assert_healthy is vars(testing)['assert_healthy']\n"
+        "assert smtpdiag.report is sys.modules['smtpdiag.report']\n"
+        "assert callable(smtpdiag.diagnose) and vars(smtpdiag)['diagnose'] is smtpdiag.diagnose\n"
+        "assert all(getattr(m, n) is not None for m in (diagnose, testing) for n in m.__all__)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
