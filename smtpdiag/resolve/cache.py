@@ -196,9 +196,13 @@ class CachingResolver(dns.asyncresolver.Resolver):
             return None
         duration_ms = round((time.monotonic() - started) * 1000.0, 3)
         if not plain.exists:
-            return negative_of(text, kind, DnsOutcome.NXDOMAIN, server, duration_ms, plain)
+            return negative_of(
+                text, kind, DnsOutcome.NXDOMAIN, server, duration_ms, plain.authenticated
+            )
         if not plain.records:
-            raw = negative_of(text, kind, DnsOutcome.NODATA, server, duration_ms, plain)
+            raw = negative_of(
+                text, kind, DnsOutcome.NODATA, server, duration_ms, plain.authenticated
+            )
         else:
             raw = answer_of(text, kind, plain.records, server, duration_ms, plain.authenticated)
         if kind in _KEPT and plain.ttl > 0:

@@ -39,7 +39,6 @@ from ..config import ResolverConfig
 from ..errors import ProbeError
 from ..model import DnsOutcome, DnsQuery
 from ..textsafe import clean, shown
-from .plainreply import PlainReply
 
 __all__ = [
     "MAX_ANSWERS",
@@ -485,31 +484,11 @@ async def _ask(
     if answer.canonical_name != answer.qname:
         cname = clean(answer.canonical_name.to_text(omit_final_dot=True), 260)
     if answer.rrset is None:
-        return _nodata(qname, rdtype, server, duration_ms, authenticated, cname)
+        return negative_of(
+            qname, rdtype, DnsOutcome.NODATA, server, duration_ms, authenticated, cname=cname
+        )
     return answer_of(
         qname, rdtype, tuple(answer.rrset), server, duration_ms, authenticated, cname=cname
-    )
-
-
-def _nodata(
-    name: str,
-    rdtype: str,
-    server: str | None,
-    duration_ms: float,
-    authenticated: bool,
-    cname: str | None = None,
-) -> RawAnswer:
-    return RawAnswer(
-        DnsQuery(
-            name=clean(name, 260),
-            rdtype=rdtype,
-            outcome=DnsOutcome.NODATA,
-            nameserver=server,
-            duration_ms=duration_ms,
-            detail=f"no {rdtype} record",
-            cname=cname,
-        ),
-        authenticated=authenticated,
     )
 
 
@@ -517,14 +496,13 @@ def negative_of(
     name: str,
     rdtype: str,
     outcome: DnsOutcome,
-    server: str,
+    server: str | None,
     duration_ms: float,
-    reply: PlainReply,
+    authenticated: bool,
+    *,
+    cname: str | None = None,
 ) -> RawAnswer:
-    """The model of a plain NODATA or NXDOMAIN reply (``name`` as asked), as the full
-    resolution words it."""
-    if outcome is DnsOutcome.NODATA:
-        return _nodata(name, rdtype, server, duration_ms, reply.authenticated)
+    """The model of a NODATA or NXDOMAIN answer (``name`` as asked)."""
     return RawAnswer(
         DnsQuery(
             name=clean(name, 260),
@@ -532,9 +510,12 @@ def negative_of(
             outcome=outcome,
             nameserver=server,
             duration_ms=duration_ms,
-            detail=_SHORT_DETAIL[outcome],
+            detail=f"no {rdtype} record"
+            if outcome is DnsOutcome.NODATA
+            else _SHORT_DETAIL[outcome],
+            cname=cname,
         ),
-        authenticated=reply.authenticated,
+        authenticated=authenticated,
     )
 
 
