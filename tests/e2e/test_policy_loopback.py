@@ -21,6 +21,7 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from factories.policy_cases import finding, who
 
 from smtpdiag.api import probe
 from smtpdiag.config import (
@@ -176,16 +177,6 @@ async def run(pki: TestPki, servers: ServerSet) -> AsyncIterator[Any]:
     yield go
     for thing in reversed(started):
         await thing.stop()
-
-
-def finding(doc: dict[str, Any], rule: str) -> dict[str, Any]:
-    found = [f for f in doc["diagnosis"]["findings"] if f["rule"] == rule]
-    assert found, [f["rule"] for f in doc["diagnosis"]["findings"]]
-    return found[0]
-
-
-def who(f: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
-    return {s["sender"]: (s["outcome"], s["mode"]) for s in f["payload"]["senders"]}
 
 
 # ------------------------------------------------------------------------ MTA-STS

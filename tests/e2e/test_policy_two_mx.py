@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
+from factories.policy_cases import finding, who
 
 from smtpdiag.api import probe
 from smtpdiag.config import (
@@ -121,16 +122,6 @@ async def run(pki: TestPki, servers: ServerSet) -> AsyncIterator[Any]:
             return doc
 
         yield go
-
-
-def finding(doc: dict[str, Any], rule: str) -> dict[str, Any]:
-    found = [f for f in doc["diagnosis"]["findings"] if f["rule"] == rule]
-    assert found, [f["rule"] for f in doc["diagnosis"]["findings"]]
-    return found[0]
-
-
-def who(f: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
-    return {s["sender"]: (s["outcome"], s["mode"]) for s in f["payload"]["senders"]}
 
 
 async def test_cert_invalid_on_primary_while_secondary_passes_defers_nothing(run: Any) -> None:

@@ -1,12 +1,13 @@
 """Hand-built TLS policy observations (MTA-STS, DANE, TLS-RPT) for the pure-stage tests.
 
-Deterministic values only; the lookups that produce them for real are tested against
-loopback servers elsewhere.
+Deterministic values only (and two readers of a report's JSON findings); the lookups
+that produce them for real are tested against loopback servers elsewhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import factories as shared
 from smtpdiag.model import (
@@ -194,3 +195,15 @@ def tls_policy(
         tls_rpt=rpt or TlsRpt(TlsRptStatus.NOT_PUBLISHED),
         duration_ms=42.125,
     )
+
+
+def finding(doc: dict[str, Any], rule: str) -> dict[str, Any]:
+    """The first finding of ``rule`` in a report's JSON (fails, naming the rules, if none)."""
+    found = [f for f in doc["diagnosis"]["findings"] if f["rule"] == rule]
+    assert found, [f["rule"] for f in doc["diagnosis"]["findings"]]
+    return found[0]
+
+
+def who(f: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """A JSON finding's senders: kind -> (outcome, MTA-STS mode)."""
+    return {s["sender"]: (s["outcome"], s["mode"]) for s in f["payload"]["senders"]}
