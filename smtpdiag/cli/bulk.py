@@ -70,7 +70,13 @@ def _rate(text: str) -> float:
 def _workers(text: str) -> int | str:
     if text == "auto":
         return text
-    return int(_positive_int(0, 64)(text))
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be 0-64 or auto: {text!r}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -155,6 +161,10 @@ def register(subparsers: Any) -> None:
         "this process",
     )
     common.add_probe_options(p, policy=False)
+    # -4 and -6 look like negative numbers, so argparse would read any "-1" as an
+    # unknown option ("expected one argument"); let such values reach the validators,
+    # which name the allowed range. -4 and -6 themselves still match as options.
+    p._has_negative_number_optionals.clear()
     p.set_defaults(run=run)
 
 
@@ -192,11 +202,44 @@ def _read_existing(path: str | None, reader: Any) -> Any:
         raise ConfigError(f"cannot read {path} to resume: {exc.strerror or exc}") from None
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: by identity when both exist (symlinks, hard
+    links, ``./`` forms), else by their real paths."""
+    import os
+
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _clash(source: str, output: str | None, recipients: str | None) -> str | None:
+    """Why the outputs would clobber the input or each other, ``None`` if they do not.
+
+    Checked before anything is opened: opening an output truncates it (or, with
+    ``--resume``, appends to it), and two writers on one file interleave their lines.
+    stdin (``-``) and stdout (no ``-o``) never clash.
+    """
+    named = [("--output", output), ("--recipients", recipients)]
+    for flag, path in named:
+        if path is not None and source != "-" and _same_file(source, path):
+            return f"{flag} {path} is the same file as the input {source}"
+    if output is not None and recipients is not None and _same_file(output, recipients):
+        return f"--output {output} and --recipients {recipients} are the same file"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     # Validate the user's input before importing the heavy stages.
     config = common.config_from_args(args)
     if args.resume and not args.output:
         common.error("--resume needs --output FILE (the records to resume from)")
+        return common.EXIT_USAGE
+    clash = _clash(args.source, args.output, args.recipients)
+    if clash is not None:
+        common.error(clash)
         return common.EXIT_USAGE
     from ..errors import ConfigError
     from ..triage.input import input_format
@@ -310,6 +353,20 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     return 0
 
 
+def _progress_text(stats: Any, elapsed: float) -> str:
+    """The live line: domains done and their rate, routes, errors, skipped."""
+    from rich.markup import escape
+
+    from ..triage.output import plural
+
+    rate = stats.domains / max(elapsed, 1e-6)
+    return escape(
+        f"{plural(stats.domains, 'domain')} ({rate:.0f}/s), "
+        f"{plural(stats.routes_probed, 'route')}, {plural(stats.errors, 'error')}, "
+        f"{stats.skipped} skipped"
+    )
+
+
 class _Progress:
     """A live line on a terminal's stderr: domains done, rate, errors."""
 
@@ -333,11 +390,8 @@ class _Progress:
     def update(self, stats: Any) -> None:
         import time
 
-        elapsed = max(time.monotonic() - self._started, 1e-6)
         self._bar.update(
-            self._task,
-            description=f"{stats.domains} domains ({stats.domains / elapsed:.0f}/s), "
-            f"{stats.routes_probed} routes, {stats.errors} errors, {stats.skipped} skipped",
+            self._task, description=_progress_text(stats, time.monotonic() - self._started)
         )
 
     def stop(self) -> None:

@@ -135,29 +135,39 @@ class SummaryBuilder:
         )
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 domain``, ``2 domains``: the terminal lines read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def render_table(summary: BulkSummary, *, width: int | None = None) -> str:
     """The summary as tables for a terminal (rich, no colour codes in the text)."""
     import io
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     out = io.StringIO()
     console = Console(file=out, width=width or 100, color_system=None, highlight=False)
     rate = summary.domains / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     console.print(
-        f"{summary.domains} domains ({rate:.0f}/s), {summary.recipients} recipients, "
-        f"{summary.errors} errors, {summary.skipped} skipped, "
-        f"{summary.routes_probed} routes probed in {summary.elapsed_s:.1f} s"
-        + (" (interrupted)" if summary.interrupted else "")
+        Text(
+            f"{plural(summary.domains, 'domain')} ({rate:.0f}/s), "
+            f"{plural(summary.recipients, 'recipient')}, {plural(summary.errors, 'error')}, "
+            f"{summary.skipped} skipped, {plural(summary.routes_probed, 'route')} probed "
+            f"in {summary.elapsed_s:.1f} s" + (" (interrupted)" if summary.interrupted else "")
+        )
     )
     providers = Table(title="by provider (MX set)")
     providers.add_column("provider", overflow="fold")
     for column in ("domains", "healthy", "degraded", "failed", "no-mail"):
         providers.add_column(column, justify="right")
     for name, counts in summary.by_provider.items():
+        # Cells are Text, never markup: a provider is "[none]" or "[failed]", and a
+        # domain-derived name may carry "[bold]" or "[link=...]".
         providers.add_row(
-            name,
+            Text(name),
             *(
                 str(counts.get(c, 0))
                 for c in ("domains", "healthy", "degraded", "failed", "no-mail")
@@ -167,14 +177,14 @@ def render_table(summary: BulkSummary, *, width: int | None = None) -> str:
     codes = Table(title="by primary code")
     codes.add_column("code")
     codes.add_column("domains", justify="right")
-    for code, count in summary.by_code.items():
-        codes.add_row(code, str(count))
+    for code, n in summary.by_code.items():
+        codes.add_row(Text(code), str(n))
     console.print(codes)
     if summary.recipient_decisions:
         decisions = Table(title="recipients by decision")
         decisions.add_column("decision")
         decisions.add_column("recipients", justify="right")
-        for decision, count in summary.recipient_decisions.items():
-            decisions.add_row(decision, str(count))
+        for decision, n in summary.recipient_decisions.items():
+            decisions.add_row(Text(decision), str(n))
         console.print(decisions)
     return out.getvalue()
