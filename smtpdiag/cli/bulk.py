@@ -12,7 +12,8 @@ __all__ = ["register"]
 
 _EPILOG = """\
 input (detected from the first bytes, or --input-format):
-  a list of domains or email addresses, one per line ('#' comments allowed), or
+  a list of domains or email addresses, one per line ('#' comments allowed, also
+  after the item; an address may be 'Name <user@x>' or 'mailto:user@x'), or
   bounces in every form 'explain --batch' reads: mbox, maildir, a directory of .eml
   files, Postfix or Exim logs, 'postqueue -j' output.
 

@@ -2,8 +2,10 @@
 
 Three kinds of input, detected from the first bytes (or forced):
 
-- a list: one domain or email address per line (``#`` comments and blank lines are
-  skipped and not counted);
+- a list: one domain or email address per line (``user@x``, ``<user@x>``,
+  ``Name <user@x>`` or ``mailto:user@x``; ``#`` comments, whole-line or after
+  whitespace, and blank lines are skipped and not counted; a leading UTF-8 byte-order
+  mark is ignored);
 - bounces in every form ``explain --batch`` reads (mbox, maildir, ``.eml`` files or a
   directory of them, Postfix and Exim logs, ``postqueue -j``): read by
   :mod:`smtpdiag.bounces`, one target per recipient, carrying the bounce's own
@@ -20,6 +22,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import getaddresses
 from typing import BinaryIO
 
 from ..bounces import BatchError, BatchRecord, InputFormat, detect, explain_batch
@@ -41,6 +44,12 @@ _BOUNCE_FORMATS = frozenset(
 )
 # The first line of a message: a header field name and a colon (RFC 5322 2.2).
 _HEADER_RE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]")
+# A comment after the item: "#" after whitespace ("h1.test#x" stays one, invalid, token).
+_COMMENT_RE = re.compile(r"\s+#.*\Z", re.DOTALL)
+# ``<addr>`` or ``Name <addr>`` (RFC 5322 name-addr): one address, no spaces inside.
+_ANGLE_RE = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<address>[^<>\s]+)>")
+# Files saved by Excel or Notepad start with a UTF-8 byte-order mark.
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,21 @@ def _detect(head: bytes) -> str:
     return LIST
 
 
+def _angle_address(text: str) -> str | None:
+    """The address of ``<addr>`` or ``Name <addr>``, ``None`` unless the text names
+    exactly one address in that form (a list of addresses is refused, not guessed)."""
+    match = _ANGLE_RE.fullmatch(text)
+    if match is None:
+        return None
+    address = match["address"]
+    if match["name"]:
+        # The name must be a phrase, not more addresses: "a@x, Jane <j@y>" is two.
+        parsed = getaddresses([text])
+        if len(parsed) != 1 or parsed[0][1] != address:
+            return None
+    return address
+
+
 def parse_line(line: bytes, where: str) -> Target | ErrorRecord | None:
     """One list line: a domain, an address, or an error; ``None`` for blank/comment."""
     if len(line) > _MAX_LINE:
@@ -87,10 +111,21 @@ def parse_line(line: bytes, where: str) -> Target | ErrorRecord | None:
     text = line.decode("utf-8", "replace").strip()
     if not text or text.startswith("#"):
         return None
-    if text.startswith("<") and text.endswith(">"):
-        text = text[1:-1].strip()
+    text = _COMMENT_RE.sub("", text)
+    shown = clean(text, 80)
+    if "<" in text or ">" in text:
+        address = _angle_address(text)
+        if address is None:
+            return ErrorRecord(where, "malformed", f"not a domain or an address: {shown}")
+        text = address
+    if text[:7].lower() == "mailto:":
+        # A mailto: link pasted from a web page or a spreadsheet: the address only,
+        # or the decision would name "mailto:..." (and land so on a suppression list).
+        text = text[7:]
+        if "@" not in text:
+            return ErrorRecord(where, "malformed", f"not an address: {shown}")
     if any(c.isspace() for c in text):
-        return ErrorRecord(where, "malformed", f"not a domain or an address: {clean(text, 80)}")
+        return ErrorRecord(where, "malformed", f"not a domain or an address: {shown}")
     recipient: str | None = None
     domain = text
     if "@" in text:
@@ -116,6 +151,8 @@ def _list_lines(stream: BinaryIO, name: str) -> Iterator[Target | ErrorRecord]:
                     break
             yield ErrorRecord(where, "too-long", f"line longer than {_MAX_LINE} bytes")
             continue
+        if number == 1:
+            line = line.removeprefix(_BOM)
         item = parse_line(line.rstrip(b"\r\n"), where)
         if item is not None:
             yield item
