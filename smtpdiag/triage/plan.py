@@ -20,6 +20,7 @@ from ..model import (
     Resolution,
     Route,
     RouteResult,
+    RuleId,
     TlsMode,
     Verdict,
 )
@@ -53,6 +54,20 @@ _REACH_REASONS = frozenset(
         Reason.TLS,
         Reason.SYSTEM,
         Reason.EXPIRED,
+    }
+)
+
+
+# Rules whose finding is about TLS, whatever the code they carry.
+_TLS_RULES = frozenset(
+    {
+        RuleId.TLS_MISMATCH,
+        RuleId.TLS_CERT_UNVERIFIED,
+        RuleId.STARTTLS_REQUIRED,
+        RuleId.MTA_STS_CERT_INVALID,
+        RuleId.MTA_STS_MX_NOT_COVERED,
+        RuleId.DANE_MISMATCH,
+        RuleId.DANE_BOGUS,
     }
 )
 
@@ -129,6 +144,9 @@ def domain_decision(report: ProbeReport) -> tuple[Decision, str | None, Reason]:
         return Decision.KEEP, None, Reason.UNKNOWN  # our DNS failed: nothing is known
     primary = diagnosis.findings[0] if diagnosis.findings else None
     reason = classify(diagnosis.primary, None, "") if diagnosis.primary else Reason.UNKNOWN
+    if primary is not None and diagnosis.primary and primary.rule in _TLS_RULES:
+        # The code (4.4.2, 5.4.2) reads as "connection"; the rule knows it was TLS.
+        reason = Reason.TLS
     if diagnosis.verdict is Verdict.NO_MAIL:
         return Decision.SUPPRESS, None, Reason.DOMAIN
     if diagnosis.verdict is not Verdict.FAILED or primary is None:

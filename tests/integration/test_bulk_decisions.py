@@ -26,11 +26,16 @@ from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.testing.smtpserver import Behaviour
 from smtpdiag.triage import RecipientRecord, bulk_sync
 
-HOSTS = {"mx.ok.test": "127.88.7.1", "mx.busy.test": "127.88.7.2"}
+HOSTS = {
+    "mx.ok.test": "127.88.7.1",
+    "mx.busy.test": "127.88.7.2",
+    "mail.alias.test": "127.88.7.1",  # ok's server, a name its certificate lacks
+}
 DOMAINS: dict[str, tuple[str, ...]] = {
     "ok.test": ("mx.ok.test",),
     "busy.test": ("mx.busy.test",),  # 421 4.3.2 at the greeting: failing now
     "nomail.test": (),  # no MX, no address: takes no mail
+    "alias.test": ("mail.alias.test",),
 }
 SCHEMA = json.loads(
     (Path(__file__).parents[2] / "smtpdiag" / "triage" / "bulk_schema.json").read_text()
@@ -45,7 +50,7 @@ def lab() -> Iterator[BulkLab]:
         HOSTS,
         DOMAINS,
         behaviours={HOSTS["mx.busy.test"]: Behaviour.GREETING_421},
-        cert_names=tuple(HOSTS),
+        cert_names=("mx.ok.test", "mx.busy.test"),
     ) as running:
         yield running
 
@@ -200,3 +205,13 @@ def test_a_stop_after_the_input_was_read_still_says_interrupted(
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[-1]["type"] == "summary"
     assert lines[-1]["interrupted"] is True
+
+
+def test_a_tls_finding_gives_the_reason_tls(lab: BulkLab) -> None:
+    """The certificate does not name the MX host: the code (5.4.2) alone reads as
+    "connection"; the rule says TLS."""
+    from smtpdiag.triage import DomainRecord
+
+    records = [r for r in bulk_sync(["alias.test"], lab.config()) if isinstance(r, DomainRecord)]
+    assert [f.rule for f in records[0].findings][:1] == ["tls-cert-unverified"]
+    assert records[0].reason == "tls"
