@@ -37,11 +37,12 @@ example: a day's bounces in, a suppression list out
   smtpdiag bulk /var/mail/bounces.mbox --recipients decisions.ndjson -o domains.ndjson
   jq -r 'select(.decision=="suppress") | .recipient' decisions.ndjson > suppress.txt
 
-Ctrl-C or SIGTERM: stop reading, finish the domains in flight, flush, exit 130/143
-(a second Ctrl-C stops at once). --resume skips the domains already in --output.
+Ctrl-C or SIGTERM: stop reading, give up the routes still queued, write the domains
+that finished, flush, exit 130/143 (a second Ctrl-C stops at once). --resume skips the
+domains already in --output (not those whose verdict was unknown).
 
-exit codes: 0 the run finished, 2 usage error, 5 could not run (no nameserver),
-  130 interrupted (SIGINT), 143 terminated (SIGTERM).
+exit codes: 0 the run finished, 2 usage error, 5 could not run (no nameserver answered
+  for any domain), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 
@@ -274,13 +275,14 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     import time
 
     from ..errors import ProbeError
+    from ..model import Verdict
     from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
     from ..triage.output import SummaryBuilder, dumps, read_done, read_recipients, render_table
     from ..triage.run import RunStats, bulk
 
     done = _read_existing(args.output, read_done) if args.resume else {}
     written: set[str] = (
-        _read_existing(args.recipients, read_recipients)
+        _read_existing(args.recipients, lambda stream: read_recipients(stream, done))
         if args.resume and args.recipients
         else set()
     )
@@ -305,6 +307,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     progress = _progress(args)
     started = time.monotonic()
     failed: str | None = None
+    unknown = no_dns = 0  # domains with verdict unknown; of them, without DNS
     try:
         async for item in bulk(
             args.source,
@@ -323,6 +326,9 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
                 if rcpt is not None and item.input not in written:
                     rcpt.write(dumps(item) + "\n")
                 continue
+            if isinstance(item, DomainRecord) and item.verdict is Verdict.UNKNOWN:
+                unknown += 1
+                no_dns += item.could_not_run
             out.write(dumps(item) + "\n")
             out.flush()
             if progress is not None and isinstance(item, DomainRecord | ErrorRecord):
@@ -351,6 +357,20 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
         return common.EXIT_COULD_NOT_RUN
     if signals:
         return 128 + signals[0]
+    if unknown:
+        # These domains' records say nothing about them; --resume probes them again.
+        if no_dns == unknown:
+            why = "no nameserver answered"
+        elif no_dns == 0:
+            why = "their deadline passed"
+        else:
+            why = "no nameserver answered, or their deadline passed"
+        common.error(
+            f"{unknown} of {stats.domains} domain(s) could not be probed ({why}): their "
+            "verdict is unknown and --resume probes them again"
+        )
+        if no_dns == stats.domains:
+            return common.EXIT_COULD_NOT_RUN
     return 0
 
 

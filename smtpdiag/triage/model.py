@@ -7,6 +7,7 @@ enums shared with the rest of the tool, so the NDJSON stays stable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..diagnose.reasons import Decision, Reason
 from ..errors import ConfigError
@@ -16,6 +17,7 @@ __all__ = [
     "BulkItem",
     "BulkSettings",
     "BulkSummary",
+    "DomainDecision",
     "DomainRecord",
     "ErrorRecord",
     "FindingBrief",
@@ -154,6 +156,21 @@ class DomainRecord:
     routes: tuple[RouteUse, ...] = ()
     could_not_run: bool = False
     duration_ms: float = 0.0
+
+
+class DomainDecision(NamedTuple):
+    """What a later recipient of a finished domain needs.
+
+    ``verdict`` ``unknown`` means the probe learned nothing about reaching the domain
+    (no nameserver answered, or its deadline passed first): a bounce's own answer then
+    stands. ``None`` (a caller that does not say) reads as a verdict that is known.
+    """
+
+    decision: Decision
+    retry_at: str | None
+    code: str | None
+    reason: Reason
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from ..diagnose.reasons import Decision, Reason
-from ..model import SCHEMA_VERSION
+from ..model import SCHEMA_VERSION, Verdict
 from ..textsafe import clean
-from .model import BulkItem, BulkSummary, DomainRecord, ErrorRecord, RecipientRecord
-from .run import DomainDecision, RunStats
+from .model import (
+    BulkItem,
+    BulkSummary,
+    DomainDecision,
+    DomainRecord,
+    ErrorRecord,
+    RecipientRecord,
+)
+from .run import RunStats
 from .wire import record_to_plain
 from .work import to_plain
 
@@ -56,7 +63,10 @@ def _lines(stream: TextIO) -> Iterator[dict[str, Any]]:
 
 
 def read_done(stream: TextIO) -> dict[str, DomainDecision]:
-    """The domains an earlier run finished (``--resume``), with their decisions."""
+    """The domains an earlier run finished (``--resume``), with their decisions.
+
+    A domain whose verdict was ``unknown`` (no nameserver answered, or its deadline
+    passed) is not done: the run probes it again and writes its record anew."""
     done: dict[str, DomainDecision] = {}
     for data in _lines(stream):
         if data.get("type") != "domain" or not isinstance(data.get("domain"), str):
@@ -64,25 +74,33 @@ def read_done(stream: TextIO) -> dict[str, DomainDecision]:
         try:
             decision = Decision(str(data.get("decision")))
             reason = Reason(str(data.get("reason")))
+            verdict = Verdict(str(data.get("verdict")))
         except ValueError:
+            continue
+        if verdict is Verdict.UNKNOWN or data.get("could_not_run") is True:
+            done.pop(data["domain"], None)
             continue
         retry_at = data.get("retry_at")
         primary = data.get("primary")
-        done[data["domain"]] = (
+        done[data["domain"]] = DomainDecision(
             decision,
             retry_at if isinstance(retry_at, str) else None,
             primary if isinstance(primary, str) else None,
             reason,
+            verdict,
         )
     return done
 
 
-def read_recipients(stream: TextIO) -> set[str]:
-    """The inputs whose recipient records an earlier run wrote (``--resume``)."""
+def read_recipients(stream: TextIO, done: Mapping[str, object]) -> set[str]:
+    """The inputs whose recipient records an earlier run wrote for domains in ``done``
+    (``--resume``): the recipients of a domain probed again are written again."""
     return {
         data["input"]
         for data in _lines(stream)
-        if data.get("type") == "recipient" and isinstance(data.get("input"), str)
+        if data.get("type") == "recipient"
+        and isinstance(data.get("input"), str)
+        and data.get("domain") in done
     }
 
 

@@ -20,11 +20,12 @@ from ..model import (
     Resolution,
     Route,
     RouteResult,
+    RuleId,
     TlsMode,
     Verdict,
 )
 from ..probe.certs import _label_match
-from .model import DomainRecord, FindingBrief, RecipientRecord, RouteUse
+from .model import DomainDecision, DomainRecord, FindingBrief, RecipientRecord, RouteUse
 
 __all__ = [
     "RouteKey",
@@ -53,6 +54,20 @@ _REACH_REASONS = frozenset(
         Reason.TLS,
         Reason.SYSTEM,
         Reason.EXPIRED,
+    }
+)
+
+
+# Rules whose finding is about TLS, whatever the code they carry.
+_TLS_RULES = frozenset(
+    {
+        RuleId.TLS_MISMATCH,
+        RuleId.TLS_CERT_UNVERIFIED,
+        RuleId.STARTTLS_REQUIRED,
+        RuleId.MTA_STS_CERT_INVALID,
+        RuleId.MTA_STS_MX_NOT_COVERED,
+        RuleId.DANE_MISMATCH,
+        RuleId.DANE_BOGUS,
     }
 )
 
@@ -129,6 +144,9 @@ def domain_decision(report: ProbeReport) -> tuple[Decision, str | None, Reason]:
         return Decision.KEEP, None, Reason.UNKNOWN  # our DNS failed: nothing is known
     primary = diagnosis.findings[0] if diagnosis.findings else None
     reason = classify(diagnosis.primary, None, "") if diagnosis.primary else Reason.UNKNOWN
+    if primary is not None and diagnosis.primary and primary.rule in _TLS_RULES:
+        # The code (4.4.2, 5.4.2) reads as "connection"; the rule knows it was TLS.
+        reason = Reason.TLS
     if diagnosis.verdict is Verdict.NO_MAIL:
         return Decision.SUPPRESS, None, Reason.DOMAIN
     if diagnosis.verdict is not Verdict.FAILED or primary is None:
@@ -172,7 +190,7 @@ def domain_record(
 
 
 def recipient_record(
-    domain: DomainRecord | tuple[Decision, str | None, str | None, Reason],
+    domain: DomainRecord | DomainDecision,
     target_input: str,
     recipient: str | None,
     domain_name: str,
@@ -180,25 +198,42 @@ def recipient_record(
 ) -> RecipientRecord:
     """One recipient's decision from its domain's result and, if any, its bounce.
 
-    The domain decides when it cannot take mail (suppress), is failing now (retry at
-    its schedule) or the failure is ours (fix). When the domain is deliverable, a
-    bounce about reaching it (connection, routing, DNS, TLS, expiry) no longer holds:
-    keep; a bounce about the mailbox (unknown user, full, spam) stands as it was read.
+    Without a bounce, the domain decides. A domain that takes no mail at all (a null
+    MX, or suppressed for a reason about the domain itself: it does not exist, or has
+    no mail route) decides too. A bounce about the mailbox (unknown user, full, disabled, spam,
+    policy) stands whatever state the domain is in now: one probe of the domain says
+    nothing about that mailbox. A bounce about reaching the domain (connection,
+    routing, DNS, TLS, expiry) stands when the probe learned nothing (verdict
+    ``unknown``: no nameserver answered, or the domain's deadline passed); when the
+    domain is deliverable now (decision keep) it no longer holds: keep; when the
+    domain is failing now, the domain decides (retry at its schedule, fix, suppress).
     """
     if isinstance(domain, DomainRecord):
-        decision, retry_at, code, reason = (
-            domain.decision,
-            domain.retry_at,
-            domain.primary,
-            domain.reason,
-        )
+        verdict = Verdict.UNKNOWN if domain.could_not_run else domain.verdict
+        d = DomainDecision(domain.decision, domain.retry_at, domain.primary, domain.reason, verdict)
     else:
-        decision, retry_at, code, reason = domain
-    if decision is not Decision.KEEP or bounce is None:
+        d = DomainDecision(*domain)
+    probe = RecipientRecord(
+        target_input, recipient, domain_name, d.decision, d.retry_at, d.code, d.reason, "probe"
+    )
+    gone = d.verdict is Verdict.NO_MAIL or (
+        d.decision is Decision.SUPPRESS and d.reason is Reason.DOMAIN
+    )
+    if bounce is None or gone:
+        return probe
+    reach = bounce.reason in _REACH_REASONS
+    if not reach or d.verdict is Verdict.UNKNOWN:
         return RecipientRecord(
-            target_input, recipient, domain_name, decision, retry_at, code, reason, "probe"
+            target_input,
+            recipient,
+            domain_name,
+            bounce.decision,
+            bounce.retry_at[0] if bounce.retry_at else None,
+            bounce.enhanced,
+            bounce.reason,
+            "bounce",
         )
-    if bounce.reason in _REACH_REASONS:
+    if d.decision is Decision.KEEP:
         return RecipientRecord(
             target_input,
             recipient,
@@ -209,13 +244,4 @@ def recipient_record(
             bounce.reason,
             "probe",
         )
-    return RecipientRecord(
-        target_input,
-        recipient,
-        domain_name,
-        bounce.decision,
-        bounce.retry_at[0] if bounce.retry_at else None,
-        bounce.enhanced,
-        bounce.reason,
-        "bounce",
-    )
+    return probe

@@ -32,19 +32,26 @@ from .. import __version__
 from ..config import ProbeConfig
 from ..diagnose import diagnose
 from ..diagnose.reasons import Decision, Reason
-from ..model import Outcome, Phase, PhaseRecord, ProbeReport, Route, RouteResult, SkipReason
+from ..model import (
+    Outcome,
+    Phase,
+    PhaseRecord,
+    ProbeReport,
+    Route,
+    RouteResult,
+    SkipReason,
+    Verdict,
+)
 from ..probe import plan_routes, probe_route
 from ..probe.addresses import address_policy
 from ..resolve import caching_resolver, resolve_domain
 from ..timefmt import utc_iso
 from .input import Target, parse_line, read_targets
-from .model import BulkItem, BulkSettings, DomainRecord, ErrorRecord
+from .model import BulkItem, BulkSettings, DomainDecision, DomainRecord, ErrorRecord
 from .plan import RouteKey, domain_record, for_domain, recipient_record, route_key
 
 __all__ = ["DomainDecision", "RunStats", "bulk", "run_targets"]
 
-#: What a later recipient of a finished domain needs: (decision, retry_at, code, reason).
-DomainDecision = tuple[Decision, str | None, str | None, Reason]
 # Input items read per trip to the reading thread (a file or a pipe may block).
 _READ_CHUNK = 256
 # Chunks read ahead of the run.
@@ -323,7 +330,9 @@ class _Engine:
         name = item.domain
         state = self.state.get(name, _MISSING)
         if state is _MISSING:
-            resumed = self.resumed.get(name)
+            given = self.resumed.get(name)
+            # A plain 4-tuple (a caller of an earlier version) reads as a known verdict.
+            resumed = None if given is None else DomainDecision(*given)
             if resumed is not None:
                 self.stats.skipped += 1
                 self.state[name] = resumed if self.recipients else None
@@ -369,10 +378,15 @@ class _Engine:
             decision: DomainDecision | None = None
             if isinstance(record, DomainRecord):
                 self.stats.domains += 1
-                decision = (record.decision, record.retry_at, record.primary, record.reason)
+                verdict = Verdict.UNKNOWN if record.could_not_run else record.verdict
+                decision = DomainDecision(
+                    record.decision, record.retry_at, record.primary, record.reason, verdict
+                )
             else:
                 self.stats.errors += 1
-                decision = (Decision.KEEP, None, None, Reason.UNKNOWN)
+                decision = DomainDecision(
+                    Decision.KEEP, None, None, Reason.UNKNOWN, Verdict.UNKNOWN
+                )
             self.state[name] = decision if self.recipients else None
             await self.emit(record)
             if isinstance(waiting, _Waiting):
@@ -552,6 +566,10 @@ async def run_targets(
             if watcher is not None:
                 await engine.drained()  # a stop during the drain still gives up queued routes
                 watcher.cancel()
+            if stop is not None and stop.is_set():
+                # Also when the input had all been read: routes still queued were given
+                # up, so their domains are not done (and --resume does them again).
+                stats.interrupted = True
     finally:
         reader.close()
     return cache.results()
