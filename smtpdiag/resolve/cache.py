@@ -42,8 +42,8 @@ _Key = tuple[object, str]
 _KEPT = frozenset({"A", "AAAA"})
 # The quick path waits at most this share of a question's lifetime (and this many
 # seconds) before leaving the question to dnspython's full resolution.
-_DIRECT_SHARE = 0.5
-_DIRECT_WAIT = 1.0
+_QUICK_SHARE = 0.5
+_QUICK_WAIT = 1.0
 _RD = 0x0100  # header flags of a query: recursion desired
 
 
@@ -220,7 +220,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
         as dnspython does) and the first reply to it: (datagram, our question section,
         the server as the model names it); ``None`` without a reply in the time."""
         server = self.nameservers[0] if self.nameservers else None
-        wait = min(lifetime * _DIRECT_SHARE, _DIRECT_WAIT)
+        wait = min(lifetime * _QUICK_SHARE, _QUICK_WAIT)
         if not isinstance(server, dns.nameserver.Do53Nameserver) or wait <= 0:
             return None
         address, port = server.answer_nameserver(), server.answer_port()

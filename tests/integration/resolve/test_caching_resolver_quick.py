@@ -56,7 +56,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "rdtype", "outcome"), CASES)
-async def test_direct_path_answers_as_the_full_resolution(  # type: ignore[no-untyped-def]
+async def test_quick_path_answers_as_the_full_resolution(  # type: ignore[no-untyped-def]
     dns_server, name: str, rdtype: str, outcome: DnsOutcome
 ) -> None:
     dns = await dns_server({"d.test": ZONE}, FAULTS)
@@ -94,7 +94,7 @@ async def test_a_silent_server_is_reported_with_the_whole_wait(dns_server) -> No
     raw = await query_raw(resolver, "d.test", "MX", lifetime=1.0)
     took = time.monotonic() - started
     assert raw.query.outcome is DnsOutcome.TIMEOUT
-    assert 0.9 <= took <= 1.6, took  # the direct try and the full path share one lifetime
+    assert 0.9 <= took <= 1.6, took  # the quick try and the full path share one lifetime
     said = re.search(r"after ([0-9.]+) s", raw.query.detail or "")
     assert said is not None and float(said.group(1)) >= 0.95, raw.query.detail  # not 0.5
     assert str(dns.nameserver) in (raw.query.detail or ""), raw.query.detail
