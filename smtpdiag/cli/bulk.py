@@ -378,7 +378,7 @@ def _progress_text(stats: Any, elapsed: float) -> str:
     """The live line: domains done and their rate, routes, errors, skipped."""
     from rich.markup import escape
 
-    from ..triage.output import plural
+    from ..narrate.units import plural
 
     rate = stats.domains / max(elapsed, 1e-6)
     return escape(

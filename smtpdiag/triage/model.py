@@ -172,6 +172,12 @@ class DomainDecision(NamedTuple):
     reason: Reason
     verdict: Verdict | None = None
 
+    @classmethod
+    def of(cls, record: DomainRecord) -> DomainDecision:
+        """A finished domain's decision (``unknown`` when no nameserver answered)."""
+        verdict = Verdict.UNKNOWN if record.could_not_run else record.verdict
+        return cls(record.decision, record.retry_at, record.primary, record.reason, verdict)
+
 
 @dataclass(frozen=True, slots=True)
 class RecipientRecord:

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from ..diagnose.reasons import Decision, Reason
 from ..model import SCHEMA_VERSION, Verdict
+from ..narrate.units import plural
 from ..textsafe import clean
 from .model import (
     BulkItem,
@@ -151,11 +152,6 @@ class SummaryBuilder:
             elapsed_s=round(elapsed_s, 3),
             interrupted=stats.interrupted,
         )
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 domain``, ``2 domains``: the terminal lines read as English."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def render_table(summary: BulkSummary, *, width: int | None = None) -> str:

@@ -190,7 +190,7 @@ def domain_record(
 
 
 def recipient_record(
-    domain: DomainRecord | DomainDecision,
+    d: DomainDecision,
     target_input: str,
     recipient: str | None,
     domain_name: str,
@@ -208,11 +208,6 @@ def recipient_record(
     domain is deliverable now (decision keep) it no longer holds: keep; when the
     domain is failing now, the domain decides (retry at its schedule, fix, suppress).
     """
-    if isinstance(domain, DomainRecord):
-        verdict = Verdict.UNKNOWN if domain.could_not_run else domain.verdict
-        d = DomainDecision(domain.decision, domain.retry_at, domain.primary, domain.reason, verdict)
-    else:
-        d = DomainDecision(*domain)
     probe = RecipientRecord(
         target_input, recipient, domain_name, d.decision, d.retry_at, d.code, d.reason, "probe"
     )

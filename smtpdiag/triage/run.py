@@ -378,10 +378,7 @@ class _Engine:
             decision: DomainDecision | None = None
             if isinstance(record, DomainRecord):
                 self.stats.domains += 1
-                verdict = Verdict.UNKNOWN if record.could_not_run else record.verdict
-                decision = DomainDecision(
-                    record.decision, record.retry_at, record.primary, record.reason, verdict
-                )
+                decision = DomainDecision.of(record)
             else:
                 self.stats.errors += 1
                 decision = DomainDecision(
