@@ -25,8 +25,12 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -233,3 +237,27 @@ def bulk_argv() -> Callable[[BulkLab], list[str]]:
     lab (its nameserver, its three ports with the third as implicit TLS, its CA, loopback
     targets allowed); the CLI test and the worker test share them."""
     return _bulk_argv
+
+
+@contextlib.contextmanager
+def _bulk_process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpdiag", "bulk", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:  # the test failed before the run ended: ours to stop
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def bulk_process() -> Callable[..., contextlib.AbstractContextManager[subprocess.Popen[bytes]]]:
+    """``with bulk_process(*args) as proc``: ``python -m smtpdiag bulk ARGS`` running
+    unbuffered with its output piped, killed (by its PID) if still running at the end
+    (the signal and worker tests send it signals mid-run)."""
+    return _bulk_process

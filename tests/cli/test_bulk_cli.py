@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,36 +129,15 @@ def test_usage_errors_are_one_line(
 
 @pytest.mark.timeout(90)
 def test_ctrl_c_flushes_what_is_done_and_exits_cleanly(
-    lab: BulkLab, args: list[str], tmp_path: Path
+    lab: BulkLab, args: list[str], bulk_process: Any, tmp_path: Path
 ) -> None:
     source = tmp_path / "in.txt"
     # Fast domains first, then slow ones probed one at a time (one port, one connection
     # overall, 2 s each): without Ctrl-C this run would take 40 s more.
     source.write_text("\n".join(FAST + SLOW) + "\n")
     out = tmp_path / "out.ndjson"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smtpdiag",
-            "bulk",
-            str(source),
-            "-o",
-            str(out),
-            "--concurrency",
-            "1",
-            "--in-flight",
-            "8",
-            *args,
-            "--ports",
-            str(lab.ports[0]),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
+    argv = [str(source), "-o", str(out), "--concurrency", "1", "--in-flight", "8", *args]
+    with bulk_process(*argv, "--ports", str(lab.ports[0])) as proc:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:  # wait for the first finished domains
             if out.exists() and out.read_text().count("\n") >= 3:
@@ -171,10 +148,6 @@ def test_ctrl_c_flushes_what_is_done_and_exits_cleanly(
         time.sleep(1.0)  # a slow domain is in flight now
         proc.send_signal(signal.SIGINT)
         _stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
     records = _records(out)  # every line complete JSON: flushed, nothing cut

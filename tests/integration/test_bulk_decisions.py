@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
@@ -161,7 +162,10 @@ def test_no_nameserver_exits_5_and_resume_probes_those_domains_again(
 
 
 def test_a_stop_after_the_input_was_read_still_says_interrupted(
-    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+    lab: BulkLab,
+    bulk_argv: Callable[[BulkLab], list[str]],
+    bulk_process: Any,
+    tmp_path: Path,
 ) -> None:
     """Three routes to one address at one new connection a minute: the whole input is
     read at once, the third domain's route is still queued when SIGINT comes, so the
@@ -172,35 +176,13 @@ def test_a_stop_after_the_input_was_read_still_says_interrupted(
     source = tmp_path / "domains.txt"
     source.write_text("ok.test\n")
     out = tmp_path / "out.ndjson"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smtpdiag",
-            "bulk",
-            str(source),
-            "-o",
-            str(out),
-            "--json",
-            *bulk_argv(lab),
-            "--per-address-limit",
-            "1",
-            "--per-address-rate",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = [str(source), "-o", str(out), "--json", *bulk_argv(lab)]
+    argv += ["--per-address-limit", "1", "--per-address-rate", "1"]
+    with bulk_process(*argv) as proc:
         time.sleep(3.0)  # the first route is done, the others wait for their minute
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
         _stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     assert proc.returncode == 130, stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[-1]["type"] == "summary"

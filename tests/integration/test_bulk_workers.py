@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -107,15 +106,6 @@ def test_one_and_several_workers_give_the_same_records(lab: BulkLab) -> None:
     assert {"healthy", "degraded"} <= verdicts  # own*: the certificate lacks its MX name
 
 
-def _cli(argv: list[str], source: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "smtpdiag", "bulk", str(source), "-o", str(out), *argv, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-
-
 def _wait_for_lines(out: Path, count: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -131,23 +121,21 @@ def _lines(out: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.timeout(120)
 def test_sigterm_flushes_and_leaves_no_worker_behind(
-    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+    lab: BulkLab,
+    bulk_argv: Callable[[BulkLab], list[str]],
+    bulk_process: Any,
+    tmp_path: Path,
 ) -> None:
     source = tmp_path / "in.txt"
     source.write_text("\n".join(_domains(MANY)) + "\n")
     out = tmp_path / "out.ndjson"
-    proc = _cli(bulk_argv(lab), source, out, "--workers", "2")
-    workers: list[int] = []
-    try:
+    argv = [str(source), "-o", str(out), *bulk_argv(lab), "--workers", "2"]
+    with bulk_process(*argv) as proc:
         _wait_for_lines(out, 20, proc)
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
         proc.send_signal(signal.SIGTERM)
         _stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     assert proc.returncode == 143, stderr
     assert b"Traceback" not in stderr
     for pid in workers:
@@ -161,13 +149,16 @@ def test_sigterm_flushes_and_leaves_no_worker_behind(
 
 @pytest.mark.timeout(120)
 def test_a_killed_run_takes_its_workers_with_it(
-    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+    lab: BulkLab,
+    bulk_argv: Callable[[BulkLab], list[str]],
+    bulk_process: Any,
+    tmp_path: Path,
 ) -> None:
     source = tmp_path / "in.txt"
     source.write_text("\n".join(_domains(MANY)) + "\n")
     out = tmp_path / "out.ndjson"
-    proc = _cli(bulk_argv(lab), source, out, "--workers", "2")
-    try:
+    argv = [str(source), "-o", str(out), *bulk_argv(lab), "--workers", "2"]
+    with bulk_process(*argv) as proc:
         _wait_for_lines(out, 20, proc)
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
@@ -177,30 +168,25 @@ def test_a_killed_run_takes_its_workers_with_it(
         while time.monotonic() < deadline and any(_alive(p) for p in workers):
             time.sleep(0.05)
         assert not [p for p in workers if _alive(p)]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.mark.timeout(120)
 def test_a_worker_that_dies_becomes_error_records_not_a_hang(
-    lab: BulkLab, bulk_argv: Callable[[BulkLab], list[str]], tmp_path: Path
+    lab: BulkLab,
+    bulk_argv: Callable[[BulkLab], list[str]],
+    bulk_process: Any,
+    tmp_path: Path,
 ) -> None:
     names = list(_domains(MANY))
     source = tmp_path / "in.txt"
     source.write_text("\n".join(names) + "\n")
     out = tmp_path / "out.ndjson"
-    proc = _cli(bulk_argv(lab), source, out, "--workers", "2", "--json")
-    try:
+    argv = [str(source), "-o", str(out), *bulk_argv(lab), "--workers", "2", "--json"]
+    with bulk_process(*argv) as proc:
         _wait_for_lines(out, 20, proc)
         victim = _children(proc.pid)[0]
         os.kill(victim, signal.SIGKILL)  # mid-run, with domains in flight
         _stdout, stderr = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     assert proc.returncode == 0, stderr
     records = _lines(out)
     domains = [r for r in records if r["type"] == "domain"]
