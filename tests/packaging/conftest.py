@@ -10,13 +10,14 @@ iterating; ``make test`` runs them.
 
 from __future__ import annotations
 
+import os
 import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dist_kit import ROOT, Dist, PlainVenv, run_ok
+from dist_kit import ROOT, Dist, PlainVenv, locked_pip_env, run_ok
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,7 +30,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     out = tmp_path_factory.mktemp("dist")
-    run_ok([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], timeout=600)
+    run_ok(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        timeout=600,
+        env={**os.environ, **locked_pip_env(tmp_path_factory.mktemp("pins"))},
+    )
     (sdist,) = out.glob("smtpdiag-*.tar.gz")
     (wheel,) = out.glob("smtpdiag-*.whl")
     return Dist(sdist, wheel)
@@ -51,6 +56,10 @@ def plain_venv(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     run_ok(
         [str(venv.python), "-m", "pip", "install", "-q", "--no-input", str(dist.wheel)],
         timeout=900,
-        env={**venv.env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        env={
+            **venv.env(),
+            **locked_pip_env(tmp_path_factory.mktemp("pins")),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        },
     )
     yield venv

@@ -8,6 +8,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / "requirements-dev.lock"
+
+
+def locked_pip_env(tmp: Path) -> dict[str, str]:
+    """pip settings that hold the build backend and the wheel's dependencies to the lock.
+
+    pip refuses hashes in a constraints file, so the pins are copied without them. Under
+    ``make test-latest`` (SMTPDIAG_TEST_LATEST=1) nothing is pinned: the newest releases.
+    """
+    if os.environ.get("SMTPDIAG_TEST_LATEST") == "1":
+        return {}
+    pins = [
+        line.rstrip(" \\")
+        for line in LOCK.read_text().splitlines()
+        if line and line[0].isalnum() and "==" in line
+    ]
+    constraints = tmp / "constraints.txt"
+    constraints.write_text("\n".join(pins) + "\n")
+    return {"PIP_CONSTRAINT": str(constraints)}
 
 
 @dataclass(frozen=True)

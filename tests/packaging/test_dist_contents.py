@@ -64,7 +64,14 @@ def test_license_file_is_mit() -> None:
 
 def test_sdist_holds_every_tracked_file(dist: Dist) -> None:
     names = _sdist_names(dist)
-    for required in ("LICENSE", "README.md", "Makefile", "pyproject.toml", ".ci/run"):
+    for required in (
+        "LICENSE",
+        "README.md",
+        "Makefile",
+        "pyproject.toml",
+        ".ci/run",
+        "requirements-dev.lock",
+    ):
         assert required in names, required
     assert any(n.startswith("docs/") for n in names)
     assert any(n.startswith("scripts/") for n in names)
