@@ -111,7 +111,9 @@ async def _serve() -> None:
     await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0)
     )
-    out = os.fdopen(1, "wb", buffering=0)
+    # fd 1 is the process's own: the interpreter closes it at exit, and an object that
+    # owned it would be finalized unclosed (a ResourceWarning in every worker).
+    out = os.fdopen(1, "wb", buffering=0, closefd=False)
 
     def write(data: bytes) -> None:
         view = memoryview(data)

@@ -1,0 +1,174 @@
+"""Every subcommand runs with warnings as errors, so users on the newest releases see none.
+
+The test environment pins its dependencies (requirements-dev.lock); `make test-latest` runs
+this same file against the newest releases, which is where a dependency's new warning
+shows up first. Each command runs as the installed console script with
+``PYTHONWARNINGS=error`` (inherited by bulk's worker processes), against the test kit: a
+local DNS server and scripted SMTP servers with real TLS on loopback ports 25/587/465
+(root only; elsewhere the test skips with the reason).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from smtpdiag.testing.certs import TestPki
+from smtpdiag.testing.dnsserver import ThreadedDnsServer
+from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+MX_ADDRESS = "127.77.9.31"
+SMTPDIAG = str(Path(sys.executable).parent / "smtpdiag")
+
+
+@dataclass(frozen=True)
+class Kit:
+    nameserver: str
+    ca_file: str
+    workdir: Path
+
+    def probe_options(self) -> list[str]:
+        return [
+            "--nameserver",
+            self.nameserver,
+            "--allow-targets",
+            "127.0.0.0/8",
+            "--ca-file",
+            self.ca_file,
+            "--timeout",
+            "15",
+        ]
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+    workdir = tmp_path_factory.mktemp("nowarn")
+    pki = TestPki(names=("mx.example.org",))
+    specs = [
+        ServerSpec(
+            f"mx:{port}", Behaviour.HEALTHY, port == 465, "good", MX_ADDRESS, "mx.example.org", port
+        )
+        for port in (25, 587, 465)
+    ]
+    zones = {"example.org": {"@": ["MX 10 mx"], "mx": [f"A {MX_ADDRESS}"]}}
+    servers = ServerSet(specs, pki=pki)
+    try:
+        servers.start()
+    except (RuntimeError, OSError) as exc:
+        pki.cleanup()
+        pytest.skip(f"cannot serve ports 25/587/465 on {MX_ADDRESS} (needs root): {exc}")
+    try:
+        with ThreadedDnsServer(zones=zones) as dns:
+            ns = dns.nameserver
+            yield Kit(f"{ns.address}:{ns.port}", str(pki.ca_file), workdir)
+    finally:
+        servers.stop()
+        pki.cleanup()
+
+
+def _bounce() -> str:
+    return str(sorted((ROOT / "fixtures" / "bounces" / "cases").glob("*.eml"))[0])
+
+
+def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
+    """name -> (argv after `smtpdiag`, the exit codes the command may give)."""
+    opts = kit.probe_options()
+    domains = kit.workdir / "domains.txt"
+    domains.write_text("example.org\n")
+    batch = str(ROOT / "fixtures" / "bounces" / "batch" / "postfix.log")
+    return {
+        "version": (["--version"], {0}),
+        "help": (["--help"], {0}),
+        "probe": (["probe", "example.org", *opts], {0, 1}),
+        "probe --json": (["probe", "example.org", "--json", *opts], {0, 1}),
+        "check": (["check", "example.org", *opts], {0, 1}),
+        "check --plugin": (["check", "example.org", "--plugin", *opts], {0, 1}),
+        "check openmetrics": (["check", "example.org", "--format", "openmetrics", *opts], {0, 1}),
+        "check junit": (["check", "example.org", "--format", "junit", *opts], {0, 1}),
+        "check markdown": (["check", "example.org", "--format", "markdown", *opts], {0, 1}),
+        "watch": (
+            ["watch", "example.org", "--count", "2", "--interval", "0.2", *opts],
+            {0, 1},
+        ),
+        "bulk": (
+            ["bulk", str(domains), "-o", str(kit.workdir / "bulk.ndjson"), "--no-progress", *opts],
+            {0},
+        ),
+        "bulk --workers 0": (
+            [
+                "bulk",
+                str(domains),
+                "-o",
+                str(kit.workdir / "bulk0.ndjson"),
+                "--workers",
+                "0",
+                *opts,
+            ],
+            {0},
+        ),
+        "explain": (["explain", "550 5.1.1 <user@example.org>: user unknown"], {0, 1, 3}),
+        "explain --file": (["explain", "--file", _bounce()], {0, 1, 3}),
+        "explain --batch": (["explain", "--batch", batch], {0, 1}),
+        "explain --probe": (
+            ["explain", "421 4.4.2 connection dropped", "--domain", "example.org", "--probe", *opts],
+            {0, 1, 3},
+        ),
+        "demo": (["demo"], {0}),
+    }
+
+
+COMMANDS = [
+    "version",
+    "help",
+    "probe",
+    "probe --json",
+    "check",
+    "check --plugin",
+    "check openmetrics",
+    "check junit",
+    "check markdown",
+    "watch",
+    "bulk",
+    "bulk --workers 0",
+    "explain",
+    "explain --file",
+    "explain --batch",
+    "explain --probe",
+    "demo",
+]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_subcommand_runs_with_warnings_as_errors(kit: Kit, name: str) -> None:
+    argv, codes = _commands(kit)[name]
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "PYTHONWARNINGS"}}
+    env.update(PYTHONWARNINGS="error", SSL_CERT_FILE=kit.ca_file, NO_COLOR="1", COLUMNS="100")
+    proc = subprocess.run(
+        [SMTPDIAG, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=kit.workdir,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "Warning" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode in codes, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+
+
+def test_every_subcommand_is_covered() -> None:
+    from smtpdiag.cli import build_parser
+
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    subs = set(action.choices)  # type: ignore[arg-type]
+    covered = {name.split()[0] for name in COMMANDS}
+    assert subs <= covered, f"subcommands without a warnings test: {subs - covered}"
