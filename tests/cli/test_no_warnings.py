@@ -117,7 +117,14 @@ def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
         "explain --file": (["explain", "--file", _bounce()], {0, 1, 3}),
         "explain --batch": (["explain", "--batch", batch], {0, 1}),
         "explain --probe": (
-            ["explain", "421 4.4.2 connection dropped", "--domain", "example.org", "--probe", *opts],
+            [
+                "explain",
+                "421 4.4.2 connection dropped",
+                "--domain",
+                "example.org",
+                "--probe",
+                *opts,
+            ],
             {0, 1, 3},
         ),
         "demo": (["demo"], {0}),
