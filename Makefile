@@ -37,7 +37,7 @@ test-latest:
 	$(PY) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q --upgrade pip
 	$(LATEST)/bin/pip install -q --upgrade -e '.[dev]'
-	$(LATEST)/bin/pip list --format=freeze | grep -v '^smtpdiag' > $(LATEST)/versions.txt
+	$(LATEST)/bin/pip list --format=freeze | grep -vE '^(smtpdiag|pip|setuptools|wheel)==' > $(LATEST)/versions.txt
 	bash scripts/system-deps.sh
 	$(LATEST)/bin/ruff check smtpdiag tests
 	$(LATEST)/bin/mypy smtpdiag
