@@ -40,7 +40,7 @@ from ..model import (
     TlsaRecord,
     TlsRptResult,
 )
-from ..probe.certs import MAX_CHAIN, hostname_matches, verify_chain
+from ..probe.certs import MAX_CHAIN, hostname_matches, public_key_of, verify_chain
 from ..resolve.names import is_ip_literal
 from ..resolve.resolver import RawAnswer, build_resolver, query_raw
 from ..textsafe import clean
@@ -312,7 +312,7 @@ def _selected(cert: x509.Certificate, der: bytes, selector: int) -> bytes | None
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     try:
-        return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        return public_key_of(cert).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     except (ValueError, TypeError):  # a key type cryptography cannot load
         return None
 

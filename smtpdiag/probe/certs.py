@@ -19,7 +19,8 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import (
@@ -191,9 +192,21 @@ def _sans(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
+def public_key_of(cert: x509.Certificate) -> CertificatePublicKeyTypes:
+    """``cert.public_key()``, without cryptography's warning for a DSA key.
+
+    cryptography 51 deprecates DSA and warns on every DSA key it loads
+    (pyca/cryptography#15597). A server's DSA certificate is evidence to report (a weak
+    key), not a warning on our user's terminal. Raises what ``public_key()`` raises.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "DSA", CryptographyDeprecationWarning)
+        return cert.public_key()
+
+
 def _key(cert: x509.Certificate) -> tuple[str, int | None]:
     try:
-        key = cert.public_key()
+        key = public_key_of(cert)
     except (ValueError, TypeError):
         return "unknown", None
     if isinstance(key, rsa.RSAPublicKey):
@@ -204,8 +217,9 @@ def _key(cert: x509.Certificate) -> tuple[str, int | None]:
         return "Ed25519", 256
     if isinstance(key, ed448.Ed448PublicKey):
         return "Ed448", 456
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
+    # By OID, not isinstance: naming dsa.DSAPublicKey warns under cryptography 51.
+    if cert.public_key_algorithm_oid == x509.oid.PublicKeyAlgorithmOID.DSA:
+        return "DSA", getattr(key, "key_size", None)
     return type(key).__name__, None
 
 
