@@ -103,7 +103,14 @@ def test_flag_beats_environment_beats_file_beats_default(lab: DemoLab, tmp_path:
 
 
 def test_the_xdg_file_is_read_and_no_config_skips_it(lab: DemoLab, tmp_path: Path) -> None:
-    _write(tmp_path / "xdg" / "smtpdiag" / "config.toml", lab.profile())
+    xdg = tmp_path / "xdg" / "smtpdiag" / "config.toml"
+    # First the file's own error (a loopback nameserver by flag: nothing leaves the host
+    # whatever the code under test does with the file).
+    xdg.parent.mkdir(parents=True)
+    xdg.write_text("colour = 1\n", encoding="utf-8")
+    proc = _run(tmp_path, "probe", "badcert.demo.test", "--nameserver", "127.0.0.1:9")
+    _one_line_usage_error(proc, str(xdg), "unknown key 'colour'")
+    _write(xdg, lab.profile())
     proc = _run(tmp_path, "probe", "badcert.demo.test", "--json")
     assert proc.returncode == 1, proc.stderr  # degraded: the expired certificate
     assert _probed_ports(proc.stdout) == set(lab.ports)
@@ -158,7 +165,8 @@ def test_bad_config_file_is_one_line(
     path = tmp_path / "xdg" / "smtpdiag" / "config.toml"
     path.parent.mkdir(parents=True)
     path.write_text(content, encoding="utf-8")
-    argv = ["probe", "example.test"]
+    # A loopback nameserver by flag: the file is read (and rejected) all the same.
+    argv = ["probe", "example.test", "--nameserver", "127.0.0.1:9", "--timeout", "2"]
     env = _env(tmp_path)
     if how == "flag":
         argv += ["--config", str(path)]
@@ -191,13 +199,20 @@ def test_bad_environment_value_is_one_line(
         "bulk": ["bulk", "-"],
         "explain": ["explain", "451 4.4.2 <a@example.test>: Connection failure", "--probe"],
     }[command]
+    # The other settings from a file that names a loopback nameserver (never the
+    # system resolver, whatever the code under test does with the variable).
+    if name == "SMTPDIAG_CONFIG":
+        argv += ["--nameserver", "127.0.0.1:9", "--timeout", "2"]
+    else:
+        safe = _write(tmp_path / "safe.toml", {"nameserver": ["127.0.0.1:9"], "timeout": 2})
+        argv += ["--config", str(safe)]
     proc = _run(tmp_path, *argv, env=_env(tmp_path, **{name: value}), stdin="example.test\n")
     _one_line_usage_error(proc, name, expected)
 
 
 def test_config_and_no_config_together_is_a_usage_error(tmp_path: Path) -> None:
     proc = _run(tmp_path, "probe", "example.test", "--config", "x.toml", "--no-config")
-    _one_line_usage_error(proc, "--config", "--no-config")
+    _one_line_usage_error(proc, "give either --config or --no-config, not both")
 
 
 # ----------------------------------------------------------------------------- one definition
