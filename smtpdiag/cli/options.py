@@ -168,18 +168,15 @@ class ProbeOption:
     """One probe option: its flag, key and environment variable, and its default.
 
     Attributes:
-        key: Config-file key; the environment variable is ``SMTPDIAG_`` + ``KEY``.
-        dest: The argparse destination of its flag(s).
+        key: Config-file key and argparse destination; the environment variable is
+            ``SMTPDIAG_`` + ``KEY``.
         convert: Value as the environment or TOML gives it -> canonical value.
         default: Canonical default (a subcommand may override it).
-        policy: Only meaningful where TLS policies are looked up.
     """
 
     key: str
-    dest: str
     convert: Callable[[object], object]
     default: object
-    policy: bool = False
 
     @property
     def env(self) -> str:
@@ -200,20 +197,19 @@ _TIMEOUT_FLAGS: tuple[tuple[str, str, str], ...] = (
 #: Every probe option, in ``--help`` order. Keys are the long flags without ``--``, with
 #: ``_`` for ``-``; ``-4``/``-6`` are the key ``family`` (4, 6 or any).
 PROBE_OPTIONS: tuple[ProbeOption, ...] = (
-    ProbeOption("nameserver", "nameserver", _nameservers, ()),
-    ProbeOption("ports", "ports", _ports, (25, 587, 465)),
-    ProbeOption("implicit_tls_ports", "implicit_tls_ports", _ports, (465,)),
-    ProbeOption("family", "family", _family, "any"),
-    ProbeOption("ca_file", "ca_file", _ca_file, None),
-    ProbeOption("ehlo_name", "ehlo_name", _text, "smtpdiag.invalid"),
-    ProbeOption("allow_targets", "allow_targets", _networks, ()),
-    ProbeOption("no_policy", "no_policy", _bool, False, policy=True),
-    ProbeOption("mta_sts_port", "mta_sts_port", _port, 443, policy=True),
-    ProbeOption("source_address", "source_address", _text, None),
+    ProbeOption("nameserver", _nameservers, ()),
+    ProbeOption("ports", _ports, (25, 587, 465)),
+    ProbeOption("implicit_tls_ports", _ports, (465,)),
+    ProbeOption("family", _family, "any"),
+    ProbeOption("ca_file", _ca_file, None),
+    ProbeOption("ehlo_name", _text, "smtpdiag.invalid"),
+    ProbeOption("allow_targets", _networks, ()),
+    ProbeOption("no_policy", _bool, False),
+    ProbeOption("mta_sts_port", _port, 443),
+    ProbeOption("source_address", _text, None),
     *(
-        ProbeOption(flag[2:].replace("-", "_"), dest, _seconds, TIMEOUTS[field])
+        ProbeOption(flag[2:].replace("-", "_"), _seconds, TIMEOUTS[field])
         for flag, field, _ in _TIMEOUT_FLAGS
-        for dest in (flag[2:].replace("-", "_"),)
     ),
 )
 
@@ -444,7 +440,7 @@ def _from_flag(option: ProbeOption, args: argparse.Namespace) -> object:
     """The flag's canonical value, ``None`` when the flag was not given."""
     from .common import parse_ports
 
-    value = getattr(args, option.dest, None)
+    value = getattr(args, option.key, None)
     if value is None:
         return None
     if option.key in ("ports", "implicit_tls_ports"):
