@@ -147,6 +147,29 @@ class DemoLab:
             policy=PolicyConfig(https_port=self.mta_sts_port),
         )
 
+    def profile(self) -> dict[str, object]:
+        """The demo's probe settings as config-file keys (``smtpdiag demo --serve``
+        writes them to a profile): what :meth:`config` sets, so that a command run with
+        the profile probes as the demo did."""
+        config = self.config()
+        timeouts = config.timeouts
+        return {
+            "nameserver": [f"{self.nameserver.address}:{self.nameserver.port}"],
+            "ports": list(self.ports),
+            "implicit_tls_ports": [self.implicit_tls_port],
+            "family": 4,
+            "ca_file": self.ca_file,
+            "allow_targets": list(config.allow_targets),
+            "mta_sts_port": self.mta_sts_port,
+            "ehlo_name": config.ehlo_name,
+            "timeout": timeouts.total,
+            "dns_timeout": timeouts.dns,
+            "connect_timeout": timeouts.connect,
+            "greeting_timeout": timeouts.greeting,
+            "command_timeout": timeouts.command,
+            "tls_timeout": timeouts.tls,
+        }
+
     def command(self, domain: str) -> str:
         """The CLI command that probes ``domain`` against the demo servers by hand."""
         ports = ",".join(str(p) for p in self.ports)

@@ -144,6 +144,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _install_guard()
 
 
+def _isolate_probe_settings() -> None:
+    """The CLI reads probe options from SMTPDIAG_* variables and a config file under
+    $XDG_CONFIG_HOME: neither the developer's own settings nor their profile may change
+    what a test's subprocess probes. Tests that want them set them explicitly."""
+    import tempfile
+
+    from smtpdiag.cli.options import CONFIG_ENV, PROBE_OPTIONS
+
+    for name in (CONFIG_ENV, *(option.env for option in PROBE_OPTIONS)):
+        os.environ.pop(name, None)
+    # An empty directory of our own (removed at exit): no config.toml in it.
+    global _EMPTY_XDG
+    _EMPTY_XDG = tempfile.TemporaryDirectory(prefix="smtpdiag-xdg-")
+    os.environ["XDG_CONFIG_HOME"] = _EMPTY_XDG.name
+
+
+_EMPTY_XDG: Any = None
+_isolate_probe_settings()
+
+
 @pytest.fixture(autouse=True)
 def _network_guard() -> Iterator[None]:
     """Fail the test if it tried to reach outside, even when the error was swallowed."""

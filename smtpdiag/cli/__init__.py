@@ -38,6 +38,14 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: The top-level help's pointer to where probe options come from (cli/options.py).
+_CONFIG_LINE = """\
+probe options also come from SMTPDIAG_<OPTION> environment variables and a TOML config
+file (--config FILE, $SMTPDIAG_CONFIG, ~/.config/smtpdiag/config.toml); a flag wins over
+the environment, which wins over the file: see 'smtpdiag probe --help'.
+
+"""
+
 #: Subcommands that probe one domain and exit (no repetition, no batch).
 _ONE_SHOT = frozenset({"probe", "check"})
 #: Subcommands that always resolve (explain does only with ``--probe``).
@@ -58,7 +66,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="smtpdiag",
         description="SMTP connection diagnostics: resolve MX, probe 25/587/465 with TLS, "
         "time every phase, diagnose 4.4.2 / 5.4.2 / 4.3.2 / 5.4.3.",
-        epilog=common.EXIT_CODES_HELP,
+        epilog=_CONFIG_LINE + common.EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"smtpdiag {__version__}")

@@ -238,12 +238,8 @@ def register(subparsers: Any) -> None:
         help="every MX host must have usable DNSSEC-validated TLSA records and every "
         "probed chain must match them (critical otherwise)",
     )
-    common.add_probe_options(p)
     # A health check probes port 25 by default (MTA-to-MTA delivery); see DEFAULT_CHECK_PORTS.
-    for action in p._actions:
-        if action.dest == "ports":
-            action.default = "25"
-            action.help = "ports to probe (default: 25)"
+    common.add_probe_options(p, defaults={"ports": (25,)})
     p.set_defaults(run=run)
 
 

@@ -94,15 +94,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageExit(status)
 
 
-def parse_ports(text: str) -> tuple[int, ...]:
+def parse_ports(text: str, flag: str = "--ports") -> tuple[int, ...]:
     """``"25,587,465"`` -> ``(25, 587, 465)``; raises ConfigError on anything else."""
     ports: list[int] = []
     for part in text.split(","):
         part = part.strip()
         if not part.isdigit() or not 0 < int(part) < 65536:
-            raise ConfigError(f"bad port {part!r} in --ports {text!r}: expected 1-65535")
+            raise ConfigError(f"bad port {part!r} in {flag} {text!r}: expected 1-65535")
         if int(part) in ports:
-            raise ConfigError(f"port {part} given twice in --ports")
+            raise ConfigError(f"port {part} given twice in {flag}")
         ports.append(int(part))
     return tuple(ports)
 
@@ -118,132 +118,25 @@ def seconds_arg(text: str) -> float:
     return value
 
 
-def add_probe_options(parser: argparse.ArgumentParser, *, policy: bool = True) -> None:
-    """Options every subcommand that probes shares (``policy``: it looks TLS policies up)."""
-    from ..defaults import TIMEOUTS
+def add_probe_options(
+    parser: argparse.ArgumentParser,
+    *,
+    policy: bool = True,
+    defaults: dict[str, object] | None = None,
+) -> None:
+    """The probe options every probing subcommand shares; declared once, in
+    :mod:`smtpdiag.cli.options` (flags, environment variables, config file)."""
+    from .options import add_probe_options as add
 
-    g = parser.add_argument_group("probe options")
-    g.add_argument(
-        "--nameserver",
-        action="append",
-        default=[],
-        metavar="IP[:PORT]",
-        help="DNS server to ask (repeatable; default: the system resolver)",
-    )
-    g.add_argument("--ports", default="25,587,465", help="ports to probe (default: 25,587,465)")
-    g.add_argument(
-        "--implicit-tls-ports",
-        default="465",
-        metavar="PORTS",
-        help="ports that use TLS from the first byte (default: 465); others use STARTTLS",
-    )
-    fam = g.add_mutually_exclusive_group()
-    fam.add_argument("-4", dest="family", action="store_const", const="4", help="IPv4 only")
-    fam.add_argument("-6", dest="family", action="store_const", const="6", help="IPv6 only")
-    g.add_argument("--ca-file", metavar="PEM", help="PEM bundle to verify certificates against")
-    g.add_argument(
-        "--ehlo-name", metavar="NAME", default="smtpdiag.invalid", help="name to send in EHLO"
-    )
-    g.add_argument(
-        "--allow-targets",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="a network whose non-global addresses (loopback, private, link-local, "
-        "documentation) may be probed; repeatable. By default only global unicast "
-        "MX addresses are connected to",
-    )
-    if policy:
-        g.add_argument(
-            "--no-policy",
-            action="store_true",
-            help="do not look up the TLS policy (MTA-STS, DANE TLSA, TLS-RPT): fewer DNS "
-            "questions and no HTTPS fetch; findings then do not know which senders enforce",
-        )
-        g.add_argument(
-            "--mta-sts-port",
-            type=int,
-            default=443,
-            metavar="PORT",
-            help="port of the MTA-STS policy host (443; for test setups such as the demo)",
-        )
-    g.add_argument(
-        "--source-address",
-        metavar="IP",
-        help="local IP address to connect from (only routes of its address family are probed)",
-    )
-    t = parser.add_argument_group(
-        "timeouts (seconds)",
-        "RFC 5321 4.5.3.2 has MTAs wait 5 minutes for the greeting and most replies; the "
-        "defaults here suit interactive use. Use --greeting-timeout 300 --command-timeout 300 "
-        "--timeout 600 to be as patient as an MTA.",
-    )
-    for flag, dest, what in (
-        ("--timeout", "total", "overall deadline"),
-        ("--dns-timeout", "dns", "per DNS query"),
-        ("--connect-timeout", "connect", "TCP connect"),
-        ("--greeting-timeout", "greeting", "220 greeting"),
-        ("--command-timeout", "command", "each command reply"),
-        ("--tls-timeout", "tls", "TLS handshake"),
-    ):
-        default = TIMEOUTS[dest]
-        t.add_argument(
-            flag, type=seconds_arg, default=default, metavar="SECONDS", help=f"{what} ({default:g})"
-        )
+    add(parser, policy=policy, defaults=defaults)
 
 
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
-    """Build a validated :class:`ProbeConfig`; raises ConfigError on bad input."""
-    import ipaddress
+    """Build a validated :class:`ProbeConfig` from the flags, the environment and the
+    config file (:func:`smtpdiag.cli.options.config_from_args`); raises ConfigError."""
+    from .options import config_from_args as build
 
-    from ..config import (
-        Nameserver,
-        PolicyConfig,
-        ProbeConfig,
-        ResolverConfig,
-        Timeouts,
-        TlsConfig,
-    )
-    from ..model import AddressFamily
-
-    families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
-    if args.family == "4":
-        families = (AddressFamily.IPV4,)
-    elif args.family == "6":
-        families = (AddressFamily.IPV6,)
-    elif args.source_address is not None:
-        # One source address reaches only its own family; probing the other would fail
-        # every such route locally and read as the destination's fault.
-        version: int
-        try:
-            version = ipaddress.ip_address(args.source_address).version
-        except ValueError:
-            version = 0  # ProbeConfig reports the bad address
-        if version:
-            families = (AddressFamily.IPV6 if version == 6 else AddressFamily.IPV4,)
-    config = ProbeConfig(
-        ports=parse_ports(args.ports),
-        families=families,
-        timeouts=Timeouts(
-            dns=args.dns_timeout,
-            connect=args.connect_timeout,
-            greeting=args.greeting_timeout,
-            command=args.command_timeout,
-            tls=args.tls_timeout,
-            total=args.timeout,
-        ),
-        resolver=ResolverConfig(tuple(Nameserver.parse(ns) for ns in args.nameserver)),
-        tls=TlsConfig(ca_file=args.ca_file),
-        ehlo_name=args.ehlo_name,
-        source_address=args.source_address,
-        implicit_tls_ports=parse_ports(args.implicit_tls_ports),
-        allow_targets=tuple(getattr(args, "allow_targets", None) or ()),
-        # Subcommands without the flag (bulk) do not look policies up.
-        policy=PolicyConfig(
-            enabled=not getattr(args, "no_policy", True),
-            https_port=getattr(args, "mta_sts_port", 443),
-        ),
-    )
+    config = build(args)
     _check_local_inputs(config)
     return config
 

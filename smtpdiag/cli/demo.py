@@ -11,13 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import shlex
 import signal
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import common
+from .options import CONFIG_ENV, profile_text
 from .probe import want_color
+
+if TYPE_CHECKING:
+    from ..demo import DemoLab
 
 __all__ = ["register"]
 
@@ -105,6 +111,19 @@ async def run(args: argparse.Namespace) -> int:
             stopper.cancel()
 
 
+def _write_profile(lab: DemoLab) -> str:
+    """Write the demo's profile next to its CA (removed with it) and return its path."""
+    path = os.path.join(os.path.dirname(os.path.abspath(lab.ca_file)), "smtpdiag.toml")
+    text = profile_text(
+        lab.profile(),
+        comment="smtpdiag profile for the servers of `smtpdiag demo --serve`; removed when\n"
+        "they stop. Keys are the probe options' names (see `smtpdiag probe --help`).",
+    )
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
 async def _demo(args: argparse.Namespace, stop: asyncio.Event, serving: asyncio.Event) -> int:
     import textwrap
 
@@ -159,10 +178,19 @@ async def _demo(args: argparse.Namespace, stop: asyncio.Event, serving: asyncio.
                 print(line)
         sys.stdout.flush()
         if args.serve:
+            profile = _write_profile(lab)
             print()
-            say(f"Servers stay up for {args.serve:g} s (Ctrl-C to stop). Try:")
+            say(
+                f"Servers stay up for {args.serve:g} s (Ctrl-C to stop). Their settings "
+                "(nameserver, ports, CA, MTA-STS port) are in a profile; in another shell, "
+                "use it with:"
+            )
+            print(f"  export {CONFIG_ENV}={shlex.quote(profile)}")
+            say(f"(or add --config {profile} to each command). Then try:")
             for demo in DEMO_DOMAINS:
-                print(f"  {lab.command(demo.name)}")
+                print(f"  {prog} probe {demo.name}")
+            print(f"  {prog} check healthy.demo.test --plugin")
+            print(f"  printf '%s\\n' {' '.join(d.name for d in DEMO_DOMAINS)} | {prog} bulk -")
             sys.stdout.flush()
             serving.set()
             with contextlib.suppress(TimeoutError):

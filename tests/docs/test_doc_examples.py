@@ -6,16 +6,22 @@ How a block is treated (a marker is an HTML comment on the line before the fence
 README):
 
 - ``sh`` blocks run line by line in bash, and ``python`` blocks run as a script in a
-  fresh interpreter, against the test kit: a local DNS server answering for
-  ``example.org`` (MX ``mx.example.org`` on a loopback address) and scripted SMTP servers
-  with real TLS on ports 25, 587 and 465 there (binding those needs root, as in CI;
-  elsewhere the runs skip with the reason). The docs' nameserver ``127.0.0.1:5353`` is
-  replaced by the kit's, output paths under ``/var/lib/node_exporter/`` by a temporary
-  directory, and ``SSL_CERT_FILE`` names the kit's CA. A command that would reach the
-  network (``probe``/``check``/``watch``/``explain --probe``) must name ``--nameserver``:
-  without one it would ask the system resolver, so the test fails instead of running it.
-  A run passes when it ends without a traceback or usage error (exit 2); the verdict's
-  exit codes (0, 1, 3, 4, 5) are fine.
+  fresh interpreter. A ``sh`` block that does not name the nameserver ``127.0.0.1:5353``
+  runs **exactly as printed**, as a reader runs it after ``smtpdiag demo --serve``: the
+  test starts ``demo --serve`` once, takes the one ``export SMTPDIAG_CONFIG=...`` line it
+  prints, and runs each command after that line (so ``smtpdiag probe healthy.demo.test``
+  probes the demo's servers through the profile). Python blocks, and ``sh`` blocks that
+  name ``127.0.0.1:5353`` (docs/), run against the test kit instead: a local DNS server
+  answering for ``example.org`` (MX ``mx.example.org`` on a loopback address) and
+  scripted SMTP servers with real TLS on ports 25, 587 and 465 there (binding those
+  needs root, as in CI; elsewhere those runs skip with the reason). There the docs'
+  nameserver ``127.0.0.1:5353`` is replaced by the kit's, output paths under
+  ``/var/lib/node_exporter/`` by a temporary directory, and ``SSL_CERT_FILE`` names the
+  kit's CA. A command that would reach the network (``probe``/``check``/``watch``/
+  ``bulk``/``explain --probe``) must get its nameserver from ``--nameserver`` or the
+  demo's profile: without one it would ask the system resolver, so the test fails
+  instead of running it. A run passes when it ends without a traceback or usage error
+  (exit 2); the verdict's exit codes (0, 1, 3, 4, 5) are fine.
 - ``<!-- doc-test: pytest -->``: a python block that is a test module of a user's project;
   it runs under pytest with the plugin, ``--smtpdiag-nameserver`` pointing at the kit.
 - ``<!-- doc-test: flags reason -->``: cannot run here (monitoring or CI configuration, a
@@ -31,11 +37,15 @@ README):
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,24 +144,32 @@ class Kit:
         return text.replace("/var/lib/node_exporter/", f"{self.workdir}/node_exporter/")
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-        env.update(
-            SSL_CERT_FILE=self.ca_file,
-            NO_COLOR="1",
-            COLUMNS="100",
-            GITHUB_STEP_SUMMARY=str(self.workdir / "step_summary.md"),
-            PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}",
-            PYTHONPATH=str(ROOT),
-        )
-        return env
+        return {**_env(self.workdir), "SSL_CERT_FILE": self.ca_file}
+
+
+def _env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env.update(
+        NO_COLOR="1",
+        COLUMNS="100",
+        GITHUB_STEP_SUMMARY=str(workdir / "step_summary.md"),
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
 
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the examples run: `smtpdiag explain --file bounce.eml` reads a bounce here."""
     workdir = tmp_path_factory.mktemp("docs")
     (workdir / "node_exporter" / "textfile").mkdir(parents=True)
-    # `smtpdiag explain --file bounce.eml` in the README reads this file.
     shutil.copy(_a_bounce(), workdir / "bounce.eml")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def kit(workdir: Path) -> Iterator[Kit]:
     pki = TestPki(names=("mx.example.org",))
     specs = [
         ServerSpec(
@@ -173,6 +191,56 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     finally:
         servers.stop()
         pki.cleanup()
+
+
+@dataclass(frozen=True)
+class Demo:
+    """``smtpdiag demo --serve`` running, and the one line it printed to use it."""
+
+    export: str  # "export SMTPDIAG_CONFIG=/tmp/.../smtpdiag.toml", as printed
+    workdir: Path
+
+    def script(self, command: str) -> str:
+        # What a reader does: paste the printed line, then the README's command.
+        return f"{self.export}\n{command}"
+
+
+@pytest.fixture(scope="module")
+def demo(workdir: Path) -> Iterator[Demo]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpdiag", "demo", "--serve", "1800", "--color", "never"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**_env(workdir), "TMPDIR": str(workdir)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout = proc.stdout
+    lines: queue.Queue[str] = queue.Queue()
+    # A reader thread: select() on a buffered pipe misses lines already read ahead.
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in iter(stdout.readline, "")], daemon=True
+    ).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 90
+    try:
+        while (left := deadline - time.monotonic()) > 0 and " bulk -" not in "".join(seen[-1:]):
+            try:
+                seen.append(lines.get(timeout=left))
+            except queue.Empty:
+                break
+        exports = [line.strip() for line in seen if line.strip().startswith("export ")]
+        assert len(exports) == 1 and " bulk -" in seen[-1], "demo --serve: " + "".join(seen)
+        yield Demo(exports[0], workdir)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # how --serve is stopped early
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        stdout.close()
+        proc.stderr.close()
 
 
 def _a_bounce() -> Path:
@@ -218,7 +286,7 @@ def _needs_network(command: str) -> bool:
     words = command.split()
     if "smtpdiag" not in " ".join(words):
         return False
-    return any(w in words for w in ("probe", "check", "watch")) or (
+    return any(w in words for w in ("probe", "check", "watch", "bulk")) or (
         "explain" in words and "--probe" in words
     )
 
@@ -302,14 +370,47 @@ def test_every_block_has_a_known_mode() -> None:
             assert b.reason, f"{b.id}: say why the block cannot run"
 
 
-@pytest.mark.parametrize("block", _of("run", langs=("sh",)))
+def _on_the_kit(block: Block) -> bool:
+    """Blocks that name the docs' nameserver run on the kit; the others verbatim."""
+    return DOC_NAMESERVER in block.text
+
+
+def _check_resolver(block: Block, command: str, profile: bool) -> None:
+    if not _needs_network(command):
+        return
+    named = "--nameserver" in command or (profile and "--no-config" not in command)
+    assert named, f"{block.id}: `{command}` would ask the system resolver; name --nameserver"
+
+
+def _sh_blocks(kit: bool) -> list[pytest.param]:  # type: ignore[valid-type]
+    return [
+        pytest.param(b, id=b.id)
+        for b in ALL_BLOCKS
+        if b.mode == "run" and b.lang == "sh" and _on_the_kit(b) is kit
+    ]
+
+
+@pytest.mark.parametrize("block", _sh_blocks(kit=False))
+def test_shell_block_runs_as_printed(block: Block, demo: Demo) -> None:
+    """After `smtpdiag demo --serve` and the line it prints, exactly as written."""
+    for command in _commands(block.text):
+        _check_resolver(block, command, profile=True)
+        proc = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", demo.script(command)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=demo.workdir,
+            env=_env(demo.workdir),
+        )
+        _assert_ran_cleanly(f"{block.id}: {command}", proc)
+
+
+@pytest.mark.parametrize("block", _sh_blocks(kit=True))
 def test_shell_block_runs(block: Block, kit: Kit) -> None:
     for command in _commands(kit.substitute(block.text)):
         command = _strip_comment(command)
-        if _needs_network(command):
-            assert "--nameserver" in command, (
-                f"{block.id}: `{command}` would ask the system resolver; name --nameserver"
-            )
+        _check_resolver(block, command, profile=False)
         proc = subprocess.run(
             ["bash", "-o", "pipefail", "-c", command],
             capture_output=True,
@@ -390,3 +491,9 @@ def test_the_checks_can_fail() -> None:
     with pytest.raises(AssertionError, match="no make"):
         _check_make_and_scripts("make no-such-target\n")
     assert _needs_network("smtpdiag probe example.org") and not _needs_network("smtpdiag demo")
+    block = Block(ROOT / "README.md", 1, "sh", "run", "", "")
+    with pytest.raises(AssertionError, match="system resolver"):
+        _check_resolver(block, "smtpdiag probe example.org", profile=False)
+    with pytest.raises(AssertionError, match="system resolver"):
+        _check_resolver(block, "smtpdiag probe example.org --no-config", profile=True)
+    _check_resolver(block, "smtpdiag probe healthy.demo.test", profile=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -127,7 +128,7 @@ def _start_serving(tmp: Path) -> tuple[subprocess.Popen[str], list[str]]:
         except queue.Empty:
             break
         seen.append(line)
-        if "badcert.demo.test --nameserver" in line:
+        if " bulk -" in line:  # the last hint
             return proc, seen
     _stop(proc)
     pytest.fail("demo --serve did not get ready: " + "".join(seen))
@@ -158,13 +159,14 @@ def test_serve_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> N
     assert proc.returncode == 0, err
     assert err == "", err  # no error line, no traceback
     assert _pki_dirs(tmp_path) == []
-    hints = [line for line in seen if "demo.test --nameserver" in line]
+    hints = [line for line in seen if re.search(r" probe \S+\.demo\.test$", line.rstrip())]
     assert len(hints) == len(DOMAINS)
     for line in hints:
         argv = shlex.split(line.strip())
         assert argv[0] == "smtpdiag" or os.path.isabs(argv[0]), line
-        ca = argv[argv.index("--ca-file") + 1]
-        assert os.path.isabs(ca)
+    # The one line that points the short commands at the servers: an absolute path.
+    (export,) = [line.split() for line in seen if line.strip().startswith("export ")]
+    assert os.path.isabs(export[1].split("=", 1)[1])
 
 
 def test_sigterm_while_probing_also_removes_the_pki(tmp_path: Path) -> None:
