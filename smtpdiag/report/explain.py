@@ -286,6 +286,8 @@ def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
         f"{summary.inputs} inputs: {summary.inputs_with_records} with records "
         f"({summary.records} records), {summary.errors} errors"
     ]
+    if summary.inputs_cut:
+        out.append(words.limits_line(summary.inputs_cut))
 
     def table(title: str, counts: dict[str, int], label: Any = None) -> None:
         if not counts:
