@@ -60,7 +60,9 @@ async def test_hostile_policy_ends_by_the_deadline(
     stop = asyncio.Event()
     ticker = asyncio.create_task(_ticker(gaps, stop))
     try:
-        result = await lookup_mta_sts("example.test", ("mx1.example.test",), config, deadline=deadline)
+        result = await lookup_mta_sts(
+            "example.test", ("mx1.example.test",), config, deadline=deadline
+        )
     finally:
         stop.set()
         await ticker
