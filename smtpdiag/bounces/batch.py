@@ -59,10 +59,17 @@ def _entry_record(entry: LogEntry, item: RawInput, now: datetime) -> BatchRecord
     parsed = parse_log_status(
         entry.status, entry.reply, action=entry.action, recipient=entry.recipient
     )
-    if parsed.remote_mta is None and entry.relay:
+    if (parsed.remote_mta is None and entry.relay) or entry.dropped:
         from dataclasses import replace
 
-        parsed = replace(parsed, remote_mta=clean(entry.relay, 255))
+        from ..diagnose.bounce import Limits
+
+        relay = clean(entry.relay, 255) if entry.relay else None
+        parsed = replace(
+            parsed,
+            remote_mta=parsed.remote_mta or relay,
+            limits=Limits(recipients_dropped=entry.dropped) if entry.dropped else parsed.limits,
+        )
     return record_of(parsed, item.name, item.format, now, queue_id=entry.queue_id)
 
 

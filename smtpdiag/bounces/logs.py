@@ -16,7 +16,17 @@ from dataclasses import dataclass
 
 from .model import ErrorKind
 
-__all__ = ["LogEntry", "LogError", "parse_exim", "parse_postfix", "parse_postqueue"]
+__all__ = [
+    "MAX_QUEUE_RECIPIENTS",
+    "LogEntry",
+    "LogError",
+    "parse_exim",
+    "parse_postfix",
+    "parse_postqueue",
+]
+
+#: Recipients of one ``postqueue -j`` entry read; the others are counted.
+MAX_QUEUE_RECIPIENTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,8 @@ class LogEntry:
         action: ``failed`` or ``delayed`` (the DSN action it corresponds to).
         queue_id: The queue id.
         relay: The remote MTA, if logged.
+        dropped: Recipients of the same queue entry beyond :data:`MAX_QUEUE_RECIPIENTS`,
+            not read (``postqueue -j`` only).
     """
 
     recipient: str
@@ -38,6 +50,7 @@ class LogEntry:
     action: str
     queue_id: str | None
     relay: str | None = None
+    dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +193,8 @@ def parse_postqueue(line: str) -> list[LogEntry] | LogError:
         return LogError(ErrorKind.NO_RECIPIENT, "no recipients list")
     qid = doc.get("queue_id")
     out: list[LogEntry] = []
-    for r in recipients[:1000]:
+    dropped = max(0, len(recipients) - MAX_QUEUE_RECIPIENTS)
+    for r in recipients[:MAX_QUEUE_RECIPIENTS]:
         if not isinstance(r, dict):
             return LogError(ErrorKind.MALFORMED, "a recipient is not a JSON object")
         reason = r.get("delay_reason")
@@ -196,6 +210,7 @@ def parse_postqueue(line: str) -> list[LogEntry] | LogError:
                 reply=reason,
                 action="delayed",
                 queue_id=qid if isinstance(qid, str) else None,
+                dropped=dropped,
             )
         )
     return out
