@@ -287,10 +287,8 @@ def _recipient(doc: Doc, ev: _Evidence, chosen: RecipientStatus | None, found: b
     return clean(recipient, 254) if recipient else None
 
 
-def _notes(notes: Sequence[str], ev: _Evidence, limits: Limits) -> tuple[str, ...]:
+def _notes(notes: Sequence[str], ev: _Evidence) -> tuple[str, ...]:
     out = [*notes, *ev.notes]
-    if limits.any:
-        out.append(words.note_limits(limits))
     if ev.basic is not None and ev.enhanced is not None and ev.basic // 100 != int(ev.enhanced[0]):
         out.append(words.note_class_mismatch(ev.basic, ev.enhanced))
     return tuple(dict.fromkeys(out))
@@ -320,7 +318,7 @@ def _build(doc: Doc, chosen: RecipientStatus | None, notes: Sequence[str] = ()) 
         source=_source(chosen, found),
         recipients=doc.groups,
         codes=tuple(dict.fromkeys(group_codes + list(ev.codes)))[:32],
-        notes=_notes(notes, ev, doc.limits),
+        notes=_notes(notes, ev),
         truncated=doc.truncated,
         code_source=ev.source,
         confidence=ev.confidence,

@@ -137,6 +137,8 @@ def _bounce(page: _Page, b: ParsedBounce) -> None:
         page.wrap(f"codes seen: {', '.join(b.codes)}")
     if b.truncated:
         page.wrap("input was longer than 1 MiB and was cut")
+    if b.limits.any:
+        page.wrap(words.note_limits(b.limits))
 
 
 def _decision(page: _Page, expl: Explanation) -> None:

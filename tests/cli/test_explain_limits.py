@@ -67,7 +67,8 @@ def test_dropped_recipients_are_counted(tmp_path: Path) -> None:
     doc = json.loads(one.stdout)
     VALIDATOR.validate(doc)
     assert doc["bounce"]["limits"]["recipients_dropped"] == 5000 - 63
-    assert any("4937 more recipients not read" in note for note in doc["notes"])
+    text = smtpdiag("--file", str(path)).stdout
+    assert "Limits applied: 4937 more recipients not read (at most 64 are)." in text
 
 
 def test_nothing_cut_says_zero(tmp_path: Path) -> None:
@@ -107,6 +108,8 @@ def test_deep_nesting_is_cut_and_counted(tmp_path: Path) -> None:
     doc = json.loads(smtpdiag("--file", str(path), "--json").stdout)
     assert time.monotonic() - start < 15  # 35 s before, on a quiet machine
     assert doc["bounce"]["limits"]["parts_dropped"] == 900 - 8
+    # Said in the text too, also when no code was found.
+    assert "892 MIME parts not read" in smtpdiag("--file", str(path)).stdout
 
 
 def test_long_recipient_is_no_address(tmp_path: Path) -> None:

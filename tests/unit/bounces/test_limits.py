@@ -13,6 +13,7 @@ from smtpdiag.bounces import BatchRecord, InputFormat, explain_batch
 from smtpdiag.bounces.logs import MAX_QUEUE_RECIPIENTS, LogEntry, parse_postfix
 from smtpdiag.diagnose.bounce import parse_bounce, parse_recipients
 from smtpdiag.diagnose.dsn import MAX_LINES, MAX_PARTS, address, read
+from smtpdiag.narrate.bounce import note_limits
 from smtpdiag.textsafe import label
 
 HEAD = "From: MAILER-DAEMON@mx.example\nTo: a@b.example\nSubject: failed\nMIME-Version: 1.0\n"
@@ -76,7 +77,7 @@ def test_other_charsets_are_replacement_text(charset: str) -> None:
     parsed = parse_bounce(raw)
     assert parsed.enhanced == "5.1.1" and parsed.recipient == "a@b.example"
     assert parsed.limits.charsets_replaced == 1
-    assert any("charset mail does not use" in note for note in parsed.notes)
+    assert "charset mail does not use" in note_limits(parsed.limits)
 
 
 def test_few_boundaries_keep_the_report() -> None:
