@@ -380,12 +380,32 @@ def _few_boundaries(body: str, tally: _Tally) -> str:
     return body
 
 
+# An RFC 2231 parameter value names its own charset (``boundary*=punycode''...``); the
+# parser decodes it with that codec, so the same allowlist applies.
+_RFC2231_CHARSET_RE = LazyPattern(r"\*=[ \t]{0,20}\"?([A-Za-z0-9_.:-]{1,40})'")
+
+
+def _mail_params(body: str, tally: _Tally) -> str:
+    """``body`` with RFC 2231 parameter charsets outside :data:`MAIL_CHARSETS` made
+    ``us-ascii`` (counted)."""
+
+    def plain(m: re.Match[str]) -> str:
+        if _mail_codec(m.group(1)) is not None:
+            return m.group(0)
+        tally.charsets += 1
+        return m.group(0).replace(m.group(1), "us-ascii")
+
+    if "*=" not in body:
+        return body
+    return _RFC2231_CHARSET_RE.compiled.sub(plain, body)
+
+
 def _mime_texts(body: str, groups: list[dict[str, str]], tally: _Tally) -> str:
     """The decoded text parts of a MIME message (DSN groups go to ``groups``)."""
     from email import message_from_string
 
     try:
-        msg = message_from_string(_few_boundaries(body, tally))
+        msg = message_from_string(_mail_params(_few_boundaries(body, tally), tally))
         texts: list[str] = []
         _walk(msg, texts, groups, tally)
         return "\n".join(texts)

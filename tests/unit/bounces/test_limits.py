@@ -80,6 +80,15 @@ def test_other_charsets_are_replacement_text(charset: str) -> None:
     assert "charset mail does not use" in note_limits(parsed.limits)
 
 
+@pytest.mark.parametrize("param", ["charset", "boundary"])
+def test_rfc2231_parameter_charsets_follow_the_allowlist(param: str) -> None:
+    kind = "multipart/mixed" if param == "boundary" else "text/plain"
+    raw = HEAD + f"Content-Type: {kind}; {param}*=punycode''x-abc\n\n550 5.1.1 <a@b.example>\n"
+    assert read(raw).limits.charsets_replaced >= 1
+    fine = HEAD + "Content-Type: text/plain; charset*=utf-8''utf-8\n\n550 5.1.1 <a@b.example>\n"
+    assert read(fine).limits.charsets_replaced == 0
+
+
 def test_few_boundaries_keep_the_report() -> None:
     # A DSN whose returned message is deeply nested: the report before it is read.
     nested = "".join(

@@ -95,6 +95,15 @@ def punycode_part(n: int) -> bytes:
     )
 
 
+def rfc2231_charset(n: int) -> str:
+    """Reproducer 5 in a header: an RFC 2231 parameter naming its own charset."""
+    value = ("\u00e9" * n).encode("punycode").decode()
+    return (
+        HEAD + f"Content-Type: text/plain; charset*=punycode''x-{value}\n\n"
+        "550 5.1.1 <a@b.example>\n"
+    )
+
+
 def continued_field(n: int) -> str:
     """Reproducer 6: a field continued n times (non-ASCII: the slow path of clean)."""
     return (
@@ -164,6 +173,7 @@ CASES: list[tuple[str, Callable[[int], object], Callable[[object], object], int]
     ("dsn-groups-and-text", groups_and_text, parse_recipients, 16),  # type: ignore[list-item]
     ("mime-nesting", nested_mime, parse_recipients, 60),  # type: ignore[list-item]
     ("charset-punycode", punycode_part, parse_recipients, 100_000),  # type: ignore[list-item]
+    ("charset-rfc2231", rfc2231_charset, parse_recipients, 100_000),  # type: ignore[list-item]
     ("continuation-lines", continued_field, parse_recipients, 2000),  # type: ignore[list-item]
     ("dsn-recipients", many_recipients, parse_recipients, 200),  # type: ignore[list-item]
     ("mtasts-policy", policy_spaces, parse_policy, 4000),  # type: ignore[list-item]
