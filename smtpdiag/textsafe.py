@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_TEXT", "clean", "shown"]
+__all__ = ["MAX_TEXT", "clean", "label", "shown"]
 
 #: Longest text kept from one remote field (a reply, a banner, an error).
 MAX_TEXT = 512
@@ -56,6 +56,29 @@ def clean(text: str | bytes | None, limit: int = MAX_TEXT, *, keep_newlines: boo
         if len(out) > limit:
             return "".join(out[: limit - 3]) + "..."
     return "".join(out)
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+
+
+def label(text: str, limit: int = 1024) -> str:
+    """``text`` as a name for an input (a path): control, format and invisible
+    characters escaped (``\\x07``, ``\\u200b``), never dropped, so two names that differ
+    only in them stay two names, and a name made only of them is not empty. A cut name
+    ends in "...".
+    """
+    if text.isascii() and text.isprintable():
+        out = text
+    else:
+        out = "".join(
+            ch.encode("unicode_escape").decode("ascii")
+            if ch != " " and unicodedata.category(ch) in _INVISIBLE
+            else ch
+            for ch in text[: limit * 2]
+        )
+    if not out:
+        return "''"
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def shown(text: str, limit: int = 80) -> str:

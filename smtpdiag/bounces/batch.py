@@ -50,6 +50,8 @@ def record_of(
         remote_mta=parsed.remote_mta,
         text=parsed.text,
         queue_id=clean(queue_id, 64) if queue_id else None,
+        limits=parsed.limits,
+        truncated=parsed.truncated,
     )
 
 
@@ -57,10 +59,17 @@ def _entry_record(entry: LogEntry, item: RawInput, now: datetime) -> BatchRecord
     parsed = parse_log_status(
         entry.status, entry.reply, action=entry.action, recipient=entry.recipient
     )
-    if parsed.remote_mta is None and entry.relay:
+    if (parsed.remote_mta is None and entry.relay) or entry.dropped:
         from dataclasses import replace
 
-        parsed = replace(parsed, remote_mta=clean(entry.relay, 255))
+        from ..diagnose.bounce import Limits
+
+        relay = clean(entry.relay, 255) if entry.relay else None
+        parsed = replace(
+            parsed,
+            remote_mta=parsed.remote_mta or relay,
+            limits=Limits(recipients_dropped=entry.dropped) if entry.dropped else parsed.limits,
+        )
     return record_of(parsed, item.name, item.format, now, queue_id=entry.queue_id)
 
 
@@ -152,6 +161,7 @@ class SummaryBuilder:
         self._records = 0
         self._errors = 0
         self._with_records = 0
+        self._cut = 0
         self._last: str | None = None
         self._code: Counter[str] = Counter()
         self._reason: Counter[str] = Counter()
@@ -172,6 +182,8 @@ class SummaryBuilder:
             self._inputs += 1
             self._with_records += 1
             self._last = item.input
+            if item.truncated or item.limits.any:
+                self._cut += 1
         code = item.enhanced or (str(item.basic) if item.basic is not None else "none")
         _bump(self._code, code)
         _bump(self._reason, item.reason.value)
@@ -195,4 +207,5 @@ class SummaryBuilder:
             by_decision=most(self._decision),
             by_domain=most(self._domain),
             by_source=most(self._source),
+            inputs_cut=self._cut,
         )

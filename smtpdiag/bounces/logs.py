@@ -2,6 +2,10 @@
 (``status=deferred|bounced``, ``dsn=``, the reason in parentheses), Exim main log lines
 (``**`` failed, ``==`` deferred) and ``postqueue -j`` entries (a ``delay_reason`` per
 recipient). Lines about anything else (``status=sent``, arrivals) are not entries.
+
+A log is untrusted text (the reason is a remote server's words): every pattern here is
+anchored or starts at a fixed word, with bounded repetitions, so a line costs time in
+proportion to its length.
 """
 
 from __future__ import annotations
@@ -12,7 +16,17 @@ from dataclasses import dataclass
 
 from .model import ErrorKind
 
-__all__ = ["LogEntry", "LogError", "parse_exim", "parse_postfix", "parse_postqueue"]
+__all__ = [
+    "MAX_QUEUE_RECIPIENTS",
+    "LogEntry",
+    "LogError",
+    "parse_exim",
+    "parse_postfix",
+    "parse_postqueue",
+]
+
+#: Recipients of one ``postqueue -j`` entry read; the others are counted.
+MAX_QUEUE_RECIPIENTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +40,8 @@ class LogEntry:
         action: ``failed`` or ``delayed`` (the DSN action it corresponds to).
         queue_id: The queue id.
         relay: The remote MTA, if logged.
+        dropped: Recipients of the same queue entry beyond :data:`MAX_QUEUE_RECIPIENTS`,
+            not read (``postqueue -j`` only).
     """
 
     recipient: str
@@ -34,6 +50,7 @@ class LogEntry:
     action: str
     queue_id: str | None
     relay: str | None = None
+    dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +61,20 @@ class LogError:
     detail: str
 
 
-_POSTFIX_RE = re.compile(
+# A delivery line in three steps, each linear: its head (searched: a syslog prefix comes
+# first), the fields up to "status=" (matched where the head ends, "dsn=" found with
+# str.find), the reason in parentheses (the rest of the line). One pattern searched
+# unanchored, with a lazy middle and ".*" before "\)\s*$", retried from every start.
+_POSTFIX_HEAD_RE = re.compile(
     r"postfix[\w/-]{0,40}\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{5,20}): to=<(?P<rcpt>[^<>]{0,320})>,"
-    r"(?P<mid>[^()]{0,2000}?) dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>[a-z]{1,20})"
-    r"(?:, returned to sender)?(?: \((?P<reason>.*)\))?\s*$"
 )
-_POSTFIX_FAIL_RE = re.compile(r"to=<.{0,400}status=(?:deferred|bounced|expired|undeliverable)")
+_POSTFIX_STATUS_RE = re.compile(
+    r" dsn=(?P<dsn>\d\.\d{1,3}\.\d{1,3}), status=(?P<status>[a-z]{1,20})"
+    r"(?:, returned to sender)?"
+)
+_POSTFIX_MID = 2000
+# "to=<" and a failure status at most 400 characters later: one left-to-right pass.
+_POSTFIX_FAIL_WORDS_RE = re.compile(r"to=<|status=(?:deferred|bounced|expired|undeliverable)")
 _RELAY_RE = re.compile(r"relay=([^,\s\[]{1,255})")
 _POSTFIX_ACTIONS = {
     "deferred": "delayed",
@@ -59,24 +84,68 @@ _POSTFIX_ACTIONS = {
 }
 
 
+def _looks_failed(line: str) -> bool:
+    """A failure status at most 400 characters after a "to=<"."""
+    last_to = -1
+    for m in _POSTFIX_FAIL_WORDS_RE.finditer(line):
+        if m.group(0) == "to=<":
+            last_to = m.end()
+        elif last_to >= 0 and m.start() - last_to <= 400:
+            return True
+    return False
+
+
+def _reason(tail: str) -> str | None:
+    """The reason of `` (reason)`` ending the line (trailing white space allowed); ``""``
+    when the line ends without one, ``None`` when something else follows."""
+    tail = tail.rstrip()
+    if not tail:
+        return ""
+    if tail.startswith(" (") and tail.endswith(")"):
+        return tail[2:-1]
+    return None
+
+
+def _postfix_fields(line: str) -> tuple[re.Match[str], re.Match[str], str, str] | None:
+    """The head, the status fields, the fields between them and the reason of a
+    delivery line (the first head of the line is the one read)."""
+    head = _POSTFIX_HEAD_RE.search(line)
+    if head is None:
+        return None
+    at = line.find(" dsn=", head.end(), head.end() + _POSTFIX_MID + len(" dsn="))
+    if at < 0:
+        return None
+    mid = line[head.end() : at]
+    if "(" in mid or ")" in mid:
+        return None
+    status = _POSTFIX_STATUS_RE.match(line, at)
+    if status is None:
+        return None
+    reason = _reason(line[status.end() :])
+    if reason is None:
+        return None
+    return head, status, mid, reason
+
+
 def parse_postfix(line: str) -> LogEntry | LogError | None:
     """A Postfix delivery line; ``None`` for lines that are not a failed delivery."""
-    m = _POSTFIX_RE.search(line)
-    if m is None:
-        if _POSTFIX_FAIL_RE.search(line):
+    fields = _postfix_fields(line)
+    if fields is None:
+        if _looks_failed(line):
             return LogError(ErrorKind.MALFORMED, "a Postfix failure line without dsn= or to=<>")
         return None
-    action = _POSTFIX_ACTIONS.get(m.group("status"))
+    head, status, mid, reason = fields
+    action = _POSTFIX_ACTIONS.get(status.group("status"))
     if action is None:
         return None  # sent, delivered, ...
-    relay = _RELAY_RE.search(m.group("mid"))
+    relay = _RELAY_RE.search(mid)
     relay_name = relay.group(1) if relay and relay.group(1) != "none" else None
     return LogEntry(
-        recipient=m.group("rcpt"),
-        status=m.group("dsn"),
-        reply=m.group("reason") or "",
+        recipient=head.group("rcpt"),
+        status=status.group("dsn"),
+        reply=reason,
         action=action,
-        queue_id=m.group("qid"),
+        queue_id=head.group("qid"),
         relay=relay_name,
     )
 
@@ -124,7 +193,8 @@ def parse_postqueue(line: str) -> list[LogEntry] | LogError:
         return LogError(ErrorKind.NO_RECIPIENT, "no recipients list")
     qid = doc.get("queue_id")
     out: list[LogEntry] = []
-    for r in recipients[:1000]:
+    dropped = max(0, len(recipients) - MAX_QUEUE_RECIPIENTS)
+    for r in recipients[:MAX_QUEUE_RECIPIENTS]:
         if not isinstance(r, dict):
             return LogError(ErrorKind.MALFORMED, "a recipient is not a JSON object")
         reason = r.get("delay_reason")
@@ -140,6 +210,7 @@ def parse_postqueue(line: str) -> list[LogEntry] | LogError:
                 reply=reason,
                 action="delayed",
                 queue_id=qid if isinstance(qid, str) else None,
+                dropped=dropped,
             )
         )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..diagnose.dsn import NO_LIMITS, Limits
 from ..diagnose.reasons import CodeSource, Confidence, Decision, Reason
 from ..model import Severity
 
@@ -67,6 +68,9 @@ class BatchRecord:
         remote_mta: The remote MTA, if named.
         text: The reply or line the code came from.
         queue_id: The MTA's queue id (logs, ``postqueue -j``), if any.
+        limits: What the reading limits left out of the bounce (recipients beyond the
+            first 64 among them): the same for every record of one input.
+        truncated: The message was longer than 1 MiB and was cut.
     """
 
     input: str
@@ -86,6 +90,8 @@ class BatchRecord:
     remote_mta: str | None = None
     text: str = ""
     queue_id: str | None = None
+    limits: Limits = NO_LIMITS
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class BatchSummary:
         by_decision: Records per decision.
         by_domain: Records per recipient domain (``"none"`` without a recipient).
         by_source: Records per code source.
+        inputs_cut: Inputs whose records say a reading limit cut something.
     """
 
     inputs: int
@@ -134,3 +141,4 @@ class BatchSummary:
     by_decision: dict[str, int] = field(default_factory=dict)
     by_domain: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, int] = field(default_factory=dict)
+    inputs_cut: int = 0

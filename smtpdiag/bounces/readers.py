@@ -4,7 +4,15 @@ bytes (or forced).
 
 Memory stays bounded whatever the input: lines are read with a length limit (a longer
 line is cut and flagged), a message keeps at most :data:`~smtpdiag.diagnose.bounce.MAX_INPUT`
-bytes (the rest is skipped), and nothing holds more than one message at a time.
+bytes (the rest is skipped), and nothing holds more than one message at a time. Time is
+bounded too: a line with no end within :data:`ENDLESS_LINE` bytes (``/dev/zero``) ends
+its input with an error record.
+
+A maildir or a directory is read file by file: every message that can be read is, and
+each entry that cannot (a symbolic link loop, a FIFO, a device, no permission) is an
+error record of its own. Symbolic links are followed only when they stay inside the
+folder; nothing that is not a regular file is opened for reading. Names are labels
+(:func:`smtpdiag.textsafe.label`): invisible characters escaped, never dropped.
 """
 
 from __future__ import annotations
@@ -12,18 +20,23 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..diagnose.bounce import MAX_INPUT
-from ..textsafe import clean
+from ..textsafe import clean, label
 from .model import ErrorKind, InputFormat
 
-__all__ = ["LINE_LIMIT", "Chain", "RawInput", "detect", "read_inputs"]
+__all__ = ["ENDLESS_LINE", "LINE_LIMIT", "Chain", "RawInput", "detect", "read_inputs"]
 
 #: Longest log or queue line kept (64 KiB); longer lines become error records.
 LINE_LIMIT = 1 << 16
+#: A line with no line end within this many bytes (16 MiB) ends its input: the rest is
+#: not read and an error record says so (``/dev/zero`` would never end).
+ENDLESS_LINE = 1 << 24
+_ENDLESS_DETAIL = "no line end within 16 MiB: the rest of this input was not read"
 _HEAD = 8192
 _FROM_RE = re.compile(rb"^From \S{1,512} .{0,120}\d")
 _POSTFIX_RE = re.compile(rb"postfix[\w/-]{0,40}\[\d{1,10}\]: [0-9A-Za-z]{5,20}: to=<", re.M)
@@ -94,21 +107,31 @@ def detect(head: bytes, *, is_dir: bool = False, path: str = "") -> InputFormat:
     return InputFormat.EML
 
 
-def _lines(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
-    """Lines (with their line end) of at most LINE_LIMIT bytes; ``False`` marks a cut one
-    (the rest of that line is skipped)."""
+#: How :func:`_lines` read a line.
+_WHOLE, _CUT, _ENDLESS = "whole", "cut", "endless"
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[bytes, str]]:
+    """Lines (with their line end) of at most LINE_LIMIT bytes, each with how it was
+    read: ``_CUT`` marks a longer one (the rest of it is skipped), ``_ENDLESS`` one with
+    no end within :data:`ENDLESS_LINE` bytes, after which nothing more is read."""
     while True:
         line = stream.readline(LINE_LIMIT)
         if not line:
             return
         if line.endswith(b"\n") or len(line) < LINE_LIMIT:
-            yield line, True
+            yield line, _WHOLE
             continue
-        yield line, False
+        skipped = len(line)
         while True:  # skip the rest of the over-long line, chunk by chunk
             more = stream.readline(LINE_LIMIT)
+            skipped += len(more)
             if not more or more.endswith(b"\n"):
                 break
+            if skipped >= ENDLESS_LINE:
+                yield line, _ENDLESS
+                return
+        yield line, _CUT
 
 
 def _mbox(stream: BinaryIO, name: str) -> Iterator[RawInput]:
@@ -117,7 +140,13 @@ def _mbox(stream: BinaryIO, name: str) -> Iterator[RawInput]:
     count = 0
     prev_blank = True
     started = False
-    for line, _complete in _lines(stream):
+    for line, how in _lines(stream):
+        if how == _ENDLESS:
+            count += 1
+            yield RawInput(
+                f"{name}#{count}", InputFormat.MBOX, b"", ErrorKind.TOO_LONG, _ENDLESS_DETAIL
+            )
+            return
         if prev_blank and line.startswith(b"From ") and _FROM_RE.match(line):
             if started or parts:
                 count += 1
@@ -136,8 +165,11 @@ def _mbox(stream: BinaryIO, name: str) -> Iterator[RawInput]:
 
 
 def _line_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[RawInput]:
-    for number, (line, complete) in enumerate(_lines(stream), 1):
-        if not complete:
+    for number, (line, how) in enumerate(_lines(stream), 1):
+        if how == _ENDLESS:
+            yield RawInput(f"{name}:{number}", fmt, b"", ErrorKind.TOO_LONG, _ENDLESS_DETAIL)
+            return
+        if how == _CUT:
             yield RawInput(
                 f"{name}:{number}",
                 fmt,
@@ -151,30 +183,72 @@ def _line_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[RawIn
             yield RawInput(f"{name}:{number}", fmt, text)
 
 
+def _entries(directory: str) -> list[tuple[str, bool]]:
+    """(name, is a directory) of every entry, sorted; links are not followed here."""
+    with os.scandir(directory) as listing:
+        return sorted((e.name, e.is_dir(follow_symlinks=False)) for e in listing)
+
+
 def _files(path: str, fmt: InputFormat) -> Iterator[RawInput]:
-    """Every message file of a maildir (cur/, new/) or a directory (``*.eml``, else all)."""
+    """Every message file of a maildir (cur/, new/) or a directory (``*.eml``, else all);
+    an error record for each entry that cannot be read."""
     maildir = fmt is InputFormat.MAILDIR
+    root = os.path.realpath(path)
     dirs = [os.path.join(path, d) for d in ("cur", "new")] if maildir else [path]
     for directory in dirs:
         try:
-            names = sorted(e.name for e in os.scandir(directory) if e.is_file())
+            entries = _entries(directory)
         except OSError as exc:
             if fmt is InputFormat.MAILDIR and not os.path.exists(directory):
                 continue
-            yield RawInput(clean(directory), fmt, b"", ErrorKind.UNREADABLE, _why(exc))
+            yield RawInput(label(directory), fmt, b"", ErrorKind.UNREADABLE, _why(exc))
             continue
+        names = [name for name, is_dir in entries if not is_dir]  # sub-folders: no messages
         if fmt is InputFormat.EML_DIR and any(n.lower().endswith(".eml") for n in names):
             names = [n for n in names if n.lower().endswith(".eml")]
         for file_name in names:
-            full = os.path.join(directory, file_name)
-            label = clean(full, 1024)
-            try:
-                with open(full, "rb") as fh:
-                    data = fh.read(MAX_INPUT + 1)
-            except OSError as exc:
-                yield RawInput(label, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
-                continue
-            yield RawInput(label, fmt, data)
+            yield _file(os.path.join(directory, file_name), root, fmt)
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, for the error detail."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):  # realpath leaves a link it cannot resolve
+        return "a symbolic link loop"
+    return "not a regular file"
+
+
+def _file(full: str, root: str, fmt: InputFormat) -> RawInput:
+    """One message file of a folder: its bytes, or why it cannot be read."""
+    name = label(full)
+    try:
+        target = full
+        if os.path.islink(full):
+            target = os.path.realpath(full)
+            if os.path.commonpath([root, target]) != root:
+                detail = "a symbolic link out of the folder: not followed"
+                return RawInput(name, fmt, b"", ErrorKind.UNREADABLE, detail)
+        # Never open what is not a regular file: a FIFO would block, a device may not end.
+        mode = os.stat(target, follow_symlinks=False).st_mode
+        if not stat.S_ISREG(mode):
+            return RawInput(name, fmt, b"", ErrorKind.UNREADABLE, _kind(mode))
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as fh:
+            mode = os.fstat(fd).st_mode  # what was opened, if it changed since the stat
+            if not stat.S_ISREG(mode):
+                return RawInput(name, fmt, b"", ErrorKind.UNREADABLE, _kind(mode))
+            data = fh.read(MAX_INPUT + 1)
+    except OSError as exc:
+        return RawInput(name, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
+    return RawInput(name, fmt, data)
 
 
 def _why(exc: OSError) -> str:
@@ -208,19 +282,19 @@ def read_inputs(
             return
         yield from _stream_items(stdin, "-", fmt)
         return
-    label = clean(path, 1024)
+    name = label(path)
     if os.path.isdir(path):
         if fmt is InputFormat.AUTO:
             fmt = detect(b"", is_dir=True, path=path)
         if fmt not in (InputFormat.MAILDIR, InputFormat.EML_DIR):
-            yield RawInput(label, fmt, b"", ErrorKind.UNREADABLE, f"a directory is not {fmt}")
+            yield RawInput(name, fmt, b"", ErrorKind.UNREADABLE, f"a directory is not {fmt}")
             return
         yield from _files(path, fmt)
         return
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
     except OSError as exc:
-        yield RawInput(label, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
+        yield RawInput(name, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
         return
     with fh:
-        yield from _stream_items(fh, label, fmt)
+        yield from _stream_items(fh, name, fmt)

@@ -14,8 +14,10 @@ returns a coroutine. ``tests/cli/test_import_cost.py`` guards what each path imp
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib
+import os
 import sys
 import types
 from collections.abc import Sequence
@@ -134,7 +136,40 @@ def _own_process(selected: str | None) -> None:
         prime()  # before the subcommand's imports reach dnspython
 
 
+#: Errors only a write gives: the output (stdout, an --output file) could not be written.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _output_failed(exc: OSError) -> int:
+    """One line and :data:`~.common.EXIT_OUTPUT` when the output could not be written."""
+    common.error(f"cannot write the output: {exc.strerror or type(exc).__name__}")
+    try:
+        # What is still buffered for stdout goes nowhere, so the interpreter's own flush
+        # at exit does not fail again with a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing is flushed at exit
+    return common.EXIT_OUTPUT
+
+
 def _run(args_in: list[str], plugin: bool) -> int:
+    try:
+        code = _run_command(args_in, plugin)
+        sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        sys.stderr.close()
+        return 0
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        return _output_failed(exc)
+
+
+def _run_command(args_in: list[str], plugin: bool) -> int:
     parser = build_parser(args_in)
     try:
         args = parser.parse_args(args_in)
@@ -157,7 +192,3 @@ def _run(args_in: list[str], plugin: bool) -> int:
             return interrupted_before_run()
         common.error("interrupted")
         return 130
-    except BrokenPipeError:
-        # Output piped into `head` and closed early: not an error of ours.
-        sys.stderr.close()
-        return 0

@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_HEALTHY",
     "EXIT_NO_MAIL",
+    "EXIT_OUTPUT",
     "EXIT_USAGE",
     "Parser",
     "UsageExit",
@@ -44,6 +45,9 @@ EXIT_USAGE = 2
 EXIT_FAILED = 3
 EXIT_NO_MAIL = 4
 EXIT_COULD_NOT_RUN = 5
+#: The output could not be written (a full disk, a quota): sysexits' EX_IOERR, a code
+#: no command gives for anything else.
+EXIT_OUTPUT = 74
 
 EXIT_CODES_HELP = """\
 exit codes (probe, explain --probe, watch):
@@ -54,6 +58,8 @@ exit codes (probe, explain --probe, watch):
   4  no-mail: the domain publishes a null MX (RFC 7505)
   5  the probe could not run or probed nothing (no nameserver answered at all, or no
      route in the probed address families): verdict unknown
+  74 the output could not be written (disk full, quota): one line on stderr (every
+     command)
 `check --plugin` follows the monitoring-plugins convention instead: 0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN."""
 

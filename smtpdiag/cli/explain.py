@@ -31,7 +31,8 @@ exit codes (explain):
 with --batch: 0 every input gave records, 1 some inputs gave error records
 (the run went on), 2 usage error
 with --probe, once a code was found, the probe's exit code instead:
-  0 healthy, 1 degraded, 3 failed, 4 no-mail, 5 the probe could not run"""
+  0 healthy, 1 degraded, 3 failed, 4 no-mail, 5 the probe could not run
+74 the output could not be written (disk full, quota): one line on stderr"""
 
 
 def register(subparsers: Any) -> None:

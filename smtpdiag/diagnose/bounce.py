@@ -48,9 +48,19 @@ from ..textsafe import clean
 from ..timefmt import aware_now, utc_iso
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
-from .codescan import HOST_RE, Scan, canon, generic, recipient_from_text, scan
+from .codescan import Scan, canon, generic, host_in, recipient_from_text, scan
 from .confirmation import Confirmation, ConfirmStatus, judge
-from .dsn import FIELD_LIMIT, MAX_INPUT, Doc, RecipientStatus, address, read, text_blocks
+from .dsn import (
+    FIELD_LIMIT,
+    MAX_INPUT,
+    NO_LIMITS,
+    Doc,
+    Limits,
+    RecipientStatus,
+    address,
+    read,
+    text_blocks,
+)
 from .knowledge import CodeKnowledge, RetrySchedule, rfc5321_retry, schedule_from
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
 
@@ -60,6 +70,7 @@ __all__ = [
     "Confirmation",
     "Explanation",
     "Assessment",
+    "Limits",
     "ParsedBounce",
     "RecipientStatus",
     "assess",
@@ -93,6 +104,7 @@ class ParsedBounce:
         code_source: Where the code came from (see :class:`CodeSource`).
         confidence: How far the code can be trusted; ``None`` when nothing was found.
         matched_phrase: The phrase an inferred code came from; ``None`` unless inferred.
+        limits: What the reading limits left out (recipients, parts, lines, charsets).
     """
 
     basic: int | None
@@ -111,6 +123,7 @@ class ParsedBounce:
     code_source: CodeSource = CodeSource.NONE
     confidence: Confidence | None = None
     matched_phrase: str | None = None
+    limits: Limits = NO_LIMITS
 
     @property
     def found(self) -> bool:
@@ -258,9 +271,9 @@ def _remote(
 ) -> tuple[str | None, str | None]:
     """The remote MTA's name and address: Remote-MTA wins over "host name[address]"."""
     host = addr = None
-    hm = HOST_RE.search(doc.human) or (HOST_RE.search(ev.line) if ev.line else None)
+    hm = host_in(doc.human) or (host_in(ev.line) if ev.line else None)
     if hm:
-        host, addr = hm.group(1).rstrip("."), hm.group(2)
+        host, addr = hm[0].rstrip("."), hm[1]
     if chosen is not None and chosen.remote_mta:
         host = chosen.remote_mta
     return (clean(host, 255) if host else None), (clean(addr, 45) if addr else None)
@@ -310,6 +323,7 @@ def _build(doc: Doc, chosen: RecipientStatus | None, notes: Sequence[str] = ()) 
         code_source=ev.source,
         confidence=ev.confidence,
         matched_phrase=clean(ev.phrase, 80) if ev.phrase else None,
+        limits=doc.limits,
     )
 
 

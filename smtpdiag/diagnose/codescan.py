@@ -13,14 +13,15 @@ and a lone ``2.x.y`` are not codes.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import islice
 from typing import NamedTuple
 
 from ..lazyre import LazyPattern
 from .codes import parse_code
-from .dsn import EMAIL_RE, FIELD_LIMIT, HEADER_LINE_RE, MAX_MATCHES
+from .dsn import EMAIL_RE, FIELD_LIMIT, HEADER_LINE_RE, MAX_ADDRESS, MAX_MATCHES
 
-__all__ = ["HOST_RE", "Scan", "canon", "generic", "recipient_from_text", "scan"]
+__all__ = ["HOST_RE", "Scan", "canon", "generic", "host_in", "recipient_from_text", "scan"]
 
 # RFC 3463 section 2: class "." subject "." detail, subject and detail 1*3digit. Not
 # preceded by a digit, dot, letter or hyphen (versions: "mta-5.5.0", "v5.1.1"), not
@@ -182,6 +183,9 @@ def _with_continuations(text: str, line: str, line_end: int, basic: int | None) 
     return line
 
 
+# Cached: a DSN's recipients share one human-readable text, and each of its (up to 64)
+# groups reads it; one pass per message, not one per group.
+@lru_cache(maxsize=8)
 def scan(text: str) -> Scan:
     """The codes in free text, in the order of preference of the module docstring."""
     seen: list[str] = []
@@ -200,17 +204,32 @@ def scan(text: str) -> Scan:
 def recipient_from_text(text: str, code_line: str) -> str | None:
     """The failed recipient named in free text: an address on the code's line, else one
     after "to" or in angle brackets, else the first one that is not on a header or
-    sender line, not after "from" and not the bounce's own sender."""
+    sender line, not after "from" and not the bounce's own sender. A match longer than
+    an address can be (:data:`~.dsn.MAX_ADDRESS`) is none: cut, it would name a domain
+    the bounce never named."""
     m = EMAIL_RE.search(code_line)
-    if m:
+    if m and len(m.group(0)) <= MAX_ADDRESS:
         return m.group(0).lstrip("'")
+    return _recipient_in(text)
+
+
+@lru_cache(maxsize=8)
+def _recipient_in(text: str) -> str | None:
+    """:func:`recipient_from_text` without a code line (cached: see :func:`scan`)."""
     first: str | None = None
+    skipped_lines: dict[int, bool] = {}  # line start -> a header or sender line
     for m in islice(EMAIL_RE.finditer(text), MAX_MATCHES):
         address = m.group(0).lower()
+        if len(address) > MAX_ADDRESS:
+            continue
         if "mailer-daemon" in address or "postmaster" in address:
             continue
-        start, _end, line = _line_at(text, m.start())
-        if HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line):
+        start = text.rfind("\n", 0, m.start()) + 1
+        if start not in skipped_lines:
+            # Once per line: a long line holding many addresses is searched once.
+            _start, _end, line = _line_at(text, m.start())
+            skipped_lines[start] = bool(HEADER_LINE_RE.match(line) or _SENDER_LINE_RE.search(line))
+        if skipped_lines[start]:
             continue
         before = text[max(start, m.start() - 12) : m.start()]
         if _FROM_BEFORE_RE.search(before):
@@ -219,3 +238,10 @@ def recipient_from_text(text: str, code_line: str) -> str | None:
             return m.group(0).lstrip("'")
         first = first or m.group(0).lstrip("'")
     return first
+
+
+@lru_cache(maxsize=8)
+def host_in(text: str) -> tuple[str, str] | None:
+    """The first "host name[address]" of ``text`` (cached: see :func:`scan`)."""
+    m = HOST_RE.search(text)
+    return (m.group(1), m.group(2)) if m else None

@@ -6,10 +6,16 @@ A bounce arrives as one line, a pasted transcript, a whole message or the fields
 read, without header lines and without the returned message, whose numbers are never
 status codes.
 
-Hostile input: at most :data:`MAX_INPUT` characters are read, at most
-:data:`MAX_PARTS` MIME parts and groups are looked at, every pattern is linear, and
-every field value goes through :func:`smtpdiag.textsafe.clean`. MIME is parsed with
-the standard library's ``email`` package, imported only for MIME input.
+Hostile input costs time in proportion to its size: at most :data:`MAX_INPUT`
+characters are read, at most :data:`MAX_PARTS` MIME parts and groups and
+:data:`MAX_LINES` lines of fields are looked at, every pattern is linear (anchored, no
+overlapping quantifiers over unbounded text), and every field value goes through
+:func:`smtpdiag.textsafe.clean` once. MIME is parsed with the standard library's
+``email`` package, imported only for MIME input; it is superlinear in two places, so
+what reaches it is bounded first: at most :data:`MAX_BOUNDARIES` multipart boundaries
+(it checks every line against every open boundary) and only the charsets of
+:data:`MAIL_CHARSETS` (some codecs, punycode among them, are quadratic). Every limit
+that cut something is counted in :class:`Limits`, never silent.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..lazyre import LazyPattern
@@ -30,10 +37,16 @@ __all__ = [
     "EMAIL_RE",
     "FIELD_LIMIT",
     "HEADER_LINE_RE",
+    "MAIL_CHARSETS",
+    "MAX_ADDRESS",
+    "MAX_BOUNDARIES",
     "MAX_INPUT",
+    "MAX_LINES",
     "MAX_MATCHES",
     "MAX_PARTS",
+    "NO_LIMITS",
     "Doc",
+    "Limits",
     "RecipientStatus",
     "address",
     "read",
@@ -47,6 +60,29 @@ MAX_PARTS = 64
 MAX_MATCHES = 200
 #: Longest field value kept.
 FIELD_LIMIT = 1000
+#: Lines of pasted delivery-status fields read; later ones are counted, not read.
+MAX_LINES = 20_000
+#: Multipart boundaries handed to the MIME parser. The standard library checks every
+#: line against every open boundary (time grows with lines x depth: 900 nested parts
+#: over 1 MB took 35 s); the text from the next declaration on is not parsed. A bounce
+#: needs 2 or 3 (multipart/report, the returned message's own parts).
+MAX_BOUNDARIES = 8
+#: Longest address (RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle
+#: brackets); anything longer is not an address.
+MAX_ADDRESS = 254
+#: Charsets decoded as declared: the ones mail uses (RFC 2978 registry names as
+#: Python's codecs know them). Any other is read as ASCII with replacement characters
+#: and counted: a stranger picks the codec, and some (punycode) are quadratic.
+MAIL_CHARSETS = frozenset(
+    {"us-ascii", "ascii", "utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "utf-7",
+     "iso-8859-1", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5", "iso-8859-6",
+     "iso-8859-7", "iso-8859-8", "iso-8859-9", "iso-8859-10", "iso-8859-13",
+     "iso-8859-14", "iso-8859-15", "iso-8859-16", "windows-1250", "windows-1251",
+     "windows-1252", "windows-1253", "windows-1254", "windows-1255", "windows-1256",
+     "windows-1257", "windows-1258", "koi8-r", "koi8-u", "iso-2022-jp", "shift_jis",
+     "euc-jp", "euc-kr", "iso-2022-kr", "gb2312", "gbk", "gb18030", "big5", "big5-hkscs",
+     "tis-620", "cp850", "cp437", "mac-roman"}
+)  # fmt: skip
 
 EMAIL_RE = LazyPattern(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
@@ -64,7 +100,9 @@ HEADER_LINE_RE = LazyPattern(
 )
 # Where a bounce's text ends and the returned message begins.
 _ORIGINAL_RE = LazyPattern(
-    r"^[-\s]*(?:this is a copy of the message|below this line is a copy|original message "
+    # "[- \t]*", not "[-\s]*": with re.M, "\s" would run across the following blank
+    # lines from every line start (quadratic in a run of empty lines).
+    r"^[- \t]*(?:this is a copy of the message|below this line is a copy|original message "
     r"(?:follows|headers)|unsent message follows|--- ?original message|"
     r"------ this is a copy|undelivered message (?:headers )?follows|"
     r"returned message (?:follows|headers))",
@@ -98,6 +136,38 @@ class RecipientStatus:
     remote_mta: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the reading limits left out of one bounce (all zero when nothing was cut).
+
+    Attributes:
+        recipients_dropped: DSN recipient groups beyond :data:`MAX_PARTS`, not read.
+        parts_dropped: MIME parts not read: beyond :data:`MAX_PARTS`, or declared
+            after the first :data:`MAX_BOUNDARIES` multipart boundaries.
+        lines_dropped: Lines of pasted fields beyond :data:`MAX_LINES`, not read.
+        charsets_replaced: Text parts in a charset outside :data:`MAIL_CHARSETS`, read
+            as ASCII with replacement characters.
+    """
+
+    recipients_dropped: int = 0
+    parts_dropped: int = 0
+    lines_dropped: int = 0
+    charsets_replaced: int = 0
+
+    @property
+    def any(self) -> bool:
+        """Some limit left something out."""
+        return bool(
+            self.recipients_dropped
+            or self.parts_dropped
+            or self.lines_dropped
+            or self.charsets_replaced
+        )
+
+
+NO_LIMITS = Limits()
+
+
 class Doc(NamedTuple):
     """A bounce decoded once: its DSN groups and its human-readable text.
 
@@ -105,11 +175,32 @@ class Doc(NamedTuple):
         groups: The recipient groups, in order.
         human: The text a person reads, without header lines or the returned message.
         truncated: The input was longer than :data:`MAX_INPUT` and was cut.
+        limits: What the other limits left out.
     """
 
     groups: tuple[RecipientStatus, ...]
     human: str
     truncated: bool
+    limits: Limits = NO_LIMITS
+
+
+class _Tally:
+    """What one reading left out, counted as it goes (see :class:`Limits`)."""
+
+    __slots__ = ("budget", "charsets", "lines", "parts", "recipients")
+
+    def __init__(self) -> None:
+        self.budget = MAX_PARTS
+        self.recipients = 0
+        self.parts = 0
+        self.lines = 0
+        self.charsets = 0
+
+    def limits(self, recipients_beyond: int) -> Limits:
+        total = self.recipients + recipients_beyond
+        if not (total or self.parts or self.lines or self.charsets):
+            return NO_LIMITS
+        return Limits(total, self.parts, self.lines, self.charsets)
 
 
 def _bounded(text: str | bytes) -> tuple[str, bool]:
@@ -146,7 +237,32 @@ def _is_message(text: str) -> bool:
     return bool(names & _MESSAGE_HEADERS)
 
 
-def _decoded(part: Message) -> str:
+@cache
+def _mail_codecs() -> frozenset[str]:
+    """The codec names of :data:`MAIL_CHARSETS` (aliases resolved once, on first use)."""
+    import codecs
+
+    names = set()
+    for name in MAIL_CHARSETS:
+        try:
+            names.add(codecs.lookup(name).name)
+        except LookupError:  # pragma: no cover - a Python built without a CJK codec
+            continue
+    return frozenset(names)
+
+
+def _mail_codec(charset: str) -> str | None:
+    """The codec of a declared charset if mail uses it, else ``None``."""
+    import codecs
+
+    try:
+        name = codecs.lookup(charset[:40]).name
+    except (LookupError, ValueError):
+        return None
+    return name if name in _mail_codecs() else None
+
+
+def _decoded(part: Message, tally: _Tally) -> str:
     """A leaf part's payload with its transfer encoding and charset undone."""
     try:
         raw = part.get_payload(decode=True)
@@ -155,19 +271,41 @@ def _decoded(part: Message) -> str:
     if not isinstance(raw, bytes):
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return raw.decode(charset, "replace")
-    except LookupError:
-        return raw.decode("latin-1")
+    declared = part.get_content_charset()
+    if declared is None:
+        return raw.decode("utf-8", "replace")
+    codec = _mail_codec(declared)
+    if codec is None:
+        # Unknown to mail (or to Python): the codes and addresses are ASCII anyway.
+        tally.charsets += 1
+        return raw.decode("ascii", "replace")
+    return raw.decode(codec, "replace")
 
 
 _TAG_RE = LazyPattern(r"<[^<>]{0,2000}>")
 
 
-def _walk(part: Message, texts: list[str], groups: list[dict[str, str]], budget: list[int]) -> None:
-    budget[0] -= 1
-    if budget[0] < 0:
+#: Field names that make a delivery-status group one recipient's (RFC 3464 2.3).
+_RECIPIENT_FIELDS = frozenset(
+    {"status", "final-recipient", "original-recipient", "diagnostic-code"}
+)
+
+
+def _status_groups(subs: list[Message | str], groups: list[dict[str, str]], tally: _Tally) -> None:
+    """The field groups of a parsed delivery-status part; those beyond :data:`MAX_PARTS`
+    are only counted."""
+    for sub in subs[:MAX_PARTS]:
+        if not isinstance(sub, str):
+            groups.append(_fields_of(sub))
+    for sub in subs[MAX_PARTS:]:
+        if not isinstance(sub, str) and any(k.lower() in _RECIPIENT_FIELDS for k in sub):
+            tally.recipients += 1
+
+
+def _walk(part: Message, texts: list[str], groups: list[dict[str, str]], tally: _Tally) -> None:
+    tally.budget -= 1
+    if tally.budget < 0:
+        tally.parts += 1
         return
     ctype = part.get_content_type()
     if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
@@ -176,21 +314,21 @@ def _walk(part: Message, texts: list[str], groups: list[dict[str, str]], budget:
         payload = part.get_payload()
         cte = str(part.get("content-transfer-encoding", "")).lower()
         if isinstance(payload, list) and cte not in ("base64", "quoted-printable"):
-            groups.extend(
-                _fields_of(sub) for sub in payload[:MAX_PARTS] if not isinstance(sub, str)
-            )
+            _status_groups(payload, groups, tally)
         else:
-            groups.extend(_groups_from_fields(_decoded(part) if cte else str(payload)))
+            text = _decoded(part, tally) if cte else str(payload)
+            groups.extend(_groups_from_fields(text, tally))
         return
     if part.is_multipart():
         payload = part.get_payload()
         if isinstance(payload, list):
             for sub in payload[:MAX_PARTS]:
                 if not isinstance(sub, str):
-                    _walk(sub, texts, groups, budget)
+                    _walk(sub, texts, groups, tally)
+            tally.parts += max(0, len(payload) - MAX_PARTS)
         return
     if part.get_content_maintype() == "text":
-        body = _decoded(part)
+        body = _decoded(part, tally)
         if part.get_content_subtype() == "html":
             body = _TAG_RE.sub(" ", body.replace("<br>", "\n").replace("<BR>", "\n"))
         texts.append(body.replace("\r\n", "\n").replace("\r", "\n"))
@@ -201,6 +339,7 @@ def read(raw: str | bytes) -> Doc:
     body, truncated = _bounded(raw)
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     groups: list[dict[str, str]] = []
+    tally = _Tally()
     human = body
     if _is_message(body):
         head_end = body.find("\n\n")
@@ -209,10 +348,11 @@ def read(raw: str | bytes) -> Doc:
             # One text part, no transfer encoding: the MIME parser would only copy it.
             human = body[head_end + 2 :] if head_end >= 0 else ""
         else:
-            human = _mime_texts(body, groups)
+            human = _mime_texts(body, groups, tally)
     if not groups and _DSN_HINT_RE.search(human):
-        groups = _groups_from_fields(human)
-    return Doc(tuple(_recipient_groups(groups)), _human_only(human), truncated)
+        groups = _groups_from_fields(human, tally)
+    recipients, beyond = _recipient_groups(groups)
+    return Doc(tuple(recipients), _human_only(human), truncated, tally.limits(beyond))
 
 
 _PLAIN_CHARSET_RE = LazyPattern(r"charset\s*=\s*\"?(?:us-ascii|utf-8|ascii)\b")
@@ -226,14 +366,48 @@ def _plain_body(head: str) -> bool:
     return "charset" not in h or _PLAIN_CHARSET_RE.search(h) is not None
 
 
-def _mime_texts(body: str, groups: list[dict[str, str]]) -> str:
+_BOUNDARY_RE = LazyPattern(r"boundary[ \t]{0,20}=", re.I)
+
+
+def _few_boundaries(body: str, tally: _Tally) -> str:
+    """``body`` up to the line declaring its (:data:`MAX_BOUNDARIES` + 1)-th multipart
+    boundary; the declarations left out are counted as parts."""
+    found = _BOUNDARY_RE.finditer(body)
+    for seen, m in enumerate(found, 1):
+        if seen > MAX_BOUNDARIES:
+            tally.parts += 1 + sum(1 for _ in found)
+            return body[: body.rfind("\n", 0, m.start()) + 1]
+    return body
+
+
+# An RFC 2231 parameter value names its own charset (``boundary*=punycode''...``); the
+# parser decodes it with that codec, so the same allowlist applies.
+_RFC2231_CHARSET_RE = LazyPattern(r"\*=[ \t]{0,20}\"?([A-Za-z0-9_.:-]{1,40})'")
+
+
+def _mail_params(body: str, tally: _Tally) -> str:
+    """``body`` with RFC 2231 parameter charsets outside :data:`MAIL_CHARSETS` made
+    ``us-ascii`` (counted)."""
+
+    def plain(m: re.Match[str]) -> str:
+        if _mail_codec(m.group(1)) is not None:
+            return m.group(0)
+        tally.charsets += 1
+        return m.group(0).replace(m.group(1), "us-ascii")
+
+    if "*=" not in body:
+        return body
+    return _RFC2231_CHARSET_RE.compiled.sub(plain, body)
+
+
+def _mime_texts(body: str, groups: list[dict[str, str]], tally: _Tally) -> str:
     """The decoded text parts of a MIME message (DSN groups go to ``groups``)."""
     from email import message_from_string
 
     try:
-        msg = message_from_string(body)
+        msg = message_from_string(_mail_params(_few_boundaries(body, tally), tally))
         texts: list[str] = []
-        _walk(msg, texts, groups, [MAX_PARTS])
+        _walk(msg, texts, groups, tally)
         return "\n".join(texts)
     except (RecursionError, ValueError, LookupError, TypeError, AttributeError, IndexError):
         groups.clear()
@@ -264,37 +438,86 @@ def _fields_of(msg: Message) -> dict[str, str]:
     return out
 
 
-def _groups_from_fields(text: str) -> list[dict[str, str]]:
-    """Field groups (``Name: value`` paragraphs) from pasted delivery-status text."""
+class _Group:
+    """One paragraph of fields being read: each value's pieces, joined and cleaned once
+    at the end (cleaning the value again on each continuation line is quadratic)."""
+
+    __slots__ = ("pieces", "sizes")
+
+    def __init__(self) -> None:
+        self.pieces: dict[str, list[str]] = {}
+        self.sizes: dict[str, int] = {}
+
+    def field(self, name: str, value: str) -> None:
+        if name not in self.pieces:  # the first of a repeated field wins
+            self.pieces[name] = [value]
+            self.sizes[name] = len(value)
+
+    def more(self, name: str, piece: str) -> None:
+        if self.sizes[name] <= FIELD_LIMIT:  # beyond it the value is cut anyway
+            self.pieces[name].append(piece)
+            self.sizes[name] += len(piece) + 1
+
+    def done(self) -> dict[str, str]:
+        return {k: clean(" ".join(v), FIELD_LIMIT) for k, v in self.pieces.items()}
+
+
+def _groups_from_fields(text: str, tally: _Tally) -> list[dict[str, str]]:
+    """Field groups (``Name: value`` paragraphs) from pasted delivery-status text; the
+    recipient groups beyond :data:`MAX_PARTS` and the lines beyond :data:`MAX_LINES`
+    are counted in ``tally``."""
     groups: list[dict[str, str]] = []
-    current: dict[str, str] = {}
+    current = _Group()
     last: str | None = None
-    for line in text.splitlines()[:20000]:
+    lines = text.splitlines()
+    tally.lines += max(0, len(lines) - MAX_LINES)
+    for number, line in enumerate(lines[:MAX_LINES]):
         if not line.strip():
-            if current:
-                groups.append(current)
-            current, last = {}, None
+            if current.pieces:
+                groups.append(current.done())
+            current, last = _Group(), None
             if len(groups) >= MAX_PARTS:
+                tally.recipients += _recipients_in(lines[number:MAX_LINES])
                 break
             continue
         if line[:1] in " \t" and last is not None:
-            current[last] = clean(current[last] + " " + line.strip(), FIELD_LIMIT)
+            current.more(last, line.strip())
             continue
         m = _FIELD_RE.match(line)
         if m:
             last = m.group(1).lower()
-            current.setdefault(last, clean(m.group(2), FIELD_LIMIT))
+            current.field(last, m.group(2))
         else:
             last = None
-    if current:
-        groups.append(current)
+    if current.pieces:
+        groups.append(current.done())
     return [g for g in groups if "status" in g or "final-recipient" in g]
 
 
-def _recipient_groups(groups: Iterable[dict[str, str]]) -> list[RecipientStatus]:
-    out = []
+def _recipients_in(lines: list[str]) -> int:
+    """How many paragraphs of ``lines`` are a recipient's group (counted, not read)."""
+    count = 0
+    counted = False
+    for line in lines:
+        if not line.strip():
+            counted = False
+        elif not counted and line[:1] not in " \t":
+            m = _FIELD_RE.match(line)
+            if m is not None and m.group(1).lower() in ("status", "final-recipient"):
+                count += 1
+                counted = True
+    return count
+
+
+def _recipient_groups(groups: Iterable[dict[str, str]]) -> tuple[list[RecipientStatus], int]:
+    """The recipients' groups (at most :data:`MAX_PARTS`) and how many more there were."""
+    out: list[RecipientStatus] = []
+    beyond = 0
     for g in groups:
-        if not ({"status", "final-recipient", "original-recipient", "diagnostic-code"} & set(g)):
+        if not (_RECIPIENT_FIELDS & g.keys()):
+            continue
+        if len(out) >= MAX_PARTS:
+            beyond += 1
             continue
         status = g.get("status", "").split(" ", 1)[0].strip()
         out.append(
@@ -308,22 +531,27 @@ def _recipient_groups(groups: Iterable[dict[str, str]]) -> list[RecipientStatus]
                 remote_mta=_strip_type(g.get("remote-mta")),
             )
         )
-        if len(out) >= MAX_PARTS:
-            break
-    return out
+    return out, beyond
 
 
 def address(value: str | None) -> str | None:
+    """The first address in ``value``; ``None`` when there is none, or when it is longer
+    than :data:`MAX_ADDRESS` (cutting it would invent a domain the bounce never named)."""
     if not value:
         return None
     m = EMAIL_RE.search(value)
-    return clean(m.group(0).lstrip("'"), 254) if m else None
+    if m is None:
+        return None
+    found = m.group(0).lstrip("'")
+    return clean(found, MAX_ADDRESS) if len(found) <= MAX_ADDRESS else None
 
 
 # A line that opens one recipient's paragraph in a bounce without DSN fields: qmail and
 # Postfix "<a@b>:" (the reason after it or on the next lines), Exim's indented address.
 _BLOCK_START_RE = LazyPattern(
-    r"^(?:<([^<>\s]{1,254}@[^<>\s]{1,254})>:|[ \t]{1,4}([^<>\s]{1,254}@[^<>\s]{1,254}?):?[ \t]*$)",
+    # The local part has no "@": "[^<>\s]{1,254}@" would retry every "@" of a line.
+    r"^(?:<([^<>\s@]{1,254}@[^<>\s]{1,254})>:"
+    r"|[ \t]{1,4}([^<>\s@]{1,254}@[^<>\s]{1,254}?):?[ \t]*$)",
     re.M,
 )
 

@@ -18,6 +18,7 @@ from ..model import Severity
 if TYPE_CHECKING:
     from ..diagnose.bounce import ParsedBounce
     from ..diagnose.codes import BasicCode, StatusCode
+    from ..diagnose.dsn import Limits
     from ..diagnose.knowledge import CodeKnowledge
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "REASON_TITLES",
     "action_summary",
     "confirmation",
+    "limits_line",
+    "note_limits",
     "summary",
     "vendor_notes",
 ]
@@ -272,6 +275,39 @@ def vendor_notes(code: str | None, text: str) -> list[str]:
             "itself is not known to be bad."
         )
     return out
+
+
+def note_limits(limits: Limits) -> str:
+    """What the reading limits left out of one bounce, with the counts."""
+    from ..diagnose.dsn import MAX_BOUNDARIES, MAX_LINES, MAX_PARTS
+    from .units import plural
+
+    said = []
+    if limits.recipients_dropped:
+        said.append(
+            f"{plural(limits.recipients_dropped, 'more recipient')} not read (at most "
+            f"{MAX_PARTS} are)"
+        )
+    if limits.parts_dropped:
+        said.append(
+            f"{plural(limits.parts_dropped, 'MIME part')} not read (more than {MAX_PARTS} "
+            f"parts or {MAX_BOUNDARIES} multipart boundaries)"
+        )
+    if limits.lines_dropped:
+        said.append(f"{plural(limits.lines_dropped, 'line')} not read (at most {MAX_LINES} are)")
+    if limits.charsets_replaced:
+        said.append(
+            f"{plural(limits.charsets_replaced, 'part')} in a charset mail does not use, "
+            "read as ASCII with replacement characters"
+        )
+    return "Limits applied: " + "; ".join(said) + "."
+
+
+def limits_line(inputs: int) -> str:
+    """The batch summary's count of inputs a reading limit cut."""
+    from .units import plural
+
+    return f"{plural(inputs, 'input')} cut by a reading limit (see each record's limits)"
 
 
 def probe_limit_note(skipped: int) -> str:

@@ -70,8 +70,10 @@ _DIGITS = frozenset("0123456789")
 _ID = re.compile(r"[A-Za-z0-9]{1,32}")
 _EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
 _EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
-# RFC 8461 3.2: sts-policy-ext-name, then ":" *WSP and a value (checked separately).
-_POLICY_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.\-]{0,31}):[ \t]*(.*?)[ \t]*")
+# RFC 8461 3.2: sts-policy-ext-name, then ":" and the value with its *WSP (stripped
+# with str.strip: a lazy ``(.*?)[ \t]*`` under fullmatch retries the spaces at every
+# position, quadratic in a line of spaces, and this runs inside the probe's event loop).
+_POLICY_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.\-]{0,31}):(.*)")
 # RFC 5321 4.1.2 sub-domain: Let-dig [Ldh-str], at most 63 octets (RFC 1035 2.3.4).
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
 
@@ -251,10 +253,11 @@ _SINGLE_KEYS: dict[str, StsProblem] = {
 
 def _read_line(draft: _PolicyDraft, line: str) -> None:
     match = _POLICY_LINE.fullmatch(line)
-    if match is None or not _value_ok(match.group(2)):
+    value = match.group(2).strip(" \t") if match is not None else ""
+    if match is None or not _value_ok(value):
         draft.problems.append(StsProblem.POLICY_LINE_SYNTAX)
         return
-    key, value = match.group(1), match.group(2)
+    key = match.group(1)
     if key in _SINGLE_KEYS:
         if key in draft.seen:
             draft.problems.append(StsProblem.POLICY_DUPLICATE_KEY)

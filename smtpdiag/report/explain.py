@@ -137,6 +137,8 @@ def _bounce(page: _Page, b: ParsedBounce) -> None:
         page.wrap(f"codes seen: {', '.join(b.codes)}")
     if b.truncated:
         page.wrap("input was longer than 1 MiB and was cut")
+    if b.limits.any:
+        page.wrap(words.note_limits(b.limits))
 
 
 def _decision(page: _Page, expl: Explanation) -> None:
@@ -286,6 +288,8 @@ def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
         f"{summary.inputs} inputs: {summary.inputs_with_records} with records "
         f"({summary.records} records), {summary.errors} errors"
     ]
+    if summary.inputs_cut:
+        out.append(words.limits_line(summary.inputs_cut))
 
     def table(title: str, counts: dict[str, int], label: Any = None) -> None:
         if not counts:

@@ -26,7 +26,7 @@ from email.utils import getaddresses
 from typing import BinaryIO
 
 from ..bounces import BatchError, BatchRecord, InputFormat, detect, explain_batch
-from ..bounces.readers import LINE_LIMIT, Chain
+from ..bounces.readers import ENDLESS_LINE, LINE_LIMIT, Chain
 from ..errors import ConfigError
 from ..resolve.names import normalize_domain
 from ..textsafe import clean
@@ -145,10 +145,19 @@ def _list_lines(stream: BinaryIO, name: str) -> Iterator[Target | ErrorRecord]:
     for number, line in enumerate(iter(lambda: stream.readline(_MAX_LINE + 1), b""), 1):
         where = f"{name}:{number}"
         if len(line) > _MAX_LINE and not line.endswith(b"\n"):
-            while True:  # skip the rest of the over-long line
+            skipped = len(line)
+            while skipped < ENDLESS_LINE:  # skip the rest of the over-long line
                 more = stream.readline(LINE_LIMIT)
+                skipped += len(more)
                 if not more or more.endswith(b"\n"):
                     break
+            else:  # no line end within 16 MiB (/dev/zero): the input ends here
+                yield ErrorRecord(
+                    where,
+                    "too-long",
+                    "no line end within 16 MiB: the rest of this input was not read",
+                )
+                return
             yield ErrorRecord(where, "too-long", f"line longer than {_MAX_LINE} bytes")
             continue
         if number == 1:

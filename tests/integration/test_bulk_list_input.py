@@ -93,3 +93,10 @@ def test_list_hostile_lines_stay_error_records(tmp_path: Path) -> None:
     for item in items[:4]:
         assert isinstance(item, ErrorRecord)
         assert all(c.isprintable() for c in item.detail), item.detail
+
+
+def test_endless_line_ends_the_input() -> None:
+    # /dev/zero has no line end: the over-long line was skipped forever.
+    items = list(read_targets("/dev/zero", "list"))
+    assert len(items) == 1 and isinstance(items[0], ErrorRecord)
+    assert items[0].error == "too-long" and "16 MiB" in items[0].detail
