@@ -276,9 +276,10 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
 
     from ..errors import ProbeError
     from ..model import Verdict
+    from ..narrate.stopping import stopped_at_once_line, stopped_line, stopping_line
     from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
     from ..triage.output import SummaryBuilder, dumps, read_done, read_recipients, render_table
-    from ..triage.run import RunStats, bulk
+    from ..triage.run import RunStats, bulk, stop_grace
 
     done = _read_existing(args.output, read_done) if args.resume else {}
     written: set[str] = (
@@ -295,10 +296,13 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     main = asyncio.current_task()
     signals: list[int] = []
 
+    grace = stop_grace(settings)
+
     def on_signal(signum: int) -> None:
         signals.append(signum)
         if len(signals) == 1:
             stop.set()  # stop reading; the domains in flight finish and are written
+            common.notice(stopping_line(stats.in_flight, grace))
         elif main is not None:
             main.cancel()  # a second signal: stop at once
 
@@ -356,6 +360,10 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
         common.error(failed)
         return common.EXIT_COULD_NOT_RUN
     if signals:
+        if len(signals) == 1:
+            common.notice(stopped_line(stats.stopped_in_flight, stats.given_up, grace))
+        else:
+            common.notice(stopped_at_once_line())
         return 128 + signals[0]
     if unknown:
         # These domains' records say nothing about them; --resume probes them again.

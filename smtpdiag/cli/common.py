@@ -34,6 +34,7 @@ __all__ = [
     "config_from_args",
     "error",
     "exit_code_for_verdict",
+    "notice",
     "parse_ports",
     "seconds_arg",
 ]
@@ -79,6 +80,13 @@ def error(message: str) -> None:
     from ..textsafe import clean
 
     print(f"smtpdiag: error: {clean(message, 400)}", file=sys.stderr)
+
+
+def notice(message: str) -> None:
+    """Print one sanitized line on stderr that is not an error (what the run does)."""
+    from ..textsafe import clean
+
+    print(f"smtpdiag: {clean(message, 400)}", file=sys.stderr, flush=True)
 
 
 class Parser(argparse.ArgumentParser):

@@ -27,6 +27,7 @@ __all__ = [
     "action_summary",
     "confirmation",
     "summary",
+    "unmatched_format",
     "vendor_notes",
 ]
 
@@ -341,3 +342,23 @@ _CONFIRMATIONS: dict[ConfirmBasis, Callable[[ConfirmFacts], str]] = {
 def confirmation(facts: ConfirmFacts) -> str:
     """One or two sentences: whether a probe confirms a bounce, and why."""
     return _CONFIRMATIONS[facts.basis](facts)
+
+
+#: Formats read line by line (the others are read message by message).
+_LINE_FORMATS = frozenset({"postfix-log", "exim-log", "postqueue"})
+
+
+def unmatched_format(forced: str, name: str, detected: str, items: int) -> str:
+    """One line: a forced ``--input-format`` understood nothing of an input."""
+    from .units import plural
+
+    unit = "line" if forced in _LINE_FORMATS else "message"
+    hint = (
+        f"; try --input-format {detected} or auto"
+        if detected != forced
+        else "; none of them is a delivery result"
+    )
+    return (
+        f"--input-format {forced} matched nothing in {name} ({plural(items, unit)} read, "
+        f"no record): detected format {detected}{hint}"
+    )

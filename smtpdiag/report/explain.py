@@ -282,9 +282,12 @@ def dumps_summary(summary: BatchSummary) -> str:
 def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
     """The batch summary as tables: by code, reason, decision and recipient domain."""
     w = max(40, min(width or 100, 400))
+    from ..narrate.units import plural
+
     out = [
-        f"{summary.inputs} inputs: {summary.inputs_with_records} with records "
-        f"({summary.records} records), {summary.errors} errors"
+        f"{plural(summary.inputs, 'input')}: {summary.inputs_with_records} with records "
+        f"({plural(summary.records, 'record')}), {plural(summary.errors, 'error')}, "
+        f"{summary.not_understood} not understood"
     ]
 
     def table(title: str, counts: dict[str, int], label: Any = None) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import BinaryIO
 
-from ..bounces import BatchError, BatchRecord, InputFormat, detect, explain_batch
+from ..bounces import BatchError, BatchRecord, BatchTally, InputFormat, detect, explain_batch
 from ..bounces.readers import LINE_LIMIT, Chain
 from ..errors import ConfigError
 from ..resolve.names import normalize_domain
@@ -177,8 +177,14 @@ def read_targets(
     path: str, fmt: str = "auto", *, stdin: BinaryIO | None = None
 ) -> Iterator[Target | ErrorRecord]:
     """The targets of one input (``-`` reads ``stdin``), streamed; never raises on
-    content or on an unreadable path (that is an error record)."""
+    content or on an unreadable path (that is an error record).
+
+    Raises:
+        ConfigError: At the end of the input, when ``fmt`` forced a bounce format that
+            matched nothing in it (not one record, not one error record).
+    """
     label = "-" if path == "-" else clean(path, 1024)
+    forced = fmt != "auto"
     if path != "-" and os.path.isdir(path):
         if fmt not in ("auto", InputFormat.MAILDIR.value, InputFormat.EML_DIR.value):
             yield ErrorRecord(label, "unreadable", f"a directory is not {fmt}")
@@ -205,8 +211,14 @@ def read_targets(
         if fmt == LIST:
             yield from _list_lines(chained, label)
         else:
-            items = explain_batch(["-"], input_format=fmt, stdin=chained)
+            tally = BatchTally()
+            items = explain_batch(["-"], input_format=fmt, stdin=chained, tally=tally)
             yield from _bounce_targets(_relabel(items, label))
+            if forced and tally.unmatched:
+                from ..narrate.bounce import unmatched_format
+
+                miss = tally.unmatched[0]
+                raise ConfigError(unmatched_format(miss.forced, label, miss.detected, miss.items))
     finally:
         if stream is not stdin:
             stream.close()
