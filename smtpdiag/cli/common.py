@@ -33,6 +33,7 @@ __all__ = [
     "add_probe_options",
     "config_from_args",
     "error",
+    "check_output_path",
     "exit_code_for_verdict",
     "notice",
     "parse_ports",
@@ -262,6 +263,28 @@ def _check_local_inputs(config: ProbeConfig) -> None:
     from ..api import check_config  # lazy: keep `smtpdiag --help` light
 
     check_config(config)
+
+
+def check_output_path(path: str, flag: str) -> None:
+    """Raise ConfigError now if ``path`` cannot be written, so that a mistyped output
+    path costs one usage line before the probe, not the whole probe.
+
+    Writing is the only test that holds (``os.access`` says yes to root on ``/proc``):
+    a temporary file is made next to ``path`` and removed (the output replaces ``path``
+    by a rename from such a file); ``path`` itself is not touched.
+    """
+    import os
+    import tempfile
+
+    if os.path.isdir(path):
+        raise ConfigError(f"cannot write {flag} {path}: it is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".smtpdiag-", dir=directory)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def stderr_trace(route: Route, record: PhaseRecord) -> None:
