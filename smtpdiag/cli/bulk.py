@@ -163,10 +163,6 @@ def register(subparsers: Any) -> None:
         "this process",
     )
     common.add_probe_options(p, policy=False)
-    # -4 and -6 look like negative numbers, so argparse would read any "-1" as an
-    # unknown option ("expected one argument"); let such values reach the validators,
-    # which name the allowed range. -4 and -6 themselves still match as options.
-    p._has_negative_number_optionals.clear()
     p.set_defaults(run=run)
 
 
