@@ -273,6 +273,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     from ..errors import ProbeError
     from ..model import Verdict
     from ..narrate.stopping import stopped_at_once_line, stopped_line, stopping_line
+    from ..narrate.units import plural
     from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
     from ..triage.output import SummaryBuilder, dumps, read_done, read_recipients, render_table
     from ..triage.run import RunStats, bulk, stop_grace
@@ -370,7 +371,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
         else:
             why = "no nameserver answered, or their deadline passed"
         common.error(
-            f"{unknown} of {stats.domains} domain(s) could not be probed ({why}): their "
+            f"{unknown} of {plural(stats.domains, 'domain')} could not be probed ({why}): their "
             "verdict is unknown and --resume probes them again"
         )
         if no_dns == stats.domains:

@@ -277,7 +277,14 @@ def vendor_notes(code: str | None, text: str) -> list[str]:
 
 def probe_limit_note(skipped: int) -> str:
     """Records whose domain was not probed because of the per-run limit."""
-    return f"{skipped} more records named domains beyond the probe limit; they were not probed"
+    from .units import plural
+
+    one = skipped == 1
+    return (
+        f"{plural(skipped, 'more record')} named "
+        f"{'a domain' if one else 'domains'} beyond the probe limit; "
+        f"{'it was' if one else 'they were'} not probed"
+    )
 
 
 # ---------------------------------------------------------------- confirmation

@@ -255,9 +255,16 @@ def render_confirmations(
 ) -> str:
     """The ``--batch --probe`` results, one paragraph per domain."""
     w = max(40, min(width or 100, 400))
-    out = ["", f"probed now ({len(confirmations)} domains of network or routing bounces)"]
+    from ..narrate.units import plural
+
+    out = [
+        "",
+        f"probed now ({plural(len(confirmations), 'domain')} of network or routing bounces)",
+    ]
     for c in confirmations:
-        head = f"{c.domain} ({c.records} records, {c.code or 'no code'}): {c.status.value}"
+        head = (
+            f"{c.domain} ({plural(c.records, 'record')}, {c.code or 'no code'}): {c.status.value}"
+        )
         out.extend(_wrap(head, w))
         out.extend(_wrap(c.summary, w, "    "))
     if skipped:

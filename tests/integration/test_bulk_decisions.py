@@ -145,7 +145,7 @@ def test_no_nameserver_exits_5_and_resume_probes_those_domains_again(
     dead = f"{DEAD_NAMESERVER.address}:{DEAD_NAMESERVER.port}"
     first = _cli(bulk_argv(lab), str(source), "-o", str(out), nameserver=dead)
     assert first.returncode == 5, first.stderr
-    assert "2 of 2 domain(s) could not be probed (no nameserver answered)" in first.stderr
+    assert "2 of 2 domains could not be probed (no nameserver answered)" in first.stderr
     assert "Traceback" not in first.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["verdict"] for r in records} == {"unknown"}
