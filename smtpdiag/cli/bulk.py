@@ -37,9 +37,10 @@ example: a day's bounces in, a suppression list out
   smtpdiag bulk /var/mail/bounces.mbox --recipients decisions.ndjson -o domains.ndjson
   jq -r 'select(.decision=="suppress") | .recipient' decisions.ndjson > suppress.txt
 
-Ctrl-C or SIGTERM: stop reading, give up the routes still queued, write the domains
-that finished, flush, exit 130/143 (a second Ctrl-C stops at once). --resume skips the
-domains already in --output (not those whose verdict was unknown).
+Ctrl-C or SIGTERM: stop reading at once; the domains in flight get a grace of
+--domain-deadline capped at 8 s to finish; write those that finished, give up the rest,
+say on stderr how many of each, exit 130/143. A second Ctrl-C or SIGTERM stops at once.
+--resume skips the domains already in --output (not those whose verdict was unknown).
 
 exit codes: 0 the run finished, 2 usage error, 5 could not run (no nameserver answered
   for any domain), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
