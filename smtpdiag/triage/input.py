@@ -174,10 +174,15 @@ def _bounce_targets(items: Iterator[BatchRecord | BatchError]) -> Iterator[Targe
 
 
 def read_targets(
-    path: str, fmt: str = "auto", *, stdin: BinaryIO | None = None
+    path: str,
+    fmt: str = "auto",
+    *,
+    stdin: BinaryIO | None = None,
+    tally: BatchTally | None = None,
 ) -> Iterator[Target | ErrorRecord]:
     """The targets of one input (``-`` reads ``stdin``), streamed; never raises on
-    content or on an unreadable path (that is an error record).
+    content or on an unreadable path (that is an error record). ``tally`` counts the
+    bounce-input lines and messages that gave nothing.
 
     Raises:
         ConfigError: At the end of the input, when ``fmt`` forced a bounce format that
@@ -185,11 +190,12 @@ def read_targets(
     """
     label = "-" if path == "-" else clean(path, 1024)
     forced = fmt != "auto"
+    tally = tally if tally is not None else BatchTally()
     if path != "-" and os.path.isdir(path):
         if fmt not in ("auto", InputFormat.MAILDIR.value, InputFormat.EML_DIR.value):
             yield ErrorRecord(label, "unreadable", f"a directory is not {fmt}")
             return
-        yield from _bounce_targets(explain_batch([path], input_format=fmt))
+        yield from _bounce_targets(explain_batch([path], input_format=fmt, tally=tally))
         return
     stream: BinaryIO
     if path == "-":
@@ -211,7 +217,6 @@ def read_targets(
         if fmt == LIST:
             yield from _list_lines(chained, label)
         else:
-            tally = BatchTally()
             items = explain_batch(["-"], input_format=fmt, stdin=chained, tally=tally)
             yield from _bounce_targets(_relabel(items, label))
             if forced and tally.unmatched:

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from .. import __version__
+from ..bounces import BatchTally
 from ..config import ProbeConfig
 from ..diagnose import diagnose
 from ..diagnose.reasons import Decision, Reason
@@ -90,6 +91,8 @@ class RunStats:
             address policy without a packet).
         connections: Connections opened per address.
         interrupted: Reading stopped before the input ended.
+        not_understood: Log lines and messages read that gave neither a target nor an
+            error record (log lines that are not delivery results); set as the run ends.
         in_flight: Domains being worked on now.
         stopped_in_flight: Domains in flight when the stop came (0 without a stop).
         given_up: Of those, the ones that did not finish within the grace and were not
@@ -104,6 +107,7 @@ class RunStats:
     routes_probed: int = 0
     connections: Counter[str] = field(default_factory=Counter)
     interrupted: bool = False
+    not_understood: int = 0
     in_flight: int = 0
     stopped_in_flight: int = 0
     given_up: int = 0
@@ -668,10 +672,10 @@ async def _grace(engine: _Engine, cache: _Routes, grace: float) -> None:
 
 
 def _targets_of(
-    source: str | Iterable[str], input_format: str, stdin: BinaryIO | None
+    source: str | Iterable[str], input_format: str, stdin: BinaryIO | None, tally: BatchTally
 ) -> Iterator[Target | ErrorRecord]:
     if isinstance(source, str):
-        return read_targets(source, input_format, stdin=stdin)
+        return read_targets(source, input_format, stdin=stdin, tally=tally)
 
     def lines() -> Iterator[Target | ErrorRecord]:
         for number, line in enumerate(source, 1):
@@ -729,7 +733,9 @@ async def bulk(
     config = config or ProbeConfig()
     settings = settings or BulkSettings()
     queue: asyncio.Queue[BulkItem | None] = asyncio.Queue(_OUT_QUEUE)
-    targets = _targets_of(source, input_format, stdin)
+    stats = stats if stats is not None else RunStats()
+    tally = BatchTally()
+    targets = _targets_of(source, input_format, stdin, tally)
 
     async def produce() -> None:
         try:
@@ -748,6 +754,8 @@ async def bulk(
         except Exception:
             await queue.put(None)  # the consumer is waiting: wake it, then raise there
             raise
+        finally:
+            stats.not_understood = tally.not_understood
         await queue.put(None)
 
     task = asyncio.get_running_loop().create_task(produce())
