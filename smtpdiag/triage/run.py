@@ -590,7 +590,9 @@ async def run_targets(
         done: Domains already finished (resume): not probed again; their
             recipients get the decision given here.
         routes: Route results from earlier batches: not probed again.
-        stop: When set, reading stops and the domains in flight finish.
+        stop: When set, reading stops at once; the domains in flight get
+            :func:`stop_grace` seconds to finish (emitted), then the rest is given up
+            (not emitted).
         stats: Counters to update (a new one when ``None``).
         now: The instant retry schedules count from (default: each diagnosis time).
         workers: Worker processes that resolve and diagnose (0: this process does).
@@ -714,7 +716,8 @@ async def bulk(
         recipients: Also yield one :class:`RecipientRecord` per input item.
         done: Domains already finished (resume), with their decisions.
         stdin: The binary stream ``"-"`` reads.
-        stop: Set it to stop reading; the domains in flight finish and are yielded.
+        stop: Set it to stop reading at once; the domains in flight that finish
+            within :func:`stop_grace` seconds are yielded, the rest given up.
         stats: Live counters (connections per address, routes probed, ...).
         now: The instant retry schedules count from.
         workers: Processes that resolve and diagnose domains (0: none, all in this
