@@ -657,8 +657,10 @@ async def _first(work: Awaitable[None], stopped: Awaitable[object]) -> bool:
         stop_task.cancel()
         if not work_task.done():
             work_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work_task
+            # asyncio.wait, not "await work_task" under suppress(CancelledError): a
+            # cancellation of this task arriving now (a second Ctrl-C) must not be
+            # swallowed with the work task's own.
+            await asyncio.wait((work_task,))
     return not (work_task.done() and not work_task.cancelled())
 
 
