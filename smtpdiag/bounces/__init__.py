@@ -6,7 +6,16 @@ from __future__ import annotations
 from ..diagnose.reasons import CodeSource, Confidence, Decision, Reason
 from .batch import SummaryBuilder, explain_batch, record_of
 from .confirm import DomainCollector, DomainConfirmation, confirm_domains
-from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
+from .model import (
+    BatchError,
+    BatchItem,
+    BatchRecord,
+    BatchSummary,
+    BatchTally,
+    ErrorKind,
+    InputFormat,
+    Unmatched,
+)
 from .readers import detect
 
 __all__ = [
@@ -14,6 +23,7 @@ __all__ = [
     "BatchItem",
     "BatchRecord",
     "BatchSummary",
+    "BatchTally",
     "CodeSource",
     "Confidence",
     "Decision",
@@ -23,6 +33,7 @@ __all__ = [
     "InputFormat",
     "Reason",
     "SummaryBuilder",
+    "Unmatched",
     "confirm_domains",
     "detect",
     "explain_batch",

@@ -16,7 +16,16 @@ from typing import BinaryIO
 from ..diagnose.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
 from ..textsafe import clean
 from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
-from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat
+from .model import (
+    BatchError,
+    BatchItem,
+    BatchRecord,
+    BatchSummary,
+    BatchTally,
+    ErrorKind,
+    InputFormat,
+    Unmatched,
+)
 from .readers import RawInput, read_inputs
 
 __all__ = ["MAX_KEYS", "OTHER", "SummaryBuilder", "explain_batch", "record_of"]
@@ -116,6 +125,7 @@ def explain_batch(
     input_format: InputFormat | str = InputFormat.AUTO,
     now: datetime | None = None,
     stdin: BinaryIO | None = None,
+    tally: BatchTally | None = None,
 ) -> Iterator[BatchItem]:
     """Explain every bounce of every input, one record per recipient.
 
@@ -125,6 +135,8 @@ def explain_batch(
         input_format: Force a format instead of detecting it per input.
         now: The instant retry times are counted from (default: now, UTC).
         stdin: The binary stream ``"-"`` reads.
+        tally: Updated with what gave no record: items not understood, and inputs
+            that a forced ``input_format`` matched nothing of.
 
     Yields:
         :class:`BatchRecord` per recipient and :class:`BatchError` per input that could
@@ -135,9 +147,21 @@ def explain_batch(
     instant = datetime.now(UTC) if now is None else now
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
+    tally = tally if tally is not None else BatchTally()
     for path in paths:
-        for item in read_inputs(str(path), fmt, stdin=stdin):
-            yield from _items_of(item, instant)
+        looks: list[InputFormat] = []
+        read = gave = 0
+        label = "-" if str(path) == "-" else clean(str(path), 1024)
+        for item in read_inputs(str(path), fmt, stdin=stdin, detected=looks.append):
+            read += 1
+            before = gave
+            for out in _items_of(item, instant):
+                gave += 1
+                yield out
+            if gave == before:
+                tally.not_understood += 1
+        if fmt is not InputFormat.AUTO and read and not gave and looks:
+            tally.unmatched.append(Unmatched(label, fmt, looks[0], read))
 
 
 #: Distinct keys kept per breakdown; more are counted under ``OTHER`` (memory stays
@@ -191,8 +215,9 @@ class SummaryBuilder:
         _bump(self._domain, item.domain or "none")
         _bump(self._source, item.code_source.value)
 
-    def summary(self, top: int = 50) -> BatchSummary:
-        """The counts so far; each breakdown keeps its ``top`` largest entries."""
+    def summary(self, top: int = 50, *, tally: BatchTally | None = None) -> BatchSummary:
+        """The counts so far; each breakdown keeps its ``top`` largest entries;
+        ``tally`` (the one :func:`explain_batch` updated) adds what gave no record."""
 
         def most(c: Counter[str]) -> dict[str, int]:
             return dict(c.most_common(top))
@@ -208,4 +233,5 @@ class SummaryBuilder:
             by_domain=most(self._domain),
             by_source=most(self._source),
             inputs_cut=self._cut,
+            not_understood=tally.not_understood if tally is not None else 0,
         )

@@ -18,8 +18,10 @@ __all__ = [
     "BatchItem",
     "BatchRecord",
     "BatchSummary",
+    "BatchTally",
     "ErrorKind",
     "InputFormat",
+    "Unmatched",
 ]
 
 
@@ -130,6 +132,9 @@ class BatchSummary:
         by_domain: Records per recipient domain (``"none"`` without a recipient).
         by_source: Records per code source.
         inputs_cut: Inputs whose records say a reading limit cut something.
+        not_understood: Log lines and messages read that gave neither a record nor an
+            error record (log lines that are not delivery results, or not in the format
+            they were read as).
     """
 
     inputs: int
@@ -142,3 +147,35 @@ class BatchSummary:
     by_domain: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, int] = field(default_factory=dict)
     inputs_cut: int = 0
+    not_understood: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """An input read in a forced format that gave nothing: not one record, not one
+    error record, from ``items`` non-blank lines or messages.
+
+    Attributes:
+        input: The input's name (sanitized).
+        forced: The format it was read as (``--input-format``).
+        detected: What its first bytes look like (:func:`~smtpdiag.bounces.detect`).
+        items: The non-blank lines or messages read from it.
+    """
+
+    input: str
+    forced: InputFormat
+    detected: InputFormat
+    items: int
+
+
+@dataclass(slots=True)
+class BatchTally:
+    """What a batch read beyond its records (mutable: updated as the batch streams).
+
+    Attributes:
+        not_understood: Items read that gave neither a record nor an error record.
+        unmatched: Inputs read in a forced format that gave nothing at all.
+    """
+
+    not_understood: int = 0
+    unmatched: list[Unmatched] = field(default_factory=list)

@@ -21,7 +21,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -255,10 +255,19 @@ def _why(exc: OSError) -> str:
     return clean(exc.strerror or type(exc).__name__, 200)
 
 
-def _stream_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[RawInput]:
+#: Called with the format an input's first bytes look like (also when it is forced).
+Detected = Callable[[InputFormat], None]
+
+
+def _stream_items(
+    stream: BinaryIO, name: str, fmt: InputFormat, detected: Detected | None = None
+) -> Iterator[RawInput]:
     head = stream.read(_HEAD)
+    looks = detect(head)
+    if detected is not None:
+        detected(looks)
     if fmt is InputFormat.AUTO:
-        fmt = detect(head)
+        fmt = looks
     chained = io.BufferedReader(Chain(head, stream), buffer_size=LINE_LIMIT)
     if fmt is InputFormat.MBOX:
         yield from _mbox(chained, name)
@@ -272,20 +281,28 @@ def _stream_items(stream: BinaryIO, name: str, fmt: InputFormat) -> Iterator[Raw
 
 
 def read_inputs(
-    path: str, fmt: InputFormat = InputFormat.AUTO, *, stdin: BinaryIO | None = None
+    path: str,
+    fmt: InputFormat = InputFormat.AUTO,
+    *,
+    stdin: BinaryIO | None = None,
+    detected: Detected | None = None,
 ) -> Iterator[RawInput]:
     """The raw items of one batch input (``-`` is ``stdin``). Never raises on content
-    or on an unreadable path: that is an error item."""
+    or on an unreadable path: that is an error item. ``detected`` is told what the
+    input looks like, also when ``fmt`` forces a format."""
     if path == "-":
         if stdin is None:
             yield RawInput("-", fmt, b"", ErrorKind.UNREADABLE, "no standard input")
             return
-        yield from _stream_items(stdin, "-", fmt)
+        yield from _stream_items(stdin, "-", fmt, detected)
         return
     name = label(path)
     if os.path.isdir(path):
+        looks = detect(b"", is_dir=True, path=path)
+        if detected is not None:
+            detected(looks)
         if fmt is InputFormat.AUTO:
-            fmt = detect(b"", is_dir=True, path=path)
+            fmt = looks
         if fmt not in (InputFormat.MAILDIR, InputFormat.EML_DIR):
             yield RawInput(name, fmt, b"", ErrorKind.UNREADABLE, f"a directory is not {fmt}")
             return
@@ -297,4 +314,4 @@ def read_inputs(
         yield RawInput(name, fmt, b"", ErrorKind.UNREADABLE, _why(exc))
         return
     with fh:
-        yield from _stream_items(fh, name, fmt)
+        yield from _stream_items(fh, name, fmt, detected)

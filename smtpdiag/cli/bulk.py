@@ -37,9 +37,10 @@ example: a day's bounces in, a suppression list out
   smtpdiag bulk /var/mail/bounces.mbox --recipients decisions.ndjson -o domains.ndjson
   jq -r 'select(.decision=="suppress") | .recipient' decisions.ndjson > suppress.txt
 
-Ctrl-C or SIGTERM: stop reading, give up the routes still queued, write the domains
-that finished, flush, exit 130/143 (a second Ctrl-C stops at once). --resume skips the
-domains already in --output (not those whose verdict was unknown).
+Ctrl-C or SIGTERM: stop reading at once; the domains in flight get a grace of
+--domain-deadline capped at 8 s to finish; write those that finished, give up the rest,
+say on stderr how many of each, exit 130/143. A second Ctrl-C or SIGTERM stops at once.
+--resume skips the domains already in --output (not those whose verdict was unknown).
 
 exit codes: 0 the run finished, 2 usage error, 5 could not run (no nameserver answered
   for any domain), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
@@ -163,10 +164,6 @@ def register(subparsers: Any) -> None:
         "this process",
     )
     common.add_probe_options(p, policy=False)
-    # -4 and -6 look like negative numbers, so argparse would read any "-1" as an
-    # unknown option ("expected one argument"); let such values reach the validators,
-    # which name the allowed range. -4 and -6 themselves still match as options.
-    p._has_negative_number_optionals.clear()
     p.set_defaults(run=run)
 
 
@@ -276,9 +273,11 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
 
     from ..errors import ProbeError
     from ..model import Verdict
+    from ..narrate.stopping import stopped_at_once_line, stopped_line, stopping_line
+    from ..narrate.units import plural
     from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
     from ..triage.output import SummaryBuilder, dumps, read_done, read_recipients, render_table
-    from ..triage.run import RunStats, bulk
+    from ..triage.run import RunStats, bulk, stop_grace
 
     done = _read_existing(args.output, read_done) if args.resume else {}
     written: set[str] = (
@@ -295,10 +294,13 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     main = asyncio.current_task()
     signals: list[int] = []
 
+    grace = stop_grace(settings)
+
     def on_signal(signum: int) -> None:
         signals.append(signum)
         if len(signals) == 1:
             stop.set()  # stop reading; the domains in flight finish and are written
+            common.notice(stopping_line(stats.in_flight, grace))
         elif main is not None:
             main.cancel()  # a second signal: stop at once
 
@@ -356,6 +358,10 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
         common.error(failed)
         return common.EXIT_COULD_NOT_RUN
     if signals:
+        if len(signals) == 1:
+            common.notice(stopped_line(stats.stopped_in_flight, stats.given_up, grace))
+        else:
+            common.notice(stopped_at_once_line())
         return 128 + signals[0]
     if unknown:
         # These domains' records say nothing about them; --resume probes them again.
@@ -366,7 +372,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
         else:
             why = "no nameserver answered, or their deadline passed"
         common.error(
-            f"{unknown} of {stats.domains} domain(s) could not be probed ({why}): their "
+            f"{unknown} of {plural(stats.domains, 'domain')} could not be probed ({why}): their "
             "verdict is unknown and --resume probes them again"
         )
         if no_dns == stats.domains:

@@ -352,6 +352,8 @@ async def _check(args: argparse.Namespace, plugin: bool, done: list[bool] | None
     from ..resolve import normalize_domain
 
     normalize_domain(args.domain)
+    if args.output is not None:
+        common.check_output_path(args.output, "--output")
     from ..health.check import check
 
     result = await check(args.domain, config, thresholds)

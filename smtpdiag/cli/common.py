@@ -12,6 +12,8 @@ from ..errors import ConfigError
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    import re
+    from collections.abc import Sequence
     from typing import Any, NoReturn, Protocol
 
     from ..config import ProbeConfig
@@ -34,7 +36,9 @@ __all__ = [
     "add_probe_options",
     "config_from_args",
     "error",
+    "check_output_path",
     "exit_code_for_verdict",
+    "notice",
     "parse_ports",
     "seconds_arg",
 ]
@@ -87,8 +91,65 @@ def error(message: str) -> None:
     print(f"smtpdiag: error: {clean(message, 400)}", file=sys.stderr)
 
 
+def notice(message: str) -> None:
+    """Print one sanitized line on stderr that is not an error (what the run does)."""
+    from ..textsafe import clean
+
+    print(f"smtpdiag: {clean(message, 400)}", file=sys.stderr, flush=True)
+
+
+# A value that reads as a negative number ("-1", "-0.5", "-1e3").
+_NEGATIVE: re.Pattern[str] | None = None
+
+
+def _negative(text: str) -> bool:
+    global _NEGATIVE
+    if _NEGATIVE is None:
+        import re
+
+        _NEGATIVE = re.compile(r"-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|-inf(?:inity)?|-nan", re.I)
+    return _NEGATIVE.fullmatch(text) is not None
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
+    """argparse that reports a usage error as one line and exit code 2.
+
+    An option that takes a value also takes a negative-looking one (``--timeout -1``),
+    so that its own check names the allowed range: argparse alone reads ``-1`` as an
+    option once the parser has options like ``-4``/``-6``, and says "expected one
+    argument".
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if args is not None:
+            args = self._join_negative_values(list(args))
+        return super().parse_known_args(args, namespace)
+
+    def _join_negative_values(self, args: list[str]) -> list[str]:
+        takes_one = {
+            flag
+            for action in self._actions
+            if action.option_strings and action.nargs is None
+            for flag in action.option_strings
+        }
+        out: list[str] = []
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--":
+                out += args[index:]
+                break
+            if arg in takes_one and index + 1 < len(args) and _negative(args[index + 1]):
+                value = args[index + 1]
+                # "--timeout=-1"; a short option takes its value attached ("-o-1").
+                out.append(f"{arg}={value}" if arg.startswith("--") else arg + value)
+                index += 2
+                continue
+            out.append(arg)
+            index += 1
+        return out
 
     def error(self, message: str) -> NoReturn:
         error(f"{message} (see '{self.prog} --help')")
@@ -153,6 +214,28 @@ def _check_local_inputs(config: ProbeConfig) -> None:
     from ..api import check_config  # lazy: keep `smtpdiag --help` light
 
     check_config(config)
+
+
+def check_output_path(path: str, flag: str) -> None:
+    """Raise ConfigError now if ``path`` cannot be written, so that a mistyped output
+    path costs one usage line before the probe, not the whole probe.
+
+    Writing is the only test that holds (``os.access`` says yes to root on ``/proc``):
+    a temporary file is made next to ``path`` and removed (the output replaces ``path``
+    by a rename from such a file); ``path`` itself is not touched.
+    """
+    import os
+    import tempfile
+
+    if os.path.isdir(path):
+        raise ConfigError(f"cannot write {flag} {path}: it is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".smtpdiag-", dir=directory)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def stderr_trace(route: Route, record: PhaseRecord) -> None:

@@ -29,7 +29,8 @@ exit codes (explain):
   1  no status code found in the text
   2  usage error (bad argument, unreadable file, nothing to read)
 with --batch: 0 every input gave records, 1 some inputs gave error records
-(the run went on), 2 usage error
+(the run went on), 2 usage error, also when a forced --input-format matched nothing
+in an input (the line names the format detected)
 with --probe, once a code was found, the probe's exit code instead:
   0 healthy, 1 degraded, 3 failed, 4 no-mail, 5 the probe could not run
 74 the output could not be written (disk full, quota): one line on stderr"""
@@ -163,6 +164,7 @@ def _run_batch(args: argparse.Namespace) -> int:
 
     from ..bounces import (
         BatchRecord,
+        BatchTally,
         DomainCollector,
         InputFormat,
         SummaryBuilder,
@@ -192,13 +194,15 @@ def _run_batch(args: argparse.Namespace) -> int:
             raise ConfigError(f"--batch: no such file or directory: {path!r}")
     builder = SummaryBuilder()
     domains = DomainCollector()
+    tally = BatchTally()
     out = sys.stdout
-    for item in explain_batch(args.batch, input_format=InputFormat(args.input_format), stdin=stdin):
+    fmt = InputFormat(args.input_format)
+    for item in explain_batch(args.batch, input_format=fmt, stdin=stdin, tally=tally):
         builder.add(item)
         if isinstance(item, BatchRecord):
             domains.add(item)
         out.write(dumps_item(item) + "\n")
-    summary = builder.summary()
+    summary = builder.summary(tally=tally)
     confirmations = []
     if args.probe:
         import asyncio  # only --probe needs an event loop
@@ -213,4 +217,13 @@ def _run_batch(args: argparse.Namespace) -> int:
         sys.stderr.write(render_summary(summary, width=args.width))
         if args.probe:
             sys.stderr.write(render_confirmations(confirmations, domains.skipped, width=args.width))
+    if tally.unmatched:
+        # A wrong forced format reads as an empty success otherwise: nothing is lost
+        # silently, so this is a usage error, one line per input it matched nothing of.
+        from ..narrate.bounce import unmatched_format
+
+        out.flush()
+        for miss in tally.unmatched:
+            common.error(unmatched_format(miss.forced, miss.input, miss.detected, miss.items))
+        return common.EXIT_USAGE
     return EXIT_BATCH_ERRORS if summary.errors else EXIT_FOUND

@@ -30,6 +30,7 @@ __all__ = [
     "limits_line",
     "note_limits",
     "summary",
+    "unmatched_format",
     "vendor_notes",
 ]
 
@@ -312,7 +313,14 @@ def limits_line(inputs: int) -> str:
 
 def probe_limit_note(skipped: int) -> str:
     """Records whose domain was not probed because of the per-run limit."""
-    return f"{skipped} more records named domains beyond the probe limit; they were not probed"
+    from .units import plural
+
+    one = skipped == 1
+    return (
+        f"{plural(skipped, 'more record')} named "
+        f"{'a domain' if one else 'domains'} beyond the probe limit; "
+        f"{'it was' if one else 'they were'} not probed"
+    )
 
 
 # ---------------------------------------------------------------- confirmation
@@ -377,3 +385,23 @@ _CONFIRMATIONS: dict[ConfirmBasis, Callable[[ConfirmFacts], str]] = {
 def confirmation(facts: ConfirmFacts) -> str:
     """One or two sentences: whether a probe confirms a bounce, and why."""
     return _CONFIRMATIONS[facts.basis](facts)
+
+
+#: Formats read line by line (the others are read message by message).
+_LINE_FORMATS = frozenset({"postfix-log", "exim-log", "postqueue"})
+
+
+def unmatched_format(forced: str, name: str, detected: str, items: int) -> str:
+    """One line: a forced ``--input-format`` understood nothing of an input."""
+    from .units import plural
+
+    unit = "line" if forced in _LINE_FORMATS else "message"
+    hint = (
+        f"; try --input-format {detected} or auto"
+        if detected != forced
+        else "; none of them is a delivery result"
+    )
+    return (
+        f"--input-format {forced} matched nothing in {name} ({plural(items, unit)} read, "
+        f"no record): detected format {detected}{hint}"
+    )

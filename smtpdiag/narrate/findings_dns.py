@@ -319,7 +319,8 @@ def nothing_probed(f: Facts, m: Match) -> Draft:
         action = "Probe again without -4/-6 (from a host with that address family)."
     else:
         summary = (
-            f"DNS names mail server(s) for {res.domain}, but no route was probed: no address "
+            f"DNS names {plural(len(res.hosts), 'mail server')} for {res.domain}, but no route "
+            "was probed: no address "
             "in the probed address families (-4/-6), or the deadline ran out first."
             + filtered_note(f)
         )

@@ -287,7 +287,7 @@ def dropped(f: Facts, m: Match) -> Draft:
     working = f.ok_views
     hosts = sorted({v.result.route.mx for v in views})
     total = len(f.views)
-    pattern = f"fails on {len(views)} of {total} routes (hosts: {', '.join(hosts)})"
+    pattern = f"fails on {len(views)} of {plural(total, 'route')} (hosts: {', '.join(hosts)})"
     if working:
         pattern += f"; works on {routes_brief(working)}"
     done = {

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from ..diagnose.facts import PERSIST_MIN_PROBES, PERSIST_MIN_SPAN, PersistenceFact
 from ..model import Persistence
-from .units import span_text
+from .units import plural, span_text
 
 __all__ = ["persistence_note", "persistence_text"]
 
@@ -27,17 +27,18 @@ def persistence_text(p: PersistenceFact) -> str:
         )
     span = timedelta(seconds=p.span_s) if p.span_s is not None else None
     if p.persistence is Persistence.PERMANENT:
-        return f"seen in all {p.probes} probes over {span_text(span)}: it persists"
+        return f"seen in all {plural(p.probes, 'probe')} over {span_text(span)}: it persists"
     if p.intermittent:
-        return f"intermittent: seen in {p.seen} of {p.probes} probes, cleared in between"
+        return f"intermittent: seen in {p.seen} of {plural(p.probes, 'probe')}, cleared in between"
     if p.seen == p.probes:
         return (
-            f"seen in all {p.probes} probes over {span_text(span)}; calling it persistent "
+            f"seen in all {plural(p.probes, 'probe')} over {span_text(span)}; calling it "
+            "persistent "
             f"needs >= {PERSIST_MIN_PROBES} probes over >= {span_text(PERSIST_MIN_SPAN)}"
         )
     return (
         f"new: first seen at {p.first_seen or 'an unknown time'}, absent in the "
-        f"{p.probes - p.seen} earlier probe(s)"
+        f"{plural(p.probes - p.seen, 'earlier probe')}"
     )
 
 

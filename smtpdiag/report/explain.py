@@ -257,9 +257,16 @@ def render_confirmations(
 ) -> str:
     """The ``--batch --probe`` results, one paragraph per domain."""
     w = max(40, min(width or 100, 400))
-    out = ["", f"probed now ({len(confirmations)} domains of network or routing bounces)"]
+    from ..narrate.units import plural
+
+    out = [
+        "",
+        f"probed now ({plural(len(confirmations), 'domain')} of network or routing bounces)",
+    ]
     for c in confirmations:
-        head = f"{c.domain} ({c.records} records, {c.code or 'no code'}): {c.status.value}"
+        head = (
+            f"{c.domain} ({plural(c.records, 'record')}, {c.code or 'no code'}): {c.status.value}"
+        )
         out.extend(_wrap(head, w))
         out.extend(_wrap(c.summary, w, "    "))
     if skipped:
@@ -284,9 +291,12 @@ def dumps_summary(summary: BatchSummary) -> str:
 def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
     """The batch summary as tables: by code, reason, decision and recipient domain."""
     w = max(40, min(width or 100, 400))
+    from ..narrate.units import plural
+
     out = [
-        f"{summary.inputs} inputs: {summary.inputs_with_records} with records "
-        f"({summary.records} records), {summary.errors} errors"
+        f"{plural(summary.inputs, 'input')}: {summary.inputs_with_records} with records "
+        f"({plural(summary.records, 'record')}), {plural(summary.errors, 'error')}, "
+        f"{summary.not_understood} not understood"
     ]
     if summary.inputs_cut:
         out.append(words.limits_line(summary.inputs_cut))

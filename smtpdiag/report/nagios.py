@@ -256,7 +256,9 @@ def render_nagios(result: HealthResult, perfdata: PerfdataDetail = PerfdataDetai
         ]
     lines = [first]
     if route_perf and not long_lines:
-        long_lines = [f"{len(result.routes)} routes"]
+        from ..narrate.units import plural
+
+        long_lines = [plural(len(result.routes), "route")]
     if route_perf:
         lines += long_lines[:-1]
         lines.append(f"{long_lines[-1]} | {route_perf[0]}")

@@ -394,15 +394,23 @@ def _dns(res: Resolution) -> Iterable[RenderableType]:
         if mxq.detail and mxq.detail.lower() != mxq.outcome.value:
             line.append(f", {_safe(mxq.detail)}")
         line.append(")")
-    line.append(
-        f"; {plural(len(res.queries), 'query', 'queries')} in {format_ms(res.duration_ms)} ms"
-    )
+    # The count and the list come from one sequence: the header counts what was asked,
+    # the list heading says how many of those it shows and why the rest are left out.
+    made = res.queries or (res.mx_query,)
+    line.append(f"; {plural(len(made), 'query', 'queries')} in {format_ms(res.duration_ms)} ms")
     yield _indented(line, 2)
     if res.hosts:
         yield _indented(_Fit(_mx_table(res.hosts)), 2)
-    notable = _notable_queries(res)
+    notable = _notable_queries(made, res)
     if notable:
-        yield Text("  Queries:", style="bold")
+        heading = "  Queries:"
+        if len(notable) < len(made):
+            left = len(made) - len(notable)
+            heading = (
+                f"  Queries: {len(notable)} of {len(made)} listed; "
+                f"the other {left} answered as the MX table shows"
+            )
+        yield Text(heading, style="bold")
         yield _indented(_Fit(_query_table(notable)), 2)
 
 
@@ -428,15 +436,15 @@ def _mx_table(hosts: Sequence[MxHost]) -> Table:
     return table
 
 
-def _notable_queries(res: Resolution) -> list[DnsQuery]:
-    """The MX query, and every query that did not simply answer.
+def _notable_queries(made: Sequence[DnsQuery], res: Resolution) -> list[DnsQuery]:
+    """Of the queries ``made``, the MX query and every one that did not simply answer.
 
     A NODATA for one address family of a host that has addresses of the other is
     ordinary (an IPv4-only MX) and left out.
     """
     with_addresses = {h.name for h in res.hosts if h.addresses}
     out: list[DnsQuery] = []
-    for query in res.queries or (res.mx_query,):
+    for query in made:
         if query.rdtype == "MX" and query.name == res.mx_query.name:
             out.append(query)
         elif query.outcome is DnsOutcome.OK:

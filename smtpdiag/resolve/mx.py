@@ -281,9 +281,12 @@ async def resolve_domain(
             "forbids; it was ignored and the other exchangers used"
         )
     if duplicates:
-        notes.append(f"{duplicates} repeated MX name(s) ignored")
+        # (narrate's plural() is a stage above this one.)
+        names = "name" if duplicates == 1 else "names"
+        notes.append(f"{duplicates} repeated MX {names} ignored")
     if dropped:
-        notes.append(f"{dropped} MX host(s) beyond the first {MAX_MX_HOSTS} not looked up")
+        hosts_word = "host" if dropped == 1 else "hosts"
+        notes.append(f"{dropped} MX {hosts_word} beyond the first {MAX_MX_HOSTS} not looked up")
     mx_query = _note(mx_query, notes)
 
     if len(hosts_spec) == 1:  # the common case: nothing to run side by side

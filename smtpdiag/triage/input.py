@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import BinaryIO
 
-from ..bounces import BatchError, BatchRecord, InputFormat, detect, explain_batch
+from ..bounces import BatchError, BatchRecord, BatchTally, InputFormat, detect, explain_batch
 from ..bounces.readers import ENDLESS_LINE, LINE_LIMIT, Chain
 from ..errors import ConfigError
 from ..resolve.names import normalize_domain
@@ -183,16 +183,28 @@ def _bounce_targets(items: Iterator[BatchRecord | BatchError]) -> Iterator[Targe
 
 
 def read_targets(
-    path: str, fmt: str = "auto", *, stdin: BinaryIO | None = None
+    path: str,
+    fmt: str = "auto",
+    *,
+    stdin: BinaryIO | None = None,
+    tally: BatchTally | None = None,
 ) -> Iterator[Target | ErrorRecord]:
     """The targets of one input (``-`` reads ``stdin``), streamed; never raises on
-    content or on an unreadable path (that is an error record)."""
+    content or on an unreadable path (that is an error record). ``tally`` counts the
+    bounce-input lines and messages that gave nothing.
+
+    Raises:
+        ConfigError: At the end of the input, when ``fmt`` forced a bounce format that
+            matched nothing in it (not one record, not one error record).
+    """
     label = "-" if path == "-" else clean(path, 1024)
+    forced = fmt != "auto"
+    tally = tally if tally is not None else BatchTally()
     if path != "-" and os.path.isdir(path):
         if fmt not in ("auto", InputFormat.MAILDIR.value, InputFormat.EML_DIR.value):
             yield ErrorRecord(label, "unreadable", f"a directory is not {fmt}")
             return
-        yield from _bounce_targets(explain_batch([path], input_format=fmt))
+        yield from _bounce_targets(explain_batch([path], input_format=fmt, tally=tally))
         return
     stream: BinaryIO
     if path == "-":
@@ -214,8 +226,13 @@ def read_targets(
         if fmt == LIST:
             yield from _list_lines(chained, label)
         else:
-            items = explain_batch(["-"], input_format=fmt, stdin=chained)
+            items = explain_batch(["-"], input_format=fmt, stdin=chained, tally=tally)
             yield from _bounce_targets(_relabel(items, label))
+            if forced and tally.unmatched:
+                from ..narrate.bounce import unmatched_format
+
+                miss = tally.unmatched[0]
+                raise ConfigError(unmatched_format(miss.forced, label, miss.detected, miss.items))
     finally:
         if stream is not stdin:
             stream.close()

@@ -242,6 +242,8 @@ class BulkSummary:
         recipient_decisions: Recipient decisions.
         elapsed_s: Wall-clock seconds.
         interrupted: The run was stopped (Ctrl-C, SIGTERM) before the input ended.
+        not_understood: Log lines and messages of a bounce input that gave neither a
+            target nor an error record (log lines that are not delivery results).
     """
 
     inputs: int
@@ -257,3 +259,4 @@ class BulkSummary:
     recipient_decisions: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     interrupted: bool = False
+    not_understood: int = 0

@@ -151,6 +151,7 @@ class SummaryBuilder:
             recipient_decisions=dict(self._recipients),
             elapsed_s=round(elapsed_s, 3),
             interrupted=stats.interrupted,
+            not_understood=stats.not_understood,
         )
 
 
@@ -169,7 +170,9 @@ def render_table(summary: BulkSummary, *, width: int | None = None) -> str:
         Text(
             f"{plural(summary.domains, 'domain')} ({rate:.0f}/s), "
             f"{plural(summary.recipients, 'recipient')}, {plural(summary.errors, 'error')}, "
-            f"{summary.skipped} skipped, {plural(summary.routes_probed, 'route')} probed "
+            f"{summary.skipped} skipped, "
+            + (f"{summary.not_understood} not understood, " if summary.not_understood else "")
+            + f"{plural(summary.routes_probed, 'route')} probed "
             f"in {summary.elapsed_s:.1f} s" + (" (interrupted)" if summary.interrupted else "")
         )
     )

@@ -12,8 +12,11 @@ Bounds, whatever the input:
   probe stage's contract) and by its own deadline;
 - per domain: ``settings.domain_deadline`` from the start of its resolution.
 
-Stopping: setting ``stop`` stops reading; domains in flight finish (each by its
-deadline) and their records are emitted. Cancelling the run ends everything at once.
+Stopping: setting ``stop`` stops reading at once; the domains in flight go on, queued
+routes included, for at most :func:`stop_grace` seconds, and every one that finishes is
+emitted. At the end of the grace the rest is given up: routes still queued or being
+probed are cancelled, and the domains that needed them are not emitted (not done, so
+``--resume`` does them again). Cancelling the run ends everything at once.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from .. import __version__
+from ..bounces import BatchTally
 from ..config import ProbeConfig
 from ..diagnose import diagnose
 from ..diagnose.reasons import Decision, Reason
@@ -50,7 +54,7 @@ from .input import Target, parse_line, read_targets
 from .model import BulkItem, BulkSettings, DomainDecision, DomainRecord, ErrorRecord
 from .plan import RouteKey, domain_record, for_domain, recipient_record, route_key
 
-__all__ = ["DomainDecision", "RunStats", "bulk", "run_targets"]
+__all__ = ["STOP_GRACE_CAP", "DomainDecision", "RunStats", "bulk", "run_targets", "stop_grace"]
 
 # Input items read per trip to the reading thread (a file or a pipe may block).
 _READ_CHUNK = 256
@@ -60,6 +64,17 @@ _READ_AHEAD = 4
 _OUT_QUEUE = 1024
 # Routes whose per-domain result is kept for the next domain with the same route.
 _OWN_KEPT = 4096
+
+#: Seconds the domains in flight get to finish after a stop, at most. A service
+#: manager's stop timeout sets the scale: ``docker stop`` sends SIGKILL 10 s after
+#: SIGTERM, so the records must be written well before that.
+STOP_GRACE_CAP = 8.0
+
+
+def stop_grace(settings: BulkSettings) -> float:
+    """How long the domains in flight get to finish after a stop: the per-domain
+    deadline, capped at :data:`STOP_GRACE_CAP`."""
+    return min(settings.domain_deadline, STOP_GRACE_CAP)
 
 
 @dataclass(slots=True)
@@ -76,6 +91,12 @@ class RunStats:
             address policy without a packet).
         connections: Connections opened per address.
         interrupted: Reading stopped before the input ended.
+        not_understood: Log lines and messages read that gave neither a target nor an
+            error record (log lines that are not delivery results); set as the run ends.
+        in_flight: Domains being worked on now.
+        stopped_in_flight: Domains in flight when the stop came (0 without a stop).
+        given_up: Of those, the ones that did not finish within the grace and were not
+            emitted.
     """
 
     inputs: int = 0
@@ -86,6 +107,10 @@ class RunStats:
     routes_probed: int = 0
     connections: Counter[str] = field(default_factory=Counter)
     interrupted: bool = False
+    not_understood: int = 0
+    in_flight: int = 0
+    stopped_in_flight: int = 0
+    given_up: int = 0
 
 
 class _AddressGate:
@@ -157,6 +182,7 @@ class _Routes:
         self._overall = asyncio.Semaphore(settings.concurrency)
         self._interrupted = False
         self._queued: dict[RouteKey, asyncio.Task[None]] = {}
+        self._probing: set[asyncio.Task[None]] = set()
         for result in seed:
             self._keep(route_key(result.route), result)
 
@@ -165,6 +191,13 @@ class _Routes:
         finish (and QUIT)."""
         self._interrupted = True
         for task in list(self._queued.values()):
+            task.cancel()
+
+    def abandon(self) -> None:
+        """Give up every route not finished: queued ones, and probes in progress (their
+        connections close without QUIT; the stop's grace is over)."""
+        self.interrupt()
+        for task in list(self._probing):
             task.cancel()
 
     def results(self) -> tuple[RouteResult, ...]:
@@ -227,6 +260,9 @@ class _Routes:
         self, key: RouteKey, route: Route, future: asyncio.Future[RouteResult]
     ) -> None:
         config = self._config
+        me = asyncio.current_task()
+        if me is not None:
+            self._probing.add(me)
         try:
             if not address_policy(route.address, config.allowed_networks).connect:
                 result = await probe_route(route, config)  # recorded as not attempted
@@ -257,10 +293,16 @@ class _Routes:
                 finally:
                     gate.release()
             self._stats.routes_probed += 1
+        except asyncio.CancelledError:
+            # Abandoned (or the whole run cancelled): whoever waits for it gives up too.
+            future.cancel()
+            raise
         except Exception as exc:  # a bug, not a network outcome: the run goes on
             result = _skipped(route, f"internal error: {type(exc).__name__}")
         finally:
             self._pending.pop(key, None)
+            if me is not None:
+                self._probing.discard(me)
         self._keep(key, result)
         if not future.done():
             future.set_result(result)
@@ -304,6 +346,9 @@ class _Engine:
         self.active = 0
         self.idle = asyncio.Event()
         self.idle.set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        # Set at the end of a stop's grace: a domain cancelled now is given up, not failed.
+        self.abandoned = False
         # Set when worker processes diagnose (``--workers``): a domain name in, its
         # record out; this process then only reads, probes routes and writes.
         self.remote: Callable[[str], Awaitable[DomainRecord]] | None = None
@@ -346,8 +391,11 @@ class _Engine:
                 self.pending += 1
             self.state[name] = waiting
             self.active += 1
+            self.stats.in_flight = self.active
             self.idle.clear()
-            group.create_task(self._domain(name, routes))
+            task = group.create_task(self._domain(name, routes))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         elif isinstance(state, _Waiting):
             if self.recipients:
                 state.items.append(item)
@@ -364,8 +412,11 @@ class _Engine:
                 record: DomainRecord | ErrorRecord = await (
                     self.remote(name) if self.remote is not None else self._diagnose(name, routes)
                 )
-            except _Interrupted:
+            except (_Interrupted, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and not self.abandoned:
+                    raise
                 # Not done: neither it nor its recipients are written; resume redoes it.
+                self.stats.given_up += 1
                 left = self.state.pop(name, None)
                 if isinstance(left, _Waiting):
                     async with self.room:
@@ -395,8 +446,16 @@ class _Engine:
         finally:
             self.in_flight.release()
             self.active -= 1
+            self.stats.in_flight = self.active
             if self.active == 0:
                 self.idle.set()
+
+    def abandon(self, routes: _Routes) -> None:
+        """End of a stop's grace: give up every domain still in flight and its routes."""
+        self.abandoned = True
+        routes.abandon()
+        for task in list(self.tasks):
+            task.cancel()
 
     async def _diagnose(self, name: str, routes: _Routes) -> DomainRecord:
         loop = asyncio.get_running_loop()
@@ -458,11 +517,6 @@ def _cancelling() -> bool:
 
 
 _MISSING = _Waiting()  # a sentinel no domain state is ever identical to
-
-
-async def _on_stop(stop: asyncio.Event, cache: _Routes) -> None:
-    await stop.wait()
-    cache.interrupt()
 
 
 class _Reader:
@@ -536,7 +590,9 @@ async def run_targets(
         done: Domains already finished (resume): not probed again; their
             recipients get the decision given here.
         routes: Route results from earlier batches: not probed again.
-        stop: When set, reading stops and the domains in flight finish.
+        stop: When set, reading stops at once; the domains in flight get
+            :func:`stop_grace` seconds to finish (emitted), then the rest is given up
+            (not emitted).
         stats: Counters to update (a new one when ``None``).
         now: The instant retry schedules count from (default: each diagnosis time).
         workers: Worker processes that resolve and diagnose (0: this process does).
@@ -544,6 +600,7 @@ async def run_targets(
     stats = stats if stats is not None else RunStats()
     engine = _Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
     reader = _Reader(targets)
+    failure: Exception | None = None
     try:
         async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
             cache = _Routes(config, settings, group, stats, routes)
@@ -551,32 +608,78 @@ async def run_targets(
                 engine.remote = await stack.enter_async_context(
                     _pool(workers, config, settings, cache, now)
                 )
-            watcher = group.create_task(_on_stop(stop, cache)) if stop is not None else None
-            async for chunk in reader.chunks():
-                for item in chunk:
-                    if stop is not None and stop.is_set():
-                        break
-                    await engine.take(item, group, cache)
-                if stop is not None and stop.is_set():
+            feeding = asyncio.get_running_loop().create_task(_feed(reader, engine, group, cache))
+            if await _first(feeding, (stop or asyncio.Event()).wait()):
+                stats.interrupted = True  # reading stopped before the input ended
+            failure = _failure(feeding)
+            if failure is not None:
+                # Raised below, outside the task group (which would wrap it in a group).
+                engine.abandon(cache)
+            elif stop is not None:
+                # The input may have ended before the stop: the stop still has its grace.
+                await _first(engine.drained(), stop.wait())
+                if stop.is_set():
+                    # Also when the input had all been read: domains given up at the end
+                    # of the grace are not done (and --resume does them again).
                     stats.interrupted = True
-                    break
-            if watcher is not None:
-                await engine.drained()  # a stop during the drain still gives up queued routes
-                watcher.cancel()
-            if stop is not None and stop.is_set():
-                # Also when the input had all been read: routes still queued were given
-                # up, so their domains are not done (and --resume does them again).
-                stats.interrupted = True
+                    await _grace(engine, cache, stop_grace(settings))
     finally:
         reader.close()
+    if failure is not None:
+        raise failure
     return cache.results()
 
 
+async def _feed(reader: _Reader, engine: _Engine, group: asyncio.TaskGroup, cache: _Routes) -> None:
+    async for chunk in reader.chunks():
+        for item in chunk:
+            await engine.take(item, group, cache)
+
+
+def _failure(feeding: asyncio.Task[None]) -> Exception | None:
+    """What ended the reading (a ConfigError from the input, say), if anything."""
+    if not feeding.done() or feeding.cancelled():
+        return None
+    exc = feeding.exception()
+    if exc is None or isinstance(exc, Exception):
+        return exc
+    raise exc  # KeyboardInterrupt and the like: not ours to hold
+
+
+async def _first(work: Awaitable[None], stopped: Awaitable[object]) -> bool:
+    """Wait for ``work`` or the stop, whichever comes first; whether the stop came first.
+    ``work`` (a task) is cancelled then: a read or a wait for room is abandoned."""
+    work_task = asyncio.ensure_future(work)
+    stop_task = asyncio.ensure_future(stopped)
+    try:
+        await asyncio.wait((work_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_task.cancel()
+        if not work_task.done():
+            work_task.cancel()
+            # asyncio.wait, not "await work_task" under suppress(CancelledError): a
+            # cancellation of this task arriving now (a second Ctrl-C) must not be
+            # swallowed with the work task's own.
+            await asyncio.wait((work_task,))
+    return not (work_task.done() and not work_task.cancelled())
+
+
+async def _grace(engine: _Engine, cache: _Routes, grace: float) -> None:
+    """After a stop: the domains in flight get ``grace`` seconds to finish; then the
+    rest is given up."""
+    engine.stats.stopped_in_flight = engine.active
+    try:
+        async with asyncio.timeout(grace):
+            await engine.drained()
+    except TimeoutError:
+        engine.abandon(cache)
+
+
 def _targets_of(
-    source: str | Iterable[str], input_format: str, stdin: BinaryIO | None
+    source: str | Iterable[str], input_format: str, stdin: BinaryIO | None, tally: BatchTally
 ) -> Iterator[Target | ErrorRecord]:
     if isinstance(source, str):
-        return read_targets(source, input_format, stdin=stdin)
+        return read_targets(source, input_format, stdin=stdin, tally=tally)
 
     def lines() -> Iterator[Target | ErrorRecord]:
         for number, line in enumerate(source, 1):
@@ -615,7 +718,8 @@ async def bulk(
         recipients: Also yield one :class:`RecipientRecord` per input item.
         done: Domains already finished (resume), with their decisions.
         stdin: The binary stream ``"-"`` reads.
-        stop: Set it to stop reading; the domains in flight finish and are yielded.
+        stop: Set it to stop reading at once; the domains in flight that finish
+            within :func:`stop_grace` seconds are yielded, the rest given up.
         stats: Live counters (connections per address, routes probed, ...).
         now: The instant retry schedules count from.
         workers: Processes that resolve and diagnose domains (0: none, all in this
@@ -634,7 +738,9 @@ async def bulk(
     config = config or ProbeConfig()
     settings = settings or BulkSettings()
     queue: asyncio.Queue[BulkItem | None] = asyncio.Queue(_OUT_QUEUE)
-    targets = _targets_of(source, input_format, stdin)
+    stats = stats if stats is not None else RunStats()
+    tally = BatchTally()
+    targets = _targets_of(source, input_format, stdin, tally)
 
     async def produce() -> None:
         try:
@@ -653,6 +759,8 @@ async def bulk(
         except Exception:
             await queue.put(None)  # the consumer is waiting: wake it, then raise there
             raise
+        finally:
+            stats.not_understood = tally.not_understood
         await queue.put(None)
 
     task = asyncio.get_running_loop().create_task(produce())

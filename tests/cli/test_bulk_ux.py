@@ -159,3 +159,30 @@ def test_negative_workers_via_subprocess(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "0-64 or auto" in proc.stderr
+
+
+def test_a_forced_format_that_matches_nothing_is_a_usage_error(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """A Postfix log read as an Exim log: no target, no error record, exit 0 before."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 23 10:00:01 mail postfix/smtp[11]: ABCD1: to=<ann@h1.test>, relay=none, "
+        "delay=30, delays=0/0/30/0, dsn=5.1.1, status=bounced (user unknown)\n"
+        "Nov 23 10:00:02 mail postfix/qmgr[12]: ABCD1: removed\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "bulk", str(log), "--input-format", "exim-log", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "--input-format exim-log matched nothing" in proc.stderr
+    assert "detected format postfix-log" in proc.stderr
+    assert '"type":"domain"' not in proc.stdout.replace(" ", "")

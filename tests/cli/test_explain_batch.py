@@ -247,3 +247,48 @@ def test_batch_probe_checks_each_network_domain_once(
     code = main(["explain", "--batch", str(log), "--probe", "--width", "80", *argv])
     _, err = capsys.readouterr()
     assert "probed now (2 domains" in err and "healthy.demo.test (2 records" in err
+
+
+# ------------------------------------------------- nothing read is lost, even silently
+
+_POSTFIX = (
+    "Nov 23 10:00:00 mail postfix/smtpd[10]: connect from client.test[127.0.0.1]\n"
+    "Nov 23 10:00:01 mail postfix/smtp[11]: ABCD1: to=<ann@x.test>, relay=none, delay=30, "
+    "delays=0/0/30/0, dsn=5.1.1, status=bounced (user unknown)\n"
+    "Nov 23 10:00:02 mail postfix/qmgr[12]: ABCD1: removed\n"
+    "\n"
+    "Nov 23 10:00:03 mail postfix/smtpd[10]: disconnect from client.test[127.0.0.1]\n"
+)
+
+
+def test_a_forced_format_that_matches_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    """A Postfix log read as an Exim log gave "0 inputs ... 0 errors" and exit 0."""
+    log = tmp_path / "mail.log"
+    log.write_text(_POSTFIX)
+    proc = smtpdiag("--batch", str(log), "--input-format", "exim-log", "--json")
+    assert proc.returncode == 2, proc.stderr
+    err = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(err) == 1, proc.stderr
+    assert err[0].startswith("smtpdiag: error: --input-format exim-log matched nothing in ")
+    assert "4 lines read" in err[0] and "detected format postfix-log" in err[0]
+    summary = lines(proc.stdout)[-1]
+    assert summary["kind"] == "summary" and summary["not_understood"] == 4
+
+
+def test_the_right_forced_format_still_works(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text(_POSTFIX)
+    proc = smtpdiag("--batch", str(log), "--input-format", "postfix-log", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert lines(proc.stdout)[-1]["records"] == 1
+
+
+def test_the_summary_counts_what_was_not_understood(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text(_POSTFIX)
+    proc = smtpdiag("--batch", str(log), "--json")
+    summary = lines(proc.stdout)[-1]
+    assert (summary["records"], summary["errors"], summary["not_understood"]) == (1, 0, 3)
+    text = smtpdiag("--batch", str(log))
+    first = text.stderr.splitlines()[0]
+    assert first == "1 input: 1 with records (1 record), 0 errors, 3 not understood", first

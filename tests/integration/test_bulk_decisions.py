@@ -145,7 +145,7 @@ def test_no_nameserver_exits_5_and_resume_probes_those_domains_again(
     dead = f"{DEAD_NAMESERVER.address}:{DEAD_NAMESERVER.port}"
     first = _cli(bulk_argv(lab), str(source), "-o", str(out), nameserver=dead)
     assert first.returncode == 5, first.stderr
-    assert "2 of 2 domain(s) could not be probed (no nameserver answered)" in first.stderr
+    assert "2 of 2 domains could not be probed (no nameserver answered)" in first.stderr
     assert "Traceback" not in first.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["verdict"] for r in records} == {"unknown"}
@@ -197,3 +197,20 @@ def test_a_tls_finding_gives_the_reason_tls(lab: BulkLab) -> None:
     records = [r for r in bulk_sync(["alias.test"], lab.config()) if isinstance(r, DomainRecord)]
     assert [f.rule for f in records[0].findings][:1] == ["tls-cert-unverified"]
     assert records[0].reason == "tls"
+
+
+def test_log_lines_that_are_not_delivery_results_are_counted(lab: BulkLab, tmp_path: Path) -> None:
+    """They gave no target and no error record; the summary says how many there were."""
+    from smtpdiag.triage import RunStats
+
+    path = Path(_log(tmp_path, ("gone@ok.test", "5.1.1", "bounced", "550 5.1.1 user unknown")))
+    with path.open("a") as fh:
+        fh.write("Nov 23 10:00:05 mail postfix/qmgr[12]: ABCD1: removed\n")
+        fh.write("Nov 23 10:00:06 mail postfix/smtpd[13]: connect from c.test[127.0.0.1]\n")
+    stats = RunStats()
+    items = list(bulk_sync(str(path), lab.config(), stats=stats))
+    assert [getattr(i, "domain", None) for i in items] == ["ok.test"]
+    assert stats.not_understood == 2
+    from smtpdiag.triage.output import SummaryBuilder
+
+    assert SummaryBuilder().summary(stats, 1.0).not_understood == 2
