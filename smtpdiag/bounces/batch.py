@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..diagnose.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
+from ..diagnosis.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
 from ..textsafe import clean
 from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from .model import BatchError, BatchItem, BatchRecord, BatchSummary, ErrorKind, InputFormat

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..diagnose.bounce import ConfirmStatus, ParsedBounce, confirm, explain_parsed
-from ..diagnose.reasons import Reason
+from ..diagnosis.bounce import ConfirmStatus, ParsedBounce, confirm, explain_parsed
+from ..diagnosis.reasons import Reason
 from ..model import Verdict
 from .model import BatchRecord
 

@@ -276,7 +276,7 @@ def thresholds_from_args(args: argparse.Namespace) -> Any:
 
 def exit_code(status: Any, plugin: bool) -> int:
     """The exit code of a health status (plugin mode or smtpdiag's usual codes)."""
-    from ..health.evaluate import HealthStatus
+    from ..health.evaluation import HealthStatus
 
     if plugin:
         from ..report.nagios import plugin_exit_code
@@ -356,7 +356,7 @@ async def _check(args: argparse.Namespace, plugin: bool, done: list[bool] | None
     from ..resolve import normalize_domain
 
     normalize_domain(args.domain)
-    from ..health.check import check
+    from ..health.checking import check
 
     result = await check(args.domain, config, thresholds)
     text = render(

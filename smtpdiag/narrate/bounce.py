@@ -1,7 +1,7 @@
 """Every English sentence about bounces: summaries, notes, actions and reason labels.
 
-Parsing (:mod:`smtpdiag.diagnose.bounce`) and the decision table
-(:mod:`smtpdiag.diagnose.reasons`) produce ids and codes; this module alone turns them
+Parsing (:mod:`smtpdiag.diagnosis.bounce`) and the decision table
+(:mod:`smtpdiag.diagnosis.reasons`) produce ids and codes; this module alone turns them
 into words, so a sentence changes in one place.
 """
 
@@ -11,14 +11,14 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..diagnose.confirmation import ConfirmBasis, ConfirmFacts
-from ..diagnose.reasons import Decision, Reason
+from ..diagnosis.confirmation import ConfirmBasis, ConfirmFacts
+from ..diagnosis.reasons import Decision, Reason
 from ..model import Severity
 
 if TYPE_CHECKING:
-    from ..diagnose.bounce import ParsedBounce
-    from ..diagnose.codes import BasicCode, StatusCode
-    from ..diagnose.knowledge import CodeKnowledge
+    from ..diagnosis.bounce import ParsedBounce
+    from ..diagnosis.codes import BasicCode, StatusCode
+    from ..diagnosis.knowledge import CodeKnowledge
 
 __all__ = [
     "DECISION_TITLES",

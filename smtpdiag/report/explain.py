@@ -1,4 +1,4 @@
-"""Render an :class:`~smtpdiag.diagnose.bounce.Explanation` as text or JSON.
+"""Render an :class:`~smtpdiag.diagnosis.bounce.Explanation` as text or JSON.
 
 Text: the one-line summary first, then the bounce as parsed, the meaning (registry and
 seed), the causes, the investigation steps, the action with concrete retry times,
@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..diagnose.bounce import Explanation
+from ..diagnosis.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
 from ..narrate import bounce as words
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..bounces.confirm import DomainConfirmation
     from ..bounces.model import BatchItem, BatchSummary
-    from ..diagnose.bounce import ParsedBounce
+    from ..diagnosis.bounce import ParsedBounce
     from ..model import Action
 
 __all__ = [

@@ -30,11 +30,11 @@ OTHER_RENDERERS = (
 PIPELINE = (
     "smtpdiag.model",
     "smtpdiag.config",
-    "smtpdiag.diagnose",
+    "smtpdiag.diagnosis",
     "smtpdiag.health",
     "smtpdiag.report",
     "smtpdiag.api",
-    "smtpdiag.probe",
+    "smtpdiag.probing",
     "smtpdiag.resolve",
 )
 BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
@@ -43,7 +43,7 @@ BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
 METADATA = ("importlib.metadata", "zipfile", "csv")
 # The status-code registry and the seed knowledge: only a finding with a code needs them
 # (the healthy probes below have none).
-CODE_TABLES = ("smtpdiag.diagnose.codes", "smtpdiag.diagnose.knowledge")
+CODE_TABLES = ("smtpdiag.diagnosis.codes", "smtpdiag.diagnosis.knowledge")
 # cryptography's key serialization (with its SSH and cipher modules): judging a
 # certificate needs x509 only, the fingerprint comes from Certificate.fingerprint.
 SERIALIZATION = ("cryptography.hazmat.primitives.serialization",)
@@ -111,17 +111,17 @@ def test_explain_without_probe_imports_no_probe_stack(extra: list[str]) -> None:
         *IO_STACK,
         "rich",
         "smtpdiag.api",
-        "smtpdiag.probe",
+        "smtpdiag.probing",
         "smtpdiag.resolve",
         "smtpdiag.health",
         "smtpdiag.report.text",
-        "smtpdiag.diagnose.engine",
-        "smtpdiag.diagnose.predicates",
+        "smtpdiag.diagnosis.engine",
+        "smtpdiag.diagnosis.predicates",
         "smtpdiag.narrate.rules",  # every rule's narrator: the probe diagnosis only
         "smtpdiag.cli.check",
         # The probe's config and facts (and ipaddress behind them): --probe only.
         "smtpdiag.config",
-        "smtpdiag.diagnose.facts",
+        "smtpdiag.diagnosis.facts",
         "smtpdiag.narrate.actions",
         "smtpdiag.narrate.common",
         "ipaddress",
@@ -135,8 +135,8 @@ def test_bounce_patterns_are_compiled_on_first_use() -> None:
     code = (
         "import re, sys\n"
         "from smtpdiag.lazyre import LazyPattern\n"
-        "from smtpdiag.diagnose import bounce, reasons\n"
-        "mods = [m for n, m in sys.modules.items() if n.startswith('smtpdiag.diagnose.')]\n"
+        "from smtpdiag.diagnosis import bounce, reasons\n"
+        "mods = [m for n, m in sys.modules.items() if n.startswith('smtpdiag.diagnosis.')]\n"
         "def compiled():\n"
         "    out = []\n"
         "    for m in mods:\n"
@@ -160,7 +160,7 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
     assert (
         offenders(
             modules,
-            (*forbidden, "smtpdiag.diagnose.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
+            (*forbidden, "smtpdiag.diagnosis.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
         )
         == []
     )
@@ -170,7 +170,7 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
 def test_check_plugin_imports_only_the_plugin_renderer(lab: DemoLab) -> None:
     code, modules = imported("check", "healthy.demo.test", "--plugin", *probe_args(lab))
     assert code == 0
-    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnose.bounce")
+    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnosis.bounce")
     assert offenders(modules, (*forbidden, *METADATA, *CODE_TABLES, *SERIALIZATION)) == []
     assert "smtpdiag.report.nagios" in modules
 
