@@ -40,9 +40,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from ..model import Action, ActionKind, ProbeReport, Severity
+from ..model import Action, ActionKind, Severity
 from ..narrate import bounce as words
 from ..textsafe import clean
 from ..timefmt import aware_now, utc_iso
@@ -53,6 +53,9 @@ from .confirmation import Confirmation, ConfirmStatus, judge
 from .dsn import FIELD_LIMIT, MAX_INPUT, Doc, RecipientStatus, address, read, text_blocks
 from .knowledge import CodeKnowledge, RetrySchedule, rfc5321_retry, schedule_from
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
+
+if TYPE_CHECKING:
+    from ..model import ProbeReport
 
 __all__ = [
     "MAX_INPUT",
