@@ -196,22 +196,26 @@ def test_dnspython_features_are_what_dnspython_decides() -> None:
 
 
 def test_only_one_shot_commands_run_without_the_cycle_collector() -> None:
-    # probe and check are bounded by one probe's deadline and caps; watch, bulk, demo
-    # --serve and explain --batch run long and must keep collecting cycles.
+    # probe and check are bounded by one probe's deadline and caps, explain of one
+    # bounce by its input limit; watch, bulk, demo --serve and explain --batch (any
+    # prefix argparse takes for it) run long and must keep collecting cycles.
     code = (
         "import gc, sys\n"
         "from smtpdiag.cli import COMMANDS, _own_process\n"
         "off = []\n"
-        "for name in COMMANDS:\n"
+        "runs = [(name, [name]) for name in COMMANDS]\n"
+        "runs += [('explain --batch', ['explain', '--batch', 'x.mbox'])]\n"
+        "runs += [('explain --bat', ['explain', '--bat', 'x.mbox'])]\n"
+        "for label, argv in runs:\n"
         "    gc.enable()\n"
-        "    _own_process(name)\n"
-        "    off += [] if gc.isenabled() else [name]\n"
-        "print(' '.join(off))\n"
+        "    _own_process(argv[0], argv)\n"
+        "    off += [] if gc.isenabled() else [label]\n"
+        "print(','.join(off))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
     )
-    assert out.stdout.split() == ["probe", "check"]
+    assert out.stdout.strip().split(",") == ["probe", "explain", "check"]
 
 
 def test_command_process_freezes_what_lives_to_exit(lab: DemoLab) -> None:
