@@ -53,11 +53,15 @@ _RESET = "\x1b[0m"
 def explanation_to_dict(expl: Explanation) -> dict[str, Any]:
     """The JSON form: every field of the explanation; the probe as the probe's own
     versioned JSON document (``report_to_dict``)."""
-    from .jsonout import report_to_dict, to_jsonable
+    from .jsonable import plain
 
-    body = to_jsonable(replace(expl, probe=None))
+    body = plain(replace(expl, probe=None))  # no derived keys: nothing of a probe's routes
     assert isinstance(body, dict)
-    body["probe"] = report_to_dict(expl.probe) if expl.probe is not None else None
+    body["probe"] = None
+    if expl.probe is not None:
+        from .jsonout import report_to_dict  # with --probe only: it loads the whole model
+
+        body["probe"] = report_to_dict(expl.probe)
     return {"kind": "explanation", "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
 
 

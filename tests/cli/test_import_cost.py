@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +39,16 @@ PIPELINE = (
     "smtpdiag.resolve",
 )
 BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
+# The stages a bounce explanation does not use.
+PIPELINE_BUT_BOUNCES = (
+    "smtpdiag.config",
+    "smtpdiag.health",
+    "smtpdiag.api",
+    "smtpdiag.probing",
+    "smtpdiag.resolve",
+    "smtpdiag.policy",
+    "smtpdiag.triage",
+)
 # Loaded by nothing the probe needs: dnspython's feature check would load the package
 # metadata machinery (zipfile, csv, email.parser ...) in every probe process.
 METADATA = ("importlib.metadata", "zipfile", "csv")
@@ -193,6 +204,42 @@ def test_dnspython_features_are_what_dnspython_decides() -> None:
         "assert importlib.metadata.version('dnspython')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+DSN = str(
+    Path(__file__).resolve().parents[2] / "fixtures" / "bounces" / "cases" / "postfix_dsn_542.eml"
+)
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
+def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -> None:
+    # One process per bounce (a mail filter, a pipe transport): the MIME parser and the
+    # bounce tables, not the probe report's model, the probe confirmation or the engine.
+    code, modules = imported("explain", "--file", DSN, *extra)
+    assert code == 0
+    forbidden = (
+        "asyncio",
+        "ssl",
+        "dns",
+        "aiosmtplib",
+        "cryptography",
+        "rich",
+        *PIPELINE_BUT_BOUNCES,
+        "smtpdiag.model.core",
+        "smtpdiag.model.dns",
+        "smtpdiag.model.policy",
+        "smtpdiag.diagnosis.confirmation",
+        "smtpdiag.narrate.confirmation",
+        "smtpdiag.diagnosis.engine",
+        "smtpdiag.narrate.rules",
+        "smtpdiag.report.text",
+        "smtpdiag.report.jsonout",
+        "smtpdiag.bounces",
+        "smtpdiag.cli.check",
+        *METADATA,
+    )
+    assert offenders(modules, forbidden) == []
+    assert "email.parser" in modules  # the message was read as MIME (a DSN)
 
 
 def test_only_one_shot_commands_run_without_the_cycle_collector() -> None:
