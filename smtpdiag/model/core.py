@@ -449,7 +449,7 @@ class Verdict(StrEnum):
 
 
 class RuleId(StrEnum):
-    """Identifies a rule of the diagnosis (``diagnose/table.py``); the value is the JSON form."""
+    """Identifies a rule of the diagnosis (``diagnosis/table.py``); the value is the JSON form."""
 
     NULL_MX = "null-mx"
     COULD_NOT_RUN = "could-not-run"

@@ -1,6 +1,6 @@
 """Actions, steps and causes from the seed knowledge, worded for this probe.
 
-The seed texts are data (``diagnose/knowledge.json``); the sentences added around them
+The seed texts are data (``diagnosis/knowledge.json``); the sentences added around them
 (which route still delivers, what to confirm first) are written here.
 """
 

@@ -130,7 +130,7 @@ def test_importing_diagnose_loads_no_io_module() -> None:
 
 
 def test_causes_are_chosen_in_the_diagnosis_not_by_the_narrators() -> None:
-    # Which seed causes a finding names is a decision (diagnose/causes.py, one chooser per
+    # Which seed causes a finding names is a decision (diagnosis/causes.py, one chooser per
     # rule); the narration layer only words the ids it is given.
     import dataclasses
     import pathlib
