@@ -44,6 +44,12 @@ machine is shared and absolute times are noisy.
    runs with ``--workers 0`` (one process) and with the default workers, and, with
    ``SMTPDIAG_BENCH_BASELINE=DIR`` (a checkout, e.g. ``git archive main | tar -x -C DIR``),
    that checkout's ``smtpdiag bulk`` too, all in the same run.
+7. One bounce per process (``explain_vs_sisimai``): ``smtpdiag explain --file M``, one
+   process per message, against Sisimai (Perl, ``libsisimai-perl`` from
+   ``scripts/system-deps.sh --bench``) reading the same message and printing reason,
+   status, reply code and recipient; the fixture ``.eml`` bounces both read, sides
+   alternating message by message. Wall and CPU (``os.wait4``) medians and their ratio.
+   ``python scripts/bench.py explain`` runs only this section.
 """
 
 from __future__ import annotations
@@ -180,7 +186,7 @@ async def main() -> None:
 
         print("2. per-route overhead against a bare asyncio SMTP client (same exchange)")
         ctx = ssl.create_default_context(cafile=str(pki.ca_file))
-        from smtpdiag.probe import plan_routes, probe_routes
+        from smtpdiag.probing import plan_routes, probe_routes
         from smtpdiag.resolve import resolve_domain
 
         resolution = await resolve_domain("bench.test", base)
@@ -225,7 +231,7 @@ async def time_to_verdict() -> None:
     route learns from another), plus the DNS time. "After" is ``smtpdiag.probe``
     itself: port 25 waits the full limit, 587 and 465 only confirm the stall.
     """
-    from smtpdiag.probe import plan_routes, probe_route
+    from smtpdiag.probing import plan_routes, probe_route
     from smtpdiag.resolve import resolve_domain
 
     ports = pick_shared_ports([STALL], random.Random(11))
@@ -902,15 +908,99 @@ def bulk_triage(
         lab.wait(timeout=30)
 
 
+# ------------------------------------------- 7. one bounce per process against Sisimai
+
+EXPLAIN_ROUNDS = 5  # rounds over the messages, each message once per side per round
+
+# Sisimai (Perl, libsisimai-perl) reads one message and prints what smtpdiag's first line
+# says: reason, status code, reply code, recipient. Version 4 has make(); 5 has rise().
+SISIMAI = r"""
+use strict; use warnings; use Sisimai;
+my $read = Sisimai->can('rise') || Sisimai->can('make');
+my $data = $read->('Sisimai', $ARGV[0], 'input' => 'email') // [];
+for my $r (@$data) {
+    printf "%s %s %s %s\n", $r->reason, $r->deliverystatus, $r->replycode // '',
+        $r->recipient->address;
+}
+exit(@$data ? 0 : 1);
+"""
+
+
+def _wait4_run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, bytes]:
+    """(wall s, CPU s of that child alone from os.wait4, exit code, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    return wall, usage.ru_utime + usage.ru_stime, proc.returncode, out
+
+
+def explain_vs_sisimai(rounds: int = EXPLAIN_ROUNDS) -> None:
+    """``smtpdiag explain --file M`` against Sisimai on M, one process per message.
+
+    A mail filter or a pipe transport runs one process per bounce. The messages are the
+    fixture bounces (``.eml``) that both tools read a bounce from; the two sides
+    alternate message by message, so load on the shared machine hits both. Wall is
+    the parent's clock from spawn to exit, CPU is user + system of the child alone
+    (``os.wait4``); medians over every run of a side.
+    """
+    import pathlib
+
+    print(f"7. one bounce per process: smtpdiag explain --file against Sisimai, {rounds} rounds")
+    if subprocess.run(["perl", "-MSisimai", "-e", "1"], capture_output=True,
+                      check=False).returncode != 0:  # fmt: skip
+        print("   Sisimai not installed (bash scripts/system-deps.sh --bench: libsisimai-perl)")
+        return
+    _compile_package()
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    version = subprocess.run(["perl", "-MSisimai", "-e", "print Sisimai->version"],
+                             capture_output=True, text=True, check=False).stdout  # fmt: skip
+    root = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "bounces" / "cases"
+    cli = _cli()
+    sides = {
+        "smtpdiag": lambda m: [*cli, "explain", "--file", m],
+        f"Sisimai {version}": lambda m: ["perl", "-e", SISIMAI, m],
+    }
+    messages = []
+    for path in sorted(root.glob("*.eml")):
+        codes = [_wait4_run(argv(str(path)), env)[2] for argv in sides.values()]
+        if codes == [0, 0]:  # both read a bounce (also the warm-up run)
+            messages.append(str(path))
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    for i in range(rounds):
+        order = list(sides.items())
+        for message in messages:
+            for name, argv in order if i % 2 == 0 else order[::-1]:
+                wall, cpu, _code, _out = _wait4_run(argv(message), env)
+                samples[name].append((wall, cpu))
+    medians = {
+        name: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s))
+        for name, s in samples.items()
+    }
+    print(f"   {len(messages)} messages both read, {rounds} rounds, load average "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+    for name, (wall, cpu) in medians.items():
+        print(f"   {name:<16} {wall * 1000:7.1f} ms wall {cpu * 1000:7.1f} ms CPU (median)")
+    (ow, oc), (bw, bc) = medians.values()
+    print(f"   ratio smtpdiag/Sisimai: wall {ow / bw:.2f}x, CPU {oc / bc:.2f}x (target <= 1.0x)")
+
+
 if __name__ == "__main__":
-    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6); none = all.
+    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
+    # "explain" (7); none = all.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
         sys.exit(0)
     if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
         bulk_triage(int(sys.argv[2]))
         sys.exit(0)
-    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch", "bulk"}
+    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch", "bulk", "explain"}
     if "in-process" in sections:
         asyncio.run(main())
     if "verdict" in sections:
@@ -921,3 +1011,5 @@ if __name__ == "__main__":
         bounce_batch()
     if "bulk" in sections:
         bulk_triage()
+    if "explain" in sections:
+        explain_vs_sisimai()

@@ -4,11 +4,11 @@
 # promtool (the OpenMetrics output is checked with `promtool check metrics`; Debian
 # has no smaller package that ships it). Only as root; elsewhere it says what is
 # missing and those tests skip.
-# `--bench` adds what scripts/bench.py compares against (openssl, swaks); CI skips it.
+# `--bench` adds what scripts/bench.py compares against (openssl, swaks, Sisimai); CI skips it.
 set -euo pipefail
 pkgs=(postfix nsd unbound iptables nftables iproute2 procps prometheus)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(openssl swaks)
+  pkgs+=(openssl swaks libsisimai-perl)
 fi
 need=()
 for p in "${pkgs[@]}"; do

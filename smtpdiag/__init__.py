@@ -12,9 +12,6 @@ Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stay
 
 from __future__ import annotations
 
-import sys
-import types
-
 from .lazyexports import lazy_exports
 
 # typing is not imported at run time on the start-up path (it costs milliseconds);
@@ -113,7 +110,7 @@ _EXPORTS: dict[str, str] = {
     "check": "health",
     "check_sync": "health",
     "could_not_run": "api",
-    "diagnose": "diagnose",
+    "diagnose": "diagnosis",
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
@@ -218,31 +215,12 @@ __all__ = [
 ]
 
 
-# Subpackages the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
+# Modules the docs reach through ``smtpdiag.<name>`` after a plain ``import smtpdiag``
 # (``smtpdiag.health.check(...)``, ``smtpdiag.watch.watch(...)``, ``smtpdiag.report.loads``).
+# No name of ``__all__`` is also a module of the package (tests/unit/test_module_paths.py):
+# importing a submodule binds it on the package, so a shared name would be a function or
+# a module depending on what had been imported before.
 _SUBMODULES = frozenset({"api", "health", "report", "watch"})
-
-#: API functions named like a stage's subpackage (``smtpdiag.probe``, ``smtpdiag.diagnose``).
-_FUNCTIONS_OVER_SUBPACKAGES = frozenset({"diagnose", "probe"})
-
-
-class _Package(types.ModuleType):
-    """The package module, keeping ``smtpdiag.probe`` and ``smtpdiag.diagnose`` the API functions.
-
-    Importing a submodule makes the import system bind it on its parent
-    (``setattr(smtpdiag, "probe", <module smtpdiag.probe>)``), which would turn the
-    documented ``smtpdiag.probe(...)`` into "module is not callable" as soon as the
-    probe stage had been loaded. The subpackages stay reachable with ``from
-    smtpdiag.probe import ...`` (through ``sys.modules``).
-    """
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in _FUNCTIONS_OVER_SUBPACKAGES and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __getattr__ = lazy_exports(globals(), _EXPORTS, submodules=_SUBMODULES)
@@ -277,10 +255,10 @@ if TYPE_CHECKING:
         Timeouts,
         TlsConfig,
     )
-    from .diagnose import diagnose
+    from .diagnosis import diagnose
     from .errors import BounceParseError, ConfigError, ProbeError, SmtpdiagError
     from .health import HealthResult, HealthStatus, Limit, Thresholds
-    from .health.check import check, check_sync
+    from .health.checking import check, check_sync
     from .model import (
         SCHEMA_VERSION,
         Action,

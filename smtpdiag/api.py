@@ -17,12 +17,12 @@ from datetime import datetime
 from . import __version__
 from .blocking import run_blocking
 from .config import ProbeConfig
-from .diagnose import diagnose as _diagnose
+from .diagnosis import diagnose as _diagnose
 from .errors import ConfigError, ProbeError
 from .model import PhaseRecord, ProbeReport, Route, RouteResult
 from .policy import DaneInputs, lookup_policy
-from .probe import plan_routes, probe_routes
-from .probe.certs import load_trust_store
+from .probing import plan_routes, probe_routes
+from .probing.certs import load_trust_store
 from .resolve import normalize_domain, resolve_domain
 from .timefmt import utc_iso
 

@@ -34,7 +34,7 @@ from enum import StrEnum
 
 from .config import ProbeConfig
 from .errors import ConfigError
-from .health.evaluate import HealthResult, evaluate
+from .health.evaluation import HealthResult, evaluate
 from .health.thresholds import Thresholds
 from .model import Outcome, Phase, ProbeReport, ResolutionKind, Verdict
 from .textsafe import clean

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..diagnose.reasons import CodeSource, Confidence, Decision, Reason
+from ..diagnosis.reasons import CodeSource, Confidence, Decision, Reason
 from .batch import SummaryBuilder, explain_batch, record_of
 from .confirm import DomainCollector, DomainConfirmation, confirm_domains
 from .model import (

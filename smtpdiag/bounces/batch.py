@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..diagnose.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
+from ..diagnosis.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
 from ..textsafe import clean
 from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from .model import (
@@ -71,7 +71,7 @@ def _entry_record(entry: LogEntry, item: RawInput, now: datetime) -> BatchRecord
     if (parsed.remote_mta is None and entry.relay) or entry.dropped:
         from dataclasses import replace
 
-        from ..diagnose.bounce import Limits
+        from ..diagnosis.bounce import Limits
 
         relay = clean(entry.relay, 255) if entry.relay else None
         parsed = replace(

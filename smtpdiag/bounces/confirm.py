@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..diagnose.bounce import ConfirmStatus, ParsedBounce, confirm, explain_parsed
-from ..diagnose.reasons import Reason
+from ..diagnosis.bounce import ParsedBounce, confirm, explain_parsed
+from ..diagnosis.confirmation import ConfirmStatus
+from ..diagnosis.reasons import Reason
 from ..model import Verdict
 from .model import BatchRecord
 

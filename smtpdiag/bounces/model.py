@@ -1,7 +1,7 @@
 """The records of ``explain --batch``: one per recipient, one per unreadable input.
 
 Frozen data, no English: reasons, decisions and code sources are enums (see
-:mod:`smtpdiag.diagnose.reasons`); the wording lives in ``narrate/bounce``.
+:mod:`smtpdiag.diagnosis.reasons`); the wording lives in ``narrate/bounce``.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..diagnose.dsn import NO_LIMITS, Limits
-from ..diagnose.reasons import CodeSource, Confidence, Decision, Reason
+from ..diagnosis.dsn import NO_LIMITS, Limits
+from ..diagnosis.reasons import CodeSource, Confidence, Decision, Reason
 from ..model import Severity
 
 __all__ = [

@@ -3,7 +3,7 @@ directory, lines of a log or of ``postqueue -j``. Formats are detected from the 
 bytes (or forced).
 
 Memory stays bounded whatever the input: lines are read with a length limit (a longer
-line is cut and flagged), a message keeps at most :data:`~smtpdiag.diagnose.bounce.MAX_INPUT`
+line is cut and flagged), a message keeps at most :data:`~smtpdiag.diagnosis.bounce.MAX_INPUT`
 bytes (the rest is skipped), and nothing holds more than one message at a time. Time is
 bounded too: a line with no end within :data:`ENDLESS_LINE` bytes (``/dev/zero``) ends
 its input with an error record.
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..diagnose.bounce import MAX_INPUT
+from ..diagnosis.bounce import MAX_INPUT
 from ..textsafe import clean, label
 from .model import ErrorKind, InputFormat
 

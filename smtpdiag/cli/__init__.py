@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _sigterm)
     if argv is None:
         # Running as the command, so the process is ours to tune (see _own_process).
-        _own_process(_selected(args_in))
+        _own_process(_selected(args_in), args_in)
     try:
         return _run(args_in, plugin)
     finally:
@@ -118,17 +118,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.freeze()
 
 
-def _own_process(selected: str | None) -> None:
+def _own_process(selected: str | None, args_in: Sequence[str] = ()) -> None:
     """Start-up tuning of a process that runs one command and exits.
 
     Garbage collection: imports create tens of thousands of objects that live until
     exit; the collector walks them again and again as they pile up (about 8% of a
-    whole ``probe --json`` process). ``probe`` and ``check`` probe one domain, bounded
-    by the deadline and the caps, so they run without the cyclic collector (reference
-    counting still frees almost everything); long-running commands (``watch``, ``bulk``,
-    ``demo --serve``, ``explain --batch``) keep it.
+    whole ``probe --json`` process, 4% of ``explain --file``). ``probe`` and ``check``
+    probe one domain, bounded by the deadline and the caps, and ``explain`` without
+    ``--batch`` reads one bounce of at most ``MAX_INPUT`` bytes, so they run without
+    the cyclic collector (reference counting still frees almost everything);
+    long-running commands (``watch``, ``bulk``, ``demo --serve``, ``explain --batch``)
+    keep it. argparse takes any prefix of ``--batch``, and no other option of explain
+    starts with ``--b``.
     """
-    if selected in _ONE_SHOT:
+    one_bounce = selected == "explain" and not any(a.startswith("--b") for a in args_in)
+    if selected in _ONE_SHOT or one_bounce:
         gc.disable()
     if selected in _RESOLVING:
         from .dnsfeatures import prime

@@ -272,7 +272,7 @@ def thresholds_from_args(args: argparse.Namespace) -> Any:
 
 def exit_code(status: Any, plugin: bool) -> int:
     """The exit code of a health status (plugin mode or smtpdiag's usual codes)."""
-    from ..health.evaluate import HealthStatus
+    from ..health.evaluation import HealthStatus
 
     if plugin:
         from ..report.nagios import plugin_exit_code
@@ -354,7 +354,7 @@ async def _check(args: argparse.Namespace, plugin: bool, done: list[bool] | None
     normalize_domain(args.domain)
     if args.output is not None:
         common.check_output_path(args.output, "--output")
-    from ..health.check import check
+    from ..health.checking import check
 
     result = await check(args.domain, config, thresholds)
     text = render(

@@ -6,8 +6,8 @@ when it runs.
 
 from __future__ import annotations
 
-from .check import DEFAULT_CHECK_PORTS, check, check_config, check_sync
-from .evaluate import (
+from .checking import DEFAULT_CHECK_PORTS, check, check_config, check_sync
+from .evaluation import (
     HealthResult,
     HealthStatus,
     PhaseTiming,

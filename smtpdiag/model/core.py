@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NewType
 
+from .action import SCHEMA_VERSION, Action, ActionKind, RetryAttempt, Severity
 from .dns import DnsOutcome, DnsQuery
 from .policy import DaneCheck, SenderImpact, TlsPolicy, TlsRptResult
 
@@ -53,9 +54,6 @@ __all__ = [
     "TlsReason",
     "Verdict",
 ]
-
-#: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
-SCHEMA_VERSION = "3.1"
 
 
 # --------------------------------------------------------------------------- DNS
@@ -451,7 +449,7 @@ class Verdict(StrEnum):
 
 
 class RuleId(StrEnum):
-    """Identifies a rule of the diagnosis (``diagnose/table.py``); the value is the JSON form."""
+    """Identifies a rule of the diagnosis (``diagnosis/table.py``); the value is the JSON form."""
 
     NULL_MX = "null-mx"
     COULD_NOT_RUN = "could-not-run"
@@ -510,14 +508,6 @@ class Persistence(StrEnum):
     UNKNOWN = "unknown"  #: one probe cannot tell; repeated probes (``watch``) can
 
 
-class Severity(StrEnum):
-    """The class of a status code as a bounce type."""
-
-    SOFT = "soft"  #: class 4: retry later
-    HARD = "hard"  #: class 5: do not retry
-    INFO = "info"  #: no bounce implied (class 2, or an observation only)
-
-
 class StepStatus(StrEnum):
     DONE = "done"  #: the probe carried out this investigation step; see ``result``
     HUMAN = "human"  #: left for a person (e.g. "contact the recipient's IT")
@@ -538,49 +528,6 @@ class Step:
     text: str
     status: StepStatus
     result: str | None = None
-
-
-class ActionKind(StrEnum):
-    RETRY = "retry"  #: retry on the schedule given
-    SUPPRESS = "suppress"  #: never retry; put the address on a suppression list
-    NONE = "none"  #: nothing to do (healthy) or only informative
-    FIX = "fix"  #: a configuration to fix (e.g. our own network blocks port 25)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryAttempt:
-    """One retry of a seed's retry schedule.
-
-    Attributes:
-        number: 1-based retry number.
-        after_previous_s: Delay after the bounce (first) or the previous retry, seconds.
-        offset_s: Cumulative delay from the bounce, seconds.
-        at: ISO 8601 UTC instant, counted from the diagnosis time.
-        final: This is the last try.
-    """
-
-    number: int
-    after_previous_s: int
-    offset_s: int
-    at: str
-    final: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """What to do now.
-
-    Attributes:
-        kind: Retry, suppress, fix or nothing.
-        summary: One line for humans.
-        schedule: Retry attempts with concrete times (only for ``retry``).
-        after_schedule: What to do when every retry failed (seed text), if any.
-    """
-
-    kind: ActionKind
-    summary: str
-    schedule: tuple[RetryAttempt, ...] = ()
-    after_schedule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Actions, steps and causes from the seed knowledge, worded for this probe.
 
-The seed texts are data (``diagnose/knowledge.json``); the sentences added around them
+The seed texts are data (``diagnosis/knowledge.json``); the sentences added around them
 (which route still delivers, what to confirm first) are written here.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..diagnose.facts import Facts, RouteView
+from ..diagnosis.facts import Facts, RouteView
 from ..model import (
     Action,
     ActionKind,
@@ -26,21 +26,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..diagnose.knowledge import CodeKnowledge, RetrySchedule
+    from ..diagnosis.knowledge import CodeKnowledge, RetrySchedule
     from ..model import RetryAttempt
 
 __all__ = ["cause_texts", "make_action", "make_steps", "neighbours", "schedule_from"]
 
 
 def schedule_from(schedule: RetrySchedule, now: datetime) -> tuple[RetryAttempt, ...]:
-    """:func:`smtpdiag.diagnose.knowledge.schedule_from`, loaded on first use."""
-    from ..diagnose.knowledge import schedule_from as from_knowledge
+    """:func:`smtpdiag.diagnosis.knowledge.schedule_from`, loaded on first use."""
+    from ..diagnosis.knowledge import schedule_from as from_knowledge
 
     return from_knowledge(schedule, now)
 
 
 def _k(code: str) -> CodeKnowledge:
-    from ..diagnose import knowledge
+    from ..diagnosis import knowledge
 
     k = knowledge.get(code)
     if k is None:  # pragma: no cover - every code the rules use has knowledge

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..diagnose.facts import Facts, RouteState, RouteView, family_of, ip_block_reply
+from ..diagnosis.facts import Facts, RouteState, RouteView, family_of, ip_block_reply
 from ..model import (
     Action,
     AddressFamily,
@@ -256,8 +256,8 @@ def routes_brief(views: Sequence[RouteView], limit: int = 3) -> str:
 
 def code_title(code: str) -> str:
     # The tables load on first use: a healthy probe names no code.
-    from ..diagnose import knowledge
-    from ..diagnose.codes import lookup
+    from ..diagnosis import knowledge
+    from ..diagnosis.codes import lookup
 
     k = knowledge.get(code)
     if k is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..diagnose.facts import Facts, RouteState, RouteView
-from ..diagnose.predicates import Match
+from ..diagnosis.facts import Facts, RouteState, RouteView
+from ..diagnosis.predicates import Match
 from ..model import (
     Action,
     ActionKind,

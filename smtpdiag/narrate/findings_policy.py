@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..diagnose.facts import Facts, RouteView
-from ..diagnose.predicates import Match
+from ..diagnosis.facts import Facts, RouteView
+from ..diagnosis.predicates import Match
 from ..model import (
     Action,
     ActionKind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno as errnos
 
-from ..diagnose.facts import (
+from ..diagnosis.facts import (
     Facts,
     RouteState,
     RouteView,
@@ -14,7 +14,7 @@ from ..diagnose.facts import (
     server_code,
     tls_fault,
 )
-from ..diagnose.predicates import Match
+from ..diagnosis.predicates import Match
 from ..model import (
     Action,
     ActionKind,

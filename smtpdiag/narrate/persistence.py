@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..diagnose.facts import PERSIST_MIN_PROBES, PERSIST_MIN_SPAN, PersistenceFact
+from ..diagnosis.facts import PERSIST_MIN_PROBES, PERSIST_MIN_SPAN, PersistenceFact
 from ..model import Persistence
 from .units import plural, span_text
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..diagnose.facts import Facts
-from ..diagnose.predicates import Match
+from ..diagnosis.facts import Facts
+from ..diagnosis.predicates import Match
 from ..model import RuleId
 from . import findings_dns as dns
 from . import findings_info as info

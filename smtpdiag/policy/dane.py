@@ -40,7 +40,7 @@ from ..model import (
     TlsaRecord,
     TlsRptResult,
 )
-from ..probe.certs import MAX_CHAIN, hostname_matches, public_key_of, verify_chain
+from ..probing.certs import MAX_CHAIN, hostname_matches, public_key_of, verify_chain
 from ..resolve.names import is_ip_literal
 from ..resolve.resolver import RawAnswer, build_resolver, query_raw
 from ..textsafe import clean

@@ -142,7 +142,7 @@ async def _addresses(host: str, config: ProbeConfig, end: float) -> list[_Addres
 
 
 def _allowed(found: Sequence[_Address], config: ProbeConfig) -> list[_Address]:
-    from ..probe.addresses import address_policy
+    from ..probing.addresses import address_policy
 
     networks = config.allowed_networks
     allowed = [a for a in found if address_policy(a[0], networks).connect]
@@ -160,8 +160,8 @@ async def _connect(
     addresses: Sequence[_Address], host: str, config: ProbeConfig, progress: _Progress
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """TCP to the first address that accepts, then the TLS handshake (no verification)."""
-    from ..probe.connect import open_connection_socket
-    from ..probe.tls import client_context
+    from ..probing.connect import open_connection_socket
+    from ..probing.tls import client_context
 
     last = "no address to connect to"
     for address, family in addresses:
@@ -194,8 +194,8 @@ async def _connect(
 def _check_certificate(writer: asyncio.StreamWriter, host: str, config: ProbeConfig) -> None:
     """Judge the policy host's chain as an enforcing sender's WebPKI check would."""
     from ..model import TlsReason
-    from ..probe.certs import load_trust_store
-    from ..probe.tls import certificate_facts, peer_chain
+    from ..probing.certs import load_trust_store
+    from ..probing.tls import certificate_facts, peer_chain
 
     ssl_object = writer.get_extra_info("ssl_object")
     if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):

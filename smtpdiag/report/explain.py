@@ -1,4 +1,4 @@
-"""Render an :class:`~smtpdiag.diagnose.bounce.Explanation` as text or JSON.
+"""Render an :class:`~smtpdiag.diagnosis.bounce.Explanation` as text or JSON.
 
 Text: the one-line summary first, then the bounce as parsed, the meaning (registry and
 seed), the causes, the investigation steps, the action with concrete retry times,
@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..diagnose.bounce import Explanation
+from ..diagnosis.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
 from ..narrate import bounce as words
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..bounces.confirm import DomainConfirmation
     from ..bounces.model import BatchItem, BatchSummary
-    from ..diagnose.bounce import ParsedBounce
+    from ..diagnosis.bounce import ParsedBounce
     from ..model import Action
 
 __all__ = [
@@ -53,11 +53,15 @@ _RESET = "\x1b[0m"
 def explanation_to_dict(expl: Explanation) -> dict[str, Any]:
     """The JSON form: every field of the explanation; the probe as the probe's own
     versioned JSON document (``report_to_dict``)."""
-    from .jsonout import report_to_dict, to_jsonable
+    from .jsonable import plain
 
-    body = to_jsonable(replace(expl, probe=None))
+    body = plain(replace(expl, probe=None))  # no derived keys: nothing of a probe's routes
     assert isinstance(body, dict)
-    body["probe"] = report_to_dict(expl.probe) if expl.probe is not None else None
+    body["probe"] = None
+    if expl.probe is not None:
+        from .jsonout import report_to_dict  # with --probe only: it loads the whole model
+
+        body["probe"] = report_to_dict(expl.probe)
     return {"kind": "explanation", "schema_version": EXPLAIN_SCHEMA_VERSION, **body}
 
 

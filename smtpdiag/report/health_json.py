@@ -12,7 +12,7 @@ import json
 from enum import Enum
 from typing import Any
 
-from ..health.evaluate import HealthResult
+from ..health.evaluation import HealthResult
 from ..health.thresholds import Thresholds
 from .jsonout import report_to_dict
 

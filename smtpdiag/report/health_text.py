@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from ..health.evaluate import HealthResult, HealthStatus, route_facts
+from ..health.evaluation import HealthResult, HealthStatus, route_facts
 from ..model import Outcome, Phase
 from ..narrate.health import policy_line
 from ..narrate.policy import looked_up

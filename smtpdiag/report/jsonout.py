@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from .. import model
 from ..errors import ConfigError
 from ..model import SCHEMA_VERSION, ProbeReport, RouteResult
+from .jsonable import FLOAT_DECIMALS, plain
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,9 +62,6 @@ __all__ = [
 
 #: File name of the JSON Schema shipped inside this package (package data).
 SCHEMA_FILE = "schema.json"
-
-#: Decimals kept for every float (milliseconds -> 1 µs).
-FLOAT_DECIMALS = 3
 
 #: Keys added to the plain field mapping of a model type: type -> ((key, getter), ...).
 #: They are appended after the declared fields. Readers ignore them.
@@ -93,34 +90,13 @@ REPORT_KEY_ORDER = (
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Return ``obj`` (any model object, or a tuple/list/dict of them) as plain JSON data.
+    """Return ``obj`` (any model object, or a tuple/list/dict of them) as plain JSON data,
+    with the :data:`DERIVED_KEYS` of the model types.
 
     Raises:
         TypeError: for a value that has no JSON form (e.g. a ``set`` or ``bytes``).
     """
-    if isinstance(obj, Enum):
-        # Before the str check: a StrEnum member *is* a str, but JSON wants the plain value.
-        return obj.value if isinstance(obj.value, str | int) else str(obj.value)
-    if obj is None or isinstance(obj, bool | str):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            return None
-        return round(obj, FLOAT_DECIMALS)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(obj):
-            out[f.name] = to_jsonable(getattr(obj, f.name))
-        for key, getter in DERIVED_KEYS.get(type(obj), ()):
-            out[key] = to_jsonable(getter(obj))
-        return out
-    if isinstance(obj, tuple | list):
-        return [to_jsonable(item) for item in obj]
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    raise TypeError(f"no JSON form for {type(obj).__name__}")
+    return plain(obj, DERIVED_KEYS)
 
 
 def report_to_dict(report: ProbeReport) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ..health.evaluate import HealthResult, HealthStatus, Problem, RouteHealth
+from ..health.evaluation import HealthResult, HealthStatus, Problem, RouteHealth
 from ..model import Evidence, Finding, RouteResult, Severity
 from ..narrate.policy import policy_rows, senders_line
 from ..textsafe import clean

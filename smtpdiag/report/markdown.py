@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..health.evaluate import HealthResult, HealthStatus, RouteHealth
+from ..health.evaluation import HealthResult, HealthStatus, RouteHealth
 from ..model import Outcome, Phase
 from ..narrate.policy import policy_rows, senders_line
 from ..textsafe import clean

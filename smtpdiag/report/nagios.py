@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ..health.evaluate import (
+from ..health.evaluation import (
     HealthResult,
     HealthStatus,
     RouteHealth,

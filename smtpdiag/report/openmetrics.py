@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from ..health.evaluate import HealthResult, HealthStatus, RouteHealth
+from ..health.evaluation import HealthResult, HealthStatus, RouteHealth
 from ..model import DaneState, Outcome, StsMode, StsStatus, Verdict
 from ..textsafe import clean
 from ..timefmt import parse_utc_iso

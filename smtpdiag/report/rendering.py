@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..health.evaluate import HealthResult
+    from ..health.evaluation import HealthResult
     from ..model import ProbeReport
 
 __all__ = ["Format", "render"]
@@ -60,7 +60,7 @@ def render(
     Raises:
         ConfigError: an unknown format, or a document of another type.
     """
-    from ..health.evaluate import HealthResult, evaluate
+    from ..health.evaluation import HealthResult, evaluate
     from ..model import ProbeReport
 
     fmt = _format(format)

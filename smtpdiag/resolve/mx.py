@@ -16,7 +16,7 @@ The steps, each a DNS question through :mod:`.resolver`:
    AAAA, concurrently but bounded. Both are always asked, whatever ``-4``/``-6`` say:
    only then does ``no-address`` mean the DNS has no address for the exchanger (an
    IPv6-only MX probed with ``-4`` is not an MX that "does not exist"). The family
-   filter is applied when routes are planned (:func:`smtpdiag.probe.plan_routes`).
+   filter is applied when routes are planned (:func:`smtpdiag.probing.plan_routes`).
    An exchanger written as
    an IP address is flagged and neither resolved nor probed: RFC 5321 5.1 requires
    a domain name there, and an MTA would look the "name" up as a host name.

@@ -29,7 +29,7 @@ from ..model import AddressFamily
 from .offline import is_offline
 
 if TYPE_CHECKING:
-    from ..health.evaluate import HealthResult
+    from ..health.evaluation import HealthResult
     from ..health.thresholds import Thresholds
 
 __all__ = ["assert_deliverable", "assert_healthy", "failure_message", "probe_config"]
@@ -136,8 +136,8 @@ def assert_healthy(
     """Check ``domain`` and raise AssertionError unless the status is ok (or warning,
     when ``allow_warnings``). Returns the result for further assertions."""
     __tracebackhide__ = True  # pytest: show the message, not this function's source
-    from ..health.check import check_sync
-    from ..health.evaluate import HealthStatus
+    from ..health.checking import check_sync
+    from ..health.evaluation import HealthStatus
 
     _skip_if_offline()
     result = check_sync(domain, config, thresholds)
@@ -196,8 +196,8 @@ def assert_deliverable(
             the problems and every route's state.
     """
     __tracebackhide__ = True  # pytest: show the message, not this function's source
-    from ..health.check import check_sync
-    from ..health.evaluate import HealthStatus, ProblemKind
+    from ..health.checking import check_sync
+    from ..health.evaluation import HealthStatus, ProblemKind
     from ..health.thresholds import Limit, Thresholds
 
     _nameservers(nameservers)  # an empty list is refused even when ``config`` is given

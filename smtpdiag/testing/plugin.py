@@ -42,7 +42,7 @@ from ..config import LOOPBACK_NETWORKS, ProbeConfig
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..health.evaluate import HealthResult
+    from ..health.evaluation import HealthResult
     from ..health.thresholds import Thresholds
 
 __all__ = [
@@ -211,7 +211,7 @@ class SmtpCheck:
     ) -> HealthResult:
         """Run a health check of ``domain`` and return the result (never raises on
         network outcomes; assert on ``result.status`` / ``result.problems``)."""
-        from ..health.check import check_sync
+        from ..health.checking import check_sync
 
         return check_sync(domain, self.config(ports, **config_kwargs), thresholds)
 

@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import replace
 
 from ..bounces import BatchRecord
-from ..diagnose.reasons import Decision, Reason, classify
+from ..diagnosis.reasons import Decision, Reason, classify
 from ..model import (
     ActionKind,
     Outcome,
@@ -24,7 +24,7 @@ from ..model import (
     TlsMode,
     Verdict,
 )
-from ..probe.certs import _label_match
+from ..probing.certs import _label_match
 from .model import DomainDecision, DomainRecord, FindingBrief, RecipientRecord, RouteUse
 
 __all__ = [

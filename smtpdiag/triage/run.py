@@ -34,8 +34,8 @@ from typing import BinaryIO
 from .. import __version__
 from ..bounces import BatchTally
 from ..config import ProbeConfig
-from ..diagnose import diagnose
-from ..diagnose.reasons import Decision, Reason
+from ..diagnosis import diagnose
+from ..diagnosis.reasons import Decision, Reason
 from ..model import (
     Outcome,
     Phase,
@@ -46,8 +46,8 @@ from ..model import (
     SkipReason,
     Verdict,
 )
-from ..probe import plan_routes, probe_route
-from ..probe.addresses import address_policy
+from ..probing import plan_routes, probe_route
+from ..probing.addresses import address_policy
 from ..resolve import caching_resolver, resolve_domain
 from ..timefmt import utc_iso
 from .input import Target, parse_line, read_targets

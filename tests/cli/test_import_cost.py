@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,20 +31,30 @@ OTHER_RENDERERS = (
 PIPELINE = (
     "smtpdiag.model",
     "smtpdiag.config",
-    "smtpdiag.diagnose",
+    "smtpdiag.diagnosis",
     "smtpdiag.health",
     "smtpdiag.report",
     "smtpdiag.api",
-    "smtpdiag.probe",
+    "smtpdiag.probing",
     "smtpdiag.resolve",
 )
 BOUNCE = "550 5.7.1 <a@example.test>: relaying denied"
+# The stages a bounce explanation does not use.
+PIPELINE_BUT_BOUNCES = (
+    "smtpdiag.config",
+    "smtpdiag.health",
+    "smtpdiag.api",
+    "smtpdiag.probing",
+    "smtpdiag.resolve",
+    "smtpdiag.policy",
+    "smtpdiag.triage",
+)
 # Loaded by nothing the probe needs: dnspython's feature check would load the package
 # metadata machinery (zipfile, csv, email.parser ...) in every probe process.
 METADATA = ("importlib.metadata", "zipfile", "csv")
 # The status-code registry and the seed knowledge: only a finding with a code needs them
 # (the healthy probes below have none).
-CODE_TABLES = ("smtpdiag.diagnose.codes", "smtpdiag.diagnose.knowledge")
+CODE_TABLES = ("smtpdiag.diagnosis.codes", "smtpdiag.diagnosis.knowledge")
 # cryptography's key serialization (with its SSH and cipher modules): judging a
 # certificate needs x509 only, the fingerprint comes from Certificate.fingerprint.
 SERIALIZATION = ("cryptography.hazmat.primitives.serialization",)
@@ -111,17 +122,17 @@ def test_explain_without_probe_imports_no_probe_stack(extra: list[str]) -> None:
         *IO_STACK,
         "rich",
         "smtpdiag.api",
-        "smtpdiag.probe",
+        "smtpdiag.probing",
         "smtpdiag.resolve",
         "smtpdiag.health",
         "smtpdiag.report.text",
-        "smtpdiag.diagnose.engine",
-        "smtpdiag.diagnose.predicates",
+        "smtpdiag.diagnosis.engine",
+        "smtpdiag.diagnosis.predicates",
         "smtpdiag.narrate.rules",  # every rule's narrator: the probe diagnosis only
         "smtpdiag.cli.check",
         # The probe's config and facts (and ipaddress behind them): --probe only.
         "smtpdiag.config",
-        "smtpdiag.diagnose.facts",
+        "smtpdiag.diagnosis.facts",
         "smtpdiag.narrate.actions",
         "smtpdiag.narrate.common",
         "ipaddress",
@@ -135,8 +146,8 @@ def test_bounce_patterns_are_compiled_on_first_use() -> None:
     code = (
         "import re, sys\n"
         "from smtpdiag.lazyre import LazyPattern\n"
-        "from smtpdiag.diagnose import bounce, reasons\n"
-        "mods = [m for n, m in sys.modules.items() if n.startswith('smtpdiag.diagnose.')]\n"
+        "from smtpdiag.diagnosis import bounce, reasons\n"
+        "mods = [m for n, m in sys.modules.items() if n.startswith('smtpdiag.diagnosis.')]\n"
         "def compiled():\n"
         "    out = []\n"
         "    for m in mods:\n"
@@ -160,7 +171,7 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
     assert (
         offenders(
             modules,
-            (*forbidden, "smtpdiag.diagnose.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
+            (*forbidden, "smtpdiag.diagnosis.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
         )
         == []
     )
@@ -170,7 +181,7 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
 def test_check_plugin_imports_only_the_plugin_renderer(lab: DemoLab) -> None:
     code, modules = imported("check", "healthy.demo.test", "--plugin", *probe_args(lab))
     assert code == 0
-    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnose.bounce")
+    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnosis.bounce")
     assert offenders(modules, (*forbidden, *METADATA, *CODE_TABLES, *SERIALIZATION)) == []
     assert "smtpdiag.report.nagios" in modules
 
@@ -195,23 +206,63 @@ def test_dnspython_features_are_what_dnspython_decides() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+DSN = str(
+    Path(__file__).resolve().parents[2] / "fixtures" / "bounces" / "cases" / "postfix_dsn_542.eml"
+)
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
+def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -> None:
+    # One process per bounce (a mail filter, a pipe transport): the MIME parser and the
+    # bounce tables, not the probe report's model, the probe confirmation or the engine.
+    code, modules = imported("explain", "--file", DSN, *extra)
+    assert code == 0
+    forbidden = (
+        "asyncio",
+        "ssl",
+        "dns",
+        "aiosmtplib",
+        "cryptography",
+        "rich",
+        *PIPELINE_BUT_BOUNCES,
+        "smtpdiag.model.core",
+        "smtpdiag.model.dns",
+        "smtpdiag.model.policy",
+        "smtpdiag.diagnosis.confirmation",
+        "smtpdiag.narrate.confirmation",
+        "smtpdiag.diagnosis.engine",
+        "smtpdiag.narrate.rules",
+        "smtpdiag.report.text",
+        "smtpdiag.report.jsonout",
+        "smtpdiag.bounces",
+        "smtpdiag.cli.check",
+        *METADATA,
+    )
+    assert offenders(modules, forbidden) == []
+    assert "email.parser" in modules  # the message was read as MIME (a DSN)
+
+
 def test_only_one_shot_commands_run_without_the_cycle_collector() -> None:
-    # probe and check are bounded by one probe's deadline and caps; watch, bulk, demo
-    # --serve and explain --batch run long and must keep collecting cycles.
+    # probe and check are bounded by one probe's deadline and caps, explain of one
+    # bounce by its input limit; watch, bulk, demo --serve and explain --batch (any
+    # prefix argparse takes for it) run long and must keep collecting cycles.
     code = (
         "import gc, sys\n"
         "from smtpdiag.cli import COMMANDS, _own_process\n"
         "off = []\n"
-        "for name in COMMANDS:\n"
+        "runs = [(name, [name]) for name in COMMANDS]\n"
+        "runs += [('explain --batch', ['explain', '--batch', 'x.mbox'])]\n"
+        "runs += [('explain --bat', ['explain', '--bat', 'x.mbox'])]\n"
+        "for label, argv in runs:\n"
         "    gc.enable()\n"
-        "    _own_process(name)\n"
-        "    off += [] if gc.isenabled() else [name]\n"
-        "print(' '.join(off))\n"
+        "    _own_process(argv[0], argv)\n"
+        "    off += [] if gc.isenabled() else [label]\n"
+        "print(','.join(off))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
     )
-    assert out.stdout.split() == ["probe", "check"]
+    assert out.stdout.strip().split(",") == ["probe", "explain", "check"]
 
 
 def test_command_process_freezes_what_lives_to_exit(lab: DemoLab) -> None:

@@ -425,7 +425,7 @@ def test_shell_block_runs(block: Block, kit: Kit) -> None:
 @pytest.mark.parametrize("block", _of("run", langs=("python",)))
 def test_python_block_runs(block: Block, kit: Kit) -> None:
     code = kit.substitute(block.text)
-    if "smtpdiag.probe" in code or "check" in code:
+    if "smtpdiag.probing" in code or "check" in code:
         assert "5353" in block.text or "Nameserver(" in block.text, (
             f"{block.id}: a probing example must name its nameserver"
         )

@@ -22,7 +22,7 @@ import pytest
 
 from smtpdiag.api import probe
 from smtpdiag.config import LOOPBACK_NETWORKS, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
-from smtpdiag.diagnose.knowledge import KNOWLEDGE
+from smtpdiag.diagnosis.knowledge import KNOWLEDGE
 from smtpdiag.model import AddressFamily
 from smtpdiag.report.jsonout import report_to_dict
 from smtpdiag.testing.certs import TestPki

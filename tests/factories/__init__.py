@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from smtpdiag.config import tls_mode_for_port
-from smtpdiag.health.evaluate import expected_phases
+from smtpdiag.health.evaluation import expected_phases
 from smtpdiag.model import (
     AddressFamily,
     CertInfo,

@@ -22,7 +22,7 @@ from smtpdiag.api import probe_sync
 from smtpdiag.cli import main
 from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig, Timeouts
 from smtpdiag.demo import DemoLab, demo_lab
-from smtpdiag.health.check import check_sync
+from smtpdiag.health.checking import check_sync
 from smtpdiag.report.jsonout import dumps, loads
 from smtpdiag.testing.smtpserver import closed_port
 

@@ -12,10 +12,10 @@ from factories import host, ok, report, resolution, routes_for, tls
 from factories.policy_cases import dane_match, dane_miss, mta_sts, tls_policy, tls_rpt, tlsa
 from om_validate import validate_openmetrics
 
-from smtpdiag.diagnose import diagnose
+from smtpdiag.diagnosis import diagnose
 from smtpdiag.errors import ConfigError
 from smtpdiag.health import Thresholds
-from smtpdiag.health.evaluate import HealthStatus, ProblemKind, evaluate
+from smtpdiag.health.evaluation import HealthStatus, ProblemKind, evaluate
 from smtpdiag.model import DaneState, ProbeReport, RouteResult, StsMode, TlsPolicy
 from smtpdiag.report.health_json import dumps_health, load_check_schema
 from smtpdiag.report.health_text import render_health_text

@@ -33,7 +33,7 @@ from smtpdiag.model import (
     SkipReason,
     TlsMode,
 )
-from smtpdiag.probe import probe_route
+from smtpdiag.probing import probe_route
 
 HOSTILE = [
     "A 127.0.0.1",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from smtpdiag.config import ProbeConfig, ResolverConfig, Timeouts
-from smtpdiag.diagnose.reasons import Decision
+from smtpdiag.diagnosis.reasons import Decision
 from smtpdiag.model import Verdict
 from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.triage import (

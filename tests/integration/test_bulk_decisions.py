@@ -22,7 +22,7 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
 from smtpdiag.config import Nameserver, ResolverConfig
-from smtpdiag.diagnose.reasons import Decision
+from smtpdiag.diagnosis.reasons import Decision
 from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.testing.smtpserver import Behaviour
 from smtpdiag.triage import RecipientRecord, bulk_sync

@@ -22,9 +22,9 @@ from hostile import Conn, RawServer
 
 from smtpdiag.config import ProbeConfig, Timeouts, TlsConfig
 from smtpdiag.model import AddressFamily, Route, RouteResult, TlsMode, TlsReason
-from smtpdiag.probe import probe_route
-from smtpdiag.probe.certs import MAX_CHAIN, MAX_SANS
-from smtpdiag.probe.tls import certificate_facts
+from smtpdiag.probing import probe_route
+from smtpdiag.probing.certs import MAX_CHAIN, MAX_SANS
+from smtpdiag.probing.tls import certificate_facts
 
 
 @pytest.mark.parametrize("kind", ["rsa-512", "rsa-1024", "dsa-1024", "ec-192"])

@@ -33,10 +33,10 @@ from smtpdiag.model import (
     SkipReason,
     TlsMode,
 )
-from smtpdiag.probe import probe_route, probe_routes
-from smtpdiag.probe.certs import load_trust_store
-from smtpdiag.probe.runner import MAX_CONCURRENCY
-from smtpdiag.probe.session import MAX_LINE_BYTES, MAX_REPLY_BYTES
+from smtpdiag.probing import probe_route, probe_routes
+from smtpdiag.probing.certs import load_trust_store
+from smtpdiag.probing.runner import MAX_CONCURRENCY
+from smtpdiag.probing.session import MAX_LINE_BYTES, MAX_REPLY_BYTES
 from smtpdiag.testing.smtpserver import ServerSet
 
 OK = Outcome.OK
@@ -557,7 +557,7 @@ async def test_internal_error_between_phases_is_recorded(
     """A bug in the code that digests a phase's result (here: EHLO parsing, made to
     fail on purpose; no server can trigger it today) is a recorded error, never a
     silent ``ok=False`` with no failing phase."""
-    from smtpdiag.probe import session
+    from smtpdiag.probing import session
 
     def broken(_: str) -> tuple[str, ...]:
         raise RuntimeError("\x1b[31mboom")

@@ -22,7 +22,7 @@ import pytest
 from hostile import Conn, RawServer
 
 from smtpdiag.config import ProbeConfig, Timeouts
-from smtpdiag.diagnose import diagnose
+from smtpdiag.diagnosis import diagnose
 from smtpdiag.model import (
     AddressFamily,
     DnsOutcome,
@@ -39,7 +39,7 @@ from smtpdiag.model import (
     TlsMode,
     TlsReason,
 )
-from smtpdiag.probe import probe_route
+from smtpdiag.probing import probe_route
 from smtpdiag.report.jsonout import load_schema, report_to_dict
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.smtpserver import closed_port

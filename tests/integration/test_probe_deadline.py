@@ -11,7 +11,7 @@ from probe_helpers import phases
 
 from smtpdiag.config import ProbeConfig
 from smtpdiag.model import Outcome, Phase, Route, SkipReason
-from smtpdiag.probe import probe_routes
+from smtpdiag.probing import probe_routes
 from smtpdiag.testing.smtpserver import Blackhole
 
 OK = Outcome.OK

@@ -8,7 +8,7 @@ from probe_helpers import assert_plausible, phases
 
 from smtpdiag.config import ProbeConfig
 from smtpdiag.model import AddressFamily, Outcome, Phase, Route, TlsMode
-from smtpdiag.probe import probe_route
+from smtpdiag.probing import probe_route
 from smtpdiag.testing.smtpserver import Blackhole, closed_port
 
 OK = Outcome.OK

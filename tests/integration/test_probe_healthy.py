@@ -26,7 +26,7 @@ from smtpdiag.model import (
     Route,
     TlsMode,
 )
-from smtpdiag.probe import plan_routes, probe_route, probe_routes
+from smtpdiag.probing import plan_routes, probe_route, probe_routes
 from smtpdiag.testing.smtpserver import ServerSet
 
 OK = Outcome.OK

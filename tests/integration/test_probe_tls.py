@@ -10,7 +10,7 @@ from probe_helpers import assert_plausible, phases
 
 from smtpdiag.config import ProbeConfig
 from smtpdiag.model import Outcome, Phase, Route, TlsMode, TlsReason
-from smtpdiag.probe import probe_route
+from smtpdiag.probing import probe_route
 
 OK = Outcome.OK
 

@@ -19,8 +19,8 @@ from hostile import Conn, RawServer
 
 from smtpdiag.config import ProbeConfig, Timeouts
 from smtpdiag.model import AddressFamily, Outcome, Phase, Route, TlsMode, TlsReason
-from smtpdiag.probe import probe_routes
-from smtpdiag.probe.session import CONFIRM_LIMIT
+from smtpdiag.probing import probe_routes
+from smtpdiag.probing.session import CONFIRM_LIMIT
 
 
 class Log:

@@ -16,7 +16,7 @@ from smtpdiag.api import probe
 from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from smtpdiag.model import DaneState, DnsOutcome, DnssecStatus, TlsaLookup, TlsRptResult
 from smtpdiag.policy.dane import lookup_dnssec_mx, lookup_tlsa
-from smtpdiag.probe import plan_routes, probe_routes
+from smtpdiag.probing import plan_routes, probe_routes
 from smtpdiag.resolve import resolve_domain
 from smtpdiag.resolve.resolver import build_resolver, query_raw
 

@@ -2,7 +2,7 @@
 
 STYLE habit 6: on 465 Postfix writes the 220 right after the handshake; with the
 client's delayed ACK meeting the server's Nagle, a client that only waits sees it
-~40 ms late. ``TCP_QUICKACK`` (set before every read, :func:`smtpdiag.probe.connect.quickack`)
+~40 ms late. ``TCP_QUICKACK`` (set before every read, :func:`smtpdiag.probing.connect.quickack`)
 makes it well under a millisecond on the lab's veth links. Without the flag this test's
 median is ~40 ms.
 """

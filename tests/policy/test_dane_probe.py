@@ -28,7 +28,7 @@ from smtpdiag.model import (
     TlsRptResult,
 )
 from smtpdiag.policy.dane import lookup_tlsa
-from smtpdiag.probe import probe_routes
+from smtpdiag.probing import probe_routes
 from smtpdiag.testing.dnsserver import LocalDnsServer
 from smtpdiag.testing.smtpserver import ServerSet, ServerSpec
 

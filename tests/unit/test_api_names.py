@@ -1,4 +1,6 @@
-"""``smtpdiag.probe`` and ``smtpdiag.diagnose`` stay the API functions after their stages load."""
+"""``smtpdiag.probe`` and ``smtpdiag.diagnose`` are the API functions; their stages are
+``smtpdiag.probing`` and ``smtpdiag.diagnosis`` (no name is both, so no import can swap one
+for the other; every order is tried in test_module_paths.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +9,19 @@ import sys
 
 _SCRIPT = """
 import smtpdiag
-from smtpdiag.probe import runner, session  # what smtpdiag.probe_sync loads
-from smtpdiag.diagnose import engine
-import smtpdiag.api
+from smtpdiag.probing import runner, session  # what smtpdiag.probe_sync loads
+from smtpdiag.diagnosis import engine
+import smtpdiag.api, smtpdiag.probing, smtpdiag.diagnosis
 assert smtpdiag.probe is smtpdiag.api.probe, smtpdiag.probe
-assert callable(smtpdiag.diagnose) and not isinstance(smtpdiag.diagnose, type(smtpdiag)), smtpdiag.diagnose
-assert sys.modules["smtpdiag.probe"].runner is runner
+assert smtpdiag.diagnose is engine.diagnose, smtpdiag.diagnose
+assert smtpdiag.probing is sys.modules["smtpdiag.probing"] and smtpdiag.probing.runner is runner
+assert smtpdiag.diagnosis is sys.modules["smtpdiag.diagnosis"]
+assert type(smtpdiag).__name__ == "module", type(smtpdiag)  # a plain module, no subclass
 print("ok")
 """
 
 
-def test_api_functions_survive_loading_their_subpackages() -> None:
+def test_api_functions_and_their_stages_are_different_names() -> None:
     # A fresh interpreter: the test session has long since imported every module.
     out = subprocess.run(
         [sys.executable, "-c", "import sys\n" + _SCRIPT],

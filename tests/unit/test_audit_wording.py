@@ -12,8 +12,8 @@ import dataclasses
 
 from factories import cert, mx_host, ok, report, resolution, route_to, tls
 
-from smtpdiag.diagnose import diagnose
-from smtpdiag.health.evaluate import evaluate, route_facts
+from smtpdiag.diagnosis import diagnose
+from smtpdiag.health.evaluation import evaluate, route_facts
 from smtpdiag.model import ProbeReport
 from smtpdiag.report import dumps, render_text
 

@@ -57,7 +57,7 @@ def _sentences(path: Path) -> list[str]:
 def test_no_sentence_in_the_decision_stages() -> None:
     found = [
         s
-        for sub in ("diagnose", "health")
+        for sub in ("diagnosis", "health")
         for path in sorted((PKG / sub).glob("*.py"))
         if path.name not in ALLOWED_FILES
         for s in _sentences(path)

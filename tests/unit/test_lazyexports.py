@@ -35,7 +35,7 @@ def test_report_and_narrate_load_submodules_on_first_use() -> None:
 
 
 def test_every_lazy_package_uses_the_helper_and_stays_lazy() -> None:
-    # smtpdiag, smtpdiag.diagnose and smtpdiag.testing hand back names and, for the
+    # smtpdiag, smtpdiag.diagnosis and smtpdiag.testing hand back names and, for the
     # first two, submodules; a plain `import smtpdiag` still imports neither typing nor
     # collections (the start-up path of every command).
     code = (
@@ -46,7 +46,7 @@ def test_every_lazy_package_uses_the_helper_and_stays_lazy() -> None:
         "assert not added & {'typing', 'collections'}, sorted(added)\n"
         "assert not [m for m in added if m.startswith('smtpdiag.') and m != 'smtpdiag.lazyexports']\n"
         "import importlib\n"
-        "diagnose = importlib.import_module('smtpdiag.diagnose')\n"
+        "diagnose = importlib.import_module('smtpdiag.diagnosis')\n"
         "testing = importlib.import_module('smtpdiag.testing')\n"
         "from smtpdiag.lazyexports import lazy_exports\n"
         "for module in (smtpdiag, diagnose, testing):\n"
@@ -58,11 +58,11 @@ def test_every_lazy_package_uses_the_helper_and_stays_lazy() -> None:
         "    else:\n"
         "        raise AssertionError(module)\n"
         "codes = diagnose.codes\n"
-        "assert codes is sys.modules['smtpdiag.diagnose.codes'] and vars(diagnose)['codes'] is codes\n"
-        "assert 'smtpdiag.diagnose.engine' not in sys.modules  # a submodule, not the engine\n"
+        "assert codes is sys.modules['smtpdiag.diagnosis.codes'] and vars(diagnose)['codes'] is codes\n"
+        "assert 'smtpdiag.diagnosis.engine' not in sys.modules  # a submodule, not the engine\n"
         "explain = diagnose.explain\n"
-        "assert vars(diagnose)['explain'] is explain is sys.modules['smtpdiag.diagnose.bounce'].explain\n"
-        "assert 'smtpdiag.diagnose.engine' not in sys.modules\n"
+        "assert vars(diagnose)['explain'] is explain is sys.modules['smtpdiag.diagnosis.bounce'].explain\n"
+        "assert 'smtpdiag.diagnosis.engine' not in sys.modules\n"
         "assert testing.assert_healthy is vars(testing)['assert_healthy']\n"
         "assert smtpdiag.report is sys.modules['smtpdiag.report']\n"
         "assert callable(smtpdiag.diagnose) and vars(smtpdiag)['diagnose'] is smtpdiag.diagnose\n"

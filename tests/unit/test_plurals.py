@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from smtpdiag.bounces import BatchSummary
 from smtpdiag.bounces.confirm import DomainConfirmation
-from smtpdiag.diagnose.confirmation import ConfirmStatus
-from smtpdiag.diagnose.facts import PersistenceFact
+from smtpdiag.diagnosis.confirmation import ConfirmStatus
+from smtpdiag.diagnosis.facts import PersistenceFact
 from smtpdiag.model import Persistence
 from smtpdiag.narrate.bounce import probe_limit_note
 from smtpdiag.narrate.persistence import persistence_text

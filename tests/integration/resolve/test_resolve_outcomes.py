@@ -26,7 +26,7 @@ from smtpdiag.model import (
     Resolution,
     ResolutionKind,
 )
-from smtpdiag.probe.plan import address_family, plan_routes
+from smtpdiag.probing.plan import address_family, plan_routes
 from smtpdiag.resolve import resolve_domain
 from smtpdiag.resolve.mx import MAX_ADDRESSES_PER_FAMILY, MAX_MX_HOSTS
 from smtpdiag.resolve.resolver import MAX_ANSWERS

@@ -20,8 +20,8 @@ import pytest
 from smtpdiag.bounces.logs import parse_exim, parse_postfix
 from smtpdiag.bounces.model import InputFormat
 from smtpdiag.bounces.readers import read_inputs
-from smtpdiag.diagnose.bounce import parse_recipients
-from smtpdiag.diagnose.dsn import text_blocks
+from smtpdiag.diagnosis.bounce import parse_recipients
+from smtpdiag.diagnosis.dsn import text_blocks
 from smtpdiag.policy.mtasts import parse_policy
 
 #: Largest accepted time ratio for a 4x input (linear: 4; quadratic: 16).

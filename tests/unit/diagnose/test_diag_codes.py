@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smtpdiag.diagnose import codes
+from smtpdiag.diagnosis import codes
 from smtpdiag.model import Severity
 
 

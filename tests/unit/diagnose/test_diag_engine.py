@@ -10,7 +10,7 @@ from pathlib import Path
 
 from factories import at, failed, host, ok, report, resolution, routes_for
 
-from smtpdiag.diagnose import diagnose
+from smtpdiag.diagnosis import diagnose
 from smtpdiag.model import ActionKind, Outcome, Persistence, Phase, ProbeReport, Verdict
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -104,7 +104,7 @@ def test_null_mx_is_permanent_without_history() -> None:
 # --------------------------------------------------------------------- purity
 
 _IO_MODULES = {"asyncio", "socket", "ssl", "dns", "aiosmtplib", "selectors", "subprocess"}
-DIAGNOSE_DIR = Path(__file__).resolve().parents[3] / "smtpdiag" / "diagnose"
+DIAGNOSE_DIR = Path(__file__).resolve().parents[3] / "smtpdiag" / "diagnosis"
 
 
 def test_diagnose_sources_import_no_io_module() -> None:
@@ -122,7 +122,7 @@ def test_diagnose_sources_import_no_io_module() -> None:
 
 def test_importing_diagnose_loads_no_io_module() -> None:
     code = (
-        "import sys, smtpdiag.diagnose, smtpdiag.diagnose.bounce; "
+        "import sys, smtpdiag.diagnosis, smtpdiag.diagnosis.bounce; "
         f"print(sorted(m for m in {sorted(_IO_MODULES)!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -130,14 +130,14 @@ def test_importing_diagnose_loads_no_io_module() -> None:
 
 
 def test_causes_are_chosen_in_the_diagnosis_not_by_the_narrators() -> None:
-    # Which seed causes a finding names is a decision (diagnose/causes.py, one chooser per
+    # Which seed causes a finding names is a decision (diagnosis/causes.py, one chooser per
     # rule); the narration layer only words the ids it is given.
     import dataclasses
     import pathlib
 
     import smtpdiag.narrate as narrate
-    from smtpdiag.diagnose.causes import CAUSES
-    from smtpdiag.diagnose.table import RULES
+    from smtpdiag.diagnosis.causes import CAUSES
+    from smtpdiag.diagnosis.table import RULES
     from smtpdiag.narrate.common import Draft
 
     for path in pathlib.Path(narrate.__file__).parent.glob("*.py"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from smtpdiag.diagnose import knowledge
+from smtpdiag.diagnosis import knowledge
 from smtpdiag.model import ActionKind, Severity
 
 ROOT = Path(__file__).resolve().parents[3]

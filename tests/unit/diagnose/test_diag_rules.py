@@ -21,9 +21,9 @@ from factories import (
     tls,
 )
 
-from smtpdiag.diagnose import diagnose
-from smtpdiag.diagnose.rules import RULES, RouteState, classify
-from smtpdiag.diagnose.table import ServerOwn
+from smtpdiag.diagnosis import diagnose
+from smtpdiag.diagnosis.rules import RULES, RouteState, classify
+from smtpdiag.diagnosis.table import ServerOwn
 from smtpdiag.model import (
     ActionKind,
     AddressFamily,
@@ -109,7 +109,7 @@ class Case:
 
 
 def _cause_text(code: str, slugs: list[str]) -> tuple[str, ...]:
-    from smtpdiag.diagnose.knowledge import KNOWLEDGE
+    from smtpdiag.diagnosis.knowledge import KNOWLEDGE
 
     return tuple(KNOWLEDGE[code].cause(s).text for s in slugs)
 
@@ -1285,7 +1285,7 @@ def test_every_mx_target_kind_is_covered(kind: MxTargetKind) -> None:
 
 
 def test_rule_ids_unique_and_table_documented() -> None:
-    from smtpdiag.diagnose.rules import RULE_TABLE_DOC
+    from smtpdiag.diagnosis.rules import RULE_TABLE_DOC
 
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
@@ -1420,7 +1420,7 @@ def test_remote_ipv6_unreachable_is_a_degraded_family_not_a_firewall() -> None:
 def test_readme_carries_the_rule_table() -> None:
     from pathlib import Path
 
-    from smtpdiag.diagnose.table import RULE_TABLE_DOC
+    from smtpdiag.diagnosis.table import RULE_TABLE_DOC
     from smtpdiag.model import RuleId
 
     readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 from smtpdiag.config import ProbeConfig
 from smtpdiag.errors import ConfigError
 from smtpdiag.model import AddressClass
-from smtpdiag.probe.addresses import address_policy, classify_address
+from smtpdiag.probing.addresses import address_policy, classify_address
 
 
 @pytest.mark.parametrize(

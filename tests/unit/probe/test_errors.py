@@ -10,7 +10,7 @@ import aiosmtplib
 import pytest
 
 from smtpdiag.model import Outcome, TlsReason
-from smtpdiag.probe.errors import parse_reply, translate
+from smtpdiag.probing.errors import parse_reply, translate
 
 
 def _caused(exc: BaseException, cause: BaseException) -> BaseException:

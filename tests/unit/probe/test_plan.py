@@ -13,7 +13,7 @@ from smtpdiag.model import (
     ResolutionKind,
     TlsMode,
 )
-from smtpdiag.probe import plan_routes
+from smtpdiag.probing import plan_routes
 
 
 def _resolution(*hosts: MxHost) -> Resolution:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from smtpdiag.model import Outcome, Phase
-from smtpdiag.probe.recorder import PhaseRecorder
+from smtpdiag.probing.recorder import PhaseRecorder
 
 
 class FakeClock:

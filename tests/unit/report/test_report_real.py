@@ -18,7 +18,7 @@ import pytest
 
 from smtpdiag.demo import DEMO_DOMAINS, DemoLab, demo_lab
 from smtpdiag.model import ProbeReport
-from smtpdiag.probe import plan_routes, probe_routes
+from smtpdiag.probing import plan_routes, probe_routes
 from smtpdiag.report.jsonout import dumps, load_schema, loads, report_to_dict
 from smtpdiag.report.text import render_text
 from smtpdiag.resolve import resolve_domain
@@ -48,7 +48,7 @@ async def _probe(domain: str, lab: DemoLab) -> ProbeReport:
         tool_version="test",
     )
     try:
-        from smtpdiag.diagnose import diagnose  # type: ignore[attr-defined,unused-ignore]
+        from smtpdiag.diagnosis import diagnose  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # the diagnose stage is not there yet: probe-only reports
         return report
     return replace(report, diagnosis=diagnose(report, now=NOW))

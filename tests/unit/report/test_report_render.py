@@ -13,7 +13,7 @@ import pytest
 from factories import report_cases as rf
 
 import smtpdiag
-from smtpdiag.diagnose import diagnose
+from smtpdiag.diagnosis import diagnose
 from smtpdiag.errors import ConfigError
 from smtpdiag.health import evaluate
 from smtpdiag.report import Format, dumps, render
@@ -75,7 +75,7 @@ def test_health_never_imports_report() -> None:
 
 
 def test_diagnose_and_health_hold_no_renderer_imports() -> None:
-    for sub in ("diagnose", "health", "narrate"):
+    for sub in ("diagnosis", "health", "narrate"):
         for path in sorted((PKG / sub).glob("*.py")):
             bad = {m for m in _imports(path) if m.startswith(("smtpdiag.report", "rich"))}
             assert not bad, f"{sub}/{path.name} imports {bad}"
@@ -84,7 +84,7 @@ def test_diagnose_and_health_hold_no_renderer_imports() -> None:
 def test_every_decision_and_report_module_imports_alone() -> None:
     names = [
         ".".join(p.relative_to(PKG.parent).with_suffix("").parts).removesuffix(".__init__")
-        for sub in ("diagnose", "narrate", "health", "report")
+        for sub in ("diagnosis", "narrate", "health", "report")
         for p in sorted((PKG / sub).glob("*.py"))
     ]
     code = (

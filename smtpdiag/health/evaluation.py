@@ -411,7 +411,7 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
     Returns:
         The health result; ``result.report`` is ``report``.
     """
-    from ..diagnose import diagnose
+    from ..diagnosis import diagnose
 
     th = thresholds or Thresholds()
     diag = report.diagnosis or diagnose(report)
@@ -447,7 +447,7 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
     if th.require_mta_sts is not None and report.resolution.hosts:
         problems.extend(_mta_sts_problems(report, th.require_mta_sts))
     if th.require_dane and report.resolution.hosts:
-        from ..diagnose.facts import delivery_port_of
+        from ..diagnosis.facts import delivery_port_of
 
         problems.extend(_dane_problems(report, delivery_port_of(report)))
 

@@ -3,7 +3,7 @@
 The handshake itself never verifies: a context with ``CERT_NONE`` and no host-name
 check lets the handshake finish with a bad certificate, so the certificate can always
 be recorded. Verification happens afterwards, on the chain the server sent, in
-:mod:`smtpdiag.probe.certs` (chain validity and host name judged separately). Protocol
+:mod:`smtpdiag.probing.certs` (chain validity and host name judged separately). Protocol
 minimums stay at OpenSSL's defaults, so "no version or cipher in common" still shows
 up as a handshake failure with OpenSSL's reason.
 """
@@ -133,7 +133,7 @@ def certificate_facts(
     Never raises: the certificate is the server's input. A certificate that loads but
     cannot be analysed (cryptography parses lazily) still gives whatever facts can be
     read, and the reason becomes the verification error. ``sent``: how many
-    certificates the server sent (see :func:`smtpdiag.probe.certs.chain_verdict`).
+    certificates the server sent (see :func:`smtpdiag.probing.certs.chain_verdict`).
     """
     certs: list[x509.Certificate] = []
     parse_error: str | None = None

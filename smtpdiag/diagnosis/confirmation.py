@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..model import Diagnosis, ResolutionKind, RuleId, Severity, Verdict
+from ..model import Severity
 
 if TYPE_CHECKING:
-    from ..model import ProbeReport
+    from ..model import Diagnosis, ProbeReport, Verdict
     from .bounce import Explanation
 
 __all__ = ["ConfirmBasis", "ConfirmFacts", "ConfirmStatus", "Confirmation", "judge"]
@@ -132,6 +132,8 @@ def _same_condition(code: str, seen: set[str]) -> bool:
 
 def _compare(code: str | None, diag: Diagnosis, soft: bool) -> ConfirmBasis:
     """The probe's findings against a connection-level bounce."""
+    from ..model import Verdict  # with a probe only: explain alone skips the probe's model
+
     seen = _seen(diag)
     if code is not None and code in seen:
         return ConfirmBasis.SAME_CODE
@@ -145,6 +147,8 @@ def _compare(code: str | None, diag: Diagnosis, soft: bool) -> ConfirmBasis:
 
 
 def _basis(expl: Explanation, report: ProbeReport, diag: Diagnosis) -> ConfirmBasis:
+    from ..model import ResolutionKind, RuleId, Verdict
+
     code = expl.code.code if expl.code else None
     if not expl.found:
         return ConfirmBasis.NO_CODE
@@ -162,6 +166,7 @@ def _basis(expl: Explanation, report: ProbeReport, diag: Diagnosis) -> ConfirmBa
 def judge(expl: Explanation, report: ProbeReport) -> ConfirmFacts:
     """Compare a bounce with a probe of its recipient's domain (diagnosed here if the
     report carries no diagnosis)."""
+    from ..model import RuleId, Verdict
     from .engine import diagnose
 
     diag = report.diagnosis or diagnose(report)

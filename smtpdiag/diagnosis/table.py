@@ -9,7 +9,7 @@ Invariants (tests in ``tests/unit/diagnose`` check them):
   :data:`SERVER_OWN`: the well-formed enhanced code the server stated, consistent with
   its reply class, else the seed code given), its kind, its predicate and the rules it
   suppresses. The engine fires the rows in order, drops suppressed ones, applies the
-  one severity policy (:func:`smtpdiag.diagnose.engine.severity_for`) and derives
+  one severity policy (:func:`smtpdiag.diagnosis.engine.severity_for`) and derives
   ``healthy``: delivery works and no failure or feature rule fired. Table order is
   importance order; the first finding's code is the primary code.
 * Evidence. A route never attempted (deadline, address policy) is no evidence against
@@ -258,7 +258,7 @@ def row(rule_id: RuleId) -> Row:
     return _BY_ID[rule_id]
 
 
-#: How :func:`smtpdiag.diagnose.engine.verdict_for` sums the findings up (part of the doc).
+#: How :func:`smtpdiag.diagnosis.engine.verdict_for` sums the findings up (part of the doc).
 VERDICT_DOC = (
     "Verdict (it follows the delivery port: 25 when probed, else the first port given): "
     "no-mail = null MX; unknown = the probe could not run (`could-not-run`, exit 5) or no "

@@ -3,7 +3,7 @@
 Every phase gets its start offset and duration from one injected monotonic clock, also
 when the block raises, times out or is cancelled (STYLE habit 5): a timeout's real
 duration belongs in the report. Exceptions are translated once, by
-:func:`smtpdiag.probe.errors.translate`, and then re-raised so the caller stops.
+:func:`smtpdiag.probing.errors.translate`, and then re-raised so the caller stops.
 """
 
 from __future__ import annotations

@@ -40,16 +40,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from ..model import Action, ActionKind, ProbeReport, Severity
+from ..model import Action, ActionKind, Severity
 from ..narrate import bounce as words
 from ..textsafe import clean
 from ..timefmt import aware_now, utc_iso
 from . import knowledge
 from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
 from .codescan import Scan, canon, generic, host_in, recipient_from_text, scan
-from .confirmation import Confirmation, ConfirmStatus, judge
 from .dsn import (
     FIELD_LIMIT,
     MAX_INPUT,
@@ -63,6 +62,10 @@ from .dsn import (
 )
 from .knowledge import CodeKnowledge, RetrySchedule, rfc5321_retry, schedule_from
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
+
+if TYPE_CHECKING:
+    from ..model import ProbeReport
+    from .confirmation import Confirmation, ConfirmStatus
 
 __all__ = [
     "MAX_INPUT",
@@ -587,5 +590,19 @@ def explain(text: str | bytes, *, now: datetime | None = None) -> Explanation:
 
 def confirm(expl: Explanation, report: ProbeReport) -> Confirmation:
     """Compare a bounce with a probe of its recipient's domain."""
+    # Loaded here: explaining a bounce without a probe does not need them.
+    from ..narrate.confirmation import confirmation
+    from .confirmation import Confirmation, judge
+
     facts = judge(expl, report)
-    return Confirmation(facts.status, words.confirmation(facts), facts.verdict, facts.primary)
+    return Confirmation(facts.status, confirmation(facts), facts.verdict, facts.primary)
+
+
+def __getattr__(name: str) -> object:
+    """``Confirmation`` and ``ConfirmStatus`` (PEP 562): a probe's confirmation types,
+    loaded when first read, so explaining a bounce alone does not define them."""
+    if name in ("Confirmation", "ConfirmStatus"):
+        from . import confirmation
+
+        return getattr(confirmation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

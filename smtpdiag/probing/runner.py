@@ -12,7 +12,7 @@ queued for their address's slot delivery port first (primary MX first, then the
 others), then the other ports, so with more routes than time the ones the verdict
 needs have run. Within an address, a TLS handshake that stalled for the whole
 ``--tls-timeout`` shortens the handshake limit of that address's other routes to
-:data:`~smtpdiag.probe.session.CONFIRM_LIMIT` (see :class:`AddressHints`): a domain
+:data:`~smtpdiag.probing.session.CONFIRM_LIMIT` (see :class:`AddressHints`): a domain
 whose server stalls every handshake gets its verdict after about one TLS timeout
 instead of one per port, and still never more than ``per_address_limit``
 connections to one address at a time.

@@ -1,4 +1,4 @@
-"""Named predicates over :class:`~smtpdiag.diagnose.facts.Facts`, one per rule.
+"""Named predicates over :class:`~smtpdiag.diagnosis.facts.Facts`, one per rule.
 
 Each returns a :class:`Match` (the routes and hosts it is about) or ``None`` when the
 rule does not apply. Predicates decide; they never write a sentence.
@@ -89,7 +89,7 @@ class Match:
         senders: What each kind of sender does about it (TLS and TLS-policy rules).
         results: The RFC 8460 result types a TLS report would carry.
         enforced: For rows whose code applies only when a policy is enforced
-            (:class:`~smtpdiag.diagnose.table.Enforced`): whether some kind of sender
+            (:class:`~smtpdiag.diagnosis.table.Enforced`): whether some kind of sender
             defers the message.
     """
 

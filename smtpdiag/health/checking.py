@@ -16,7 +16,7 @@ from ..blocking import run_blocking
 from ..config import ProbeConfig
 from ..errors import ProbeError
 from ..model import TlsMode
-from .evaluate import HealthResult, evaluate, unknown_result
+from .evaluation import HealthResult, evaluate, unknown_result
 from .thresholds import Thresholds
 
 __all__ = ["DEFAULT_CHECK_PORTS", "check", "check_config", "check_sync"]
