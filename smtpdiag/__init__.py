@@ -105,6 +105,10 @@ _EXPORTS: dict[str, str] = {
     "TlsRptProblem": "model",
     "TlsRptResult": "model",
     "TlsRptStatus": "model",
+    "TlsReportError": "tlsreports",
+    "TlsReportRecord": "tlsreports",
+    "TlsReportSummary": "tlsreports",
+    "TlsRouteCheck": "tlsreports",
     "TlsaLookup": "model",
     "TlsaRecord": "model",
     "Verdict": "model",
@@ -112,11 +116,13 @@ _EXPORTS: dict[str, str] = {
     "bulk_sync": "triage",
     "check": "health",
     "check_sync": "health",
+    "check_tls_reports": "tlsreports",
     "could_not_run": "api",
     "diagnose": "diagnose",
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
+    "read_tls_reports": "tlsreports",
     "render": "report",
 }
 
@@ -197,6 +203,10 @@ __all__ = [
     "TlsMode",
     "TlsPolicy",
     "TlsReason",
+    "TlsReportError",
+    "TlsReportRecord",
+    "TlsReportSummary",
+    "TlsRouteCheck",
     "TlsRpt",
     "TlsRptProblem",
     "TlsRptResult",
@@ -209,11 +219,13 @@ __all__ = [
     "bulk_sync",
     "check",
     "check_sync",
+    "check_tls_reports",
     "could_not_run",
     "diagnose",
     "explain_batch",
     "probe",
     "probe_sync",
+    "read_tls_reports",
     "render",
 ]
 
@@ -342,4 +354,12 @@ if TYPE_CHECKING:
         Verdict,
     )
     from .report import render
+    from .tlsreports import (
+        TlsReportError,
+        TlsReportRecord,
+        TlsReportSummary,
+        TlsRouteCheck,
+        check_tls_reports,
+        read_tls_reports,
+    )
     from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync
