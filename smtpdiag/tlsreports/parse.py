@@ -80,10 +80,11 @@ class _Invalid(Exception):
 
 
 def looks_like_report(head: bytes) -> bool:
-    """A gzip stream or a JSON object: a report file rather than a message or mailbox."""
+    """A gzip stream or JSON (an object, or an array that is then the wrong type): a
+    report file rather than a message or mailbox."""
     if head.startswith(_GZIP_MAGIC):
         return True
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"["))
 
 
 def gunzip(data: bytes, limit: int = MAX_REPORT) -> bytes:
