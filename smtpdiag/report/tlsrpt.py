@@ -55,13 +55,15 @@ def _rate(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.2f}%"
 
 
-def _table(rows: Sequence[Sequence[str]], width: int) -> list[str]:
+def _table(rows: Sequence[Sequence[str]], width: int, numeric: int) -> list[str]:
+    """Rows laid out in columns; the last ``numeric`` columns are right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    first = len(widths) - numeric
     out = []
     for row in rows:
         cells = [
-            c.rjust(w) if c[:1].isdigit() or c == "-" else c.ljust(w)
-            for c, w in zip(row, widths, strict=True)
+            c.rjust(w) if i >= first else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         out.append("  " + "  ".join(cells).rstrip())
     return [line[:width] for line in out]
@@ -79,29 +81,28 @@ def render_summary(summary: TlsReportSummary, *, width: int | None = None) -> st
     ]
     if summary.policies:
         out += ["", "sessions per policy"]
-        rows = [["domain", "type", "organization", "reports", "ok", "failed", "rate", "from", "to"]]
+        rows = [["domain", "type", "organization", "from", "to", "reports", "ok", "failed", "rate"]]
         rows += [
             [
                 g.policy_domain,
                 g.policy_type,
                 g.organization,
+                g.start[:10],
+                g.end[:10],
                 str(g.reports),
                 str(g.successful_sessions),
                 str(g.failed_sessions),
                 _rate(g.failure_rate),
-                g.start[:10],
-                g.end[:10],
             ]
             for g in summary.policies
         ]
-        out += _table(rows, w)
+        out += _table(rows, w, 4)
     if summary.failures:
         out += ["", "failures per route"]
-        rows = [["domain", "type", "mx host", "ip", "result", "organization", "failed", "rate"]]
+        rows = [["domain", "mx host", "ip", "result", "organization", "failed", "rate"]]
         rows += [
             [
                 g.policy_domain,
-                g.policy_type,
                 g.receiving_mx_hostname or "-",
                 g.receiving_ip or "-",
                 g.result_type if g.known_result_type else f"{g.result_type} (unknown)",
@@ -111,7 +112,7 @@ def render_summary(summary: TlsReportSummary, *, width: int | None = None) -> st
             ]
             for g in summary.failures
         ]
-        out += _table(rows, w)
+        out += _table(rows, w, 2)
     if summary.groups_omitted:
         out += ["", f"{summary.groups_omitted} more groups counted under (other)"]
     return "\n".join(out) + "\n"
@@ -122,8 +123,11 @@ def render_checks(checks: Sequence[TlsRouteCheck], *, width: int | None = None) 
     w = max(40, min(width or 100, 400))
     if not checks:
         return "\nno reported failure to check\n"
+    import textwrap
+
     out = ["", "checked now"]
     for c in checks:
         code = f" [{c.code}]" if c.code else ""
-        out.append(f"  {c.summary}{code} ({c.failed_sessions} failed sessions reported)"[:w])
+        line = f"{c.summary}{code} ({c.failed_sessions} failed sessions reported)"
+        out += textwrap.wrap(line, w, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(out) + "\n"

@@ -61,7 +61,7 @@ _RFC: dict[str, Any] = {
                     "result-type": "starttls-not-supported",
                     "sending-mta-ip": "2001:db8:abcd:0013::1",
                     "receiving-mx-hostname": "mx2.mail.company-y.example",
-                    "receiving-ip": "203.0.113.56",
+                    "receiving-ip": "198.51.100.56",
                     "failed-session-count": 200,
                     "additional-information": "https://reports.company-x.example/"
                     "report_info?id=5065427c-23d3#StarttlsNotSupported",
@@ -69,7 +69,7 @@ _RFC: dict[str, Any] = {
                 {
                     "result-type": "validation-failure",
                     "sending-mta-ip": "198.51.100.62",
-                    "receiving-ip": "203.0.113.58",
+                    "receiving-ip": "198.51.100.58",
                     "receiving-mx-hostname": "mx-backup.mail.company-y.example",
                     "failed-session-count": 3,
                     "failure-reason-code": "X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED",
@@ -81,7 +81,9 @@ _RFC: dict[str, Any] = {
 
 
 def rfc_example() -> dict[str, Any]:
-    """RFC 8460 Appendix B, as printed (``mx-host`` a string)."""
+    """RFC 8460 Appendix B, as printed (``mx-host`` a string), except that its receiving
+    addresses are moved from TEST-NET-3 to TEST-NET-2 (this project never names the
+    former, see tests/unit/test_no_outside_addresses.py)."""
     return copy.deepcopy(_RFC)
 
 

@@ -38,9 +38,7 @@ VALIDATOR = jsonschema.Draft202012Validator(
 
 
 def read(*paths: Path | str, stdin: bytes | None = None) -> list[Any]:
-    items = list(
-        read_tls_reports(paths, stdin=io.BytesIO(stdin) if stdin is not None else None)
-    )
+    items = list(read_tls_reports(paths, stdin=io.BytesIO(stdin) if stdin is not None else None))
     for item in items:
         VALIDATOR.validate(json.loads(dumps_item(item)))
     return items
@@ -68,7 +66,7 @@ def test_rfc_example_as_json_and_gzip(tmp_path: Path) -> None:
         ("starttls-not-supported", "mx2.mail.company-y.example", 200),
         ("validation-failure", "mx-backup.mail.company-y.example", 3),
     ]
-    assert policy.failures[1].receiving_ip == "203.0.113.56"
+    assert policy.failures[1].receiving_ip == "198.51.100.56"
     assert policy.failures[2].failure_reason_code == "X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED"
     assert policy.failures[0].sending_mta_ip == "2001:db8:abcd:12::1"
 
@@ -117,7 +115,7 @@ def test_mailbox_of_report_messages(tmp_path: Path, layout: str) -> None:
     x = next(g for g in summary.policies if g.organization == "Company-X")
     assert x.reports == 1 and x.failed_sessions == 303 and x.failure_rate == round(303 / 5629, 6)
     starttls = next(g for g in summary.failures if g.result_type == "starttls-not-supported")
-    assert starttls.receiving_ip == "203.0.113.56" and starttls.failed_sessions == 200
+    assert starttls.receiving_ip == "198.51.100.56" and starttls.failed_sessions == 200
     assert starttls.total_sessions == 5629
 
 
