@@ -184,8 +184,17 @@ def test_cli_probe_subprocess(lab: Lab, mbox: Path) -> None:
     assert statuses[("mx2.tlsrpt.test", "starttls-not-supported")] == "reproduced"
     assert statuses[("mx3.tlsrpt.test", "certificate-expired")] == "not-reproduced"
     text = subprocess.run(
-        [sys.executable, "-m", "smtpdiag", "tlsrpt", str(mbox), "--probe", "--width", "120"]
-        + lab.argv(),
+        [
+            sys.executable,
+            "-m",
+            "smtpdiag",
+            "tlsrpt",
+            str(mbox),
+            "--probe",
+            "--width",
+            "120",
+            *lab.argv(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -201,8 +210,16 @@ def test_unreadable_reports_do_not_stop_the_probe(lab: Lab, tmp_path: Path) -> N
     )
     (tmp_path / "good.json.gz").write_bytes(gz(good))
     proc = subprocess.run(
-        [sys.executable, "-m", "smtpdiag", "tlsrpt", str(tmp_path), "--probe", "--json"]
-        + lab.argv(),
+        [
+            sys.executable,
+            "-m",
+            "smtpdiag",
+            "tlsrpt",
+            str(tmp_path),
+            "--probe",
+            "--json",
+            *lab.argv(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
