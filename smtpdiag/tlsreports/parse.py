@@ -7,8 +7,11 @@ is corrupt, truncated, oversized or of the wrong shape gives one :class:`TlsRepo
 
 from __future__ import annotations
 
+import binascii
+import functools
 import ipaddress
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -142,6 +145,12 @@ def decode_report(data: bytes, name: str) -> TlsReportItem:
     try:
         if data.startswith(_GZIP_MAGIC):
             data = gunzip(data)
+        elif not looks_like_report(data[:64]):
+            raise _Invalid(
+                TlsReportErrorKind.BAD_JSON,
+                None,
+                "neither gzip nor JSON (an attachment cut short or wrongly encoded?)",
+            )
         return validate(_loads(data), name)
     except _Invalid as exc:
         return TlsReportError(name, exc.kind, exc.field, clean(exc.detail, 200))
@@ -165,6 +174,75 @@ def _report_parts(msg: Message) -> list[bytes]:
     return parts
 
 
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_TRANSFER = {"base64", "7bit", "8bit", "binary", ""}
+_WANTED = {"content-type", "content-transfer-encoding"}
+
+
+def _split(block: bytes) -> tuple[Message, bytes] | None:
+    """Headers and body of a message or part. Only the two headers the fast path reads
+    are kept (unfolded, RFC 5322 2.2.3); their parameters are parsed by the stdlib."""
+    match = _HEADER_END.search(block)
+    if match is None:
+        return None
+    headers = Message()
+    name = ""
+    value: list[str] = []
+    for line in block[: match.start()].decode("latin-1").splitlines():
+        if line[:1] in (" ", "\t") and name:
+            value.append(line.strip())
+            continue
+        if name in _WANTED:
+            headers[name] = " ".join(value)
+        name, _, first = line.partition(":")
+        name = name.strip().lower()
+        value = [first.strip()]
+    if name in _WANTED:
+        headers[name] = " ".join(value)
+    return headers, block[match.end() :]
+
+
+def _fast_parts(data: bytes) -> list[bytes] | None:
+    """The report parts of the common layout (RFC 8460 5.3: one multipart/report of
+    leaf parts, the report base64 or plain), reading only headers with the parser;
+    ``None`` for anything else, which the full MIME parser then reads."""
+    top = _split(data)
+    if top is None:
+        return None
+    headers, body = top
+    boundary = (
+        headers.get_param("boundary") if headers.get_content_maintype() == "multipart" else None
+    )
+    if not isinstance(boundary, str) or not boundary:
+        return None
+    delimiter = b"--" + boundary.encode("ascii", "replace")
+    chunks = (b"\n" + body).split(b"\n" + delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        return None  # no closing delimiter: a cut message, let the full parser judge
+    parts: list[bytes] = []
+    for chunk in chunks[1:-1]:
+        split = _split(chunk.split(b"\n", 1)[1] if b"\n" in chunk else b"")
+        if split is None:
+            return None
+        part, content = split
+        ctype = part.get_content_type()
+        if part.get_content_maintype() == "multipart":
+            return None
+        if ctype not in _REPORT_TYPES:
+            continue
+        encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+        if encoding not in _TRANSFER:
+            return None
+        if encoding == "base64":
+            try:
+                parts.append(binascii.a2b_base64(content))
+            except binascii.Error:
+                return None
+        else:
+            parts.append(content.removesuffix(b"\n").removesuffix(b"\r"))
+    return parts or None
+
+
 def reports_in(data: bytes, name: str) -> Iterator[TlsReportItem]:
     """The reports of one input item: a report file's bytes, or a mail message with
     reports attached (``application/tlsrpt+gzip``, ``application/tlsrpt+json``)."""
@@ -174,8 +252,9 @@ def reports_in(data: bytes, name: str) -> Iterator[TlsReportItem]:
     if not data.strip():
         yield TlsReportError(name, TlsReportErrorKind.NO_REPORT, None, "empty input")
         return
-    msg = BytesParser(policy=compat32).parsebytes(data)
-    parts = _report_parts(msg)
+    parts = _fast_parts(data)
+    if parts is None:
+        parts = _report_parts(BytesParser(policy=compat32).parsebytes(data))
     if not parts:
         yield TlsReportError(
             name,
@@ -273,12 +352,21 @@ def _address(obj: dict[str, Any], key: str, path: str) -> str | None:
     text = _text(obj, key, path, required=False)
     if text is None:
         return None
-    try:
-        return str(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
+    normal = _normal_address(text.strip("[]"))
+    if normal is None:
         raise _Invalid(
             TlsReportErrorKind.BAD_VALUE, f"{path}.{key}", f"not an IP address: {text[:60]!r}"
-        ) from None
+        )
+    return normal
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_address(text: str) -> str | None:
+    """Normalized address text (senders' and MX addresses repeat across reports)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 def _entries(obj: dict[str, Any], key: str, path: str, required: bool) -> list[Any]:

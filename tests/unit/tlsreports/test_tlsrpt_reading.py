@@ -284,3 +284,51 @@ def test_wrong_types_everywhere(tmp_path: Path) -> None:
     assert _bounded(tmp_path / "types.json").error == "wrong-type"
     (tmp_path / "huge-int.json").write_text('{"organization-name": ' + "9" * 5000 + "}")
     assert _bounded(tmp_path / "huge-int.json").error == "bad-json"
+
+
+def _nested(doc: dict[str, Any]) -> bytes:
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    inner = MIMEMultipart("mixed")
+    inner.attach(MIMEText("a report\n"))
+    part = MIMEApplication(gz(doc), "tlsrpt+gzip")
+    inner.attach(part)
+    outer = MIMEMultipart("report")
+    outer.attach(MIMEText("outer\n"))
+    outer.attach(inner)
+    return outer.as_bytes()
+
+
+def test_message_layouts_the_fast_path_leaves_to_the_full_parser(tmp_path: Path) -> None:
+    """Nested multiparts, quoted-printable JSON, CRLF line ends and a message cut short
+    read the same as the common layout (or give an error record), never nothing."""
+    from smtpdiag.tlsreports.parse import _fast_parts
+
+    common = report_message(rfc_example()).as_bytes()
+    assert _fast_parts(common) is not None
+    nested = _nested(rfc_example())
+    assert _fast_parts(nested) is None
+    qp = report_message(rfc_example(), gzipped=False)
+    for part in qp.iter_attachments():
+        del part["Content-Transfer-Encoding"]
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        import quopri
+
+        part.set_payload(quopri.encodestring(json.dumps(rfc_example()).encode()).decode())
+    crlf = common.replace(b"\n", b"\r\n")
+    for name, data in [
+        ("nested.eml", nested),
+        ("qp.eml", qp.as_bytes()),
+        ("crlf.eml", crlf),
+        ("common.eml", common),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        (item,) = read(tmp_path / name)
+        assert isinstance(item, TlsReportRecord), (name, item)
+        assert item.policies[0].successful_sessions == 5326
+    (tmp_path / "cut.eml").write_bytes(common[: len(common) - 200])
+    (item,) = read(tmp_path / "cut.eml")
+    assert isinstance(item, TlsReportError) and item.error in ("bad-gzip", "bad-json")
+    assert "gzip" in item.detail
