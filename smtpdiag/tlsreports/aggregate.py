@@ -103,7 +103,7 @@ class SummaryBuilder:
                 sums = table[key] = _Sums()
         return sums
 
-    def summary(self, top: int = 1000) -> TlsReportSummary:
+    def summary(self, top: int = MAX_GROUPS) -> TlsReportSummary:
         """The counts so far; each breakdown keeps its ``top`` largest groups."""
         policies = [
             PolicyGroup(

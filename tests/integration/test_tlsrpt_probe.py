@@ -228,3 +228,32 @@ def test_unreadable_reports_do_not_stop_the_probe(lab: Lab, tmp_path: Path) -> N
     docs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [d["kind"] for d in docs] == ["error", "report", "check", "summary"], proc.stderr
     assert docs[2]["status"] == "reproduced" and proc.returncode == 3
+
+
+def test_probe_options_from_the_environment(lab: Lab, mbox: Path) -> None:
+    """The probe options come from SMTPDIAG_* variables as for every probing command."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPDIAG_")}
+    env.update(
+        SMTPDIAG_NAMESERVER=f"{lab.nameserver.address}:{lab.nameserver.port}",
+        SMTPDIAG_PORTS=str(lab.port),
+        SMTPDIAG_FAMILY="4",
+        SMTPDIAG_ALLOW_TARGETS="127.78.0.0/16",
+        SMTPDIAG_CA_FILE=lab.ca_file,
+        SMTPDIAG_CONNECT_TIMEOUT="1",
+        SMTPDIAG_CONFIG="/nonexistent/no-config.toml",
+    )
+    env.pop("SMTPDIAG_CONFIG")
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "tlsrpt", str(mbox), "--probe", "--json", "--no-config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    checks = [json.loads(line) for line in proc.stdout.splitlines()]
+    mismatch = next(c for c in checks if c.get("result_type") == "certificate-host-mismatch")
+    assert mismatch["status"] == "reproduced"
