@@ -97,6 +97,14 @@ def lab() -> Iterator[Lab]:
             **{h.split(".")[0]: [f"A {a}"] for h, (a, _, _) in HOSTS.items()},
         },
         "private.test": {"@": ["MX 10 mx"], "mx": ["A 10.255.0.1"]},
+        # An MTA-STS record whose policy host serves nothing (https_port 1: refused).
+        "sts.test": {
+            "@": ["MX 10 mx3.tlsrpt.test."],
+            "_mta-sts": ['TXT "v=STSv1; id=20261201"'],
+            "mta-sts": ["A 127.78.0.9"],
+        },
+        # An MX address with no server on it.
+        "dead.test": {"@": ["MX 10 mx"], "mx": ["A 127.78.0.4"]},
     }
     servers = ServerSet(specs, pki=pki)
     servers.start()
@@ -257,3 +265,22 @@ def test_probe_options_from_the_environment(lab: Lab, mbox: Path) -> None:
     checks = [json.loads(line) for line in proc.stdout.splitlines()]
     mismatch = next(c for c in checks if c.get("result_type") == "certificate-host-mismatch")
     assert mismatch["status"] == "reproduced"
+
+
+async def test_policy_failure_and_unreachable_route(lab: Lab, tmp_path: Path) -> None:
+    """sts-policy-fetch-error is about the domain, not a route: reproduced when the
+    policy cannot be fetched now; a route nothing answers on is not testable."""
+    sts = google_report("sts.test", failures=[_detail("sts-policy-fetch-error", None, None, 17)])
+    dead = google_report(
+        "dead.test", failures=[_detail("certificate-expired", "mx.dead.test", None, 5)]
+    )
+    (tmp_path / "sts.json.gz").write_bytes(gz(sts))
+    (tmp_path / "dead.json.gz").write_bytes(gz(dead))
+    builder = SummaryBuilder()
+    for item in read_tls_reports([tmp_path]):
+        builder.add(item)
+    checks = await check_tls_reports(builder.summary().failures, lab.config())
+    by = {c.policy_domain: c for c in checks}
+    assert by["sts.test"].status == "reproduced", by["sts.test"]
+    assert by["sts.test"].finding is not None
+    assert (by["dead.test"].status, by["dead.test"].why) == ("not-testable", "no-connection")
