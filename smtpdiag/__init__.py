@@ -117,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "check": "health",
     "check_sync": "health",
     "check_tls_reports": "tlsreports",
+    "check_tls_reports_sync": "tlsreports",
     "could_not_run": "api",
     "diagnose": "diagnose",
     "explain_batch": "bounces",
@@ -220,6 +221,7 @@ __all__ = [
     "check",
     "check_sync",
     "check_tls_reports",
+    "check_tls_reports_sync",
     "could_not_run",
     "diagnose",
     "explain_batch",
@@ -360,6 +362,7 @@ if TYPE_CHECKING:
         TlsReportSummary,
         TlsRouteCheck,
         check_tls_reports,
+        check_tls_reports_sync,
         read_tls_reports,
     )
     from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync

@@ -7,7 +7,7 @@ the probe pipeline when it runs.
 from __future__ import annotations
 
 from .aggregate import SummaryBuilder
-from .check import check_tls_reports
+from .check import check_tls_reports, check_tls_reports_sync
 from .model import (
     CheckStatus,
     FailureDetail,
@@ -41,5 +41,6 @@ __all__ = [
     "TlsRouteCheck",
     "SummaryBuilder",
     "check_tls_reports",
+    "check_tls_reports_sync",
     "read_tls_reports",
 ]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..config import ProbeConfig
     from ..model import Finding, ProbeReport, RouteResult
 
-__all__ = ["DOMAIN_RESULTS", "MAX_DOMAINS", "check_tls_reports"]
+__all__ = ["DOMAIN_RESULTS", "MAX_DOMAINS", "check_tls_reports", "check_tls_reports_sync"]
 
 #: At most this many policy domains are probed in one run (others: ``limit``).
 MAX_DOMAINS = 100
@@ -198,3 +198,19 @@ async def check_tls_reports(
             verdict = _judge(report, host, ip, result, config)
         out.append(_check(key, failed, verdict, report))
     return out
+
+
+def check_tls_reports_sync(
+    groups: Iterable[FailureGroup],
+    config: ProbeConfig | None = None,
+    *,
+    limit: int = MAX_DOMAINS,
+) -> list[TlsRouteCheck]:
+    """Blocking twin of :func:`check_tls_reports` (also from code that already runs an
+    event loop in this thread, like :func:`smtpdiag.probe_sync`)."""
+    from ..blocking import run_blocking
+
+    chosen = list(groups)
+    return run_blocking(
+        lambda: check_tls_reports(chosen, config, limit=limit), name="smtpdiag-tlsrpt"
+    )

@@ -182,10 +182,12 @@ _WANTED = {"content-type", "content-transfer-encoding"}
 def _split(block: bytes) -> tuple[Message, bytes] | None:
     """Headers and body of a message or part. Only the two headers the fast path reads
     are kept (unfolded, RFC 5322 2.2.3); their parameters are parsed by the stdlib."""
+    headers = Message()
+    if block.startswith((b"\n", b"\r\n")):  # no header at all (RFC 2046 5.1.1)
+        return headers, block.split(b"\n", 1)[1]
     match = _HEADER_END.search(block)
     if match is None:
         return None
-    headers = Message()
     name = ""
     value: list[str] = []
     for line in block[: match.start()].decode("latin-1").splitlines():

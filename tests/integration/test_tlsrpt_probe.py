@@ -284,3 +284,14 @@ async def test_policy_failure_and_unreachable_route(lab: Lab, tmp_path: Path) ->
     assert by["sts.test"].status == "reproduced", by["sts.test"]
     assert by["sts.test"].finding is not None
     assert (by["dead.test"].status, by["dead.test"].why) == ("not-testable", "no-connection")
+
+
+def test_blocking_twin_from_plain_code(lab: Lab, mbox: Path) -> None:
+    from smtpdiag import check_tls_reports_sync
+
+    builder = SummaryBuilder()
+    for item in read_tls_reports([mbox]):
+        builder.add(item)
+    checks = check_tls_reports_sync(builder.summary().failures, lab.config())
+    by = _by_route(checks)
+    assert by[("mx2.tlsrpt.test", None, "starttls-not-supported")].status == "reproduced"
