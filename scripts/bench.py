@@ -1038,17 +1038,22 @@ def bulk_triage(
 
 
 if __name__ == "__main__":
-    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6); none = all.
+    # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
+    # "tlsrpt" (7); none = all.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
-        sys.exit(0)
-    if sys.argv[1:2] == ["tlsrpt"]:  # section 7 only
-        tls_reports()
         sys.exit(0)
     if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
         bulk_triage(int(sys.argv[2]))
         sys.exit(0)
-    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch", "bulk"}
+    sections = set(sys.argv[1:]) or {
+        "in-process",
+        "verdict",
+        "process",
+        "batch",
+        "tlsrpt",
+        "bulk",
+    }
     if "in-process" in sections:
         asyncio.run(main())
     if "verdict" in sections:
@@ -1057,5 +1062,7 @@ if __name__ == "__main__":
         process_cost()
     if "batch" in sections:
         bounce_batch()
+    if "tlsrpt" in sections:
+        tls_reports()
     if "bulk" in sections:
         bulk_triage()
