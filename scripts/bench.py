@@ -34,6 +34,13 @@ machine is shared and absolute times are noisy.
    ``python -c "import smtpdiag.bounces"``; which heavy modules the ``explain --json``
    path loads (none wanted: asyncio, ssl, dns, rich). ``python scripts/bench.py batch``
    runs only this section.
+7. TLS reports (``tls_reports``): ``smtpdiag tlsrpt`` over a generated 10,000-report
+   maildir (RFC 8460 reports in a large sender's layout, gzipped, attached to MIME
+   messages). Reports per second in one process, against the standard library alone
+   over the same messages: gzip + JSON of the attachments (bytes already extracted),
+   and MIME + gzip + JSON (the floor for any reader of report mail); peak RSS of a whole
+   ``tlsrpt --json`` process over 1,000 and 10,000 reports (flat in the input size).
+   ``python scripts/bench.py tlsrpt`` runs only this section.
 6. Bulk triage (``bulk_triage``): ``smtpdiag bulk`` over 10,000 generated domains on
    five providers (scripted servers with real TLS on 127.89.0.x, DNS from nsd when
    installed, else the test kit's server): domains per second, the connections each
@@ -44,7 +51,7 @@ machine is shared and absolute times are noisy.
    runs with ``--workers 0`` (one process) and with the default workers, and, with
    ``SMTPDIAG_BENCH_BASELINE=DIR`` (a checkout, e.g. ``git archive main | tar -x -C DIR``),
    that checkout's ``smtpdiag bulk`` too, all in the same run.
-7. One bounce per process (``explain_vs_sisimai``): ``smtpdiag explain --file M``, one
+8. One bounce per process (``explain_vs_sisimai``): ``smtpdiag explain --file M``, one
    process per message, against Sisimai (Perl, ``libsisimai-perl`` from
    ``scripts/system-deps.sh --bench``) reading the same message and printing reason,
    status, reply code and recipient; the fixture ``.eml`` bounces both read, sides
@@ -606,6 +613,134 @@ def bounce_batch(count: int = BATCH_MESSAGES) -> None:
         print(f"   explain --json loads: {heavy or 'none of asyncio, ssl, dns, rich'}")
 
 
+# ------------------------------------------------------------------ 7. TLS reports
+
+TLS_REPORTS = 10_000
+
+
+def _write_report_maildir(path: str, count: int) -> list[bytes]:
+    """``count`` report messages in a maildir; returns the gzipped attachments."""
+    import base64
+    import gzip
+    import json
+
+    os.makedirs(f"{path}/cur")
+    os.makedirs(f"{path}/new")
+    os.makedirs(f"{path}/tmp")
+    attachments = []
+    for i in range(count):
+        domain = f"d{i % 500}.example"
+        day = f"2026-11-{1 + i % 28:02d}"
+        report = {
+            "organization-name": ("Google Inc.", "Microsoft Corporation", "Yahoo")[i % 3],
+            "date-range": {
+                "start-datetime": f"{day}T00:00:00Z",
+                "end-datetime": f"{day}T23:59:59Z",
+            },
+            "contact-info": "smtp-tls-reporting@sender.example",
+            "report-id": f"{day}T00:00:00Z_{domain}_{i}",
+            "policies": [
+                {
+                    "policy": {
+                        "policy-type": "sts",
+                        "policy-string": ["version: STSv1", "mode: enforce", f"mx: *.{domain}"],
+                        "policy-domain": domain,
+                        "mx-host": [f"*.{domain}"],
+                    },
+                    "summary": {
+                        "total-successful-session-count": 1000 + i,
+                        "total-failure-session-count": 12,
+                    },
+                    "failure-details": [
+                        {
+                            "result-type": "certificate-host-mismatch",
+                            "sending-mta-ip": "209.85.220.41",
+                            "receiving-mx-hostname": f"mx2.{domain}",
+                            "receiving-ip": "2001:db8::25",
+                            "failed-session-count": 10,
+                        },
+                        {
+                            "result-type": "starttls-not-supported",
+                            "sending-mta-ip": "209.85.220.42",
+                            "receiving-mx-hostname": f"mx3.{domain}",
+                            "failed-session-count": 2,
+                        },
+                    ],
+                }
+            ],
+        }
+        data = gzip.compress(json.dumps(report).encode(), mtime=0)
+        attachments.append(data)
+        body = base64.encodebytes(data).decode()
+        message = (
+            "From: tlsrpt@sender.example\nTo: tlsrpt@receiver.example\n"
+            f"Subject: Report Domain: {domain} Report-ID: <{i}>\nMIME-Version: 1.0\n"
+            'Content-Type: multipart/report; report-type="tlsrpt"; boundary="b"\n\n'
+            "--b\nContent-Type: text/plain\n\nAn aggregate TLS report.\n\n"
+            "--b\nContent-Type: application/tlsrpt+gzip\n"
+            'Content-Disposition: attachment; filename="report.json.gz"\n'
+            f"Content-Transfer-Encoding: base64\n\n{body}\n--b--\n"
+        )
+        with open(f"{path}/cur/{i:06d}.bench:2,S", "w") as fh:
+            fh.write(message)
+    return attachments
+
+
+def tls_reports(count: int = TLS_REPORTS) -> None:
+    import email
+    import gzip
+    import json
+    import sys
+    import tempfile
+
+    from smtpdiag.tlsreports import SummaryBuilder, read_tls_reports
+
+    print(f"7. TLS reports: tlsrpt over a generated {count}-report maildir")
+    with tempfile.TemporaryDirectory() as tmp:
+        maildir = f"{tmp}/Maildir"
+        attachments = _write_report_maildir(maildir, count)
+        files = sorted(os.listdir(f"{maildir}/cur"))
+        jsons, mimes, runs, ratios = [], [], [], []
+        for _ in range(3):  # interleaved rounds: load on the shared machine hits every side
+            t0 = time.perf_counter()
+            for data in attachments:
+                json.loads(gzip.decompress(data))
+            jsons.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for name in files:
+                with open(f"{maildir}/cur/{name}", "rb") as fh:
+                    msg = email.message_from_bytes(fh.read())
+                for part in msg.walk():
+                    if part.get_content_type() == "application/tlsrpt+gzip":
+                        json.loads(gzip.decompress(part.get_payload(decode=True)))
+            mimes.append(time.perf_counter() - t0)
+            builder = SummaryBuilder()
+            t0 = time.perf_counter()
+            for item in read_tls_reports([maildir]):
+                builder.add(item)
+            runs.append(time.perf_counter() - t0)
+            ratios.append(runs[-1] / mimes[-1])
+        s = builder.summary()
+        assert s.inputs == s.reports == count and s.errors == 0, s
+        ours, js, mime = (statistics.median(v) for v in (runs, jsons, mimes))
+        print(
+            f"   {count} reports -> {len(s.policies)} policy groups, {len(s.failures)} failure "
+            f"groups: {count / ours:,.0f} reports/s (median of 3; load average "
+            f"{os.getloadavg()[0]:.1f}); stdlib gzip+JSON alone {count / js:,.0f}/s "
+            f"({ours / js:.1f}x its time), stdlib MIME+gzip+JSON {count / mime:,.0f}/s "
+            f"({statistics.median(ratios):.2f}x its time)"
+        )
+        small = f"{tmp}/Small"
+        _write_report_maildir(small, count // 10)
+        cli = [sys.executable, "-m", "smtpdiag", "tlsrpt", "--json"]
+        rss_small = _child_rss_kib([*cli, small])
+        rss = _child_rss_kib([*cli, maildir])
+        print(
+            f"   peak RSS: tlsrpt --json over {count // 10} reports {rss_small / 1024:.1f} MiB, "
+            f"over {count} {rss / 1024:.1f} MiB (ratio {rss / max(rss_small, 1):.2f})"
+        )
+
+
 # ------------------------------------------------------------------ 6. bulk triage
 
 BULK_DOMAINS = 10_000
@@ -908,7 +1043,7 @@ def bulk_triage(
         lab.wait(timeout=30)
 
 
-# ------------------------------------------- 7. one bounce per process against Sisimai
+# ------------------------------------------- 8. one bounce per process against Sisimai
 
 EXPLAIN_ROUNDS = 5  # rounds over the messages, each message once per side per round
 
@@ -951,7 +1086,7 @@ def explain_vs_sisimai(rounds: int = EXPLAIN_ROUNDS) -> None:
     """
     import pathlib
 
-    print(f"7. one bounce per process: smtpdiag explain --file against Sisimai, {rounds} rounds")
+    print(f"8. one bounce per process: smtpdiag explain --file against Sisimai, {rounds} rounds")
     if subprocess.run(["perl", "-MSisimai", "-e", "1"], capture_output=True,
                       check=False).returncode != 0:  # fmt: skip
         print("   Sisimai not installed (bash scripts/system-deps.sh --bench: libsisimai-perl)")
@@ -993,14 +1128,22 @@ def explain_vs_sisimai(rounds: int = EXPLAIN_ROUNDS) -> None:
 
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "explain" (7); none = all.
+    # "tlsrpt" (7), "explain" (8); none = all.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
         sys.exit(0)
     if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
         bulk_triage(int(sys.argv[2]))
         sys.exit(0)
-    sections = set(sys.argv[1:]) or {"in-process", "verdict", "process", "batch", "bulk", "explain"}
+    sections = set(sys.argv[1:]) or {
+        "in-process",
+        "verdict",
+        "process",
+        "batch",
+        "tlsrpt",
+        "bulk",
+        "explain",
+    }
     if "in-process" in sections:
         asyncio.run(main())
     if "verdict" in sections:
@@ -1009,6 +1152,8 @@ if __name__ == "__main__":
         process_cost()
     if "batch" in sections:
         bounce_batch()
+    if "tlsrpt" in sections:
+        tls_reports()
     if "bulk" in sections:
         bulk_triage()
     if "explain" in sections:

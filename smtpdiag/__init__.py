@@ -102,6 +102,10 @@ _EXPORTS: dict[str, str] = {
     "TlsRptProblem": "model",
     "TlsRptResult": "model",
     "TlsRptStatus": "model",
+    "TlsReportError": "tlsreports",
+    "TlsReportRecord": "tlsreports",
+    "TlsReportSummary": "tlsreports",
+    "TlsRouteCheck": "tlsreports",
     "TlsaLookup": "model",
     "TlsaRecord": "model",
     "Verdict": "model",
@@ -109,11 +113,14 @@ _EXPORTS: dict[str, str] = {
     "bulk_sync": "triage",
     "check": "health",
     "check_sync": "health",
+    "check_tls_reports": "tlsreports",
+    "check_tls_reports_sync": "tlsreports",
     "could_not_run": "api",
     "diagnose": "diagnosis",
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
+    "read_tls_reports": "tlsreports",
     "render": "report",
 }
 
@@ -194,6 +201,10 @@ __all__ = [
     "TlsMode",
     "TlsPolicy",
     "TlsReason",
+    "TlsReportError",
+    "TlsReportRecord",
+    "TlsReportSummary",
+    "TlsRouteCheck",
     "TlsRpt",
     "TlsRptProblem",
     "TlsRptResult",
@@ -206,11 +217,14 @@ __all__ = [
     "bulk_sync",
     "check",
     "check_sync",
+    "check_tls_reports",
+    "check_tls_reports_sync",
     "could_not_run",
     "diagnose",
     "explain_batch",
     "probe",
     "probe_sync",
+    "read_tls_reports",
     "render",
 ]
 
@@ -320,4 +334,13 @@ if TYPE_CHECKING:
         Verdict,
     )
     from .report import render
+    from .tlsreports import (
+        TlsReportError,
+        TlsReportRecord,
+        TlsReportSummary,
+        TlsRouteCheck,
+        check_tls_reports,
+        check_tls_reports_sync,
+        read_tls_reports,
+    )
     from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "check": "health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)",
     "watch": "probe repeatedly: success rates, latency percentiles, routes going down/up",
     "bulk": "triage many domains or bounces; one decision per domain and per recipient",
+    "tlsrpt": "read TLS reports (RFC 8460): failures per route; --probe checks them now",
     "demo": "probe built-in local demo domains (no internet needed)",
 }
 

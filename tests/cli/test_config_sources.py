@@ -27,7 +27,7 @@ import pytest
 from smtpdiag.cli.options import profile_text
 from smtpdiag.demo import DEMO_DOMAINS, DemoLab, demo_lab
 
-PROBE_COMMANDS = ("probe", "check", "watch", "explain", "bulk")
+PROBE_COMMANDS = ("probe", "check", "watch", "explain", "bulk", "tlsrpt")
 
 
 @pytest.fixture(scope="module")

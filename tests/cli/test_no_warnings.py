@@ -77,6 +77,38 @@ def _bounce() -> str:
     return str(sorted((ROOT / "fixtures" / "bounces" / "cases").glob("*.eml"))[0])
 
 
+def _tls_report(kit: Kit) -> str:
+    """A TLS report (RFC 8460) that names the kit's MX, gzipped."""
+    import gzip
+    import json
+
+    path = kit.workdir / "report.json.gz"
+    report = {
+        "organization-name": "Sender",
+        "date-range": {
+            "start-datetime": "2026-12-01T00:00:00Z",
+            "end-datetime": "2026-12-01T23:59:59Z",
+        },
+        "contact-info": "tlsrpt@sender.example",
+        "report-id": "warnings-1",
+        "policies": [
+            {
+                "policy": {"policy-type": "no-policy-found", "policy-domain": "example.org"},
+                "summary": {"total-successful-session-count": 9, "total-failure-session-count": 1},
+                "failure-details": [
+                    {
+                        "result-type": "starttls-not-supported",
+                        "receiving-mx-hostname": "mx.example.org",
+                        "failed-session-count": 1,
+                    }
+                ],
+            }
+        ],
+    }
+    path.write_bytes(gzip.compress(json.dumps(report).encode()))
+    return str(path)
+
+
 def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
     """name -> (argv after `smtpdiag`, the exit codes the command may give)."""
     opts = kit.probe_options()
@@ -127,6 +159,8 @@ def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
             ],
             {0, 1, 3},
         ),
+        "tlsrpt": (["tlsrpt", _tls_report(kit)], {0}),
+        "tlsrpt --probe": (["tlsrpt", _tls_report(kit), "--probe", *opts], {0, 3}),
         "demo": (["demo"], {0}),
     }
 
@@ -148,6 +182,8 @@ COMMANDS = [
     "explain --file",
     "explain --batch",
     "explain --probe",
+    "tlsrpt",
+    "tlsrpt --probe",
     "demo",
 ]
 
