@@ -37,6 +37,7 @@ from ..model import (
 )
 from ..timefmt import parse_utc_iso
 from .causes import cause_ids
+from .decision import decide
 from .facts import (
     PERSIST_MIN_PROBES,
     PERSIST_MIN_SPAN,
@@ -57,6 +58,7 @@ __all__ = [
     "PERSIST_MIN_SPAN",
     "diagnose",
     "fire",
+    "kind_of",
     "severity_for",
     "verdict_for",
 ]
@@ -76,12 +78,21 @@ def _failures(facts: Facts) -> frozenset[RuleId]:
     return frozenset(r.id for r, _ in fire(facts) if r.kind is RuleKind.FAILURE)
 
 
+def kind_of(row: Row, match: Match) -> RuleKind:
+    """The row's kind, except that a feature finding that affects no sender and is no
+    misconfiguration of what the domain meant to publish (``match.degrades`` false)
+    only informs: a finding that affects nobody does not move the verdict."""
+    if row.kind is RuleKind.FEATURE and not match.degrades:
+        return RuleKind.INFO
+    return row.kind
+
+
 def healthy(facts: Facts, fired: Sequence[tuple[Row, Match]]) -> bool:
     """Delivery works and no failure or feature rule fired."""
     return (
         facts.dns_ok
         and facts.delivery_ok
-        and not any(r.kind is not RuleKind.INFO for r, _ in fired)
+        and not any(kind_of(r, m) is not RuleKind.INFO for r, m in fired)
     )
 
 
@@ -228,12 +239,14 @@ def _findings(facts: Facts) -> list[Finding]:
     first = [
         _finding(facts, r.id, r.kind, _code(r, m), m)
         for r, m in fired
-        if r.kind is not RuleKind.INFO
+        if kind_of(r, m) is not RuleKind.INFO
     ]
     if healthy(facts, fired):
         first.append(_finding(facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views)))
     info = [
-        _finding(facts, r.id, r.kind, _code(r, m), m) for r, m in fired if r.kind is RuleKind.INFO
+        _finding(facts, r.id, kind_of(r, m), _code(r, m), m)
+        for r, m in fired
+        if kind_of(r, m) is RuleKind.INFO
     ]
     return first + info
 
@@ -271,13 +284,13 @@ def diagnose(
     facts = _history(report, history, now)
     findings = _findings(facts)
     verdict = verdict_for(report, findings)
-    primary = None
-    if verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN) and findings:
-        primary = findings[0].code
+    decision = decide(verdict, findings)
     return Diagnosis(
         verdict=verdict,
         persistence=_overall(verdict, findings, facts),
-        primary=primary,
+        primary=decision.primary,
         findings=tuple(findings),
         generated_at=iso(now),
+        action=decision.lead.action if decision.lead else Action(ActionKind.NONE, ""),
+        who_fails=decision.who_fails,
     )

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import NewType
 
 from .dns import DnsOutcome, DnsQuery
-from .policy import DaneCheck, SenderImpact, TlsPolicy, TlsRptResult
+from .policy import DaneCheck, SenderImpact, SenderKind, TlsPolicy, TlsRptResult
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
-SCHEMA_VERSION = "3.1"
+SCHEMA_VERSION = "3.2"
 
 
 # --------------------------------------------------------------------------- DNS
@@ -692,6 +692,10 @@ class Diagnosis:
             finding has no code.
         findings: Most important first.
         generated_at: ISO 8601 UTC instant retry times are counted from.
+        action: What to do about the domain, decided with the findings: the action of
+            the finding that gives the primary code (else of the first finding that
+            asks for something); kind ``none`` when healthy.
+        who_fails: The kinds of sender that cannot deliver now (empty when none).
     """
 
     verdict: Verdict
@@ -699,6 +703,8 @@ class Diagnosis:
     primary: str | None
     findings: tuple[Finding, ...] = ()
     generated_at: str = ""
+    action: Action = Action(ActionKind.NONE, "")
+    who_fails: tuple[SenderKind, ...] = ()
 
 
 # ------------------------------------------------------------------------ report

@@ -179,7 +179,7 @@ def mx_cname(f: Facts, m: Match) -> Draft:
         f"{'is an alias' if len(names) == 1 else 'are aliases'} (CNAME), which RFC 5321 5.1 and "
         "RFC 2181 10.3 forbid. Most MTAs follow the alias"
         + (f" (it works: {routes_brief(ok)})" if ok else "")
-        + "; strict ones fail with a routing error (5.4.3/5.4.4).",
+        + ", so no sender logs a code for it; it is a misconfiguration to fix.",
         [
             Evidence(
                 mx=h.name,
@@ -188,13 +188,12 @@ def mx_cname(f: Facts, m: Match) -> Draft:
             )
             for h in bad
         ],
-        steps=make_steps("5.4.3", steps_543(f, names, ())),
         action=Action(
             ActionKind.FIX,
             "The domain's administrators should point the MX record at the canonical "
             "host name instead of an alias.",
         ),
-        neighbours=("5.4.4",),
+        title="MX target is an alias (CNAME)",
     )
 
 

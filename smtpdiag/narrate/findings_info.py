@@ -108,7 +108,9 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
             "(MTA-STS RFC 8461, DANE RFC 7672) fail with a TLS configuration mismatch (5.4.2)."
         ),
         [*ev, *_cert_notes(views)],
-        steps=make_steps("5.4.2", _unverified_steps(f, views)),
+        # Every route connects: firewall, IP blocking and other ports are not the cause.
+        steps=make_steps("5.4.2", _unverified_steps(f, views), only=("contact-support",)),
+        title="Certificate not verified",
         action=Action(
             ActionKind.FIX,
             "The recipient's administrators should install a certificate that verifies "

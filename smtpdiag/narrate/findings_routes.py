@@ -306,14 +306,30 @@ def dropped(f: Facts, m: Match) -> Draft:
     if alt:
         done["alternative-ports"] = alt
     phases = sorted({v.failure.phase.value for v in views if v.failure})
+    own = server_code(views)
+    if own is not None:
+        # A reply is the server's own word: nothing was dropped (RFC 3463, RFC 3207 4).
+        replies = sorted({fmt_reply(v.failure.reply) or "" for v in views if v.failure})
+        head = (
+            f"{routes_brief(views)} answered {', '.join(phases)} with "
+            f"{'; '.join(replies)}: the server's own temporary refusal ({own}, soft bounce), "
+            "not a dropped connection."
+        )
+    else:
+        head = (
+            f"Connected to {routes_brief(views)}, then the session failed during "
+            f"{', '.join(phases)} before a message could be sent: connection failure "
+            "(4.4.2, soft bounce)."
+        )
     return draft(
-        f"Connected to {routes_brief(views)}, then the session failed during "
-        f"{', '.join(phases)} before a message could be sent: connection failure "
-        "(4.4.2, soft bounce).",
+        head,
         [evidence(v) for v in views],
         steps=make_steps("4.4.2", done),
         action=make_action("4.4.2", f, deliverable_via=working),
         neighbours=neighbours("4.4.2"),
+        payload=FindingPayload(routes=tuple(v.label for v in views), server_code=own)
+        if own is not None
+        else None,
     )
 
 
