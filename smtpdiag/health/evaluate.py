@@ -50,10 +50,19 @@ from ..model import (
     StsMode,
     StsStatus,
     TlsMode,
+    Verdict,
 )
 from ..narrate import health as words
 from ..timefmt import utc_iso
-from .policy import RANK, REQUIREMENT_LEVEL, RULE_PROBLEMS, Level, worst
+from .policy import (
+    RANK,
+    REQUIREMENT_LEVEL,
+    ROUTE_FAULTS,
+    RULE_PROBLEMS,
+    VERDICT_LEVEL,
+    Level,
+    worst,
+)
 from .result import (
     HealthResult,
     HealthStatus,
@@ -88,11 +97,20 @@ def _flagged(findings: Iterable[Finding]) -> dict[RuleId, frozenset[str]]:
 _Flagged = Mapping[RuleId, frozenset[str]]
 
 
+def _faulted(rr: RouteResult, flagged: _Flagged, kind: ProblemKind) -> bool:
+    """The diagnosis names this route in a finding that gives ``kind`` (ROUTE_FAULTS)."""
+    return any(
+        rr.route.label in flagged.get(rule, frozenset())
+        for rule, k in ROUTE_FAULTS.items()
+        if k is kind
+    )
+
+
 def _no_starttls(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
     return (
         th.require_starttls
         and rr.route.tls_mode is TlsMode.STARTTLS
-        and rr.route.label in flagged.get(RuleId.STARTTLS_NOT_OFFERED, frozenset())
+        and _faulted(rr, flagged, ProblemKind.NO_STARTTLS)
     )
 
 
@@ -105,9 +123,9 @@ def _tls_too_old(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
 
 
 def _cert_invalid(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
-    return th.require_valid_cert and rr.route.label in flagged.get(
-        RuleId.TLS_CERT_UNVERIFIED, frozenset()
-    )
+    # Always: a route whose certificate does not verify is not healthy (the diagnosis
+    # calls the domain degraded); --require-valid-cert makes it critical (_route_level).
+    return _faulted(rr, flagged, ProblemKind.CERT_INVALID)
 
 
 # The requirements an up route must meet to count as healthy, one row each: the problem
@@ -170,7 +188,9 @@ def _latency_problems(rr: RouteResult, th: Thresholds) -> list[Problem]:
 def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
     """The level of ``days`` left: expired is critical, else the first row crossed."""
     if days < 0:
-        return HealthStatus.CRITICAL, 0
+        # Expired: the certificate does not verify, which the diagnosis says (the route's
+        # cert-invalid problem, at the level the verdict gives): not judged twice.
+        return None
     for row in DAYS_ROWS:
         bound = th.days(row)
         if bound is not None and days < bound:
@@ -336,6 +356,7 @@ def _judge_routes(
     attempted: list[RouteResult],
     th: Thresholds,
     findings: Iterable[Finding],
+    verdict: Verdict,
 ) -> tuple[list[RouteHealth], list[Problem], HealthStatus]:
     """Per-route health, the routes' problems and the level a route problem has (it
     depends on how many routes are healthy)."""
@@ -358,7 +379,18 @@ def _judge_routes(
             unhealthy.append((rr, reasons))
         route_health.append(_route_health(rr, th, healthy=not reasons))
     n_healthy = sum(r.healthy for r in route_health)
-    level = HealthStatus.CRITICAL if th.require_all_mx or n_healthy == 0 else HealthStatus.WARNING
+    n_up = sum(rr.ok for rr in attempted)
+    # The decision says whether mail gets through; a route problem is critical only when
+    # it does not (failed), when every MX is required, or when the operator's own
+    # certificate requirement leaves no healthy route. Otherwise it is a warning: the
+    # domain delivers (degraded), as the diagnosis says.
+    critical = (
+        verdict in (Verdict.FAILED, Verdict.NO_MAIL)
+        or th.require_all_mx
+        or n_up == 0
+        or (n_healthy == 0 and th.require_valid_cert)
+    )
+    level = HealthStatus.CRITICAL if critical else HealthStatus.WARNING
     problems = []
     for rr, reasons in unhealthy:
         failed = rr.failure
@@ -432,7 +464,7 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
 
     attempted = _attempted(report)
     route_health, route_problems, route_level = _judge_routes(
-        report.routes, attempted, th, diag.findings
+        report.routes, attempted, th, diag.findings, diag.verdict
     )
     problems = _rule_problems(report, diag.findings, route_level) + route_problems
     if report.resolution.kind.value in ("mx", "implicit") and not attempted:
@@ -451,6 +483,14 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
 
         problems.extend(_dane_problems(report, delivery_port_of(report)))
 
+    floor = VERDICT_LEVEL[diag.verdict]
+    if floor in RANK and RANK[floor] > RANK[worst([p.level for p in problems])]:
+        # The verdict's level, when no judged problem carries it (a degraded domain is
+        # never OK, a failed one never less than critical).
+        lead = next((f for f in diag.findings if f.rule is not RuleId.HEALTHY), None)
+        problems.append(
+            Problem(floor, ProblemKind.DIAGNOSIS, words.diagnosis_reason(diag.verdict, lead))
+        )
     # Most severe first; the sort is stable, so report order is kept within a level.
     problems.sort(key=lambda p: -RANK.get(p.level, 3))
     return HealthResult(

@@ -21,6 +21,7 @@ from ..model import (
     SenderOutcome,
     StsMode,
     StsStatus,
+    Verdict,
 )
 from ..textsafe import clean
 from .common import verify_text
@@ -32,6 +33,7 @@ __all__ = [
     "could_not_run_reason",
     "dane_mismatch_reason",
     "dane_state_reason",
+    "diagnosis_reason",
     "domain_reason",
     "failure_reason",
     "implicit_tls_reason",
@@ -108,6 +110,16 @@ def cert_invalid_reason(rr: RouteResult) -> str:
         return f"{rr.route.label}: certificate does not name {rr.route.mx} (RFC 6125)"
     why = verify_text(tls, rr.route.mx) if tls is not None else "does not verify"
     return f"{rr.route.label}: certificate invalid ({clean(why, 160)})"
+
+
+def diagnosis_reason(verdict: Verdict, lead: Finding | None) -> str:
+    """``diagnosis degraded: MX target is an alias (CNAME)``: the verdict and its lead."""
+    text = f"diagnosis {verdict.value}"
+    if lead is not None:
+        text += f": {clean(lead.title, 120)}"
+        if lead.code:
+            text += f" ({lead.code})"
+    return text
 
 
 def latency_reason(rr: RouteResult, phase: str, seconds: float, bound: float) -> str:

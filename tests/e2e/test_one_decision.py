@@ -1,0 +1,235 @@
+"""Issue 18 on loopback: one decision per domain, and every front end agrees.
+
+Scripted SMTP servers with real TLS (the test kit's PKI) on their own loopback
+addresses, the test kit's DNS server for the zone. Each domain is one wrong answer of
+issue 18; the demo's domains run too. ``probe`` (the diagnosis) and ``check`` (health
+over the same report) must give the same verdict, primary code and action, and the
+health level must be the verdict's.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from smtpdiag.api import probe
+from smtpdiag.config import (
+    LOOPBACK_NETWORKS,
+    PolicyConfig,
+    ProbeConfig,
+    ResolverConfig,
+    Timeouts,
+    TlsConfig,
+)
+from smtpdiag.demo import DEMO_DOMAINS, demo_lab, pick_shared_ports
+from smtpdiag.health import evaluate
+from smtpdiag.health.result import HealthStatus
+from smtpdiag.model import (
+    ActionKind,
+    AddressFamily,
+    ProbeReport,
+    SenderKind,
+    Severity,
+    StepStatus,
+    Verdict,
+)
+from smtpdiag.report.junit import render_junit
+from smtpdiag.report.openmetrics import render_openmetrics
+from smtpdiag.report.text import render_text
+from smtpdiag.testing.certs import TestPki
+from smtpdiag.testing.dnsserver import LocalDnsServer
+from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
+
+ZONE = "decide.test"
+
+#: host label -> (address, behaviour, certificate kind)
+HOSTS: dict[str, tuple[str, Behaviour, str]] = {
+    "good": ("127.83.0.1", Behaviour.HEALTHY, "good"),
+    "expired": ("127.83.0.2", Behaviour.HEALTHY, "expired"),
+    "tls454": ("127.83.0.3", Behaviour.STARTTLS_454, "good"),
+    "plain": ("127.83.0.4", Behaviour.NO_STARTTLS, "good"),
+    "reject": ("127.83.0.5", Behaviour.GREETING_554, "good"),
+}
+
+#: domain label -> zone records relative to the domain
+DOMAINS: dict[str, list[tuple[str, str]]] = {
+    "badcert": [("@", "MX 10 mx.expired")],
+    "backupbad": [("@", "MX 10 mx.good"), ("@", "MX 20 mx.expired")],
+    "tls454": [("@", "MX 10 mx.tls454")],
+    "plain": [("@", "MX 10 mx.plain")],
+    "reject": [("@", "MX 10 mx.reject")],
+    "unsignedtlsa": [
+        ("@", "MX 10 mx.good"),
+        ("_PORT._tcp.mx.good", "TLSA 3 1 1 " + "ab" * 32),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def pki() -> Iterator[TestPki]:
+    made = TestPki(names=tuple(f"mx.{h}.{ZONE}" for h in HOSTS))
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture(scope="module")
+def servers(pki: TestPki) -> Iterator[tuple[ServerSet, int]]:
+    port = pick_shared_ports([a for a, _, _ in HOSTS.values()], random.Random())[0]
+    specs = [
+        ServerSpec(
+            name, behaviour, cert=cert, host=address, hostname=f"mx.{name}.{ZONE}", port=port
+        )
+        for name, (address, behaviour, cert) in HOSTS.items()
+    ]
+    with ServerSet(specs, pki=pki) as running:
+        yield running, port
+
+
+@pytest.fixture
+async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
+    running, port = servers
+    records: dict[str, list[str]] = {f"mx.{h}": [f"A {a}"] for h, (a, _, _) in HOSTS.items()}
+    for name, rows in DOMAINS.items():
+        for label, data in rows:
+            rel = name if label == "@" else f"{label}.{name}"
+            if label.startswith("_PORT._tcp."):
+                # TLSA records live under the MX host's name and the delivery port, in
+                # this unsigned zone.
+                rel = label.replace("PORT", str(port))
+            records.setdefault(rel, []).append(data)
+    async with LocalDnsServer({ZONE: records}) as dns:
+
+        async def go(name: str) -> ProbeReport:
+            config = ProbeConfig(
+                ports=(port,),
+                families=(AddressFamily.IPV4,),
+                timeouts=Timeouts(
+                    dns=1.0, connect=1.0, greeting=1.0, command=1.0, tls=1.0, total=8.0
+                ),
+                resolver=ResolverConfig((dns.nameserver,)),
+                tls=TlsConfig(ca_file=running.ca_file),
+                allow_targets=LOOPBACK_NETWORKS,
+                policy=PolicyConfig(enabled=True, https_port=1, fetch_timeout=0.5),
+            )
+            return await probe(f"{name}.{ZONE}", config)
+
+        yield go
+
+
+def _agree(report: ProbeReport) -> None:
+    """probe and check give one verdict, primary code and action; the level is the
+    verdict's."""
+    d = report.diagnosis
+    assert d is not None
+    h = evaluate(report)
+    assert (h.verdict, h.primary) == (d.verdict, d.primary)
+    expected = {
+        Verdict.HEALTHY: HealthStatus.OK,
+        Verdict.DEGRADED: HealthStatus.WARNING,
+        Verdict.FAILED: HealthStatus.CRITICAL,
+    }[d.verdict]
+    assert h.status is expected, (h.status, d.verdict, [p.reason for p in h.problems])
+    if d.verdict is not Verdict.HEALTHY:
+        assert not all(r.healthy for r in h.routes) or d.verdict is Verdict.DEGRADED
+
+
+def _finding(report: ProbeReport, rule: str) -> Any:
+    assert report.diagnosis is not None
+    return next(f for f in report.diagnosis.findings if f.rule == rule)
+
+
+async def test_badcert_route_is_not_healthy_in_any_format(run: Any) -> None:
+    rep = await run("badcert")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.DEGRADED
+    _agree(rep)
+    h = evaluate(rep)
+    assert h.status is HealthStatus.WARNING
+    assert not any(r.healthy for r in h.routes)
+    metrics = render_openmetrics(h)
+    assert "smtpdiag_route_healthy{" in metrics
+    assert not [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("smtpdiag_route_healthy{") and line.endswith(" 1")
+    ]
+    assert "<failure" in render_junit(h)
+
+
+async def test_badcert_finding_names_who_fails_and_no_firewall(run: Any) -> None:
+    rep = await run("badcert")
+    f = _finding(rep, "tls-cert-unverified")
+    # A sender verifying by local policy defers with what Postfix logs: 4.7.5.
+    assert f.code == "4.7.5" and f.severity is Severity.SOFT
+    assert rep.diagnosis.primary == "4.7.5"
+    assert rep.diagnosis.who_fails == (SenderKind.VERIFYING,)
+    text = render_text(rep, width=100, color=False)
+    assert "[info]" not in text.split("Who fails")[0].splitlines()[-3]
+    assert "Who fails: nobody" not in text
+    assert "firewall" not in text.lower()
+    assert "prevent secure connections" not in text
+    assert f.action.kind is ActionKind.FIX
+
+
+async def test_backup_mx_bad_cert_gives_no_primary_code(run: Any) -> None:
+    rep = await run("backupbad")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.DEGRADED
+    assert d.primary is None
+    f = _finding(rep, "tls-cert-unverified")
+    assert f.code is None
+    _agree(rep)
+
+
+async def test_starttls_454_is_the_servers_own_code(run: Any) -> None:
+    rep = await run("tls454")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.FAILED
+    assert d.primary == "4.7.0"
+    f = _finding(rep, "connection-dropped")
+    assert "not a dropped connection" in f.summary
+    assert d.action.kind is ActionKind.RETRY
+    _agree(rep)
+
+
+async def test_no_starttls_is_degraded_everywhere(run: Any) -> None:
+    rep = await run("plain")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.DEGRADED
+    assert d.primary == "4.7.4"  # Postfix: "TLS is required, but was not offered"
+    _agree(rep)
+
+
+async def test_one_5xx_greeting_never_suppresses(run: Any) -> None:
+    rep = await run("reject")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.FAILED
+    assert d.action.kind is ActionKind.FIX
+    assert all(f.action.kind is not ActionKind.SUPPRESS for f in d.findings)
+    _agree(rep)
+
+
+async def test_tlsa_in_unsigned_zone_does_not_degrade(run: Any) -> None:
+    rep = await run("unsignedtlsa")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.HEALTHY, [(f.rule, f.severity) for f in d.findings]
+    f = _finding(rep, "dane-not-usable")
+    assert f.severity is Severity.INFO and f.code is None
+    _agree(rep)
+
+
+def test_demo_domains_agree_across_probe_and_check() -> None:
+    from smtpdiag.api import probe_sync
+
+    with demo_lab() as lab:
+        for demo in DEMO_DOMAINS:
+            rep = probe_sync(demo.name, lab.config())
+            assert rep.diagnosis is not None
+            assert rep.diagnosis.verdict is demo.expect, demo.name
+            _agree(rep)
+            for f in rep.diagnosis.findings:
+                for step in f.steps:
+                    assert step.status is not StepStatus.DONE or step.result, (demo.name, step)
