@@ -188,9 +188,7 @@ def _latency_problems(rr: RouteResult, th: Thresholds) -> list[Problem]:
 def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
     """The level of ``days`` left: expired is critical, else the first row crossed."""
     if days < 0:
-        # Expired: the certificate does not verify, which the diagnosis says (the route's
-        # cert-invalid problem, at the level the verdict gives): not judged twice.
-        return None
+        return HealthStatus.CRITICAL, 0
     for row in DAYS_ROWS:
         bound = th.days(row)
         if bound is not None and days < bound:
@@ -198,13 +196,19 @@ def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
     return None
 
 
-def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Problem]:
+def _cert_problems(
+    routes: Iterable[RouteResult], th: Thresholds, judged: frozenset[str] = frozenset()
+) -> list[Problem]:
     # One certificate is usually served on several ports and addresses: one problem per
     # certificate (by fingerprint), naming every route that served it.
     if all(th.days(row) is None for row in DAYS_ROWS):
         return []  # certificate lifetime is not judged at all
     by_cert: dict[str, tuple[int, str, list[str]]] = {}
     for rr in routes:
+        if rr.route.label in judged:
+            # Its certificate does not verify: the route's cert-invalid problem (at the
+            # level the verdict gives) says so, expired or not; not judged twice.
+            continue
         cert = rr.tls.certificate if rr.tls is not None else None
         if cert is not None:
             by_cert.setdefault(cert.sha256, (cert.days_left, rr.route.mx, []))[2].append(
@@ -475,7 +479,10 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
         problems.extend(_implicit_tls_problems(route_health))
     for rr in attempted:
         problems.extend(_latency_problems(rr, th))
-    problems.extend(_cert_problems(attempted, th))
+    invalid = frozenset(
+        label for p in problems if p.kind is ProblemKind.CERT_INVALID for label in p.routes
+    )
+    problems.extend(_cert_problems(attempted, th, invalid))
     if th.require_mta_sts is not None and report.resolution.hosts:
         problems.extend(_mta_sts_problems(report, th.require_mta_sts))
     if th.require_dane and report.resolution.hosts:

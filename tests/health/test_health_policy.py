@@ -105,7 +105,7 @@ def test_enforcing_senders_deferring_is_a_warning_without_requirements() -> None
     result = evaluate(_report(tls_policy(dane=[tlsa(MX1.name)]), check=dane_miss()))
     assert result.status is HealthStatus.WARNING
     (problem,) = [p for p in result.problems if p.kind is ProblemKind.TLS_POLICY]
-    assert "DANE senders defer (4.4.2)" in problem.reason
+    assert "DANE senders defer (4.7.5)" in problem.reason
 
 
 def test_bad_require_mta_sts_is_a_config_error() -> None:
