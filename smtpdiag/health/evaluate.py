@@ -197,7 +197,7 @@ def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
 
 
 def _cert_problems(
-    routes: Iterable[RouteResult], th: Thresholds, judged: frozenset[str] = frozenset()
+    routes: Iterable[RouteResult], th: Thresholds, invalid: frozenset[str] = frozenset()
 ) -> list[Problem]:
     # One certificate is usually served on several ports and addresses: one problem per
     # certificate (by fingerprint), naming every route that served it.
@@ -205,7 +205,7 @@ def _cert_problems(
         return []  # certificate lifetime is not judged at all
     by_cert: dict[str, tuple[int, str, list[str]]] = {}
     for rr in routes:
-        if rr.route.label in judged:
+        if rr.route.label in invalid:
             # Its certificate does not verify: the route's cert-invalid problem (at the
             # level the verdict gives) says so, expired or not; not judged twice.
             continue
