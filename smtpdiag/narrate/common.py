@@ -375,7 +375,14 @@ def q_evidence(q: DnsQuery, note: str | None = None) -> Evidence:
         dns_outcome=q.outcome,
         error=q.detail,
         duration_ms=q.duration_ms,
-        note=note or (f"nameserver {q.nameserver}" if q.nameserver else "no nameserver answered"),
+        note=note
+        or (
+            f"nameserver {q.nameserver}"
+            if q.nameserver
+            else "the probe's deadline (--timeout) passed first"
+            if q.deadline
+            else "no nameserver answered"
+        ),
     )
 
 

@@ -367,6 +367,16 @@ def could_not_run(f: Facts, m: Match) -> Draft:
         if f.report.could_not_run
         else f"any address lookup of {domain}'s MX targets"
     )
+    if q.deadline:
+        # The user's own --timeout ended the query, not a silent nameserver.
+        return draft(
+            f"The probe could not run: its deadline (--timeout) passed before {what} was "
+            f"answered. Nothing is known about {domain}'s mail servers; this is no verdict "
+            "on the domain. Probe again with a longer --timeout.",
+            [q_evidence(q)],
+            action=Action(ActionKind.FIX, "Probe again with a longer --timeout."),
+            title="Could not run: the deadline passed",
+        )
     return draft(
         f"The probe could not run: no nameserver answered {what}. Nothing is known about "
         f"{domain}'s mail servers; this is no verdict on the domain. Check the resolver "

@@ -189,6 +189,8 @@ def could_not_run_reason(report: ProbeReport) -> tuple[str, str]:
         reason = f"{report.domain}: no nameserver answered for any MX target"
         return reason, clean(f"{reason}: probe could not run", 300)
     detail = clean(q.detail, 160)
+    if q.deadline:
+        detail = "the probe's deadline (--timeout) passed first"
     reason = f"MX lookup of {report.domain}: {q.outcome.value}" + (
         f" ({detail})" if detail else " (no nameserver answered)"
     )

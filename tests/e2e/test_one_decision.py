@@ -30,6 +30,7 @@ from smtpdiag.health.result import HealthStatus
 from smtpdiag.model import (
     ActionKind,
     AddressFamily,
+    Persistence,
     ProbeReport,
     SenderKind,
     Severity,
@@ -100,14 +101,20 @@ async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
                 # this unsigned zone.
                 rel = label.replace("PORT", str(port))
             records.setdefault(rel, []).append(data)
-    async with LocalDnsServer({ZONE: records}) as dns:
+    faults = {f"refused.{ZONE}": "refused", f"drop.{ZONE}": "drop"}
+    async with LocalDnsServer({ZONE: records}, faults=faults) as dns:
 
-        async def go(name: str) -> ProbeReport:
+        async def go(name: str, total: float = 8.0) -> ProbeReport:
             config = ProbeConfig(
                 ports=(port,),
                 families=(AddressFamily.IPV4,),
                 timeouts=Timeouts(
-                    dns=1.0, connect=1.0, greeting=1.0, command=1.0, tls=1.0, total=8.0
+                    dns=min(1.0, total),
+                    connect=1.0,
+                    greeting=1.0,
+                    command=1.0,
+                    tls=1.0,
+                    total=total,
                 ),
                 resolver=ResolverConfig((dns.nameserver,)),
                 tls=TlsConfig(ca_file=running.ca_file),
@@ -219,6 +226,28 @@ async def test_tlsa_in_unsigned_zone_does_not_degrade(run: Any) -> None:
     f = _finding(rep, "dane-not-usable")
     assert f.severity is Severity.INFO and f.code is None
     _agree(rep)
+
+
+async def test_one_probe_of_a_refused_answer_has_unknown_persistence(run: Any) -> None:
+    rep = await run("refused")
+    d = rep.diagnosis
+    assert d.primary == "4.4.3"
+    assert d.persistence is Persistence.UNKNOWN
+    assert all(f.persistence is Persistence.UNKNOWN for f in d.findings)
+    text = render_text(rep, width=100, color=False)
+    assert "persistence transient" not in text and "transient by nature" not in text
+
+
+async def test_the_users_deadline_is_named_not_the_nameserver(run: Any) -> None:
+    rep = await run("drop", total=0.05)
+    d = rep.diagnosis
+    assert d.verdict is Verdict.UNKNOWN
+    assert rep.resolution.mx_query.deadline
+    text = render_text(rep, width=100, color=False)
+    assert "deadline (--timeout)" in text
+    assert "no nameserver answered" not in text
+    h = evaluate(rep)
+    assert "deadline" in h.summary and "no nameserver answered" not in h.summary
 
 
 def test_demo_domains_agree_across_probe_and_check() -> None:
