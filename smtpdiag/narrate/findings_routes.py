@@ -168,17 +168,14 @@ def _deferred_steps(f: Facts, views: list[RouteView], rate: str | None) -> dict[
     identify = f"not accepting: {routes_brief(views, 6)}"
     if working:
         identify += f"; accepting: {routes_brief(working, 6)}"
-    done = {
-        "identify-servers": identify,
-        "respect-rate-limits": (
-            f"the reply names a connection/rate limit ({rate!r}): lower the "
-            "number of parallel connections and stagger retries"
-            if rate
-            else "the reply does not mention a connection or rate limit"
-        ),
-    }
+    # A step is done only when an observation did it: logging which servers often
+    # defer and tracking how often needs repeated probes (watch); respecting rate
+    # limits is the sender's to do, never the probe's.
+    done: dict[str, str] = {}
     if f.history_len:
+        done["identify-servers"] = identify
         done["track-metrics"] = persistence_text(f.persistence_of(RuleId.GREETING_DEFERRED))
+    del rate  # the reply's rate-limit wording is in the summary's causes
     return done
 
 
@@ -286,7 +283,8 @@ def dropped(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     working = f.ok_views
     hosts = sorted({v.result.route.mx for v in views})
-    total = len(f.views)
+    # Routes never attempted are no evidence either way: not counted.
+    total = sum(1 for v in f.views if v.state is not RouteState.SKIPPED)
     pattern = f"fails on {len(views)} of {total} routes (hosts: {', '.join(hosts)})"
     if working:
         pattern += f"; works on {routes_brief(working)}"
