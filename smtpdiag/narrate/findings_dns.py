@@ -88,8 +88,8 @@ def no_route(f: Facts, m: Match) -> Draft:
     )
     return draft(
         f"No mail route to {res.domain}: {why}. MTAs bounce this as 5.4.4 (unable to "
-        "route); the seed's 5.4.3 cause 'DNS records point at servers that no longer "
-        "exist' is the nearest seed explanation.",
+        "route); the 5.4.3 guide's cause 'DNS records point at servers that no longer "
+        "exist' is the nearest explanation.",
         [q_evidence(x) for x in res.queries],
         action=make_action("5.4.4", f),
         neighbours=("5.1.2", "5.4.3"),

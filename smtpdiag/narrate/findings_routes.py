@@ -206,7 +206,8 @@ def deferred(f: Facts, m: Match) -> Draft:
     )
     if not said_why:
         summary += (
-            "; the reply does not say why (the seed names maintenance, network problems, overload)"
+            "; the reply does not say why (the 4.3.2 guide names maintenance, network problems, "
+            "overload)"
         )
     return draft(
         summary + ".",
@@ -393,7 +394,7 @@ def _refused_everywhere(
         "(4.4.1) and bounce if it persists."
     )
     alt_text = (
-        f" {cap1(ports_word(working_alt))} answer (seed step 'try the other "
+        f" {cap1(ports_word(working_alt))} answer (5.4.2 guide step 'try the other "
         "ports'), usually for authenticated submission only."
         if working_alt
         else ""
@@ -413,7 +414,8 @@ def _refused_here(
     """Some routes refused while other ports or addresses of the MX answer."""
     if alt_ports:
         advice = (
-            f"try the alternative {ports_word(working_alt)} (seed step 'try the other ports')"
+            f"try the alternative {ports_word(working_alt)} "
+            "(5.4.2 guide step 'try the other ports')"
             if working_alt
             else "but they fail as well (see the other findings)"
         )
