@@ -162,7 +162,7 @@ def register(subparsers: Any) -> None:
         "most 3; 0: all in this process); routes are still probed once, by "
         "this process",
     )
-    common.add_probe_options(p, policy=False)
+    common.add_probe_options(p)
     # -4 and -6 look like negative numbers, so argparse would read any "-1" as an
     # unknown option ("expected one argument"); let such values reach the validators,
     # which name the allowed range. -4 and -6 themselves still match as options.

@@ -23,7 +23,15 @@ import contextlib
 import itertools
 import threading
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
@@ -33,6 +41,7 @@ from ..config import ProbeConfig
 from ..diagnose import diagnose
 from ..diagnose.reasons import Decision, Reason
 from ..model import (
+    DaneState,
     Outcome,
     Phase,
     PhaseRecord,
@@ -42,7 +51,8 @@ from ..model import (
     SkipReason,
     Verdict,
 )
-from ..probe import plan_routes, probe_route
+from ..policy import DaneInputs, lookup_policy
+from ..probe import plan_routes, probe_route, probe_routes
 from ..probe.addresses import address_policy
 from ..resolve import caching_resolver, resolve_domain
 from ..timefmt import utc_iso
@@ -398,6 +408,48 @@ class _Engine:
             if self.active == 0:
                 self.idle.set()
 
+    async def _routes_of(
+        self, planned: Sequence[Route], routes: _Routes, deadline: float, dane: DaneInputs
+    ) -> list[tuple[RouteResult, bool]]:
+        """Each planned route's result and whether another domain's probe made it.
+
+        Routes of an MX host with usable TLSA records are probed for this domain alone:
+        their chains are matched against this domain's records (a shared result carries
+        no match, or another domain's)."""
+        own = {
+            i
+            for i, r in enumerate(planned)
+            if (t := dane.tlsa.get(r.mx)) is not None and t.state is DaneState.USABLE
+        }
+        pairs: list[tuple[RouteResult, bool] | None] = [None] * len(planned)
+        if own:
+            probed = await probe_routes(
+                [planned[i] for i in sorted(own)],
+                self.config,
+                deadline=deadline,
+                tlsa=dane.tlsa,
+                nexthop=dane.nexthop,
+            )
+            for index, result in zip(sorted(own), probed, strict=True):
+                pairs[index] = (result, False)
+        # Most routes are known already (shared with earlier domains): no task for them.
+        misses: list[int] = []
+        for index, route in enumerate(planned):
+            if index in own:
+                continue
+            known = routes.cached(route)
+            if known is not None:
+                pairs[index] = (known, True)
+            else:
+                misses.append(index)
+        if misses:
+            waited = await asyncio.gather(
+                *(routes.result_for(planned[i], deadline) for i in misses)
+            )
+            for index, pair in zip(misses, waited, strict=True):
+                pairs[index] = pair
+        return [p for p in pairs if p is not None]
+
     async def _diagnose(self, name: str, routes: _Routes) -> DomainRecord:
         loop = asyncio.get_running_loop()
         config = self.config
@@ -412,21 +464,15 @@ class _Engine:
                 resolver=self.resolver,
             )
         planned = plan_routes(resolution, config)
-        # Most routes are known already (shared with earlier domains): no task for them.
-        pairs: list[tuple[RouteResult, bool] | None] = []
-        misses: list[int] = []
-        for index, route in enumerate(planned):
-            known = routes.cached(route)
-            pairs.append((known, True) if known is not None else None)
-            if known is None:
-                misses.append(index)
-        if misses:
-            waited = await asyncio.gather(
-                *(routes.result_for(planned[i], deadline) for i in misses)
-            )
-            for index, pair in zip(misses, waited, strict=True):
-                pairs[index] = pair
-        done_pairs = [p for p in pairs if p is not None]
+
+        async def fetch(dane: DaneInputs) -> list[tuple[RouteResult, bool]]:
+            return await self._routes_of(planned, routes, deadline, dane)
+
+        # The same pipeline as a single probe: the TLS policy stage (MTA-STS, DANE,
+        # TLS-RPT) runs around the routes, each domain's policy kept to that domain.
+        policy, done_pairs = await lookup_policy(
+            name, resolution, config, deadline=deadline, during=fetch
+        )
         duration = (loop.time() - started) * 1000.0
         report = ProbeReport(
             domain=name,
@@ -436,6 +482,7 @@ class _Engine:
             duration_ms=round(duration, 3),
             ports=config.ports,
             families=config.families,
+            policy=policy,
             tool_version=__version__,
         )
         report = replace(report, diagnosis=diagnose(report, now=self.now))

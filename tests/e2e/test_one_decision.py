@@ -18,6 +18,7 @@ import pytest
 from smtpdiag.api import probe
 from smtpdiag.config import (
     LOOPBACK_NETWORKS,
+    Nameserver,
     PolicyConfig,
     ProbeConfig,
     ResolverConfig,
@@ -25,6 +26,7 @@ from smtpdiag.config import (
     TlsConfig,
 )
 from smtpdiag.demo import DEMO_DOMAINS, demo_lab, pick_shared_ports
+from smtpdiag.diagnose.reasons import Decision
 from smtpdiag.health import evaluate
 from smtpdiag.health.result import HealthStatus
 from smtpdiag.model import (
@@ -43,6 +45,7 @@ from smtpdiag.report.text import render_text
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.dnsserver import LocalDnsServer
 from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
+from smtpdiag.triage import DomainRecord, bulk
 
 ZONE = "decide.test"
 
@@ -89,6 +92,22 @@ def servers(pki: TestPki) -> Iterator[tuple[ServerSet, int]]:
         yield running, port
 
 
+def config_for(port: int, nameserver: Nameserver, ca_file: str, total: float = 8.0) -> ProbeConfig:
+    """The lab's probe configuration: its one port, nameserver and CA; policy lookups on
+    (no MTA-STS policy host: nothing here publishes one)."""
+    return ProbeConfig(
+        ports=(port,),
+        families=(AddressFamily.IPV4,),
+        timeouts=Timeouts(
+            dns=min(1.0, total), connect=1.0, greeting=1.0, command=1.0, tls=1.0, total=total
+        ),
+        resolver=ResolverConfig((nameserver,)),
+        tls=TlsConfig(ca_file=ca_file),
+        allow_targets=LOOPBACK_NETWORKS,
+        policy=PolicyConfig(enabled=True, https_port=1, fetch_timeout=0.5),
+    )
+
+
 @pytest.fixture
 async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
     running, port = servers
@@ -105,24 +124,10 @@ async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
     async with LocalDnsServer({ZONE: records}, faults=faults) as dns:
 
         async def go(name: str, total: float = 8.0) -> ProbeReport:
-            config = ProbeConfig(
-                ports=(port,),
-                families=(AddressFamily.IPV4,),
-                timeouts=Timeouts(
-                    dns=min(1.0, total),
-                    connect=1.0,
-                    greeting=1.0,
-                    command=1.0,
-                    tls=1.0,
-                    total=total,
-                ),
-                resolver=ResolverConfig((dns.nameserver,)),
-                tls=TlsConfig(ca_file=running.ca_file),
-                allow_targets=LOOPBACK_NETWORKS,
-                policy=PolicyConfig(enabled=True, https_port=1, fetch_timeout=0.5),
-            )
+            config = config_for(port, dns.nameserver, running.ca_file, total)
             return await probe(f"{name}.{ZONE}", config)
 
+        go.config = config_for(port, dns.nameserver, running.ca_file)  # type: ignore[attr-defined]
         yield go
 
 
@@ -250,15 +255,50 @@ async def test_the_users_deadline_is_named_not_the_nameserver(run: Any) -> None:
     assert "deadline" in h.summary and "no nameserver answered" not in h.summary
 
 
-def test_demo_domains_agree_across_probe_and_check() -> None:
-    from smtpdiag.api import probe_sync
+#: The bulk decision a diagnosis' verdict and action give (bulk acts on failed domains).
+_BULK = {
+    ActionKind.RETRY: Decision.RETRY,
+    ActionKind.SUPPRESS: Decision.SUPPRESS,
+    ActionKind.FIX: Decision.FIX,
+    ActionKind.NONE: Decision.KEEP,
+}
 
+
+async def _bulk(names: list[str], config: ProbeConfig) -> dict[str, DomainRecord]:
+    out: dict[str, DomainRecord] = {}
+    async for item in bulk(names, config):
+        if isinstance(item, DomainRecord):
+            out[item.domain] = item
+    return out
+
+
+def _same_in_bulk(report: ProbeReport, record: DomainRecord) -> None:
+    d = report.diagnosis
+    assert d is not None
+    assert (record.verdict, record.primary) == (d.verdict, d.primary), report.domain
+    want = _BULK[d.action.kind] if d.verdict is Verdict.FAILED else Decision.KEEP
+    assert record.decision is want, (report.domain, record.decision, d.action.kind)
+
+
+async def test_probe_check_and_bulk_agree_on_every_scenario(run: Any) -> None:
+    names = list(DOMAINS)
+    reports = {n: await run(n) for n in names}
+    records = await _bulk([f"{n}.{ZONE}" for n in names], run.config)
+    for name, rep in reports.items():
+        _agree(rep)
+        _same_in_bulk(rep, records[f"{name}.{ZONE}"])
+
+
+async def test_demo_domains_agree_across_probe_check_and_bulk() -> None:
     with demo_lab() as lab:
-        for demo in DEMO_DOMAINS:
-            rep = probe_sync(demo.name, lab.config())
-            assert rep.diagnosis is not None
-            assert rep.diagnosis.verdict is demo.expect, demo.name
-            _agree(rep)
-            for f in rep.diagnosis.findings:
-                for step in f.steps:
-                    assert step.status is not StepStatus.DONE or step.result, (demo.name, step)
+        reports = {d.name: await probe(d.name, lab.config()) for d in DEMO_DOMAINS}
+        records = await _bulk([d.name for d in DEMO_DOMAINS], lab.config())
+    for demo in DEMO_DOMAINS:
+        rep = reports[demo.name]
+        assert rep.diagnosis is not None
+        assert rep.diagnosis.verdict is demo.expect, demo.name
+        _agree(rep)
+        _same_in_bulk(rep, records[demo.name])
+        for f in rep.diagnosis.findings:
+            for step in f.steps:
+                assert step.status is not StepStatus.DONE or step.result, (demo.name, step)
