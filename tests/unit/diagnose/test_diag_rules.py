@@ -191,7 +191,7 @@ CASES = [
         "4.3.2",
         ActionKind.RETRY,
         causes=["maintenance", "network-problems", "overload"],
-        steps=[D, D, H, H],
+        steps=[H, H, H, H],  # one probe logs no pattern and respects no rate limit
         schedule=S432,
         neighbours=(),
         evidence={
