@@ -132,33 +132,34 @@ class Decision:
     who_fails: tuple[SenderKind, ...]
 
 
-def _affects(f: Finding, verdict: Verdict) -> bool:
+def _affects(f: Finding, delivers: bool) -> bool:
     """Some sender logs this finding's code for the message. While a delivery-port route
-    works (degraded), opportunistic senders deliver (the next address or MX, RFC 5321
-    5.1): only a finding on which some kind of sender defers has a logged code."""
+    works, opportunistic senders deliver (the next address or MX, RFC 5321 5.1): only a
+    finding on which some kind of sender defers has a logged code."""
     if f.code is None or f.severity is Severity.INFO:
         return False
-    if verdict is Verdict.DEGRADED:
+    if delivers:
         return any(s.outcome is SenderOutcome.DEFER for s in f.payload.senders)
     return True
 
 
-def decide(verdict: Verdict, findings: Sequence[Finding]) -> Decision:
+def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> Decision:
     """The primary code, the finding whose action the domain takes, and who fails.
 
     The primary code is the first finding's code that some sender logs (a hard code is
     ``info`` when a delivery-port route still delivers: nobody logs it). The lead is that
     finding, else the first finding that asks for something (fix, retry, suppress).
+    ``delivers``: a delivery-port route works (opportunistic senders deliver).
     """
     if verdict in (Verdict.HEALTHY, Verdict.UNKNOWN):
         return Decision(None, None, ())
-    coded = next((f for f in findings if _affects(f, verdict)), None)
+    coded = next((f for f in findings if _affects(f, delivers)), None)
     lead = coded or next((f for f in findings if f.action.kind is not ActionKind.NONE), None)
     who: list[SenderKind] = []
-    if verdict in (Verdict.FAILED, Verdict.NO_MAIL):
+    if verdict in (Verdict.FAILED, Verdict.NO_MAIL) and not delivers:
         who.append(SenderKind.OPPORTUNISTIC)
     for f in findings:
-        if not _affects(f, verdict):
+        if not _affects(f, delivers):
             continue
         for s in f.payload.senders:
             if s.outcome is SenderOutcome.DEFER and s.sender not in who:

@@ -32,6 +32,8 @@ from ..model import (
     ProbeReport,
     ResolutionKind,
     RuleId,
+    SenderKind,
+    SenderOutcome,
     Severity,
     Verdict,
 )
@@ -188,6 +190,14 @@ def _persistence(
     )
 
 
+def _published_defers(f: Finding) -> bool:
+    """A finding on which a sender applying the domain's published policy defers."""
+    return f.code is not None and any(
+        s.outcome is SenderOutcome.DEFER and s.sender in (SenderKind.MTA_STS, SenderKind.DANE)
+        for s in f.payload.senders
+    )
+
+
 def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     """The domain verdict from the resolution, the routes and the findings' rule ids.
 
@@ -195,7 +205,9 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     because that is where MTAs deliver (RFC 5321 5.1): ``unknown`` when the probe could
     not run or no route was probed; ``healthy`` when ``healthy`` was derived;
     ``degraded`` when at least one delivery-port route works but something else fails;
-    ``failed`` when no delivery-port route works, even if 587/465 answer. One exception:
+    ``failed`` when no delivery-port route works, even if 587/465 answer, or when a
+    sender applying the domain's own published policy (MTA-STS enforce, DANE) defers
+    (no MX host passes its check). One exception:
     when the prober's own network seems to block the delivery port (``own-port-blocked``)
     while another port works, the verdict stays ``degraded`` rather than blaming the
     destination.
@@ -209,6 +221,10 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
         return Verdict.HEALTHY
     port = delivery_port_of(report)
     if any(r.ok and r.route.port == port for r in report.routes):
+        # A sender applying the domain's own published policy (MTA-STS enforce, DANE)
+        # that cannot deliver now makes the domain failed: it published that policy.
+        if any(_published_defers(f) for f in findings):
+            return Verdict.FAILED
         return Verdict.DEGRADED
     if RuleId.OWN_PORT_BLOCKED in rules and any(r.ok for r in report.routes):
         return Verdict.DEGRADED
@@ -284,7 +300,7 @@ def diagnose(
     facts = _history(report, history, now)
     findings = _findings(facts)
     verdict = verdict_for(report, findings)
-    decision = decide(verdict, findings)
+    decision = decide(verdict, findings, delivers=facts.delivery_ok)
     return Diagnosis(
         verdict=verdict,
         persistence=_overall(verdict, findings, facts),

@@ -280,7 +280,8 @@ VERDICT_DOC = (
     "route was probed (`nothing-probed`, e.g. -6 against an IPv4-only domain); healthy = "
     "derived: a delivery-port route works and no failure or feature rule fired; degraded "
     "= at least one delivery-port route works but something else fails; failed = no "
-    "delivery-port route works, even if 587/465 answer. Exception: `own-port-blocked` "
+    "delivery-port route works, even if 587/465 answer, or a sender applying the domain's "
+    "own published policy (MTA-STS enforce, DANE) defers. Exception: `own-port-blocked` "
     "with another port working stays degraded (the destination's port 25 was not really "
     "tested). Routes not attempted (deadline, address policy) count neither way."
 )

@@ -50,13 +50,13 @@ RULE_PROBLEMS: dict[RuleId, tuple[ProblemKind, Level]] = {
     RuleId.MX_LOOKUP_FAILED: (ProblemKind.MX_TARGET, Level.ROUTE),
     RuleId.MX_NOT_GLOBAL: (ProblemKind.MX_TARGET, Level.ROUTE),
     RuleId.MX_CNAME: (ProblemKind.MX_TARGET, Level.WARNING),
-    # Enforcing senders defer (a coded finding: MTA-STS in testing mode is not counted):
-    # mail is delayed for them, not lost for everyone.
-    RuleId.DANE_BOGUS: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.DANE_MISMATCH: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.STARTTLS_REQUIRED: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.MTA_STS_CERT_INVALID: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.MTA_STS_MX_NOT_COVERED: (ProblemKind.TLS_POLICY, Level.WARNING),
+    # Senders applying the domain's own published policy defer (a coded finding: MTA-STS
+    # in testing mode is not counted): the diagnosis calls the domain failed.
+    RuleId.DANE_BOGUS: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.DANE_MISMATCH: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.STARTTLS_REQUIRED: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.MTA_STS_CERT_INVALID: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.MTA_STS_MX_NOT_COVERED: (ProblemKind.TLS_POLICY, Level.CRITICAL),
 }
 
 #: Diagnosis rules that make an up route not healthy, and the problem kind they give:

@@ -48,6 +48,7 @@ from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
 from smtpdiag.triage import DomainRecord, bulk
 
 ZONE = "decide.test"
+DANE_ZONE = "dane.test"
 
 #: host label -> (address, behaviour, certificate kind)
 HOSTS: dict[str, tuple[str, Behaviour, str]] = {
@@ -121,11 +122,20 @@ async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
                 rel = label.replace("PORT", str(port))
             records.setdefault(rel, []).append(data)
     faults = {f"refused.{ZONE}": "refused", f"drop.{ZONE}": "drop"}
-    async with LocalDnsServer({ZONE: records}, faults=faults) as dns:
+    # A DNSSEC-secure zone (the test kit's resolver sets AD) whose MX host, the same
+    # server as mx.good, publishes a TLSA record its certificate does not match.
+    dane = {
+        "mismatch": ["MX 10 mx.mismatch"],
+        "mx.mismatch": [f"A {HOSTS['good'][0]}"],
+        f"_{port}._tcp.mx.mismatch": ["TLSA 3 1 1 " + "cd" * 32],
+    }
+    async with LocalDnsServer(
+        {ZONE: records, DANE_ZONE: dane}, faults=faults, secure=[DANE_ZONE]
+    ) as dns:
 
         async def go(name: str, total: float = 8.0) -> ProbeReport:
             config = config_for(port, dns.nameserver, running.ca_file, total)
-            return await probe(f"{name}.{ZONE}", config)
+            return await probe(name if "." in name else f"{name}.{ZONE}", config)
 
         go.config = config_for(port, dns.nameserver, running.ca_file)  # type: ignore[attr-defined]
         yield go
@@ -280,13 +290,26 @@ def _same_in_bulk(report: ProbeReport, record: DomainRecord) -> None:
     assert record.decision is want, (report.domain, record.decision, d.action.kind)
 
 
+async def test_dane_mismatch_fails_the_domain_that_published_it(run: Any) -> None:
+    rep = await run(f"mismatch.{DANE_ZONE}")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.FAILED
+    assert d.primary == "4.7.5"
+    # DANE senders cannot deliver (and verifying ones: the certificate names another
+    # host); opportunistic senders do.
+    assert SenderKind.DANE in d.who_fails and SenderKind.OPPORTUNISTIC not in d.who_fails
+    _agree(rep)
+
+
 async def test_probe_check_and_bulk_agree_on_every_scenario(run: Any) -> None:
-    names = list(DOMAINS)
+    # mismatch.dane.test shares its MX address and port with the decide.test domains:
+    # its DANE policy must stay its own in bulk.
+    names = [f"{n}.{ZONE}" for n in DOMAINS] + [f"mismatch.{DANE_ZONE}"]
     reports = {n: await run(n) for n in names}
-    records = await _bulk([f"{n}.{ZONE}" for n in names], run.config)
+    records = await _bulk(names, run.config)
     for name, rep in reports.items():
         _agree(rep)
-        _same_in_bulk(rep, records[f"{name}.{ZONE}"])
+        _same_in_bulk(rep, records[name])
 
 
 async def test_demo_domains_agree_across_probe_check_and_bulk() -> None:

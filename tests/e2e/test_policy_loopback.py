@@ -204,7 +204,7 @@ async def test_mta_sts_cert_invalid(run: Any, mode: str, code: str | None, outco
     assert who(f)["mta-sts"] == (outcome, mode)
     assert who(f)["opportunistic"] == ("deliver", None)
     assert f["payload"]["tls_rpt_results"] == ["certificate-expired"]
-    assert doc["diagnosis"]["verdict"] == "degraded"
+    assert doc["diagnosis"]["verdict"] == ("failed" if mode == "enforce" else "degraded")
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,10 @@ async def test_no_mx_passes_defers(run: Any, name: str, rules: tuple[str, ...]) 
         assert who(f)["mta-sts"] == ("defer", "enforce"), rule
     # The first finding in table order leads: starttls-required before the certificate.
     assert doc["diagnosis"]["primary"] == ("4.7.4" if "starttls-required" in rules else "4.7.5")
-    assert doc["diagnosis"]["verdict"] != "failed"  # opportunistic senders still deliver
+    # Opportunistic senders still deliver, but senders applying the domain's own
+    # enforced policy cannot: failed (issue 18).
+    assert doc["diagnosis"]["verdict"] == "failed"
+    assert doc["diagnosis"]["who_fails"][0] == "mta-sts"
 
 
 async def test_mx_not_covered_while_the_covered_mx_passes(run: Any) -> None:

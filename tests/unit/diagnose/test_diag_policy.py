@@ -130,7 +130,9 @@ def test_mta_sts_cert_invalid(
     d = _diag(_report(pol, _routes(tls_info=EXPIRED)))
     f = _f(d, R.MTA_STS_CERT_INVALID)
     assert f.code == code and f.severity is severity
-    assert d.verdict is Verdict.DEGRADED
+    # Senders applying the domain's own enforced policy cannot deliver: failed (issue
+    # 18); in testing mode they deliver and report: degraded.
+    assert d.verdict is (Verdict.FAILED if mode is StsMode.ENFORCE else Verdict.DEGRADED)
     who = _who(f)
     assert who[OPP].outcome is DELIVER
     assert who[S] == SenderImpact(S, outcome, mode)
@@ -299,7 +301,8 @@ def test_dane_mismatch_defers_dane_senders() -> None:
     d = _diag(_report(pol, _with_dane(_routes(), dane_miss())))
     f = _f(d, R.DANE_MISMATCH)
     assert (f.code, f.severity) == ("4.7.5", Severity.SOFT)
-    assert d.primary == "4.7.5" and d.verdict is Verdict.DEGRADED
+    assert d.primary == "4.7.5" and d.verdict is Verdict.FAILED
+    assert d.who_fails == (SenderKind.DANE,)
     who = _who(f)
     assert (who[OPP].outcome, who[S].outcome, who[D].outcome) == (DELIVER, NA, DEFER)
     assert f.payload.tls_rpt_results == (TlsRptResult.TLSA_INVALID,)
