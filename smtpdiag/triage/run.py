@@ -105,22 +105,32 @@ class _AddressGate:
     def __init__(self, limit: int, rate_per_minute: float) -> None:
         self._slots = asyncio.Semaphore(limit)
         self._window = limit * 60.0 / rate_per_minute
-        self._starts: deque[float] = deque(maxlen=limit)
+        # Each start is a one-item list, so the holder can move it to the instant its
+        # connection really starts (after the run's overall limit let it through).
+        self._starts: deque[list[float]] = deque(maxlen=limit)
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> list[float]:
+        """Wait for a slot and the rate window; returns this start's stamp."""
         await self._slots.acquire()
         try:
             async with self._lock:
                 loop = asyncio.get_running_loop()
                 if len(self._starts) == self._starts.maxlen:
-                    wait = self._starts[0] + self._window - loop.time()
+                    wait = self._starts[0][0] + self._window - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                self._starts.append(loop.time())
+                stamp = [loop.time()]
+                self._starts.append(stamp)
+                return stamp
         except BaseException:
             self._slots.release()
             raise
+
+    @staticmethod
+    def started(stamp: list[float]) -> None:
+        """The connection starts now: the window counts from here."""
+        stamp[0] = asyncio.get_running_loop().time()
 
     def release(self) -> None:
         self._slots.release()
@@ -166,7 +176,7 @@ class _Routes:
         self._gates: dict[str, _AddressGate] = {}
         self._overall = asyncio.Semaphore(settings.concurrency)
         self._interrupted = False
-        self._queued: dict[RouteKey, asyncio.Task[None]] = {}
+        self._queued: dict[RouteKey, asyncio.Task[list[float]]] = {}
         for result in seed:
             self._keep(route_key(result.route), result)
 
@@ -251,7 +261,7 @@ class _Routes:
                 waiting = asyncio.ensure_future(gate.acquire())
                 self._queued[key] = waiting
                 try:
-                    await waiting
+                    stamp = await waiting
                 except asyncio.CancelledError:
                     if self._interrupted and not _cancelling():
                         self._pending.pop(key, None)
@@ -262,6 +272,7 @@ class _Routes:
                     self._queued.pop(key, None)
                 try:
                     async with self._overall:
+                        gate.started(stamp)
                         self._stats.connections[address] += 1
                         result = await probe_route(route, config)
                 finally:
@@ -309,6 +320,11 @@ class _Engine:
         self.room = asyncio.Condition()
         self.resolver = caching_resolver(
             config.resolver, config.timeouts.dns, size=settings.dns_cache
+        )
+        # The policy stage's DNSSEC questions (MX with DO, TLSA, the MX hosts' addresses)
+        # have their own cache: each MX host is asked once per run, not once per domain.
+        self.dnssec_resolver = caching_resolver(
+            config.resolver, config.timeouts.dns, size=settings.dns_cache, dnssec=True
         )
         self.dns = asyncio.Semaphore(settings.dns_concurrency)
         self.active = 0
@@ -470,9 +486,20 @@ class _Engine:
 
         # The same pipeline as a single probe: the TLS policy stage (MTA-STS, DANE,
         # TLS-RPT) runs around the routes, each domain's policy kept to that domain.
-        policy, done_pairs = await lookup_policy(
-            name, resolution, config, deadline=deadline, during=fetch
-        )
+        try:
+            policy, done_pairs = await lookup_policy(
+                name,
+                resolution,
+                config,
+                deadline=deadline,
+                during=fetch,
+                dnssec_resolver=self.dnssec_resolver,
+            )
+        except BaseExceptionGroup as group:
+            # The policy stage's task group wraps a route given up (stop requested).
+            if group.subgroup(_Interrupted) is not None:
+                raise _Interrupted from None
+            raise
         duration = (loop.time() - started) * 1000.0
         report = ProbeReport(
             domain=name,
