@@ -12,13 +12,14 @@ How the status is decided (see also ``docs/health.md``):
     probe raised (:func:`unknown_result`). SERVFAIL or REFUSED *are* answers: the
     domain's DNS is broken, which is critical.
 ``critical``
-    No mail can be delivered under the requirements: null MX (RFC 7505), no route at
-    all, the domain's DNS fails, no healthy route; or ``require_all_mx`` and some route
-    is unhealthy; or a latency or certificate limit's critical level is crossed; or
-    implicit TLS is required and no implicit-TLS route works.
+    The diagnosis says failed or no-mail (its verdict is read, never derived again); or
+    ``require_all_mx`` and some route is unhealthy; or a latency or certificate-lifetime
+    limit's critical level is crossed; or implicit TLS is required and no implicit-TLS
+    route works; or a required policy (``--require-mta-sts``, ``--require-dane``) is not
+    in effect.
 ``warning``
-    Mail is deliverable, but some route is unhealthy, a warning limit is crossed, or an
-    MX target is an alias (RFC 5321 5.1).
+    The diagnosis says degraded (at least), some route is unhealthy while the domain
+    delivers, or a warning limit is crossed.
 ``ok``
     None of the above.
 
@@ -28,9 +29,10 @@ certificate that does not verify) is read from the diagnosis by rule id; only
 measurements are judged here (latency, certificate days left, TLS version, how many
 routes are up). Routes never attempted (deadline, address policy) are not judged.
 
-A route is *healthy* when it is up (``RouteResult.ok``) and meets every requirement:
-STARTTLS offered and completed on STARTTLS ports (``require_starttls``), a TLS version
-at least ``min_tls_version``, a valid certificate (``require_valid_cert``). Latency and
+A route is *healthy* when it is up (``RouteResult.ok``), no finding of the diagnosis
+names a fault on it (:data:`~.policy.ROUTE_FAULTS`: a certificate that does not verify,
+no STARTTLS) and it meets every requirement: STARTTLS offered and completed on STARTTLS
+ports (``require_starttls``), a TLS version at least ``min_tls_version``. Latency and
 certificate lifetime give their own levels and do not change whether a route is healthy.
 """
 
