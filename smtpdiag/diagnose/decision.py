@@ -33,7 +33,6 @@ from .facts import Facts, RouteView
 
 __all__ = [
     "POLICY",
-    "POLICY_DOC",
     "SERVER_OWN_CODE",
     "SUPPRESS_CODES",
     "ActionBasis",
@@ -181,24 +180,21 @@ def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> 
 
 @dataclass(frozen=True, slots=True)
 class PolicyRow:
-    """One row of the verdict and code policy (:data:`POLICY`).
+    """One row of the verdict and code policy (:data:`POLICY`); its words are in
+    :mod:`smtpdiag.narrate.policy_table`.
 
     Attributes:
         id: A short name.
-        situation: What the probe saw.
         verdict: The verdict.
         codes: The primary codes the row allows: ``()`` none, :data:`SERVER_OWN_CODE`
             the server's own enhanced code.
         actions: The action kinds the row allows.
-        who: Which sender fails, and what it logs.
     """
 
     id: str
-    situation: str
     verdict: Verdict
     codes: tuple[str, ...]
     actions: tuple[ActionKind, ...]
-    who: str
 
 
 #: In :attr:`PolicyRow.codes`: the code the servers' own replies state.
@@ -207,121 +203,22 @@ SERVER_OWN_CODE = "own"
 _R, _S, _F, _N = ActionKind.RETRY, ActionKind.SUPPRESS, ActionKind.FIX, ActionKind.NONE
 
 #: The verdict and primary-code policy, derived from what each kind of sender does.
+# fmt: off
 POLICY: tuple[PolicyRow, ...] = (
-    PolicyRow(
-        "null-mx",
-        "the domain publishes a null MX (RFC 7505)",
-        Verdict.NO_MAIL,
-        ("5.1.10",),
-        (_S,),
-        "every sender bounces (Postfix: 5.1.10)",
-    ),
-    PolicyRow(
-        "no-route",
-        "no such domain, or no MX and no address",
-        Verdict.FAILED,
-        ("5.4.4",),
-        (_S,),
-        "every sender bounces (Postfix: 5.4.4, host or domain name not found)",
-    ),
-    PolicyRow(
-        "dns-failed",
-        "the MX query fails (SERVFAIL, REFUSED)",
-        Verdict.FAILED,
-        ("4.4.3",),
-        (_R,),
-        "every sender defers (Postfix: 4.4.3, name service error)",
-    ),
-    PolicyRow(
-        "server-reply",
-        "no delivery-port route works; the servers reply with an enhanced code (421 4.3.2, "
-        "454 4.7.0 to STARTTLS, 554 5.7.1)",
-        Verdict.FAILED,
-        (SERVER_OWN_CODE,),
-        (_R, _F),
-        "opportunistic senders log the server's own reply; 4xx: retry; 5xx: fix (hold and "
-        "probe again: one 5xx greeting may be about the prober's address), never suppress",
-    ),
-    PolicyRow(
-        "no-reply",
-        "no delivery-port route works and no server replied (refused, unreachable, dropped, "
-        "no TLS in common)",
-        Verdict.FAILED,
-        ("4.4.2", "5.4.2", "5.4.3"),
-        (_R, _F),
-        "opportunistic senders defer (Postfix logs 4.4.1 or 4.4.2 and retries); the guide's "
-        "code names the event; a hard one: hold and probe again, suppress only once it persists",
-    ),
-    PolicyRow(
-        "published-policy",
-        "a delivery route works, but the domain's own policy (MTA-STS enforce, DANE) "
-        "refuses every MX host",
-        Verdict.FAILED,
-        ("4.7.5", "4.7.4"),
-        (_F,),
-        "MTA-STS and DANE senders defer: Postfix (dane level, or an MTA-STS policy map) logs "
-        "4.7.5 'Server certificate not verified' (also for an MX the policy does not cover) "
-        "or 4.7.4 'TLS is required, but was not offered'; Exim defers with its TLS error",
-    ),
-    PolicyRow(
-        "stricter-sender",
-        "a delivery route works; its certificate does not verify or name the MX, or it "
-        "offers no STARTTLS, and no published policy asks for either",
-        Verdict.DEGRADED,
-        ("4.7.5", "4.7.4"),
-        (_F,),
-        "only senders verifying by local policy (Postfix verify, secure or encrypt levels) "
-        "defer, logging 4.7.5 or 4.7.4; opportunistic senders deliver",
-    ),
-    PolicyRow(
-        "fallback",
-        "a delivery route works, but another MX host, address, family or port fails, or a "
-        "misconfiguration that affects no sender (an alias MX target, MTA-STS testing mode, "
-        "an unusable policy)",
-        Verdict.DEGRADED,
-        (),
-        (_F, _N),
-        "nobody: MTAs use the next address or MX (RFC 5321 5.1), so nobody logs a code",
-    ),
-    PolicyRow(
-        "healthy",
-        "every delivery route works; only informational findings (TLSA records in an "
-        "unsigned zone, a certificate expiring soon, routes not attempted)",
-        Verdict.HEALTHY,
-        (),
-        (_N,),
-        "nobody",
-    ),
-    PolicyRow(
-        "unknown",
-        "the probe could not run (no nameserver answered, or the --timeout deadline passed) "
-        "or probed nothing",
-        Verdict.UNKNOWN,
-        (),
-        (_N, _F),
-        "not known: probe again",
-    ),
+    PolicyRow("null-mx", Verdict.NO_MAIL, ("5.1.10",), (_S,)),
+    PolicyRow("no-route", Verdict.FAILED, ("5.4.4",), (_S,)),
+    PolicyRow("dns-failed", Verdict.FAILED, ("4.4.3",), (_R,)),
+    PolicyRow("server-reply", Verdict.FAILED, (SERVER_OWN_CODE,), (_R, _F)),
+    PolicyRow("no-reply", Verdict.FAILED, ("4.4.2", "5.4.2", "5.4.3"), (_R, _F)),
+    PolicyRow("published-policy", Verdict.FAILED, ("4.7.5", "4.7.4"), (_F,)),
+    PolicyRow("stricter-sender", Verdict.DEGRADED, ("4.7.5", "4.7.4"), (_F,)),
+    PolicyRow("fallback", Verdict.DEGRADED, (), (_F, _N)),
+    PolicyRow("healthy", Verdict.HEALTHY, (), (_N,)),
+    PolicyRow("unknown", Verdict.UNKNOWN, (), (_N, _F)),
 )
+# fmt: on
 
 
 def policy_row(row_id: str) -> PolicyRow:
     """The :data:`POLICY` row named ``row_id``."""
     return next(r for r in POLICY if r.id == row_id)
-
-
-def _policy_doc() -> str:
-    lines = [
-        "| situation | verdict | primary code | action | who fails, and what it logs |",
-        "|---|---|---|---|---|",
-    ]
-    for r in POLICY:
-        codes = (
-            ", ".join("the server's own" if c == SERVER_OWN_CODE else c for c in r.codes) or "none"
-        )
-        actions = ", ".join(a.value for a in r.actions)
-        lines.append(f"| {r.situation} | {r.verdict.value} | {codes} | {actions} | {r.who} |")
-    return "\n".join(lines)
-
-
-#: :data:`POLICY` as Markdown (the README's "Diagnosis rules" carries it).
-POLICY_DOC = _policy_doc()

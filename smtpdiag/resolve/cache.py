@@ -260,4 +260,9 @@ def caching_resolver(
     resolver.retry_servfail = plain.retry_servfail
     resolver.timeout = plain.timeout
     resolver.use_edns(plain.edns, plain.ednsflags, plain.payload)
+    if dnssec:
+        resolver.flags = plain.flags
+        # The quick path's hand-made query carries neither DO nor AD: DNSSEC questions
+        # go through dnspython, whose answers this cache still keeps.
+        resolver.quick = None  # type: ignore[assignment,method-assign]
     return resolver

@@ -27,7 +27,7 @@ from smtpdiag.config import (
     TlsConfig,
 )
 from smtpdiag.demo import DEMO_DOMAINS, demo_lab, pick_shared_ports
-from smtpdiag.diagnose.decision import POLICY_DOC, SERVER_OWN_CODE, policy_row
+from smtpdiag.diagnose.decision import SERVER_OWN_CODE, policy_row
 from smtpdiag.diagnose.reasons import Decision
 from smtpdiag.health import evaluate
 from smtpdiag.health.result import HealthStatus
@@ -41,6 +41,7 @@ from smtpdiag.model import (
     StepStatus,
     Verdict,
 )
+from smtpdiag.narrate.policy_table import POLICY_DOC
 from smtpdiag.report.junit import render_junit
 from smtpdiag.report.openmetrics import render_openmetrics
 from smtpdiag.report.text import render_text
