@@ -37,7 +37,7 @@ __all__ = [
     "SUPPRESS_CODES",
     "ActionBasis",
     "ActionDecision",
-    "Decision",
+    "DecisionRecord",
     "PolicyRow",
     "decide",
     "decide_action",
@@ -129,7 +129,7 @@ def decide_action(
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class DecisionRecord:
     """What a diagnosis sums up to, for every front end alike.
 
     Attributes:
@@ -154,7 +154,7 @@ def _affects(f: Finding, delivers: bool) -> bool:
     return True
 
 
-def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> Decision:
+def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> DecisionRecord:
     """The primary code, the finding whose action the domain takes, and who fails.
 
     The primary code is the first finding's code that some sender logs (a hard code is
@@ -163,7 +163,7 @@ def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> 
     ``delivers``: a delivery-port route works (opportunistic senders deliver).
     """
     if verdict in (Verdict.HEALTHY, Verdict.UNKNOWN):
-        return Decision(None, None, ())
+        return DecisionRecord(None, None, ())
     coded = next((f for f in findings if _affects(f, delivers)), None)
     lead = coded or next((f for f in findings if f.action.kind is not ActionKind.NONE), None)
     who: list[SenderKind] = []
@@ -175,7 +175,7 @@ def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> 
         for s in f.payload.senders:
             if s.outcome is SenderOutcome.DEFER and s.sender not in who:
                 who.append(s.sender)
-    return Decision(coded.code if coded else None, lead, tuple(who))
+    return DecisionRecord(coded.code if coded else None, lead, tuple(who))
 
 
 @dataclass(frozen=True, slots=True)
