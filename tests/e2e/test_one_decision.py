@@ -69,6 +69,9 @@ DOMAINS: dict[str, list[tuple[str, str]]] = {
     "tls454": [("@", "MX 10 mx.tls454")],
     "plain": [("@", "MX 10 mx.plain")],
     "reject": [("@", "MX 10 mx.reject")],
+    # 10.0.0.0/8 is not global unicast: the route is never attempted (no packet).
+    "privatebackup": [("@", "MX 10 mx.good"), ("@", "MX 20 mx.private")],
+    "privateonly": [("@", "MX 10 mx.private")],
     "unsignedtlsa": [
         ("@", "MX 10 mx.good"),
         ("_PORT._tcp.mx.good", "TLSA 3 1 1 " + "ab" * 32),
@@ -116,6 +119,7 @@ def config_for(port: int, nameserver: Nameserver, ca_file: str, total: float = 8
 async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
     running, port = servers
     records: dict[str, list[str]] = {f"mx.{h}": [f"A {a}"] for h, (a, _, _) in HOSTS.items()}
+    records["mx.private"] = ["A 10.0.0.25"]
     for name, rows in DOMAINS.items():
         for label, data in rows:
             rel = name if label == "@" else f"{label}.{name}"
@@ -244,6 +248,22 @@ async def test_tlsa_in_unsigned_zone_does_not_degrade(run: Any) -> None:
     _agree(rep)
 
 
+async def test_routes_never_attempted_are_no_failure_and_never_suppress(run: Any) -> None:
+    rep = await run("privatebackup")
+    d = rep.diagnosis
+    assert d.verdict is Verdict.DEGRADED and d.primary is None
+    text = render_text(rep, width=100, color=False)
+    assert "1 of 1 route works; 1 not attempted" in text
+    assert "0 of" not in text
+    only = await run("privateonly")
+    assert only.diagnosis.action.kind is not ActionKind.SUPPRESS
+    assert all(f.action.kind is not ActionKind.SUPPRESS for f in only.diagnosis.findings)
+    for f in only.diagnosis.findings:
+        for step in f.steps:
+            if step.status is StepStatus.DONE:
+                assert "not probed" not in (step.result or ""), step
+
+
 async def test_one_probe_of_a_refused_answer_has_unknown_persistence(run: Any) -> None:
     rep = await run("refused")
     d = rep.diagnosis
@@ -310,6 +330,8 @@ SCENARIO_ROWS = {
     f"tls454.{ZONE}": "server-reply",
     f"reject.{ZONE}": "server-reply",
     f"unsignedtlsa.{ZONE}": "healthy",
+    f"privatebackup.{ZONE}": "fallback",
+    f"privateonly.{ZONE}": "no-reply",
     f"mismatch.{DANE_ZONE}": "published-policy",
     f"refused.{ZONE}": "dns-failed",
     "healthy.demo.test": "healthy",
