@@ -231,9 +231,7 @@ def assert_deliverable(
     if require_all_mx and any(p.kind is ProblemKind.ROUTE_DOWN for p in result.problems):
         failed = True
     if require_tls and not any(
-        r.up
-        and r.tls_version is not None
-        and (r.cert_days_left is None or r.cert_days_left >= 0)
+        r.up and r.tls_version is not None and (r.cert_days_left is None or r.cert_days_left >= 0)
         for r in result.routes
     ):
         # TLS required: some route must complete it with a certificate that has not
