@@ -13,7 +13,8 @@ Demo domains and what each should show:
 - ``deadprimary.demo.test``: the preferred MX refuses every connection, the backup works:
   *degraded*, mail still deliverable.
 - ``busy.demo.test``: the MX answers ``421 4.3.2`` to every connection: *failed*, 4.3.2.
-- ``badcert.demo.test``: the MX presents an expired certificate: 5.4.2 TLS mismatch.
+- ``badcert.demo.test``: the MX presents an expired certificate: *degraded*, 4.7.5 (what
+  senders verifying certificates by local policy log; opportunistic senders deliver).
 """
 
 from __future__ import annotations

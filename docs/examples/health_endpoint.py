@@ -20,7 +20,7 @@ import contextlib
 import json
 import time
 
-from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig
+from smtpdiag.config import Nameserver, ProbeConfig, ResolverConfig, TlsConfig
 from smtpdiag.health import HealthResult, HealthStatus, check
 from smtpdiag.report.openmetrics import CONTENT_TYPE, render_openmetrics
 
@@ -95,12 +95,14 @@ def main() -> None:
         metavar="CIDR",
         help="non-global network that may be probed (repeatable; e.g. a lab)",
     )
+    p.add_argument("--ca-file", help="PEM bundle to verify certificates with (default: system)")
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     config = ProbeConfig(
         ports=tuple(int(x) for x in args.ports.split(",")),
         resolver=ResolverConfig(tuple(Nameserver.parse(n) for n in args.nameserver)),
         allow_targets=tuple(args.allow_targets),
+        tls=TlsConfig(ca_file=args.ca_file),
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.domain, host, int(port), config, args.ttl))

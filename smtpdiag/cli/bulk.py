@@ -163,7 +163,7 @@ def register(subparsers: Any) -> None:
         "most 3; 0: all in this process); routes are still probed once, by "
         "this process",
     )
-    common.add_probe_options(p, policy=False)
+    common.add_probe_options(p)
     p.set_defaults(run=run)
 
 

@@ -220,7 +220,6 @@ _BY_KEY = {option.key: option for option in PROBE_OPTIONS}
 class _Settings:
     """What a subcommand said when it added the options (kept on the namespace)."""
 
-    policy: bool
     defaults: Mapping[str, object]
 
 
@@ -241,16 +240,12 @@ writes a profile for its servers and prints the line that uses it."""
 def add_probe_options(
     parser: argparse.ArgumentParser,
     *,
-    policy: bool = True,
     defaults: Mapping[str, object] | None = None,
 ) -> None:
     """Add the probe options, ``--config`` and ``--no-config`` to ``parser``.
 
     Args:
         parser: A subcommand's parser.
-        policy: The subcommand looks TLS policies up. Without (bulk), ``--no-policy``
-            and ``--mta-sts-port`` are still accepted, so a probe's options work
-            unchanged, and have no effect.
         defaults: This subcommand's own defaults by key, canonical values
             (``{"ports": (25,)}`` for check).
     """
@@ -314,19 +309,13 @@ def add_probe_options(
         "documentation) may be probed; repeatable. By default only global unicast "
         "MX addresses are connected to",
     )
-    no_effect = (
-        ""
-        if policy
-        else " (accepted so that probe's options work here; no effect: this command "
-        "does not look TLS policies up)"
-    )
     g.add_argument(
         "--no-policy",
         action="store_const",
         const=True,
         default=None,
         help="do not look up the TLS policy (MTA-STS, DANE TLSA, TLS-RPT): fewer DNS "
-        "questions and no HTTPS fetch; findings then do not know which senders enforce" + no_effect,
+        "questions and no HTTPS fetch; findings then do not know which senders enforce",
     )
     g.add_argument(
         "--mta-sts-port",
@@ -334,7 +323,7 @@ def add_probe_options(
         default=None,
         metavar="PORT",
         help=f"port of the MTA-STS policy host ({shown('mta_sts_port')}; for test setups "
-        "such as the demo)" + no_effect,
+        "such as the demo)",
     )
     g.add_argument(
         "--source-address",
@@ -358,7 +347,7 @@ def add_probe_options(
             metavar="SECONDS",
             help=f"{what} ({float(str(merged[key])):g})",
         )
-    parser.set_defaults(**{_SETTINGS_DEST: _Settings(policy, merged)})
+    parser.set_defaults(**{_SETTINGS_DEST: _Settings(merged)})
 
 
 # ----------------------------------------------------------------------------- layers
@@ -497,8 +486,6 @@ def config_from_args(
     from ..model import AddressFamily
 
     values = resolve(args, environ)
-    settings: _Settings | None = getattr(args, _SETTINGS_DEST, None)
-    looks_policies_up = settings.policy if settings else True
     source = values["source_address"]
     families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
     if values["family"] == "4":
@@ -542,9 +529,8 @@ def config_from_args(
         source_address=_optional_text(source),
         implicit_tls_ports=ints("implicit_tls_ports"),
         allow_targets=texts("allow_targets"),
-        # A subcommand that does not look policies up (bulk) has them off.
         policy=PolicyConfig(
-            enabled=looks_policies_up and not values["no_policy"],
+            enabled=not values["no_policy"],
             https_port=int(str(values["mta_sts_port"])),
         ),
     )

@@ -138,10 +138,12 @@ def _when_deferred(f: Facts, m: Match) -> tuple[CauseId, ...]:
 #: Rule -> its cause chooser; a rule without a row names no seed cause.
 CAUSES: dict[RuleId, Callable[[Facts, Match], tuple[CauseId, ...]]] = {
     RuleId.MX_NO_ADDRESS: _mx_no_address,
-    RuleId.MX_CNAME: _fixed("5.4.3", "configuration", "mx-records"),
+    # MTAs deliver to an alias MX target: no routing server failed, no 5.4.3 cause.
     RuleId.MX_DOWN: _mx_down,
     RuleId.MX_NOT_GLOBAL: _fixed("5.4.3", "mx-records", "configuration"),
-    RuleId.TLS_CERT_UNVERIFIED: _fixed("5.4.2", "tls-mismatch"),
+    # A certificate that does not verify is itself the cause (the summary names why);
+    # the 5.4.2 guide's "configuration problems prevent secure connections" does not
+    # hold while every route connects.
     RuleId.ALL_MX_UNREACHABLE: _fixed("5.4.3", "mx-records", "server-shut-down", "infrastructure"),
     RuleId.ALL_ROUTES_REFUSED: _all_refused,
     RuleId.GREETING_DEFERRED: _deferred,

@@ -32,11 +32,14 @@ from ..model import (
     ProbeReport,
     ResolutionKind,
     RuleId,
+    SenderKind,
+    SenderOutcome,
     Severity,
     Verdict,
 )
 from ..timefmt import parse_utc_iso
 from .causes import cause_ids
+from .decision import decide
 from .facts import (
     PERSIST_MIN_PROBES,
     PERSIST_MIN_SPAN,
@@ -57,6 +60,7 @@ __all__ = [
     "PERSIST_MIN_SPAN",
     "diagnose",
     "fire",
+    "kind_of",
     "severity_for",
     "verdict_for",
 ]
@@ -76,12 +80,21 @@ def _failures(facts: Facts) -> frozenset[RuleId]:
     return frozenset(r.id for r, _ in fire(facts) if r.kind is RuleKind.FAILURE)
 
 
+def kind_of(row: Row, match: Match) -> RuleKind:
+    """The row's kind, except that a feature finding that affects no sender and is no
+    misconfiguration of what the domain meant to publish (``match.degrades`` false)
+    only informs: a finding that affects nobody does not move the verdict."""
+    if row.kind is RuleKind.FEATURE and not match.degrades:
+        return RuleKind.INFO
+    return row.kind
+
+
 def healthy(facts: Facts, fired: Sequence[tuple[Row, Match]]) -> bool:
     """Delivery works and no failure or feature rule fired."""
     return (
         facts.dns_ok
         and facts.delivery_ok
-        and not any(r.kind is not RuleKind.INFO for r, _ in fired)
+        and not any(kind_of(r, m) is not RuleKind.INFO for r, m in fired)
     )
 
 
@@ -177,6 +190,14 @@ def _persistence(
     )
 
 
+def _published_defers(f: Finding) -> bool:
+    """A finding on which a sender applying the domain's published policy defers."""
+    return f.code is not None and any(
+        s.outcome is SenderOutcome.DEFER and s.sender in (SenderKind.MTA_STS, SenderKind.DANE)
+        for s in f.payload.senders
+    )
+
+
 def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     """The domain verdict from the resolution, the routes and the findings' rule ids.
 
@@ -184,7 +205,9 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     because that is where MTAs deliver (RFC 5321 5.1): ``unknown`` when the probe could
     not run or no route was probed; ``healthy`` when ``healthy`` was derived;
     ``degraded`` when at least one delivery-port route works but something else fails;
-    ``failed`` when no delivery-port route works, even if 587/465 answer. One exception:
+    ``failed`` when no delivery-port route works, even if 587/465 answer, or when a
+    sender applying the domain's own published policy (MTA-STS enforce, DANE) defers
+    (no MX host passes its check). One exception:
     when the prober's own network seems to block the delivery port (``own-port-blocked``)
     while another port works, the verdict stays ``degraded`` rather than blaming the
     destination.
@@ -198,6 +221,10 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
         return Verdict.HEALTHY
     port = delivery_port_of(report)
     if any(r.ok and r.route.port == port for r in report.routes):
+        # A sender applying the domain's own published policy (MTA-STS enforce, DANE)
+        # that cannot deliver now makes the domain failed: it published that policy.
+        if any(_published_defers(f) for f in findings):
+            return Verdict.FAILED
         return Verdict.DEGRADED
     if RuleId.OWN_PORT_BLOCKED in rules and any(r.ok for r in report.routes):
         return Verdict.DEGRADED
@@ -228,12 +255,14 @@ def _findings(facts: Facts) -> list[Finding]:
     first = [
         _finding(facts, r.id, r.kind, _code(r, m), m)
         for r, m in fired
-        if r.kind is not RuleKind.INFO
+        if kind_of(r, m) is not RuleKind.INFO
     ]
     if healthy(facts, fired):
         first.append(_finding(facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views)))
     info = [
-        _finding(facts, r.id, r.kind, _code(r, m), m) for r, m in fired if r.kind is RuleKind.INFO
+        _finding(facts, r.id, kind_of(r, m), _code(r, m), m)
+        for r, m in fired
+        if kind_of(r, m) is RuleKind.INFO
     ]
     return first + info
 
@@ -271,13 +300,13 @@ def diagnose(
     facts = _history(report, history, now)
     findings = _findings(facts)
     verdict = verdict_for(report, findings)
-    primary = None
-    if verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN) and findings:
-        primary = findings[0].code
+    decision = decide(verdict, findings, delivers=facts.delivery_ok)
     return Diagnosis(
         verdict=verdict,
         persistence=_overall(verdict, findings, facts),
-        primary=primary,
+        primary=decision.primary,
         findings=tuple(findings),
         generated_at=iso(now),
+        action=decision.lead.action if decision.lead else Action(ActionKind.NONE, ""),
+        who_fails=decision.who_fails,
     )

@@ -371,10 +371,6 @@ def _once(fn: Callable[[Facts], _Sel]) -> Callable[[Facts], _Sel]:
     return get
 
 
-#: Rules whose condition is transient by definition when no history says otherwise.
-_TRANSIENT_BY_NATURE = frozenset({RuleId.DNS_FAILED, RuleId.MX_LOOKUP_FAILED})
-
-
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the rules read: the report, its classified routes, the time and history.
@@ -622,11 +618,11 @@ class Facts:
         )
 
     def persistence_of(self, rule_id: RuleId) -> PersistenceFact:
-        """Persistence of a rule's finding (history, nature, or unknown)."""
+        """Persistence of a rule's finding: from the history, else unknown. One probe
+        cannot tell, whatever the failure (a SERVFAIL or REFUSED answer too: a 4.4.3
+        code says "retry", not "this will pass")."""
         if rule_id in self.persistence:
             return self.persistence[rule_id]
-        if rule_id in _TRANSIENT_BY_NATURE:
-            return PersistenceFact(Persistence.TRANSIENT, by_nature=True)
         return PersistenceFact(Persistence.UNKNOWN)
 
 

@@ -25,6 +25,7 @@ from ..model import (
 from .facts import CERT_EXPIRY_WARN_DAYS, Facts, RouteState, RouteView
 from .senders import (
     Problem,
+    anyone_fails,
     cert_result,
     defers,
     enforced_mode,
@@ -91,6 +92,10 @@ class Match:
         enforced: For rows whose code applies only when a policy is enforced
             (:class:`~smtpdiag.diagnosis.table.Enforced`): whether some kind of sender
             defers the message.
+        degrades: For feature rows: whether the finding moves the verdict. ``False``
+            when it affects no sender and is no misconfiguration of what the domain
+            meant to publish (TLSA records in an unsigned zone: every sender ignores
+            them); the finding is then informational.
     """
 
     views: tuple[RouteView, ...] = ()
@@ -98,6 +103,7 @@ class Match:
     senders: tuple[SenderImpact, ...] = ()
     results: tuple[TlsRptResult, ...] = ()
     enforced: bool = True
+    degrades: bool = True
 
 
 def _when(
@@ -299,7 +305,8 @@ def _cert_match(f: Facts, views: tuple[RouteView, ...], enforced: bool = True) -
     if not views:
         return None
     results = _results([cert_result(v.result.tls) for v in views if v.result.tls is not None])
-    return Match(views, (), impacts(f, Problem.CERT, views), results, enforced)
+    senders = impacts(f, Problem.CERT, views)
+    return Match(views, (), senders, results, enforced and anyone_fails(senders))
 
 
 def tls_cert_unverified(f: Facts) -> Match | None:
@@ -342,7 +349,8 @@ def _starttls_match(f: Facts, views: tuple[RouteView, ...]) -> Match | None:
 def starttls_not_offered(f: Facts) -> Match | None:
     """A STARTTLS-port route works, but EHLO does not advertise STARTTLS (routes that
     enforcing senders require TLS on are ``starttls-required``'s)."""
-    return _starttls_match(f, tuple(v for v in _no_starttls_views(f) if not _requires_tls(f, v)))
+    match = _starttls_match(f, tuple(v for v in _no_starttls_views(f) if not _requires_tls(f, v)))
+    return None if match is None else replace(match, enforced=anyone_fails(match.senders))
 
 
 def starttls_required(f: Facts) -> Match | None:
@@ -494,8 +502,10 @@ def dane_not_usable(f: Facts) -> Match | None:
         hosts,
         impacts(f, Problem.TLSA_UNUSABLE, views, [h.name for h in hosts]),
         # Secure records none of which is usable: what RFC 8460 calls tlsa-invalid. An
-        # unsigned zone's records are not a DANE policy at all: nothing is reported.
+        # unsigned zone's records are not a DANE policy at all: nothing is reported,
+        # every sender ignores them, and the verdict does not move.
         (TlsRptResult.TLSA_INVALID,) if secure else (),
+        degrades=secure,
     )
 
 

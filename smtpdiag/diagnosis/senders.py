@@ -43,12 +43,14 @@ from .facts import Facts, RouteView
 
 __all__ = [
     "Problem",
+    "anyone_fails",
     "cert_result",
     "defers",
     "enforced_mode",
     "impacts",
     "sts_covers",
     "tlsa_of",
+    "verifying_defers",
     "webpki_fails",
 ]
 
@@ -199,6 +201,24 @@ def _dane(f: Facts, view: RouteView | None, mx: str | None, problem: Problem) ->
     )
 
 
+def _verifying(view: RouteView | None, problem: Problem) -> SenderImpact:
+    """A sender that verifies certificates by its own local policy (Postfix
+    ``verify``/``secure``, Exim ``tls_verify_hosts``) defers on a certificate that does
+    not verify or name the MX, and on a route without STARTTLS; it ignores the domain's
+    published policies."""
+    if view is not None and not view.delivery:
+        return SenderImpact(SenderKind.VERIFYING, SenderOutcome.NOT_APPLICABLE)
+    if problem in (Problem.CERT, Problem.NO_STARTTLS):
+        return SenderImpact(SenderKind.VERIFYING, SenderOutcome.DEFER)
+    return SenderImpact(SenderKind.VERIFYING, SenderOutcome.NOT_APPLICABLE)
+
+
+def _verify_passes(f: Facts, view: RouteView) -> bool:
+    """A verifying sender delivers over this working delivery route: TLS negotiated and
+    the certificate verifies and names the MX host."""
+    return _tls_done(view) and not webpki_fails(view.result.tls)
+
+
 def _tls_done(view: RouteView) -> bool:
     tls = view.result.tls
     return tls is not None and tls.version is not None
@@ -241,7 +261,11 @@ def _elsewhere(
     deferred."""
     if impact.outcome is not SenderOutcome.DEFER:
         return impact
-    passes = _sts_passes if impact.sender is SenderKind.MTA_STS else _dane_passes
+    passes = {
+        SenderKind.MTA_STS: _sts_passes,
+        SenderKind.DANE: _dane_passes,
+        SenderKind.VERIFYING: _verify_passes,
+    }[impact.sender]
     for v in f.ok_views:
         route = v.result.route
         if (
@@ -254,8 +278,25 @@ def _elsewhere(
     return impact
 
 
+#: Senders that apply a policy the domain itself publishes (MTA-STS, DANE).
+_PUBLISHED = frozenset({SenderKind.MTA_STS, SenderKind.DANE})
+
+
 def defers(senders: Iterable[SenderImpact]) -> bool:
-    """Some kind of sender defers the message (the finding's code then applies)."""
+    """Some kind of sender applying the domain's own published policy (MTA-STS, DANE)
+    defers the message (an :class:`~.table.Enforced` code then applies)."""
+    return any(s.outcome is SenderOutcome.DEFER and s.sender in _PUBLISHED for s in senders)
+
+
+def verifying_defers(senders: Iterable[SenderImpact]) -> bool:
+    """A sender verifying by local policy defers (and no other MX host passes)."""
+    return any(
+        s.outcome is SenderOutcome.DEFER and s.sender is SenderKind.VERIFYING for s in senders
+    )
+
+
+def anyone_fails(senders: Iterable[SenderImpact]) -> bool:
+    """Some kind of sender defers: the finding affects a sender."""
     return any(s.outcome is SenderOutcome.DEFER for s in senders)
 
 
@@ -275,25 +316,40 @@ def impacts(
 ) -> tuple[SenderImpact, ...]:
     """What each kind of sender does about ``problem`` on ``views`` (or, for DNS-level
     problems, on MX ``hosts``): the worst outcome over them, opportunistic first.
-    Empty when policy lookups were off: then nothing is known about the policies."""
-    if _policy(f) is None:
-        return ()
+    When policy lookups were off nothing is known about the published policies: then
+    only the opportunistic and the verifying sender (which read none) are judged."""
     targets: list[tuple[RouteView | None, str | None, bool]] = [
         (v, v.result.route.mx, v.delivery) for v in views
     ]
     targets += [(None, h, True) for h in hosts]
     if not targets:
         targets = [(None, None, True)]
+    if _policy(f) is None:
+        verifying = _worst(_verifying(view, problem) for view, _, _ in targets)
+        assert verifying is not None
+        seen = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
+        if seen:
+            verifying = _elsewhere(f, verifying, set(), seen)
+        if verifying.outcome is SenderOutcome.NOT_APPLICABLE:
+            return ()
+        return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), verifying)
     sts = _worst(_sts(f, delivery, problem) for _, _, delivery in targets)
     dane = _worst(_dane(f, view, mx, problem) for view, mx, _ in targets)
-    assert sts is not None and dane is not None
+    verifying = _worst(_verifying(view, problem) for view, _, _ in targets)
+    assert sts is not None and dane is not None and verifying is not None
     # A problem seen on a route concerns that address; one of a DNS name (an MX host
     # the policy does not cover, its TLSA records) concerns every address of the host.
     named = {mx for view, mx, _ in targets if view is None and mx is not None}
     seen = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
     if named or seen:
         sts, dane = _elsewhere(f, sts, named, seen), _elsewhere(f, dane, named, seen)
-    return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), sts, dane)
+        verifying = _elsewhere(f, verifying, named, seen)
+    return (
+        SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER),
+        sts,
+        dane,
+        verifying,
+    )
 
 
 def _policy_mx_bogus(f: Facts) -> bool:

@@ -79,16 +79,26 @@ SERVER_OWN: Final = ServerOwn
 
 @dataclass(frozen=True, slots=True)
 class Enforced:
-    """The code applies only when some kind of enforcing sender defers the message
-    (MTA-STS mode ``enforce``, DANE): in ``testing`` mode they deliver and report, and
-    when another MX host passes their checks they deliver there; then the finding has
-    no code.
+    """The code applies only when some kind of sender defers the message: for the TLS
+    policy rows a sender applying the domain's published policy (MTA-STS mode
+    ``enforce``, DANE; in ``testing`` mode they deliver and report), for a certificate
+    or STARTTLS problem without a policy a sender verifying by local policy; when
+    another MX host passes their checks they deliver there. Then the finding has no code.
+
+    The code is what such a sender logs: Postfix defers with ``4.7.5`` ("Server
+    certificate not verified", also for an MTA-STS or DANE check that fails, as
+    postfix-mta-sts-resolver and Postfix's ``dane`` level both verify in the TLS layer)
+    and ``4.7.4`` ("TLS is required, but was not offered by host"); Exim logs the TLS
+    failure and defers (a 4xx retry), Exchange Online 4.4.317/4.7.5-style deferrals.
 
     Attributes:
-        code: The code when enforced (also for causes, steps, action).
+        code: The code when some sender defers.
+        guide: The guide (4.4.2, 5.4.2 ...) whose causes, steps and action the finding
+            uses; ``None`` for none.
     """
 
     code: str
+    guide: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +127,7 @@ class Row:
         if isinstance(self.code, ServerOwn):
             return self.code.fallback
         if isinstance(self.code, Enforced):
-            return self.code.code
+            return self.code.guide
         return self.code
 
 
@@ -171,9 +181,10 @@ RULES: tuple[Row, ...] = (
        "TLS handshake fails: tls_reason not-tls (plaintext on an implicit-TLS port), "
        "protocol-version, cipher, alert protocol_version/handshake_failure/"
        "insufficient_security, a certificate reason; or 5xx to STARTTLS"),
-    _r(R.CONNECTION_DROPPED, "4.4.2", F, p.connection_dropped,
+    _r(R.CONNECTION_DROPPED, SERVER_OWN("4.4.2"), F, p.connection_dropped,
        "connected, then closed / reset / timed out; a TLS failure that is no mismatch "
-       "(reset, closed, timeout, other alerts such as internal_error); 4xx to STARTTLS"),
+       "(reset, closed, timeout, other alerts such as internal_error); 4xx to STARTTLS "
+       "(then the server's own enhanced code: a reply, not a drop)"),
     _r(R.SERVER_REJECTED, SERVER_OWN("5.4.2"), F, p.server_rejected,
        "5xx greeting, 5xx to EHLO and HELO, or a peer that does not speak SMTP; the "
        "server's own enhanced code when it states one"),
@@ -185,7 +196,9 @@ RULES: tuple[Row, ...] = (
        "the other family delivers: degraded, never a firewall finding"),
     _r(R.MX_NO_ADDRESS, "5.4.3", F, p.mx_no_address,
        "MX target with no address (A/AAAA NXDOMAIN or NODATA) or written as an IP literal"),
-    _r(R.MX_CNAME, "5.4.3", X, p.mx_cname, "MX target is an alias (CNAME)"),
+    _r(R.MX_CNAME, None, X, p.mx_cname,
+       "MX target is an alias (CNAME): MTAs deliver to it (no code), a misconfiguration "
+       "(RFC 2181 10.3)"),
     _r(R.MX_LOOKUP_FAILED, "4.4.3", F, p.mx_lookup_failed,
        "MX target's A/AAAA lookup SERVFAIL / REFUSED / TIMEOUT / ERROR"),
     _r(R.MX_DOWN, "5.4.3", F, p.mx_down,
@@ -193,29 +206,31 @@ RULES: tuple[Row, ...] = (
     _r(R.NOTHING_PROBED, None, F, p.nothing_probed,
        "DNS fine, but no route was attempted (family filter, deadline): verdict unknown, "
        "no code, never a bounce", (R.FAMILY_FILTERED,)),
-    _r(R.DANE_BOGUS, Enforced("4.4.3"), X, p.dane_bogus,
+    _r(R.DANE_BOGUS, Enforced("4.4.3", "4.4.3"), X, p.dane_bogus,
        "an MX host's TLSA lookup (or the MX RRset) fails DNSSEC validation (the resolver "
        "answers SERVFAIL): DANE senders defer (RFC 7672 2.1.1; RFC 8460 dnssec-invalid)"),
-    _r(R.DANE_MISMATCH, Enforced("4.4.2"), X, p.dane_mismatch,
+    _r(R.DANE_MISMATCH, Enforced("4.7.5", "4.4.2"), X, p.dane_mismatch,
        "a delivery-port route's chain matches none of its MX host's usable TLSA records "
        "(tls.dane.matched false): DANE senders defer (RFC 7672 3.1; tlsa-invalid)"),
-    _r(R.STARTTLS_REQUIRED, Enforced("4.4.2"), X, p.starttls_required,
+    _r(R.STARTTLS_REQUIRED, Enforced("4.7.4", "4.4.2"), X, p.starttls_required,
        "a delivery-port route works without STARTTLS while MTA-STS enforces or the MX host "
        "has secure TLSA records: those senders defer (starttls-not-supported)"),
-    _r(R.MTA_STS_CERT_INVALID, Enforced("4.4.2"), X, p.mta_sts_cert_invalid,
+    _r(R.MTA_STS_CERT_INVALID, Enforced("4.7.5", "4.4.2"), X, p.mta_sts_cert_invalid,
        "MTA-STS mode enforce or testing, and a delivery-port route's certificate does not "
        "chain to a WebPKI root or does not name the MX host (RFC 8461 4.2): enforce - "
        "MTA-STS senders defer (RFC 8461 5); testing - they deliver and report"),
-    _r(R.MTA_STS_MX_NOT_COVERED, Enforced("4.4.2"), X, p.mta_sts_mx_not_covered,
+    _r(R.MTA_STS_MX_NOT_COVERED, Enforced("4.7.5", "4.4.2"), X, p.mta_sts_mx_not_covered,
        "MTA-STS mode enforce or testing, and an MX host matches none of the policy's mx "
        "patterns (RFC 8461 4.1): enforce - MTA-STS senders do not use it"),
-    _r(R.TLS_CERT_UNVERIFIED, "5.4.2", X, p.tls_cert_unverified,
+    _r(R.TLS_CERT_UNVERIFIED, Enforced("4.7.5", "5.4.2"), X, p.tls_cert_unverified,
        "route works, but the certificate fails verification (verify_reason untrusted, "
        "expired, wrong name, weak key) or does not name the MX (routes an MTA-STS policy "
-       "binds are mta-sts-cert-invalid's)"),
-    _r(R.STARTTLS_NOT_OFFERED, None, X, p.starttls_not_offered,
+       "binds are mta-sts-cert-invalid's): senders verifying by local policy defer "
+       "unless another MX host verifies"),
+    _r(R.STARTTLS_NOT_OFFERED, Enforced("4.7.4"), X, p.starttls_not_offered,
        "route works, EHLO does not advertise STARTTLS (where enforcing senders require "
-       "TLS: starttls-required)"),
+       "TLS: starttls-required): senders requiring TLS by local policy defer unless "
+       "another MX host offers it"),
     _r(R.MTA_STS_FETCH_FAILED, None, X, p.mta_sts_fetch_failed,
        "the _mta-sts TXT record is published, but the policy cannot be fetched over HTTPS "
        "(sts-policy-fetch-error): MTA-STS senders deliver as without a policy (RFC 8461 "
@@ -265,7 +280,8 @@ VERDICT_DOC = (
     "route was probed (`nothing-probed`, e.g. -6 against an IPv4-only domain); healthy = "
     "derived: a delivery-port route works and no failure or feature rule fired; degraded "
     "= at least one delivery-port route works but something else fails; failed = no "
-    "delivery-port route works, even if 587/465 answer. Exception: `own-port-blocked` "
+    "delivery-port route works, even if 587/465 answer, or a sender applying the domain's "
+    "own published policy (MTA-STS enforce, DANE) defers. Exception: `own-port-blocked` "
     "with another port working stays degraded (the destination's port 25 was not really "
     "tested). Routes not attempted (deadline, address policy) count neither way."
 )
@@ -277,7 +293,7 @@ def _table_doc() -> str:
         if isinstance(r.code, ServerOwn):
             code = f"server's own, else {r.code.fallback}"
         elif isinstance(r.code, Enforced):
-            code = f"{r.code.code} when enforced, else -"
+            code = f"{r.code.code} when a sender defers, else -"
         else:
             code = r.code or "-"
         sup = ", ".join(sorted(r.suppresses)) or "-"

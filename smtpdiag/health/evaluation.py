@@ -12,13 +12,14 @@ How the status is decided (see also ``docs/health.md``):
     probe raised (:func:`unknown_result`). SERVFAIL or REFUSED *are* answers: the
     domain's DNS is broken, which is critical.
 ``critical``
-    No mail can be delivered under the requirements: null MX (RFC 7505), no route at
-    all, the domain's DNS fails, no healthy route; or ``require_all_mx`` and some route
-    is unhealthy; or a latency or certificate limit's critical level is crossed; or
-    implicit TLS is required and no implicit-TLS route works.
+    The diagnosis says failed or no-mail (its verdict is read, never derived again); or
+    ``require_all_mx`` and some route is unhealthy; or a latency or certificate-lifetime
+    limit's critical level is crossed; or implicit TLS is required and no implicit-TLS
+    route works; or a required policy (``--require-mta-sts``, ``--require-dane``) is not
+    in effect.
 ``warning``
-    Mail is deliverable, but some route is unhealthy, a warning limit is crossed, or an
-    MX target is an alias (RFC 5321 5.1).
+    The diagnosis says degraded (at least), some route is unhealthy while the domain
+    delivers, or a warning limit is crossed.
 ``ok``
     None of the above.
 
@@ -28,9 +29,10 @@ certificate that does not verify) is read from the diagnosis by rule id; only
 measurements are judged here (latency, certificate days left, TLS version, how many
 routes are up). Routes never attempted (deadline, address policy) are not judged.
 
-A route is *healthy* when it is up (``RouteResult.ok``) and meets every requirement:
-STARTTLS offered and completed on STARTTLS ports (``require_starttls``), a TLS version
-at least ``min_tls_version``, a valid certificate (``require_valid_cert``). Latency and
+A route is *healthy* when it is up (``RouteResult.ok``), no finding of the diagnosis
+names a fault on it (:data:`~.policy.ROUTE_FAULTS`: a certificate that does not verify,
+no STARTTLS) and it meets every requirement: STARTTLS offered and completed on STARTTLS
+ports (``require_starttls``), a TLS version at least ``min_tls_version``. Latency and
 certificate lifetime give their own levels and do not change whether a route is healthy.
 """
 
@@ -50,10 +52,19 @@ from ..model import (
     StsMode,
     StsStatus,
     TlsMode,
+    Verdict,
 )
 from ..narrate import health as words
 from ..timefmt import utc_iso
-from .policy import RANK, REQUIREMENT_LEVEL, RULE_PROBLEMS, Level, worst
+from .policy import (
+    RANK,
+    REQUIREMENT_LEVEL,
+    ROUTE_FAULTS,
+    RULE_PROBLEMS,
+    VERDICT_LEVEL,
+    Level,
+    worst,
+)
 from .result import (
     HealthResult,
     HealthStatus,
@@ -88,11 +99,20 @@ def _flagged(findings: Iterable[Finding]) -> dict[RuleId, frozenset[str]]:
 _Flagged = Mapping[RuleId, frozenset[str]]
 
 
+def _faulted(rr: RouteResult, flagged: _Flagged, kind: ProblemKind) -> bool:
+    """The diagnosis names this route in a finding that gives ``kind`` (ROUTE_FAULTS)."""
+    return any(
+        rr.route.label in flagged.get(rule, frozenset())
+        for rule, k in ROUTE_FAULTS.items()
+        if k is kind
+    )
+
+
 def _no_starttls(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
     return (
         th.require_starttls
         and rr.route.tls_mode is TlsMode.STARTTLS
-        and rr.route.label in flagged.get(RuleId.STARTTLS_NOT_OFFERED, frozenset())
+        and _faulted(rr, flagged, ProblemKind.NO_STARTTLS)
     )
 
 
@@ -105,9 +125,9 @@ def _tls_too_old(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
 
 
 def _cert_invalid(rr: RouteResult, th: Thresholds, flagged: _Flagged) -> bool:
-    return th.require_valid_cert and rr.route.label in flagged.get(
-        RuleId.TLS_CERT_UNVERIFIED, frozenset()
-    )
+    # Always: a route whose certificate does not verify is not healthy (the diagnosis
+    # calls the domain degraded); --require-valid-cert makes it critical (_route_level).
+    return _faulted(rr, flagged, ProblemKind.CERT_INVALID)
 
 
 # The requirements an up route must meet to count as healthy, one row each: the problem
@@ -178,13 +198,19 @@ def _cert_level(days: int, th: Thresholds) -> tuple[HealthStatus, int] | None:
     return None
 
 
-def _cert_problems(routes: Iterable[RouteResult], th: Thresholds) -> list[Problem]:
+def _cert_problems(
+    routes: Iterable[RouteResult], th: Thresholds, invalid: frozenset[str] = frozenset()
+) -> list[Problem]:
     # One certificate is usually served on several ports and addresses: one problem per
     # certificate (by fingerprint), naming every route that served it.
     if all(th.days(row) is None for row in DAYS_ROWS):
         return []  # certificate lifetime is not judged at all
     by_cert: dict[str, tuple[int, str, list[str]]] = {}
     for rr in routes:
+        if rr.route.label in invalid:
+            # Its certificate does not verify: the route's cert-invalid problem (at the
+            # level the verdict gives) says so, expired or not; not judged twice.
+            continue
         cert = rr.tls.certificate if rr.tls is not None else None
         if cert is not None:
             by_cert.setdefault(cert.sha256, (cert.days_left, rr.route.mx, []))[2].append(
@@ -336,6 +362,7 @@ def _judge_routes(
     attempted: list[RouteResult],
     th: Thresholds,
     findings: Iterable[Finding],
+    verdict: Verdict,
 ) -> tuple[list[RouteHealth], list[Problem], HealthStatus]:
     """Per-route health, the routes' problems and the level a route problem has (it
     depends on how many routes are healthy)."""
@@ -358,7 +385,18 @@ def _judge_routes(
             unhealthy.append((rr, reasons))
         route_health.append(_route_health(rr, th, healthy=not reasons))
     n_healthy = sum(r.healthy for r in route_health)
-    level = HealthStatus.CRITICAL if th.require_all_mx or n_healthy == 0 else HealthStatus.WARNING
+    n_up = sum(rr.ok for rr in attempted)
+    # The decision says whether mail gets through; a route problem is critical only when
+    # it does not (failed), when every MX is required, or when the operator's own
+    # certificate requirement leaves no healthy route. Otherwise it is a warning: the
+    # domain delivers (degraded), as the diagnosis says.
+    critical = (
+        verdict in (Verdict.FAILED, Verdict.NO_MAIL)
+        or th.require_all_mx
+        or n_up == 0
+        or (n_healthy == 0 and th.require_valid_cert)
+    )
+    level = HealthStatus.CRITICAL if critical else HealthStatus.WARNING
     problems = []
     for rr, reasons in unhealthy:
         failed = rr.failure
@@ -432,7 +470,7 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
 
     attempted = _attempted(report)
     route_health, route_problems, route_level = _judge_routes(
-        report.routes, attempted, th, diag.findings
+        report.routes, attempted, th, diag.findings, diag.verdict
     )
     problems = _rule_problems(report, diag.findings, route_level) + route_problems
     if report.resolution.kind.value in ("mx", "implicit") and not attempted:
@@ -443,7 +481,10 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
         problems.extend(_implicit_tls_problems(route_health))
     for rr in attempted:
         problems.extend(_latency_problems(rr, th))
-    problems.extend(_cert_problems(attempted, th))
+    invalid = frozenset(
+        label for p in problems if p.kind is ProblemKind.CERT_INVALID for label in p.routes
+    )
+    problems.extend(_cert_problems(attempted, th, invalid))
     if th.require_mta_sts is not None and report.resolution.hosts:
         problems.extend(_mta_sts_problems(report, th.require_mta_sts))
     if th.require_dane and report.resolution.hosts:
@@ -451,6 +492,14 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
 
         problems.extend(_dane_problems(report, delivery_port_of(report)))
 
+    floor = VERDICT_LEVEL[diag.verdict]
+    if floor in RANK and RANK[floor] > RANK[worst([p.level for p in problems])]:
+        # The verdict's level, when no judged problem carries it (a degraded domain is
+        # never OK, a failed one never less than critical).
+        lead = next((f for f in diag.findings if f.rule is not RuleId.HEALTHY), None)
+        problems.append(
+            Problem(floor, ProblemKind.DIAGNOSIS, words.diagnosis_reason(diag.verdict, lead))
+        )
     # Most severe first; the sort is stable, so report order is kept within a level.
     problems.sort(key=lambda p: -RANK.get(p.level, 3))
     return HealthResult(

@@ -12,10 +12,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ..model import RuleId
+from ..model import RuleId, Verdict
 from .result import HealthStatus, ProblemKind
 
-__all__ = ["RANK", "REQUIREMENT_LEVEL", "RULE_PROBLEMS", "ROUTE_LEVEL", "Level", "worst"]
+__all__ = [
+    "RANK",
+    "REQUIREMENT_LEVEL",
+    "ROUTE_FAULTS",
+    "ROUTE_LEVEL",
+    "RULE_PROBLEMS",
+    "VERDICT_LEVEL",
+    "Level",
+    "worst",
+]
 
 
 class Level(StrEnum):
@@ -41,13 +50,34 @@ RULE_PROBLEMS: dict[RuleId, tuple[ProblemKind, Level]] = {
     RuleId.MX_LOOKUP_FAILED: (ProblemKind.MX_TARGET, Level.ROUTE),
     RuleId.MX_NOT_GLOBAL: (ProblemKind.MX_TARGET, Level.ROUTE),
     RuleId.MX_CNAME: (ProblemKind.MX_TARGET, Level.WARNING),
-    # Enforcing senders defer (a coded finding: MTA-STS in testing mode is not counted):
-    # mail is delayed for them, not lost for everyone.
-    RuleId.DANE_BOGUS: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.DANE_MISMATCH: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.STARTTLS_REQUIRED: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.MTA_STS_CERT_INVALID: (ProblemKind.TLS_POLICY, Level.WARNING),
-    RuleId.MTA_STS_MX_NOT_COVERED: (ProblemKind.TLS_POLICY, Level.WARNING),
+    # Senders applying the domain's own published policy defer (a coded finding: MTA-STS
+    # in testing mode is not counted): the diagnosis calls the domain failed.
+    RuleId.DANE_BOGUS: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.DANE_MISMATCH: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.STARTTLS_REQUIRED: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.MTA_STS_CERT_INVALID: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+    RuleId.MTA_STS_MX_NOT_COVERED: (ProblemKind.TLS_POLICY, Level.CRITICAL),
+}
+
+#: Diagnosis rules that make an up route not healthy, and the problem kind they give:
+#: a route whose certificate does not verify, or that offers no STARTTLS, is up but
+#: not healthy (the diagnosis' finding names it), whatever the thresholds.
+ROUTE_FAULTS: dict[RuleId, ProblemKind] = {
+    RuleId.TLS_CERT_UNVERIFIED: ProblemKind.CERT_INVALID,
+    RuleId.MTA_STS_CERT_INVALID: ProblemKind.CERT_INVALID,
+    RuleId.STARTTLS_NOT_OFFERED: ProblemKind.NO_STARTTLS,
+    RuleId.STARTTLS_REQUIRED: ProblemKind.NO_STARTTLS,
+}
+
+#: The least level each verdict gives (the decision's, read, not re-derived): a check
+#: never says OK for a domain the diagnosis calls degraded, nor less than critical for
+#: one where no sender can deliver.
+VERDICT_LEVEL: dict[Verdict, HealthStatus] = {
+    Verdict.HEALTHY: HealthStatus.OK,
+    Verdict.DEGRADED: HealthStatus.WARNING,
+    Verdict.FAILED: HealthStatus.CRITICAL,
+    Verdict.NO_MAIL: HealthStatus.CRITICAL,
+    Verdict.UNKNOWN: HealthStatus.UNKNOWN,
 }
 
 #: Level of a requirement the domain does not meet (``--require-mta-sts``,

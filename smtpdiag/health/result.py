@@ -54,6 +54,9 @@ class ProblemKind(StrEnum):
     TLS_POLICY = "tls-policy"
     MTA_STS = "mta-sts"  #: MTA-STS required (--require-mta-sts), not in effect as required
     DANE = "dane"  #: DANE required (--require-dane), not usable or not matching
+    #: the diagnosis' verdict, when no other problem carries its level (e.g. degraded by
+    #: a misconfiguration no threshold judges)
+    DIAGNOSIS = "diagnosis"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import NewType
 
 from .action import SCHEMA_VERSION, Action, ActionKind, RetryAttempt, Severity
 from .dns import DnsOutcome, DnsQuery
-from .policy import DaneCheck, SenderImpact, TlsPolicy, TlsRptResult
+from .policy import DaneCheck, SenderImpact, SenderKind, TlsPolicy, TlsRptResult
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -628,6 +628,10 @@ class Finding:
     payload: FindingPayload = field(default_factory=FindingPayload)
 
 
+#: No action (a diagnosis made before the decision, or with no finding): shared, immutable.
+_NO_ACTION = Action(ActionKind.NONE, "")
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
     """The domain-level verdict and its findings.
@@ -639,6 +643,10 @@ class Diagnosis:
             finding has no code.
         findings: Most important first.
         generated_at: ISO 8601 UTC instant retry times are counted from.
+        action: What to do about the domain, decided with the findings: the action of
+            the finding that gives the primary code (else of the first finding that
+            asks for something); kind ``none`` when healthy.
+        who_fails: The kinds of sender that cannot deliver now (empty when none).
     """
 
     verdict: Verdict
@@ -646,6 +654,8 @@ class Diagnosis:
     primary: str | None
     findings: tuple[Finding, ...] = ()
     generated_at: str = ""
+    action: Action = _NO_ACTION
+    who_fails: tuple[SenderKind, ...] = ()
 
 
 # ------------------------------------------------------------------------ report

@@ -34,6 +34,9 @@ class DnsQuery:
         duration_ms: Time from question to answer or give-up.
         detail: A short sanitized explanation when not ``ok``; ``None`` otherwise.
         cname: The canonical name when the answer came through a CNAME, else ``None``.
+        deadline: The probe's overall deadline (``--timeout``), not the per-query limit
+            (``--dns-timeout``), bounded this query: a ``timeout`` is then the user's
+            own deadline, not a nameserver that did not answer.
     """
 
     name: str
@@ -44,3 +47,4 @@ class DnsQuery:
     duration_ms: float = 0.0
     detail: str | None = None
     cname: str | None = None
+    deadline: bool = False

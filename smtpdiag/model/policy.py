@@ -65,6 +65,10 @@ class SenderKind(StrEnum):
     OPPORTUNISTIC = "opportunistic"  #: TLS if offered, any certificate; else plaintext
     MTA_STS = "mta-sts"  #: honours the domain's MTA-STS policy (RFC 8461)
     DANE = "dane"  #: honours the MX hosts' TLSA records (RFC 7672)
+    #: verifies certificates by its own local policy, whatever the domain publishes
+    #: (Postfix ``smtp_tls_security_level = verify``/``secure`` towards a partner, Exim
+    #: ``tls_verify_hosts``): stricter than anything the domain asks for
+    VERIFYING = "verifying"
 
 
 class SenderOutcome(StrEnum):

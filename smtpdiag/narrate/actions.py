@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from ..diagnosis.facts import Facts, RouteView
 from ..model import (
     Action,
-    ActionKind,
     CauseId,
     Persistence,
     Step,
@@ -56,66 +55,68 @@ def make_action(
     fix: str | None = None,
     persistence: Persistence = Persistence.UNKNOWN,
 ) -> Action:
-    """The code's action: retry on its schedule, or suppress; FIX when a route still works.
+    """The action :func:`smtpdiag.diagnosis.decision.decide_action` chose, in words.
 
-    ``deliverable_via`` are the working routes. Only those on the delivery port are
-    where MTAs deliver (RFC 5321); working submission ports (587/465) are named as
-    such, and they too rule out "suppress": a host that answers is not gone.
+    ``fix`` is who should fix what, when the action is to fix something.
     """
+    from ..diagnosis.decision import ActionBasis, decide_action
+
+    d = decide_action(code, facts, deliverable_via=deliverable_via, persistence=persistence)
     k = _k(code)
-    mta = [v for v in deliverable_via if v.delivery]
-    alt = [v for v in deliverable_via if not v.delivery]
     port = facts.delivery_port
-    if k.action_kind is ActionKind.RETRY and k.retry is not None:
-        summary = k.action_summary
-        if mta:
-            summary += f" Meanwhile mail is deliverable via {routes_brief(mta)}."
-        elif alt:
-            summary += f" Only {routes_brief(alt)} answers, but MTAs deliver on port {port} only."
-        return Action(
-            ActionKind.RETRY, summary, schedule_from(k.retry, facts.now), k.retry.after_schedule
-        )
     what = fix or "the recipient's administrators should fix the failing route"
-    if mta:
+    if d.basis is ActionBasis.RETRY:
+        summary = k.action_summary
+        if d.mta:
+            summary += f" Meanwhile mail is deliverable via {routes_brief(d.mta)}."
+        elif d.alt:
+            summary += f" Only {routes_brief(d.alt)} answers, but MTAs deliver on port {port} only."
+        return Action(d.kind, summary, d.schedule, d.after_schedule)
+    if d.basis is ActionBasis.DELIVERABLE:
         return Action(
-            ActionKind.FIX,
-            f"Do not suppress: mail is still deliverable via {routes_brief(mta)}; {what}.",
+            d.kind, f"Do not suppress: mail is still deliverable via {routes_brief(d.mta)}; {what}."
         )
-    if alt:
+    if d.basis is ActionBasis.OTHER_PORT:
         return Action(
-            ActionKind.FIX,
-            f"Do not suppress yet: {routes_brief(alt)} still answers, though MTAs deliver "
+            d.kind,
+            f"Do not suppress yet: {routes_brief(d.alt)} still answers, though MTAs deliver "
             f"on port {port} only; {what}. Confirm it persists (smtpdiag watch) before "
             "suppressing.",
         )
-    if facts.filtered_hosts:
-        # An MX the family filter kept from being probed may still deliver: nothing
-        # here justifies suppressing an address until it has been tested.
+    if d.basis is ActionBasis.NOT_PROBED:
         names = ", ".join(h.name for h in facts.filtered_hosts)
         return Action(
-            ActionKind.FIX,
+            d.kind,
             f"Do not suppress yet: {names} was not probed (-4/-6) and may deliver; probe "
             f"again without -4/-6 before deciding. {what[0].upper()}{what[1:]}.",
         )
-    summary = k.action_summary
-    if persistence is not Persistence.PERMANENT:
-        summary += (
-            " This probe alone does not show that the failure persists: confirm with "
-            "repeated probes (smtpdiag watch) before suppressing."
+    if d.basis is ActionBasis.UNCONFIRMED:
+        return Action(
+            d.kind,
+            "Hold the mail and probe again: one probe does not show that the address or "
+            "the domain cannot receive (repeat it with smtpdiag watch before suppressing); "
+            f"{what}.",
         )
-    return Action(ActionKind.SUPPRESS, summary)
+    return Action(d.kind, k.action_summary)
 
 
-def make_steps(code: str, done: Mapping[str, str]) -> tuple[Step, ...]:
-    """The code's checklist; steps in ``done`` (slug -> result) are DONE, the rest HUMAN."""
+def make_steps(
+    code: str, done: Mapping[str, str], *, only: Iterable[str] | None = None
+) -> tuple[Step, ...]:
+    """The code's checklist; steps in ``done`` (slug -> result) are DONE, the rest HUMAN.
+
+    ``only``: the slugs of the HUMAN steps that apply to this finding (default all): a
+    certificate problem has no firewall to check.
+    """
     k = _k(code)
     out = []
     prefix = f"{code}/"
+    keep = None if only is None else frozenset(only)
     for spec in k.all_steps:
         slug = spec.id.removeprefix(prefix)
         if slug in done:
             out.append(Step(StepId(spec.id), spec.text, StepStatus.DONE, done[slug]))
-        else:
+        elif keep is None or slug in keep:
             out.append(Step(StepId(spec.id), spec.text, StepStatus.HUMAN))
     unknown = set(done) - {s.id.removeprefix(prefix) for s in k.all_steps}
     if unknown:  # pragma: no cover - a typo in a rule

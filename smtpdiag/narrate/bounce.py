@@ -115,8 +115,8 @@ def action_summary(decision: Decision, reason: Reason, code: str | None, action:
         )
     if decision is Decision.RETRY:
         return (
-            "Soft bounce (class 4): retry later; not a seed code, so the schedule follows "
-            "RFC 5321 4.5.4.1."
+            "Soft bounce (class 4): retry later; no guide covers this code, so the schedule "
+            "follows RFC 5321 4.5.4.1."
             if reason is not Reason.RATE_LIMITED
             else _ACTIONS[reason]
         )
@@ -165,9 +165,11 @@ def summary(
         lead = f"{parsed.basic} {code.code}" if parsed.basic is not None else code.code
         title = _title(code, k, reason, parsed.text)
         if parsed.matched_phrase is not None:
+            # A guessed code is no evidence of its class: never "hard bounce" from words.
             out = (
                 f'{lead} {title} (inferred from the words "{parsed.matched_phrase}"; the '
-                f"bounce gives no code, low confidence): {kind}."
+                "bounce gives no code, low confidence): whether it is a soft or a hard "
+                "bounce is not known."
             )
         else:
             out = f"{lead} {title}: {kind} ({code.class_title}, {code.subject_title})."
@@ -233,7 +235,7 @@ def note_class_not_allowed(code: StatusCode) -> str:
     """The defining RFC does not allow this class."""
     return (
         f"{code.reference} does not define X.{code.subject}.{code.detail} with class "
-        f"{code.klass}; the meaning below follows common usage and the seeds."
+        f"{code.klass}; the meaning below follows common usage."
     )
 
 

@@ -375,7 +375,14 @@ def q_evidence(q: DnsQuery, note: str | None = None) -> Evidence:
         dns_outcome=q.outcome,
         error=q.detail,
         duration_ms=q.duration_ms,
-        note=note or (f"nameserver {q.nameserver}" if q.nameserver else "no nameserver answered"),
+        note=note
+        or (
+            f"nameserver {q.nameserver}"
+            if q.nameserver
+            else "the probe's deadline (--timeout) passed first"
+            if q.deadline
+            else "no nameserver answered"
+        ),
     )
 
 
@@ -485,18 +492,26 @@ def steps_543(
         else "no MX gives a working route"
     )
     per_mx = []
+    tried_any = False
     for h in res.hosts:
-        hv = f.host_views(h.name)
-        if not hv and h in f.filtered_hosts:
+        views = f.host_views(h.name)
+        # A route never attempted (deadline, address policy) is no test of the host.
+        hv = [v for v in views if v.state is not RouteState.SKIPPED]
+        skipped = len(views) - len(hv)
+        if not views and h in f.filtered_hosts:
             per_mx.append(f"{h.name}: not probed: {filter_reason(f, h)}")
-        elif not hv:
+        elif not views:
             per_mx.append(f"{h.name}: not probed ({h.kind.value})")
+        elif not hv:
+            per_mx.append(f"{h.name}: not tested ({plural(skipped, 'route')} not attempted)")
         else:
+            tried_any = True
             good = sum(1 for v in hv if v.state is RouteState.OK)
             verb = "works" if len(hv) == 1 else "work"
-            per_mx.append(f"{h.name}: {good} of {plural(len(hv), 'route')} {verb}")
+            line = f"{h.name}: {good} of {plural(len(hv), 'route')} {verb}"
+            per_mx.append(line + (f" ({skipped} not attempted)" if skipped else ""))
     failed_desc = ", ".join(failed_hosts) or "none"
-    return {
+    done = {
         "check-mx": join(mx_lines),
         "domain-status": (
             f"{res.domain} exists and publishes {plural(len(res.hosts), 'MX record')} "
@@ -515,6 +530,10 @@ def steps_543(
         "path-failed-server": failed_desc,
         "path-alternatives": alternatives,
     }
+    if not tried_any:
+        # Connectivity was not tested: the step stays to do, not "done -> not probed".
+        del done["mx-connectivity"]
+    return done
 
 
 def host_outcome(views: Sequence[RouteView]) -> str:

@@ -88,8 +88,8 @@ def no_route(f: Facts, m: Match) -> Draft:
     )
     return draft(
         f"No mail route to {res.domain}: {why}. MTAs bounce this as 5.4.4 (unable to "
-        "route); the seed's 5.4.3 cause 'DNS records point at servers that no longer "
-        "exist' is the nearest seed explanation.",
+        "route); the 5.4.3 guide's cause 'DNS records point at servers that no longer "
+        "exist' is the nearest explanation.",
         [q_evidence(x) for x in res.queries],
         action=make_action("5.4.4", f),
         neighbours=("5.1.2", "5.4.3"),
@@ -179,7 +179,7 @@ def mx_cname(f: Facts, m: Match) -> Draft:
         f"{'is an alias' if len(names) == 1 else 'are aliases'} (CNAME), which RFC 5321 5.1 and "
         "RFC 2181 10.3 forbid. Most MTAs follow the alias"
         + (f" (it works: {routes_brief(ok)})" if ok else "")
-        + "; strict ones fail with a routing error (5.4.3/5.4.4).",
+        + ", so no sender logs a code for it; it is a misconfiguration to fix.",
         [
             Evidence(
                 mx=h.name,
@@ -188,13 +188,12 @@ def mx_cname(f: Facts, m: Match) -> Draft:
             )
             for h in bad
         ],
-        steps=make_steps("5.4.3", steps_543(f, names, ())),
         action=Action(
             ActionKind.FIX,
             "The domain's administrators should point the MX record at the canonical "
             "host name instead of an alias.",
         ),
-        neighbours=("5.4.4",),
+        title="MX target is an alias (CNAME)",
     )
 
 
@@ -369,6 +368,16 @@ def could_not_run(f: Facts, m: Match) -> Draft:
         if f.report.could_not_run
         else f"any address lookup of {domain}'s MX targets"
     )
+    if q.deadline:
+        # The user's own --timeout ended the query, not a silent nameserver.
+        return draft(
+            f"The probe could not run: its deadline (--timeout) passed before {what} was "
+            f"answered. Nothing is known about {domain}'s mail servers; this is no verdict "
+            "on the domain. Probe again with a longer --timeout.",
+            [q_evidence(q)],
+            action=Action(ActionKind.FIX, "Probe again with a longer --timeout."),
+            title="Could not run: the deadline passed",
+        )
     return draft(
         f"The probe could not run: no nameserver answered {what}. Nothing is known about "
         f"{domain}'s mail servers; this is no verdict on the domain. Check the resolver "

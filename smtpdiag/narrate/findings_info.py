@@ -105,10 +105,12 @@ def cert_unverified(f: Facts, m: Match) -> Draft:
         + (
             _who(m)
             or "Opportunistic senders deliver anyway (RFC 7435); senders that verify "
-            "(MTA-STS RFC 8461, DANE RFC 7672) fail with a TLS configuration mismatch (5.4.2)."
+            "certificates defer (Postfix logs 4.7.5)."
         ),
         [*ev, *_cert_notes(views)],
-        steps=make_steps("5.4.2", _unverified_steps(f, views)),
+        # Every route connects: firewall, IP blocking and other ports are not the cause.
+        steps=make_steps("5.4.2", _unverified_steps(f, views), only=("contact-support",)),
+        title="Certificate not verified",
         action=Action(
             ActionKind.FIX,
             "The recipient's administrators should install a certificate that verifies "

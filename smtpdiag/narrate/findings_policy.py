@@ -44,6 +44,7 @@ _NAMES = {
     SenderKind.OPPORTUNISTIC: "opportunistic senders",
     SenderKind.MTA_STS: "MTA-STS senders",
     SenderKind.DANE: "DANE senders",
+    SenderKind.VERIFYING: "senders that verify certificates by local policy",
 }
 
 
@@ -72,6 +73,8 @@ def sender_text(
     if o is SenderOutcome.REPORT:
         return f"{name} deliver and report it"
     if o is SenderOutcome.DEFER:
+        if impact.sender is SenderKind.VERIFYING:
+            return f"{name} defer (their own policy, stricter than the domain's)"
         rfc = "RFC 8461 5" if impact.sender is SenderKind.MTA_STS else "RFC 7672"
         return f"{name} defer: a temporary failure, retried ({rfc})"
     if o is SenderOutcome.OTHER_MX:

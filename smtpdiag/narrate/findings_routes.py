@@ -168,17 +168,14 @@ def _deferred_steps(f: Facts, views: list[RouteView], rate: str | None) -> dict[
     identify = f"not accepting: {routes_brief(views, 6)}"
     if working:
         identify += f"; accepting: {routes_brief(working, 6)}"
-    done = {
-        "identify-servers": identify,
-        "respect-rate-limits": (
-            f"the reply names a connection/rate limit ({rate!r}): lower the "
-            "number of parallel connections and stagger retries"
-            if rate
-            else "the reply does not mention a connection or rate limit"
-        ),
-    }
+    # A step is done only when an observation did it: logging which servers often
+    # defer and tracking how often needs repeated probes (watch); respecting rate
+    # limits is the sender's to do, never the probe's.
+    done: dict[str, str] = {}
     if f.history_len:
+        done["identify-servers"] = identify
         done["track-metrics"] = persistence_text(f.persistence_of(RuleId.GREETING_DEFERRED))
+    del rate  # the reply's rate-limit wording is in the summary's causes
     return done
 
 
@@ -209,7 +206,8 @@ def deferred(f: Facts, m: Match) -> Draft:
     )
     if not said_why:
         summary += (
-            "; the reply does not say why (the seed names maintenance, network problems, overload)"
+            "; the reply does not say why (the 4.3.2 guide names maintenance, network problems, "
+            "overload)"
         )
     return draft(
         summary + ".",
@@ -286,7 +284,8 @@ def dropped(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     working = f.ok_views
     hosts = sorted({v.result.route.mx for v in views})
-    total = len(f.views)
+    # Routes never attempted are no evidence either way: not counted.
+    total = sum(1 for v in f.views if v.state is not RouteState.SKIPPED)
     pattern = f"fails on {len(views)} of {plural(total, 'route')} (hosts: {', '.join(hosts)})"
     if working:
         pattern += f"; works on {routes_brief(working)}"
@@ -306,14 +305,30 @@ def dropped(f: Facts, m: Match) -> Draft:
     if alt:
         done["alternative-ports"] = alt
     phases = sorted({v.failure.phase.value for v in views if v.failure})
+    own = server_code(views)
+    if own is not None:
+        # A reply is the server's own word: nothing was dropped (RFC 3463, RFC 3207 4).
+        replies = sorted({fmt_reply(v.failure.reply) or "" for v in views if v.failure})
+        head = (
+            f"{routes_brief(views)} answered {', '.join(phases)} with "
+            f"{'; '.join(replies)}: the server's own temporary refusal ({own}, soft bounce), "
+            "not a dropped connection."
+        )
+    else:
+        head = (
+            f"Connected to {routes_brief(views)}, then the session failed during "
+            f"{', '.join(phases)} before a message could be sent: connection failure "
+            "(4.4.2, soft bounce)."
+        )
     return draft(
-        f"Connected to {routes_brief(views)}, then the session failed during "
-        f"{', '.join(phases)} before a message could be sent: connection failure "
-        "(4.4.2, soft bounce).",
+        head,
         [evidence(v) for v in views],
         steps=make_steps("4.4.2", done),
         action=make_action("4.4.2", f, deliverable_via=working),
         neighbours=neighbours("4.4.2"),
+        payload=FindingPayload(routes=tuple(v.label for v in views), server_code=own)
+        if own is not None
+        else None,
     )
 
 
@@ -379,7 +394,7 @@ def _refused_everywhere(
         "(4.4.1) and bounce if it persists."
     )
     alt_text = (
-        f" {cap1(ports_word(working_alt))} answer (seed step 'try the other "
+        f" {cap1(ports_word(working_alt))} answer (5.4.2 guide step 'try the other "
         "ports'), usually for authenticated submission only."
         if working_alt
         else ""
@@ -399,7 +414,8 @@ def _refused_here(
     """Some routes refused while other ports or addresses of the MX answer."""
     if alt_ports:
         advice = (
-            f"try the alternative {ports_word(working_alt)} (seed step 'try the other ports')"
+            f"try the alternative {ports_word(working_alt)} "
+            "(5.4.2 guide step 'try the other ports')"
             if working_alt
             else "but they fail as well (see the other findings)"
         )

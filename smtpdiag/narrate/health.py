@@ -21,6 +21,7 @@ from ..model import (
     SenderOutcome,
     StsMode,
     StsStatus,
+    Verdict,
 )
 from ..textsafe import clean
 from .common import verify_text
@@ -32,6 +33,7 @@ __all__ = [
     "could_not_run_reason",
     "dane_mismatch_reason",
     "dane_state_reason",
+    "diagnosis_reason",
     "domain_reason",
     "failure_reason",
     "implicit_tls_reason",
@@ -110,6 +112,16 @@ def cert_invalid_reason(rr: RouteResult) -> str:
     return f"{rr.route.label}: certificate invalid ({clean(why, 160)})"
 
 
+def diagnosis_reason(verdict: Verdict, lead: Finding | None) -> str:
+    """``diagnosis degraded: MX target is an alias (CNAME)``: the verdict and its lead."""
+    text = f"diagnosis {verdict.value}"
+    if lead is not None:
+        text += f": {clean(lead.title, 120)}"
+        if lead.code:
+            text += f" ({lead.code})"
+    return text
+
+
 def latency_reason(rr: RouteResult, phase: str, seconds: float, bound: float) -> str:
     return f"{rr.route.label}: {phase} took {fmt_s(seconds)} (> {bound:g} s)"
 
@@ -177,6 +189,8 @@ def could_not_run_reason(report: ProbeReport) -> tuple[str, str]:
         reason = f"{report.domain}: no nameserver answered for any MX target"
         return reason, clean(f"{reason}: probe could not run", 300)
     detail = clean(q.detail, 160)
+    if q.deadline:
+        detail = "the probe's deadline (--timeout) passed first"
     reason = f"MX lookup of {report.domain}: {q.outcome.value}" + (
         f" ({detail})" if detail else " (no nameserver answered)"
     )

@@ -51,6 +51,7 @@ _SENDER_WORDS = {
     SenderKind.OPPORTUNISTIC: "opportunistic",
     SenderKind.MTA_STS: "MTA-STS",
     SenderKind.DANE: "DANE",
+    SenderKind.VERIFYING: "verifying by local policy",
 }
 
 _OUTCOME_WORDS = {

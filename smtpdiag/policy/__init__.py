@@ -84,6 +84,7 @@ async def lookup_policy(
     *,
     deadline: float,
     during: Callable[[DaneInputs], Coroutine[Any, Any, T]],
+    dnssec_resolver: Any = None,
 ) -> tuple[TlsPolicy | None, T]:
     """Look the domain's TLS policy up and run ``during`` (the probe) alongside.
 
@@ -95,6 +96,9 @@ async def lookup_policy(
         during: Called once with the TLSA lookups by MX host name and the secure
             next-hop domain (:class:`DaneInputs`; empty when policy lookups are off);
             it runs concurrently with the MTA-STS and TLS-RPT lookups.
+        dnssec_resolver: A resolver asking with DO and AD set for the MX DNSSEC and
+            TLSA lookups (a bulk run's cache, so each MX host is asked once per run);
+            default: one built from ``config``.
 
     Returns:
         The policy (``None`` when ``config.policy.enabled`` is false) and what
@@ -125,9 +129,17 @@ async def lookup_policy(
     mx_dnssec = DnssecStatus.UNKNOWN
     async with asyncio.TaskGroup() as group:
         if resolution.kind is ResolutionKind.MX:  # an implicit MX has no MX RRset
-            mx_task = group.create_task(lookup_dnssec_mx(domain, config, deadline=dane_deadline))
+            mx_task = group.create_task(
+                lookup_dnssec_mx(domain, config, deadline=dane_deadline, resolver=dnssec_resolver)
+            )
         tlsa_task = group.create_task(
-            lookup_tlsa(connectable, config.delivery_port, config, deadline=dane_deadline)
+            lookup_tlsa(
+                connectable,
+                config.delivery_port,
+                config,
+                deadline=dane_deadline,
+                resolver=dnssec_resolver,
+            )
         )
     if resolution.kind is ResolutionKind.MX:
         mx_dnssec = mx_task.result()

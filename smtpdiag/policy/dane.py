@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import dns.asyncresolver
 import dns.rdata
 import dns.rdtypes.ANY.TLSA
 from cryptography import x509
@@ -195,18 +196,26 @@ def _lifetime(config: ProbeConfig, deadline: float) -> float:
     return min(config.timeouts.dns, deadline - asyncio.get_running_loop().time())
 
 
-async def lookup_dnssec_mx(domain: str, config: ProbeConfig, *, deadline: float) -> DnssecStatus:
+async def lookup_dnssec_mx(
+    domain: str,
+    config: ProbeConfig,
+    *,
+    deadline: float,
+    resolver: dns.asyncresolver.Resolver | None = None,
+) -> DnssecStatus:
     """The DNSSEC status of ``domain``'s MX RRset (RFC 7672 2.2.1), by ``deadline``.
 
     Never raises on DNS outcomes. An insecure MX RRset does not stop DANE (the sender
     may still use the MX hosts' TLSA records, 2.2.1), but only the MX host names are
     then reference identifiers for a DANE-TA certificate; a secure one makes the
-    domain itself one too (3.2.2, :func:`check_chain`'s ``nexthop``).
+    domain itself one too (3.2.2, :func:`check_chain`'s ``nexthop``). ``resolver``: one
+    asking with DO and AD set (a bulk run's cache); default one built from ``config``.
     """
-    try:
-        resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
-    except ProbeError:
-        return DnssecStatus.UNKNOWN
+    if resolver is None:
+        try:
+            resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
+        except ProbeError:
+            return DnssecStatus.UNKNOWN
     raw = await query_raw(resolver, domain, "MX", lifetime=_lifetime(config, deadline))
     return dnssec_status(raw)
 
@@ -216,7 +225,12 @@ def _host(text: str) -> str:
 
 
 async def lookup_tlsa(
-    hosts: Sequence[str], port: int, config: ProbeConfig, *, deadline: float
+    hosts: Sequence[str],
+    port: int,
+    config: ProbeConfig,
+    *,
+    deadline: float,
+    resolver: dns.asyncresolver.Resolver | None = None,
 ) -> tuple[TlsaLookup, ...]:
     """``_<port>._tcp.<host>`` TLSA for each MX host, with the DNSSEC verdicts.
 
@@ -236,7 +250,8 @@ async def lookup_tlsa(
     if not wanted:
         return ()
     try:
-        resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
+        if resolver is None:
+            resolver = build_resolver(config.resolver, config.timeouts.dns, dnssec=True)
     except ProbeError as exc:
         detail = clean(str(exc))
         return tuple(

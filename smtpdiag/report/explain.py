@@ -162,7 +162,11 @@ def _meaning(page: _Page, expl: Explanation) -> None:
         page.wrap(f"reply code {expl.basic.code}: {expl.basic.title} ({expl.basic.reference})")
     k = expl.knowledge
     if k is not None:
-        origin = "seed" if k.from_seed else "not from the seeds"
+        origin = (
+            "one of the four guides this tool is built on"
+            if k.from_seed
+            else "RFC 3463 and common MTA usage"
+        )
         page.wrap(f"{k.code} {k.title} ({origin}, {k.category}): {k.meaning}")
         if k.distinction:
             page.wrap(k.distinction)
@@ -175,14 +179,14 @@ def _causes_and_steps(page: _Page, expl: Explanation) -> None:
             page.wrap(f"- {cause}")
     k = expl.knowledge
     if k is not None and k.causes:
-        page.head("Possible causes (seed list)")
+        page.head(f"Possible causes (the {k.code} guide)")
         page.numbered(c.text for c in k.causes)
     if k is not None and k.all_steps:
         page.head("Investigation steps")
         if k.steps_derived:
             page.wrap(
-                "(the seed has no investigation section; derived from its developer and "
-                "best-practice lists)"
+                f"(the {k.code} guide has no investigation section; derived from its "
+                "developer and best-practice lists)"
             )
         page.numbered(step.text for step in k.all_steps)
 

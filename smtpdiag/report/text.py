@@ -42,6 +42,7 @@ from ..model import (
     Evidence,
     Finding,
     MxHost,
+    Outcome,
     Persistence,
     ProbeReport,
     Resolution,
@@ -215,9 +216,22 @@ def _route_summary(report: ProbeReport) -> str:
     ok = sum(1 for r in report.routes if r.ok)
     hosts = len({r.route.mx for r in report.routes})
     addresses = len({r.route.address for r in report.routes})
+    # A route never attempted (deadline, address policy) is counted apart: it neither
+    # works nor fails.
+    skipped = sum(
+        1
+        for r in report.routes
+        if r.failure is not None and r.failure.outcome is Outcome.NOT_ATTEMPTED
+    )
+    tried = total - skipped
+    head = (
+        f"{ok} of {plural(tried, 'route')} {'works' if tried == 1 else 'work'}"
+        if tried
+        else "No route was tried"
+    )
+    tail = f"; {skipped} not attempted" if skipped else ""
     return (
-        f"{ok} of {plural(total, 'route')} {'works' if total == 1 else 'work'} "
-        f"({plural(hosts, 'MX host')}, {plural(addresses, 'address', 'addresses')})."
+        f"{head}{tail} ({plural(hosts, 'MX host')}, {plural(addresses, 'address', 'addresses')})."
     )
 
 

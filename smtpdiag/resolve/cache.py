@@ -243,11 +243,12 @@ class CachingResolver(dns.asyncresolver.Resolver):
 
 
 def caching_resolver(
-    config: ResolverConfig, lifetime: float, *, size: int = 50_000
+    config: ResolverConfig, lifetime: float, *, size: int = 50_000, dnssec: bool = False
 ) -> CachingResolver:
     """A resolver configured like :func:`~.resolver.build_resolver`'s (``lifetime``: the
-    per-question limit, ``--dns-timeout``), with the cache."""
-    plain = build_resolver(config, lifetime)
+    per-question limit, ``--dns-timeout``; ``dnssec``: DO and AD set, for the policy
+    stage's DNSSEC verdicts), with the cache."""
+    plain = build_resolver(config, lifetime, dnssec=dnssec)
     resolver = CachingResolver(size)
     resolver.nameservers = plain.nameservers
     # No dnspython cache on top: it would keep every domain's MX answer (a full DNS
@@ -259,4 +260,9 @@ def caching_resolver(
     resolver.retry_servfail = plain.retry_servfail
     resolver.timeout = plain.timeout
     resolver.use_edns(plain.edns, plain.ednsflags, plain.payload)
+    if dnssec:
+        resolver.flags = plain.flags
+        # The quick path's hand-made query carries neither DO nor AD: DNSSEC questions
+        # go through dnspython, whose answers this cache still keeps.
+        resolver.quick = None  # type: ignore[assignment,method-assign]
     return resolver

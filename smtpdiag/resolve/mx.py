@@ -82,6 +82,17 @@ class _Budget:
             return self._per_query
         return min(self._per_query, self._deadline - self._loop.time())
 
+    def bounded(self, lifetime: float) -> bool:
+        """The overall deadline, not the per-query limit, set ``lifetime``."""
+        return lifetime < self._per_query
+
+
+def _timed_out(query: DnsQuery, budget: _Budget, lifetime: float) -> DnsQuery:
+    """``query``, marked when it timed out because the overall deadline came first."""
+    if query.outcome is DnsOutcome.TIMEOUT and budget.bounded(lifetime):
+        return replace(query, deadline=True)
+    return query
+
 
 def _host_text(name: dns.name.Name) -> str:
     return clean(name.to_text(omit_final_dot=True), 260).lower()
@@ -247,8 +258,9 @@ async def resolve_domain(
             duration_ms=round((time.monotonic() - started) * 1000.0, 3),  # 1 µs, as in JSON
         )
 
-    raw = await query_raw(resolver, name, "MX", lifetime=budget.lifetime())
-    mx_query = raw.query
+    lifetime = budget.lifetime()
+    raw = await query_raw(resolver, name, "MX", lifetime=lifetime)
+    mx_query = _timed_out(raw.query, budget, lifetime)
     if mx_query.outcome is DnsOutcome.NXDOMAIN:
         return done(ResolutionKind.NONE, mx_query)
     if mx_query.outcome in _FAILED:

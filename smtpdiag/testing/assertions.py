@@ -230,6 +230,13 @@ def assert_deliverable(
     failed = result.status in (HealthStatus.CRITICAL, HealthStatus.UNKNOWN)
     if require_all_mx and any(p.kind is ProblemKind.ROUTE_DOWN for p in result.problems):
         failed = True
+    if require_tls and not any(
+        r.up and r.tls_version is not None and (r.cert_days_left is None or r.cert_days_left >= 0)
+        for r in result.routes
+    ):
+        # TLS required: some route must complete it with a certificate that has not
+        # expired (a degraded domain is only a warning for the health check).
+        failed = True
     if failed:
         tls = " with TLS" if require_tls else ""
         raise AssertionError(

@@ -142,20 +142,22 @@ def domain_decision(report: ProbeReport) -> tuple[Decision, str | None, Reason]:
     diagnosis = report.diagnosis
     if report.could_not_run or diagnosis is None:
         return Decision.KEEP, None, Reason.UNKNOWN  # our DNS failed: nothing is known
-    primary = diagnosis.findings[0] if diagnosis.findings else None
+    primary = next((f for f in diagnosis.findings if f.code == diagnosis.primary), None)
     reason = classify(diagnosis.primary, None, "") if diagnosis.primary else Reason.UNKNOWN
     if primary is not None and diagnosis.primary and primary.rule in _TLS_RULES:
         # The code (4.4.2, 5.4.2) reads as "connection"; the rule knows it was TLS.
         reason = Reason.TLS
     if diagnosis.verdict is Verdict.NO_MAIL:
         return Decision.SUPPRESS, None, Reason.DOMAIN
-    if diagnosis.verdict is not Verdict.FAILED or primary is None:
+    if diagnosis.verdict is not Verdict.FAILED:
         return Decision.KEEP, None, reason
-    kind = primary.action.kind
+    # The diagnosis' one decision record: the action decided next to the findings.
+    action = diagnosis.action
+    kind = action.kind
     if kind is ActionKind.SUPPRESS:
         return Decision.SUPPRESS, None, reason
     if kind is ActionKind.RETRY:
-        schedule = primary.action.schedule
+        schedule = action.schedule
         return Decision.RETRY, schedule[0].at if schedule else None, reason
     if kind is ActionKind.FIX:
         return Decision.FIX, None, reason

@@ -26,7 +26,15 @@ import contextlib
 import itertools
 import threading
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
@@ -37,6 +45,7 @@ from ..config import ProbeConfig
 from ..diagnosis import diagnose
 from ..diagnosis.reasons import Decision, Reason
 from ..model import (
+    DaneState,
     Outcome,
     Phase,
     PhaseRecord,
@@ -46,7 +55,8 @@ from ..model import (
     SkipReason,
     Verdict,
 )
-from ..probing import plan_routes, probe_route
+from ..policy import DaneInputs, lookup_policy
+from ..probing import plan_routes, probe_route, probe_routes
 from ..probing.addresses import address_policy
 from ..resolve import caching_resolver, resolve_domain
 from ..timefmt import utc_iso
@@ -120,22 +130,32 @@ class _AddressGate:
     def __init__(self, limit: int, rate_per_minute: float) -> None:
         self._slots = asyncio.Semaphore(limit)
         self._window = limit * 60.0 / rate_per_minute
-        self._starts: deque[float] = deque(maxlen=limit)
+        # Each start is a one-item list, so the holder can move it to the instant its
+        # connection really starts (after the run's overall limit let it through).
+        self._starts: deque[list[float]] = deque(maxlen=limit)
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> list[float]:
+        """Wait for a slot and the rate window; returns this start's stamp."""
         await self._slots.acquire()
         try:
             async with self._lock:
                 loop = asyncio.get_running_loop()
                 if len(self._starts) == self._starts.maxlen:
-                    wait = self._starts[0] + self._window - loop.time()
+                    wait = self._starts[0][0] + self._window - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                self._starts.append(loop.time())
+                stamp = [loop.time()]
+                self._starts.append(stamp)
+                return stamp
         except BaseException:
             self._slots.release()
             raise
+
+    @staticmethod
+    def started(stamp: list[float]) -> None:
+        """The connection starts now: the window counts from here."""
+        stamp[0] = asyncio.get_running_loop().time()
 
     def release(self) -> None:
         self._slots.release()
@@ -181,7 +201,7 @@ class _Routes:
         self._gates: dict[str, _AddressGate] = {}
         self._overall = asyncio.Semaphore(settings.concurrency)
         self._interrupted = False
-        self._queued: dict[RouteKey, asyncio.Task[None]] = {}
+        self._queued: dict[RouteKey, asyncio.Task[list[float]]] = {}
         self._probing: set[asyncio.Task[None]] = set()
         for result in seed:
             self._keep(route_key(result.route), result)
@@ -277,7 +297,7 @@ class _Routes:
                 waiting = asyncio.ensure_future(gate.acquire())
                 self._queued[key] = waiting
                 try:
-                    await waiting
+                    stamp = await waiting
                 except asyncio.CancelledError:
                     if self._interrupted and not _cancelling():
                         self._pending.pop(key, None)
@@ -288,6 +308,7 @@ class _Routes:
                     self._queued.pop(key, None)
                 try:
                     async with self._overall:
+                        gate.started(stamp)
                         self._stats.connections[address] += 1
                         result = await probe_route(route, config)
                 finally:
@@ -341,6 +362,11 @@ class _Engine:
         self.room = asyncio.Condition()
         self.resolver = caching_resolver(
             config.resolver, config.timeouts.dns, size=settings.dns_cache
+        )
+        # The policy stage's DNSSEC questions (MX with DO, TLSA, the MX hosts' addresses)
+        # have their own cache: each MX host is asked once per run, not once per domain.
+        self.dnssec_resolver = caching_resolver(
+            config.resolver, config.timeouts.dns, size=settings.dns_cache, dnssec=True
         )
         self.dns = asyncio.Semaphore(settings.dns_concurrency)
         self.active = 0
@@ -457,6 +483,48 @@ class _Engine:
         for task in list(self.tasks):
             task.cancel()
 
+    async def _routes_of(
+        self, planned: Sequence[Route], routes: _Routes, deadline: float, dane: DaneInputs
+    ) -> list[tuple[RouteResult, bool]]:
+        """Each planned route's result and whether another domain's probe made it.
+
+        Routes of an MX host with usable TLSA records are probed for this domain alone:
+        their chains are matched against this domain's records (a shared result carries
+        no match, or another domain's)."""
+        own = {
+            i
+            for i, r in enumerate(planned)
+            if (t := dane.tlsa.get(r.mx)) is not None and t.state is DaneState.USABLE
+        }
+        pairs: list[tuple[RouteResult, bool] | None] = [None] * len(planned)
+        if own:
+            probed = await probe_routes(
+                [planned[i] for i in sorted(own)],
+                self.config,
+                deadline=deadline,
+                tlsa=dane.tlsa,
+                nexthop=dane.nexthop,
+            )
+            for index, result in zip(sorted(own), probed, strict=True):
+                pairs[index] = (result, False)
+        # Most routes are known already (shared with earlier domains): no task for them.
+        misses: list[int] = []
+        for index, route in enumerate(planned):
+            if index in own:
+                continue
+            known = routes.cached(route)
+            if known is not None:
+                pairs[index] = (known, True)
+            else:
+                misses.append(index)
+        if misses:
+            waited = await asyncio.gather(
+                *(routes.result_for(planned[i], deadline) for i in misses)
+            )
+            for index, pair in zip(misses, waited, strict=True):
+                pairs[index] = pair
+        return [p for p in pairs if p is not None]
+
     async def _diagnose(self, name: str, routes: _Routes) -> DomainRecord:
         loop = asyncio.get_running_loop()
         config = self.config
@@ -471,21 +539,26 @@ class _Engine:
                 resolver=self.resolver,
             )
         planned = plan_routes(resolution, config)
-        # Most routes are known already (shared with earlier domains): no task for them.
-        pairs: list[tuple[RouteResult, bool] | None] = []
-        misses: list[int] = []
-        for index, route in enumerate(planned):
-            known = routes.cached(route)
-            pairs.append((known, True) if known is not None else None)
-            if known is None:
-                misses.append(index)
-        if misses:
-            waited = await asyncio.gather(
-                *(routes.result_for(planned[i], deadline) for i in misses)
+
+        async def fetch(dane: DaneInputs) -> list[tuple[RouteResult, bool]]:
+            return await self._routes_of(planned, routes, deadline, dane)
+
+        # The same pipeline as a single probe: the TLS policy stage (MTA-STS, DANE,
+        # TLS-RPT) runs around the routes, each domain's policy kept to that domain.
+        try:
+            policy, done_pairs = await lookup_policy(
+                name,
+                resolution,
+                config,
+                deadline=deadline,
+                during=fetch,
+                dnssec_resolver=self.dnssec_resolver,
             )
-            for index, pair in zip(misses, waited, strict=True):
-                pairs[index] = pair
-        done_pairs = [p for p in pairs if p is not None]
+        except BaseExceptionGroup as group:
+            # The policy stage's task group wraps a route given up (stop requested).
+            if group.subgroup(_Interrupted) is not None:
+                raise _Interrupted from None
+            raise
         duration = (loop.time() - started) * 1000.0
         report = ProbeReport(
             domain=name,
@@ -495,6 +568,7 @@ class _Engine:
             duration_ms=round(duration, 3),
             ports=config.ports,
             families=config.families,
+            policy=policy,
             tool_version=__version__,
         )
         report = replace(report, diagnosis=diagnose(report, now=self.now))

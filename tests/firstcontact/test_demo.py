@@ -89,7 +89,8 @@ def test_demo_summary_fits_the_width(tmp_path: Path, width: int) -> None:
     assert "below" not in dead[2], dead  # nothing follows the summary
     assert busy[0].split()[:2] == ["FAILED", "4.3.2"] and "421 4.3.2" in busy[1]
     assert "retry" in busy[2].lower()
-    assert badcert[0].split()[:2] == ["DEGRADED", "5.4.2"] and "certificate" in badcert[1]
+    # What senders verifying certificates by local policy log (issue 18).
+    assert badcert[0].split()[:2] == ["DEGRADED", "4.7.5"] and "certificate" in badcert[1]
     assert "demo --full" in proc.stdout  # how to see each full report
     assert _pki_dirs(tmp_path) == []
 

@@ -57,8 +57,8 @@ DOMAINS = {
     "ok.health.test": "ok",
     "degraded.health.test": "warning",
     "busy.health.test": "critical",
-    "nostarttls.health.test": "critical",
-    "expired.health.test": "critical",
+    "nostarttls.health.test": "warning",
+    "expired.health.test": "warning",
     "nullmx.health.test": "critical",
     "unanswered.health.test": "unknown",
 }

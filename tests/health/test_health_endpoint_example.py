@@ -33,6 +33,8 @@ def endpoint(lab: HealthLab, domain: str) -> Iterator[int]:
             str(lab.port),
             "--allow-targets",
             "127.0.0.0/8",
+            "--ca-file",
+            lab.ca_file,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

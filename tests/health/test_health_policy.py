@@ -101,11 +101,12 @@ def test_require_dane(policy: TlsPolicy, check: object, reason: str) -> None:
     assert any(p.kind is ProblemKind.DANE and reason in p.reason for p in result.problems)
 
 
-def test_enforcing_senders_deferring_is_a_warning_without_requirements() -> None:
+def test_enforcing_senders_deferring_is_critical_without_requirements() -> None:
+    # DANE senders cannot deliver to a domain that published TLSA records: failed.
     result = evaluate(_report(tls_policy(dane=[tlsa(MX1.name)]), check=dane_miss()))
-    assert result.status is HealthStatus.WARNING
+    assert result.status is HealthStatus.CRITICAL
     (problem,) = [p for p in result.problems if p.kind is ProblemKind.TLS_POLICY]
-    assert "DANE senders defer (4.4.2)" in problem.reason
+    assert "DANE senders defer (4.7.5)" in problem.reason
 
 
 def test_bad_require_mta_sts_is_a_config_error() -> None:

@@ -48,7 +48,8 @@ def test_cert_expired_one_day_ago() -> None:
     assert "1 days" not in text
     assert "-1 day" not in text
     assert "expired 1 day ago" in text
-    assert "(+1 more route)" in text
+    # Judged once, per route, as a certificate that does not verify (issue 18).
+    assert "certificate invalid" in text
 
 
 def test_cert_one_day_left() -> None:
@@ -60,5 +61,5 @@ def test_cert_one_day_left() -> None:
 def test_many_days_stay_plural() -> None:
     text = _all_text(_report(-3, (25, 587, 465)))
     assert "expired 3 days ago" in text
-    assert "(+2 more routes)" in text
+    assert "(+2 more problems)" in text
     assert "-3 days" not in text

@@ -119,7 +119,7 @@ def test_a_good_policy_is_healthy_and_adds_no_finding() -> None:
 @pytest.mark.parametrize(
     ("mode", "code", "outcome", "severity"),
     [
-        (StsMode.ENFORCE, "4.4.2", DEFER, Severity.SOFT),
+        (StsMode.ENFORCE, "4.7.5", DEFER, Severity.SOFT),
         (StsMode.TESTING, None, REPORT, Severity.INFO),
     ],
 )
@@ -130,7 +130,9 @@ def test_mta_sts_cert_invalid(
     d = _diag(_report(pol, _routes(tls_info=EXPIRED)))
     f = _f(d, R.MTA_STS_CERT_INVALID)
     assert f.code == code and f.severity is severity
-    assert d.verdict is Verdict.DEGRADED
+    # Senders applying the domain's own enforced policy cannot deliver: failed (issue
+    # 18); in testing mode they deliver and report: degraded.
+    assert d.verdict is (Verdict.FAILED if mode is StsMode.ENFORCE else Verdict.DEGRADED)
     who = _who(f)
     assert who[OPP].outcome is DELIVER
     assert who[S] == SenderImpact(S, outcome, mode)
@@ -147,7 +149,8 @@ def test_mta_sts_cert_invalid(
 def test_cert_unverified_without_policy_lookups_keeps_the_general_words() -> None:
     d = _diag(_report(None, _routes(tls_info=BAD_CERT)))
     f = _f(d, R.TLS_CERT_UNVERIFIED)
-    assert f.payload.senders == ()
+    # Without policy lookups only the senders that read no policy are judged.
+    assert [s.sender for s in f.payload.senders] == [OPP, SenderKind.VERIFYING]
     assert "senders that verify" in f.summary
 
 
@@ -188,9 +191,9 @@ def test_mx_not_covered_and_the_covered_mx_fails_defers() -> None:
     pol = tls_policy(mta_sts(DOMAIN, [MX1.name, MX2.name], mode=StsMode.ENFORCE))
     d = _diag(_report(pol, _routes((MX1, MX2), tls_info=BAD_CERT), hosts=(MX1, MX2)))
     f = _f(d, R.MTA_STS_MX_NOT_COVERED)
-    assert f.code == "4.4.2"
+    assert f.code == "4.7.5"
     assert _who(f)[S].outcome is DEFER
-    assert _f(d, R.MTA_STS_CERT_INVALID).code == "4.4.2"
+    assert _f(d, R.MTA_STS_CERT_INVALID).code == "4.7.5"
 
 
 def test_cert_invalid_on_one_mx_while_another_passes_defers_nothing() -> None:
@@ -235,7 +238,7 @@ def test_cert_invalid_on_one_address_while_another_address_of_the_host_passes() 
     assert one.code is None
     assert _who(one)[S].outcome is SenderOutcome.OTHER_MX
     both = diag(set(mx.addresses))
-    assert both.code == "4.4.2"
+    assert both.code == "4.7.5"
     assert _who(both)[S].outcome is DEFER
 
 
@@ -297,8 +300,9 @@ def test_dane_mismatch_defers_dane_senders() -> None:
     pol = tls_policy(dane=[tlsa(MX1.name)])
     d = _diag(_report(pol, _with_dane(_routes(), dane_miss())))
     f = _f(d, R.DANE_MISMATCH)
-    assert (f.code, f.severity) == ("4.4.2", Severity.SOFT)
-    assert d.primary == "4.4.2" and d.verdict is Verdict.DEGRADED
+    assert (f.code, f.severity) == ("4.7.5", Severity.SOFT)
+    assert d.primary == "4.7.5" and d.verdict is Verdict.FAILED
+    assert d.who_fails == (SenderKind.DANE,)
     who = _who(f)
     assert (who[OPP].outcome, who[S].outcome, who[D].outcome) == (DELIVER, NA, DEFER)
     assert f.payload.tls_rpt_results == (TlsRptResult.TLSA_INVALID,)
@@ -329,7 +333,9 @@ def test_dane_not_usable_is_never_a_pass(
     pol = tls_policy(dane=[tlsa(MX1.name, state=DaneState.NOT_USABLE, dnssec=dnssec)])
     d = _diag(_report(pol, _routes()))
     f = _f(d, R.DANE_NOT_USABLE)
-    assert d.verdict is Verdict.DEGRADED
+    # Records in an unsigned zone affect no sender: informational, the verdict does
+    # not move (issue 18); secure but unusable records were meant to be a policy.
+    assert d.verdict is (Verdict.DEGRADED if dnssec is DnssecStatus.SECURE else Verdict.HEALTHY)
     assert f.payload.tls_rpt_results == result
     assert _who(f)[D].outcome is DELIVER
 
@@ -362,7 +368,9 @@ def test_starttls_missing(
 ) -> None:
     d = _diag(_report(pol, _routes(starttls=False)))
     f = _f(d, rule)
-    assert f.code == ("4.4.2" if rule is R.STARTTLS_REQUIRED else None)
+    # What an MTA requiring TLS logs: Postfix "4.7.4 TLS is required, but was not
+    # offered"; a sender verifying by local policy requires it too (issue 18).
+    assert f.code == "4.7.4"
     who = _who(f)
     assert (who[OPP].outcome, who[S].outcome, who[D].outcome) == (DELIVER, sts, dane)
     assert f.payload.tls_rpt_results == (TlsRptResult.STARTTLS_NOT_SUPPORTED,)
