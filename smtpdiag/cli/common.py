@@ -188,14 +188,13 @@ def seconds_arg(text: str) -> float:
 def add_probe_options(
     parser: argparse.ArgumentParser,
     *,
-    policy: bool = True,
     defaults: dict[str, object] | None = None,
 ) -> None:
     """The probe options every probing subcommand shares; declared once, in
     :mod:`smtpdiag.cli.options` (flags, environment variables, config file)."""
     from .options import add_probe_options as add
 
-    add(parser, policy=policy, defaults=defaults)
+    add(parser, defaults=defaults)
 
 
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
