@@ -126,7 +126,13 @@ def _blocks(report: ProbeReport, full: bool) -> Iterable[RenderableType]:
     yield _section("DNS")
     yield from _dns(report.resolution, full)
     rows = policy_rows(report)
-    if rows:
+    if rows and not full:
+        # Each mechanism's status, in one paragraph; the per-MX details are in --full.
+        yield Text("")
+        line = Text("TLS policy: ", style="bold")
+        line.append("; ".join(f"{label} {_safe(text, _LIMIT_PARA)}" for label, text in rows if label))
+        yield line
+    elif rows:
         yield Text("")
         yield _section("TLS policy")
         yield _indented(_Fit(_policy_table(rows)), 2)
@@ -137,10 +143,8 @@ def _blocks(report: ProbeReport, full: bool) -> Iterable[RenderableType]:
     else:
         yield from routes_section(report, full=full)
     if not full and _has_more(report):
-        yield Text("")
         yield Text(
-            "Evidence, causes, every investigation step, banners, TLS and certificate "
-            "details: --full (text) or --json.",
+            "More (evidence, causes, every step, TLS and certificate details): --full or --json.",
             style="dim",
         )
 
@@ -195,7 +199,8 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
             verdict.append(_safe(diagnosis.primary, 16), style="bold")
     lines.append(verdict)
     if (
-        diagnosis is not None
+        full
+        and diagnosis is not None
         and diagnosis.verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN)
         and diagnosis.persistence is Persistence.UNKNOWN
     ):
@@ -206,7 +211,11 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
             )
         )
     if diagnosis is not None:
-        lines.append(Text(_route_summary(report)))
+        summary = _route_summary(report)
+        if not full and len(verdict.plain) + 2 + len(summary) <= _HEADER_FIT:
+            verdict.append(f". {summary}")
+        else:
+            lines.append(Text(summary))
 
     meta = Text(style="dim")
     meta.append(f"Probed {_safe(report.started_at, 40)} in {format_ms(report.duration_ms)} ms")
@@ -223,6 +232,10 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
             )
         )
     return Group(*lines)
+
+
+#: The longest verdict line the default report joins the route count to (it fits 100 columns).
+_HEADER_FIT = 100
 
 
 def _has_schedule(diagnosis: Diagnosis) -> bool:
@@ -287,7 +300,8 @@ def _finding(index: int, finding: Finding, overall: Persistence, full: bool) -> 
         line = Text("Who fails: ", style="bold")
         line.append(_safe(senders, _LIMIT_PARA))
         body.append(line)
-    body.append(_action(finding, full))
+    if full or finding.action.kind is not ActionKind.NONE or finding.action.summary:
+        body.append(_action(finding, full))
     body.append(_t(finding.summary, limit=_LIMIT_PARA))
     if full:
         body.extend(_finding_details(finding))

@@ -42,14 +42,14 @@ __all__ = ["routes_section"]
 def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[RenderableType]:
     """Per address the phase timings; with ``full`` also banners, the TLS table, each
     certificate and each failure's details, else one line per certificate."""
-    yield _indented(
-        Text(
-            "Durations in ms; [n] = the phase that failed; - = not run. stls = the STARTTLS "
-            "command, tls = the TLS handshake, ehlo2 = EHLO inside TLS.",
-            style="dim",
-        ),
-        2,
+    legend = (
+        "Durations in ms; [n] = the phase that failed; - = not run. stls = the STARTTLS "
+        "command, tls = the TLS handshake, ehlo2 = EHLO inside TLS."
+        if full
+        else "ms; [n] = failed phase; - = not run; stls = STARTTLS, tls = handshake, "
+        "ehlo2 = EHLO in TLS"
     )
+    yield _indented(Text(legend, style="dim"), 2)
     groups: dict[tuple[int, str, str], list[RouteResult]] = {}
     for result in report.routes:
         key = (result.route.rank, result.route.mx, result.route.address)
@@ -73,7 +73,6 @@ def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[Render
     if tls_results and not full:
         certs = _distinct_certs(tls_results)
         if certs:
-            yield Text("")
             for cert, labels, tls in certs:
                 yield _indented(_cert_line(cert, labels, tls), 2)
         return
@@ -373,6 +372,6 @@ def _cert_line(cert: CertInfo, results: list[RouteResult], tls: TlsInfo) -> Text
     if tls.hostname_match is False:
         line.append(", does not name the MX", style="bold red")
     line.append(", ")
-    line.append_text(_expiry(cert))
+    line.append(days_left(cert.days_left), style="bold red" if cert.days_left < 0 else "")
     line.append(f"; on {_labels(results)}")
     return line
