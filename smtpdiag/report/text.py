@@ -78,7 +78,7 @@ from .text_routes import routes_section
 
 
 def render_text(
-    report: ProbeReport, *, width: int | None = None, color: bool = False, full: bool = False
+    report: ProbeReport, *, width: int | None = None, color: bool = False, full: bool = True
 ) -> str:
     """Render ``report`` for humans.
 
@@ -86,10 +86,11 @@ def render_text(
         report: A probe report, diagnosed or not (``diagnosis`` may be ``None``).
         width: Columns; ``None`` = the terminal's width (clamped), or 100 if unknown.
         color: Emit ANSI styles. When false the output is plain text.
-        full: Also every finding's evidence, causes, investigation steps and related
-            codes, every DNS query of note, banners, the TLS table, each certificate and
-            each failure's details. Without it the report says each fact once: who
-            fails, with which code, what to do, and the route timings.
+        full: Every finding's evidence, causes, investigation steps and related codes,
+            every DNS query of note, banners, the TLS table, each certificate and each
+            failure's details (the default, as before). False: the operator's report the
+            CLI prints by default (``--full`` for the rest): each fact once, who fails,
+            with which code, what to do, and the route timings.
 
     Returns:
         The report, ending in a newline.
@@ -130,7 +131,9 @@ def _blocks(report: ProbeReport, full: bool) -> Iterable[RenderableType]:
         # Each mechanism's status, in one paragraph; the per-MX details are in --full.
         yield Text("")
         line = Text("TLS policy: ", style="bold")
-        line.append("; ".join(f"{label} {_safe(text, _LIMIT_PARA)}" for label, text in rows if label))
+        line.append(
+            "; ".join(f"{label} {_safe(text, _LIMIT_PARA)}" for label, text in rows if label)
+        )
         yield line
     elif rows:
         yield Text("")
@@ -400,9 +403,13 @@ def _action(finding: Finding, full: bool) -> RenderableType:
     rows: list[RenderableType] = [head]
     if action.kind is ActionKind.RETRY and action.schedule:
         # The default report names the first and the last retry; --full every one.
-        shown = action.schedule if full or len(action.schedule) <= 2 else (
-            action.schedule[0],
-            action.schedule[-1],
+        shown = (
+            action.schedule
+            if full or len(action.schedule) <= 2
+            else (
+                action.schedule[0],
+                action.schedule[-1],
+            )
         )
         rows.append(Padding(_Fit(_schedule(shown)), (0, 0, 0, 2)))
     if action.after_schedule:
