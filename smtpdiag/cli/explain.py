@@ -155,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(dumps_explanation(expl) + "\n")
     else:
-        sys.stdout.write(render_explanation(expl, width=args.width, color=want_color(args)))
+        sys.stdout.write(
+            render_explanation(expl, width=args.width, color=want_color(args), full=args.full)
+        )
     return code
 
 

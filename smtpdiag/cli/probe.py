@@ -49,6 +49,12 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print only the JSON report")
     p.add_argument("--width", type=int, default=None, help="text width (default: terminal)")
     p.add_argument(
+        "--full",
+        action="store_true",
+        help="text report with every finding's evidence, causes and investigation steps, "
+        "banners, TLS and certificate details (the JSON report always has them)",
+    )
+    p.add_argument(
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
@@ -101,6 +107,8 @@ async def run(args: argparse.Namespace) -> int:
     else:
         from ..report.text import render_text
 
-        sys.stdout.write(render_text(report, width=args.width, color=want_color(args)))
+        sys.stdout.write(
+            render_text(report, width=args.width, color=want_color(args), full=args.full)
+        )
     verdict = report.diagnosis.verdict if report.diagnosis else None
     return common.exit_code_for_verdict(verdict, could_not_run(report))

@@ -100,22 +100,45 @@ def make_action(
     return Action(d.kind, k.action_summary)
 
 
+#: Steps the guides list twice under different words (a guide's checklist, then its MX and
+#: path analysis): slug -> the slug of the step it repeats. The checklist shows each once,
+#: under the first wording, done when either was done.
+_SAME_STEP: dict[str, dict[str, str]] = {
+    "5.4.3": {
+        "mx-valid": "check-mx",
+        "path-alternatives": "alternative-routes",
+        "path-failed-server": "mx-identify-failed",
+        "path-trace": "trace-path",
+    },
+}
+
+
 def make_steps(
     code: str, done: Mapping[str, str], *, only: Iterable[str] | None = None
 ) -> tuple[Step, ...]:
     """The code's checklist; steps in ``done`` (slug -> result) are DONE, the rest HUMAN.
 
     ``only``: the slugs of the HUMAN steps that apply to this finding (default all): a
-    certificate problem has no firewall to check.
+    certificate problem has no firewall to check. A step the guide repeats in other words
+    (:data:`_SAME_STEP`) appears once.
     """
     k = _k(code)
     out = []
     prefix = f"{code}/"
-    keep = None if only is None else frozenset(only)
+    keep = None if only is None else set(only)
+    same = _SAME_STEP.get(code, {})
+    merged = dict(done)
+    for repeat, first in same.items():
+        if repeat in merged and first not in merged:
+            merged[first] = merged[repeat]
+        if keep is not None and repeat in keep:
+            keep.add(first)
     for spec in k.all_steps:
         slug = spec.id.removeprefix(prefix)
-        if slug in done:
-            out.append(Step(StepId(spec.id), spec.text, StepStatus.DONE, done[slug]))
+        if slug in same:
+            continue
+        if slug in merged:
+            out.append(Step(StepId(spec.id), spec.text, StepStatus.DONE, merged[slug]))
         elif keep is None or slug in keep:
             out.append(Step(StepId(spec.id), spec.text, StepStatus.HUMAN))
     unknown = set(done) - {s.id.removeprefix(prefix) for s in k.all_steps}

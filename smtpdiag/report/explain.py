@@ -205,7 +205,7 @@ def _action(page: _Page, a: Action | None) -> None:
         page.wrap(f"then: {a.after_schedule}")
 
 
-def _notes_and_probe(page: _Page, expl: Explanation) -> None:
+def _notes_and_probe(page: _Page, expl: Explanation, full: bool) -> None:
     if expl.notes:
         page.head("Notes")
         for note in expl.notes:
@@ -217,11 +217,15 @@ def _notes_and_probe(page: _Page, expl: Explanation) -> None:
         from .text import render_text
 
         page.lines.append("")
-        page.lines.append(render_text(expl.probe, width=page.width, color=page.color).rstrip("\n"))
+        text = render_text(expl.probe, width=page.width, color=page.color, full=full)
+        page.lines.append(text.rstrip("\n"))
 
 
-def render_explanation(expl: Explanation, *, width: int | None = None, color: bool = False) -> str:
-    """Render ``expl`` for humans; ``width`` defaults to 100 columns."""
+def render_explanation(
+    expl: Explanation, *, width: int | None = None, color: bool = False, full: bool = True
+) -> str:
+    """Render ``expl`` for humans; ``width`` defaults to 100 columns; ``full``: the probe's
+    report (``--probe``) with its full evidence."""
     page = _Page(max(40, min(width or 100, 400)), color)
     _summary(page, expl)
     _bounce(page, expl.bounce)
@@ -230,7 +234,7 @@ def render_explanation(expl: Explanation, *, width: int | None = None, color: bo
         _meaning(page, expl)
         _causes_and_steps(page, expl)
         _action(page, expl.action)
-        _notes_and_probe(page, expl)
+        _notes_and_probe(page, expl, full)
     return "\n".join(page.lines) + "\n"
 
 

@@ -77,13 +77,20 @@ from .text_common import (
 from .text_routes import routes_section
 
 
-def render_text(report: ProbeReport, *, width: int | None = None, color: bool = False) -> str:
+def render_text(
+    report: ProbeReport, *, width: int | None = None, color: bool = False, full: bool = True
+) -> str:
     """Render ``report`` for humans.
 
     Args:
         report: A probe report, diagnosed or not (``diagnosis`` may be ``None``).
         width: Columns; ``None`` = the terminal's width (clamped), or 100 if unknown.
         color: Emit ANSI styles. When false the output is plain text.
+        full: Every finding's evidence, causes, investigation steps and related codes,
+            every DNS query of note, banners, the TLS table, each certificate and each
+            failure's details (the default, as before). False: the operator's report the
+            CLI prints by default (``--full`` for the rest): each fact once, who fails,
+            with which code, what to do, and the route timings.
 
     Returns:
         The report, ending in a newline.
@@ -103,24 +110,32 @@ def render_text(report: ProbeReport, *, width: int | None = None, color: bool = 
         legacy_windows=False,
         record=False,
     )
-    for block in _blocks(report):
+    for block in _blocks(report, full):
         console.print(block)
     # rich pads padded blocks to the full width; trailing blanks only make diffs noisy.
     return "\n".join(line.rstrip() for line in buf.getvalue().split("\n"))
 
 
-def _blocks(report: ProbeReport) -> Iterable[RenderableType]:
-    yield _header(report)
+def _blocks(report: ProbeReport, full: bool) -> Iterable[RenderableType]:
+    yield _header(report, full)
     if report.diagnosis is not None and report.diagnosis.findings:
         yield Text("")
         yield _section("Findings")
         for index, finding in enumerate(report.diagnosis.findings, 1):
-            yield _finding(index, finding, report.diagnosis.persistence)
+            yield _finding(index, finding, report.diagnosis.persistence, full)
     yield Text("")
     yield _section("DNS")
-    yield from _dns(report.resolution)
+    yield from _dns(report.resolution, full)
     rows = policy_rows(report)
-    if rows:
+    if rows and not full:
+        # Each mechanism's status, in one paragraph; the per-MX details are in --full.
+        yield Text("")
+        line = Text("TLS policy: ", style="bold")
+        line.append(
+            "; ".join(f"{label} {_safe(text, _LIMIT_PARA)}" for label, text in rows if label)
+        )
+        yield line
+    elif rows:
         yield Text("")
         yield _section("TLS policy")
         yield _indented(_Fit(_policy_table(rows)), 2)
@@ -128,8 +143,23 @@ def _blocks(report: ProbeReport) -> Iterable[RenderableType]:
     yield _section("Routes")
     if not report.routes:
         yield _indented(_t(_no_routes_reason(report)), 2)
-        return
-    yield from routes_section(report)
+    else:
+        yield from routes_section(report, full=full)
+    if not full and _has_more(report):
+        yield Text(
+            "More (evidence, causes, every step, TLS and certificate details): --full or --json.",
+            style="dim",
+        )
+
+
+def _has_more(report: ProbeReport) -> bool:
+    """Whether ``--full`` would show anything the default report leaves out."""
+    if report.routes:
+        return True
+    diagnosis = report.diagnosis
+    return diagnosis is not None and any(
+        f.evidence or f.causes or f.steps or f.neighbours for f in diagnosis.findings
+    )
 
 
 def _section(title: str) -> Text:
@@ -139,7 +169,7 @@ def _section(title: str) -> Text:
 # ------------------------------------------------------------------------- header
 
 
-def _header(report: ProbeReport) -> RenderableType:
+def _header(report: ProbeReport, full: bool) -> RenderableType:
     lines: list[Text] = []
     title = Text()
     title.append("smtpdiag report: ", style="bold")
@@ -172,7 +202,8 @@ def _header(report: ProbeReport) -> RenderableType:
             verdict.append(_safe(diagnosis.primary, 16), style="bold")
     lines.append(verdict)
     if (
-        diagnosis is not None
+        full
+        and diagnosis is not None
         and diagnosis.verdict not in (Verdict.HEALTHY, Verdict.UNKNOWN)
         and diagnosis.persistence is Persistence.UNKNOWN
     ):
@@ -183,7 +214,11 @@ def _header(report: ProbeReport) -> RenderableType:
             )
         )
     if diagnosis is not None:
-        lines.append(Text(_route_summary(report)))
+        summary = _route_summary(report)
+        if not full and len(verdict.plain) + 2 + len(summary) <= _HEADER_FIT:
+            verdict.append(f". {summary}")
+        else:
+            lines.append(Text(summary))
 
     meta = Text(style="dim")
     meta.append(f"Probed {_safe(report.started_at, 40)} in {format_ms(report.duration_ms)} ms")
@@ -193,13 +228,21 @@ def _header(report: ProbeReport) -> RenderableType:
     if report.tool_version:
         meta.append(f"; smtpdiag {_safe(report.tool_version, 20)}")
     lines.append(meta)
-    if diagnosis is not None and diagnosis.generated_at:
+    if diagnosis is not None and diagnosis.generated_at and (full or _has_schedule(diagnosis)):
         lines.append(
             Text(
                 f"Diagnosed {_safe(diagnosis.generated_at, 40)}; retry times count from it.", "dim"
             )
         )
     return Group(*lines)
+
+
+#: The longest verdict line the default report joins the route count to (it fits 100 columns).
+_HEADER_FIT = 100
+
+
+def _has_schedule(diagnosis: Diagnosis) -> bool:
+    return any(f.action.schedule for f in diagnosis.findings)
 
 
 def _primary_finding(diagnosis: Diagnosis) -> Finding | None:
@@ -238,7 +281,7 @@ def _route_summary(report: ProbeReport) -> str:
 # ----------------------------------------------------------------------- findings
 
 
-def _finding(index: int, finding: Finding, overall: Persistence) -> RenderableType:
+def _finding(index: int, finding: Finding, overall: Persistence, full: bool) -> RenderableType:
     parts: list[RenderableType] = []
     head = Text(f"{index}. ")
     head.append(_safe(finding.code, 16) if finding.code else "(no code)", style="bold")
@@ -252,12 +295,26 @@ def _finding(index: int, finding: Finding, overall: Persistence) -> RenderableTy
     head.append("]")
     parts.append(head)
 
-    body: list[RenderableType] = [_t(finding.summary, limit=_LIMIT_PARA)]
+    # The sender's view first: who fails (with the code, in the head line), what to do;
+    # then why.
+    body: list[RenderableType] = []
     senders = senders_line(finding)
     if senders is not None:
         line = Text("Who fails: ", style="bold")
         line.append(_safe(senders, _LIMIT_PARA))
         body.append(line)
+    if full or finding.action.kind is not ActionKind.NONE or finding.action.summary:
+        body.append(_action(finding, full))
+    body.append(_t(finding.summary, limit=_LIMIT_PARA))
+    if full:
+        body.extend(_finding_details(finding))
+    parts.append(Padding(Group(*body), (0, 0, 0, 3)))
+    return Group(*parts)
+
+
+def _finding_details(finding: Finding) -> list[RenderableType]:
+    """Evidence, causes, the investigation checklist and related codes (``--full``)."""
+    body: list[RenderableType] = []
     if finding.evidence:
         body.append(Text("Evidence:", style="bold"))
         body.append(_bullets([_evidence(e) for e in finding.evidence], total=len(finding.evidence)))
@@ -280,13 +337,11 @@ def _finding(index: int, finding: Finding, overall: Persistence) -> RenderableTy
                 mark = Text("[todo]", style="yellow")
             steps.add_row(mark, text)
         body.append(_indented(steps, 2))
-    body.append(_action(finding))
     if finding.neighbours:
         related = Text("Related codes: ", style="bold")
         related.append(_safe(", ".join(finding.neighbours), _LIMIT_PARA), style="")
         body.append(related)
-    parts.append(Padding(Group(*body), (0, 0, 0, 3)))
-    return Group(*parts)
+    return body
 
 
 def _bullets(items: Sequence[Text], *, total: int | None = None) -> RenderableType:
@@ -338,7 +393,7 @@ def _evidence(e: Evidence) -> Text:
     return line
 
 
-def _action(finding: Finding) -> RenderableType:
+def _action(finding: Finding, full: bool) -> RenderableType:
     action = finding.action
     head = Text("Action: ", style="bold")
     head.append(action.kind.value.upper(), style="bold")
@@ -347,7 +402,16 @@ def _action(finding: Finding) -> RenderableType:
         head.append(_safe(action.summary, _LIMIT_PARA))
     rows: list[RenderableType] = [head]
     if action.kind is ActionKind.RETRY and action.schedule:
-        rows.append(Padding(_Fit(_schedule(action.schedule)), (0, 0, 0, 2)))
+        # The default report names the first and the last retry; --full every one.
+        shown = (
+            action.schedule
+            if full or len(action.schedule) <= 2
+            else (
+                action.schedule[0],
+                action.schedule[-1],
+            )
+        )
+        rows.append(Padding(_Fit(_schedule(shown)), (0, 0, 0, 2)))
     if action.after_schedule:
         after = Text("If every retry fails: ")
         after.append(_safe(action.after_schedule, _LIMIT_PARA))
@@ -361,8 +425,8 @@ def _schedule(schedule: Sequence[RetryAttempt]) -> Table:
     table.add_column(no_wrap=True)
     table.add_column(no_wrap=True)
     table.add_column()
-    for i, attempt in enumerate(schedule):
-        when = "after the bounce" if i == 0 else "after the previous"
+    for attempt in schedule:
+        when = "after the bounce" if attempt.number == 1 else "after the previous"
         table.add_row(
             Text(f"retry {attempt.number}"),
             _t(attempt.at, limit=40),
@@ -397,7 +461,7 @@ def _policy_table(rows: Sequence[tuple[str, str]]) -> Table:
     return table
 
 
-def _dns(res: Resolution) -> Iterable[RenderableType]:
+def _dns(res: Resolution, full: bool) -> Iterable[RenderableType]:
     line = Text()
     line.append(_safe(res.domain, _LIMIT_SHORT), style="bold")
     line.append(": ")
@@ -416,6 +480,10 @@ def _dns(res: Resolution) -> Iterable[RenderableType]:
     if res.hosts:
         yield _indented(_Fit(_mx_table(res.hosts)), 2)
     notable = _notable_queries(made, res)
+    if not full:
+        # The default report lists only the queries that did not simply answer: the MX
+        # table already shows what the others said.
+        notable = [q for q in notable if q.outcome is not DnsOutcome.OK or q.cname]
     if notable:
         heading = "  Queries:"
         if len(notable) < len(made):

@@ -39,15 +39,17 @@ __all__ = ["routes_section"]
 # ------------------------------------------------------------------------- routes
 
 
-def routes_section(report: ProbeReport) -> Iterable[RenderableType]:
-    yield _indented(
-        Text(
-            "Durations in ms; [n] = the phase that failed; - = not run. stls = the STARTTLS "
-            "command, tls = the TLS handshake, ehlo2 = EHLO inside TLS.",
-            style="dim",
-        ),
-        2,
+def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[RenderableType]:
+    """Per address the phase timings; with ``full`` also banners, the TLS table, each
+    certificate and each failure's details, else one line per certificate."""
+    legend = (
+        "Durations in ms; [n] = the phase that failed; - = not run. stls = the STARTTLS "
+        "command, tls = the TLS handshake, ehlo2 = EHLO inside TLS."
+        if full
+        else "ms; [n] = failed phase; - = not run; stls = STARTTLS, tls = handshake, "
+        "ehlo2 = EHLO in TLS"
     )
+    yield _indented(Text(legend, style="dim"), 2)
     groups: dict[tuple[int, str, str], list[RouteResult]] = {}
     for result in report.routes:
         key = (result.route.rank, result.route.mx, result.route.address)
@@ -62,12 +64,18 @@ def routes_section(report: ProbeReport) -> Iterable[RenderableType]:
         ok = sum(1 for r in results if r.ok)
         head.append(f"{ok}/{len(results)} ok", style="green" if ok == len(results) else "red")
         yield _indented(head, 2)
-        banners = _banners(results)
+        banners = _banners(results) if full else None
         if banners is not None:
             yield _indented(banners, 4)
         yield _indented(_Fit(_phase_table(results)), 4)
 
     tls_results = [r for r in report.routes if r.tls is not None or r.starttls_offered is False]
+    if tls_results and not full:
+        certs = _distinct_certs(tls_results)
+        if certs:
+            for cert, labels, tls in certs:
+                yield _indented(_cert_line(cert, labels, tls), 2)
+        return
     if tls_results:
         yield Text("")
         yield _indented(Text("TLS", style="bold"), 2)
@@ -348,3 +356,22 @@ def _failure_block(results: Sequence[RouteResult]) -> RenderableType:
     if table.row_count:
         return Group(head, _indented(table, 2))
     return head
+
+
+def _cert_line(cert: CertInfo, results: list[RouteResult], tls: TlsInfo) -> Text:
+    """One certificate in one line: who it names, whether it verifies, when it expires."""
+    line = Text("certificate ", style="bold")
+    line.append(_safe(cert.subject, _LIMIT_SHORT))
+    line.append(": ")
+    if tls.verified:
+        line.append("verified", style="green")
+    else:
+        line.append("NOT verified", style="bold red")
+        if tls.verify_error:
+            line.append(f" ({_safe(tls.verify_error, _LIMIT_SHORT)})")
+    if tls.hostname_match is False:
+        line.append(", does not name the MX", style="bold red")
+    line.append(", ")
+    line.append(days_left(cert.days_left), style="bold red" if cert.days_left < 0 else "")
+    line.append(f"; on {_labels(results)}")
+    return line

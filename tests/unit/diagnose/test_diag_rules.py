@@ -553,7 +553,7 @@ CASES = [
         "5.4.3",
         ActionKind.FIX,
         causes=["mx-records", "server-shut-down", "infrastructure"],
-        steps=[D, H, D, H, D, D, D, D, D, D, H, H, D, D],
+        steps=[D, H, D, H, D, D, D, D, D, H],
         neighbours=("4.4.3", "5.4.4", "4.4.1"),
     ),
     Case(
