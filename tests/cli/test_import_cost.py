@@ -303,3 +303,35 @@ def test_top_level_help_is_the_same_with_stubs() -> None:
     from smtpdiag.cli import build_parser
 
     assert build_parser(["--help"]).format_help() == build_parser().format_help()
+
+
+def test_a_command_given_first_builds_only_its_own_parser() -> None:
+    # The other commands' stubs only serve the top-level help; with the command first
+    # that help cannot be asked for, and each stub costs a parser's set-up.
+    from smtpdiag.cli import COMMANDS, build_parser
+
+    def commands(argv: list[str]) -> set[str]:
+        parser = build_parser(argv)
+        (sub,) = (a for a in parser._actions if a.dest == "command")
+        assert sub.choices is not None
+        return set(sub.choices)
+
+    assert commands(["explain", "--file", "x.eml"]) == {"explain"}
+    assert commands(["probe", "example.test", "--json"]) == {"probe"}
+    # A top-level option first: its help may list the commands.
+    assert commands(["--help", "explain"]) == set(COMMANDS)
+    assert commands(["--version"]) == set(COMMANDS)
+    assert commands([]) == set(COMMANDS)
+
+
+def test_help_before_the_command_lists_every_command() -> None:
+    from smtpdiag.cli import COMMANDS
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "--help", "explain"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert all(f"    {name}" in proc.stdout for name in COMMANDS), proc.stdout
