@@ -237,6 +237,10 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
         "smtpdiag.bounces",
         "smtpdiag.cli.check",
         *METADATA,
+        # argparse's default help width: the parser takes it without shutil's imports.
+        "shutil",
+        "bz2",
+        "lzma",
     )
     assert offenders(modules, forbidden) == []
     assert "email.parser" in modules  # the message was read as MIME (a DSN)
@@ -339,3 +343,18 @@ def test_help_before_the_command_lists_every_command() -> None:
         check=True,
     )
     assert all(f"    {name}" in proc.stdout for name in COMMANDS), proc.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "", "0", "abc", "100", "-5"])
+def test_help_width_is_what_argparse_would_take(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from smtpdiag.cli.common import _help_width
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _help_width() == shutil.get_terminal_size().columns - 2
