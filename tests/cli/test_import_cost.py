@@ -248,6 +248,8 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
     # uses: resolving the allowlist's aliases imported all 45 of them.
     codecs = {m for m in modules if m.startswith("encodings.")}
     assert codecs <= {"encodings.aliases", "encodings.ascii", "encodings.utf_8"}, codecs
+    if extra == ["--json"]:
+        assert "textwrap" not in modules  # wrapping (and its patterns) is the text's
 
 
 def test_only_one_shot_commands_run_without_the_cycle_collector() -> None:
