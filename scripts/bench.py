@@ -55,8 +55,9 @@ machine is shared and absolute times are noisy.
    process per message, against Sisimai (Perl, ``libsisimai-perl`` from
    ``scripts/system-deps.sh --bench``) reading the same message and printing reason,
    status, reply code and recipient; the fixture ``.eml`` bounces both read, sides
-   alternating message by message. Wall and CPU (``os.wait4``) medians and their ratio.
-   ``python scripts/bench.py explain`` runs only this section.
+   alternating message by message. Wall and CPU (``os.wait4``) medians and their ratio;
+   ``BENCH_INSTRUCTIONS=1`` adds both sides' instruction counts (valgrind) on four of
+   the messages. ``python scripts/bench.py explain`` runs only this section.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import replace
 
 from smtpdiag import api
@@ -1124,6 +1126,30 @@ def explain_vs_sisimai(rounds: int = EXPLAIN_ROUNDS) -> None:
         print(f"   {name:<16} {wall * 1000:7.1f} ms wall {cpu * 1000:7.1f} ms CPU (median)")
     (ow, oc), (bw, bc) = medians.values()
     print(f"   ratio smtpdiag/Sisimai: wall {ow / bw:.2f}x, CPU {oc / bc:.2f}x (target <= 1.0x)")
+    if os.environ.get("BENCH_INSTRUCTIONS"):
+        _explain_instructions(sides, messages, env)
+
+
+def _explain_instructions(
+    sides: dict[str, Callable[[str], list[str]]], messages: list[str], env: dict[str, str]
+) -> None:
+    """Instructions of one process per side (and ``--json``) on four of the messages,
+    spread over the set: counts that the shared machine's load does not move."""
+    picked = messages[:: max(1, len(messages) // 4)][:4]
+    (_, ours), (sisimai, theirs) = sides.items()
+    runs = {"smtpdiag": ours, "smtpdiag --json": lambda m: [*ours(m), "--json"], sisimai: theirs}
+    counts: dict[str, list[int]] = {name: [] for name in runs}
+    for message in picked:
+        got = _instructions({name: argv(message) for name, argv in runs.items()}, env)
+        for name, count in got.items():
+            counts[name].append(count)
+    if not all(counts.values()):
+        return
+    medians = {name: statistics.median(c) for name, c in counts.items()}
+    base = list(medians.values())[-1]
+    print(f"   instructions (valgrind, median of {len(picked)} messages, one process each):")
+    for name, count in medians.items():
+        print(f"   {name:<16} {count / 1e6:7.1f} M  {count / base:.2f}x Sisimai")
 
 
 if __name__ == "__main__":

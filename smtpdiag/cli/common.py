@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import ConfigError
@@ -111,6 +112,20 @@ def _negative(text: str) -> bool:
     return _NEGATIVE.fullmatch(text) is not None
 
 
+def _help_width() -> int:
+    """The width argparse gives help: ``shutil.get_terminal_size().columns - 2``."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit code 2.
 
@@ -119,6 +134,13 @@ class Parser(argparse.ArgumentParser):
     option once the parser has options like ``-4``/``-6``, and says "expected one
     argument".
     """
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument (to check its metavar), and
+        # the default width comes from shutil, whose import (with bz2, lzma and zlib)
+        # is a fortieth of a one-bounce process. Same width, from the same sources.
+        # Every HelpFormatter takes width; typeshed's protocol names prog only.
+        return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None

@@ -10,7 +10,6 @@ report. Everything printed was sanitized when it was parsed; widths are fixed wh
 from __future__ import annotations
 
 import json
-import textwrap
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +70,8 @@ def dumps_explanation(expl: Explanation) -> str:
 
 
 def _wrap(text: str, width: int, indent: str = "  ", hang: str | None = None) -> list[str]:
+    import textwrap  # the text only: --json does not compile its word-splitting patterns
+
     return textwrap.wrap(
         text,
         width=width,

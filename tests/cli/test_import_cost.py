@@ -237,9 +237,19 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
         "smtpdiag.bounces",
         "smtpdiag.cli.check",
         *METADATA,
+        # argparse's default help width: the parser takes it without shutil's imports.
+        "shutil",
+        "bz2",
+        "lzma",
     )
     assert offenders(modules, forbidden) == []
     assert "email.parser" in modules  # the message was read as MIME (a DSN)
+    # The codec of the charset the message declares (us-ascii), not every codec mail
+    # uses: resolving the allowlist's aliases imported all 45 of them.
+    codecs = {m for m in modules if m.startswith("encodings.")}
+    assert codecs <= {"encodings.aliases", "encodings.ascii", "encodings.utf_8"}, codecs
+    if extra == ["--json"]:
+        assert "textwrap" not in modules  # wrapping (and its patterns) is the text's
 
 
 def test_only_one_shot_commands_run_without_the_cycle_collector() -> None:
@@ -303,3 +313,50 @@ def test_top_level_help_is_the_same_with_stubs() -> None:
     from smtpdiag.cli import build_parser
 
     assert build_parser(["--help"]).format_help() == build_parser().format_help()
+
+
+def test_a_command_given_first_builds_only_its_own_parser() -> None:
+    # The other commands' stubs only serve the top-level help; with the command first
+    # that help cannot be asked for, and each stub costs a parser's set-up.
+    from smtpdiag.cli import COMMANDS, build_parser
+
+    def commands(argv: list[str]) -> set[str]:
+        parser = build_parser(argv)
+        (sub,) = (a for a in parser._actions if a.dest == "command")
+        assert sub.choices is not None
+        return set(sub.choices)
+
+    assert commands(["explain", "--file", "x.eml"]) == {"explain"}
+    assert commands(["probe", "example.test", "--json"]) == {"probe"}
+    # A top-level option first: its help may list the commands.
+    assert commands(["--help", "explain"]) == set(COMMANDS)
+    assert commands(["--version"]) == set(COMMANDS)
+    assert commands([]) == set(COMMANDS)
+
+
+def test_help_before_the_command_lists_every_command() -> None:
+    from smtpdiag.cli import COMMANDS
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "--help", "explain"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert all(f"    {name}" in proc.stdout for name in COMMANDS), proc.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "", "0", "abc", "100", "-5"])
+def test_help_width_is_what_argparse_would_take(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from smtpdiag.cli.common import _help_width
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _help_width() == shutil.get_terminal_size().columns - 2

@@ -80,6 +80,16 @@ def test_other_charsets_are_replacement_text(charset: str) -> None:
     assert "charset mail does not use" in note_limits(parsed.limits)
 
 
+def test_the_codec_names_are_the_allowlist_resolved() -> None:
+    # The codec names are written out (resolving them imports every codec module); they
+    # must be what Python's codecs make of the allowlist.
+    import codecs
+
+    from smtpdiag.diagnosis.dsn import _MAIL_CODECS, MAIL_CHARSETS
+
+    assert {codecs.lookup(name).name for name in MAIL_CHARSETS} == _MAIL_CODECS
+
+
 @pytest.mark.parametrize("param", ["charset", "boundary"])
 def test_rfc2231_parameter_charsets_follow_the_allowlist(param: str) -> None:
     kind = "multipart/mixed" if param == "boundary" else "text/plain"
