@@ -18,7 +18,7 @@ from ..model import (
 from ..textsafe import clean
 from .units import plural
 
-__all__ = ["looked_up", "policy_rows", "senders_line"]
+__all__ = ["looked_up", "policy_rows", "sender_rows", "sender_word", "senders_line"]
 
 _STATUS_WORDS = {
     StsStatus.NOT_PUBLISHED: "not published (no _mta-sts TXT record)",
@@ -176,3 +176,23 @@ def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
         text += " (" + ", ".join(x.value for x in rpt.problems) + ")"
     rows.append(("TLS-RPT", text))
     return rows
+
+
+def sender_rows(finding: Finding) -> list[tuple[str, str, bool]]:
+    """The "who fails" table of ``finding``: ``(sender, outcome, fails)`` per kind of
+    sender, those that defer first (the HTML report lays it out as a table)."""
+    senders = finding.payload.senders
+    ordered = [s for s in senders if s.outcome is SenderOutcome.DEFER]
+    ordered += [s for s in senders if s.outcome is not SenderOutcome.DEFER]
+    rows = []
+    for s in ordered:
+        name = _SENDER_WORDS[s.sender]
+        if s.mode is not None:
+            name += f" ({s.mode.value})"
+        rows.append((name, _OUTCOME_WORDS[s.outcome], s.outcome is SenderOutcome.DEFER))
+    return rows
+
+
+def sender_word(kind: SenderKind) -> str:
+    """The name of a kind of sender (``MTA-STS``, ``opportunistic``, ...)."""
+    return _SENDER_WORDS[kind]
