@@ -18,7 +18,7 @@ from ..model import (
 from ..textsafe import clean
 from .units import plural
 
-__all__ = ["looked_up", "policy_rows", "sender_rows", "sender_word", "senders_line"]
+__all__ = ["looked_up", "policy_rows", "failing_sender_rows", "sender_rows", "senders_line"]
 
 _STATUS_WORDS = {
     StsStatus.NOT_PUBLISHED: "not published (no _mta-sts TXT record)",
@@ -193,6 +193,7 @@ def sender_rows(finding: Finding) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def sender_word(kind: SenderKind) -> str:
-    """The name of a kind of sender (``MTA-STS``, ``opportunistic``, ...)."""
-    return _SENDER_WORDS[kind]
+def failing_sender_rows(kinds: tuple[SenderKind, ...]) -> list[tuple[str, str, bool]]:
+    """:func:`sender_rows` for the decision record's "who fails" alone (a finding that
+    names no sender kinds)."""
+    return [(_SENDER_WORDS[k], "cannot deliver now", True) for k in kinds]

@@ -39,7 +39,7 @@ from ..model import (
     Verdict,
 )
 from ..narrate.common import fmt_reply, tls_reason_text
-from ..narrate.policy import policy_rows, sender_rows, sender_word, senders_line
+from ..narrate.policy import failing_sender_rows, policy_rows, sender_rows, senders_line
 from ..textsafe import clean
 
 if TYPE_CHECKING:
@@ -256,8 +256,12 @@ def _route(rr: RouteResult) -> _RouteView:
 
 
 def _script_json(text: str) -> str:
-    """JSON safe inside a ``<script type="application/json">`` element: no ``<``,
+    """JSON safe inside a ``<script type="application/json">`` element: ASCII only (no
+    bidi override or line separator from a banner reaches the page raw), and no ``<``,
     ``>`` or ``&`` can end the element or open a comment (JSON \\u escapes)."""
+    import json
+
+    text = json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":"))
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
@@ -281,7 +285,7 @@ def _page(report: ProbeReport, health: HealthResult | None) -> _Page:
         if lead is not None:
             who = [(_c(a, 80), _c(b, 120), fails) for a, b, fails in sender_rows(lead)]
         if not who:  # the finding names no sender kinds: the record's "who fails" alone
-            who = [(sender_word(k), "cannot deliver now", True) for k in d.who_fails]
+            who = failing_sender_rows(d.who_fails)
     ports = ", ".join(str(p) for p in report.ports) or "\u2013"
     meta = f"Probed {_c(report.started_at, 40)} in {_ms(report.duration_ms)}; ports {ports}"
     if report.tool_version:
