@@ -171,3 +171,43 @@ def test_without_jinja2_html_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert proc.stdout == ""
         lines = proc.stderr.splitlines()
         assert len(lines) == 1 and "smtpdiag[html]" in lines[0], proc.stderr
+
+
+def test_probe_json_and_format_html_contradict_one_line_exit_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "probe", "example.test", "--json", "--format", "html"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "--json and --format html" in proc.stderr
+
+
+def test_render_rejects_what_is_not_a_report_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    for path in (str(bad), str(tmp_path / "missing.json")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "smtpdiag", "render", path],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_render_lays_out_a_saved_report_in_every_format(tmp_path: Path) -> None:
+    rep = _diagnosed(rf.greeting_421())
+    saved = tmp_path / "r.json"
+    saved.write_text(dumps(rep))
+    for fmt in ("html", "text", "json", "markdown", "nagios", "junit", "openmetrics"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "smtpdiag", "render", str(saved), "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, (fmt, proc.stderr)
+        assert proc.stdout == render(rep, fmt, width=100), fmt
