@@ -286,7 +286,14 @@ def test_screenshots(pages: dict[str, Page], artifacts: Path, size: str) -> None
     )
     assert dark.read_bytes() != (artifacts / f"busy.demo.test-{width}.png").read_bytes()
     if width == 1280 and os.environ.get("SMTPDIAG_README_SCREENSHOT") == "1":
-        shutil.copyfile(artifacts / f"busy.demo.test-{width}.png", REPO / "docs/html-report.png")
+        # Tall enough to show the verdict, the action and a route's waterfall.
+        readme = REPO / "docs/html-report.png"
+        _chromium(
+            "--window-size=900,1700",
+            f"--screenshot={readme}",
+            url=pages["busy.demo.test"].path.as_uri(),
+        )
+        assert _png_size(readme) == (900, 1700)
 
 
 def test_print_to_pdf(pages: dict[str, Page], artifacts: Path) -> None:
