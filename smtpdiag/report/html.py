@@ -43,6 +43,7 @@ from ..narrate.policy import failing_sender_rows, policy_rows, sender_rows, send
 from ..textsafe import clean
 
 if TYPE_CHECKING:
+    from ..diagnosis.bounce import Explanation
     from ..health.evaluation import HealthResult
 
 __all__ = ["JINJA_MISSING", "render_health_html", "render_html", "require_jinja"]
@@ -118,6 +119,7 @@ class _Page:
     who_fails: list[tuple[str, str, bool]]
     health: tuple[str, str] | None
     meta: str
+    bounce: list[tuple[str, str]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     routes: list[_RouteView] = field(default_factory=list)
     policy: list[tuple[str, str]] = field(default_factory=list)
@@ -351,8 +353,29 @@ def _stylesheet() -> tuple[str, str]:
     return css, f"'sha256-{digest}'"
 
 
-def render_html(report: ProbeReport, *, health: HealthResult | None = None) -> str:
-    """The self-contained HTML page of ``report`` (with ``health``: its status first).
+def _bounce(expl: Explanation) -> list[tuple[str, str]]:
+    """The bounce that ``explain --probe`` compared with the probe, as label/text rows."""
+    rows = [
+        ("code", _c(expl.code.code if expl.code is not None else "none found", 40)),
+        ("explained", _c(expl.summary, _PARA)),
+    ]
+    if expl.action is not None:
+        rows.append(("what to do", _c(expl.action.summary, _PARA)))
+    if expl.confirmation is not None:
+        rows.append(
+            (f"probe now: {expl.confirmation.status.value}", _c(expl.confirmation.summary, _PARA))
+        )
+    return rows
+
+
+def render_html(
+    report: ProbeReport,
+    *,
+    health: HealthResult | None = None,
+    explanation: Explanation | None = None,
+) -> str:
+    """The self-contained HTML page of ``report`` (with ``health``: its status first;
+    with ``explanation``: the bounce it was probed for, before the verdict).
 
     Raises:
         ConfigError: Jinja2 (the ``smtpdiag[html]`` extra) is not installed.
@@ -362,6 +385,8 @@ def render_html(report: ProbeReport, *, health: HealthResult | None = None) -> s
 
     css, css_hash = _stylesheet()
     page = _page(report, health)
+    if explanation is not None:
+        page.bounce = _bounce(explanation)
     csp = (
         f"default-src 'none'; style-src {css_hash}; img-src data:; "
         "base-uri 'none'; form-action 'none'"

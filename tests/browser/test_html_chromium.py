@@ -45,6 +45,7 @@ pytestmark = pytest.mark.skipif(
 )
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "hostile.test"
+EXPLAIN = "explain busy.demo.test"
 _VERDICT_LABEL = {
     "healthy": "Healthy",
     "degraded": "Degraded",
@@ -134,6 +135,20 @@ def pages(lab: DemoLab, artifacts: Path) -> dict[str, Page]:
         path = artifacts / f"{demo.name}.html"
         path.write_text(proc.stdout, encoding="utf-8")
         out[demo.name] = Page(demo.name, path, _embedded(proc.stdout))
+    # explain --probe: the probe's page with the bounce first.
+    bounce = "421 4.3.2 <user@busy.demo.test>: service not available"
+    proc = _cli(
+        "explain",
+        bounce,
+        "--probe",
+        "--format",
+        "html",
+        *_probe_args(ns, ports, lab.ca_file, *extra),
+    )
+    assert proc.stderr == "", proc.stderr
+    path = artifacts / "explain-busy.demo.test.html"
+    path.write_text(proc.stdout, encoding="utf-8")
+    out[EXPLAIN] = Page("busy.demo.test", path, _embedded(proc.stdout))
     spec = ServerSpec("html", Behaviour.HTML_BANNER, hostname=f"mx.{HOSTILE}")
     with ServerSet([spec]) as servers:
         zone = {"@": ["MX 10 mx"], "mx": ["A 127.0.0.1"]}
@@ -218,9 +233,10 @@ def test_a_page_that_runs_script_is_caught_by_these_checks(tmp_path: Path) -> No
     assert list(page.dom.iter("img"))
 
 
-@pytest.mark.parametrize("domain", [d.name for d in DEMO_DOMAINS] + [HOSTILE])
-def test_dom_after_load(pages: dict[str, Page], domain: str) -> None:
-    page = pages[domain]
+@pytest.mark.parametrize("key", [d.name for d in DEMO_DOMAINS] + [HOSTILE, EXPLAIN])
+def test_dom_after_load(pages: dict[str, Page], key: str) -> None:
+    page = pages[key]
+    domain = page.domain
     loaded = load(page.path)
     dom, doc = loaded.dom, page.doc
     assert loaded.console == [], loaded.console  # no script ran, no load was refused
@@ -246,6 +262,10 @@ def test_dom_after_load(pages: dict[str, Page], domain: str) -> None:
             assert f"failed: {p['outcome']}" in tr.text()
         skipped = [p for p in route["phases"] if p["outcome"] == "not-attempted"]
         assert len(list(table.iter("tr", "skipped"))) == len(skipped)
+    bounce = dom.by_id("bounce")
+    assert (bounce is not None) == (key == EXPLAIN)
+    if bounce is not None:
+        assert "4.3.2" in bounce.text() and "confirmed" in bounce.text()
     assert loaded.seconds < 30
 
 

@@ -211,3 +211,14 @@ def test_render_lays_out_a_saved_report_in_every_format(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, (fmt, proc.stderr)
         assert proc.stdout == render(rep, fmt, width=100), fmt
+
+
+def test_explain_html_needs_probe_one_line_exit_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "smtpdiag", "explain", "421 4.3.2 busy", "--format", "html"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "--probe" in proc.stderr
