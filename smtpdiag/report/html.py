@@ -46,7 +46,16 @@ if TYPE_CHECKING:
     from ..diagnosis.bounce import Explanation
     from ..health.evaluation import HealthResult
 
-__all__ = ["JINJA_MISSING", "render_health_html", "render_html", "require_jinja"]
+__all__ = [
+    "JINJA_MISSING",
+    "content_security_policy",
+    "environment",
+    "render_health_html",
+    "render_html",
+    "require_jinja",
+    "script_json",
+    "stylesheet",
+]
 
 #: The one line a user without the extra sees.
 JINJA_MISSING = "the HTML report needs Jinja2: pip install 'smtpdiag[html]' (or pip install jinja2)"
@@ -257,7 +266,7 @@ def _route(rr: RouteResult) -> _RouteView:
     )
 
 
-def _script_json(text: str) -> str:
+def script_json(text: str) -> str:
     """JSON safe inside a ``<script type="application/json">`` element: ASCII only (no
     bidi override or line separator from a banner reaches the page raw), and no ``<``,
     ``>`` or ``&`` can end the element or open a comment (JSON \\u escapes)."""
@@ -320,12 +329,12 @@ def _page(report: ProbeReport, health: HealthResult | None) -> _Page:
         routes=[_route(r) for r in report.routes],
         policy=[(_c(a, 40), _c(b, _PARA)) for a, b in policy_rows(report)],
         dns=dns,
-        report_json=_script_json(dumps(report, indent=None)),
+        report_json=script_json(dumps(report, indent=None)),
     )
 
 
 @cache
-def _environment() -> Any:
+def environment() -> Any:
     try:
         import jinja2
     except ImportError:
@@ -342,11 +351,11 @@ def _environment() -> Any:
 
 def require_jinja() -> None:
     """Raise :class:`ConfigError` (one line) now if Jinja2 is not installed."""
-    _environment()
+    environment()
 
 
 @cache
-def _stylesheet() -> tuple[str, str]:
+def stylesheet() -> tuple[str, str]:
     """The inline CSS and its CSP hash (``'sha256-...'``)."""
     css = resources.files("smtpdiag.report").joinpath("templates/report.css").read_text("utf-8")
     digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
@@ -368,6 +377,14 @@ def _bounce(expl: Explanation) -> list[tuple[str, str]]:
     return rows
 
 
+def content_security_policy(css_hash: str) -> str:
+    """Nothing may load or run but the page's own stylesheet (by its hash)."""
+    return (
+        f"default-src 'none'; style-src {css_hash}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
 def render_html(
     report: ProbeReport,
     *,
@@ -380,17 +397,14 @@ def render_html(
     Raises:
         ConfigError: Jinja2 (the ``smtpdiag[html]`` extra) is not installed.
     """
-    env = _environment()
+    env = environment()
     from markupsafe import Markup
 
-    css, css_hash = _stylesheet()
+    css, css_hash = stylesheet()
     page = _page(report, health)
     if explanation is not None:
         page.bounce = _bounce(explanation)
-    csp = (
-        f"default-src 'none'; style-src {css_hash}; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
-    )
+    csp = content_security_policy(css_hash)
     text: str = env.get_template("report.html.j2").render(
         page=page,
         css=Markup(css),  # our own file, not remote text

@@ -324,3 +324,34 @@ def test_print_to_pdf(pages: dict[str, Page], artifacts: Path) -> None:
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 5_000
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 1
+
+
+def test_bulk_summary_page(lab: DemoLab, artifacts: Path) -> None:
+    ns = f"{lab.nameserver.address}:{lab.nameserver.port}"
+    ports = ",".join(str(p) for p in lab.ports)
+    source = artifacts / "domains.txt"
+    source.write_text("".join(f"{d.name}\n" for d in DEMO_DOMAINS))
+    out, page = artifacts / "bulk.ndjson", artifacts / "bulk.html"
+    proc = _cli(
+        "bulk",
+        str(source),
+        "-o",
+        str(out),
+        "--html",
+        str(page),
+        "--no-progress",
+        *_probe_args(ns, ports, lab.ca_file, "--implicit-tls-ports", str(lab.implicit_tls_port)),
+        "--mta-sts-port",
+        str(lab.mta_sts_port),
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    loaded = load(page)
+    assert loaded.console == []
+    failing = loaded.dom.by_id("failing")
+    assert failing is not None
+    listed = {tr.find("th").text() for tr in failing.iter("tr") if tr.find("td") is not None}  # type: ignore[union-attr]
+    assert listed == {r["domain"] for r in records if r["verdict"] != "healthy"}
+    data = loaded.dom.by_id("smtpdiag-bulk")
+    assert data is not None
+    assert [json.loads(x) for x in data.text().splitlines()] == records
