@@ -2,11 +2,12 @@
 # Installs the Debian packages the lab tier needs (Postfix, nsd, unbound as the DANE
 # scenarios' validating resolver, iptables/nftables, iproute2), and prometheus for its
 # promtool (the OpenMetrics output is checked with `promtool check metrics`; Debian
-# has no smaller package that ships it). Only as root; elsewhere it says what is
+# has no smaller package that ships it), and chromium: tests/browser loads the HTML
+# report in headless Chromium (DOM, screenshots, PDF). Only as root; elsewhere it says what is
 # missing and those tests skip.
 # `--bench` adds what scripts/bench.py compares against (openssl, swaks, Sisimai); CI skips it.
 set -euo pipefail
-pkgs=(postfix nsd unbound iptables nftables iproute2 procps prometheus)
+pkgs=(postfix nsd unbound iptables nftables iproute2 procps prometheus chromium)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(openssl swaks libsisimai-perl)
 fi
@@ -16,7 +17,7 @@ for p in "${pkgs[@]}"; do
 done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "system-deps: not root (or no apt-get): missing ${need[*]}; the lab tests will skip" >&2
+  echo "system-deps: not root (or no apt-get): missing ${need[*]}; the lab and browser tests will skip" >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

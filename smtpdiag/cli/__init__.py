@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "bulk": "triage many domains or bounces; one decision per domain and per recipient",
     "tlsrpt": "read TLS reports (RFC 8460): failures per route; --probe checks them now",
     "demo": "probe built-in local demo domains (no internet needed)",
+    "render": "render a saved JSON probe report as html, text, markdown, ... (no probing)",
 }
 
 

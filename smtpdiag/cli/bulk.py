@@ -116,6 +116,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="end the NDJSON with the summary record")
     p.add_argument(
+        "--html",
+        metavar="FILE",
+        default=None,
+        help="also write a summary page (totals, providers x codes, the failing domains, "
+        "each domain's record) to FILE; needs the smtpdiag[html] extra",
+    )
+    p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (there is none in a pipe)"
     )
     g = p.add_argument_group("politeness and bounds")
@@ -245,6 +252,11 @@ def run(args: argparse.Namespace) -> int:
     from ..triage.model import BulkSettings
 
     fmt = input_format(args.input_format)
+    if args.html is not None:
+        from ..report.html import require_jinja
+
+        require_jinja()  # one line now, not after a run that would be wasted
+        common.check_output_path(args.html, "--html")
     if args.workers == "auto":
         from ..triage.pool import default_workers
 
@@ -310,6 +322,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     started = time.monotonic()
     failed: str | None = None
     unknown = no_dns = 0  # domains with verdict unknown; of them, without DNS
+    page: list[tuple[DomainRecord, str]] | None = [] if args.html else None
     try:
         async for item in bulk(
             args.source,
@@ -331,8 +344,11 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
             if isinstance(item, DomainRecord) and item.verdict is Verdict.UNKNOWN:
                 unknown += 1
                 no_dns += item.could_not_run
-            out.write(dumps(item) + "\n")
+            line = dumps(item)
+            out.write(line + "\n")
             out.flush()
+            if page is not None and isinstance(item, DomainRecord):
+                page.append((item, line))
             if progress is not None and isinstance(item, DomainRecord | ErrorRecord):
                 progress.update(stats)
     except asyncio.CancelledError:
@@ -354,6 +370,12 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
         rcpt.close()
     if sys.stderr.isatty():
         sys.stderr.write(render_table(result))
+    if page is not None:
+        from ..triage.html import render_bulk_html
+        from .check import write_output
+
+        html = render_bulk_html([r for r, _ in page], result, [line for _, line in page])
+        write_output(html, args.html)
     if failed is not None:
         common.error(failed)
         return common.EXIT_COULD_NOT_RUN

@@ -49,7 +49,7 @@ __all__ = [
 HELP = "health check with thresholds (monitoring plugin, JUnit, Markdown, OpenMetrics)"
 
 #: Output formats of ``check``.
-FORMATS = ("text", "json", "nagios", "junit", "markdown", "openmetrics")
+FORMATS = ("text", "json", "nagios", "junit", "markdown", "openmetrics", "html")
 
 _CHECK_HELP = """\
 exit codes:
@@ -314,6 +314,10 @@ def render(
         from ..report.openmetrics import render_openmetrics
 
         return render_openmetrics(result)
+    if fmt == "html":
+        from ..report.html import render_health_html
+
+        return render_health_html(result)
     from ..report.health_text import render_health_text
 
     return render_health_text(result, width=width, color=color)
@@ -352,6 +356,10 @@ async def _check(args: argparse.Namespace, plugin: bool, done: list[bool] | None
     from ..resolve import normalize_domain
 
     normalize_domain(args.domain)
+    if args.format == "html":
+        from ..report.html import require_jinja
+
+        require_jinja()  # one line now, not after a probe that would be wasted
     if args.output is not None:
         common.check_output_path(args.output, "--output")
     from ..health.checking import check

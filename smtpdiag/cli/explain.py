@@ -76,6 +76,13 @@ def register(subparsers: Any) -> None:
 
     add_output_options(p)
     p.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default=None,
+        help="output format: text (default), json (as --json), or html with --probe (the "
+        "probe's page with the bounce first; needs the smtpdiag[html] extra)",
+    )
+    p.add_argument(
         "--probe",
         action="store_true",
         help="probe the recipient's domain now and compare with the bounce",
@@ -118,7 +125,15 @@ def run(args: argparse.Namespace) -> int:
     if args.width is not None and not 40 <= args.width <= 400:
         common.error("--width must be 40-400")
         return common.EXIT_USAGE
+    from .probe import output_format
+
+    fmt = output_format(args)
+    if fmt == "html" and (not args.probe or args.batch is not None):
+        raise ConfigError(
+            "--format html needs --probe (the page lays out the probe) and no --batch"
+        )
     if args.batch is not None:
+        args.json = fmt == "json"
         return _run_batch(args)
     if args.input_format != "auto":
         raise ConfigError("--input-format only makes sense with --batch")
@@ -152,8 +167,15 @@ def run(args: argparse.Namespace) -> int:
         expl = replace(expl, probe=report, confirmation=confirm(expl, report))
         verdict = report.diagnosis.verdict if report.diagnosis else None
         code = common.exit_code_for_verdict(verdict, could_not_run(report))
-    if args.json:
+    if fmt == "json":
         sys.stdout.write(dumps_explanation(expl) + "\n")
+    elif fmt == "html":
+        if expl.probe is None:  # no code found: nothing was probed, there is no page
+            common.error("no status code found in the bounce: nothing probed, no HTML page")
+            return code
+        from ..report.html import render_html
+
+        sys.stdout.write(render_html(expl.probe, explanation=expl))
     else:
         sys.stdout.write(
             render_explanation(expl, width=args.width, color=want_color(args), full=args.full)

@@ -13,7 +13,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["HELP", "register"]
+__all__ = ["FORMATS", "HELP", "output_format", "register"]
+
+#: Output formats of ``probe --format``.
+FORMATS = ("text", "json", "html")
 
 #: One line for ``smtpdiag --help``.
 HELP = "resolve a domain's MX and probe every route on 25/587/465"
@@ -31,6 +34,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("domain", metavar="DOMAIN", help="mail domain (the part after @)")
     add_output_options(p)
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format: text (default), json (as --json) or html (one self-contained "
+        "page to attach to a ticket; needs the smtpdiag[html] extra)",
+    )
     p.add_argument(
         "--no-diagnose",
         action="store_true",
@@ -76,8 +86,24 @@ def want_color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
+def output_format(args: argparse.Namespace) -> str:
+    """``--format``, with ``--json`` as ``--format json``; HTML checks its extra now, before
+    a probe that would be wasted (one line, exit 2)."""
+    from ..errors import ConfigError
+
+    fmt: str = args.format or ("json" if args.json else "text")
+    if args.json and fmt != "json":
+        raise ConfigError(f"--json and --format {fmt} contradict each other: give one")
+    if fmt == "html":
+        from ..report.html import require_jinja
+
+        require_jinja()
+    return fmt
+
+
 async def run(args: argparse.Namespace) -> int:
     # Validate the user's input before importing the heavy stages.
+    fmt = output_format(args)
     config = common.config_from_args(args)
     if args.width is not None and not 40 <= args.width <= 400:
         common.error("--width must be 40-400")
@@ -100,10 +126,14 @@ async def run(args: argparse.Namespace) -> int:
         common.error(str(exc))
         return common.EXIT_COULD_NOT_RUN
     # Import only the renderer asked for: rich is most of the text path's start-up cost.
-    if args.json:
+    if fmt == "json":
         from ..report.jsonout import dumps
 
         sys.stdout.write(dumps(report) + "\n")
+    elif fmt == "html":
+        from ..report.html import render_html
+
+        sys.stdout.write(render_html(report))
     else:
         from ..report.text import render_text
 

@@ -18,7 +18,7 @@ from ..model import (
 from ..textsafe import clean
 from .units import plural
 
-__all__ = ["looked_up", "policy_rows", "senders_line"]
+__all__ = ["looked_up", "policy_rows", "failing_sender_rows", "sender_rows", "senders_line"]
 
 _STATUS_WORDS = {
     StsStatus.NOT_PUBLISHED: "not published (no _mta-sts TXT record)",
@@ -176,3 +176,24 @@ def policy_rows(report: ProbeReport) -> list[tuple[str, str]]:
         text += " (" + ", ".join(x.value for x in rpt.problems) + ")"
     rows.append(("TLS-RPT", text))
     return rows
+
+
+def sender_rows(finding: Finding) -> list[tuple[str, str, bool]]:
+    """The "who fails" table of ``finding``: ``(sender, outcome, fails)`` per kind of
+    sender, those that defer first (the HTML report lays it out as a table)."""
+    senders = finding.payload.senders
+    ordered = [s for s in senders if s.outcome is SenderOutcome.DEFER]
+    ordered += [s for s in senders if s.outcome is not SenderOutcome.DEFER]
+    rows = []
+    for s in ordered:
+        name = _SENDER_WORDS[s.sender]
+        if s.mode is not None:
+            name += f" ({s.mode.value})"
+        rows.append((name, _OUTCOME_WORDS[s.outcome], s.outcome is SenderOutcome.DEFER))
+    return rows
+
+
+def failing_sender_rows(kinds: tuple[SenderKind, ...]) -> list[tuple[str, str, bool]]:
+    """:func:`sender_rows` for the decision record's "who fails" alone (a finding that
+    names no sender kinds)."""
+    return [(_SENDER_WORDS[k], "cannot deliver now", True) for k in kinds]

@@ -184,7 +184,9 @@ _HINTS: dict[type, dict[str, Any]] = {}
 def _hints(cls: type) -> dict[str, Any]:
     hints = _HINTS.get(cls)
     if hints is None:
-        hints = typing.get_type_hints(cls, vars(model))
+        # Globals: the module defining ``cls`` (the model package loads its names lazily,
+        # so vars(model) alone may lack one); the package names come second.
+        hints = typing.get_type_hints(cls, None, vars(model))
         _HINTS[cls] = hints
     return hints
 

@@ -31,6 +31,7 @@ class Format(StrEnum):
     JUNIT = "junit"  #: JUnit XML for CI
     MARKDOWN = "markdown"  #: a Markdown summary (e.g. a CI job summary)
     OPENMETRICS = "openmetrics"  #: OpenMetrics text exposition
+    HTML = "html"  #: one self-contained HTML page (needs the ``smtpdiag[html]`` extra)
 
 
 def _format(value: Format | str) -> Format:
@@ -73,6 +74,10 @@ def render(
             from .jsonout import dumps
 
             return dumps(document) + "\n"
+        if fmt is Format.HTML:
+            from .html import render_html
+
+            return render_html(document)
         document = evaluate(document)
     if not isinstance(document, HealthResult):
         raise ConfigError(f"cannot render a {type(document).__name__}")
@@ -100,6 +105,10 @@ def _render_health(result: HealthResult, fmt: Format) -> str:
         from .markdown import render_markdown
 
         return render_markdown(result)
+    if fmt is Format.HTML:
+        from .html import render_health_html
+
+        return render_health_html(result)
     from .openmetrics import render_openmetrics
 
     return render_openmetrics(result)

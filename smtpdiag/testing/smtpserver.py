@@ -32,6 +32,7 @@ from enum import StrEnum
 from .certs import TestPki
 
 __all__ = [
+    "HTML_PAYLOAD",
     "Behaviour",
     "Blackhole",
     "ScriptedSmtpServer",
@@ -58,6 +59,8 @@ class Behaviour(StrEnum):
     RESET_AFTER_EHLO = "reset-after-ehlo"  #: answers EHLO, then RST
     HUGE_REPLY = "huge-reply"  #: a ~64 KiB multi-line greeting
     HOSTILE_BANNER = "hostile-banner"  #: ANSI escapes and control characters in the 220
+    #: markup in the 220 and the EHLO keywords (a page must show it as text, run nothing)
+    HTML_BANNER = "html-banner"
     TLS_VERSION_MISMATCH = "tls-version-mismatch"  #: speaks TLS 1.0 only, sends the alert
     STALL_TLS = "stall-tls"  #: STARTTLS answered 220 (or 465 accepted), then silence
 
@@ -85,6 +88,9 @@ class ServerSpec:
     hostname: str = "mx.test"
     port: int = 0
 
+
+#: What :attr:`Behaviour.HTML_BANNER` says after ``220 `` (script, event handler, fetch).
+HTML_PAYLOAD = "<img src=x onerror=alert(1)><script>fetch('//x')</script>"
 
 _LINE_LIMIT = 4096
 _SESSION_LIMIT = 120.0  # no scripted session lives longer than this (seconds)
@@ -324,6 +330,8 @@ class ScriptedSmtpServer:
         exts = ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
         if not s.tls and b is not Behaviour.NO_STARTTLS:
             exts.insert(2, "STARTTLS")
+        if b is Behaviour.HTML_BANNER:
+            exts.insert(0, "X-<b>BOLD</b>")
         lines = [f"250-{name} Hello"] + [f"250-{e}" for e in exts[:-1]]
         lines.append(f"250 {exts[-1]}")
         await self._send(s.writer, "\r\n".join(lines) + "\r\n")
@@ -396,6 +404,8 @@ def _greeting(b: Behaviour, name: str) -> str:
         return (f"220-{name} " + "x" * 60 + "\r\n") * 1100 + f"220 {name} ESMTP\r\n"
     if b is Behaviour.HOSTILE_BANNER:
         return f"220 {name} \x1b[31mESMTP\x1b[0m \x07\x1b]0;pwned\x07 ready\r\n"
+    if b is Behaviour.HTML_BANNER:
+        return f"220 {HTML_PAYLOAD}\r\n"
     return f"220 {name} ESMTP smtpdiag scripted server\r\n"
 
 

@@ -120,11 +120,14 @@ def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
         "help": (["--help"], {0}),
         "probe": (["probe", "example.org", *opts], {0, 1}),
         "probe --json": (["probe", "example.org", "--json", *opts], {0, 1}),
+        "probe --format html": (["probe", "example.org", "--format", "html", *opts], {0, 1}),
         "check": (["check", "example.org", *opts], {0, 1}),
         "check --plugin": (["check", "example.org", "--plugin", *opts], {0, 1}),
         "check openmetrics": (["check", "example.org", "--format", "openmetrics", *opts], {0, 1}),
         "check junit": (["check", "example.org", "--format", "junit", *opts], {0, 1}),
         "check markdown": (["check", "example.org", "--format", "markdown", *opts], {0, 1}),
+        "check html": (["check", "example.org", "--format", "html", *opts], {0, 1}),
+        "render": (["render", _saved_report(kit), "--format", "html"], {0}),
         "watch": (
             ["watch", "example.org", "--count", "2", "--interval", "0.2", *opts],
             {0, 1},
@@ -165,16 +168,34 @@ def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
     }
 
 
+def _saved_report(kit: Kit) -> str:
+    """A saved ``--json`` report for ``render``."""
+    from dataclasses import replace
+
+    from factories import report_cases
+
+    from smtpdiag.diagnosis import diagnose
+    from smtpdiag.report import dumps
+
+    rep = report_cases.greeting_421()
+    path = kit.workdir / "saved-report.json"
+    path.write_text(dumps(replace(rep, diagnosis=diagnose(rep))), encoding="utf-8")
+    return str(path)
+
+
 COMMANDS = [
     "version",
     "help",
     "probe",
     "probe --json",
+    "probe --format html",
     "check",
     "check --plugin",
     "check openmetrics",
     "check junit",
     "check markdown",
+    "check html",
+    "render",
     "watch",
     "bulk",
     "bulk --workers 0",

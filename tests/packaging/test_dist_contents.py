@@ -38,11 +38,18 @@ def test_wheel_holds_the_package_and_nothing_else(dist: Dist) -> None:
     sources = {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "smtpdiag").rglob("*")
-        if p.is_file() and p.suffix in {".py", ".json", ".typed"} and "__pycache__" not in p.parts
+        if p.is_file()
+        and p.suffix in {".py", ".json", ".typed", ".css", ".j2"}
+        and "__pycache__" not in p.parts
     }
     assert sources - names == set()
     assert "smtpdiag/py.typed" in names
     assert {"smtpdiag/report/schema.json", "smtpdiag/report/check_schema.json"} <= names
+    # The HTML report's template and stylesheet (report/html.py loads them as data).
+    assert {
+        "smtpdiag/report/templates/report.html.j2",
+        "smtpdiag/report/templates/report.css",
+    } <= names
     info = {n for n in names if ".dist-info/" in n}
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in info)
     tops = {n.split("/", 1)[0] for n in names if ".dist-info/" not in n}
@@ -53,7 +60,7 @@ def test_wheel_holds_the_package_and_nothing_else(dist: Dist) -> None:
     assert "License-Expression: MIT" in meta
     # Test-only packages are extras, never requirements of a plain install.
     plain = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
-    for name in ("trustme", "aiosmtpd", "pytest", "jsonschema", "build"):
+    for name in ("trustme", "aiosmtpd", "pytest", "jsonschema", "build", "jinja2"):
         assert all(name not in line or "extra ==" in line for line in plain), plain
 
 
