@@ -171,7 +171,8 @@ class Exporter:
             # shield: a scrape that gives up (its deadline) does not cancel the probe
             # the others wait for; the probe ends within its own deadline anyway.
             await asyncio.shield(entry.inflight)
-        assert entry.result is not None and entry.state is not None
+        if entry.result is None or entry.state is None:
+            raise RuntimeError(f"the probe of {target} ended without a result")
         now = time.monotonic()
         return ProbeAnswer(
             result=entry.result,

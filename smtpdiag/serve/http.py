@@ -150,7 +150,11 @@ class Service:
                 domain = validate_target(params["target"])
             except ConfigError as exc:
                 return _Response(400, f"{_line(str(exc))}\n")
-            answer = await self.exporter.probe(domain)
+            try:
+                answer = await self.exporter.probe(domain)
+            except Exception as exc:  # a bug or a broken state file: a 500 line, not a drop
+                _log_error(exc)
+                return _Response(500, f"internal error: {_line(type(exc).__name__)}\n")
             return _Response(200, render_probe(answer, om), content_type(om))
         return _Response(404, "not found: /probe?target=DOMAIN, /metrics, /-/healthy\n")
 
@@ -196,6 +200,14 @@ async def _drain(writer: asyncio.StreamWriter) -> None:
 def _known_path(path: str) -> str:
     """The path as a metrics label: one of ours, or ``other`` (unbounded label values)."""
     return path if path in ("/probe", "/metrics", "/-/healthy") else "other"
+
+
+def _log_error(exc: BaseException) -> None:
+    import sys
+    import traceback
+
+    # The service's stderr is its log (journald, docker logs): the traceback goes there.
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def _line(text: str) -> str:

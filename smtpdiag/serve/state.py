@@ -87,18 +87,27 @@ def _dump(mapping: dict[str, object]) -> str:
     return json.dumps(mapping, sort_keys=True)
 
 
+_RESULTS = {k.value: k for k in ProbeResultKind}
+_KINDS = {k.value: k for k in DriftKind}
+
+
+def _load(text: str) -> dict[str, object]:
+    """A JSON object from a row; anything else (a file edited by hand) reads as empty."""
+    import json
+
+    try:
+        raw = json.loads(text)
+    except (ValueError, TypeError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
 def _load_counts(text: str) -> dict[ProbeResultKind, int]:
-    import json
-
-    raw = json.loads(text)
-    return {ProbeResultKind(k): int(v) for k, v in raw.items() if k in ProbeResultKind}
+    return {_RESULTS[k]: v for k, v in _load(text).items() if k in _RESULTS and isinstance(v, int)}
 
 
-def _load_kinds(text: str, cast: type) -> dict[DriftKind, object]:
-    import json
-
-    raw = json.loads(text)
-    return {DriftKind(k): cast(v) for k, v in raw.items() if k in DriftKind}
+def _load_kinds(text: str, cast: type | tuple[type, ...]) -> dict[DriftKind, object]:
+    return {_KINDS[k]: v for k, v in _load(text).items() if k in _KINDS and isinstance(v, cast)}
 
 
 class StateStore:
@@ -135,7 +144,7 @@ class StateStore:
             failing_since=row[3],
             counts=_load_counts(row[4]),
             signatures={k: str(v) for k, v in _load_kinds(row[5], str).items()},
-            changed={k: float(str(v)) for k, v in _load_kinds(row[6], float).items()},
+            changed={k: float(str(v)) for k, v in _load_kinds(row[6], (int, float)).items()},
         )
 
     def record(
