@@ -129,6 +129,12 @@ class StateStore:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def get(self, target: str) -> TargetState | None:
         row = self._db.execute(
             "SELECT target, first_seen, last_probe, failing_since, counts, signatures, "

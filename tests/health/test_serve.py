@@ -72,7 +72,7 @@ def test_sigint_stops_cleanly(lab: HealthLab) -> None:
 
 
 HOSTILE = [
-    ("/probe?target=192.0.2.1", 400),  # an address, not a domain (never connected to)
+    ("/probe?target=198.51.100.1", 400),  # an address, not a domain (never connected to)
     ("/probe?target=a.test,b.test", 400),
     ("/probe?target=a.test:25", 400),
     ("/probe?target=" + "a" * 300 + ".test", 400),
