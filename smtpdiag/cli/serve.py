@@ -28,6 +28,8 @@ endpoints:
   /probe?target=DOMAIN   health check of DOMAIN as OpenMetrics (Prometheus text 0.0.4
                          unless the scraper asks for OpenMetrics); cached for
                          --min-interval, one probe at a time per domain
+  /report?target=DOMAIN  the latest result of DOMAIN as JSON (as check --format json);
+                         never probes
   /metrics               the service's own metrics
   /-/healthy             200 while the service runs
 

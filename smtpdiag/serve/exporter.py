@@ -136,6 +136,11 @@ class Exporter:
         now = time.monotonic()
         return sum(e.backoff_until > now for e in self._entries.values())
 
+    def latest(self, target: str) -> HealthResult | None:
+        """The latest result for ``target`` without probing (``None``: never probed)."""
+        entry = self._entries.get(target)
+        return entry.result if entry is not None else None
+
     def _entry(self, target: str) -> _Entry:
         entry = self._entries.get(target)
         if entry is None:

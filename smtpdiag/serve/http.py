@@ -117,7 +117,7 @@ class Service:
             response = _Response(413, "no request body expected\n")
         else:
             try:
-                async with asyncio.timeout(self.limits.request_timeout):
+                async with asyncio.timeout(_deadline(self.limits.request_timeout, headers)):
                     response = await self._route(path, query, headers)
             except TimeoutError:
                 response = _Response(504, "the probe did not finish within the deadline\n")
@@ -136,6 +136,8 @@ class Service:
                 om,
             )
             return _Response(200, body, content_type(om))
+        if path == "/report":
+            return self._report(query)
         if path == "/probe":
             try:
                 params = parse_query(query)
@@ -156,7 +158,25 @@ class Service:
                 _log_error(exc)
                 return _Response(500, f"internal error: {_line(type(exc).__name__)}\n")
             return _Response(200, render_probe(answer, om), content_type(om))
-        return _Response(404, "not found: /probe?target=DOMAIN, /metrics, /-/healthy\n")
+        return _Response(
+            404, "not found: /probe?target=DOMAIN, /report?target=DOMAIN, /metrics, /-/healthy\n"
+        )
+
+    def _report(self, query: str) -> _Response:
+        """The latest result of a target as ``check --format json`` has it; never probes."""
+        from ..report.health_json import dumps_health
+
+        try:
+            params = parse_query(query)
+            if set(params) != {"target"}:
+                raise ConfigError("/report takes exactly one parameter: target")
+            domain = validate_target(params["target"])
+        except ConfigError as exc:
+            return _Response(400, f"{_line(str(exc))}\n")
+        result = self.exporter.latest(domain)
+        if result is None:
+            return _Response(404, "no probe of this target yet (scrape /probe first)\n")
+        return _Response(200, dumps_health(result) + "\n", "application/json")
 
     async def _send(
         self,
@@ -199,7 +219,23 @@ async def _drain(writer: asyncio.StreamWriter) -> None:
 
 def _known_path(path: str) -> str:
     """The path as a metrics label: one of ours, or ``other`` (unbounded label values)."""
-    return path if path in ("/probe", "/metrics", "/-/healthy") else "other"
+    return path if path in ("/probe", "/report", "/metrics", "/-/healthy") else "other"
+
+
+#: Header in which Prometheus sends its scrape timeout (as blackbox_exporter reads it).
+SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
+
+
+def _deadline(limit: float, headers: dict[str, str]) -> float:
+    """Seconds this request may take: ``limit``, or less when the scraper gives up sooner
+    (its timeout minus half a second, so the answer arrives before it stops waiting)."""
+    try:
+        scraper = float(headers.get(SCRAPE_TIMEOUT_HEADER, ""))
+    except ValueError:
+        return limit
+    if not 0 < scraper < limit + 0.5:  # also refuses NaN and inf
+        return limit
+    return max(0.1, scraper - 0.5)
 
 
 def _log_error(exc: BaseException) -> None:

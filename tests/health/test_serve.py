@@ -10,6 +10,8 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -203,3 +205,44 @@ def test_mx_change_is_a_drift_timestamp(lab: HealthLab) -> None:
         changed = _sample(body, f'smtpdiag_change_timestamp_seconds{{domain="{zone}",what="mx"}}')
         assert changed is not None and abs(changed - time.time()) < 60
         assert 'what="cert"' not in body  # the same server, the same certificate
+
+
+def test_report_serves_the_latest_result_without_probing(lab: HealthLab) -> None:
+    import json
+
+    with serve_process([*lab.cli_args(), "--no-state"]) as srv:
+        assert get(f"{srv.base}/report?target=ok.health.test").status == 404
+        assert get(f"{srv.base}/report?target=198.51.100.1").status == 400
+        srv.probe("ok.health.test")
+        reply = get(f"{srv.base}/report?target=ok.health.test")
+        assert reply.status == 200 and reply.content_type == "application/json"
+        data = json.loads(reply.body)
+        assert data["health"]["status"] == "ok"
+        own = get(f"{srv.base}/metrics").body
+        assert _sample(own, "smtpdiag_exporter_probes_total") == 1
+
+
+def test_scrape_timeout_header_bounds_the_answer(lab: HealthLab) -> None:
+    with serve_process([*lab.cli_args(), "--no-state"]) as srv:
+        request = urllib.request.Request(f"{srv.base}/probe?target=unanswered.health.test")
+        request.add_header("X-Prometheus-Scrape-Timeout-Seconds", "0.8")
+        started = time.monotonic()
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+            exc.close()
+        elapsed = time.monotonic() - started
+        assert status == 504 and elapsed < 1.5, (status, elapsed)
+        # the probe was not cancelled: it finishes and the next scrape gets its result
+        deadline = time.monotonic() + 15
+        body = ""
+        while time.monotonic() < deadline:
+            body = srv.probe("unanswered.health.test").body
+            if "result=" in body:
+                break
+            time.sleep(0.2)
+        assert 'smtpdiag_health{domain="unanswered.health.test",state="unknown"} 1' in body
+        own = get(f"{srv.base}/metrics").body
+        assert _sample(own, "smtpdiag_exporter_probes_total") == 1
