@@ -30,13 +30,35 @@ from ..model import ProbeReport
 from .drift import signatures
 from .state import ProbeResultKind, StateStore, TargetState
 
-__all__ = ["BACKOFF_CODES", "Exporter", "ProbeAnswer", "Stats", "rate_limit_code"]
+__all__ = [
+    "BACKOFF_CODES",
+    "Exporter",
+    "ProbeAnswer",
+    "Stats",
+    "keep_in_history",
+    "rate_limit_code",
+]
 
 #: SMTP reply codes that mean "come back later" rather than "broken" (RFC 5321 4.2.3:
 #: 421 service not available, closing; 450 mailbox unavailable, e.g. rate limited).
 BACKOFF_CODES = frozenset({421, 450})
 #: Reports kept per target as the diagnosis' history (oldest dropped).
-HISTORY = 10
+HISTORY = 8
+#: Least time between two reports kept in the history, unless the status changed: the
+#: diagnosis calls a failure persistent when it spans 30 minutes (PERSIST_MIN_SPAN), so
+#: eight reports a minute apart would never get there, and 1,000 targets must not keep
+#: 30 reports each.
+HISTORY_SPACING = 300.0
+
+
+def keep_in_history(
+    last_kept_at: float | None, now: float, last_status: str | None, status: str
+) -> bool:
+    """Whether a new report joins the history: the first one, one whose status differs
+    from the last kept, or one :data:`HISTORY_SPACING` seconds after the last kept."""
+    if last_kept_at is None or last_status != status:
+        return True
+    return now - last_kept_at >= HISTORY_SPACING
 
 
 def rate_limit_code(report: ProbeReport) -> int | None:
@@ -86,6 +108,8 @@ class _Entry:
     made_at: float = 0.0  # monotonic
     inflight: asyncio.Task[None] | None = None
     history: deque[ProbeReport] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    kept_at: float | None = None  # monotonic time the last history report was kept
+    kept_status: str | None = None
     backoff_rounds: int = 0
     backoff_until: float = 0.0  # monotonic
     backoff_code: int | None = None
@@ -211,7 +235,10 @@ class Exporter:
             result = unknown_result(target, str(exc), self.thresholds)
         else:
             result = evaluate(report, self.thresholds)
-            entry.history.append(report)
+            now = time.monotonic()
+            if keep_in_history(entry.kept_at, now, entry.kept_status, result.status.value):
+                entry.history.append(report)
+                entry.kept_at, entry.kept_status = now, result.status.value
         code = rate_limit_code(report) if report is not None else None
         if code is not None:
             entry.backoff_rounds += 1

@@ -155,3 +155,15 @@ def test_sigkill_during_writes_leaves_a_state_that_loads(tmp_path: Path) -> None
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         db.close()
+
+
+def test_history_is_thinned_to_span_the_persistence_window() -> None:
+    from smtpdiag.diagnosis.facts import PERSIST_MIN_SPAN
+    from smtpdiag.serve.exporter import HISTORY, HISTORY_SPACING, keep_in_history
+
+    assert keep_in_history(None, 0.0, None, "ok")
+    assert not keep_in_history(0.0, 60.0, "critical", "critical")
+    assert keep_in_history(0.0, 60.0, "ok", "critical")  # a change always joins
+    assert keep_in_history(0.0, HISTORY_SPACING, "critical", "critical")
+    # the kept reports can span the window in which a failure becomes persistent
+    assert PERSIST_MIN_SPAN.total_seconds() <= (HISTORY - 1) * HISTORY_SPACING
