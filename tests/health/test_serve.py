@@ -15,6 +15,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from health_lab import HealthLab
 from serve_process import get, serve_process
 
@@ -246,3 +247,20 @@ def test_scrape_timeout_header_bounds_the_answer(lab: HealthLab) -> None:
         assert 'smtpdiag_health{domain="unanswered.health.test",state="unknown"} 1' in body
         own = get(f"{srv.base}/metrics").body
         assert _sample(own, "smtpdiag_exporter_probes_total") == 1
+
+
+def test_sigterm_during_a_probe_exits_0_promptly(lab: HealthLab) -> None:
+    with serve_process([*lab.cli_args(), "--no-state"]) as srv, ThreadPoolExecutor(1) as pool:
+        # DNS never answers this one: the probe would run for seconds
+        pending = pool.submit(srv.probe, "unanswered.health.test")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            own = get(f"{srv.base}/metrics").body
+            if _sample(own, "smtpdiag_exporter_probes_in_flight") == 1:
+                break
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert srv.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 3
+        with pytest.raises(OSError):
+            pending.result(timeout=10)  # the connection closed without an answer
