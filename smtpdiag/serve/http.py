@@ -94,17 +94,17 @@ class Service:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         if self._connections > self.limits.max_connections:
-            await self._send(conn, writer, _Response(503, "too many connections\n"), "-")
+            await self._send(conn, writer, _Response(503, "too many connections\n"), "other")
             return
         try:
             async with asyncio.timeout(self.limits.head_timeout):
                 event = await _next_request(conn, reader)
         except TimeoutError:
-            await self._send(conn, writer, _Response(408, "request timeout\n"), "-")
+            await self._send(conn, writer, _Response(408, "request timeout\n"), "other")
             return
         except h11.RemoteProtocolError as exc:
             status = exc.error_status_hint
-            await self._send(conn, writer, _Response(status, "bad request\n"), "-")
+            await self._send(conn, writer, _Response(status, "bad request\n"), "other")
             return
         if event is None:
             return  # the client closed without a request
