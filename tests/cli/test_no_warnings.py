@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,11 @@ def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
         "tlsrpt": (["tlsrpt", _tls_report(kit)], {0}),
         "tlsrpt --probe": (["tlsrpt", _tls_report(kit), "--probe", *opts], {0, 3}),
         "demo": (["demo"], {0}),
+        # bounded by _run_serve: start, one scrape, SIGTERM
+        "serve": (
+            ["serve", "--listen", "127.0.0.1:0", "--state-dir", str(kit.workdir / "state"), *opts],
+            {0},
+        ),
     }
 
 
@@ -206,6 +212,7 @@ COMMANDS = [
     "tlsrpt",
     "tlsrpt --probe",
     "demo",
+    "serve",
 ]
 
 
@@ -214,6 +221,12 @@ def test_subcommand_runs_with_warnings_as_errors(kit: Kit, name: str) -> None:
     argv, codes = _commands(kit)[name]
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "PYTHONWARNINGS"}}
     env.update(PYTHONWARNINGS="error", SSL_CERT_FILE=kit.ca_file, NO_COLOR="1", COLUMNS="100")
+    if name == "serve":
+        code, stderr = _run_serve(argv, env, kit.workdir)
+        assert "Traceback" not in stderr, stderr[-3000:]
+        assert "Warning" not in stderr, stderr[-3000:]
+        assert code in codes, (code, stderr[-2000:])
+        return
     proc = subprocess.run(
         [SMTPDIAG, *argv],
         capture_output=True,
@@ -226,6 +239,38 @@ def test_subcommand_runs_with_warnings_as_errors(kit: Kit, name: str) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "Warning" not in proc.stderr, proc.stderr[-3000:]
     assert proc.returncode in codes, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+
+
+def _run_serve(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Start ``smtpdiag serve``, scrape one probe and /metrics, SIGTERM; (code, stderr)."""
+    import re
+    import signal
+    import urllib.request
+
+    err = cwd / "serve.stderr"
+    with err.open("w") as sink:
+        proc = subprocess.Popen([SMTPDIAG, *argv], stderr=sink, env=env, cwd=cwd)
+        try:
+            port = None
+            for _ in range(200):  # 20 s at most
+                match = re.search(r"listening on \S+:(\d+)", err.read_text())
+                if match or proc.poll() is not None:
+                    port = match and int(match.group(1))
+                    break
+                time.sleep(0.1)
+            assert port, err.read_text()
+            base = f"http://127.0.0.1:{port}"
+            with urllib.request.urlopen(f"{base}/probe?target=example.org", timeout=30) as r:
+                assert b'smtpdiag_health{domain="example.org"' in r.read()
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+                assert b"smtpdiag_exporter_probes_total 1" in r.read()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    return code, err.read_text()
 
 
 def test_every_subcommand_is_covered() -> None:

@@ -1,0 +1,185 @@
+"""``smtpdiag serve``: a Prometheus exporter (``/probe?target=DOMAIN``, ``/metrics``).
+
+Runs until SIGTERM or SIGINT, then stops listening, cancels the probes still running,
+closes the state file and exits 0. The probe options (flags, ``SMTPDIAG_*`` environment
+variables, config file) make the module every ``/probe`` uses, as for ``check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import ConfigError
+from . import common
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from typing import Any
+
+__all__ = ["HELP", "parse_listen", "register", "run"]
+
+#: One line for ``smtpdiag --help``.
+HELP = "Prometheus exporter: /probe?target=DOMAIN with caching, backoff, history, drift"
+
+_EPILOG = """\
+endpoints:
+  /probe?target=DOMAIN   health check of DOMAIN as OpenMetrics (Prometheus text 0.0.4
+                         unless the scraper asks for OpenMetrics); cached for
+                         --min-interval, one probe at a time per domain
+  /report?target=DOMAIN  the latest result of DOMAIN as JSON (as check --format json);
+                         never probes
+  /metrics               the service's own metrics
+  /-/healthy             200 while the service runs
+
+exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error (bad flag, cannot listen)"""
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT`` -> (host, port); raises ConfigError."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"--listen must be HOST:PORT (e.g. 127.0.0.1:9125), got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise ConfigError(f"--listen needs a host (e.g. 127.0.0.1:9125), got {text!r}")
+    return host, int(port)
+
+
+def _seconds(text: str) -> float:
+    value = common.seconds_arg(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be 1-100000: {text!r}")
+    return int(text)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` subcommand."""
+    p = subparsers.add_parser(
+        "serve",
+        help=HELP,
+        description="Serve health checks to Prometheus in the blackbox-exporter style. "
+        "Each domain is probed at most once per --min-interval whatever the number of "
+        "scrapers; a server answering 421/450 makes the domain untestable and backs off; "
+        "per-domain history (failing since, probes by result, MX/MTA-STS/certificate "
+        "changes) is kept in --state-dir across restarts. Never sends mail.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s = p.add_argument_group("service")
+    s.add_argument(
+        "--listen",
+        default="127.0.0.1:9125",
+        metavar="HOST:PORT",
+        help="address to listen on (default: 127.0.0.1:9125)",
+    )
+    s.add_argument(
+        "--min-interval",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="serve a domain's result from the cache for this long (default: 60)",
+    )
+    s.add_argument(
+        "--max-backoff",
+        type=_seconds,
+        default=3600.0,
+        metavar="SECONDS",
+        help="longest wait before probing a rate-limiting server again (default: 3600)",
+    )
+    s.add_argument(
+        "--max-concurrent",
+        type=_count,
+        default=8,
+        metavar="N",
+        help="probes running at the same time, over all domains (default: 8)",
+    )
+    s.add_argument(
+        "--max-targets",
+        type=_count,
+        default=10_000,
+        metavar="N",
+        help="domains remembered (least recently probed are forgotten; default: 10000)",
+    )
+    s.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where the per-domain history is kept (default: $XDG_STATE_HOME/smtpdiag, "
+        "i.e. ~/.local/state/smtpdiag)",
+    )
+    s.add_argument(
+        "--no-state",
+        action="store_true",
+        help="keep the history in memory only (forgotten at exit)",
+    )
+    common.add_probe_options(p, defaults={"ports": (25,)})
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    """Run ``serve`` until SIGTERM/SIGINT; returns the exit code."""
+    return _serve(args)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    from pathlib import Path
+
+    from ..health import Thresholds
+    from ..serve.exporter import Exporter
+    from ..serve.http import Limits, Service
+    from ..serve.state import StateStore, default_state_dir
+
+    host, port = parse_listen(args.listen)
+    config = common.config_from_args(args)
+    directory = None if args.no_state else Path(args.state_dir or default_state_dir())
+    try:
+        store = StateStore(directory, max_targets=args.max_targets)
+    except Exception as exc:  # sqlite3.Error, OSError: one line, not a traceback
+        raise ConfigError(f"cannot open the state in {directory}: {exc}") from None
+    thresholds = Thresholds()
+    exporter = Exporter(
+        config,
+        thresholds,
+        store,
+        min_interval=args.min_interval,
+        max_backoff=args.max_backoff,
+        max_concurrent=args.max_concurrent,
+        max_targets=args.max_targets,
+    )
+    # A scrape gets its answer within the probe's own deadline plus a margin.
+    limits = Limits(request_timeout=exporter.config.timeouts.total + 5.0)
+    service = Service(exporter, limits)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    try:
+        try:
+            server = await service.start(host, port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+        bound = server.sockets[0].getsockname() if server.sockets else (host, port)
+        print(f"smtpdiag serve: listening on {bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
+        await stop.wait()
+        return 0
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await service.aclose()
+        await exporter.aclose()
+        store.close()

@@ -1,0 +1,274 @@
+"""One probe per target per interval, whatever the number of scrapers.
+
+- **Cache**: a result younger than ``min_interval`` is served again (a cache hit).
+- **Single flight**: a scrape that arrives while the target's probe runs waits for that
+  probe instead of starting another (an HA Prometheus pair makes one set of connections).
+- **Backoff**: when no route worked and a server answered 421 or 450 (rate limited,
+  too busy), the round is *untestable*, not a failure: the served result is ``unknown``
+  with the reason, and the target is not probed again before a backoff that doubles per
+  such round (``min_interval`` x 2^n, at most ``max_backoff``).
+- **Bounded**: at most ``max_concurrent`` probes run at once, at most ``max_targets``
+  targets are remembered, and every probe ends within the probe config's deadline.
+
+The pipeline is the library's (:func:`smtpdiag.api.probe` with the target's recent
+reports as history, so the diagnosis can say "persistent", then
+:func:`smtpdiag.health.evaluate`); this module adds only the service's policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from ..config import ProbeConfig
+from ..errors import ProbeError
+from ..health import HealthResult, HealthStatus, Thresholds, check_config, evaluate, unknown_result
+from ..model import ProbeReport
+from .drift import signatures
+from .state import ProbeResultKind, StateStore, TargetState
+
+__all__ = [
+    "BACKOFF_CODES",
+    "Exporter",
+    "ProbeAnswer",
+    "Stats",
+    "keep_in_history",
+    "rate_limit_code",
+]
+
+#: SMTP reply codes that mean "come back later" rather than "broken" (RFC 5321 4.2.3:
+#: 421 service not available, closing; 450 mailbox unavailable, e.g. rate limited).
+BACKOFF_CODES = frozenset({421, 450})
+#: Reports kept per target as the diagnosis' history (oldest dropped).
+HISTORY = 8
+#: Least time between two reports kept in the history, unless the status changed: the
+#: diagnosis calls a failure persistent when it spans 30 minutes (PERSIST_MIN_SPAN), so
+#: eight reports a minute apart would never get there, and 1,000 targets must not keep
+#: 30 reports each.
+HISTORY_SPACING = 300.0
+
+
+def keep_in_history(
+    last_kept_at: float | None, now: float, last_status: str | None, status: str
+) -> bool:
+    """Whether a new report joins the history: the first one, one whose status differs
+    from the last kept, or one :data:`HISTORY_SPACING` seconds after the last kept."""
+    if last_kept_at is None or last_status != status:
+        return True
+    return now - last_kept_at >= HISTORY_SPACING
+
+
+def rate_limit_code(report: ProbeReport) -> int | None:
+    """The 421/450 reply that makes this round untestable, or ``None``.
+
+    Only when no route worked: one busy MX among working ones is a finding of the
+    diagnosis, not a reason to stop probing the domain.
+    """
+    if not report.routes or any(rr.ok for rr in report.routes):
+        return None
+    for rr in report.routes:
+        failure = rr.failure
+        reply = failure.reply if failure is not None else None
+        if reply is not None and reply.code in BACKOFF_CODES:
+            return int(reply.code)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswer:
+    """What a scrape of one target gets.
+
+    Attributes:
+        result: The health result served (``unknown`` while backing off).
+        state: The target's history after the probe that made ``result``.
+        cached: The result came from the cache (no probe for this scrape).
+        shared: This scrape waited for a probe another scrape started.
+        backoff_remaining: Seconds until the target is probed again when backing off
+            (0 when not backing off).
+        backoff_code: The reply code that caused the backoff, if any.
+        age: Seconds since the result was made.
+    """
+
+    result: HealthResult
+    state: TargetState
+    cached: bool
+    shared: bool
+    backoff_remaining: float
+    backoff_code: int | None
+    age: float
+
+
+@dataclass(slots=True)
+class _Entry:
+    result: HealthResult | None = None
+    state: TargetState | None = None
+    made_at: float = 0.0  # monotonic
+    inflight: asyncio.Task[None] | None = None
+    history: deque[ProbeReport] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    kept_at: float | None = None  # monotonic time the last history report was kept
+    kept_status: str | None = None
+    backoff_rounds: int = 0
+    backoff_until: float = 0.0  # monotonic
+    backoff_code: int | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    """The exporter's own counters (``/metrics``)."""
+
+    probes: int = 0
+    cache_hits: int = 0
+    shared: int = 0
+    backoff_skips: int = 0
+    in_flight: int = 0
+
+
+class Exporter:
+    """Probes targets with caching, single flight and backoff; see the module docstring."""
+
+    def __init__(
+        self,
+        config: ProbeConfig,
+        thresholds: Thresholds,
+        store: StateStore,
+        *,
+        min_interval: float = 60.0,
+        max_backoff: float = 3600.0,
+        max_concurrent: int = 8,
+        max_targets: int = 10_000,
+    ) -> None:
+        self.config = check_config(config, thresholds)
+        self.thresholds = thresholds
+        self.store = store
+        self.min_interval = min_interval
+        self.max_backoff = max(max_backoff, min_interval)
+        self.stats = Stats()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._max_targets = max_targets
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def targets(self) -> int:
+        return len(self._entries)
+
+    @property
+    def backing_off(self) -> int:
+        now = time.monotonic()
+        return sum(e.backoff_until > now for e in self._entries.values())
+
+    def latest(self, target: str) -> HealthResult | None:
+        """The latest result for ``target`` without probing (``None``: never probed)."""
+        entry = self._entries.get(target)
+        return entry.result if entry is not None else None
+
+    def _entry(self, target: str) -> _Entry:
+        entry = self._entries.get(target)
+        if entry is None:
+            entry = self._entries[target] = _Entry()
+            while len(self._entries) > self._max_targets:
+                old_key, old = next(iter(self._entries.items()))
+                if old.inflight is not None:
+                    break  # never drop a target whose probe runs; bounded by the slots
+                del self._entries[old_key]
+        self._entries.move_to_end(target)
+        return entry
+
+    async def probe(self, target: str) -> ProbeAnswer:
+        """The answer for ``target`` (canonical domain), probing only when due."""
+        entry = self._entry(target)
+        now = time.monotonic()
+        cached = shared = False
+        if entry.inflight is not None:
+            shared = True
+            self.stats.shared += 1
+        elif entry.result is not None and now < entry.backoff_until:
+            cached = True
+            self.stats.backoff_skips += 1
+        elif entry.result is not None and now - entry.made_at < self.min_interval:
+            cached = True
+            self.stats.cache_hits += 1
+        else:
+            task = asyncio.get_running_loop().create_task(self._run(target, entry))
+            entry.inflight = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if entry.inflight is not None:
+            # shield: a scrape that gives up (its deadline) does not cancel the probe
+            # the others wait for; the probe ends within its own deadline anyway.
+            await asyncio.shield(entry.inflight)
+        if entry.result is None or entry.state is None:
+            raise RuntimeError(f"the probe of {target} ended without a result")
+        now = time.monotonic()
+        return ProbeAnswer(
+            result=entry.result,
+            state=entry.state,
+            cached=cached,
+            shared=shared,
+            backoff_remaining=max(0.0, entry.backoff_until - now),
+            backoff_code=entry.backoff_code if entry.backoff_until > now else None,
+            age=max(0.0, now - entry.made_at),
+        )
+
+    async def _run(self, target: str, entry: _Entry) -> None:
+        try:
+            async with self._slots:
+                self.stats.in_flight += 1
+                try:
+                    await self._probe_once(target, entry)
+                finally:
+                    self.stats.in_flight -= 1
+        finally:
+            entry.inflight = None
+
+    async def _probe_once(self, target: str, entry: _Entry) -> None:
+        from ..api import probe  # the DNS and SMTP libraries load with the first probe
+
+        self.stats.probes += 1
+        report: ProbeReport | None = None
+        try:
+            report = await probe(target, self.config, history=tuple(entry.history))
+        except ProbeError as exc:
+            result = unknown_result(target, str(exc), self.thresholds)
+        else:
+            result = evaluate(report, self.thresholds)
+            now = time.monotonic()
+            if keep_in_history(entry.kept_at, now, entry.kept_status, result.status.value):
+                entry.history.append(report)
+                entry.kept_at, entry.kept_status = now, result.status.value
+        code = rate_limit_code(report) if report is not None else None
+        if code is not None:
+            entry.backoff_rounds += 1
+            delay = min(self.max_backoff, self.min_interval * 2**entry.backoff_rounds)
+            entry.backoff_until = time.monotonic() + delay
+            entry.backoff_code = code
+            result = unknown_result(
+                target,
+                f"untestable: the server answered {code} (rate limited or busy); "
+                f"backing off {delay:g} s",
+                self.thresholds,
+            )
+            kind = ProbeResultKind.UNTESTABLE
+        else:
+            entry.backoff_rounds = 0
+            entry.backoff_until = 0.0
+            entry.backoff_code = None
+            kind = ProbeResultKind(result.status.value)
+        sigs = signatures(report) if report is not None else None
+        entry.state = self.store.record(target, kind, sigs)
+        entry.result = result
+        entry.made_at = time.monotonic()
+
+    async def aclose(self) -> None:
+        """Cancel the probes still running (shutdown)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+assert {s.value for s in HealthStatus} <= {k.value for k in ProbeResultKind}

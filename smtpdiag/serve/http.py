@@ -1,0 +1,269 @@
+"""The HTTP side of ``smtpdiag serve``: asyncio streams with h11 framing (HTTP/1.1).
+
+h11 is already a dependency (the MTA-STS policy fetch uses it); the service needs GET
+and three paths, not a framework. Hostile clients are normal:
+
+- a request's head is at most :data:`MAX_HEAD` bytes and must arrive within
+  ``head_timeout`` seconds; a request with a body is refused (413);
+- at most ``max_connections`` connections are served at once (others get 503);
+- every response is sent within ``request_timeout`` seconds of the request, probe or
+  not (a probe that overruns keeps running for the next scrape; the scrape gets 504);
+- one request per connection (``Connection: close``): scrapers reconnect anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from dataclasses import dataclass
+
+import h11
+
+from ..errors import ConfigError
+from .exporter import Exporter
+from .exposition import content_type, render_probe, render_self, wants_openmetrics
+from .targets import DEFAULT_MODULE, parse_query, validate_target
+
+__all__ = ["MAX_HEAD", "Limits", "Service"]
+
+#: Largest request head (request line and headers) accepted, in bytes.
+MAX_HEAD = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-request limits of the service (seconds, counts)."""
+
+    head_timeout: float = 5.0
+    request_timeout: float = 30.0
+    max_connections: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class Service:
+    """Routes requests to the exporter; serve with :meth:`start`."""
+
+    def __init__(self, exporter: Exporter, limits: Limits) -> None:
+        self.exporter = exporter
+        self.limits = limits
+        self.requests: Counter[tuple[str, int]] = Counter()
+        self._connections = 0
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        self._server = await asyncio.start_server(self._accept, host, port, limit=MAX_HEAD)
+        return self._server
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        for task in list(self._handlers):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        self._connections += 1
+        try:
+            await self._connection(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
+            pass
+        finally:
+            self._connections -= 1
+            if task is not None:
+                self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        if self._connections > self.limits.max_connections:
+            await self._send(conn, writer, _Response(503, "too many connections\n"), "other")
+            return
+        try:
+            async with asyncio.timeout(self.limits.head_timeout):
+                event = await _next_request(conn, reader)
+        except TimeoutError:
+            await self._send(conn, writer, _Response(408, "request timeout\n"), "other")
+            return
+        except h11.RemoteProtocolError as exc:
+            status = exc.error_status_hint
+            await self._send(conn, writer, _Response(status, "bad request\n"), "other")
+            return
+        if event is None:
+            return  # the client closed without a request
+        target = event.target.decode("ascii", "replace")
+        path, _, query = target.partition("?")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
+        if event.method not in (b"GET", b"HEAD"):
+            response = _Response(405, "only GET\n")
+        elif headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+            response = _Response(413, "no request body expected\n")
+        else:
+            try:
+                async with asyncio.timeout(_deadline(self.limits.request_timeout, headers)):
+                    response = await self._route(path, query, headers)
+            except TimeoutError:
+                response = _Response(504, "the probe did not finish within the deadline\n")
+        await self._send(conn, writer, response, _known_path(path), event.method == b"HEAD")
+
+    async def _route(self, path: str, query: str, headers: dict[str, str]) -> _Response:
+        om = wants_openmetrics(headers.get("accept", ""))
+        if path == "/-/healthy":
+            return _Response(200, "Healthy\n")
+        if path == "/metrics":
+            body = render_self(
+                self.exporter.stats,
+                dict(self.requests),
+                self.exporter.targets,
+                self.exporter.backing_off,
+                om,
+            )
+            return _Response(200, body, content_type(om))
+        if path == "/report":
+            return self._report(query)
+        if path == "/probe":
+            try:
+                params = parse_query(query)
+                unknown = set(params) - {"target", "module"}
+                if unknown:
+                    raise ConfigError(f"unknown parameter {sorted(unknown)[0]!r}")
+                module = params.get("module", DEFAULT_MODULE)
+                if module != DEFAULT_MODULE:
+                    raise ConfigError(f"unknown module (this service has {DEFAULT_MODULE!r})")
+                if "target" not in params:
+                    raise ConfigError("the target parameter is missing")
+                domain = validate_target(params["target"])
+            except ConfigError as exc:
+                return _Response(400, f"{_line(str(exc))}\n")
+            try:
+                answer = await self.exporter.probe(domain)
+            except Exception as exc:  # a bug or a broken state file: a 500 line, not a drop
+                _log_error(exc)
+                return _Response(500, f"internal error: {_line(type(exc).__name__)}\n")
+            return _Response(200, render_probe(answer, om), content_type(om))
+        return _Response(
+            404, "not found: /probe?target=DOMAIN, /report?target=DOMAIN, /metrics, /-/healthy\n"
+        )
+
+    def _report(self, query: str) -> _Response:
+        """The latest result of a target as ``check --format json`` has it; never probes."""
+        from ..report.health_json import dumps_health
+
+        try:
+            params = parse_query(query)
+            if set(params) != {"target"}:
+                raise ConfigError("/report takes exactly one parameter: target")
+            domain = validate_target(params["target"])
+        except ConfigError as exc:
+            return _Response(400, f"{_line(str(exc))}\n")
+        result = self.exporter.latest(domain)
+        if result is None:
+            return _Response(404, "no probe of this target yet (scrape /probe first)\n")
+        return _Response(200, dumps_health(result) + "\n", "application/json")
+
+    async def _send(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        response: _Response,
+        path: str,
+        head_only: bool = False,
+    ) -> None:
+        self.requests[(path, response.status)] += 1
+        body = response.body.encode("utf-8")
+        headers = [
+            ("Content-Type", response.content_type),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
+        try:
+            data = conn.send(h11.Response(status_code=response.status, headers=headers))
+        except h11.LocalProtocolError:
+            # h11 answers only after a request line; a garbled first line gets a raw reply.
+            data = (
+                f"HTTP/1.1 {response.status} Error\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            writer.write(data + body)
+            await _drain(writer)
+            return
+        if not head_only:
+            data += conn.send(h11.Data(data=body)) or b""
+        data += conn.send(h11.EndOfMessage()) or b""
+        writer.write(data)
+        await _drain(writer)
+
+
+async def _drain(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5.0):  # a client that does not read does not hold us
+            await writer.drain()
+
+
+def _known_path(path: str) -> str:
+    """The path as a metrics label: one of ours, or ``other`` (unbounded label values)."""
+    return path if path in ("/probe", "/report", "/metrics", "/-/healthy") else "other"
+
+
+#: Header in which Prometheus sends its scrape timeout (as blackbox_exporter reads it).
+SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
+
+
+def _deadline(limit: float, headers: dict[str, str]) -> float:
+    """Seconds this request may take: ``limit``, or less when the scraper gives up sooner
+    (its timeout minus half a second, so the answer arrives before it stops waiting)."""
+    try:
+        scraper = float(headers.get(SCRAPE_TIMEOUT_HEADER, ""))
+    except ValueError:
+        return limit
+    if not 0 < scraper < limit + 0.5:  # also refuses NaN and inf
+        return limit
+    return max(0.1, scraper - 0.5)
+
+
+def _log_error(exc: BaseException) -> None:
+    import sys
+    import traceback
+
+    # The service's stderr is its log (journald, docker logs): the traceback goes there.
+    traceback.print_exception(exc, file=sys.stderr)
+
+
+def _line(text: str) -> str:
+    from ..textsafe import clean
+
+    return clean(text, 300)
+
+
+async def _next_request(conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Request | None:
+    for _ in range(MAX_HEAD):  # bounded: each round reads at least one byte or ends
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(4096)
+            conn.receive_data(data)
+            if not data:
+                event = conn.next_event()
+                if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                    return None
+        if isinstance(event, h11.Request):
+            return event
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+    raise h11.RemoteProtocolError("request head too long", error_status_hint=431)
