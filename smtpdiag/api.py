@@ -14,17 +14,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from . import __version__
 from .blocking import run_blocking
 from .config import ProbeConfig
-from .diagnosis import diagnose as _diagnose
 from .errors import ConfigError, ProbeError
 from .model import PhaseRecord, ProbeReport, Route, RouteResult
+from .narrate.narrator import diagnose as _diagnose
 from .policy import DaneInputs, lookup_policy
 from .probing import plan_routes, probe_routes
 from .probing.certs import load_trust_store
 from .resolve import normalize_domain, resolve_domain
 from .timefmt import utc_iso
+from .version import __version__
 
 __all__ = ["check_config", "could_not_run", "probe", "probe_sync"]
 

@@ -167,7 +167,7 @@ def judge(expl: Explanation, report: ProbeReport) -> ConfirmFacts:
     """Compare a bounce with a probe of its recipient's domain (diagnosed here if the
     report carries no diagnosis)."""
     from ..model import RuleId, Verdict
-    from .engine import diagnose
+    from ..narrate.narrator import diagnose
 
     diag = report.diagnosis or diagnose(report)
     basis = _basis(expl, report, diag)

@@ -258,7 +258,7 @@ async def _exchange(
     """Send the GET and read the response; the body, or :class:`_Failed`."""
     import h11
 
-    from .. import __version__
+    from ..version import __version__
 
     port = config.policy.https_port
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEADER_BYTES)

@@ -39,10 +39,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
 
-from .. import __version__
 from ..bounces import BatchTally
 from ..config import ProbeConfig
-from ..diagnosis import diagnose
 from ..diagnosis.reasons import Decision, Reason
 from ..model import (
     DaneState,
@@ -55,11 +53,13 @@ from ..model import (
     SkipReason,
     Verdict,
 )
+from ..narrate.narrator import diagnose
 from ..policy import DaneInputs, lookup_policy
 from ..probing import plan_routes, probe_route, probe_routes
 from ..probing.addresses import address_policy
 from ..resolve import caching_resolver, resolve_domain
 from ..timefmt import utc_iso
+from ..version import __version__
 from .input import Target, parse_line, read_targets
 from .model import BulkItem, BulkSettings, DomainDecision, DomainRecord, ErrorRecord
 from .plan import RouteKey, domain_record, for_domain, recipient_record, route_key

@@ -118,11 +118,9 @@ def _imports(path: Path) -> list[tuple[str, int, bool]]:
             else:
                 module = node.module or ""
             # ``from . import x`` may name a submodule: check the submodule, else the package.
-            targets = [module]
             for alias in node.names:
                 sub = f"{module}.{alias.name}"
-                if _exists(sub):
-                    targets.append(sub)
+                targets.append(sub if _exists(sub) else module)
         out.extend(
             (t, node.lineno, id(node) in checking)
             for t in targets

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from factories import failed, host, ok, reply, report, resolution, route, routes_for
 
+from smtpdiag import diagnose
 from smtpdiag.diagnosis import knowledge
 from smtpdiag.diagnosis.bounce import (
     MAX_INPUT,
@@ -20,7 +21,6 @@ from smtpdiag.diagnosis.bounce import (
     parse_bounce,
     parse_recipients,
 )
-from smtpdiag.diagnosis.engine import diagnose
 from smtpdiag.model import ActionKind, Outcome, Phase, ResolutionKind, Severity
 
 ROOT = Path(__file__).resolve().parents[3]

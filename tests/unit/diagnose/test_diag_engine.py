@@ -10,7 +10,7 @@ from pathlib import Path
 
 from factories import at, failed, host, ok, report, resolution, routes_for
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.model import ActionKind, Outcome, Persistence, Phase, ProbeReport, Verdict
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
