@@ -15,13 +15,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from .blocking import run_blocking
+from .certmatch import load_trust_store
 from .config import ProbeConfig
 from .errors import ConfigError, ProbeError
 from .model import PhaseRecord, ProbeReport, Route, RouteResult
 from .narrate.narrator import diagnose as _diagnose
 from .policy import DaneInputs, lookup_policy
 from .probing import plan_routes, probe_routes
-from .probing.certs import load_trust_store
 from .resolve import normalize_domain, resolve_domain
 from .timefmt import utc_iso
 from .version import __version__

@@ -15,8 +15,8 @@ The order, lowest first (``LAYERS``):
   (word). ``policy`` sits above ``probing`` although the api runs its lookups first: it
   fetches the MTA-STS policy over HTTPS with the probe's own address policy, connect and
   TLS code, so one rule decides which addresses may be contacted. What both need to match
-  certificates and TLSA records is pure and lives below both (``probing.certs`` and
-  ``probing.matching``, which import neither network nor policy code);
+  certificates and TLSA records is pure and lives below both, in ``certmatch`` (right
+  above ``config``; it imports neither network nor policy code);
 - the uses of a diagnosis: ``health``, ``bounces``, ``tlsreports``, ``triage`` (bulk);
 - ``report``: it lays out the result of every stage above (probe reports, health
   results, bounce batches, TLS reports), so it sits above all of them and below the
@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("smtpdiag.model",),
     ("smtpdiag.config",),
+    ("smtpdiag.certmatch",),
     ("smtpdiag.resolve",),
     ("smtpdiag.probing",),
     ("smtpdiag.policy",),
