@@ -116,7 +116,7 @@ _EXPORTS: dict[str, str] = {
     "check_tls_reports": "tlsreports",
     "check_tls_reports_sync": "tlsreports",
     "could_not_run": "api",
-    "diagnose": "narrate.narrator",
+    "diagnose": "api",
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
@@ -249,7 +249,7 @@ if TYPE_CHECKING:
     from . import health as health
     from . import report as report
     from . import watch as watch
-    from .api import could_not_run, probe, probe_sync
+    from .api import could_not_run, diagnose, probe, probe_sync
     from .bounces import (
         BatchError,
         BatchRecord,
@@ -332,7 +332,6 @@ if TYPE_CHECKING:
         TlsRptStatus,
         Verdict,
     )
-    from .narrate.narrator import diagnose
     from .report import render
     from .tlsreports import (
         TlsReportError,

@@ -207,7 +207,9 @@ def _run_batch(args: argparse.Namespace) -> int:
     if args.probe:
         import asyncio  # only --probe needs an event loop
 
-        confirmations = asyncio.run(confirm_domains(domains, config))
+        from ..api import probe
+
+        confirmations = asyncio.run(confirm_domains(domains, config, probe))
         for confirmation in confirmations:
             out.write(dumps_confirmation(confirmation) + "\n")
     if args.json:

@@ -17,6 +17,8 @@ The order, lowest first (``LAYERS``):
   TLS code, so one rule decides which addresses may be contacted. What both need to match
   certificates and TLSA records is pure and lives below both, in ``certmatch`` (right
   above ``config``; it imports neither network nor policy code);
+- ``pipeline``: the stages run in order under one deadline (what ``smtpdiag.probe``
+  is), so that what runs a probe below the facade runs the same pipeline;
 - the uses of a diagnosis: ``health``, ``bounces``, ``tlsreports``, ``triage`` (bulk);
 - ``report``: it lays out the result of every stage above (probe reports, health
   results, bounce batches, TLS reports), so it sits above all of them and below the
@@ -57,6 +59,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("smtpdiag.policy",),
     ("smtpdiag.diagnosis",),
     ("smtpdiag.narrate",),
+    ("smtpdiag.pipeline",),
     ("smtpdiag.health",),
     ("smtpdiag.bounces",),
     ("smtpdiag.tlsreports",),
