@@ -8,7 +8,8 @@ run time), with one exception: the package root, which sits on top and only re-e
 
 The order, lowest first (``LAYERS``):
 
-- pure helpers with no smtpdiag import of their own: errors, defaults, the version, lazy
+- pure helpers with no smtpdiag import of their own: errors, defaults, the default
+  thresholds (``limits``), the version, lazy
   loaders, text sanitizing, time formatting, running a coroutine from blocking code;
 - ``model`` (the vocabulary), then ``config`` (built on it);
 - the stages: ``resolve``, ``probing``, ``policy``, ``diagnosis`` (decide), ``narrate``
@@ -44,6 +45,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "smtpdiag.errors",
         "smtpdiag.defaults",
         "smtpdiag.version",
+        "smtpdiag.limits",
         "smtpdiag.lazyexports",
         "smtpdiag.lazyre",
         "smtpdiag.lazydata",
