@@ -206,3 +206,26 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path: Path) ->
     tree = ast.parse(src)
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
     assert node.level == 2 and node.module == "api"
+
+
+def test_no_module_over_the_line_limit() -> None:
+    lines = {
+        str(path.relative_to(PKG)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in _files()
+    }
+    assert {name: n for name, n in lines.items() if n > MAX_LINES} == {}
+
+
+def test_triage_imports_no_private_name_of_another_module() -> None:
+    # A module's ``_names`` are its own: what another module needs is public (triage's
+    # pool and workers once imported the run's private route cache and engine).
+    found = []
+    for path in sorted((PKG / "triage").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                found.extend(
+                    f"{_module_name(path)}:{node.lineno} imports {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                )
+    assert found == []
