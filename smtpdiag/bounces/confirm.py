@@ -11,11 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..diagnosis.bounce import ParsedBounce, confirm, explain_parsed
-from ..diagnosis.confirmation import ConfirmStatus
-from ..diagnosis.reasons import Reason
 from ..model import Verdict
+from .bounce import ParsedBounce, confirm, explain_parsed
+from .confirmation import ConfirmStatus
 from .model import BatchRecord
+from .reasons import Reason
 
 if TYPE_CHECKING:
     from ..config import ProbeConfig

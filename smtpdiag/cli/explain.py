@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
 
 
 def _read_input(args: argparse.Namespace) -> bytes | str:
-    from ..diagnosis.bounce import MAX_INPUT
+    from ..bounces.bounce import MAX_INPUT
 
     if args.file is not None:
         if args.text not in (None, "-"):
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--domain only makes sense with --probe")
     data = _read_input(args)
 
-    from ..diagnosis.bounce import confirm, explain
+    from ..bounces.bounce import confirm, explain
     from ..report.explain import dumps_explanation, render_explanation
 
     expl = explain(data)

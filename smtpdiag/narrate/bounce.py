@@ -1,7 +1,7 @@
 """Every English sentence about bounces: summaries, notes, actions and reason labels.
 
-Parsing (:mod:`smtpdiag.diagnosis.bounce`) and the decision table
-(:mod:`smtpdiag.diagnosis.reasons`) produce ids and codes; this module alone turns them
+Parsing (:mod:`smtpdiag.bounces.bounce`) and the decision table
+(:mod:`smtpdiag.bounces.reasons`) produce ids and codes; this module alone turns them
 into words, so a sentence changes in one place.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..diagnosis.reasons import Decision, Reason
+from ..bounces.reasons import Decision, Reason
 from ..model import Severity
 
 if TYPE_CHECKING:
-    from ..diagnosis.bounce import ParsedBounce
+    from ..bounces.bounce import ParsedBounce
+    from ..bounces.dsn import Limits
     from ..diagnosis.codes import BasicCode, StatusCode
-    from ..diagnosis.dsn import Limits
     from ..diagnosis.knowledge import CodeKnowledge
 
 __all__ = [
@@ -279,7 +279,7 @@ def vendor_notes(code: str | None, text: str) -> list[str]:
 
 def note_limits(limits: Limits) -> str:
     """What the reading limits left out of one bounce, with the counts."""
-    from ..diagnosis.dsn import MAX_BOUNDARIES, MAX_LINES, MAX_PARTS
+    from ..bounces.dsn import MAX_BOUNDARIES, MAX_LINES, MAX_PARTS
     from .units import plural
 
     said = []

@@ -11,8 +11,8 @@ import ipaddress
 from dataclasses import replace
 
 from ..bounces import BatchRecord
+from ..bounces.reasons import Decision, Reason, classify
 from ..certmatch import label_match
-from ..diagnosis.reasons import Decision, Reason, classify
 from ..model import (
     ActionKind,
     Outcome,

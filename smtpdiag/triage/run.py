@@ -39,8 +39,8 @@ from datetime import datetime
 from typing import BinaryIO
 
 from ..bounces import BatchTally
+from ..bounces.reasons import Decision, Reason
 from ..config import ProbeConfig
-from ..diagnosis.reasons import Decision, Reason
 from ..model import (
     DaneState,
     ProbeReport,

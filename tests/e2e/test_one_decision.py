@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from smtpdiag.api import probe
+from smtpdiag.bounces.reasons import Decision
 from smtpdiag.config import (
     LOOPBACK_NETWORKS,
     Nameserver,
@@ -28,7 +29,6 @@ from smtpdiag.config import (
 )
 from smtpdiag.demo import DEMO_DOMAINS, demo_lab
 from smtpdiag.diagnosis.decision import SERVER_OWN_CODE, policy_row
-from smtpdiag.diagnosis.reasons import Decision
 from smtpdiag.health import evaluate
 from smtpdiag.health.result import HealthStatus
 from smtpdiag.model import (

@@ -61,7 +61,7 @@ def test_every_lazy_package_uses_the_helper_and_stays_lazy() -> None:
         "assert codes is sys.modules['smtpdiag.diagnosis.codes'] and vars(diagnose)['codes'] is codes\n"
         "assert 'smtpdiag.diagnosis.engine' not in sys.modules  # a submodule, not the engine\n"
         "explain = diagnose.explain\n"
-        "assert vars(diagnose)['explain'] is explain is sys.modules['smtpdiag.diagnosis.bounce'].explain\n"
+        "assert vars(diagnose)['explain'] is explain is sys.modules['smtpdiag.bounces.bounce'].explain\n"
         "assert 'smtpdiag.diagnosis.engine' not in sys.modules\n"
         "assert testing.assert_healthy is vars(testing)['assert_healthy']\n"
         "assert smtpdiag.report is sys.modules['smtpdiag.report']\n"

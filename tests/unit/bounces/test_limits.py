@@ -10,9 +10,9 @@ import json
 import pytest
 
 from smtpdiag.bounces import BatchRecord, InputFormat, explain_batch
+from smtpdiag.bounces.bounce import parse_bounce, parse_recipients
+from smtpdiag.bounces.dsn import MAX_LINES, MAX_PARTS, address, read
 from smtpdiag.bounces.logs import MAX_QUEUE_RECIPIENTS, LogEntry, parse_postfix
-from smtpdiag.diagnosis.bounce import parse_bounce, parse_recipients
-from smtpdiag.diagnosis.dsn import MAX_LINES, MAX_PARTS, address, read
 from smtpdiag.narrate.bounce import note_limits
 from smtpdiag.textsafe import label
 

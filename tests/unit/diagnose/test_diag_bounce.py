@@ -12,8 +12,7 @@ import pytest
 from factories import failed, host, ok, reply, report, resolution, route, routes_for
 
 from smtpdiag import diagnose
-from smtpdiag.diagnosis import knowledge
-from smtpdiag.diagnosis.bounce import (
+from smtpdiag.bounces.bounce import (
     MAX_INPUT,
     ConfirmStatus,
     confirm,
@@ -21,6 +20,7 @@ from smtpdiag.diagnosis.bounce import (
     parse_bounce,
     parse_recipients,
 )
+from smtpdiag.diagnosis import knowledge
 from smtpdiag.model import ActionKind, Outcome, Phase, ResolutionKind, Severity
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..diagnosis.codes import parse_code
 from ..lazyre import LazyPattern
 from ..textsafe import clean
-from .codes import parse_code
 
 if TYPE_CHECKING:
     from email.message import Message

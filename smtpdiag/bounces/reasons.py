@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from ..diagnosis.codes import parse_code
 from ..lazyre import LazyPattern
-from .codes import parse_code
 
 __all__ = [
     "PHRASES",
