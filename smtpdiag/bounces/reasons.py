@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from ..diagnosis.codes import parse_code
 from ..lazyre import LazyPattern
+from ..model.bounce import Decision, Reason
 
 __all__ = [
     "PHRASES",
@@ -34,40 +35,6 @@ __all__ = [
     "decide",
     "infer",
 ]
-
-
-class Reason(StrEnum):
-    """Why a recipient bounced (the documented vocabulary of ``explain --batch``)."""
-
-    USER_UNKNOWN = "user-unknown"  #: the mailbox does not exist
-    MAILBOX_DISABLED = "mailbox-disabled"  #: exists, but disabled or moved
-    MAILBOX_FULL = "mailbox-full"  #: over quota
-    DOMAIN = "bad-domain"  #: the recipient's domain does not exist or accepts no mail
-    BLOCKED = "blocked-policy"  #: refused by policy (access denied, relay denied, IP blocked)
-    SPAM = "spam"  #: refused as spam, or the sender is on a blocklist
-    AUTH = "authentication"  #: SPF, DKIM, DMARC, reverse DNS checks failed
-    RATE_LIMITED = "rate-limited"  #: too many messages or connections
-    EXPIRED = "expired"  #: the message stayed queued too long
-    CONNECTION = "connection"  #: no answer, refused or dropped connection
-    ROUTING = "routing"  #: no route, routing server failure
-    DNS = "dns"  #: DNS lookup failed
-    TLS = "tls"  #: TLS required, or the handshake failed
-    TOO_BIG = "message-too-big"  #: larger than a size limit
-    LOOP = "mail-loop"  #: routing or forwarding loop
-    CONTENT = "content"  #: media or content rejected
-    PROTOCOL = "protocol"  #: SMTP protocol error
-    SYSTEM = "system"  #: the receiving system is unavailable, full or misconfigured
-    OTHER = "other"  #: a code, but no more specific reason
-    UNKNOWN = "unknown"  #: nothing was found at all
-
-
-class Decision(StrEnum):
-    """What to do with the recipient address."""
-
-    SUPPRESS = "suppress"  #: stop sending to this address
-    RETRY = "retry"  #: send again on the retry schedule (``retry_at``)
-    KEEP = "keep"  #: keep the address; nothing to do about it for now
-    FIX = "fix"  #: fix or inspect our side (message, IP, authentication); do not suppress
 
 
 class CodeSource(StrEnum):
