@@ -13,12 +13,12 @@ Names are loaded lazily so that ``import smtpdiag`` (and the pytest plugin) stay
 from __future__ import annotations
 
 from .lazyexports import lazy_exports
+from .version import __version__
 
 # typing is not imported at run time on the start-up path (it costs milliseconds);
 # mypy treats a module-level TYPE_CHECKING constant like typing.TYPE_CHECKING.
 TYPE_CHECKING = False
 
-__version__ = "0.1.0"
 
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -116,7 +116,7 @@ _EXPORTS: dict[str, str] = {
     "check_tls_reports": "tlsreports",
     "check_tls_reports_sync": "tlsreports",
     "could_not_run": "api",
-    "diagnose": "diagnosis",
+    "diagnose": "api",
     "explain_batch": "bounces",
     "probe": "api",
     "probe_sync": "api",
@@ -249,7 +249,7 @@ if TYPE_CHECKING:
     from . import health as health
     from . import report as report
     from . import watch as watch
-    from .api import could_not_run, probe, probe_sync
+    from .api import could_not_run, diagnose, probe, probe_sync
     from .bounces import (
         BatchError,
         BatchRecord,
@@ -269,7 +269,6 @@ if TYPE_CHECKING:
         Timeouts,
         TlsConfig,
     )
-    from .diagnosis import diagnose
     from .errors import BounceParseError, ConfigError, ProbeError, SmtpdiagError
     from .health import HealthResult, HealthStatus, Limit, Thresholds
     from .health.checking import check, check_sync

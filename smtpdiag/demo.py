@@ -25,7 +25,6 @@ import random
 import re
 import shlex
 import shutil
-import socket
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from .config import Nameserver, PolicyConfig, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
 from .model import AddressFamily, ProbeReport, Verdict
 from .narrate.units import plural
+from .testing.ports import pick_shared_ports
 from .textsafe import clean
 
 __all__ = [
@@ -239,27 +239,6 @@ def summary_block(report: ProbeReport, width: int = DEFAULT_WIDTH) -> list[str]:
         why = _first_sentence(clean(lead.summary, 400))
         action = clean(lead.action.summary, 300) or "none"
     return lines + _labelled("why:", why, width) + _labelled("action:", action, width)
-
-
-def _free_on_all(port: int, addresses: list[str]) -> bool:
-    for address in addresses:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((address, port))
-            except OSError:
-                return False
-    return True
-
-
-def pick_shared_ports(addresses: list[str], rng: random.Random) -> tuple[int, int, int]:
-    """Three ports free on every address in ``addresses`` (stand-ins for 25/587/465)."""
-    # Bounded: a handful of tries in the dynamic range; a busy machine gets an error.
-    for _ in range(50):
-        base = rng.randrange(20000, 60000, 10)
-        ports = (base + 5, base + 7, base + 6)  # 25 / 587 / 465 stand-ins, like xx25/xx87/xx65
-        if all(_free_on_all(p, addresses) for p in ports):
-            return ports
-    raise RuntimeError("no free ports for the demo servers on 127.77.0.x")
 
 
 @contextlib.contextmanager

@@ -3,20 +3,25 @@
 
 from __future__ import annotations
 
-from ..diagnosis.reasons import CodeSource, Confidence, Decision, Reason
-from .batch import SummaryBuilder, explain_batch, record_of
-from .confirm import DomainCollector, DomainConfirmation, confirm_domains
-from .model import (
-    BatchError,
-    BatchItem,
-    BatchRecord,
-    BatchSummary,
-    BatchTally,
-    ErrorKind,
-    InputFormat,
-    Unmatched,
-)
-from .readers import detect
+from typing import TYPE_CHECKING
+
+from ..lazyexports import lazy_exports
+
+if TYPE_CHECKING:
+    from .batch import SummaryBuilder, explain_batch, record_of
+    from .confirm import DomainCollector, DomainConfirmation, confirm_domains
+    from .model import (
+        BatchError,
+        BatchItem,
+        BatchRecord,
+        BatchSummary,
+        BatchTally,
+        ErrorKind,
+        InputFormat,
+        Unmatched,
+    )
+    from .readers import detect
+    from .reasons import CodeSource, Confidence, Decision, Reason
 
 __all__ = [
     "BatchError",
@@ -39,3 +44,29 @@ __all__ = [
     "explain_batch",
     "record_of",
 ]
+
+# name -> submodule that defines it: ``explain`` reads one bounce with the parser alone,
+# not the batch readers, confirmation and summaries.
+_EXPORTS = {
+    "BatchError": "model",
+    "BatchItem": "model",
+    "BatchRecord": "model",
+    "BatchSummary": "model",
+    "BatchTally": "model",
+    "CodeSource": "reasons",
+    "Confidence": "reasons",
+    "Decision": "reasons",
+    "DomainCollector": "confirm",
+    "DomainConfirmation": "confirm",
+    "ErrorKind": "model",
+    "InputFormat": "model",
+    "Reason": "reasons",
+    "SummaryBuilder": "batch",
+    "Unmatched": "model",
+    "confirm_domains": "confirm",
+    "detect": "readers",
+    "explain_batch": "batch",
+    "record_of": "batch",
+}
+
+__getattr__ = lazy_exports(globals(), _EXPORTS)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..diagnosis.bounce import ParsedBounce, assess, parse_log_status, parse_recipients
 from ..textsafe import clean
+from .bounce import ParsedBounce, assess, parse_log_status, parse_recipients
 from .logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from .model import (
     BatchError,
@@ -71,7 +71,7 @@ def _entry_record(entry: LogEntry, item: RawInput, now: datetime) -> BatchRecord
     if (parsed.remote_mta is None and entry.relay) or entry.dropped:
         from dataclasses import replace
 
-        from ..diagnosis.bounce import Limits
+        from .bounce import Limits
 
         relay = clean(entry.relay, 255) if entry.relay else None
         parsed = replace(

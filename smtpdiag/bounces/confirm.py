@@ -1,23 +1,25 @@
 """``explain --batch --probe``: probe each recipient domain of a network or routing
 bounce once per run and say whether what the probe sees now confirms the bounce.
 
-The probe stage (asyncio, ssl, dnspython) is imported only when :func:`confirm_domains`
-runs, so reading bounces stays light.
+The probe (:func:`smtpdiag.probe`) is the caller's to pass: the facade sits above this
+layer, and reading bounces stays light (no asyncio, ssl or dnspython).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..diagnosis.bounce import ParsedBounce, confirm, explain_parsed
-from ..diagnosis.confirmation import ConfirmStatus
-from ..diagnosis.reasons import Reason
 from ..model import Verdict
+from .bounce import ParsedBounce, confirm, explain_parsed
+from .confirmation import ConfirmStatus
 from .model import BatchRecord
+from .reasons import Reason
 
 if TYPE_CHECKING:
     from ..config import ProbeConfig
+    from ..model import ProbeReport
 
 __all__ = [
     "MAX_DOMAINS",
@@ -112,12 +114,17 @@ def _parsed(record: BatchRecord) -> ParsedBounce:
     )
 
 
+#: How a confirmation probes a domain: :func:`smtpdiag.probe` (the caller passes it, as
+#: the facade sits above this layer).
+ProbeFn = Callable[[str, "ProbeConfig | None"], Awaitable["ProbeReport"]]
+
+
 async def confirm_domains(
-    collector: DomainCollector, config: ProbeConfig | None
+    collector: DomainCollector, config: ProbeConfig | None, probe: ProbeFn
 ) -> list[DomainConfirmation]:
-    """Probe every collected domain once, one after the other (each probe is bounded by
-    the config's total timeout), and compare with its first record."""
-    from ..api import probe
+    """Probe every collected domain once with ``probe`` (:func:`smtpdiag.probe`), one
+    after the other (each probe is bounded by the config's total timeout), and compare
+    with its first record."""
     from ..errors import ConfigError, ProbeError
 
     out: list[DomainConfirmation] = []

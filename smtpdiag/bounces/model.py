@@ -1,7 +1,7 @@
 """The records of ``explain --batch``: one per recipient, one per unreadable input.
 
 Frozen data, no English: reasons, decisions and code sources are enums (see
-:mod:`smtpdiag.diagnosis.reasons`); the wording lives in ``narrate/bounce``.
+:mod:`smtpdiag.bounces.reasons`); the wording lives in ``narrate/bounce``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..diagnosis.dsn import NO_LIMITS, Limits
-from ..diagnosis.reasons import CodeSource, Confidence, Decision, Reason
 from ..model import Severity
+from .dsn import NO_LIMITS, Limits
+from .reasons import CodeSource, Confidence, Decision, Reason
 
 __all__ = [
     "BatchError",

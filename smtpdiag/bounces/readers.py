@@ -3,7 +3,7 @@ directory, lines of a log or of ``postqueue -j``. Formats are detected from the 
 bytes (or forced).
 
 Memory stays bounded whatever the input: lines are read with a length limit (a longer
-line is cut and flagged), a message keeps at most :data:`~smtpdiag.diagnosis.bounce.MAX_INPUT`
+line is cut and flagged), a message keeps at most :data:`~smtpdiag.bounces.bounce.MAX_INPUT`
 bytes (the rest is skipped), and nothing holds more than one message at a time. Time is
 bounded too: a line with no end within :data:`ENDLESS_LINE` bytes (``/dev/zero``) ends
 its input with an error record.
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..diagnosis.bounce import MAX_INPUT
 from ..textsafe import clean, label
+from .bounce import MAX_INPUT
 from .model import ErrorKind, InputFormat
 
 __all__ = ["ENDLESS_LINE", "LINE_LIMIT", "Chain", "RawInput", "detect", "read_inputs"]

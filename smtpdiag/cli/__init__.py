@@ -22,8 +22,8 @@ import sys
 import types
 from collections.abc import Sequence
 
-from .. import __version__
 from ..errors import ConfigError
+from ..version import __version__
 from . import common
 
 __all__ = ["COMMANDS", "build_parser", "main"]

@@ -371,7 +371,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     if sys.stderr.isatty():
         sys.stderr.write(render_table(result))
     if page is not None:
-        from ..triage.html import render_bulk_html
+        from ..report.html_bulk import render_bulk_html
         from .check import write_output
 
         html = render_bulk_html([r for r, _ in page], result, [line for _, line in page])

@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
 
 
 def _read_input(args: argparse.Namespace) -> bytes | str:
-    from ..diagnosis.bounce import MAX_INPUT
+    from ..bounces.bounce import MAX_INPUT
 
     if args.file is not None:
         if args.text not in (None, "-"):
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--domain only makes sense with --probe")
     data = _read_input(args)
 
-    from ..diagnosis.bounce import confirm, explain
+    from ..bounces.bounce import confirm, explain
     from ..report.explain import dumps_explanation, render_explanation
 
     expl = explain(data)
@@ -231,7 +231,9 @@ def _run_batch(args: argparse.Namespace) -> int:
     if args.probe:
         import asyncio  # only --probe needs an event loop
 
-        confirmations = asyncio.run(confirm_domains(domains, config))
+        from ..api import probe
+
+        confirmations = asyncio.run(confirm_domains(domains, config, probe))
         for confirmation in confirmations:
             out.write(dumps_confirmation(confirmation) + "\n")
     if args.json:

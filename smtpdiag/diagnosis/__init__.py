@@ -1,4 +1,4 @@
-"""The diagnose stage: pure functions from observations (and bounce texts) to findings.
+"""The diagnose stage: pure functions from observations to findings.
 
 Imports no I/O module (no asyncio, socket, ssl, dns, aiosmtplib): everything here is
 data in, data out.
@@ -7,10 +7,9 @@ data in, data out.
 - ``codes``: the RFC 3463 / IANA enhanced status code registry.
 - ``knowledge``: the seed knowledge (causes, steps, retry schedules) as data.
 - ``rules``: the ordered rule table.
-- :func:`explain` / :func:`parse_bounce` (``bounce``): read a bounce line or DSN.
 
-Names load on first use, so a probe does not pay for the bounce parser and ``explain``
-does not pay for the engine.
+Reading bounces (``explain``, DSN parsing, code scan, reasons) is :mod:`smtpdiag.bounces`.
+Names load on first use, so a probe does not pay for the code tables it does not need.
 """
 
 from __future__ import annotations
@@ -20,29 +19,21 @@ from typing import TYPE_CHECKING
 from ..lazyexports import lazy_exports
 
 if TYPE_CHECKING:
-    from . import bounce, codes, knowledge, rules
-    from .bounce import Explanation, explain, parse_bounce
+    from . import codes, knowledge, rules
     from .engine import diagnose
 
 __all__ = [
-    "Explanation",
-    "bounce",
     "codes",
     "diagnose",
-    "explain",
     "knowledge",
-    "parse_bounce",
     "rules",
 ]
 
 # name -> submodule that defines it
 _EXPORTS = {
-    "Explanation": "bounce",
     "diagnose": "engine",
-    "explain": "bounce",
-    "parse_bounce": "bounce",
 }
 # names that are submodules themselves
-_SUBMODULES = ("bounce", "codes", "knowledge", "rules")
+_SUBMODULES = ("codes", "knowledge", "rules")
 
 __getattr__ = lazy_exports(globals(), _EXPORTS, submodules=_SUBMODULES)

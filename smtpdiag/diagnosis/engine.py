@@ -4,7 +4,8 @@ Pure: reads a :class:`~smtpdiag.model.ProbeReport` (and earlier reports of the s
 domain from watch mode), returns a :class:`~smtpdiag.model.Diagnosis`. The engine is
 the one place that decides: which rows fire (:mod:`.table`), which are suppressed, the
 severity of each finding (:func:`severity_for`), "healthy" (derived) and the verdict
-(:func:`verdict_for`, reading rule ids). Words come from :mod:`smtpdiag.narrate`.
+(:func:`verdict_for`, reading rule ids). Words come from :mod:`smtpdiag.narrate`,
+through the :class:`~.words.Narrator` the caller passes.
 
 Persistence. One probe cannot tell a permanent failure from a passing one; the seeds'
 hard codes (5.4.2, 5.4.3) are "permanent" by definition, so a single probe only ever
@@ -53,6 +54,7 @@ from .facts import (
 )
 from .predicates import Match
 from .table import RULES, Enforced, Row, RuleKind, ServerOwn
+from .words import Narrator
 
 __all__ = [
     "MAX_HISTORY",
@@ -123,14 +125,15 @@ def _code(row: Row, match: Match) -> str | None:
     return row.code
 
 
-def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match: Match) -> Finding:
-    # The narration layer reads the diagnose stage's facts, so it is imported when the
-    # engine runs, not when this module loads (no import cycle).
-    from ..narrate import finding_title, narrate_rule, persistence_note
-    from ..narrate.actions import cause_texts
-    from ..narrate.common import cap_evidence
-
-    d = narrate_rule(rule, facts, match)
+def _finding(
+    words: Narrator,
+    facts: Facts,
+    rule: RuleId,
+    kind: RuleKind,
+    code: str | None,
+    match: Match,
+) -> Finding:
+    d = words.draft(rule, facts, match)
     causes = cause_ids(rule, facts, match)
     sev = severity_for(kind, code, facts)
     pf = (
@@ -140,7 +143,7 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
     )
     ev = list(d.evidence)
     if kind is RuleKind.FAILURE and (facts.history_len or sev is Severity.HARD):
-        ev.append(Evidence(note=persistence_note(pf)))
+        ev.append(Evidence(note=words.persistence_note(pf)))
     payload = d.payload
     if payload == FindingPayload() and (match.views or match.hosts):
         payload = FindingPayload(
@@ -154,11 +157,11 @@ def _finding(facts: Facts, rule: RuleId, kind: RuleKind, code: str | None, match
         rule=rule,
         code=code,
         title=d.title
-        or finding_title(code, rule, no_bounce=kind is RuleKind.FAILURE and facts.delivery_ok),
+        or words.title(code, rule, no_bounce=kind is RuleKind.FAILURE and facts.delivery_ok),
         severity=sev,
         summary=d.summary,
-        evidence=cap_evidence(ev),
-        causes=cause_texts(causes),
+        evidence=words.cap_evidence(ev),
+        causes=words.causes(causes),
         steps=tuple(d.steps),
         action=d.action or Action(ActionKind.NONE, ""),
         neighbours=tuple(d.neighbours),
@@ -249,18 +252,20 @@ def _history(report: ProbeReport, history: Sequence[ProbeReport], now: datetime)
     return build_facts(report, now, persistence, len(earlier), recovered)
 
 
-def _findings(facts: Facts) -> list[Finding]:
+def _findings(words: Narrator, facts: Facts) -> list[Finding]:
     """Failure and feature findings in table order, then ``healthy``, then info."""
     fired = fire(facts)
     first = [
-        _finding(facts, r.id, r.kind, _code(r, m), m)
+        _finding(words, facts, r.id, r.kind, _code(r, m), m)
         for r, m in fired
         if kind_of(r, m) is not RuleKind.INFO
     ]
     if healthy(facts, fired):
-        first.append(_finding(facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views)))
+        first.append(
+            _finding(words, facts, RuleId.HEALTHY, RuleKind.INFO, None, Match(facts.views))
+        )
     info = [
-        _finding(facts, r.id, kind_of(r, m), _code(r, m), m)
+        _finding(words, facts, r.id, kind_of(r, m), _code(r, m), m)
         for r, m in fired
         if kind_of(r, m) is RuleKind.INFO
     ]
@@ -280,13 +285,16 @@ def _overall(verdict: Verdict, findings: Sequence[Finding], facts: Facts) -> Per
 def diagnose(
     report: ProbeReport,
     *,
+    narrator: Narrator,
     now: datetime | None = None,
     history: Sequence[ProbeReport] = (),
 ) -> Diagnosis:
-    """Diagnose one probe report.
+    """Diagnose one probe report (:func:`smtpdiag.diagnose` passes the narrator).
 
     Args:
         report: What the probe saw.
+        narrator: The words of each finding (``smtpdiag.narrate.narrator.NARRATOR``):
+            a parameter, because the narration layer sits above this one.
         now: The instant retry schedules are counted from (default: the current UTC
             time); a naive datetime is taken as UTC.
         history: Earlier reports of the same domain, oldest first (watch mode); reports
@@ -298,7 +306,7 @@ def diagnose(
     """
     now = aware_now(now)
     facts = _history(report, history, now)
-    findings = _findings(facts)
+    findings = _findings(narrator, facts)
     verdict = verdict_for(report, findings)
     decision = decide(verdict, findings, delivers=facts.delivery_ok)
     return Diagnosis(

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
+from ..limits import CERT_WARN_DAYS
 from ..model import (
     AddressFamily,
     DnsOutcome,
@@ -65,8 +66,9 @@ PERSIST_MIN_PROBES = 3
 #: ... spanning at least this long: the seed's first 4.4.2 retry comes after 30 minutes,
 #: so a failure that outlasts it is no longer a blip.
 PERSIST_MIN_SPAN = timedelta(minutes=30)
-#: A certificate expiring within this many days is reported (info).
-CERT_EXPIRY_WARN_DAYS = 21
+#: A certificate expiring within this many days is reported (info); the health check's
+#: default warning limit is the same number (one definition, :mod:`smtpdiag.limits`).
+CERT_EXPIRY_WARN_DAYS = CERT_WARN_DAYS
 
 
 class RouteState(StrEnum):

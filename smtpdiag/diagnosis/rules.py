@@ -2,14 +2,12 @@
 
 The table itself is in :mod:`.table`, the facts its predicates read in :mod:`.facts`,
 the predicates in :mod:`.predicates` and the engine in :mod:`.engine`; the words of each
-finding are written by :mod:`smtpdiag.narrate`. This module re-exports the names.
+finding are written by :mod:`smtpdiag.narrate`. This module re-exports the names
+(not the narration's: the diagnosis stage imports nothing above it).
 """
 
 from __future__ import annotations
 
-from ..narrate.actions import make_action, make_steps, schedule_from
-from ..narrate.common import MAX_EVIDENCE, describe, fmt_reply
-from ..narrate.units import fmt_ms
 from .facts import (
     Facts,
     RouteState,
@@ -29,7 +27,6 @@ from .table import RULE_TABLE_DOC, RULES, SERVER_OWN, VERDICT_DOC, Row, RuleKind
 Rule = Row
 
 __all__ = [
-    "MAX_EVIDENCE",
     "RULES",
     "RULE_TABLE_DOC",
     "SERVER_OWN",
@@ -44,14 +41,8 @@ __all__ = [
     "build_facts",
     "classify",
     "delivery_port_of",
-    "describe",
     "family_of",
-    "fmt_ms",
-    "fmt_reply",
     "iso",
     "local_deny",
-    "make_action",
-    "make_steps",
-    "schedule_from",
     "silent_or_local",
 ]

@@ -4,8 +4,9 @@
     >>> result = check_sync("example.org", config, Thresholds(require_all_mx=True))
     >>> result.status, result.summary
 
-The probe itself is :func:`smtpdiag.api.probe` (imported when first used, so importing
-this module stays cheap); the judging is :func:`smtpdiag.health.evaluate` (pure).
+The probe itself is :func:`smtpdiag.pipeline.probe`, what :func:`smtpdiag.probe` is
+(imported when first used, so importing this module stays cheap); the judging is
+:func:`smtpdiag.health.evaluate` (pure).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ async def check(
     """
     th = thresholds or Thresholds()
     cfg = check_config(config, th)
-    from ..api import probe  # the DNS and SMTP libraries load only when a check runs
+    from ..pipeline import probe  # the DNS and SMTP libraries load only when a check runs
 
     try:
         report = await probe(domain, cfg, diagnose=diagnose)

@@ -449,7 +449,7 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
     Returns:
         The health result; ``result.report`` is ``report``.
     """
-    from ..diagnosis import diagnose
+    from ..narrate.narrator import diagnose
 
     th = thresholds or Thresholds()
     diag = report.diagnosis or diagnose(report)

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+from .. import limits
 from ..errors import ConfigError
 from ..model import Phase, StsMode
 
@@ -121,21 +122,22 @@ class DaysRow:
     default: int
 
 
-#: Latency thresholds, one row each. HELO is the fallback of EHLO and EHLO inside TLS
-#: is the same command again (RFC 3207 4.2): one limit. QUIT is never judged (the model
-#: ignores QUIT failures). The greeting is the slow phase (see the module docstring).
+#: Latency thresholds, one row each (default numbers in :mod:`smtpdiag.limits`). HELO is
+#: the fallback of EHLO and EHLO inside TLS is the same command again (RFC 3207 4.2): one
+#: limit. QUIT is never judged (the model ignores QUIT failures). The greeting is the
+#: slow phase (see the module docstring).
 LATENCY_ROWS: tuple[LatencyRow, ...] = (
-    LatencyRow("connect", (Phase.CONNECT,), 1.0, 3.0),
-    LatencyRow("tls_handshake", (Phase.TLS_HANDSHAKE,), 1.0, 3.0),
-    LatencyRow("greeting", (Phase.GREETING,), 2.0, 5.0),
-    LatencyRow("ehlo", (Phase.EHLO, Phase.HELO, Phase.EHLO_TLS), 1.0, 3.0),
-    LatencyRow("starttls", (Phase.STARTTLS,), 1.0, 3.0),
+    LatencyRow("connect", (Phase.CONNECT,), *limits.CONNECT_S),
+    LatencyRow("tls_handshake", (Phase.TLS_HANDSHAKE,), *limits.TLS_HANDSHAKE_S),
+    LatencyRow("greeting", (Phase.GREETING,), *limits.GREETING_S),
+    LatencyRow("ehlo", (Phase.EHLO, Phase.HELO, Phase.EHLO_TLS), *limits.EHLO_S),
+    LatencyRow("starttls", (Phase.STARTTLS,), *limits.STARTTLS_S),
 )
 
 #: Certificate lifetime thresholds, most severe first (the first one crossed applies).
 DAYS_ROWS: tuple[DaysRow, ...] = (
-    DaysRow("cert_crit_days", critical=True, default=7),
-    DaysRow("cert_warn_days", critical=False, default=21),
+    DaysRow("cert_crit_days", critical=True, default=limits.CERT_CRIT_DAYS),
+    DaysRow("cert_warn_days", critical=False, default=limits.CERT_WARN_DAYS),
 )
 
 _PHASE_FIELD: dict[Phase, str] = {p: row.field for row in LATENCY_ROWS for p in row.phases}

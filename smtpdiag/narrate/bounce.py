@@ -1,23 +1,22 @@
 """Every English sentence about bounces: summaries, notes, actions and reason labels.
 
-Parsing (:mod:`smtpdiag.diagnosis.bounce`) and the decision table
-(:mod:`smtpdiag.diagnosis.reasons`) produce ids and codes; this module alone turns them
+Parsing (:mod:`smtpdiag.bounces.bounce`) and the decision table
+(:mod:`smtpdiag.bounces.reasons`) produce ids and codes; this module alone turns them
 into words, so a sentence changes in one place.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from ..diagnosis.reasons import Decision, Reason
 from ..model import Severity
+from ..model.bounce import Decision, Reason
 
 if TYPE_CHECKING:
-    from ..diagnosis.bounce import ParsedBounce
     from ..diagnosis.codes import BasicCode, StatusCode
-    from ..diagnosis.dsn import Limits
     from ..diagnosis.knowledge import CodeKnowledge
+    from ..model.bounce import Limits
 
 __all__ = [
     "DECISION_TITLES",
@@ -30,6 +29,23 @@ __all__ = [
     "unmatched_format",
     "vendor_notes",
 ]
+
+
+class _Parsed(Protocol):
+    """What a headline reads of :class:`smtpdiag.bounces.bounce.ParsedBounce` (the
+    bounce reader sits above this layer)."""
+
+    @property
+    def basic(self) -> int | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def recipient(self) -> str | None: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def matched_phrase(self) -> str | None: ...
+
 
 NOT_FOUND = (
     "No status code found: the text holds no RFC 3463 enhanced status code (c.s.d), no "
@@ -151,7 +167,7 @@ def _title(code: StatusCode, k: CodeKnowledge | None, reason: Reason, text: str)
 
 
 def summary(
-    parsed: ParsedBounce,
+    parsed: _Parsed,
     code: StatusCode | None,
     basic: BasicCode | None,
     k: CodeKnowledge | None,
@@ -279,7 +295,7 @@ def vendor_notes(code: str | None, text: str) -> list[str]:
 
 def note_limits(limits: Limits) -> str:
     """What the reading limits left out of one bounce, with the counts."""
-    from ..diagnosis.dsn import MAX_BOUNDARIES, MAX_LINES, MAX_PARTS
+    from ..model.bounce import MAX_BOUNDARIES, MAX_LINES, MAX_PARTS
     from .units import plural
 
     said = []

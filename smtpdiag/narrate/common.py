@@ -7,9 +7,9 @@ Everything here writes English from typed facts; nothing here decides.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from ..diagnosis.facts import Facts, RouteState, RouteView, family_of, ip_block_reply
+from ..diagnosis.words import Draft
 from ..model import (
     Action,
     AddressFamily,
@@ -63,30 +63,6 @@ __all__ = [
 _TLS_PHASES = (Phase.STARTTLS, Phase.TLS_HANDSHAKE, Phase.EHLO_TLS)
 #: At most this many evidence entries per finding (a domain with many addresses).
 MAX_EVIDENCE = 24
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A finding's words and the ids behind them, before the engine adds the decision
-    (rule id, code, severity, persistence, the seed causes it names).
-
-    Attributes:
-        summary: One line.
-        evidence: The observations behind it.
-        steps: The code's steps, done or left for a human.
-        action: What to do, ``None`` for nothing.
-        neighbours: Related codes.
-        title: A title instead of the code's own.
-        payload: Typed facts for programs.
-    """
-
-    summary: str
-    evidence: Sequence[Evidence] = ()
-    steps: Sequence[Step] = ()
-    action: Action | None = None
-    neighbours: Sequence[str] = ()
-    title: str | None = None
-    payload: FindingPayload = field(default_factory=FindingPayload)
 
 
 _TLS_REASON_WORDS = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..diagnosis.confirmation import ConfirmBasis, ConfirmFacts
+from ..model.bounce import ConfirmBasis, ConfirmFacts
 
 __all__ = ["confirmation"]
 

@@ -114,7 +114,8 @@ async def lookup_policy(
     # routes' phases for a few hundred ms and show up as the servers' latency.
     import h11  # noqa: F401  # the fetch's HTTP parser, imported by it lazily
 
-    from ..probing import certs, connect, tls  # noqa: F401  # the fetch's lazy imports
+    from .. import certmatch  # noqa: F401
+    from ..probing import connect, tls  # noqa: F401  # the fetch's lazy imports
     from . import fetch  # noqa: F401
     from .dane import lookup_dnssec_mx, lookup_tlsa
     from .mtasts import lookup_mta_sts

@@ -193,8 +193,8 @@ async def _connect(
 
 def _check_certificate(writer: asyncio.StreamWriter, host: str, config: ProbeConfig) -> None:
     """Judge the policy host's chain as an enforcing sender's WebPKI check would."""
+    from ..certmatch import load_trust_store
     from ..model import TlsReason
-    from ..probing.certs import load_trust_store
     from ..probing.tls import certificate_facts, peer_chain
 
     ssl_object = writer.get_extra_info("ssl_object")
@@ -258,7 +258,7 @@ async def _exchange(
     """Send the GET and read the response; the body, or :class:`_Failed`."""
     import h11
 
-    from .. import __version__
+    from ..version import __version__
 
     port = config.policy.https_port
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEADER_BYTES)

@@ -35,6 +35,7 @@ from types import MappingProxyType
 
 from cryptography.x509.verification import Store
 
+from ..certmatch import load_trust_store
 from ..config import ProbeConfig
 from ..model import (
     DaneState,
@@ -49,7 +50,6 @@ from ..model import (
 from ..textsafe import clean
 from ..timefmt import utc_iso
 from .addresses import NEVER_CONNECT, address_policy
-from .certs import load_trust_store
 from .recorder import Clock
 from .session import AddressHints, ProbeContext, run_route
 from .tls import client_context

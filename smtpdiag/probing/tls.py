@@ -3,7 +3,7 @@
 The handshake itself never verifies: a context with ``CERT_NONE`` and no host-name
 check lets the handshake finish with a bad certificate, so the certificate can always
 be recorded. Verification happens afterwards, on the chain the server sent, in
-:mod:`smtpdiag.probing.certs` (chain validity and host name judged separately). Protocol
+:mod:`smtpdiag.certmatch` (chain validity and host name judged separately). Protocol
 minimums stay at OpenSSL's defaults, so "no version or cipher in common" still shows
 up as a handshake failure with OpenSSL's reason.
 """
@@ -18,9 +18,16 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.verification import Store
 
+from ..certmatch import (
+    MAX_CHAIN,
+    cert_info,
+    chain_verdict,
+    check_chain,
+    extension_problem,
+    hostname_matches,
+)
 from ..model import CertInfo, TlsaLookup, TlsInfo, TlsReason
 from ..textsafe import clean
-from .certs import MAX_CHAIN, cert_info, chain_verdict, extension_problem, hostname_matches
 
 __all__ = ["certificate_facts", "client_context", "peer_chain", "tls_info"]
 
@@ -93,16 +100,13 @@ def tls_info(
     ``tlsa``: the MX host's usable TLSA records; the chain is then also matched
     against them (:attr:`TlsInfo.dane`), here, where the DER chain is at hand.
     ``nexthop``: the domain whose secure MX RRset named ``host``, a name a DANE-TA
-    certificate may carry instead (:func:`smtpdiag.policy.dane.check_chain`).
+    certificate may carry instead (:func:`smtpdiag.certmatch.check_chain`).
     """
     cipher = ssl_object.cipher()
     ders, sent = peer_chain(ssl_object)
     leaf_info, match, verify_error, reason = certificate_facts(ders, host, store, now, sent=sent)
     dane = None
     if tlsa is not None:
-        # Imported here: the policy stage imports this package's certificate checks.
-        from ..policy.dane import check_chain
-
         dane = check_chain(tlsa, ders, host, now, nexthop)
     return TlsInfo(
         version=ssl_object.version(),
@@ -133,7 +137,7 @@ def certificate_facts(
     Never raises: the certificate is the server's input. A certificate that loads but
     cannot be analysed (cryptography parses lazily) still gives whatever facts can be
     read, and the reason becomes the verification error. ``sent``: how many
-    certificates the server sent (see :func:`smtpdiag.probing.certs.chain_verdict`).
+    certificates the server sent (see :func:`smtpdiag.certmatch.chain_verdict`).
     """
     certs: list[x509.Certificate] = []
     parse_error: str | None = None

@@ -1,4 +1,4 @@
-"""Render an :class:`~smtpdiag.diagnosis.bounce.Explanation` as text or JSON.
+"""Render an :class:`~smtpdiag.bounces.bounce.Explanation` as text or JSON.
 
 Text: the one-line summary first, then the bounce as parsed, the meaning (registry and
 seed), the causes, the investigation steps, the action with concrete retry times,
@@ -13,16 +13,16 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..diagnosis.bounce import Explanation
+from ..bounces.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
 from ..narrate import bounce as words
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from ..bounces.bounce import ParsedBounce
     from ..bounces.confirm import DomainConfirmation
     from ..bounces.model import BatchItem, BatchSummary
-    from ..diagnosis.bounce import ParsedBounce
     from ..model import Action
 
 __all__ = [

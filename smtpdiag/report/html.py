@@ -43,7 +43,7 @@ from ..narrate.policy import failing_sender_rows, policy_rows, sender_rows, send
 from ..textsafe import clean
 
 if TYPE_CHECKING:
-    from ..diagnosis.bounce import Explanation
+    from ..bounces.bounce import Explanation
     from ..health.evaluation import HealthResult
 
 __all__ = [

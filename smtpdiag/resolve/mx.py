@@ -206,6 +206,24 @@ def _note(query: DnsQuery, notes: list[str]) -> DnsQuery:
     return replace(query, detail=clean(text, 500))
 
 
+def _mx_notes(*, had_root: bool, duplicates: int, dropped: int) -> list[str]:
+    """Remarks on an MX RRset that still names exchangers."""
+    notes: list[str] = []
+    if had_root:
+        notes.append(
+            "a null MX ('.') is listed with other MX records, which RFC 7505 section 3 "
+            "forbids; it was ignored and the other exchangers used"
+        )
+    if duplicates:
+        # (narrate's plural() is a stage above this one.)
+        names = "name" if duplicates == 1 else "names"
+        notes.append(f"{duplicates} repeated MX {names} ignored")
+    if dropped:
+        hosts_word = "host" if dropped == 1 else "hosts"
+        notes.append(f"{dropped} MX {hosts_word} beyond the first {MAX_MX_HOSTS} not looked up")
+    return notes
+
+
 async def resolve_domain(
     domain: str,
     config: ProbeConfig,
@@ -287,18 +305,7 @@ async def resolve_domain(
         return done(ResolutionKind.NULL_MX, _note(mx_query, notes))
     if not hosts_spec:
         return done(ResolutionKind.NONE, mx_query)
-    if had_root:
-        notes.append(
-            "a null MX ('.') is listed with other MX records, which RFC 7505 section 3 "
-            "forbids; it was ignored and the other exchangers used"
-        )
-    if duplicates:
-        # (narrate's plural() is a stage above this one.)
-        names = "name" if duplicates == 1 else "names"
-        notes.append(f"{duplicates} repeated MX {names} ignored")
-    if dropped:
-        hosts_word = "host" if dropped == 1 else "hosts"
-        notes.append(f"{dropped} MX {hosts_word} beyond the first {MAX_MX_HOSTS} not looked up")
+    notes.extend(_mx_notes(had_root=had_root, duplicates=duplicates, dropped=dropped))
     mx_query = _note(mx_query, notes)
 
     if len(hosts_spec) == 1:  # the common case: nothing to run side by side

@@ -21,9 +21,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..config import Nameserver, ProbeConfig, ResolverConfig, Timeouts, TlsConfig
-from ..demo import pick_shared_ports
 from .certs import TestPki
 from .dnsserver import ThreadedDnsServer
+from .ports import pick_shared_ports
 from .smtpserver import Behaviour, ServerSet
 
 __all__ = ["BulkLab", "bulk_lab"]

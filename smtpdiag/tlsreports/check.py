@@ -168,9 +168,9 @@ async def check_tls_reports(
         One :class:`TlsRouteCheck` per domain, MX host, address and result type, in the
         order the groups came (most failed sessions first).
     """
-    from ..api import probe
     from ..config import ProbeConfig
     from ..errors import ConfigError, ProbeError
+    from ..pipeline import probe
 
     config = config or ProbeConfig()
     merged = _merge(groups)

@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
+from ..bounces.bounce import MAX_INPUT
 from ..bounces.readers import Chain, RawInput, read_inputs
-from ..diagnosis.bounce import MAX_INPUT
 from ..textsafe import clean
 from .model import TlsReportError, TlsReportErrorKind, TlsReportItem, TlsReportRecord
 from .parse import MAX_REPORT, looks_like_report, reports_in

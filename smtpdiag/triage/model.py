@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..diagnosis.reasons import Decision, Reason
+from ..bounces.reasons import Decision, Reason
 from ..errors import ConfigError
 from ..model import Persistence, Severity, TlsMode, Verdict
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from ..diagnosis.reasons import Decision, Reason
+from ..bounces.reasons import Decision, Reason
 from ..model import SCHEMA_VERSION, Verdict
 from ..narrate.units import plural
 from ..textsafe import clean

@@ -11,7 +11,8 @@ import ipaddress
 from dataclasses import replace
 
 from ..bounces import BatchRecord
-from ..diagnosis.reasons import Decision, Reason, classify
+from ..bounces.reasons import Decision, Reason, classify
+from ..certmatch import label_match
 from ..model import (
     ActionKind,
     Outcome,
@@ -24,7 +25,6 @@ from ..model import (
     TlsMode,
     Verdict,
 )
-from ..probing.certs import _label_match
 from .model import DomainDecision, DomainRecord, FindingBrief, RecipientRecord, RouteUse
 
 __all__ = [
@@ -96,7 +96,7 @@ def names_host(sans: tuple[str, ...], host: str) -> bool:
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:
-        return any(_label_match(p.rstrip(".").lower(), name) for p in sans if ":" not in p)
+        return any(label_match(p.rstrip(".").lower(), name) for p in sans if ":" not in p)
     return address_key(name.strip("[]")) in {address_key(p) for p in sans}
 
 

@@ -5,7 +5,7 @@ A bulk run is CPU-bound in Python (DNS messages, the rule table, JSON), so one
 process uses one core. With workers, each domain goes to the least busy worker;
 the worker asks this process for every route result it does not know yet, and this
 process probes each distinct route once per run under the one set of per-address
-limits and rates (:class:`~.run._Routes`). So politeness and "each route once" hold
+limits and rates (:class:`~.run.RouteCache`). So politeness and "each route once" hold
 over all workers exactly as in one process: no worker opens an SMTP connection.
 
 A worker that dies (a crash, the OOM killer) turns each of its unfinished domains into
@@ -28,7 +28,7 @@ from datetime import datetime
 from ..config import ProbeConfig
 from ..model import Route
 from .model import BulkSettings, DomainRecord
-from .run import _Interrupted, _Routes
+from .routes import Interrupted, RouteCache
 from .wire import INTERRUPTED, LINE_LIMIT, Outbox, encode, record_from_plain
 from .work import WorkUnit, from_plain, to_plain
 
@@ -83,7 +83,7 @@ class _Pool:
         count: int,
         config: ProbeConfig,
         settings: BulkSettings,
-        routes: _Routes,
+        routes: RouteCache,
         now: datetime | None,
     ) -> None:
         unit = WorkUnit((), config, settings, (), now.isoformat() if now else None)
@@ -161,7 +161,7 @@ class _Pool:
             except (ValueError, TypeError, KeyError) as exc:
                 future.set_exception(WorkerLost(f"unreadable record ({type(exc).__name__})"))
         elif detail == INTERRUPTED:
-            future.set_exception(_Interrupted())
+            future.set_exception(Interrupted())
         else:
             future.set_exception(RuntimeError(f"in worker {worker.proc.pid}: {detail}"))
 
@@ -171,7 +171,7 @@ class _Pool:
             loop = asyncio.get_running_loop()
             result, shared = await self._routes.result_for(route, loop.time() + _ROUTE_WAIT)
             answer = [req, to_plain(result), shared]
-        except _Interrupted:
+        except Interrupted:
             answer = [req, None, False]
         except Exception:  # a bad request from the worker: it gets nothing, and ends
             _kill(worker)
@@ -233,7 +233,7 @@ async def worker_pool(
     count: int,
     config: ProbeConfig,
     settings: BulkSettings,
-    routes: _Routes,
+    routes: RouteCache,
     now: datetime | None,
 ) -> AsyncIterator[Callable[[str], Awaitable[DomainRecord]]]:
     """``count`` workers that diagnose domains; the route results they need come from

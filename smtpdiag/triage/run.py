@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import itertools
 import threading
-from collections import Counter, OrderedDict, deque
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -39,32 +38,36 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
 
-from .. import __version__
 from ..bounces import BatchTally
+from ..bounces.reasons import Decision, Reason
 from ..config import ProbeConfig
-from ..diagnosis import diagnose
-from ..diagnosis.reasons import Decision, Reason
 from ..model import (
     DaneState,
-    Outcome,
-    Phase,
-    PhaseRecord,
     ProbeReport,
     Route,
     RouteResult,
-    SkipReason,
     Verdict,
 )
+from ..narrate.narrator import diagnose
 from ..policy import DaneInputs, lookup_policy
-from ..probing import plan_routes, probe_route, probe_routes
-from ..probing.addresses import address_policy
+from ..probing import plan_routes, probe_routes
 from ..resolve import caching_resolver, resolve_domain
 from ..timefmt import utc_iso
+from ..version import __version__
 from .input import Target, parse_line, read_targets
 from .model import BulkItem, BulkSettings, DomainDecision, DomainRecord, ErrorRecord
-from .plan import RouteKey, domain_record, for_domain, recipient_record, route_key
+from .plan import domain_record, recipient_record, route_key
+from .routes import Interrupted, RouteCache, RunStats
 
-__all__ = ["STOP_GRACE_CAP", "DomainDecision", "RunStats", "bulk", "run_targets", "stop_grace"]
+__all__ = [
+    "STOP_GRACE_CAP",
+    "DomainDecision",
+    "Engine",
+    "RunStats",
+    "bulk",
+    "run_targets",
+    "stop_grace",
+]
 
 # Input items read per trip to the reading thread (a file or a pipe may block).
 _READ_CHUNK = 256
@@ -72,8 +75,6 @@ _READ_CHUNK = 256
 _READ_AHEAD = 4
 # Records buffered between the run and a slow consumer.
 _OUT_QUEUE = 1024
-# Routes whose per-domain result is kept for the next domain with the same route.
-_OWN_KEPT = 4096
 
 #: Seconds the domains in flight get to finish after a stop, at most. A service
 #: manager's stop timeout sets the scale: ``docker stop`` sends SIGKILL 10 s after
@@ -88,255 +89,13 @@ def stop_grace(settings: BulkSettings) -> float:
 
 
 @dataclass(slots=True)
-class RunStats:
-    """Live counters of a run (mutable: the run updates them as it goes).
-
-    Attributes:
-        inputs: Input items read.
-        errors: Error records emitted.
-        domains: Domain records emitted.
-        recipients: Recipient records emitted.
-        skipped: Domains skipped as already done (resume).
-        routes_probed: Distinct routes probed (connections attempted, or refused by the
-            address policy without a packet).
-        connections: Connections opened per address.
-        interrupted: Reading stopped before the input ended.
-        not_understood: Log lines and messages read that gave neither a target nor an
-            error record (log lines that are not delivery results); set as the run ends.
-        in_flight: Domains being worked on now.
-        stopped_in_flight: Domains in flight when the stop came (0 without a stop).
-        given_up: Of those, the ones that did not finish within the grace and were not
-            emitted.
-    """
-
-    inputs: int = 0
-    errors: int = 0
-    domains: int = 0
-    recipients: int = 0
-    skipped: int = 0
-    routes_probed: int = 0
-    connections: Counter[str] = field(default_factory=Counter)
-    interrupted: bool = False
-    not_understood: int = 0
-    in_flight: int = 0
-    stopped_in_flight: int = 0
-    given_up: int = 0
-
-
-class _AddressGate:
-    """Politeness towards one address: a connection slot and a sliding rate window
-    (at most ``limit`` connection starts in any ``limit * 60 / rate`` seconds)."""
-
-    def __init__(self, limit: int, rate_per_minute: float) -> None:
-        self._slots = asyncio.Semaphore(limit)
-        self._window = limit * 60.0 / rate_per_minute
-        # Each start is a one-item list, so the holder can move it to the instant its
-        # connection really starts (after the run's overall limit let it through).
-        self._starts: deque[list[float]] = deque(maxlen=limit)
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> list[float]:
-        """Wait for a slot and the rate window; returns this start's stamp."""
-        await self._slots.acquire()
-        try:
-            async with self._lock:
-                loop = asyncio.get_running_loop()
-                if len(self._starts) == self._starts.maxlen:
-                    wait = self._starts[0][0] + self._window - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                stamp = [loop.time()]
-                self._starts.append(stamp)
-                return stamp
-        except BaseException:
-            self._slots.release()
-            raise
-
-    @staticmethod
-    def started(stamp: list[float]) -> None:
-        """The connection starts now: the window counts from here."""
-        stamp[0] = asyncio.get_running_loop().time()
-
-    def release(self) -> None:
-        self._slots.release()
-
-
-def _skipped(route: Route, detail: str) -> RouteResult:
-    record = PhaseRecord(
-        Phase.CONNECT,
-        Outcome.NOT_ATTEMPTED,
-        0.0,
-        0.0,
-        detail=detail,
-        skip_reason=SkipReason.DEADLINE,
-    )
-    return RouteResult(route=route, phases=(record,), ok=False, started_at=utc_iso())
-
-
-class _Interrupted(Exception):
-    """A route the run gave up before connecting (stop requested): its domain is not
-    done, so it is not written (``--resume`` does it again)."""
-
-
-class _Routes:
-    """Every distinct route probed once per run; results kept (LRU) for later domains."""
-
-    def __init__(
-        self,
-        config: ProbeConfig,
-        settings: BulkSettings,
-        group: asyncio.TaskGroup,
-        stats: RunStats,
-        seed: Iterable[RouteResult],
-    ) -> None:
-        self._config = config
-        self._settings = settings
-        self._group = group
-        self._stats = stats
-        self._done: OrderedDict[RouteKey, RouteResult] = OrderedDict()
-        # route -> (the shared result, that result as this route's): most domains of a
-        # provider have the very same route, so it is made once, not once per domain.
-        self._own: dict[Route, tuple[RouteResult, RouteResult]] = {}
-        self._pending: dict[RouteKey, asyncio.Future[RouteResult]] = {}
-        self._gates: dict[str, _AddressGate] = {}
-        self._overall = asyncio.Semaphore(settings.concurrency)
-        self._interrupted = False
-        self._queued: dict[RouteKey, asyncio.Task[list[float]]] = {}
-        self._probing: set[asyncio.Task[None]] = set()
-        for result in seed:
-            self._keep(route_key(result.route), result)
-
-    def interrupt(self) -> None:
-        """Give up every route still waiting for its turn; connections already open
-        finish (and QUIT)."""
-        self._interrupted = True
-        for task in list(self._queued.values()):
-            task.cancel()
-
-    def abandon(self) -> None:
-        """Give up every route not finished: queued ones, and probes in progress (their
-        connections close without QUIT; the stop's grace is over)."""
-        self.interrupt()
-        for task in list(self._probing):
-            task.cancel()
-
-    def results(self) -> tuple[RouteResult, ...]:
-        """The finished route results kept now (the cache a work unit hands on)."""
-        return tuple(self._done.values())
-
-    def _keep(self, key: RouteKey, result: RouteResult) -> None:
-        self._done[key] = result
-        self._done.move_to_end(key)
-        while len(self._done) > self._settings.route_cache:
-            self._done.popitem(last=False)
-
-    def cached(self, route: Route) -> RouteResult | None:
-        """The route's result as the domain's own if it is known already."""
-        key = route_key(route)
-        done = self._done.get(key)
-        if done is None:
-            return None
-        self._done.move_to_end(key)
-        own = self._own.get(route)
-        if own is not None and own[0] is done:
-            return own[1]
-        result = for_domain(done, route)
-        if len(self._own) >= _OWN_KEPT:
-            self._own.clear()  # bounded: routes of one-domain MX names come and go
-        self._own[route] = (done, result)
-        return result
-
-    async def result_for(self, route: Route, deadline: float) -> tuple[RouteResult, bool]:
-        """The route's result as the domain's own, and whether it was probed for
-        another domain first. Waits for a probe in progress until ``deadline``."""
-        known = self.cached(route)
-        if known is not None:
-            return known, True
-        key = route_key(route)
-        future = self._pending.get(key)
-        shared = future is not None
-        if future is None:
-            if self._interrupted:
-                raise _Interrupted
-            future = asyncio.get_running_loop().create_future()
-            self._pending[key] = future
-            self._group.create_task(self._probe(key, route, future))
-        remaining = deadline - asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(max(remaining, 0.0)):
-                result = await asyncio.shield(future)
-        except TimeoutError:
-            return (
-                _skipped(route, "not attempted: the domain's deadline passed while it waited"),
-                shared,
-            )
-        except asyncio.CancelledError:
-            if future.cancelled() and not _cancelling():
-                raise _Interrupted from None
-            raise
-        return for_domain(result, route), shared
-
-    async def _probe(
-        self, key: RouteKey, route: Route, future: asyncio.Future[RouteResult]
-    ) -> None:
-        config = self._config
-        me = asyncio.current_task()
-        if me is not None:
-            self._probing.add(me)
-        try:
-            if not address_policy(route.address, config.allowed_networks).connect:
-                result = await probe_route(route, config)  # recorded as not attempted
-            else:
-                address = key[0]
-                gate = self._gates.get(address)
-                if gate is None:
-                    gate = _AddressGate(
-                        self._settings.per_address_limit, self._settings.per_address_rate
-                    )
-                    self._gates[address] = gate
-                waiting = asyncio.ensure_future(gate.acquire())
-                self._queued[key] = waiting
-                try:
-                    stamp = await waiting
-                except asyncio.CancelledError:
-                    if self._interrupted and not _cancelling():
-                        self._pending.pop(key, None)
-                        future.cancel()
-                        return
-                    raise
-                finally:
-                    self._queued.pop(key, None)
-                try:
-                    async with self._overall:
-                        gate.started(stamp)
-                        self._stats.connections[address] += 1
-                        result = await probe_route(route, config)
-                finally:
-                    gate.release()
-            self._stats.routes_probed += 1
-        except asyncio.CancelledError:
-            # Abandoned (or the whole run cancelled): whoever waits for it gives up too.
-            future.cancel()
-            raise
-        except Exception as exc:  # a bug, not a network outcome: the run goes on
-            result = _skipped(route, f"internal error: {type(exc).__name__}")
-        finally:
-            self._pending.pop(key, None)
-            if me is not None:
-                self._probing.discard(me)
-        self._keep(key, result)
-        if not future.done():
-            future.set_result(result)
-
-
-@dataclass(slots=True)
 class _Waiting:
     """Recipients read while their domain is in flight."""
 
     items: list[Target] = field(default_factory=list)
 
 
-class _Engine:
+class Engine:
     def __init__(
         self,
         config: ProbeConfig,
@@ -391,7 +150,7 @@ class _Engine:
         await self.emit(record)
 
     async def take(
-        self, item: Target | ErrorRecord, group: asyncio.TaskGroup, routes: _Routes
+        self, item: Target | ErrorRecord, group: asyncio.TaskGroup, routes: RouteCache
     ) -> None:
         self.stats.inputs += 1
         if isinstance(item, ErrorRecord):
@@ -432,13 +191,13 @@ class _Engine:
             async with self.room:
                 await self.room.wait_for(lambda: self.pending <= self.settings.pending_recipients)
 
-    async def _domain(self, name: str, routes: _Routes) -> None:
+    async def _domain(self, name: str, routes: RouteCache) -> None:
         try:
             try:
                 record: DomainRecord | ErrorRecord = await (
                     self.remote(name) if self.remote is not None else self._diagnose(name, routes)
                 )
-            except (_Interrupted, asyncio.CancelledError) as exc:
+            except (Interrupted, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and not self.abandoned:
                     raise
                 # Not done: neither it nor its recipients are written; resume redoes it.
@@ -476,7 +235,7 @@ class _Engine:
             if self.active == 0:
                 self.idle.set()
 
-    def abandon(self, routes: _Routes) -> None:
+    def abandon(self, routes: RouteCache) -> None:
         """End of a stop's grace: give up every domain still in flight and its routes."""
         self.abandoned = True
         routes.abandon()
@@ -484,7 +243,7 @@ class _Engine:
             task.cancel()
 
     async def _routes_of(
-        self, planned: Sequence[Route], routes: _Routes, deadline: float, dane: DaneInputs
+        self, planned: Sequence[Route], routes: RouteCache, deadline: float, dane: DaneInputs
     ) -> list[tuple[RouteResult, bool]]:
         """Each planned route's result and whether another domain's probe made it.
 
@@ -525,7 +284,7 @@ class _Engine:
                 pairs[index] = pair
         return [p for p in pairs if p is not None]
 
-    async def _diagnose(self, name: str, routes: _Routes) -> DomainRecord:
+    async def _diagnose(self, name: str, routes: RouteCache) -> DomainRecord:
         loop = asyncio.get_running_loop()
         config = self.config
         started = loop.time()
@@ -556,8 +315,8 @@ class _Engine:
             )
         except BaseExceptionGroup as group:
             # The policy stage's task group wraps a route given up (stop requested).
-            if group.subgroup(_Interrupted) is not None:
-                raise _Interrupted from None
+            if group.subgroup(Interrupted) is not None:
+                raise Interrupted from None
             raise
         duration = (loop.time() - started) * 1000.0
         report = ProbeReport(
@@ -577,17 +336,15 @@ class _Engine:
 
 
 def _pool(
-    workers: int, config: ProbeConfig, settings: BulkSettings, routes: _Routes, now: datetime | None
+    workers: int,
+    config: ProbeConfig,
+    settings: BulkSettings,
+    routes: RouteCache,
+    now: datetime | None,
 ) -> contextlib.AbstractAsyncContextManager[Callable[[str], Awaitable[DomainRecord]]]:
     from .pool import worker_pool  # only with --workers: spawns processes
 
     return worker_pool(workers, config, settings, routes, now)
-
-
-def _cancelling() -> bool:
-    """Whether the current task itself is being cancelled (not just something it awaited)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 _MISSING = _Waiting()  # a sentinel no domain state is ever identical to
@@ -672,12 +429,12 @@ async def run_targets(
         workers: Worker processes that resolve and diagnose (0: this process does).
     """
     stats = stats if stats is not None else RunStats()
-    engine = _Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
+    engine = Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
     reader = _Reader(targets)
     failure: Exception | None = None
     try:
         async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
-            cache = _Routes(config, settings, group, stats, routes)
+            cache = RouteCache(config, settings, group, stats, routes)
             if workers > 0:
                 engine.remote = await stack.enter_async_context(
                     _pool(workers, config, settings, cache, now)
@@ -704,7 +461,9 @@ async def run_targets(
     return cache.results()
 
 
-async def _feed(reader: _Reader, engine: _Engine, group: asyncio.TaskGroup, cache: _Routes) -> None:
+async def _feed(
+    reader: _Reader, engine: Engine, group: asyncio.TaskGroup, cache: RouteCache
+) -> None:
     async for chunk in reader.chunks():
         for item in chunk:
             await engine.take(item, group, cache)
@@ -738,7 +497,7 @@ async def _first(work: Awaitable[None], stopped: Awaitable[object]) -> bool:
     return not (work_task.done() and not work_task.cancelled())
 
 
-async def _grace(engine: _Engine, cache: _Routes, grace: float) -> None:
+async def _grace(engine: Engine, cache: RouteCache, grace: float) -> None:
     """After a stop: the domains in flight get ``grace`` seconds to finish; then the
     rest is given up."""
     engine.stats.stopped_in_flight = engine.active

@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..diagnosis.reasons import Decision, Reason
+from ..bounces.reasons import Decision, Reason
 from ..model import Persistence, Severity, TlsMode, Verdict
 from .model import DomainRecord, FindingBrief, RouteUse
 

@@ -176,16 +176,7 @@ def from_plain(tp: Any, value: Any, path: str) -> Any:
     mismatch (the data may come from another machine)."""
     origin = typing.get_origin(tp)
     if origin is types.UnionType or origin is typing.Union:
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors: list[str] = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return from_plain(arg, value, path)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"bad data at {path}")
+        return _union_from(typing.get_args(tp), value, path)
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"bad data at {path}: expected a list")
@@ -202,18 +193,38 @@ def from_plain(tp: Any, value: Any, path: str) -> Any:
         except ValueError:
             raise ConfigError(f"bad data at {path}: {value!r}") from None
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"bad data at {path}: expected an object")
-        hints = _hints(tp)
-        kwargs = {
-            f.name: from_plain(hints[f.name], value[f.name], f"{path}.{f.name}")
-            for f in dataclasses.fields(tp)
-            if f.name in value and f.init
-        }
+        return _dataclass_from(tp, value, path)
+    return _scalar_from(tp, value, path)
+
+
+def _union_from(args: tuple[Any, ...], value: Any, path: str) -> Any:
+    if value is None and type(None) in args:
+        return None
+    errors: list[str] = []
+    for arg in (a for a in args if a is not type(None)):
         try:
-            return tp(**kwargs)
-        except TypeError as exc:
-            raise ConfigError(f"bad data at {path}: {exc}") from None
+            return from_plain(arg, value, path)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    raise ConfigError(errors[0] if errors else f"bad data at {path}")
+
+
+def _dataclass_from(tp: type[Any], value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"bad data at {path}: expected an object")
+    hints = _hints(tp)
+    kwargs = {
+        f.name: from_plain(hints[f.name], value[f.name], f"{path}.{f.name}")
+        for f in dataclasses.fields(tp)
+        if f.name in value and f.init
+    }
+    try:
+        return tp(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad data at {path}: {exc}") from None
+
+
+def _scalar_from(tp: Any, value: Any, path: str) -> Any:
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if tp in (bool, int, str) and type(value) is tp:

@@ -20,14 +20,15 @@ import sys
 from typing import Any
 
 from ..model import Route, RouteResult
-from .run import RunStats, _Engine, _Interrupted, _Routes
+from .routes import Interrupted, RouteCache
+from .run import Engine, RunStats
 from .wire import INTERRUPTED, LINE_LIMIT, Outbox, record_to_plain
 from .work import WorkUnit, from_plain, to_plain
 
 __all__ = ["main"]
 
 
-class _RemoteRoutes(_Routes):
+class _RemoteRoutes(RouteCache):
     """The route cache of a worker: a route not known here is asked of the parent
     (which probes it once per run, politely) instead of being probed here."""
 
@@ -83,7 +84,7 @@ class _Worker:
             return None
 
         stats = RunStats()
-        self.engine = _Engine(
+        self.engine = Engine(
             unit.config, unit.settings, nothing, stats, recipients=False, done={}, now=now
         )
         self.routes = _RemoteRoutes(outbox, unit.config, unit.settings, group, stats, ())
@@ -96,7 +97,7 @@ class _Worker:
     async def _one(self, tag: int, name: str) -> None:
         try:
             record = await self.engine._diagnose(name, self.routes)
-        except _Interrupted:
+        except Interrupted:
             self.outbox.put("rec", [tag, None, INTERRUPTED])
             return
         except Exception as exc:  # a bug: the parent writes an error record for it

@@ -35,6 +35,7 @@ PIPELINE = (
     "smtpdiag.health",
     "smtpdiag.report",
     "smtpdiag.api",
+    "smtpdiag.pipeline",
     "smtpdiag.probing",
     "smtpdiag.resolve",
 )
@@ -44,6 +45,7 @@ PIPELINE_BUT_BOUNCES = (
     "smtpdiag.config",
     "smtpdiag.health",
     "smtpdiag.api",
+    "smtpdiag.pipeline",
     "smtpdiag.probing",
     "smtpdiag.resolve",
     "smtpdiag.policy",
@@ -122,6 +124,8 @@ def test_explain_without_probe_imports_no_probe_stack(extra: list[str]) -> None:
         *IO_STACK,
         "rich",
         "smtpdiag.api",
+        "smtpdiag.pipeline",
+        "smtpdiag.pipeline",
         "smtpdiag.probing",
         "smtpdiag.resolve",
         "smtpdiag.health",
@@ -146,8 +150,8 @@ def test_bounce_patterns_are_compiled_on_first_use() -> None:
     code = (
         "import re, sys\n"
         "from smtpdiag.lazyre import LazyPattern\n"
-        "from smtpdiag.diagnosis import bounce, reasons\n"
-        "mods = [m for n, m in sys.modules.items() if n.startswith('smtpdiag.diagnosis.')]\n"
+        "from smtpdiag.bounces import bounce, reasons\n"
+        "mods = [m for n, m in sys.modules.items() if n.startswith(('smtpdiag.diagnosis.', 'smtpdiag.bounces.'))]\n"
         "def compiled():\n"
         "    out = []\n"
         "    for m in mods:\n"
@@ -171,7 +175,7 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
     assert (
         offenders(
             modules,
-            (*forbidden, "smtpdiag.diagnosis.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
+            (*forbidden, "smtpdiag.bounces.bounce", *METADATA, *CODE_TABLES, *SERIALIZATION),
         )
         == []
     )
@@ -181,7 +185,7 @@ def test_probe_json_imports_no_text_renderer(lab: DemoLab) -> None:
 def test_check_plugin_imports_only_the_plugin_renderer(lab: DemoLab) -> None:
     code, modules = imported("check", "healthy.demo.test", "--plugin", *probe_args(lab))
     assert code == 0
-    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.diagnosis.bounce")
+    forbidden = (*RICH, *OTHER_RENDERERS, "smtpdiag.report.jsonout", "smtpdiag.bounces.bounce")
     assert offenders(modules, (*forbidden, *METADATA, *CODE_TABLES, *SERIALIZATION)) == []
     assert "smtpdiag.report.nagios" in modules
 
@@ -228,13 +232,18 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
         "smtpdiag.model.core",
         "smtpdiag.model.dns",
         "smtpdiag.model.policy",
-        "smtpdiag.diagnosis.confirmation",
+        "smtpdiag.bounces.confirmation",
         "smtpdiag.narrate.confirmation",
         "smtpdiag.diagnosis.engine",
         "smtpdiag.narrate.rules",
         "smtpdiag.report.text",
         "smtpdiag.report.jsonout",
-        "smtpdiag.bounces",
+        # the batch side of bounces/ (readers, summaries, confirmation), not its parser
+        "smtpdiag.bounces.batch",
+        "smtpdiag.bounces.confirm",
+        "smtpdiag.bounces.logs",
+        "smtpdiag.bounces.model",
+        "smtpdiag.bounces.readers",
         "smtpdiag.cli.check",
         *METADATA,
         # argparse's default help width: the parser takes it without shutil's imports.

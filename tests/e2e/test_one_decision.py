@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from smtpdiag.api import probe
+from smtpdiag.bounces.reasons import Decision
 from smtpdiag.config import (
     LOOPBACK_NETWORKS,
     Nameserver,
@@ -26,9 +27,8 @@ from smtpdiag.config import (
     Timeouts,
     TlsConfig,
 )
-from smtpdiag.demo import DEMO_DOMAINS, demo_lab, pick_shared_ports
+from smtpdiag.demo import DEMO_DOMAINS, demo_lab
 from smtpdiag.diagnosis.decision import SERVER_OWN_CODE, policy_row
-from smtpdiag.diagnosis.reasons import Decision
 from smtpdiag.health import evaluate
 from smtpdiag.health.result import HealthStatus
 from smtpdiag.model import (
@@ -47,6 +47,7 @@ from smtpdiag.report.openmetrics import render_openmetrics
 from smtpdiag.report.text import render_text
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.dnsserver import LocalDnsServer
+from smtpdiag.testing.ports import pick_shared_ports
 from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
 from smtpdiag.triage import DomainRecord, bulk
 

@@ -29,12 +29,12 @@ from smtpdiag.config import (
     Timeouts,
     TlsConfig,
 )
-from smtpdiag.demo import pick_shared_ports
 from smtpdiag.model import AddressFamily
 from smtpdiag.report.jsonout import load_schema, report_to_dict
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.dnsserver import LocalDnsServer
 from smtpdiag.testing.httpsserver import PolicyHttpsServer, PolicyResponse, policy_text
+from smtpdiag.testing.ports import pick_shared_ports
 from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
 
 ZONE = "twomx.test"

@@ -14,7 +14,7 @@ from functools import partial
 
 import factories as shared
 from factories import route_to as route
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.model import (
     AddressFamily,
     CertInfo,

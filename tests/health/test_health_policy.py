@@ -12,7 +12,7 @@ from factories import host, ok, report, resolution, routes_for, tls
 from factories.policy_cases import dane_match, dane_miss, mta_sts, tls_policy, tls_rpt, tlsa
 from om_validate import validate_openmetrics
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.errors import ConfigError
 from smtpdiag.health import Thresholds
 from smtpdiag.health.evaluation import HealthStatus, ProblemKind, evaluate

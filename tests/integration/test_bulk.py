@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from smtpdiag.bounces.reasons import Decision
 from smtpdiag.config import ProbeConfig, ResolverConfig, Timeouts
-from smtpdiag.diagnosis.reasons import Decision
 from smtpdiag.model import Verdict
 from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.triage import (

@@ -21,8 +21,8 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
+from smtpdiag.bounces.reasons import Decision
 from smtpdiag.config import Nameserver, ResolverConfig
-from smtpdiag.diagnosis.reasons import Decision
 from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.testing.smtpserver import Behaviour
 from smtpdiag.triage import RecipientRecord, bulk_sync

@@ -20,10 +20,10 @@ from certgen import Issued, TestCa, leaf_key
 from cryptography.x509.verification import Store
 from hostile import Conn, RawServer
 
+from smtpdiag.certmatch import MAX_CHAIN, MAX_SANS
 from smtpdiag.config import ProbeConfig, Timeouts, TlsConfig
 from smtpdiag.model import AddressFamily, Route, RouteResult, TlsMode, TlsReason
 from smtpdiag.probing import probe_route
-from smtpdiag.probing.certs import MAX_CHAIN, MAX_SANS
 from smtpdiag.probing.tls import certificate_facts
 
 

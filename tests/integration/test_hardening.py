@@ -22,6 +22,7 @@ from hostile import Conn, RawServer, stream
 from probe_helpers import assert_plausible, phases
 
 from smtpdiag.api import probe as api_probe
+from smtpdiag.certmatch import load_trust_store
 from smtpdiag.config import ProbeConfig, ResolverConfig, Timeouts
 from smtpdiag.model import (
     AddressFamily,
@@ -34,7 +35,6 @@ from smtpdiag.model import (
     TlsMode,
 )
 from smtpdiag.probing import probe_route, probe_routes
-from smtpdiag.probing.certs import load_trust_store
 from smtpdiag.probing.runner import MAX_CONCURRENCY
 from smtpdiag.probing.session import MAX_LINE_BYTES, MAX_REPLY_BYTES
 from smtpdiag.testing.smtpserver import ServerSet

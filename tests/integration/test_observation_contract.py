@@ -21,8 +21,8 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from hostile import Conn, RawServer
 
+from smtpdiag import diagnose
 from smtpdiag.config import ProbeConfig, Timeouts
-from smtpdiag.diagnosis import diagnose
 from smtpdiag.model import (
     AddressFamily,
     DnsOutcome,

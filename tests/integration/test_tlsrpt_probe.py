@@ -30,10 +30,10 @@ from smtpdiag.config import (
     Timeouts,
     TlsConfig,
 )
-from smtpdiag.demo import pick_shared_ports
 from smtpdiag.model import AddressFamily
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.dnsserver import ThreadedDnsServer
+from smtpdiag.testing.ports import pick_shared_ports
 from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
 from smtpdiag.tlsreports import SummaryBuilder
 

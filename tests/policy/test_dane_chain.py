@@ -320,7 +320,7 @@ def test_hostile_chains(pki: TestPki) -> None:
 def test_many_records_for_one_anchor_cost_one_verification(
     pki: TestPki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import smtpdiag.policy.dane as dane
+    import smtpdiag.certmatch as dane
 
     ca = ca_der(pki)
     records = [record(2, s, m, ca) for s in (0, 1) for m in (0, 1, 2)] * 3

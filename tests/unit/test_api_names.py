@@ -10,10 +10,10 @@ import sys
 _SCRIPT = """
 import smtpdiag
 from smtpdiag.probing import runner, session  # what smtpdiag.probe_sync loads
-from smtpdiag.diagnosis import engine
+from smtpdiag.narrate import narrator  # the engine with its words
 import smtpdiag.api, smtpdiag.probing, smtpdiag.diagnosis
 assert smtpdiag.probe is smtpdiag.api.probe, smtpdiag.probe
-assert smtpdiag.diagnose is engine.diagnose, smtpdiag.diagnose
+assert smtpdiag.diagnose is narrator.diagnose is smtpdiag.api.diagnose, smtpdiag.diagnose
 assert smtpdiag.probing is sys.modules["smtpdiag.probing"] and smtpdiag.probing.runner is runner
 assert smtpdiag.diagnosis is sys.modules["smtpdiag.diagnosis"]
 assert type(smtpdiag).__name__ == "module", type(smtpdiag)  # a plain module, no subclass

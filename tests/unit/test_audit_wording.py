@@ -12,7 +12,7 @@ import dataclasses
 
 from factories import cert, mx_host, ok, report, resolution, route_to, tls
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.health.evaluation import evaluate, route_facts
 from smtpdiag.model import ProbeReport
 from smtpdiag.report import dumps, render_text

@@ -30,7 +30,7 @@ MODULES = sorted(
 FUNCTIONS = {
     "probe": "smtpdiag.api",
     "probe_sync": "smtpdiag.api",
-    "diagnose": "smtpdiag.diagnosis.engine",
+    "diagnose": "smtpdiag.api",
     "check": "smtpdiag.health.checking",
     "check_sync": "smtpdiag.health.checking",
     "bulk": "smtpdiag.triage.run",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from smtpdiag.bounces import BatchSummary
 from smtpdiag.bounces.confirm import DomainConfirmation
-from smtpdiag.diagnosis.confirmation import ConfirmStatus
+from smtpdiag.bounces.confirmation import ConfirmStatus
 from smtpdiag.diagnosis.facts import PersistenceFact
 from smtpdiag.model import Persistence
 from smtpdiag.narrate.bounce import probe_limit_note

@@ -22,10 +22,10 @@ from smtpdiag.bounces import (
     detect,
     explain_batch,
 )
+from smtpdiag.bounces.bounce import MAX_INPUT
 from smtpdiag.bounces.logs import LogEntry, LogError, parse_exim, parse_postfix, parse_postqueue
 from smtpdiag.bounces.readers import LINE_LIMIT
-from smtpdiag.diagnosis.bounce import MAX_INPUT
-from smtpdiag.diagnosis.reasons import _DECISIONS, Decision, Reason, classify, decide, infer
+from smtpdiag.bounces.reasons import _DECISIONS, Decision, Reason, classify, decide, infer
 from smtpdiag.report.explain import item_to_dict, summary_to_dict
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -378,7 +378,7 @@ def test_infer_delay_words_make_class_4_but_not_for_permanent_only_codes() -> No
 
 
 def test_schema_enums_follow_the_code() -> None:
-    from smtpdiag.diagnosis.reasons import CodeSource, Confidence
+    from smtpdiag.bounces.reasons import CodeSource, Confidence
 
     rec = SCHEMA["$defs"]["record"]["properties"]
     assert rec["reason"]["enum"] == [r.value for r in Reason]
@@ -397,7 +397,7 @@ def test_bounce_reading_imports_no_network_stack() -> None:
     code = (
         "import sys; from smtpdiag.bounces import explain_batch; "
         "from smtpdiag.report.explain import dumps_item, dumps_explanation; "
-        "from smtpdiag.diagnosis.bounce import explain; "
+        "from smtpdiag.bounces.bounce import explain; "
         f"[dumps_item(i) for i in explain_batch([{str(BATCH / 'postfix.log')!r}])]; "
         "dumps_explanation(explain('550 5.1.1 <a@example.org> User unknown')); "
         "print(','.join(m for m in ('asyncio', 'ssl', 'dns', 'rich', 'aiosmtplib') "
@@ -408,7 +408,7 @@ def test_bounce_reading_imports_no_network_stack() -> None:
 
 
 def test_exchange_541_access_denied_headline() -> None:
-    from smtpdiag.diagnosis.bounce import explain
+    from smtpdiag.bounces.bounce import explain
 
     e = explain((CASES / "m365_5_4_1_access_denied.txt").read_bytes(), now=NOW)
     assert "No answer from host" not in e.summary
@@ -419,7 +419,7 @@ def test_exchange_541_access_denied_headline() -> None:
 
 
 def test_transient_code_with_action_failed_is_not_retry() -> None:
-    from smtpdiag.diagnosis.bounce import explain
+    from smtpdiag.bounces.bounce import explain
 
     e = explain((CASES / "act_dsn_447_action_failed.eml").read_bytes(), now=NOW)
     assert e.decision is Decision.FIX
@@ -444,7 +444,7 @@ def test_summary_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("case", MANIFEST, ids=[c["file"] for c in MANIFEST])
 def test_batch_assessment_equals_the_full_explanation(case: dict[str, Any]) -> None:
-    from smtpdiag.diagnosis.bounce import assess, explain_parsed, parse_recipients
+    from smtpdiag.bounces.bounce import assess, explain_parsed, parse_recipients
 
     for parsed in parse_recipients((CASES / case["file"]).read_bytes()):
         a = assess(parsed, now=NOW)

@@ -10,9 +10,9 @@ import json
 import pytest
 
 from smtpdiag.bounces import BatchRecord, InputFormat, explain_batch
+from smtpdiag.bounces.bounce import parse_bounce, parse_recipients
+from smtpdiag.bounces.dsn import MAX_LINES, MAX_PARTS, address, read
 from smtpdiag.bounces.logs import MAX_QUEUE_RECIPIENTS, LogEntry, parse_postfix
-from smtpdiag.diagnosis.bounce import parse_bounce, parse_recipients
-from smtpdiag.diagnosis.dsn import MAX_LINES, MAX_PARTS, address, read
 from smtpdiag.narrate.bounce import note_limits
 from smtpdiag.textsafe import label
 
@@ -85,7 +85,7 @@ def test_the_codec_names_are_the_allowlist_resolved() -> None:
     # must be what Python's codecs make of the allowlist.
     import codecs
 
-    from smtpdiag.diagnosis.dsn import _MAIL_CODECS, MAIL_CHARSETS
+    from smtpdiag.bounces.dsn import _MAIL_CODECS, MAIL_CHARSETS
 
     assert {codecs.lookup(name).name for name in MAIL_CHARSETS} == _MAIL_CODECS
 

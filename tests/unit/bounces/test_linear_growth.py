@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 import pytest
 
+from smtpdiag.bounces.bounce import parse_recipients
+from smtpdiag.bounces.dsn import text_blocks
 from smtpdiag.bounces.logs import parse_exim, parse_postfix
 from smtpdiag.bounces.model import InputFormat
 from smtpdiag.bounces.readers import read_inputs
-from smtpdiag.diagnosis.bounce import parse_recipients
-from smtpdiag.diagnosis.dsn import text_blocks
 from smtpdiag.policy.mtasts import parse_policy
 
 #: Largest accepted time ratio for a 4x input (linear: 4; quadratic: 16).

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from factories import failed, host, ok, reply, report, resolution, route, routes_for
 
-from smtpdiag.diagnosis import knowledge
-from smtpdiag.diagnosis.bounce import (
+from smtpdiag import diagnose
+from smtpdiag.bounces.bounce import (
     MAX_INPUT,
     ConfirmStatus,
     confirm,
@@ -20,7 +20,7 @@ from smtpdiag.diagnosis.bounce import (
     parse_bounce,
     parse_recipients,
 )
-from smtpdiag.diagnosis.engine import diagnose
+from smtpdiag.diagnosis import knowledge
 from smtpdiag.model import ActionKind, Outcome, Phase, ResolutionKind, Severity
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from factories import at, failed, host, ok, report, resolution, routes_for
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.model import ActionKind, Outcome, Persistence, Phase, ProbeReport, Verdict
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -122,7 +122,7 @@ def test_diagnose_sources_import_no_io_module() -> None:
 
 def test_importing_diagnose_loads_no_io_module() -> None:
     code = (
-        "import sys, smtpdiag.diagnosis, smtpdiag.diagnosis.bounce; "
+        "import sys, smtpdiag.diagnosis, smtpdiag.bounces.bounce; "
         f"print(sorted(m for m in {sorted(_IO_MODULES)!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -19,7 +19,7 @@ from factories.policy_cases import (
     tlsa,
 )
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.model import (
     DaneState,
     Diagnosis,

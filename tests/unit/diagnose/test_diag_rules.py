@@ -21,7 +21,7 @@ from factories import (
     tls,
 )
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.diagnosis.rules import RULES, RouteState, classify
 from smtpdiag.diagnosis.table import Enforced, ServerOwn
 from smtpdiag.model import (

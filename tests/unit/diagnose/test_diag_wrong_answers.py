@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from factories import cert, failed, host, ok, report, resolution, route, routes_for, tls
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.model import (
     ActionKind,
     AddressClass,

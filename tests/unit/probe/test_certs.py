@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from smtpdiag.probing.certs import (
+from smtpdiag.certmatch import (
     cert_info,
     hostname_matches,
     load_trust_store,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from smtpdiag.probing.certs import cert_info, hostname_matches, load_trust_store, verify_chain
+from smtpdiag.certmatch import cert_info, hostname_matches, load_trust_store, verify_chain
 from smtpdiag.probing.tls import certificate_facts
 from smtpdiag.testing.certs import TestPki
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
-from smtpdiag.probing.certs import load_trust_store
+from smtpdiag.certmatch import load_trust_store
 from smtpdiag.testing.certs import TestPki
 
 

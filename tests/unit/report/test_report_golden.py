@@ -11,7 +11,7 @@ Two families of files:
 
 * ``<scenario>.probe.txt``: the probe-only view (``diagnosis=None``);
 * ``<scenario>.txt`` and ``<scenario>.json``: the full report, diagnosed by the real
-  ``smtpdiag.diagnosis.diagnose`` with a fixed ``now`` (skipped until that exists).
+  ``smtpdiag.diagnose`` with a fixed ``now`` (skipped until that exists).
 
 Everything is deterministic: the reports come from fixed factories, the diagnosis time
 is fixed, the width is pinned and colour is off.
@@ -54,7 +54,7 @@ DIAGNOSED = (
 
 def _diagnoser() -> Callable[[ProbeReport], ProbeReport] | None:
     try:
-        from smtpdiag.diagnosis import diagnose  # type: ignore[attr-defined,unused-ignore]
+        from smtpdiag import diagnose  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return None
 
@@ -79,7 +79,7 @@ def test_probe_only_text(name: str) -> None:
 def test_diagnosed_text_and_json(name: str) -> None:
     diagnose = _diagnoser()
     if diagnose is None:
-        pytest.skip("smtpdiag.diagnosis.diagnose does not exist yet")
+        pytest.skip("smtpdiag.diagnose does not exist yet")
     report = diagnose(SCENARIOS[name]())
     assert report.diagnosis is not None
     _check(

@@ -1,4 +1,4 @@
-"""``bulk --html``'s summary page (triage/html.py): the failing domains first by what
+"""``bulk --html``'s summary page (report/html_bulk.py): the failing domains first by what
 they ask for, a providers x codes matrix, every record embedded, remote text as text,
 and a 10,000-domain page measured and bounded."""
 
@@ -8,9 +8,9 @@ import time
 
 from htmldom import parse
 
-from smtpdiag.diagnosis.reasons import Decision, Reason
 from smtpdiag.model import Persistence, Verdict
-from smtpdiag.triage.html import MAX_ROWS, render_bulk_html
+from smtpdiag.model.bounce import Decision, Reason
+from smtpdiag.report.html_bulk import MAX_ROWS, render_bulk_html
 from smtpdiag.triage.model import BulkSummary, DomainRecord
 from smtpdiag.triage.output import dumps
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from factories.report_cases import healthy, tls_policy
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.report.jsonout import dumps, loads, report_from_dict, report_to_dict
 
 NOW = datetime(2026, 11, 23, 6, 0, 2, tzinfo=UTC)

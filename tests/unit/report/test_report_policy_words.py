@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from factories.report_cases import tls_policy
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.model import (
     Finding,
     SenderImpact,

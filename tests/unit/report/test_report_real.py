@@ -48,7 +48,7 @@ async def _probe(domain: str, lab: DemoLab) -> ProbeReport:
         tool_version="test",
     )
     try:
-        from smtpdiag.diagnosis import diagnose  # type: ignore[attr-defined,unused-ignore]
+        from smtpdiag import diagnose  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # the diagnose stage is not there yet: probe-only reports
         return report
     return replace(report, diagnosis=diagnose(report, now=NOW))

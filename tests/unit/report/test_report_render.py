@@ -13,7 +13,7 @@ import pytest
 from factories import report_cases as rf
 
 import smtpdiag
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.errors import ConfigError
 from smtpdiag.health import evaluate
 from smtpdiag.report import Format, dumps, render

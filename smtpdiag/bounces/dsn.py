@@ -25,9 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..diagnosis.codes import parse_code
 from ..lazyre import LazyPattern
+from ..model.bounce import MAX_BOUNDARIES, MAX_LINES, MAX_PARTS, Limits
 from ..textsafe import clean
-from .codes import parse_code
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -54,18 +55,10 @@ __all__ = [
 
 #: Read at most this many characters of a bounce (1 MiB).
 MAX_INPUT = 1 << 20
-#: At most this many MIME parts / DSN groups / matches are looked at.
-MAX_PARTS = 64
+#: At most this many matches are looked at (MIME parts and lines: :mod:`smtpdiag.model.bounce`).
 MAX_MATCHES = 200
 #: Longest field value kept.
 FIELD_LIMIT = 1000
-#: Lines of pasted delivery-status fields read; later ones are counted, not read.
-MAX_LINES = 20_000
-#: Multipart boundaries handed to the MIME parser. The standard library checks every
-#: line against every open boundary (time grows with lines x depth: 900 nested parts
-#: over 1 MB took 35 s); the text from the next declaration on is not parsed. A bounce
-#: needs 2 or 3 (multipart/report, the returned message's own parts).
-MAX_BOUNDARIES = 8
 #: Longest address (RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle
 #: brackets); anything longer is not an address.
 MAX_ADDRESS = 254
@@ -133,35 +126,6 @@ class RecipientStatus:
     status: str | None
     diagnostic: str | None
     remote_mta: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What the reading limits left out of one bounce (all zero when nothing was cut).
-
-    Attributes:
-        recipients_dropped: DSN recipient groups beyond :data:`MAX_PARTS`, not read.
-        parts_dropped: MIME parts not read: beyond :data:`MAX_PARTS`, or declared
-            after the first :data:`MAX_BOUNDARIES` multipart boundaries.
-        lines_dropped: Lines of pasted fields beyond :data:`MAX_LINES`, not read.
-        charsets_replaced: Text parts in a charset outside :data:`MAIL_CHARSETS`, read
-            as ASCII with replacement characters.
-    """
-
-    recipients_dropped: int = 0
-    parts_dropped: int = 0
-    lines_dropped: int = 0
-    charsets_replaced: int = 0
-
-    @property
-    def any(self) -> bool:
-        """Some limit left something out."""
-        return bool(
-            self.recipients_dropped
-            or self.parts_dropped
-            or self.lines_dropped
-            or self.charsets_replaced
-        )
 
 
 NO_LIMITS = Limits()

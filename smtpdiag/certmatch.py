@@ -9,12 +9,15 @@ failure must not hide the certificate).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import hashlib
 import ipaddress
 import math
 import ssl
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
@@ -31,11 +34,13 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..model import CertInfo, TlsReason
-from ..textsafe import clean
-from ..timefmt import utc_iso
+from .model import CertInfo, DaneCheck, TlsaLookup, TlsaRecord, TlsReason, TlsRptResult
+from .textsafe import clean
+from .timefmt import utc_iso
 
 __all__ = [
+    "label_match",
+    "check_chain",
     "MAX_CHAIN",
     "MAX_SANS",
     "cert_info",
@@ -257,7 +262,7 @@ def weak_key(cert: x509.Certificate) -> str | None:
     return None
 
 
-def _label_match(pattern: str, name: str) -> bool:
+def label_match(pattern: str, name: str) -> bool:
     # RFC 6125 6.4.3: a wildcard only as the complete left-most label, matching
     # exactly one label; never "*.com"-style (at least two labels after it), never
     # partial ("f*o.example.org"), never in an IDN A-label.
@@ -289,7 +294,7 @@ def hostname_matches(cert: x509.Certificate, host: str) -> bool:
         ip = None
     if ip is not None:
         return str(ip) in ips
-    return any(_label_match(pattern.rstrip(".").lower(), name) for pattern in dns)
+    return any(label_match(pattern.rstrip(".").lower(), name) for pattern in dns)
 
 
 def _verification_reason(exc: VerificationError) -> str:
@@ -397,3 +402,228 @@ def chain_verdict(
             TlsReason.OTHER,
         )
     return error, TlsReason.CERT_UNTRUSTED
+
+
+# --------------------------------------------------------------- chain check
+
+#: TLSA certificate usages an SMTP client honours (RFC 7672 3.1).
+_DANE_TA, _DANE_EE = 2, 3
+
+
+def _host(text: str) -> str:
+    return clean(text, 260).rstrip(".").lower()
+
+
+def _selected(cert: x509.Certificate, der: bytes, selector: int) -> bytes | None:
+    """The bytes a selector picks (RFC 6698 2.1.2): the whole certificate or its SPKI."""
+    if selector == 0:
+        return der
+    # Imported with the first SPKI selector: key serialization (with its SSH and cipher
+    # modules) is a noticeable part of a probe process that meets no TLSA record.
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    try:
+        return public_key_of(cert).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError):  # a key type cryptography cannot load
+        return None
+
+
+def _matches(record: TlsaRecord, selected: bytes) -> bool:
+    """RFC 6698 2.1.3: the selected bytes, in full or digested, equal the record data."""
+    if record.matching_type == 0:
+        digest = selected
+    elif record.matching_type == 1:
+        digest = hashlib.sha256(selected).digest()
+    else:
+        digest = hashlib.sha512(selected).digest()
+    return digest.hex() == record.data
+
+
+def _outside_validity(certs: Sequence[x509.Certificate], now: datetime) -> bool:
+    for cert in certs:
+        try:
+            if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _reference_ids(lookup: TlsaLookup, mx: str, nexthop: str | None) -> tuple[str, ...]:
+    """RFC 7672 3.2.2: the MX host name, the TLSA base domain: the host name the
+    TLSA records were asked under (the CNAME-expanded MX host name when they were
+    found there, 2.2.2), and the next-hop domain when the caller vouches for it. A
+    CNAME at the TLSA owner name itself only redirects the lookup; its target is no
+    reference identifier (RFC 7671 7)."""
+    base = _host(lookup.query.name).removeprefix(f"_{lookup.port}._tcp.")
+    names = [_host(mx), lookup.mx, base, _host(nexthop or "")]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _ta_verdict(
+    certs: Sequence[x509.Certificate],
+    anchor: x509.Certificate,
+    anchor_index: int | None,
+    names: Sequence[str],
+    now: datetime,
+) -> TlsRptResult | None:
+    """DANE-TA (RFC 7672 3.1.2, 3.2): the chain from the leaf up to the trust anchor
+    verifies (signatures, validity) and the leaf carries one of the reference
+    identifiers ``names``; ``None`` when it does, else the RFC 8460 result type of
+    the failure."""
+    if anchor_index != 0:
+        path = list(certs[:anchor_index]) if anchor_index is not None else list(certs)
+        try:
+            error = verify_chain([*path, anchor], Store([anchor]), now)
+        except Exception:  # a certificate the verifier chokes on: a fact, not a crash
+            error = "verification failed"
+        if error is not None:
+            if _outside_validity([*path, anchor], now):
+                return TlsRptResult.CERTIFICATE_EXPIRED
+            return TlsRptResult.VALIDATION_FAILURE
+    try:
+        named = any(hostname_matches(certs[0], name) for name in names)
+    except Exception:
+        named = False
+    return None if named else TlsRptResult.CERTIFICATE_HOST_MISMATCH
+
+
+def _load_chain(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], list[bytes]]:
+    """The leading certificates that parse (at most :data:`MAX_CHAIN`), with their DER."""
+    certs: list[x509.Certificate] = []
+    ders: list[bytes] = []
+    for der in chain[:MAX_CHAIN]:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            break
+        ders.append(der)
+    return certs, ders
+
+
+@dataclass(slots=True)
+class _ChainJudge:
+    """One presented chain judged against TLSA records one at a time, remembering
+    the selected bytes and the DANE-TA verdict per certificate, and the first failure.
+    """
+
+    certs: list[x509.Certificate]
+    ders: list[bytes]
+    names: tuple[str, ...]
+    now: datetime
+    #: A "2 0 0" anchor the server sent is judged in place, not as a separate anchor.
+    sent: frozenset[str]
+    selected: dict[tuple[int, int], bytes | None] = dataclasses.field(default_factory=dict)
+    # One verdict per anchor position: hostile records matching the same certificate
+    # many times cost one path verification, not one each.
+    judged: dict[int, TlsRptResult | None] = dataclasses.field(default_factory=dict)
+    failure: TlsRptResult | None = None
+
+    def _pick(self, index: int, selector: int) -> bytes | None:
+        key = (index, selector)
+        if key not in self.selected:
+            self.selected[key] = _selected(self.certs[index], self.ders[index], selector)
+        return self.selected[key]
+
+    def _covers(self, record: TlsaRecord, index: int) -> bool:
+        data = self._pick(index, record.selector)
+        return data is not None and _matches(record, data)
+
+    def _note(self, verdict: TlsRptResult) -> None:
+        self.failure = self.failure or verdict
+
+    def _ee(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        if not self._covers(record, 0):
+            return None
+        return DaneCheck(matched=True, usage=_DANE_EE, record_index=r_index, chain_index=0)
+
+    def _ta_in_chain(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        for c_index in range(len(self.certs)):
+            if not self._covers(record, c_index):
+                continue
+            if c_index not in self.judged:
+                self.judged[c_index] = _ta_verdict(
+                    self.certs, self.certs[c_index], c_index, self.names, self.now
+                )
+            verdict = self.judged[c_index]
+            if verdict is None:
+                return DaneCheck(
+                    matched=True, usage=_DANE_TA, record_index=r_index, chain_index=c_index
+                )
+            self._note(verdict)
+        return None
+
+    def _ta_in_record(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        """A ``2 0 0`` record that carries an anchor the server did not send."""
+        if record.selector != 0 or record.matching_type != 0 or record.data in self.sent:
+            return None
+        anchor = _certificate(record.data)
+        if anchor is None:
+            return None
+        verdict = _ta_verdict(self.certs, anchor, None, self.names, self.now)
+        if verdict is None:
+            return DaneCheck(matched=True, usage=_DANE_TA, record_index=r_index)
+        self._note(verdict)
+        return None
+
+    def match(self, record: TlsaRecord, r_index: int) -> DaneCheck | None:
+        """The check when ``record`` (the ``r_index``-th) authenticates the chain."""
+        if record.usage == _DANE_EE:
+            return self._ee(record, r_index)
+        found = self._ta_in_chain(record, r_index)
+        if found is not None:
+            return found
+        return self._ta_in_record(record, r_index)
+
+
+def check_chain(
+    lookup: TlsaLookup,
+    chain: Sequence[bytes],
+    mx: str,
+    now: datetime,
+    nexthop: str | None = None,
+) -> DaneCheck:
+    """Match the chain a server presented (DER, leaf first) against ``lookup``'s
+    usable TLSA records, as a DANE-enforcing sender does (RFC 7672 3).
+
+    - DANE-EE(3) matches the leaf; nothing else is checked: no names, no dates
+      (3.1.1).
+    - DANE-TA(2) matches a certificate of the chain, which then acts as the trust
+      anchor: the chain from the leaf up to it must verify at ``now`` and the leaf
+      must name a reference identifier (3.1.2, 3.2.2): the MX host, the TLSA base
+      domain, or ``nexthop``. A ``2 0 0`` record carries the anchor itself, which
+      then need not be in the chain (RFC 7671 5.2.2).
+
+    ``nexthop``: the next-hop (recipient) domain whose MX RRset named ``mx``, given
+    only when that RRset is DNSSEC-secure, as Postfix matches DANE-TA certificates
+    against the next-hop domain and the MX host name; ``None`` leaves the MX host
+    names alone. Names below it (Postfix's ``dot-nexthop``) are not accepted.
+
+    The first record that matches wins. Without one, ``failure`` names what a TLS
+    report would: ``certificate-expired``, ``validation-failure`` or
+    ``certificate-host-mismatch`` when a DANE-TA record matched but its chain or name
+    failed, ``tlsa-invalid`` when no record matched, ``validation-failure`` when the
+    server sent no readable certificate. Never raises.
+    """
+    certs, ders = _load_chain(chain)
+    if not certs:
+        return DaneCheck(matched=False, failure=TlsRptResult.VALIDATION_FAILURE)
+    judge = _ChainJudge(
+        certs,
+        ders,
+        _reference_ids(lookup, mx, nexthop),
+        now,
+        sent=frozenset(d.hex() for d in ders),
+    )
+    for r_index, record in enumerate(lookup.records):
+        found = judge.match(record, r_index) if record.usable else None
+        if found is not None:
+            return found
+    return DaneCheck(matched=False, failure=judge.failure or TlsRptResult.TLSA_INVALID)
+
+
+def _certificate(data: str) -> x509.Certificate | None:
+    try:
+        return x509.load_der_x509_certificate(bytes.fromhex(data))
+    except ValueError:
+        return None

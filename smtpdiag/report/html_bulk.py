@@ -18,7 +18,7 @@ from typing import Any
 
 from ..model import Verdict
 from ..textsafe import clean
-from .model import BulkSummary, DomainRecord
+from ..triage.model import BulkSummary, DomainRecord
 
 __all__ = ["MAX_ROWS", "MAX_PROVIDERS", "render_bulk_html"]
 
@@ -52,7 +52,7 @@ def render_bulk_html(
     their NDJSON lines (as written to the output)."""
     from markupsafe import Markup
 
-    from ..report.html import content_security_policy, environment, script_json, stylesheet
+    from .html import content_security_policy, environment, script_json, stylesheet
 
     env = environment()
     css, css_hash = stylesheet()

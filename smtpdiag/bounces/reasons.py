@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from ..diagnosis.codes import parse_code
+from ..lazydata import load_json
 from ..lazyre import LazyPattern
-from .codes import parse_code
+from ..model.bounce import Decision, Reason
 
 __all__ = [
     "PHRASES",
@@ -34,40 +36,6 @@ __all__ = [
     "decide",
     "infer",
 ]
-
-
-class Reason(StrEnum):
-    """Why a recipient bounced (the documented vocabulary of ``explain --batch``)."""
-
-    USER_UNKNOWN = "user-unknown"  #: the mailbox does not exist
-    MAILBOX_DISABLED = "mailbox-disabled"  #: exists, but disabled or moved
-    MAILBOX_FULL = "mailbox-full"  #: over quota
-    DOMAIN = "bad-domain"  #: the recipient's domain does not exist or accepts no mail
-    BLOCKED = "blocked-policy"  #: refused by policy (access denied, relay denied, IP blocked)
-    SPAM = "spam"  #: refused as spam, or the sender is on a blocklist
-    AUTH = "authentication"  #: SPF, DKIM, DMARC, reverse DNS checks failed
-    RATE_LIMITED = "rate-limited"  #: too many messages or connections
-    EXPIRED = "expired"  #: the message stayed queued too long
-    CONNECTION = "connection"  #: no answer, refused or dropped connection
-    ROUTING = "routing"  #: no route, routing server failure
-    DNS = "dns"  #: DNS lookup failed
-    TLS = "tls"  #: TLS required, or the handshake failed
-    TOO_BIG = "message-too-big"  #: larger than a size limit
-    LOOP = "mail-loop"  #: routing or forwarding loop
-    CONTENT = "content"  #: media or content rejected
-    PROTOCOL = "protocol"  #: SMTP protocol error
-    SYSTEM = "system"  #: the receiving system is unavailable, full or misconfigured
-    OTHER = "other"  #: a code, but no more specific reason
-    UNKNOWN = "unknown"  #: nothing was found at all
-
-
-class Decision(StrEnum):
-    """What to do with the recipient address."""
-
-    SUPPRESS = "suppress"  #: stop sending to this address
-    RETRY = "retry"  #: send again on the retry schedule (``retry_at``)
-    KEEP = "keep"  #: keep the address; nothing to do about it for now
-    FIX = "fix"  #: fix or inspect our side (message, IP, authentication); do not suppress
 
 
 class CodeSource(StrEnum):
@@ -105,248 +73,14 @@ class Inference:
     language: str
 
 
-# (language, pattern, code, reason). Order matters: the first match wins, so specific
-# notices come before generic ones ("host not found, try again" before "host not found").
-# Codes are class 5; :func:`infer` makes them class 4 when the bounce says it is a delay.
-_P = Reason
-PHRASES: tuple[tuple[str, str, str, Reason], ...] = (
-    # ---- expiry / retry timeout (Exim "retry timeout exceeded", Sendmail, Exchange)
-    (
-        "en",
-        r"retry time ?out exceeded|message expired|delivery time expired|too long in (?:the )?"
-        r"queue|could not be delivered (?:with)?in \d+ (?:days|hours)",
-        "5.4.7",
-        _P.EXPIRED,
-    ),
-    ("de", r"zustellzeit (?:ist )?abgelaufen|zeitlimit .{0,20}überschritten", "5.4.7", _P.EXPIRED),
-    (
-        "fr",
-        r"d[ée]lai (?:de (?:remise|livraison) )?(?:d[ée]pass[ée]|expir[ée])",
-        "5.4.7",
-        _P.EXPIRED,
-    ),
-    ("es", r"tiempo (?:de entrega |de espera )?(?:excedido|agotado|expirado)", "5.4.7", _P.EXPIRED),
-    ("pt", r"prazo (?:de entrega )?(?:excedido|expirado)", "5.4.7", _P.EXPIRED),
-    ("it", r"tempo (?:di consegna )?(?:scaduto|esaurito)", "5.4.7", _P.EXPIRED),
-    (
-        "nl",
-        r"bezorgtijd (?:is )?verlopen|(?:bericht|levering) (?:is )?verlopen",
-        "5.4.7",
-        _P.EXPIRED,
-    ),
-    # ---- DNS: temporary lookup failure before "host not found"
-    ("en", r"host not found,? try again|temporary (?:dns|lookup) failure", "4.4.3", _P.DNS),
-    (
-        "en",
-        r"host or domain name not found|host not found|host unknown|domain (?:not found|"
-        r"does not exist)|no mx (?:record|host)|unrouteable (?:mail )?(?:domain|address)",
-        "5.4.4",
-        _P.DOMAIN,
-    ),
-    ("de", r"domain (?:existiert nicht|nicht gefunden)|host nicht gefunden", "5.4.4", _P.DOMAIN),
-    (
-        "fr",
-        r"domaine (?:inexistant|introuvable)|h[ôo]te (?:inconnu|introuvable)",
-        "5.4.4",
-        _P.DOMAIN,
-    ),
-    ("es", r"dominio (?:no existe|inexistente|desconocido)", "5.4.4", _P.DOMAIN),
-    ("pt", r"dom[ií]nio (?:n[ãa]o existe|inexistente|desconhecido)", "5.4.4", _P.DOMAIN),
-    ("it", r"dominio (?:inesistente|sconosciuto|non esiste)", "5.4.4", _P.DOMAIN),
-    ("nl", r"domein (?:bestaat niet|onbekend|niet gevonden)", "5.4.4", _P.DOMAIN),
-    # ---- mailbox full
-    (
-        "en",
-        r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the |their |his |her )?"
-        r"(?:storage|quota)|insufficient (?:storage|disk space) for (?:user|mailbox)",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    (
-        "de",
-        r"postfach\b.{0,40}?\b(?:ist )?(?:voll|überfüllt)\b|speicherplatz .{0,30}(?:überschritten|"
-        r"erschöpft)|quota überschritten",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    (
-        "fr",
-        r"bo[îi]te (?:aux lettres |mail |de r[ée]ception )?(?:est )?pleine|"
-        r"quota (?:d[ée]pass[ée]|atteint)",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    (
-        "es",
-        r"buz[óo]n\b.{0,40}?\b(?:lleno|completo)\b|cuota (?:excedida|superada)",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    (
-        "pt",
-        r"caixa (?:postal|de correio|de entrada)\b.{0,40}?\b(?:cheia|lotada)\b|cota excedida",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    (
-        "it",
-        r"casella (?:di posta |postale )?(?:[èe] )?piena|quota (?:superata|esaurita)",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    (
-        "nl",
-        r"(?:mailbox|postvak|postbus)\b.{0,40}?\bvol\b|quotum overschreden",
-        "5.2.2",
-        _P.MAILBOX_FULL,
-    ),
-    # ---- mailbox disabled
-    (
-        "en",
-        r"(?:account|mailbox|user) (?:is |has been )?(?:disabled|suspended|deactivated|"
-        r"inactive|locked)",
-        "5.2.1",
-        _P.MAILBOX_DISABLED,
-    ),
-    (
-        "de",
-        r"(?:konto|postfach) (?:ist )?(?:deaktiviert|gesperrt|stillgelegt)",
-        "5.2.1",
-        _P.MAILBOX_DISABLED,
-    ),
-    # ---- user unknown
-    (
-        "en",
-        r"unknown recipient|recipient unknown|unknown user|user unknown|no such (?:user|"
-        r"mailbox|recipient)|(?:user|mailbox|address|recipient) (?:does not|doesn't) exist|"
-        r"invalid (?:recipient|mailbox)|address not found|no mailbox here|not a valid "
-        r"|doesn't have an? [\w.-]{1,60} account|not listed in [\w ]{1,40}directory"
-        r"(?:mailbox|recipient)|mailbox not found|mailbox unavailable|user not found",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    (
-        "de",
-        r"unbekannte[rn]? (?:empfänger|benutzer|adresse)|empfänger(?:adresse)? (?:ist )?"
-        r"unbekannt|benutzer (?:ist )?unbekannt|(?:adresse|postfach|empfänger|benutzer) "
-        r"existiert nicht|ungültige[rn]? (?:empfänger|adresse)",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    (
-        "fr",
-        r"destinataire inconnu|utilisateur inconnu|adresse (?:inconnue|introuvable|"
-        r"inexistante)|(?:cette adresse|ce compte|l'adresse) n'existe pas",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    (
-        "es",
-        r"usuario desconocido|destinatario desconocido|(?:la )?(?:direcci[óo]n|cuenta|buz[óo]n) "
-        r"(?:no existe|inexistente)|usuario no existe",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    (
-        "pt",
-        r"usu[áa]rio desconhecido|destinat[áa]rio desconhecido|(?:endere[çc]o|conta|usu[áa]rio)"
-        r" (?:n[ãa]o existe|inexistente)",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    (
-        "it",
-        r"utente (?:sconosciuto|inesistente)|destinatario (?:sconosciuto|inesistente)|"
-        r"(?:indirizzo|casella) (?:non esiste|inesistente)",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    (
-        "nl",
-        r"onbekende (?:ontvanger|gebruiker|geadresseerde)|(?:adres|gebruiker|mailbox) "
-        r"bestaat niet",
-        "5.1.1",
-        _P.USER_UNKNOWN,
-    ),
-    # ---- size, loop
-    (
-        "en",
-        r"message (?:is )?too (?:big|large)|message size exceeds|exceeds (?:the )?(?:maximum )?"
-        r"(?:message )?size|size limit exceeded",
-        "5.3.4",
-        _P.TOO_BIG,
-    ),
-    (
-        "de",
-        r"nachricht (?:ist )?zu gro(?:ß|ss)|maximale (?:nachrichten)?größe",
-        "5.3.4",
-        _P.TOO_BIG,
-    ),
-    ("fr", r"message (?:est )?trop (?:volumineux|gros|grand)", "5.3.4", _P.TOO_BIG),
-    ("es", r"mensaje (?:es )?demasiado grande", "5.3.4", _P.TOO_BIG),
-    ("pt", r"mensagem (?:[ée] )?(?:muito|demasiado) grande", "5.3.4", _P.TOO_BIG),
-    ("it", r"messaggio (?:[èe] )?troppo grande", "5.3.4", _P.TOO_BIG),
-    ("nl", r"bericht (?:is )?te groot", "5.3.4", _P.TOO_BIG),
-    ("en", r"mail loop|loop(?:s back| detected)|too many hops|routing loop", "5.4.6", _P.LOOP),
-    # ---- the seeds' typical replies without a code (4.4.2, 5.4.2, 4.3.2, 5.4.3). Their
-    # own class is kept: 4.4.2 and 4.3.2 are transient, "permanent" wording is class 5.
-    (
-        "en",
-        r"permanent tls configuration mismatch|tls (?:configuration )?mismatch",
-        "5.4.2",
-        _P.TLS,
-    ),
-    (
-        "en",
-        r"connection blocked\W{0,3}(?:port not accessible|by firewall)|port (?:is )?(?:not "
-        r"accessible|permanently blocked)|bad connection",
-        "5.4.2",
-        _P.CONNECTION,
-    ),
-    (
-        "en",
-        r"(?:tls|ssl|starttls) (?:negotiation|handshake) (?:failed|failure|error)",
-        "4.4.2",
-        _P.TLS,
-    ),
-    (
-        "en",
-        r"connection dropped|connection timeout during handshake|connection failure|"
-        r"connection lost|lost connection",
-        "4.4.2",
-        _P.CONNECTION,
-    ),
-    (
-        "en",
-        r"intermediate routing server|routing server failure|routing path includes "
-        r"permanently failed|routing infrastructure permanently unavailable",
-        "5.4.3",
-        _P.ROUTING,
-    ),
-    ("en", r"(?:system )?not accepting network messages", "4.3.2", _P.SYSTEM),
-    # ---- spam, policy, rate
-    (
-        "en",
-        r"\bspam\b|junk mail|black ?list|block ?list|\brbl\b|listed (?:at|on|in)",
-        "5.7.1",
-        _P.SPAM,
-    ),
-    (
-        "en",
-        r"relay(?:ing)? (?:access )?denied|not permitted to relay|access denied|"
-        r"rejected (?:by|for) policy|policy (?:violation|rejection|restriction)",
-        "5.7.1",
-        _P.BLOCKED,
-    ),
-    ("en", r"rate limit|too many (?:messages|connections|recipients)", "4.7.0", _P.RATE_LIMITED),
-    # ---- connection
-    (
-        "en",
-        r"connection (?:timed out|refused)|no route to host|could not connect|unable to connect"
-        r"|network is unreachable",
-        "4.4.1",
-        _P.CONNECTION,
-    ),
+#: (language, pattern, code, reason), from the data file ``phrases.json``. Order
+#: matters: the first match wins, so specific notices come before generic ones ("host
+#: not found, try again" before "host not found"). Codes are class 5; :func:`infer`
+#: makes them class 4 when the bounce says it is a delay.
+PHRASES: tuple[tuple[str, str, str, Reason], ...] = tuple(
+    (lang, pattern, code, Reason[reason])
+    for section in load_json(__file__, "phrases.json")["sections"]
+    for lang, pattern, code, reason in section["phrases"]
 )
 # Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
 # regex engine then scans for each pattern's literal prefix, several times faster.

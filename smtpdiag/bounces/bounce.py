@@ -42,12 +42,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..diagnosis import knowledge
+from ..diagnosis.codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
+from ..diagnosis.knowledge import CodeKnowledge, RetrySchedule, rfc5321_retry, schedule_from
 from ..model import Action, ActionKind, Severity
 from ..narrate import bounce as words
 from ..textsafe import clean
 from ..timefmt import aware_now, utc_iso
-from . import knowledge
-from .codes import BasicCode, StatusCode, lookup, lookup_basic, parse_code
 from .codescan import Scan, canon, generic, host_in, recipient_from_text, scan
 from .dsn import (
     FIELD_LIMIT,
@@ -60,7 +61,6 @@ from .dsn import (
     read,
     text_blocks,
 )
-from .knowledge import CodeKnowledge, RetrySchedule, rfc5321_retry, schedule_from
 from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
 
 if TYPE_CHECKING:

@@ -8,42 +8,16 @@ wins); :mod:`smtpdiag.narrate.bounce` writes the sentence for each basis.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from ..model import Severity
+from ..model.bounce import ConfirmBasis, ConfirmFacts, ConfirmStatus
 
 if TYPE_CHECKING:
     from ..model import Diagnosis, ProbeReport, Verdict
     from .bounce import Explanation
 
 __all__ = ["ConfirmBasis", "ConfirmFacts", "ConfirmStatus", "Confirmation", "judge"]
-
-
-class ConfirmStatus(StrEnum):
-    """How a live probe relates to a bounce."""
-
-    CONFIRMED = "confirmed"  #: the probe sees the condition the bounce reports
-    NOT_REPRODUCED = "not-reproduced"  #: the domain works now
-    DIFFERENT = "different"  #: the probe sees a problem, but another one
-    NOT_CHECKABLE = "not-checkable"  #: a connection-level probe cannot see this condition
-
-
-class ConfirmBasis(StrEnum):
-    """Why the status is what it is (one sentence each in the narration layer)."""
-
-    NO_CODE = "no-code"  #: the bounce holds no code to compare
-    NULL_MX_NOW = "null-mx-now"  #: a 5.1.10 bounce and the domain publishes a null MX
-    NULL_MX_DIFFERENT = "null-mx-different"  #: another bounce, but a null MX now
-    NOT_CONNECTION_LEVEL = "not-connection-level"  #: decided at MAIL/RCPT/DATA or by policy
-    PROBE_UNKNOWN = "probe-unknown"  #: the probe verified nothing
-    OWN_PORT_BLOCKED = "own-port-blocked"  #: this network blocks outbound port 25
-    SAME_CODE = "same-code"  #: the probe names the bounce's code
-    SAME_CONDITION = "same-condition"  #: the same subject and detail in the other class
-    PROBLEM_TOO = "problem-too"  #: a bounce without enhanced code; the probe sees a problem
-    CLEARED = "cleared"  #: a soft bounce; every route works now
-    NOT_REPRODUCED = "not-reproduced"  #: a hard bounce; every route works now
-    DIFFERENT = "different"  #: the probe sees another problem
 
 
 _STATUS: dict[ConfirmBasis, ConfirmStatus] = {
@@ -77,30 +51,6 @@ class Confirmation:
     summary: str
     verdict: Verdict | None = None
     primary: str | None = None
-
-
-class ConfirmFacts(NamedTuple):
-    """What the sentence for a basis names.
-
-    Attributes:
-        basis: Why.
-        status: The status that basis gives.
-        code: The bounce's enhanced code, if any.
-        what: The bounce's code as said (enhanced, else basic, else "this").
-        verdict: The probe's verdict.
-        primary: The probe's leading code, if any.
-        persistence: The probe's persistence value (``"persistent"`` ...).
-        fell_back: Another route delivers while the bounced one fails.
-    """
-
-    basis: ConfirmBasis
-    status: ConfirmStatus
-    code: str | None
-    what: str
-    verdict: Verdict
-    primary: str | None
-    persistence: str
-    fell_back: bool
 
 
 def _connection_level(expl: Explanation) -> bool:
@@ -167,7 +117,7 @@ def judge(expl: Explanation, report: ProbeReport) -> ConfirmFacts:
     """Compare a bounce with a probe of its recipient's domain (diagnosed here if the
     report carries no diagnosis)."""
     from ..model import RuleId, Verdict
-    from .engine import diagnose
+    from ..narrate.narrator import diagnose
 
     diag = report.diagnosis or diagnose(report)
     basis = _basis(expl, report, diag)

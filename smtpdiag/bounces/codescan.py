@@ -17,8 +17,8 @@ from functools import lru_cache
 from itertools import islice
 from typing import NamedTuple
 
+from ..diagnosis.codes import parse_code
 from ..lazyre import LazyPattern
-from .codes import parse_code
 from .dsn import EMAIL_RE, FIELD_LIMIT, HEADER_LINE_RE, MAX_ADDRESS, MAX_MATCHES
 
 __all__ = ["HOST_RE", "Scan", "canon", "generic", "host_in", "recipient_from_text", "scan"]

@@ -1,0 +1,169 @@
+"""The pipeline: resolve -> plan -> policy + probe -> diagnose, under one deadline.
+
+Re-exported by the facade, :mod:`smtpdiag.api`. It lives in a layer of its own, right
+above the stages it runs, so that the uses of a probe below the facade (a health check,
+probing the domains of bounces or of TLS reports) run this same pipeline without
+importing the facade.
+
+``await smtpdiag.probe("example.org", config)`` returns a :class:`ProbeReport` that
+holds everything observed (and, by default, the diagnosis). Network outcomes never
+raise; misuse raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from .blocking import run_blocking
+from .certmatch import load_trust_store
+from .config import ProbeConfig
+from .errors import ConfigError, ProbeError
+from .model import PhaseRecord, ProbeReport, Route, RouteResult
+from .narrate.narrator import diagnose as _diagnose
+from .policy import DaneInputs, lookup_policy
+from .probing import plan_routes, probe_routes
+from .resolve import normalize_domain, resolve_domain
+from .timefmt import utc_iso
+from .version import __version__
+
+__all__ = ["check_config", "could_not_run", "probe", "probe_sync"]
+
+# Stages end by the deadline themselves; this margin only guards against a bug there.
+_SAFETY_MARGIN_S = 2.0
+
+
+def check_config(config: ProbeConfig) -> None:
+    """Refuse local mistakes that would otherwise be diagnosed as the destination's fault.
+
+    :class:`ProbeConfig` checks what it can without touching the machine (the source
+    address's family is one of ``families``); this checks the environment: the
+    source address is one this machine owns (a ``bind`` to port 0, nothing is sent)
+    and the CA file holds a certificate that parses. Both used to fail every route
+    or every verification and surface as a 5.4.2 against the recipient.
+    :func:`probe` calls it; the CLI calls it to print one usage line.
+
+    Raises:
+        ConfigError: With a one-line message.
+    """
+    if config.source_address is not None:
+        address = ipaddress.ip_address(config.source_address)
+        af = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        try:
+            with socket.socket(af, socket.SOCK_STREAM) as sock:
+                sock.bind((str(address), 0))
+        except OSError as exc:
+            raise ConfigError(
+                f"source address {address} cannot be used here: {exc.strerror or exc}"
+            ) from None
+    ca_file = config.tls.ca_file
+    if ca_file is not None and load_trust_store(ca_file) is None:
+        raise ConfigError(f"CA file {ca_file!r} holds no certificate that can be parsed")
+
+
+async def probe(
+    domain: str,
+    config: ProbeConfig | None = None,
+    *,
+    diagnose: bool = True,
+    history: Sequence[ProbeReport] = (),
+    now: datetime | None = None,
+    trace: Callable[[Route, PhaseRecord], None] | None = None,
+) -> ProbeReport:
+    """Probe every route of ``domain`` and (by default) diagnose what was seen.
+
+    Args:
+        domain: The mail domain (a recipient address's part after ``@``).
+        config: Ports, timeouts, resolver, TLS settings, TLS policy lookups
+            (``config.policy``: MTA-STS, DANE, TLS-RPT; on by default); defaults to
+            ``ProbeConfig()``.
+        diagnose: Add the diagnosis (``report.diagnosis``); ``False`` for raw observations.
+        history: Earlier reports of the same domain, oldest first (from watch mode):
+            evidence of whether a failure persists.
+        now: The instant retry schedules count from (default: the diagnosis time).
+        trace: Called with each route's phase record as soon as the phase ends (live
+            progress; it runs on the event loop, so keep it quick).
+
+    Returns:
+        The report. It ends within ``config.timeouts.total`` seconds (plus a little
+        for QUIT), whatever the servers and the DNS do.
+
+    Raises:
+        ConfigError: ``domain`` is not a valid domain name, or the configuration
+            does not fit this machine (see :func:`check_config`).
+        ProbeError: A stage overran the deadline by more than the safety margin.
+    """
+    config = config or ProbeConfig()
+    name = normalize_domain(domain)
+    check_config(config)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    started_at = utc_iso()
+    deadline = started + config.timeouts.total
+    try:
+        async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):
+            resolution = await resolve_domain(name, config, deadline=deadline)
+            routes = plan_routes(resolution, config)
+
+            async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
+                return await probe_routes(
+                    routes,
+                    config,
+                    deadline=deadline,
+                    trace=trace,
+                    tlsa=dane.tlsa,
+                    nexthop=dane.nexthop,
+                )
+
+            # The policy stage runs the probe itself: after the TLSA lookups (the probe
+            # matches chains against them), alongside MTA-STS and TLS-RPT.
+            policy, results = await lookup_policy(
+                name, resolution, config, deadline=deadline, during=run
+            )
+    except TimeoutError:
+        raise ProbeError(
+            f"probe of {name} overran its {config.timeouts.total:g} s deadline"
+        ) from None
+    report = ProbeReport(
+        domain=name,
+        resolution=resolution,
+        routes=results,
+        started_at=started_at,
+        duration_ms=round((loop.time() - started) * 1000.0, 3),  # 1 µs, as the JSON writes
+        ports=config.ports,
+        families=config.probe_families,
+        policy=policy,
+        tool_version=__version__,
+    )
+    if diagnose:
+        report = replace(report, diagnosis=_diagnose(report, now=now, history=history))
+    return report
+
+
+def probe_sync(
+    domain: str,
+    config: ProbeConfig | None = None,
+    *,
+    diagnose: bool = True,
+    history: Sequence[ProbeReport] = (),
+    now: datetime | None = None,
+) -> ProbeReport:
+    """Blocking twin of :func:`probe`.
+
+    Works from plain code and also from code that already runs an event loop in this
+    thread (the probe then runs on its own loop in a worker thread), like
+    :func:`smtpdiag.health.check_sync`.
+    """
+    return run_blocking(
+        lambda: probe(domain, config, diagnose=diagnose, history=history, now=now),
+        name="smtpdiag-probe",
+    )
+
+
+def could_not_run(report: ProbeReport) -> bool:
+    """True when no nameserver answered at all (see :attr:`ProbeReport.could_not_run`)."""
+    return report.could_not_run
