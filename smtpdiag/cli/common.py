@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import BinaryIO
 
 from ..errors import ConfigError
 
@@ -235,6 +236,23 @@ def _check_local_inputs(config: ProbeConfig) -> None:
     from ..api import check_config  # lazy: keep `smtpdiag --help` light
 
     check_config(config)
+
+
+def batch_inputs(paths: list[str], what: str) -> BinaryIO | None:
+    """Check a batch command's PATHs before reading any: each exists, and ``-`` has a
+    pipe behind it. Returns standard input's bytes when ``-`` is among them.
+
+    ``what`` names the option or command in the error (``--batch``, ``tlsrpt``).
+    """
+    stdin = None
+    for path in paths:
+        if path == "-":
+            stdin = getattr(sys.stdin, "buffer", None)
+            if stdin is None or sys.stdin.isatty():
+                raise ConfigError(f"{what} -: nothing piped into standard input")
+        elif not os.path.exists(path):
+            raise ConfigError(f"{what}: no such file or directory: {path!r}")
+    return stdin
 
 
 def check_output_path(path: str, flag: str) -> None:

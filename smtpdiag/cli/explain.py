@@ -184,7 +184,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    import os
 
     from ..bounces import (
         BatchRecord,
@@ -208,14 +207,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     if args.domain:
         raise ConfigError("--domain works on one bounce; with --batch, --probe probes each domain")
     config = common.config_from_args(args) if args.probe else None
-    stdin = None
-    for path in args.batch:
-        if path == "-":
-            stdin = getattr(sys.stdin, "buffer", None)
-            if stdin is None or sys.stdin.isatty():
-                raise ConfigError("--batch -: nothing piped into standard input")
-        elif not os.path.exists(path):
-            raise ConfigError(f"--batch: no such file or directory: {path!r}")
+    stdin = common.batch_inputs(args.batch, "--batch")
     builder = SummaryBuilder()
     domains = DomainCollector()
     tally = BatchTally()

@@ -66,7 +66,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
 
     from ..report.tlsrpt import (
         dumps_check,
@@ -80,14 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if args.width is not None and not 40 <= args.width <= 400:
         raise ConfigError("--width must be 40-400")
     config = common.config_from_args(args) if args.probe else None
-    stdin = None
-    for path in args.paths:
-        if path == "-":
-            stdin = getattr(sys.stdin, "buffer", None)
-            if stdin is None or sys.stdin.isatty():
-                raise ConfigError("tlsrpt -: nothing piped into standard input")
-        elif not os.path.exists(path):
-            raise ConfigError(f"no such file or directory: {path!r}")
+    stdin = common.batch_inputs(args.paths, "tlsrpt")
     builder = SummaryBuilder()
     out = sys.stdout
     for item in read_tls_reports(args.paths, stdin=stdin):
