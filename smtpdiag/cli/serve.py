@@ -30,7 +30,10 @@ endpoints:
                          --min-interval, one probe at a time per domain
   /report?target=DOMAIN  the latest result of DOMAIN as JSON (as check --format json);
                          never probes
-  /metrics               the service's own metrics
+  /metrics               the service's own metrics (and the TLS report counts)
+  /tlsrpt                with --accept-tlsrpt: POST a TLS report (RFC 8460 5.4,
+                         application/tlsrpt+gzip or +json); 200 accepted or
+                         duplicate, 400 malformed, 413 too large, 415 wrong type
   /-/healthy             200 while the service runs
 
 exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error (bad flag, cannot listen)"""
@@ -120,6 +123,20 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep the history in memory only (forgotten at exit)",
     )
+    s.add_argument(
+        "--accept-tlsrpt",
+        action="store_true",
+        help="accept TLS reports (RFC 8460) POSTed to /tlsrpt, store them in the state "
+        "and count their failures on /metrics (off by default; put the service behind "
+        "an HTTPS reverse proxy: senders POST only to https:// URIs)",
+    )
+    s.add_argument(
+        "--max-tlsrpt-reports",
+        type=_count,
+        default=10_000,
+        metavar="N",
+        help="TLS reports kept (oldest received dropped first; default: 10000)",
+    )
     common.add_probe_options(p, defaults={"ports": (25,)})
     p.set_defaults(run=run)
 
@@ -158,7 +175,16 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     # A scrape gets its answer within the probe's own deadline plus a margin.
     limits = Limits(request_timeout=exporter.config.timeouts.total + 5.0)
-    service = Service(exporter, limits)
+    tlsrpt = None
+    if args.accept_tlsrpt:
+        from ..serve.tlsrpt import TlsrptStore
+
+        try:
+            tlsrpt = TlsrptStore(store.db, max_reports=args.max_tlsrpt_reports)
+        except Exception as exc:  # sqlite3.Error: one line, not a traceback
+            store.close()
+            raise ConfigError(f"cannot open the TLS report tables in {directory}: {exc}") from None
+    service = Service(exporter, limits, tlsrpt)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
