@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections import Counter
 from dataclasses import dataclass
 
@@ -81,8 +82,18 @@ class Service:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> asyncio.Server:
-        self._server = await asyncio.start_server(self._accept, host, port, limit=MAX_HEAD)
+    async def start(
+        self, host: str, port: int, tls: ssl.SSLContext | None = None
+    ) -> asyncio.Server:
+        self._server = await asyncio.start_server(
+            self._accept,
+            host,
+            port,
+            limit=MAX_HEAD,
+            ssl=tls,
+            # A client that stalls the handshake is held no longer than one stalling the head.
+            ssl_handshake_timeout=self.limits.head_timeout if tls is not None else None,
+        )
         return self._server
 
     async def aclose(self) -> None:
@@ -104,7 +115,12 @@ class Service:
         self._connections += 1
         try:
             await self._connection(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            h11.LocalProtocolError,
+            ssl.SSLError,
+        ):
             pass
         finally:
             self._connections -= 1

@@ -4,6 +4,7 @@ in one 4xx line in bounded time and memory."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import http.client
 import json
@@ -191,3 +192,50 @@ def test_disabled_by_default(lab: HealthLab) -> None:
         status, _ = post(srv, gz(rfc_example()), GZIP)
         assert status == 405  # only GET: the exporter takes no uploads unless asked
         assert "smtpdiag_tlsrpt" not in metrics(srv)
+
+
+def test_https_with_tls_cert_and_key(lab: HealthLab, tmp_path: Path) -> None:
+    """RFC 8460 senders POST only to https:// URIs: --tls-cert/--tls-key serve HTTPS."""
+    import ssl
+    import subprocess
+    import sys
+
+    from smtpdiag.testing.certs import TestPki
+
+    pki = TestPki(names=("localhost", "127.0.0.1"), directory=tmp_path / "pki")
+    files = pki.files["good"]
+    tls = ["--tls-cert", str(files.chain), "--tls-key", str(files.key)]
+    client = ssl.create_default_context(cafile=str(pki.ca_file))
+    with serve_process([*lab.cli_args(), "--no-state", "--accept-tlsrpt", *tls]) as srv:
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=20, context=client)
+        try:
+            conn.request("POST", "/tlsrpt", body=gz(rfc_example()), headers={"Content-Type": GZIP})
+            resp = conn.getresponse()
+            assert (resp.status, resp.read()) == (200, b"accepted\n")
+        finally:
+            conn.close()
+        # Plain HTTP on the TLS port gets nothing served (and the service stays up).
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(10)
+            with contextlib.suppress(ConnectionResetError):
+                assert not sock.recv(4096).startswith(b"HTTP/1.1 200")
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=20, context=client)
+        try:
+            conn.request("GET", "/metrics")
+            body = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        assert metric(body, FAILED) == 200
+    # Only one of the two, or an unreadable key: one line, exit 2, no traceback.
+    for bad in (tls[:2], [*tls[:2], "--tls-key", str(tmp_path / "missing.pem")]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "smtpdiag", "serve", *lab.cli_args(), "--no-state", *bad],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "tls" in proc.stderr.lower() and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
