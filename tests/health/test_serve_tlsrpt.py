@@ -8,7 +8,9 @@ import contextlib
 import copy
 import http.client
 import json
+import shutil
 import socket
+import subprocess
 import time
 import zlib
 from pathlib import Path
@@ -17,6 +19,8 @@ from factories.tlsrpt_cases import google_report, gz, rfc_example
 from health_lab import HealthLab
 from serve_process import ServeProcess, get, serve_process
 
+PROMTOOL = shutil.which("promtool")
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 GZIP = "application/tlsrpt+gzip"
 JSON = "application/tlsrpt+json"
 
@@ -81,6 +85,18 @@ def test_accept_gzip_and_json_dedupe_and_restart(lab: HealthLab, tmp_path: Path)
         assert metric(body, "smtpdiag_tlsrpt_reports_stored") == 2
         assert 'policy_domain="receiver.example"' in body
         assert 'result_type="certificate-host-mismatch"' in body
+        om = get(f"{srv.base}/metrics", accept=OPENMETRICS).body
+        assert "# TYPE smtpdiag_tlsrpt_failed_sessions counter" in om
+    if PROMTOOL is not None:  # promtool reads the 0.0.4 text format
+        proc = subprocess.run(
+            [PROMTOOL, "check", "metrics"],
+            input=body,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     # Persisted: a new process on the same state has the reports, and still dedupes.
     with serve_process(args) as srv:
         body = metrics(srv)
@@ -197,7 +213,6 @@ def test_disabled_by_default(lab: HealthLab) -> None:
 def test_https_with_tls_cert_and_key(lab: HealthLab, tmp_path: Path) -> None:
     """RFC 8460 senders POST only to https:// URIs: --tls-cert/--tls-key serve HTTPS."""
     import ssl
-    import subprocess
     import sys
 
     from smtpdiag.testing.certs import TestPki
