@@ -103,11 +103,9 @@ def decode(body: bytes, mtype: str) -> TlsReportRecord | Received:
     """Validate one POSTed body with the ``tlsrpt`` reader; a record or the refusal."""
     is_gzip = body.startswith(b"\x1f\x8b")
     if mtype == GZIP_TYPE and not is_gzip:
-        return Received(400, "the body is not gzip (Content-Type: application/tlsrpt+gzip)",
-                        Outcome.REJECTED)  # fmt: skip
+        return Received(400, f"the body is not gzip (Content-Type: {GZIP_TYPE})", Outcome.REJECTED)
     if mtype == JSON_TYPE and (is_gzip or not looks_like_report(body[:64])):
-        return Received(400, "the body is not JSON (Content-Type: application/tlsrpt+json)",
-                        Outcome.REJECTED)  # fmt: skip
+        return Received(400, f"the body is not JSON (Content-Type: {JSON_TYPE})", Outcome.REJECTED)
     items = list(read_tls_reports(["-"], stdin=io.BytesIO(body)))
     if len(items) != 1:
         return Received(400, "not one report", Outcome.REJECTED)
