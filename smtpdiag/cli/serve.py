@@ -15,6 +15,7 @@ from . import common
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Coroutine
     from typing import Any
 
@@ -30,7 +31,10 @@ endpoints:
                          --min-interval, one probe at a time per domain
   /report?target=DOMAIN  the latest result of DOMAIN as JSON (as check --format json);
                          never probes
-  /metrics               the service's own metrics
+  /metrics               the service's own metrics (and the TLS report counts)
+  /tlsrpt                with --accept-tlsrpt: POST a TLS report (RFC 8460 5.4,
+                         application/tlsrpt+gzip or +json); 200 accepted or
+                         duplicate, 400 malformed, 413 too large, 415 wrong type
   /-/healthy             200 while the service runs
 
 exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error (bad flag, cannot listen)"""
@@ -46,6 +50,23 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not host:
         raise ConfigError(f"--listen needs a host (e.g. 127.0.0.1:9125), got {text!r}")
     return host, int(port)
+
+
+def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The server context of ``--tls-cert``/``--tls-key`` (both or neither)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("--tls-cert and --tls-key go together")
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        detail = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ConfigError(f"cannot load --tls-cert/--tls-key: {detail}") from None
+    return ctx
 
 
 def _seconds(text: str) -> float:
@@ -120,6 +141,30 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep the history in memory only (forgotten at exit)",
     )
+    s.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate chain (PEM; needs --tls-key)",
+    )
+    s.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        help="the private key of --tls-cert (PEM)",
+    )
+    s.add_argument(
+        "--accept-tlsrpt",
+        action="store_true",
+        help="accept TLS reports (RFC 8460) POSTed to /tlsrpt, store them in the state "
+        "and count their failures on /metrics (off by default; put the service behind "
+        "an HTTPS reverse proxy: senders POST only to https:// URIs)",
+    )
+    s.add_argument(
+        "--max-tlsrpt-reports",
+        type=_count,
+        default=10_000,
+        metavar="N",
+        help="TLS reports kept (oldest received dropped first; default: 10000)",
+    )
     common.add_probe_options(p, defaults={"ports": (25,)})
     p.set_defaults(run=run)
 
@@ -140,6 +185,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from ..serve.state import StateStore, default_state_dir
 
     host, port = parse_listen(args.listen)
+    tls = _tls_context(args.tls_cert, args.tls_key)
     config = common.config_from_args(args)
     directory = None if args.no_state else Path(args.state_dir or default_state_dir())
     try:
@@ -158,7 +204,16 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     # A scrape gets its answer within the probe's own deadline plus a margin.
     limits = Limits(request_timeout=exporter.config.timeouts.total + 5.0)
-    service = Service(exporter, limits)
+    tlsrpt = None
+    if args.accept_tlsrpt:
+        from ..serve.tlsrpt import TlsrptStore
+
+        try:
+            tlsrpt = TlsrptStore(store.db, max_reports=args.max_tlsrpt_reports)
+        except Exception as exc:  # sqlite3.Error: one line, not a traceback
+            store.close()
+            raise ConfigError(f"cannot open the TLS report tables in {directory}: {exc}") from None
+    service = Service(exporter, limits, tlsrpt)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -170,7 +225,7 @@ async def _serve(args: argparse.Namespace) -> int:
             pass
     try:
         try:
-            server = await service.start(host, port)
+            server = await service.start(host, port, tls)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
         bound = server.sockets[0].getsockname() if server.sockets else (host, port)

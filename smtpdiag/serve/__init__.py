@@ -9,7 +9,9 @@ or certificate last changed, and whether it is backing off a rate-limiting serve
 Modules: :mod:`.targets` (validation of the target parameter, pure), :mod:`.drift`
 (signatures compared between rounds, pure), :mod:`.state` (per-target history in
 SQLite), :mod:`.exporter` (cache, single-flight, backoff), :mod:`.exposition`
-(the exporter's own families), :mod:`.http` (the asyncio HTTP/1.1 server on h11).
+(the exporter's own families), :mod:`.http` (the asyncio HTTP/1.1 server on h11),
+:mod:`.tlsrpt` (TLS reports POSTed to ``/tlsrpt`` with ``--accept-tlsrpt``, stored in the
+state and counted).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from ..textsafe import clean
 from .drift import DriftKind
 from .exporter import ProbeAnswer, Stats
 from .state import ProbeResultKind
+from .tlsrpt import Outcome, TlsrptStore
 
 __all__ = ["OPENMETRICS_TYPE", "TEXT_TYPE", "content_type", "render_probe", "render_self"]
 
@@ -171,8 +172,10 @@ def render_self(
     targets: int,
     backing_off: int,
     openmetrics: bool,
+    tlsrpt: TlsrptStore | None = None,
 ) -> str:
-    """The ``/metrics`` body: the service's own counters and gauges."""
+    """The ``/metrics`` body: the service's own counters and gauges (and the received
+    TLS reports' counts with ``--accept-tlsrpt``)."""
     w = _Writer(openmetrics)
     w.family("smtpdiag_exporter_probes", "counter", "Probes run.", [((), stats.probes)])
     w.family(
@@ -212,4 +215,39 @@ def render_self(
         "HTTP requests by path and status code.",
         (((("path", p), ("code", str(c))), n) for (p, c), n in sorted(requests.items())),
     )
+    if tlsrpt is not None:
+        _tlsrpt_families(w, tlsrpt)
     return w.text()
+
+
+def _tlsrpt_families(w: _Writer, store: TlsrptStore) -> None:
+    counts = store.counts()
+    w.family(
+        "smtpdiag_tlsrpt_reports",
+        "counter",
+        "TLS reports POSTed to /tlsrpt by outcome, across restarts of the service.",
+        ((([("result", o.value)]), counts.get(o, 0)) for o in Outcome),
+    )
+    w.family(
+        "smtpdiag_tlsrpt_failed_sessions",
+        "counter",
+        "Failed sessions in accepted TLS reports by policy domain, result type and "
+        "receiving MX host (series past the cap are counted under other).",
+        (
+            (
+                [
+                    ("policy_domain", domain),
+                    ("result_type", result_type),
+                    ("receiving_mx_hostname", mx),
+                ],
+                n,
+            )
+            for domain, result_type, mx, n in store.series()
+        ),
+    )
+    w.family(
+        "smtpdiag_tlsrpt_reports_stored",
+        "gauge",
+        "TLS reports kept in the state (the oldest received are dropped past the cap).",
+        [((), store.stored())],
+    )

@@ -4,7 +4,11 @@ h11 is already a dependency (the MTA-STS policy fetch uses it); the service need
 and three paths, not a framework. Hostile clients are normal:
 
 - a request's head is at most :data:`MAX_HEAD` bytes and must arrive within
-  ``head_timeout`` seconds; a request with a body is refused (413);
+  ``head_timeout`` seconds; a request with a body is refused (413), except a TLS
+  report POSTed to ``/tlsrpt`` when the service accepts them (``--accept-tlsrpt``):
+  its media type is checked first (415), then at most
+  :data:`~smtpdiag.serve.tlsrpt.MAX_BODY` bytes are read (413) within
+  ``request_timeout``, and at most :data:`MAX_UPLOADS` are read at once (503);
 - at most ``max_connections`` connections are served at once (others get 503);
 - every response is sent within ``request_timeout`` seconds of the request, probe or
   not (a probe that overruns keeps running for the next scrape; the scrape gets 504);
@@ -15,20 +19,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections import Counter
 from dataclasses import dataclass
 
 import h11
 
 from ..errors import ConfigError
+from ..tlsreports import TlsReportRecord
 from .exporter import Exporter
 from .exposition import content_type, render_probe, render_self, wants_openmetrics
 from .targets import DEFAULT_MODULE, parse_query, validate_target
+from .tlsrpt import (
+    GZIP_TYPE,
+    JSON_TYPE,
+    MAX_BODY,
+    Outcome,
+    Received,
+    TlsrptStore,
+    decode,
+    media_type,
+)
+from .tlsrpt import PATH as TLSRPT_PATH
 
 __all__ = ["MAX_HEAD", "Limits", "Service"]
 
 #: Largest request head (request line and headers) accepted, in bytes.
 MAX_HEAD = 8192
+#: TLS report uploads read and decoded at the same time (memory: each holds its body
+#: and its decoded report, a few MiB at most).
+MAX_UPLOADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +70,30 @@ class _Response:
 class Service:
     """Routes requests to the exporter; serve with :meth:`start`."""
 
-    def __init__(self, exporter: Exporter, limits: Limits) -> None:
+    def __init__(
+        self, exporter: Exporter, limits: Limits, tlsrpt: TlsrptStore | None = None
+    ) -> None:
         self.exporter = exporter
         self.limits = limits
+        self.tlsrpt = tlsrpt
+        self._uploads = 0
         self.requests: Counter[tuple[str, int]] = Counter()
         self._connections = 0
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> asyncio.Server:
-        self._server = await asyncio.start_server(self._accept, host, port, limit=MAX_HEAD)
+    async def start(
+        self, host: str, port: int, tls: ssl.SSLContext | None = None
+    ) -> asyncio.Server:
+        self._server = await asyncio.start_server(
+            self._accept,
+            host,
+            port,
+            limit=MAX_HEAD,
+            ssl=tls,
+            # A client that stalls the handshake is held no longer than one stalling the head.
+            ssl_handshake_timeout=self.limits.head_timeout if tls is not None else None,
+        )
         return self._server
 
     async def aclose(self) -> None:
@@ -81,7 +115,12 @@ class Service:
         self._connections += 1
         try:
             await self._connection(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            h11.LocalProtocolError,
+            ssl.SSLError,
+        ):
             pass
         finally:
             self._connections -= 1
@@ -111,6 +150,13 @@ class Service:
         target = event.target.decode("ascii", "replace")
         path, _, query = target.partition("?")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
+        if self.tlsrpt is not None and path == TLSRPT_PATH:
+            if event.method != b"POST":
+                response = _Response(405, "only POST (a TLS report, RFC 8460)\n")
+            else:
+                response = await self._upload(self.tlsrpt, conn, reader, writer, headers)
+            await self._send(conn, writer, response, TLSRPT_PATH)
+            return
         if event.method not in (b"GET", b"HEAD"):
             response = _Response(405, "only GET\n")
         elif headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
@@ -134,6 +180,7 @@ class Service:
                 self.exporter.targets,
                 self.exporter.backing_off,
                 om,
+                self.tlsrpt,
             )
             return _Response(200, body, content_type(om))
         if path == "/report":
@@ -161,6 +208,61 @@ class Service:
         return _Response(
             404, "not found: /probe?target=DOMAIN, /report?target=DOMAIN, /metrics, /-/healthy\n"
         )
+
+    async def _upload(
+        self,
+        store: TlsrptStore,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        headers: dict[str, str],
+    ) -> _Response:
+        """One TLS report POSTed (RFC 8460 section 5.4): checked, stored, answered."""
+        received = await self._receive(conn, reader, writer, headers)
+        if isinstance(received, Received):
+            store.count(received.outcome)
+            return _Response(received.status, f"{_line(received.line)}\n")
+        outcome = store.add(received)
+        if outcome is Outcome.DUPLICATE:
+            return _Response(200, "duplicate: this report was received before\n")
+        return _Response(200, "accepted\n")
+
+    async def _receive(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        headers: dict[str, str],
+    ) -> Received | TlsReportRecord:
+        mtype = media_type(headers.get("content-type", ""))
+        if mtype not in (GZIP_TYPE, JSON_TYPE):
+            return Received(
+                415, f"Content-Type must be {GZIP_TYPE} or {JSON_TYPE}", Outcome.REJECTED
+            )
+        length = headers.get("content-length")
+        if length is not None and int(length) > MAX_BODY:  # h11 checked it is a number
+            return Received(413, f"the body is over {MAX_BODY} bytes", Outcome.REJECTED)
+        if self._uploads >= MAX_UPLOADS:
+            return Received(503, "busy: too many uploads at once", Outcome.REJECTED)
+        self._uploads += 1
+        try:
+            if conn.they_are_waiting_for_100_continue:  # curl asks before a large body
+                writer.write(
+                    conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                )
+            try:
+                async with asyncio.timeout(self.limits.request_timeout):
+                    body = await _read_body(conn, reader, MAX_BODY)
+            except TimeoutError:
+                return Received(408, "the body did not arrive in time", Outcome.REJECTED)
+            except h11.RemoteProtocolError:
+                return Received(400, "bad request body framing", Outcome.REJECTED)
+            if body is None:
+                return Received(413, f"the body is over {MAX_BODY} bytes", Outcome.REJECTED)
+            # Decompressing and parsing a few MiB takes tens of ms: off the event loop.
+            return await asyncio.to_thread(decode, body, mtype)
+        finally:
+            self._uploads -= 1
 
     def _report(self, query: str) -> _Response:
         """The latest result of a target as ``check --format json`` has it; never probes."""
@@ -219,7 +321,8 @@ async def _drain(writer: asyncio.StreamWriter) -> None:
 
 def _known_path(path: str) -> str:
     """The path as a metrics label: one of ours, or ``other`` (unbounded label values)."""
-    return path if path in ("/probe", "/report", "/metrics", "/-/healthy") else "other"
+    known = ("/probe", "/report", "/metrics", "/-/healthy", TLSRPT_PATH)
+    return path if path in known else "other"
 
 
 #: Header in which Prometheus sends its scrape timeout (as blackbox_exporter reads it).
@@ -250,6 +353,31 @@ def _line(text: str) -> str:
     from ..textsafe import clean
 
     return clean(text, 300)
+
+
+async def _read_body(
+    conn: h11.Connection, reader: asyncio.StreamReader, limit: int
+) -> bytes | None:
+    """The request body, or ``None`` past ``limit`` bytes (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    for _ in range(limit + 2):  # bounded: each round reads at least one byte or ends
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("the client closed before the end of the body")
+            conn.receive_data(data)
+        elif isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > limit:
+                return None
+            chunks.append(bytes(event.data))
+        elif isinstance(event, h11.EndOfMessage):
+            return b"".join(chunks)
+        else:
+            raise ConnectionError("the client closed before the end of the body")
+    return None
 
 
 async def _next_request(conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Request | None:

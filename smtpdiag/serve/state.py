@@ -126,6 +126,11 @@ class StateStore:
         self._db.commit()
         self._max = max_targets
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for the other tables of the state (received TLS reports)."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 
