@@ -180,7 +180,7 @@ def _saved_report(kit: Kit) -> str:
 
     from factories import report_cases
 
-    from smtpdiag.diagnosis import diagnose
+    from smtpdiag import diagnose
     from smtpdiag.report import dumps
 
     rep = report_cases.greeting_421()

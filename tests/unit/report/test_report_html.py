@@ -16,7 +16,7 @@ import pytest
 from factories import report_cases as rf
 from htmldom import Node, parse
 
-from smtpdiag.diagnosis import diagnose
+from smtpdiag import diagnose
 from smtpdiag.health import evaluate
 from smtpdiag.model import Outcome, ProbeReport, SmtpReply
 from smtpdiag.report import dumps, loads, render
