@@ -63,9 +63,12 @@ def _connection_level(expl: Explanation) -> bool:
     return expl.basic is not None and expl.basic.code in (421, 554)
 
 
-def _seen(diag: Diagnosis) -> set[str]:
-    """Every code and neighbour code the probe's findings name."""
-    seen: set[str] = set()
+def _seen(diag: Diagnosis, report: ProbeReport) -> set[str]:
+    """Every code and neighbour code the probe's findings name, and those of every
+    condition the probe observed (a row suppressed in the report still holds)."""
+    from ..diagnosis.engine import condition_codes  # with a probe only
+
+    seen: set[str] = set(condition_codes(report))
     for f in diag.findings:
         if f.code:
             seen.add(f.code)
@@ -80,11 +83,11 @@ def _same_condition(code: str, seen: set[str]) -> bool:
     return any(s.split(".", 1)[1] == tail for s in seen)
 
 
-def _compare(code: str | None, diag: Diagnosis, soft: bool) -> ConfirmBasis:
-    """The probe's findings against a connection-level bounce."""
+def _compare(code: str | None, report: ProbeReport, diag: Diagnosis, soft: bool) -> ConfirmBasis:
+    """The probe's findings and conditions against a connection-level bounce."""
     from ..model import Verdict  # with a probe only: explain alone skips the probe's model
 
-    seen = _seen(diag)
+    seen = _seen(diag, report)
     if code is not None and code in seen:
         return ConfirmBasis.SAME_CODE
     if code is not None and _same_condition(code, seen):
@@ -110,7 +113,7 @@ def _basis(expl: Explanation, report: ProbeReport, diag: Diagnosis) -> ConfirmBa
         return ConfirmBasis.PROBE_UNKNOWN
     if any(f.rule == RuleId.OWN_PORT_BLOCKED for f in diag.findings):
         return ConfirmBasis.OWN_PORT_BLOCKED
-    return _compare(code, diag, expl.severity is Severity.SOFT)
+    return _compare(code, report, diag, expl.severity is Severity.SOFT)
 
 
 def judge(expl: Explanation, report: ProbeReport) -> ConfirmFacts:

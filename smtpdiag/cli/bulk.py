@@ -278,17 +278,99 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, config, settings, fmt))
 
 
+class _Sink:
+    """Where a run's records go: the output stream, the recipients stream (each input
+    once), the HTML page's rows; counts the domains whose verdict is unknown."""
+
+    def __init__(self, out: Any, rcpt: Any, written: set[str], html: bool) -> None:
+        self.out = out
+        self.rcpt = rcpt
+        self.written = written
+        self.page: list[tuple[Any, str]] | None = [] if html else None
+        self.unknown = 0  # domains with verdict unknown
+        self.no_dns = 0  # of them, without DNS
+
+    def write(self, item: Any) -> bool:
+        """Write one record; whether it was a domain or error record (progress moves)."""
+        from ..model import Verdict
+        from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
+        from ..triage.output import dumps
+
+        if isinstance(item, RecipientRecord):
+            if self.rcpt is not None and item.input not in self.written:
+                self.rcpt.write(dumps(item) + "\n")
+            return False
+        if isinstance(item, DomainRecord) and item.verdict is Verdict.UNKNOWN:
+            self.unknown += 1
+            self.no_dns += item.could_not_run
+        line = dumps(item)
+        self.out.write(line + "\n")
+        self.out.flush()
+        if self.page is not None and isinstance(item, DomainRecord):
+            self.page.append((item, line))
+        return isinstance(item, DomainRecord | ErrorRecord)
+
+    def close(self, result: Any, args: argparse.Namespace) -> None:
+        """The summary (JSON, terminal table, HTML page); close the files."""
+        from ..triage.output import dumps, render_table
+
+        if args.json:
+            self.out.write(dumps(result) + "\n")
+        self.out.flush()
+        if self.out is not sys.stdout:
+            self.out.close()
+        if self.rcpt is not None:
+            self.rcpt.close()
+        if sys.stderr.isatty():
+            sys.stderr.write(render_table(result))
+        if self.page is not None:
+            from ..report.html_bulk import render_bulk_html
+            from .check import write_output
+
+            html = render_bulk_html(
+                [r for r, _ in self.page], result, [line for _, line in self.page]
+            )
+            write_output(html, args.html)
+
+
+def _unknown_exit(unknown: int, no_dns: int, domains: int) -> int:
+    """Say how many domains could not be probed; the exit code."""
+    from ..narrate.units import plural
+
+    if not unknown:
+        return 0
+    # These domains' records say nothing about them; --resume probes them again.
+    if no_dns == unknown:
+        why = "no nameserver answered"
+    elif no_dns == 0:
+        why = "their deadline passed"
+    else:
+        why = "no nameserver answered, or their deadline passed"
+    common.error(
+        f"{unknown} of {plural(domains, 'domain')} could not be probed ({why}): their "
+        "verdict is unknown and --resume probes them again"
+    )
+    return common.EXIT_COULD_NOT_RUN if no_dns == domains else 0
+
+
+def _signal_exit(signals: list[int], stats: Any, grace: float) -> int:
+    from ..narrate.stopping import stopped_at_once_line, stopped_line
+
+    if len(signals) == 1:
+        common.notice(stopped_line(stats.stopped_in_flight, stats.given_up, grace))
+    else:
+        common.notice(stopped_at_once_line())
+    return 128 + signals[0]
+
+
 async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -> int:
     import asyncio
     import signal
     import time
 
     from ..errors import ProbeError
-    from ..model import Verdict
-    from ..narrate.stopping import stopped_at_once_line, stopped_line, stopping_line
-    from ..narrate.units import plural
-    from ..triage.model import DomainRecord, ErrorRecord, RecipientRecord
-    from ..triage.output import SummaryBuilder, dumps, read_done, read_recipients, render_table
+    from ..narrate.stopping import stopping_line
+    from ..triage.output import SummaryBuilder, read_done, read_recipients
     from ..triage.run import RunStats, bulk, stop_grace
 
     done = _read_existing(args.output, read_done) if args.resume else {}
@@ -299,6 +381,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     )
     out = _open(args.output, args.resume) if args.output else sys.stdout
     rcpt = _open(args.recipients, args.resume) if args.recipients else None
+    sink = _Sink(out, rcpt, written, bool(args.html))
     stats = RunStats()
     summary = SummaryBuilder()
     stop = asyncio.Event()
@@ -321,8 +404,6 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
     progress = _progress(args)
     started = time.monotonic()
     failed: str | None = None
-    unknown = no_dns = 0  # domains with verdict unknown; of them, without DNS
-    page: list[tuple[DomainRecord, str]] | None = [] if args.html else None
     try:
         async for item in bulk(
             args.source,
@@ -337,19 +418,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
             workers=args.workers,
         ):
             summary.add(item)
-            if isinstance(item, RecipientRecord):
-                if rcpt is not None and item.input not in written:
-                    rcpt.write(dumps(item) + "\n")
-                continue
-            if isinstance(item, DomainRecord) and item.verdict is Verdict.UNKNOWN:
-                unknown += 1
-                no_dns += item.could_not_run
-            line = dumps(item)
-            out.write(line + "\n")
-            out.flush()
-            if page is not None and isinstance(item, DomainRecord):
-                page.append((item, line))
-            if progress is not None and isinstance(item, DomainRecord | ErrorRecord):
+            if sink.write(item) and progress is not None:
                 progress.update(stats)
     except asyncio.CancelledError:
         stats.interrupted = True
@@ -360,46 +429,13 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
             loop.remove_signal_handler(signum)
         if progress is not None:
             progress.stop()
-    result = summary.summary(stats, time.monotonic() - started)
-    if args.json:
-        out.write(dumps(result) + "\n")
-    out.flush()
-    if out is not sys.stdout:
-        out.close()
-    if rcpt is not None:
-        rcpt.close()
-    if sys.stderr.isatty():
-        sys.stderr.write(render_table(result))
-    if page is not None:
-        from ..report.html_bulk import render_bulk_html
-        from .check import write_output
-
-        html = render_bulk_html([r for r, _ in page], result, [line for _, line in page])
-        write_output(html, args.html)
+    sink.close(summary.summary(stats, time.monotonic() - started), args)
     if failed is not None:
         common.error(failed)
         return common.EXIT_COULD_NOT_RUN
     if signals:
-        if len(signals) == 1:
-            common.notice(stopped_line(stats.stopped_in_flight, stats.given_up, grace))
-        else:
-            common.notice(stopped_at_once_line())
-        return 128 + signals[0]
-    if unknown:
-        # These domains' records say nothing about them; --resume probes them again.
-        if no_dns == unknown:
-            why = "no nameserver answered"
-        elif no_dns == 0:
-            why = "their deadline passed"
-        else:
-            why = "no nameserver answered, or their deadline passed"
-        common.error(
-            f"{unknown} of {plural(stats.domains, 'domain')} could not be probed ({why}): their "
-            "verdict is unknown and --resume probes them again"
-        )
-        if no_dns == stats.domains:
-            return common.EXIT_COULD_NOT_RUN
-    return 0
+        return _signal_exit(signals, stats, grace)
+    return _unknown_exit(sink.unknown, sink.no_dns, stats.domains)
 
 
 def _progress_text(stats: Any, elapsed: float) -> str:

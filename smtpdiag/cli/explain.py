@@ -120,7 +120,6 @@ def _read_input(args: argparse.Namespace) -> bytes | str:
 
 def run(args: argparse.Namespace) -> int:
     """Synchronous unless ``--probe``: the explain path needs no event loop."""
-    from .probe import want_color
 
     if args.width is not None and not 40 <= args.width <= 400:
         common.error("--width must be 40-400")
@@ -142,31 +141,47 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--domain only makes sense with --probe")
     data = _read_input(args)
 
-    from ..bounces.bounce import confirm, explain
-    from ..report.explain import dumps_explanation, render_explanation
+    from ..bounces.bounce import explain
 
     expl = explain(data)
     code = EXIT_FOUND if expl.found else EXIT_NOT_FOUND
     if args.probe and expl.found:
-        domain = args.domain or expl.bounce.domain
-        if not domain:
-            common.error("the bounce names no recipient domain; pass --domain DOMAIN to probe")
-            return common.EXIT_USAGE
-        import asyncio
+        probed = _probe_and_confirm(args, expl, config)
+        if isinstance(probed, int):
+            return probed
+        expl, code = probed
+    return _write_explanation(args, fmt, expl, code)
 
-        from ..api import could_not_run, probe
-        from ..errors import ProbeError
-        from ..resolve import normalize_domain
 
-        normalize_domain(domain)
-        try:
-            report = asyncio.run(probe(domain, config))
-        except ProbeError as exc:
-            common.error(str(exc))
-            return common.EXIT_COULD_NOT_RUN
-        expl = replace(expl, probe=report, confirmation=confirm(expl, report))
-        verdict = report.diagnosis.verdict if report.diagnosis else None
-        code = common.exit_code_for_verdict(verdict, could_not_run(report))
+def _probe_and_confirm(args: argparse.Namespace, expl: Any, config: Any) -> tuple[Any, int] | int:
+    """Probe the bounce's recipient domain and judge the bounce against it: the
+    explanation with the probe and the verdict's exit code, or an exit code alone."""
+    import asyncio
+
+    from ..api import could_not_run, probe
+    from ..bounces.bounce import confirm
+    from ..errors import ProbeError
+    from ..resolve import normalize_domain
+
+    domain = args.domain or expl.bounce.domain
+    if not domain:
+        common.error("the bounce names no recipient domain; pass --domain DOMAIN to probe")
+        return common.EXIT_USAGE
+    normalize_domain(domain)
+    try:
+        report = asyncio.run(probe(domain, config))
+    except ProbeError as exc:
+        common.error(str(exc))
+        return common.EXIT_COULD_NOT_RUN
+    expl = replace(expl, probe=report, confirmation=confirm(expl, report))
+    verdict = report.diagnosis.verdict if report.diagnosis else None
+    return expl, common.exit_code_for_verdict(verdict, could_not_run(report))
+
+
+def _write_explanation(args: argparse.Namespace, fmt: str, expl: Any, code: int) -> int:
+    from ..report.explain import dumps_explanation, render_explanation
+    from .probe import want_color
+
     if fmt == "json":
         sys.stdout.write(dumps_explanation(expl) + "\n")
     elif fmt == "html":

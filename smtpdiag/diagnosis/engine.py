@@ -60,6 +60,7 @@ __all__ = [
     "MAX_HISTORY",
     "PERSIST_MIN_PROBES",
     "PERSIST_MIN_SPAN",
+    "condition_codes",
     "diagnose",
     "fire",
     "kind_of",
@@ -74,8 +75,45 @@ MAX_HISTORY = 500
 def fire(facts: Facts) -> list[tuple[Row, Match]]:
     """The rows whose predicate holds, in table order, without the suppressed ones."""
     fired = [(r, m) for r in RULES if (m := r.predicate(facts)) is not None]
-    suppressed = {s for r, _ in fired for s in r.suppresses}
-    return [(r, m) for r, m in fired if r.id not in suppressed]
+    return [(r, m) for r, m in fired if not _suppressed(r, m, fired)]
+
+
+def _hosts_of(match: Match) -> frozenset[str]:
+    return frozenset(v.result.route.mx for v in match.views)
+
+
+def _suppressed(row: Row, match: Match, fired: Sequence[tuple[Row, Match]]) -> bool:
+    """Whether a row that fired names the same fact as another. A row suppresses only
+    what it covers: when both name MX hosts, a suppressed row that names a host the
+    other does not still reports (a dead primary and a dead second MX)."""
+    for r, m in fired:
+        if row.id not in r.suppresses:
+            continue
+        mine, theirs = _hosts_of(match), _hosts_of(m)
+        if not mine or not theirs or mine <= theirs:
+            return True
+    return False
+
+
+def condition_codes(report: ProbeReport) -> frozenset[str]:
+    """The codes (and their neighbour codes) of every condition the probe observed,
+    suppressed rows included: suppression keeps one finding per cause in the report, it
+    does not make a condition go away (a dead primary leads with the fallback finding,
+    yet the host still fails as an MX that is down does). Bounce confirmation compares
+    with these, so it does not depend on which row carries a code."""
+    from .knowledge import get  # the code data loads only when confirming a bounce
+
+    facts = build_facts(report, aware_now(None))
+    out: set[str] = set()
+    for row in RULES:
+        match = row.predicate(facts)
+        code = None if match is None else _code(row, match)
+        if code is None:
+            continue
+        out.add(code)
+        k = get(code)
+        out.update(n for n, _ in (k.neighbours if k else ()))
+    return frozenset(out)
 
 
 def _failures(facts: Facts) -> frozenset[RuleId]:

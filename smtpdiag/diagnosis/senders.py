@@ -308,6 +308,36 @@ def _worst(items: Iterable[SenderImpact]) -> SenderImpact | None:
     return best
 
 
+_Target = tuple[RouteView | None, str | None, bool]
+
+
+def _targets(views: Sequence[RouteView], hosts: Sequence[str]) -> list[_Target]:
+    """(route view, MX host, on the delivery port) for each route and each named host;
+    one target of nothing for a domain-wide problem."""
+    targets: list[_Target] = [(v, v.result.route.mx, v.delivery) for v in views]
+    targets += [(None, h, True) for h in hosts]
+    return targets or [(None, None, True)]
+
+
+def _seen(targets: Sequence[_Target]) -> set[tuple[str, int]]:
+    """The (address, port) of every route among the targets."""
+    return {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
+
+
+def _without_policy(
+    f: Facts, problem: Problem, targets: Sequence[_Target]
+) -> tuple[SenderImpact, ...]:
+    """Policy lookups off: only the opportunistic and the verifying sender are judged."""
+    verifying = _worst(_verifying(view, problem) for view, _, _ in targets)
+    assert verifying is not None
+    seen = _seen(targets)
+    if seen:
+        verifying = _elsewhere(f, verifying, set(), seen)
+    if verifying.outcome is SenderOutcome.NOT_APPLICABLE:
+        return ()
+    return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), verifying)
+
+
 def impacts(
     f: Facts,
     problem: Problem,
@@ -318,21 +348,9 @@ def impacts(
     problems, on MX ``hosts``): the worst outcome over them, opportunistic first.
     When policy lookups were off nothing is known about the published policies: then
     only the opportunistic and the verifying sender (which read none) are judged."""
-    targets: list[tuple[RouteView | None, str | None, bool]] = [
-        (v, v.result.route.mx, v.delivery) for v in views
-    ]
-    targets += [(None, h, True) for h in hosts]
-    if not targets:
-        targets = [(None, None, True)]
+    targets = _targets(views, hosts)
     if _policy(f) is None:
-        verifying = _worst(_verifying(view, problem) for view, _, _ in targets)
-        assert verifying is not None
-        seen = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
-        if seen:
-            verifying = _elsewhere(f, verifying, set(), seen)
-        if verifying.outcome is SenderOutcome.NOT_APPLICABLE:
-            return ()
-        return (SenderImpact(SenderKind.OPPORTUNISTIC, SenderOutcome.DELIVER), verifying)
+        return _without_policy(f, problem, targets)
     sts = _worst(_sts(f, delivery, problem) for _, _, delivery in targets)
     dane = _worst(_dane(f, view, mx, problem) for view, mx, _ in targets)
     verifying = _worst(_verifying(view, problem) for view, _, _ in targets)
@@ -340,7 +358,7 @@ def impacts(
     # A problem seen on a route concerns that address; one of a DNS name (an MX host
     # the policy does not cover, its TLSA records) concerns every address of the host.
     named = {mx for view, mx, _ in targets if view is None and mx is not None}
-    seen = {(v.result.route.address, v.result.route.port) for v, _, _ in targets if v}
+    seen = _seen(targets)
     if named or seen:
         sts, dane = _elsewhere(f, sts, named, seen), _elsewhere(f, dane, named, seen)
         verifying = _elsewhere(f, verifying, named, seen)

@@ -158,7 +158,8 @@ RULES: tuple[Row, ...] = (
     _r(R.NO_ROUTE, "5.4.4", F, p.no_route, "resolution none: MX NXDOMAIN, or NODATA and no A/AAAA"),
     _r(R.PRIMARY_DOWN_SECONDARY_OK, None, X, p.primary_down_secondary_ok,
        "no delivery-port route of the rank-1 MX works (or it has no address), a secondary's "
-       "does: leads, as mail is deliverable (the MX-level finding follows)"),
+       "does: leads, as mail is deliverable; it says what the MX-level finding would",
+       (R.MX_DOWN,)),
     _r(R.OWN_PORT_BLOCKED, None, X, p.own_port_blocked,
        "every delivery-port route times out (silent drop) or is denied locally (errno "
        "EPERM/EACCES) while another port of the same servers connects",

@@ -38,11 +38,12 @@ certificate lifetime give their own levels and do not change whether a route is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..model import (
     DaneState,
+    Diagnosis,
     Finding,
     Outcome,
     Phase,
@@ -439,6 +440,46 @@ def _summary(
     )
 
 
+def _threshold_problems(
+    report: ProbeReport,
+    th: Thresholds,
+    attempted: Sequence[RouteResult],
+    route_health: list[RouteHealth],
+    earlier: Sequence[Problem],
+) -> list[Problem]:
+    """What the thresholds' requirements and limits find (implicit TLS, latency,
+    certificates, MTA-STS, DANE), given the problems found so far."""
+    problems: list[Problem] = []
+    if th.require_implicit_tls and attempted:
+        problems.extend(_implicit_tls_problems(route_health))
+    for rr in attempted:
+        problems.extend(_latency_problems(rr, th))
+    invalid = frozenset(
+        label
+        for p in (*earlier, *problems)
+        if p.kind is ProblemKind.CERT_INVALID
+        for label in p.routes
+    )
+    problems.extend(_cert_problems(attempted, th, invalid))
+    if th.require_mta_sts is not None and report.resolution.hosts:
+        problems.extend(_mta_sts_problems(report, th.require_mta_sts))
+    if th.require_dane and report.resolution.hosts:
+        from ..diagnosis.facts import delivery_port_of
+
+        problems.extend(_dane_problems(report, delivery_port_of(report)))
+    return problems
+
+
+def _verdict_floor(diag: Diagnosis, problems: Sequence[Problem]) -> list[Problem]:
+    """The verdict's level, when no judged problem carries it (a degraded domain is
+    never OK, a failed one never less than critical)."""
+    floor = VERDICT_LEVEL[diag.verdict]
+    if floor in RANK and RANK[floor] > RANK[worst([p.level for p in problems])]:
+        lead = next((f for f in diag.findings if f.rule is not RuleId.HEALTHY), None)
+        return [Problem(floor, ProblemKind.DIAGNOSIS, words.diagnosis_reason(diag.verdict, lead))]
+    return []
+
+
 def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> HealthResult:
     """Judge ``report`` against ``thresholds`` (default :class:`Thresholds`). Pure.
 
@@ -477,29 +518,8 @@ def evaluate(report: ProbeReport, thresholds: Thresholds | None = None) -> Healt
         problems.append(
             Problem(HealthStatus.CRITICAL, ProblemKind.NO_ROUTE, words.no_route_reason(report))
         )
-    if th.require_implicit_tls and attempted:
-        problems.extend(_implicit_tls_problems(route_health))
-    for rr in attempted:
-        problems.extend(_latency_problems(rr, th))
-    invalid = frozenset(
-        label for p in problems if p.kind is ProblemKind.CERT_INVALID for label in p.routes
-    )
-    problems.extend(_cert_problems(attempted, th, invalid))
-    if th.require_mta_sts is not None and report.resolution.hosts:
-        problems.extend(_mta_sts_problems(report, th.require_mta_sts))
-    if th.require_dane and report.resolution.hosts:
-        from ..diagnosis.facts import delivery_port_of
-
-        problems.extend(_dane_problems(report, delivery_port_of(report)))
-
-    floor = VERDICT_LEVEL[diag.verdict]
-    if floor in RANK and RANK[floor] > RANK[worst([p.level for p in problems])]:
-        # The verdict's level, when no judged problem carries it (a degraded domain is
-        # never OK, a failed one never less than critical).
-        lead = next((f for f in diag.findings if f.rule is not RuleId.HEALTHY), None)
-        problems.append(
-            Problem(floor, ProblemKind.DIAGNOSIS, words.diagnosis_reason(diag.verdict, lead))
-        )
+    problems.extend(_threshold_problems(report, th, attempted, route_health, problems))
+    problems.extend(_verdict_floor(diag, problems))
     # Most severe first; the sort is stable, so report order is kept within a level.
     problems.sort(key=lambda p: -RANK.get(p.level, 3))
     return HealthResult(

@@ -293,8 +293,10 @@ def primary_down(f: Facts, m: Match) -> Draft:
             for h in f.report.resolution.hosts
             if h.rank == 1 and not f.host_views(h.name)
         ],
+        # A primary that accepts nothing anywhere is the dead MX the suppressed mx-down
+        # finding would report: the domain's administrators have something to fix.
         action=Action(
-            ActionKind.NONE,
+            ActionKind.FIX if set(primaries) & set(f.down_hosts) else ActionKind.NONE,
             "Nothing to do for senders: do not suppress or resend; MTAs deliver via the "
             "secondary MX. The recipient's administrators should repair or remove the "
             "failing primary MX.",

@@ -169,6 +169,56 @@ def _section(title: str) -> Text:
 # ------------------------------------------------------------------------- header
 
 
+def _verdict_line(report: ProbeReport) -> Text:
+    """The verdict, persistence and primary code (or why there is no verdict)."""
+    diagnosis = report.diagnosis
+    verdict = Text("Verdict: ")
+    if diagnosis is None:
+        verdict.append("not diagnosed", style="bold")
+        verdict.append(" (probe only). ")
+        verdict.append(_route_summary(report))
+        return verdict
+    if diagnosis.verdict is Verdict.UNKNOWN:
+        # Nothing about delivery was verified: no verdict on the domain, say why instead.
+        lead = diagnosis.findings[0].title if diagnosis.findings else "nothing was probed"
+        verdict = Text(_safe(lead, _LIMIT_SHORT), style=_VERDICT_STYLE[Verdict.UNKNOWN])
+        verdict.append(" - no verdict on the domain: nothing about its mail was verified.")
+        return verdict
+    verdict.append(diagnosis.verdict.value.upper(), style=_VERDICT_STYLE[diagnosis.verdict])
+    if diagnosis.verdict is not Verdict.HEALTHY:
+        verdict.append(f", persistence {diagnosis.persistence.value}")
+    primary = _primary_finding(diagnosis)
+    if primary is not None and primary.code is not None:
+        verdict.append("   primary: ")
+        verdict.append(primary.code, style="bold")
+        verdict.append(" ")
+        verdict.append(_safe(primary.title, _LIMIT_SHORT))
+    elif diagnosis.primary is not None:
+        verdict.append("   primary: ")
+        verdict.append(_safe(diagnosis.primary, 16), style="bold")
+    return verdict
+
+
+def _meta_lines(report: ProbeReport, full: bool) -> list[Text]:
+    """When and how the probe ran; when it was diagnosed (retry times count from it)."""
+    diagnosis = report.diagnosis
+    meta = Text(style="dim")
+    meta.append(f"Probed {_safe(report.started_at, 40)} in {format_ms(report.duration_ms)} ms")
+    ports = ", ".join(str(p) for p in report.ports) or "-"
+    families = ", ".join(f.value for f in report.families) or "-"
+    meta.append(f"; ports {ports}; {families}")
+    if report.tool_version:
+        meta.append(f"; smtpdiag {_safe(report.tool_version, 20)}")
+    lines = [meta]
+    if diagnosis is not None and diagnosis.generated_at and (full or _has_schedule(diagnosis)):
+        lines.append(
+            Text(
+                f"Diagnosed {_safe(diagnosis.generated_at, 40)}; retry times count from it.", "dim"
+            )
+        )
+    return lines
+
+
 def _header(report: ProbeReport, full: bool) -> RenderableType:
     lines: list[Text] = []
     title = Text()
@@ -177,29 +227,7 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
     lines.append(title)
 
     diagnosis = report.diagnosis
-    verdict = Text("Verdict: ")
-    if diagnosis is None:
-        verdict.append("not diagnosed", style="bold")
-        verdict.append(" (probe only). ")
-        verdict.append(_route_summary(report))
-    elif diagnosis.verdict is Verdict.UNKNOWN:
-        # Nothing about delivery was verified: no verdict on the domain, say why instead.
-        lead = diagnosis.findings[0].title if diagnosis.findings else "nothing was probed"
-        verdict = Text(_safe(lead, _LIMIT_SHORT), style=_VERDICT_STYLE[Verdict.UNKNOWN])
-        verdict.append(" - no verdict on the domain: nothing about its mail was verified.")
-    else:
-        verdict.append(diagnosis.verdict.value.upper(), style=_VERDICT_STYLE[diagnosis.verdict])
-        if diagnosis.verdict is not Verdict.HEALTHY:
-            verdict.append(f", persistence {diagnosis.persistence.value}")
-        primary = _primary_finding(diagnosis)
-        if primary is not None and primary.code is not None:
-            verdict.append("   primary: ")
-            verdict.append(primary.code, style="bold")
-            verdict.append(" ")
-            verdict.append(_safe(primary.title, _LIMIT_SHORT))
-        elif diagnosis.primary is not None:
-            verdict.append("   primary: ")
-            verdict.append(_safe(diagnosis.primary, 16), style="bold")
+    verdict = _verdict_line(report)
     lines.append(verdict)
     if (
         full
@@ -219,21 +247,7 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
             verdict.append(f". {summary}")
         else:
             lines.append(Text(summary))
-
-    meta = Text(style="dim")
-    meta.append(f"Probed {_safe(report.started_at, 40)} in {format_ms(report.duration_ms)} ms")
-    ports = ", ".join(str(p) for p in report.ports) or "-"
-    families = ", ".join(f.value for f in report.families) or "-"
-    meta.append(f"; ports {ports}; {families}")
-    if report.tool_version:
-        meta.append(f"; smtpdiag {_safe(report.tool_version, 20)}")
-    lines.append(meta)
-    if diagnosis is not None and diagnosis.generated_at and (full or _has_schedule(diagnosis)):
-        lines.append(
-            Text(
-                f"Diagnosed {_safe(diagnosis.generated_at, 40)}; retry times count from it.", "dim"
-            )
-        )
+    lines.extend(_meta_lines(report, full))
     return Group(*lines)
 
 

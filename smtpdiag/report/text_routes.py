@@ -39,9 +39,7 @@ __all__ = ["routes_section"]
 # ------------------------------------------------------------------------- routes
 
 
-def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[RenderableType]:
-    """Per address the phase timings; with ``full`` also banners, the TLS table, each
-    certificate and each failure's details, else one line per certificate."""
+def _legend(full: bool) -> Text:
     legend = (
         "Durations in ms; [n] = the phase that failed; - = not run. stls = the STARTTLS "
         "command, tls = the TLS handshake, ehlo2 = EHLO inside TLS."
@@ -49,7 +47,11 @@ def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[Render
         else "ms; [n] = failed phase; - = not run; stls = STARTTLS, tls = handshake, "
         "ehlo2 = EHLO in TLS"
     )
-    yield _indented(Text(legend, style="dim"), 2)
+    return Text(legend, style="dim")
+
+
+def _address_blocks(report: ProbeReport, full: bool) -> Iterable[RenderableType]:
+    """Per MX address a heading and its phase timings (with ``full`` its banners)."""
     groups: dict[tuple[int, str, str], list[RouteResult]] = {}
     for result in report.routes:
         key = (result.route.rank, result.route.mx, result.route.address)
@@ -69,26 +71,34 @@ def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[Render
             yield _indented(banners, 4)
         yield _indented(_Fit(_phase_table(results)), 4)
 
+
+def _tls_blocks(tls_results: Sequence[RouteResult]) -> Iterable[RenderableType]:
+    """The TLS table and each distinct certificate in full."""
+    yield Text("")
+    yield _indented(Text("TLS", style="bold"), 2)
+    yield _indented(_Fit(_tls_table(tls_results)), 4)
+    certs = _distinct_certs(tls_results)
+    if certs:
+        yield Text("")
+        yield _indented(Text("Certificates", style="bold"), 2)
+        for index, (cert, labels, tls) in enumerate(certs):
+            if index:
+                yield Text("")
+            yield _indented(_cert_block(cert, labels, tls), 4)
+
+
+def routes_section(report: ProbeReport, *, full: bool = True) -> Iterable[RenderableType]:
+    """Per address the phase timings; with ``full`` also banners, the TLS table, each
+    certificate and each failure's details, else one line per certificate."""
+    yield _indented(_legend(full), 2)
+    yield from _address_blocks(report, full)
     tls_results = [r for r in report.routes if r.tls is not None or r.starttls_offered is False]
     if tls_results and not full:
-        certs = _distinct_certs(tls_results)
-        if certs:
-            for cert, labels, tls in certs:
-                yield _indented(_cert_line(cert, labels, tls), 2)
+        for cert, labels, tls in _distinct_certs(tls_results):
+            yield _indented(_cert_line(cert, labels, tls), 2)
         return
     if tls_results:
-        yield Text("")
-        yield _indented(Text("TLS", style="bold"), 2)
-        yield _indented(_Fit(_tls_table(tls_results)), 4)
-        certs = _distinct_certs(tls_results)
-        if certs:
-            yield Text("")
-            yield _indented(Text("Certificates", style="bold"), 2)
-            for index, (cert, labels, tls) in enumerate(certs):
-                if index:
-                    yield Text("")
-                yield _indented(_cert_block(cert, labels, tls), 4)
-
+        yield from _tls_blocks(tls_results)
     failures = _grouped_failures(report.routes)
     if failures:
         yield Text("")

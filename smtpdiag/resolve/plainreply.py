@@ -78,6 +78,74 @@ def answers_question(data: bytes, qid: int, question: bytes) -> bool:
     return echoed[:-4].lower() == question[:-4].lower() and echoed[-4:] == question[-4:]
 
 
+_ANSWER, _AUTHORITY, _ADDITIONAL = 0, 1, 2
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What the records read so far hold: the answer's records and least TTL, the
+    negative TTL (from the first SOA in the authority section), whether an OPT came."""
+
+    records: list[dns.rdata.Rdata]
+    ttl: int | None = None
+    negative: int | None = None
+    opt: bool = False
+
+    def add(self, section: int, rdata: dns.rdata.Rdata, rr_ttl: int) -> None:
+        if section == _ANSWER:
+            self.ttl = rr_ttl if self.ttl is None else min(self.ttl, rr_ttl)
+            if rdata not in self.records:
+                self.records.append(rdata)
+        elif section == _AUTHORITY and self.negative is None and isinstance(rdata, SOA):
+            self.negative = min(rr_ttl, rdata.minimum)
+
+
+def _section(index: int, ancount: int, nscount: int) -> int:
+    if index < ancount:
+        return _ANSWER
+    return _AUTHORITY if index < ancount + nscount else _ADDITIONAL
+
+
+def _unreadable(
+    section: int,
+    owner: dns.name.Name,
+    head: tuple[int, int, int],
+    asked: tuple[dns.name.Name, int],
+    opt_seen: bool,
+) -> bool:
+    """Whether a record (its owner, and type, class and TTL in ``head``) leaves the reply
+    to the full resolution."""
+    rtype, rclass, rr_ttl = head
+    qname, rdtype = asked
+    if section == _ANSWER and (rtype != rdtype or rclass != dns.rdataclass.IN or owner != qname):
+        return True  # a CNAME, another name or class: the full resolution's case
+    if rtype == dns.rdatatype.TSIG:
+        return True  # signed: dnspython's parser needs the keyring
+    if rtype == dns.rdatatype.OPT:
+        # a second or misplaced OPT, or an extended rcode
+        return opt_seen or section != _ADDITIONAL or owner != dns.name.root or bool(rr_ttl >> 24)
+    return False
+
+
+def _read_records(
+    parser: dns.wire.Parser, counts: tuple[int, int, int], asked: tuple[dns.name.Name, int]
+) -> _Collected | None:
+    """Every record of the reply's three sections, ``None`` at the first unreadable one."""
+    ancount, nscount, arcount = counts
+    got = _Collected([])
+    for index in range(ancount + nscount + arcount):
+        section = _section(index, ancount, nscount)
+        owner = parser.get_name(decompress=True)
+        rtype, rclass, rr_ttl, rdlen = parser.get_struct("!HHIH")
+        if _unreadable(section, owner, (rtype, rclass, rr_ttl), asked, got.opt):
+            return None
+        got.opt = got.opt or rtype == dns.rdatatype.OPT
+        with parser.restrict_to(rdlen):
+            rdata = dns.rdata.from_wire_parser(rclass, rtype, parser)
+        got.add(section, rdata, 0 if rr_ttl > _MAX_TTL else rr_ttl)  # as dnspython reads it
+    return got
+
+
 def read_plain(
     data: bytes, qname: dns.name.Name, rdtype: int, question: bytes
 ) -> PlainReply | None:
@@ -94,36 +162,11 @@ def read_plain(
     if flags & _TC or rcode not in (_NOERROR, _NXDOMAIN) or (rcode and ancount):
         return None  # an error, truncated, or a CNAME chain that ends nowhere
     parser = dns.wire.Parser(data, _HEADER.size + len(question))
-    records: list[dns.rdata.Rdata] = []
-    ttl: int | None = None
-    negative: int | None = None
-    opt = False
     try:
-        for index in range(ancount + nscount + arcount):
-            owner = parser.get_name(decompress=True)
-            rtype, rclass, rr_ttl, rdlen = parser.get_struct("!HHIH")
-            if index < ancount and (
-                rtype != rdtype or rclass != dns.rdataclass.IN or owner != qname
-            ):
-                return None  # a CNAME, another name or class: the full resolution's case
-            if rtype == dns.rdatatype.TSIG:
-                return None  # signed: dnspython's parser needs the keyring
-            if rtype == dns.rdatatype.OPT:
-                if opt or index < ancount + nscount or owner != dns.name.root or rr_ttl >> 24:
-                    return None  # a second or misplaced OPT, or an extended rcode
-                opt = True
-            with parser.restrict_to(rdlen):
-                rdata = dns.rdata.from_wire_parser(rclass, rtype, parser)
-            rr_ttl = 0 if rr_ttl > _MAX_TTL else rr_ttl  # as dnspython reads it
-            if index < ancount:
-                ttl = rr_ttl if ttl is None else min(ttl, rr_ttl)
-                if rdata not in records:
-                    records.append(rdata)
-            elif index < ancount + nscount and negative is None and isinstance(rdata, SOA):
-                negative = min(rr_ttl, rdata.minimum)
+        got = _read_records(parser, (ancount, nscount, arcount), (qname, rdtype))
     except (dns.exception.DNSException, ValueError, struct.error):
         return None
-    if parser.remaining():
+    if got is None or parser.remaining():
         return None  # trailing bytes: dnspython's parser rejects them too
-    kept = ttl if ttl is not None else (negative or 0)
-    return PlainReply(rcode == _NOERROR, tuple(records), bool(flags & _AD), kept)
+    kept = got.ttl if got.ttl is not None else (got.negative or 0)
+    return PlainReply(rcode == _NOERROR, tuple(got.records), bool(flags & _AD), kept)

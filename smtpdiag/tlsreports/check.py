@@ -83,48 +83,66 @@ def _findings_on(report: ProbeReport, labels: set[str], host: str | None) -> lis
     return out
 
 
-def _judge(
-    report: ProbeReport, host: str | None, ip: str | None, result: str, config: ProbeConfig
-) -> _Verdict:
-    if result in DOMAIN_RESULTS:
-        findings = list(report.diagnosis.findings) if report.diagnosis else []
-        seen = tuple(dict.fromkeys(r for f in findings for r in f.payload.tls_rpt_results))
-        hit = next((f for f in findings if result in f.payload.tls_rpt_results), None)
-        status = CheckStatus.REPRODUCED if hit else CheckStatus.NOT_REPRODUCED
-        return _Verdict(status, None, seen, (), hit)
-    if ip is not None and _family(ip) not in config.probe_families:
-        return _Verdict(CheckStatus.NOT_TESTABLE, NotTestable.FAMILY)
-    port = config.delivery_port
-    candidates = [
+def _results_of(findings: list[Finding], result: str) -> tuple[tuple[str, ...], Finding | None]:
+    """The result types the findings name, and the first finding naming ``result``."""
+    seen = tuple(dict.fromkeys(r for f in findings for r in f.payload.tls_rpt_results))
+    hit = next((f for f in findings if result in f.payload.tls_rpt_results), None)
+    return seen, hit
+
+
+def _judge_domain(report: ProbeReport, result: str) -> _Verdict:
+    """A result type about the whole policy domain (not one route)."""
+    findings = list(report.diagnosis.findings) if report.diagnosis else []
+    seen, hit = _results_of(findings, result)
+    status = CheckStatus.REPRODUCED if hit else CheckStatus.NOT_REPRODUCED
+    return _Verdict(status, None, seen, (), hit)
+
+
+def _candidates(
+    report: ProbeReport, host: str | None, ip: str | None, port: int | None
+) -> list[RouteResult]:
+    """The probe's delivery-port routes to the reported MX host and address."""
+    return [
         r
         for r in report.routes
         if r.route.port == port
         and (host is None or r.route.mx.rstrip(".").lower() == host)
         and (ip is None or r.route.address == ip)
     ]
+
+
+def _not_attempted(candidates: list[RouteResult], labels: tuple[str, ...]) -> _Verdict:
+    reasons = {_skipped(r) for r in candidates}
+    why = (
+        NotTestable.ADDRESS_POLICY
+        if SkipReason.ADDRESS_POLICY in reasons
+        else NotTestable.NO_CONNECTION
+    )
+    return _Verdict(CheckStatus.NOT_TESTABLE, why, (), labels)
+
+
+def _judge(
+    report: ProbeReport, host: str | None, ip: str | None, result: str, config: ProbeConfig
+) -> _Verdict:
+    if result in DOMAIN_RESULTS:
+        return _judge_domain(report, result)
+    if ip is not None and _family(ip) not in config.probe_families:
+        return _Verdict(CheckStatus.NOT_TESTABLE, NotTestable.FAMILY)
+    candidates = _candidates(report, host, ip, config.delivery_port)
     if not candidates:
         return _Verdict(CheckStatus.NOT_TESTABLE, NotTestable.ROUTE_NOT_FOUND)
     labels = tuple(r.route.label for r in candidates)
     attempted = [r for r in candidates if _skipped(r) is None]
     if not attempted:
-        reasons = {_skipped(r) for r in candidates}
-        why = (
-            NotTestable.ADDRESS_POLICY
-            if SkipReason.ADDRESS_POLICY in reasons
-            else NotTestable.NO_CONNECTION
-        )
-        return _Verdict(CheckStatus.NOT_TESTABLE, why, (), labels)
+        return _not_attempted(candidates, labels)
     findings = _findings_on(report, {r.route.label for r in attempted}, host)
-    seen = tuple(dict.fromkeys(r for f in findings for r in f.payload.tls_rpt_results))
-    hit = next((f for f in findings if result in f.payload.tls_rpt_results), None)
+    seen, hit = _results_of(findings, result)
     if hit is not None:
         return _Verdict(CheckStatus.REPRODUCED, None, seen, labels, hit)
+    first = findings[0] if findings else None
     if not any(_tested(r) for r in attempted):
-        first = findings[0] if findings else None
         return _Verdict(CheckStatus.NOT_TESTABLE, NotTestable.NO_CONNECTION, seen, labels, first)
-    return _Verdict(
-        CheckStatus.NOT_REPRODUCED, None, seen, labels, findings[0] if findings else None
-    )
+    return _Verdict(CheckStatus.NOT_REPRODUCED, None, seen, labels, first)
 
 
 def _check(key: _Key, failed: int, verdict: _Verdict, report: ProbeReport | None) -> TlsRouteCheck:

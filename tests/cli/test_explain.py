@@ -216,3 +216,23 @@ def test_probe_domain_override_and_neighbour(capsys: pytest.CaptureFixture[str],
     assert doc["confirmation"]["status"] == "confirmed"
     assert doc["probe"]["domain"] == "deadprimary.demo.test"
     assert code == 1  # degraded: the backup MX works
+
+
+def test_dead_primary_confirms_543_by_condition(
+    capsys: pytest.CaptureFixture[str], lab: Any
+) -> None:
+    # The report names the dead primary once (the fallback finding, no code); the
+    # condition a 5.4.3 names (an MX host that accepts nothing) still holds.
+    code, out, _ = run(
+        capsys,
+        "--json",
+        *probe_args(lab),
+        "--domain",
+        "deadprimary.demo.test",
+        "550 5.4.3 Routing server failure",
+    )
+    doc = json.loads(out)
+    rules = [f["rule"] for f in doc["probe"]["diagnosis"]["findings"]]
+    assert rules == ["primary-down-secondary-ok"]
+    assert doc["confirmation"]["status"] == "confirmed"
+    assert code == 1

@@ -34,6 +34,7 @@ from smtpdiag.health.result import HealthStatus
 from smtpdiag.model import (
     ActionKind,
     AddressFamily,
+    MxTargetKind,
     Persistence,
     ProbeReport,
     SenderKind,
@@ -61,6 +62,9 @@ HOSTS: dict[str, tuple[str, Behaviour, str]] = {
     "tls454": ("127.83.0.3", Behaviour.STARTTLS_454, "good"),
     "plain": ("127.83.0.4", Behaviour.NO_STARTTLS, "good"),
     "reject": ("127.83.0.5", Behaviour.GREETING_554, "good"),
+    # Its MX name is an alias (CNAME) of another name with the address; the certificate
+    # names the MX name, as senders match it (RFC 7672 3.2.2 without DNSSEC).
+    "aliased": ("127.83.0.6", Behaviour.HEALTHY, "good"),
 }
 
 #: domain label -> zone records relative to the domain
@@ -73,6 +77,7 @@ DOMAINS: dict[str, list[tuple[str, str]]] = {
     # 10.0.0.0/8 is not global unicast: the route is never attempted (no packet).
     "privatebackup": [("@", "MX 10 mx.good"), ("@", "MX 20 mx.private")],
     "privateonly": [("@", "MX 10 mx.private")],
+    "aliased": [("@", "MX 10 mx.aliased")],
     "unsignedtlsa": [
         ("@", "MX 10 mx.good"),
         ("_PORT._tcp.mx.good", "TLSA 3 1 1 " + "ab" * 32),
@@ -121,6 +126,8 @@ async def run(servers: tuple[ServerSet, int]) -> AsyncIterator[Any]:
     running, port = servers
     records: dict[str, list[str]] = {f"mx.{h}": [f"A {a}"] for h, (a, _, _) in HOSTS.items()}
     records["mx.private"] = ["A 10.0.0.25"]
+    records["mx.aliased"] = ["CNAME host.aliased"]
+    records["host.aliased"] = [f"A {HOSTS['aliased'][0]}"]
     for name, rows in DOMAINS.items():
         for label, data in rows:
             rel = name if label == "@" else f"{label}.{name}"
@@ -209,6 +216,21 @@ async def test_backup_mx_bad_cert_gives_no_primary_code(run: Any) -> None:
     assert d.primary is None
     f = _finding(rep, "tls-cert-unverified")
     assert f.code is None
+    _agree(rep)
+
+
+async def test_alias_mx_target_delivers_and_gives_no_543(run: Any) -> None:
+    # MTAs deliver to an MX name that is a CNAME (RFC 5321 5.1 follows it): a
+    # misconfiguration (RFC 2181 10.3) that affects no sender, so degraded with no code.
+    rep = await run("aliased")
+    d = rep.diagnosis
+    (mx,) = rep.resolution.hosts
+    assert mx.kind is MxTargetKind.CNAME and mx.addresses == (HOSTS["aliased"][0],)
+    assert d.verdict is Verdict.DEGRADED and d.primary is None
+    assert [f.rule for f in d.findings] == ["mx-cname"]
+    assert all(f.code != "5.4.3" for f in d.findings)
+    assert d.who_fails == ()
+    assert all(r.ok for r in rep.routes)
     _agree(rep)
 
 
@@ -333,6 +355,7 @@ SCENARIO_ROWS = {
     f"unsignedtlsa.{ZONE}": "healthy",
     f"privatebackup.{ZONE}": "fallback",
     f"privateonly.{ZONE}": "no-reply",
+    f"aliased.{ZONE}": "fallback",
     f"mismatch.{DANE_ZONE}": "published-policy",
     f"refused.{ZONE}": "dns-failed",
     "healthy.demo.test": "healthy",
