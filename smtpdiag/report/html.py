@@ -30,12 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..model import (
+    CertInfo,
+    Diagnosis,
     Evidence,
     Finding,
     Outcome,
     PhaseRecord,
     ProbeReport,
     RouteResult,
+    TlsInfo,
     Verdict,
 )
 from ..narrate.common import fmt_reply, tls_reason_text
@@ -200,68 +203,70 @@ def _bar(rec: PhaseRecord, origin: float, span: float) -> _Bar:
     return _Bar(label, outcome, state, round(x, 2), round(width, 2), _ms(rec.duration_ms), _c(note))
 
 
+def _route_state(rr: RouteResult) -> str:
+    failure = rr.failure
+    if rr.ok:
+        return "ok"
+    if failure is not None and failure.outcome is Outcome.NOT_ATTEMPTED:
+        return "not attempted"
+    if failure is not None:
+        return f"failed at {_PHASE_LABEL.get(failure.phase.value, failure.phase.value)}"
+    return "failed"
+
+
+def _tls_rows(t: TlsInfo) -> list[tuple[str, str]]:
+    rows = [
+        ("version", _c(t.version or "\u2013", 40)),
+        ("cipher", _c(t.cipher or "\u2013", 80)),
+        ("verified", "yes" if t.verified else f"no: {_c(t.verify_error or 'unverified')}"),
+        ("name matches MX", {True: "yes", False: "no", None: "\u2013"}[t.hostname_match]),
+        ("chain length as presented", str(t.chain_length)),
+    ]
+    if t.chain_truncated:
+        rows.append(("chain", "truncated in this report"))
+    return rows
+
+
+def _cert_rows(c: CertInfo) -> list[tuple[str, str]]:
+    names = ", ".join(_c(n, _SHORT) for n in c.sans)
+    if c.sans_omitted:
+        names += f" (+{c.sans_omitted} more)"
+    key = c.key_type + (f" {c.key_bits} bits" if c.key_bits else "")
+    return [
+        ("subject", _c(c.subject)),
+        ("issuer", _c(c.issuer)),
+        ("names", names or "\u2013"),
+        ("valid", f"{_c(c.not_before, 40)} to {_c(c.not_after, 40)}"),
+        ("days left", str(c.days_left)),
+        ("key", _c(key, 40)),
+        ("SHA-256", _c(c.sha256, 120)),
+        ("self-signed", "yes" if c.self_signed else "no"),
+        ("serial", _c(c.serial, 80)),
+    ]
+
+
 def _route(rr: RouteResult) -> _RouteView:
     run = [p for p in rr.phases if p.outcome is not Outcome.NOT_ATTEMPTED]
     origin = min((p.start_ms for p in run), default=0.0)
     end = max((p.start_ms + p.duration_ms for p in run), default=0.0)
     span = max(end - origin, 0.001)
-    failure = rr.failure
-    if rr.ok:
-        state = "ok"
-    elif failure is not None and failure.outcome is Outcome.NOT_ATTEMPTED:
-        state = "not attempted"
-    elif failure is not None:
-        state = f"failed at {_PHASE_LABEL.get(failure.phase.value, failure.phase.value)}"
-    else:
-        state = "failed"
-    tls: list[tuple[str, str]] = []
-    cert: list[tuple[str, str]] = []
-    if rr.tls is not None:
-        t = rr.tls
-        tls = [
-            ("version", _c(t.version or "\u2013", 40)),
-            ("cipher", _c(t.cipher or "\u2013", 80)),
-            ("verified", "yes" if t.verified else f"no: {_c(t.verify_error or 'unverified')}"),
-            (
-                "name matches MX",
-                {True: "yes", False: "no", None: "\u2013"}[t.hostname_match],
-            ),
-            ("chain length as presented", str(t.chain_length)),
-        ]
-        if t.chain_truncated:
-            tls.append(("chain", "truncated in this report"))
-        if t.certificate is not None:
-            c = t.certificate
-            names = ", ".join(_c(n, _SHORT) for n in c.sans)
-            if c.sans_omitted:
-                names += f" (+{c.sans_omitted} more)"
-            key = c.key_type + (f" {c.key_bits} bits" if c.key_bits else "")
-            cert = [
-                ("subject", _c(c.subject)),
-                ("issuer", _c(c.issuer)),
-                ("names", names or "\u2013"),
-                ("valid", f"{_c(c.not_before, 40)} to {_c(c.not_after, 40)}"),
-                ("days left", str(c.days_left)),
-                ("key", _c(key, 40)),
-                ("SHA-256", _c(c.sha256, 120)),
-                ("self-signed", "yes" if c.self_signed else "no"),
-                ("serial", _c(c.serial, 80)),
-            ]
-    transcript = []
-    for p in rr.phases:
-        if p.reply is not None:
-            reply = clean(f"{p.reply.code} {p.reply.text}", _PARA, keep_newlines=True)
-            transcript.append(f"[{p.phase.value}] S: {reply}")
+    t = rr.tls
+    transcript = [
+        f"[{p.phase.value}] S: "
+        + clean(f"{p.reply.code} {p.reply.text}", _PARA, keep_newlines=True)
+        for p in rr.phases
+        if p.reply is not None
+    ]
     return _RouteView(
         label=_c(rr.route.label, _SHORT),
-        state=state,
+        state=_route_state(rr),
         total=_ms(span if run else 0.0),
         axis=_ms(span) if run else "",
         bars=[_bar(p, origin, span) for p in rr.phases],
         banner=_c(rr.banner or "", _PARA),
         extensions=", ".join(_c(x, 60) for x in rr.extensions),
-        tls=tls,
-        cert=cert,
+        tls=_tls_rows(t) if t is not None else [],
+        cert=_cert_rows(t.certificate) if t is not None and t.certificate is not None else [],
         transcript=transcript,
     )
 
@@ -276,59 +281,62 @@ def script_json(text: str) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def _page(report: ProbeReport, health: HealthResult | None) -> _Page:
-    from .jsonout import dumps
+def _lead(d: Diagnosis) -> Finding | None:
+    """The finding that gives the primary code."""
+    return next((f for f in d.findings if f.code and f.code == d.primary), None)
 
-    d = report.diagnosis
-    primary = ""
-    primary_title = ""
-    if d is None:
-        verdict, vclass = "Not diagnosed", "unknown"
-    else:
-        verdict, vclass = _VERDICT_LABEL[d.verdict], d.verdict.value
-        primary = _c(d.primary or "", 16)
-        lead = next((f for f in d.findings if f.code and f.code == d.primary), None)
-        primary_title = _c(lead.title, _SHORT) if lead is not None else ""
-    who: list[tuple[str, str, bool]] = []
-    if d is not None:
-        lead = next((f for f in d.findings if f.code and f.code == d.primary), None)
-        lead = lead or next((f for f in d.findings if f.payload.senders), None)
-        if lead is not None:
-            who = [(_c(a, 80), _c(b, 120), fails) for a, b, fails in sender_rows(lead)]
-        if not who:  # the finding names no sender kinds: the record's "who fails" alone
-            who = failing_sender_rows(d.who_fails)
+
+def _who(d: Diagnosis) -> list[tuple[str, str, bool]]:
+    lead = _lead(d) or next((f for f in d.findings if f.payload.senders), None)
+    who = [(_c(a, 80), _c(b, 120), fails) for a, b, fails in sender_rows(lead)] if lead else []
+    # The finding names no sender kinds: the record's "who fails" alone.
+    return who or failing_sender_rows(d.who_fails)
+
+
+def _meta(report: ProbeReport) -> str:
     ports = ", ".join(str(p) for p in report.ports) or "\u2013"
     meta = f"Probed {_c(report.started_at, 40)} in {_ms(report.duration_ms)}; ports {ports}"
     if report.tool_version:
         meta += f"; smtpdiag {_c(report.tool_version, 20)}"
-    dns = []
+    return meta
+
+
+def _dns_rows(report: ProbeReport) -> list[tuple[str, str, str, str]]:
     res = report.resolution
-    for q in (res.mx_query, *res.queries, *(q for h in res.hosts for q in h.queries)):
-        dns.append(
-            (
-                _c(q.name, _SHORT),
-                _c(q.rdtype, 12),
-                q.outcome.value,
-                "; ".join(_c(a, _SHORT) for a in q.answers) or _c(q.detail or "", _LINE),
-            )
+    queries = (res.mx_query, *res.queries, *(q for h in res.hosts for q in h.queries))
+    return [
+        (
+            _c(q.name, _SHORT),
+            _c(q.rdtype, 12),
+            q.outcome.value,
+            "; ".join(_c(a, _SHORT) for a in q.answers) or _c(q.detail or "", _LINE),
         )
+        for q in queries
+    ]
+
+
+def _page(report: ProbeReport, health: HealthResult | None) -> _Page:
+    from .jsonout import dumps
+
+    d = report.diagnosis
+    lead = _lead(d) if d is not None else None
     return _Page(
         domain=_c(report.domain, _SHORT),
         title=f"smtpdiag report: {_c(report.domain, _SHORT)}",
-        verdict=verdict,
-        verdict_class=vclass,
-        primary=primary,
-        primary_title=primary_title,
+        verdict=_VERDICT_LABEL[d.verdict] if d is not None else "Not diagnosed",
+        verdict_class=d.verdict.value if d is not None else "unknown",
+        primary=_c(d.primary or "", 16) if d is not None else "",
+        primary_title=_c(lead.title, _SHORT) if lead is not None else "",
         persistence=d.persistence.value if d is not None else "",
         action=_c(d.action.summary, _PARA) if d is not None else "",
         schedule=[(f"attempt {a.number}", _c(a.at, 40)) for a in (d.action.schedule if d else ())],
-        who_fails=who,
+        who_fails=_who(d) if d is not None else [],
         health=(health.status.value, _c(health.summary, _PARA)) if health else None,
-        meta=meta,
+        meta=_meta(report),
         findings=[_finding(f) for f in d.findings] if d is not None else [],
         routes=[_route(r) for r in report.routes],
         policy=[(_c(a, 40), _c(b, _PARA)) for a, b in policy_rows(report)],
-        dns=dns,
+        dns=_dns_rows(report),
         report_json=script_json(dumps(report, indent=None)),
     )
 
