@@ -292,6 +292,14 @@ def primary_down(f: Facts, m: Match) -> Draft:
             )
             for h in f.report.resolution.hosts
             if h.rank == 1 and not f.host_views(h.name)
+        ]
+        # The primary's failed routes, one by one: the evidence the suppressed mx-down
+        # finding would have carried (address, port, phase, outcome).
+        + [
+            evidence(v)
+            for mx in primaries
+            for v in f.host_views(mx)
+            if v.state is not RouteState.OK
         ],
         # A primary that accepts nothing anywhere is the dead MX the suppressed mx-down
         # finding would report: the domain's administrators have something to fix.
