@@ -103,7 +103,7 @@ def google_report(
             "start-datetime": f"{day}T00:00:00Z",
             "end-datetime": f"{day}T23:59:59Z",
         },
-        "contact-info": "smtp-tls-reporting@google.com",
+        "contact-info": "smtp-tls-reporting@sender-g.example",
         "report-id": report_id or f"{day}T00:00:00Z_{domain}",
         "policies": [
             {
@@ -131,7 +131,7 @@ def microsoft_report(domain: str, day: str = "2026-12-01") -> dict[str, Any]:
             "start-datetime": f"{day}T00:00:00Z",
             "end-datetime": f"{day}T23:59:59Z",
         },
-        "contact-info": "tlsrpt-noreply@microsoft.com",
+        "contact-info": "tlsrpt-noreply@sender-m.example",
         "report-id": f"133781234567890123+{domain}",
         "policies": [
             {
