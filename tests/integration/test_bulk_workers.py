@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from smtpdiag.config import Timeouts
 from smtpdiag.testing.bulklab import BulkLab, bulk_lab
 from smtpdiag.triage import DomainRecord, ErrorRecord, RunStats, bulk_sync
 from smtpdiag.triage.wire import record_from_plain, record_to_plain
@@ -80,10 +81,16 @@ def test_one_and_several_workers_give_the_same_records(lab: BulkLab) -> None:
     names = list(_domains(200))
     lines = [*names, "User@D1.TEST", "not a domain", "x@own9.test"]
     results: dict[int, tuple[list[DomainRecord], list[ErrorRecord], dict[str, int]]] = {}
+    # The records are compared whole, so a DNS answer that comes late on a loaded
+    # machine (the test kit's server answers every worker's questions) must not turn a
+    # domain into a timeout in one run only: generous limits, which a healthy run never
+    # reaches, keep the comparison about the engine, not about the machine's load.
+    patient = Timeouts(dns=6.0, connect=4.0, greeting=6.0, command=6.0, tls=6.0, total=30.0)
     for workers in (0, 1, 3):
         before = lab.connections()
         stats = RunStats()
-        items = list(bulk_sync(lines, lab.config(), workers=workers, stats=stats))
+        config = lab.config(timeouts=patient)
+        items = list(bulk_sync(lines, config, workers=workers, stats=stats))
         after = lab.connections()
         received = {k: after[k] - before[k] for k in after if after[k] != before[k]}
         records = [i for i in items if isinstance(i, DomainRecord)]
@@ -96,7 +103,12 @@ def test_one_and_several_workers_give_the_same_records(lab: BulkLab) -> None:
     by_domain = {r.domain: _comparable(r) for r in one[0]}
     assert len(by_domain) == len(names)
     for many in (results[1], results[3]):
-        assert {r.domain: _comparable(r) for r in many[0]} == by_domain
+        other = {r.domain: _comparable(r) for r in many[0]}
+        differ = sorted(
+            d for d in by_domain.keys() | other.keys() if by_domain.get(d) != other.get(d)
+        )
+        # Name what differs (a whole-dict diff of 200 records is unreadable in a CI log).
+        assert not differ, [(d, by_domain.get(d), other.get(d)) for d in differ[:3]]
         assert [e.input for e in many[1]] == [e.input for e in one[1]]
     # The written-out codec of the records the workers send is the generic one's twin.
     for record in one[0]:
