@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ..model import (
+    ActionKind,
     DaneState,
     DnssecStatus,
     MxHost,
@@ -96,6 +97,8 @@ class Match:
             when it affects no sender and is no misconfiguration of what the domain
             meant to publish (TLSA records in an unsigned zone: every sender ignores
             them); the finding is then informational.
+        action: The action kind the finding asks for when it depends on the facts
+            (decided here, worded by the narration); ``None``: the rule's fixed one.
     """
 
     views: tuple[RouteView, ...] = ()
@@ -104,6 +107,7 @@ class Match:
     results: tuple[TlsRptResult, ...] = ()
     enforced: bool = True
     degrades: bool = True
+    action: ActionKind | None = None
 
 
 def _when(
@@ -254,16 +258,22 @@ def mx_down(f: Facts) -> Match | None:
 
 
 def primary_down_secondary_ok(f: Facts) -> Match | None:
-    """No delivery-port route of the rank-1 MX works, a secondary's does."""
+    """No delivery-port route of the rank-1 MX works, a secondary's does.
+
+    A primary that accepts nothing on any port is the dead MX the suppressed mx-down
+    finding would report: the domain's administrators have something to fix. One
+    that fails only on the delivery port asks nothing of anyone yet.
+    """
     rank1 = tuple(v for v in f.views if v.delivery and v.result.route.rank == 1)
-    return _when(
+    if not (
         f.dns_ok
         and bool(f.primaries)
         and all(v.state is not RouteState.OK for v in rank1)
-        and any(v.result.route.rank > 1 for v in f.delivery_ok_views),
-        rank1,
-        f.primaries,
-    )
+        and any(v.result.route.rank > 1 for v in f.delivery_ok_views)
+    ):
+        return None
+    dead = {h.name for h in f.primaries} & set(f.down_hosts)
+    return Match(rank1, f.primaries, action=ActionKind.FIX if dead else ActionKind.NONE)
 
 
 def nothing_probed(f: Facts) -> Match | None:

@@ -301,10 +301,9 @@ def primary_down(f: Facts, m: Match) -> Draft:
             for v in f.host_views(mx)
             if v.state is not RouteState.OK
         ],
-        # A primary that accepts nothing anywhere is the dead MX the suppressed mx-down
-        # finding would report: the domain's administrators have something to fix.
+        # The kind (fix, or nothing) is the predicate's decision; only the words are here.
         action=Action(
-            ActionKind.FIX if set(primaries) & set(f.down_hosts) else ActionKind.NONE,
+            m.action or ActionKind.NONE,
             "Nothing to do for senders: do not suppress or resend; MTAs deliver via the "
             "secondary MX. The recipient's administrators should repair or remove the "
             "failing primary MX.",
