@@ -3,12 +3,12 @@
 Run: ``python scripts/corpus_score.py [CORPUS_DIR] [--misses]``. With ``SMTPDIAG_TREE=DIR``
 (a tree holding another version's ``smtpdiag/``, e.g. ``git archive main | tar -x -C DIR``)
 that version is scored instead, so before and after come from the same corpus and the
-same scorer. Works with versions that have no ``kind`` on their records (those read
+same scorer. Works with versions that have no ``notice`` on their records (those read
 every notification as a failure).
 
 A message agrees when every expected label holds for its record (the first record, or
-the record of each named recipient): ``enhanced`` (the code), ``basic``, ``reason`` and ``kind``
-(``failed`` unless the manifest says otherwise). Expected labels were written with each
+the record of each named recipient): ``enhanced`` (the code), ``basic``, ``reason`` and ``kind`` (the
+record's ``notice``: ``failed`` unless the manifest says otherwise). Expected labels were written with each
 message, not from smtpdiag's rules (see scripts/make_corpus.py).
 """
 
@@ -35,7 +35,7 @@ def _allowed(value: object) -> list[str]:
 
 
 def _kind(rec: BatchRecord) -> str:
-    kind = getattr(rec, "kind", None)
+    kind = getattr(rec, "notice", None)
     return str(kind) if kind is not None else "failed"
 
 

@@ -139,20 +139,27 @@ class Doc(NamedTuple):
         human: The text a person reads, without header lines or the returned message.
         truncated: The input was longer than :data:`MAX_INPUT` and was cut.
         limits: What the other limits left out.
+        subject: The notification's own ``Subject:`` (as written, unfolded), ``""`` when
+            the input is not a message or has none.
+        failed: The address of the notification's own ``X-Failed-Recipients:`` header
+            (Exim), else the To: of the returned message, when it names exactly one.
     """
 
     groups: tuple[RecipientStatus, ...]
     human: str
     truncated: bool
     limits: Limits = NO_LIMITS
+    subject: str = ""
+    failed: str | None = None
 
 
 class _Tally:
     """What one reading left out, counted as it goes (see :class:`Limits`)."""
 
-    __slots__ = ("budget", "charsets", "lines", "parts", "recipients")
+    __slots__ = ("budget", "charsets", "lines", "parts", "recipients", "returned_to")
 
     def __init__(self) -> None:
+        self.returned_to: str | None = None  # the one To: address of the returned message
         self.budget = MAX_PARTS
         self.recipients = 0
         self.parts = 0
@@ -228,6 +235,14 @@ def _mail_codec(charset: str) -> str | None:
 
 def _decoded(part: Message, tally: _Tally) -> str:
     """A leaf part's payload with its transfer encoding and charset undone."""
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    declared = part.get_content_charset()
+    if cte not in _ENCODED and (declared is None or _mail_codec(declared) is not None):
+        payload = part.get_payload()
+        if isinstance(payload, str):
+            # 7bit / 8bit / binary: the text was already decoded with the whole message
+            # (the parser would re-encode non-ASCII text as "raw-unicode-escape").
+            return payload
     try:
         raw = part.get_payload(decode=True)
     except (ValueError, TypeError, AssertionError):
@@ -235,7 +250,6 @@ def _decoded(part: Message, tally: _Tally) -> str:
     if not isinstance(raw, bytes):
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
-    declared = part.get_content_charset()
     if declared is None:
         return raw.decode("utf-8", "replace")
     codec = _mail_codec(declared)
@@ -247,6 +261,8 @@ def _decoded(part: Message, tally: _Tally) -> str:
 
 
 _TAG_RE = LazyPattern(r"<[^<>]{0,2000}>")
+# Transfer encodings that ``get_payload(decode=True)`` undoes.
+_ENCODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"})
 
 
 #: Field names that make a delivery-status group one recipient's (RFC 3464 2.3).
@@ -273,7 +289,11 @@ def _walk(part: Message, texts: list[str], groups: list[dict[str, str]], tally: 
         return
     ctype = part.get_content_type()
     if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
-        return  # the returned message: its headers and body are not the bounce
+        # The returned message: its headers and body are not the bounce; only its one
+        # To: address is kept, the last resort for a bounce that names no recipient.
+        if tally.returned_to is None:
+            tally.returned_to = _returned_to(part)
+        return
     if ctype in ("message/delivery-status", "message/global-delivery-status"):
         payload = part.get_payload()
         cte = str(part.get("content-transfer-encoding", "")).lower()
@@ -305,9 +325,13 @@ def read(raw: str | bytes) -> Doc:
     groups: list[dict[str, str]] = []
     tally = _Tally()
     human = body
+    subject = ""
+    failed: str | None = None
     if _is_message(body):
         head_end = body.find("\n\n")
-        plain = _plain_body(body[: head_end if head_end >= 0 else len(body)])
+        head = body[: head_end if head_end >= 0 else len(body)]
+        subject, failed = _own_fields(head)
+        plain = _plain_body(head)
         if plain:
             # One text part, no transfer encoding: the MIME parser would only copy it.
             human = body[head_end + 2 :] if head_end >= 0 else ""
@@ -316,7 +340,45 @@ def read(raw: str | bytes) -> Doc:
     if not groups and _DSN_HINT_RE.search(human):
         groups = _groups_from_fields(human, tally)
     recipients, beyond = _recipient_groups(groups)
-    return Doc(tuple(recipients), _human_only(human), truncated, tally.limits(beyond))
+    limits = tally.limits(beyond)
+    failed = failed or tally.returned_to
+    return Doc(tuple(recipients), _human_only(human), truncated, limits, subject, failed)
+
+
+# The notification's own header fields read for what they say about it (a header block
+# is at most 60 lines here: ``_is_message`` looked at no more).
+_SUBJECT_RE = LazyPattern(r"^subject:[ \t]{0,20}([^\n]{0,500})", re.I | re.M)
+_FAILED_RE = LazyPattern(r"^x-failed-recipients:[ \t]{0,20}([^\n]{0,500})", re.I | re.M)
+
+
+_TO_RE = LazyPattern(r"^to:[ \t]{0,20}([^\n]{0,500})", re.I | re.M)
+
+
+def _returned_to(part: Message) -> str | None:
+    """The To: address of a returned message (or its headers), when it names one."""
+    payload = part.get_payload()
+    value: str | None = None
+    if isinstance(payload, list) and payload and not isinstance(payload[0], str):
+        value = str(payload[0].get("to", "")) or None
+    elif isinstance(payload, str):
+        m = _TO_RE.search(payload[:16384].replace("\r\n", "\n"))
+        value = m.group(1) if m else None
+    if not value or "," in value:
+        return None
+    return address(value)
+
+
+def _own_fields(head: str) -> tuple[str, str | None]:
+    """The ``Subject:`` (encoded words left as they are) and the one address of
+    ``X-Failed-Recipients:`` of a notification's header block."""
+    head = head[:16384]
+    sm = _SUBJECT_RE.search(head)
+    subject = clean(sm.group(1).strip(), FIELD_LIMIT) if sm else ""
+    fm = _FAILED_RE.search(head)
+    failed = None
+    if fm is not None and "," not in fm.group(1):
+        failed = address(fm.group(1))
+    return subject, failed
 
 
 _PLAIN_CHARSET_RE = LazyPattern(r"charset\s*=\s*\"?(?:us-ascii|utf-8|ascii)\b")

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from ..diagnosis.codes import parse_code
 from ..lazydata import load_json
 from ..lazyre import LazyPattern
-from ..model.bounce import Decision, Reason
+from ..model.bounce import Decision, Notice, Reason
 
 __all__ = [
     "PHRASES",
@@ -31,10 +31,12 @@ __all__ = [
     "Confidence",
     "Decision",
     "Inference",
+    "Notice",
     "Reason",
     "classify",
     "decide",
     "infer",
+    "notice_of",
 ]
 
 
@@ -73,18 +75,27 @@ class Inference:
     language: str
 
 
-#: (language, pattern, code, reason), from the data file ``phrases.json``. Order
-#: matters: the first match wins, so specific notices come before generic ones ("host
-#: not found, try again" before "host not found"). Codes are class 5; :func:`infer`
-#: makes them class 4 when the bounce says it is a delay.
+_DATA = load_json(__file__, "phrases.json")
+#: (language, pattern, code, reason), from the data file ``phrases.json`` (each row
+#: there also names its source and an example). Order matters: the first match wins,
+#: so specific notices come before generic ones ("host not found, try again" before
+#: "host not found"). :func:`infer` makes a code class 4 when the bounce says it is a
+#: delay, class 5 when it says "permanent".
 PHRASES: tuple[tuple[str, str, str, Reason], ...] = tuple(
-    (lang, pattern, code, Reason[reason])
-    for section in load_json(__file__, "phrases.json")["sections"]
-    for lang, pattern, code, reason in section["phrases"]
+    (row["lang"], row["pattern"], row["code"], Reason[row["reason"]])
+    for section in _DATA["sections"]
+    for row in section["phrases"]
 )
+#: (language, pattern, notice): the words of notifications that are not failures
+#: (delay warnings, delivery and relay receipts), from ``phrases.json``.
+NOTICES: tuple[tuple[str, str, Notice], ...] = tuple(
+    (row["lang"], row["pattern"], Notice(row["notice"])) for row in _DATA["notices"]
+)
+del _DATA
 # Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
 # regex engine then scans for each pattern's literal prefix, several times faster.
 _COMPILED = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in PHRASES)
+_NOTICE_RES = tuple((LazyPattern(pat), notice) for _lang, pat, notice in NOTICES)
 # Words that make a no-code notice a delay, not a final failure.
 _DELAY_RE = LazyPattern(
     r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
@@ -124,6 +135,17 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     return None
 
 
+def notice_of(text: str) -> Notice | None:
+    """What the words of a notification without DSN ``Action`` say it is: a delay, a
+    delivery, a relay or an expansion; ``None`` when they name none of them (a failure,
+    or nothing)."""
+    lower = text[:_INFER_WINDOW].lower()
+    for rx, notice in _NOTICE_RES:
+        if rx.search(lower) is not None:
+            return notice
+    return None
+
+
 # ---------------------------------------------------------------- classification
 
 # Words of a reply that name the reason better than its code.
@@ -131,7 +153,8 @@ _SPAM_WORDS = LazyPattern(
     r"\bspam\b|junk|black ?list|block ?list|\brbl\b|spamhaus|listed (?:at|on|in)|reputation",
     re.I,
 )
-_AUTH_WORDS = LazyPattern(r"\bspf\b|\bdkim\b|\bdmarc\b|reverse dns|\bptr\b", re.I)
+# ASCII word edges: "SPF認証" (Japanese) names SPF too, and \b sees no edge there.
+_AUTH_WORDS = LazyPattern(r"(?<![a-z0-9])(?:spf|dkim|dmarc|ptr)(?![a-z0-9])|reverse dns", re.I)
 _RATE_WORDS = LazyPattern(
     r"rate limit|too many (?:messages|connections|recipients)|throttl|slow down|"
     r"try again later|unexpected volume|temporarily deferred|user complaints|greylist",
@@ -290,7 +313,12 @@ _DECISIONS: dict[Reason, Decision] = {
 
 
 def decide(
-    klass: int | None, reason: Reason, action: str | None, *, subject: int | None = None
+    klass: int | None,
+    reason: Reason,
+    action: str | None,
+    *,
+    subject: int | None = None,
+    notice: Notice = Notice.FAILED,
 ) -> Decision:
     """The decision for the address.
 
@@ -300,9 +328,13 @@ def decide(
         action: The DSN ``Action:`` (``failed``, ``delayed`` ...) if any.
         subject: The code's subject, if any: a permanent TLS failure under 5.4.x is the
             seed's 5.4.2 (never retry, suppress), one under 5.7.x is policy (fix).
+        notice: What the notification is: a delivery, relay or expansion is "keep"; a
+            delay is never "suppress" (the sending MTA is still trying).
     """
-    if klass is None or reason is Reason.UNKNOWN or klass == 2:
+    if not notice.failure or klass is None or reason is Reason.UNKNOWN or klass == 2:
         return Decision.KEEP
+    if notice is Notice.DELAYED:
+        return Decision.RETRY
     gave_up = action == "failed"
     if klass == 4:
         if not gave_up:

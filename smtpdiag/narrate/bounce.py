@@ -216,6 +216,14 @@ def note_reply_wins(status: str, reply: str, generic: bool) -> str:
     )
 
 
+def note_own_reply(reply: str, said: str) -> str:
+    """The receiving server's own reply in the text overrode the DSN fields."""
+    return (
+        f"the receiving server's own reply about this recipient in the bounce text says "
+        f"{reply}; it is the most specific statement and wins over the DSN's {said}"
+    )
+
+
 def note_status_kept(status: str, reply: str) -> str:
     """The Status field was kept over a reply code."""
     return (

@@ -15,7 +15,11 @@ DATA = Path(reasons.__file__).with_name("phrases.json")
 
 def test_phrases_come_from_the_data_file() -> None:
     doc = json.loads(DATA.read_text(encoding="utf-8"))
-    rows = [tuple(r) for s in doc["sections"] for r in s["phrases"]]
+    rows = [
+        (r["lang"], r["pattern"], r["code"], r["reason"])
+        for s in doc["sections"]
+        for r in s["phrases"]
+    ]
     assert [(lang, pat, code, Reason[name]) for lang, pat, code, name in rows] == list(
         reasons.PHRASES
     )
