@@ -90,7 +90,9 @@ def main(argv: list[str]) -> int:
     per_group, misses, spent = score(corpus)
     total = sum(c["total"] for c in per_group.values())
     agree = sum(c["agree"] for c in per_group.values())
-    print(f"corpus {corpus.name}: {agree}/{total} agree ({100 * agree / total:.1f}%), {total / spent:.0f} msg/s")
+    print(
+        f"corpus {corpus.name}: {agree}/{total} agree ({100 * agree / total:.1f}%), {total / spent:.0f} msg/s"
+    )
     for group, c in per_group.items():
         print(f"  {group:20} {c['agree']:4}/{c['total']:<4} ({100 * c['agree'] / c['total']:.1f}%)")
     if "--misses" in argv:

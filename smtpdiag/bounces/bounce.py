@@ -338,6 +338,13 @@ def _recipient(doc: Doc, ev: _Evidence, chosen: RecipientStatus | None, found: b
 _NOTICES = {n.value: n for n in Notice}
 
 
+def _stated_failure(ev: _Evidence) -> bool:
+    """A class 5 code the bounce states (not inferred): a failure, whatever the words."""
+    if ev.source is CodeSource.INFERRED:
+        return False
+    return (ev.enhanced or "")[:1] == "5" or (ev.basic is not None and ev.basic // 100 == 5)
+
+
 def _notice(chosen: RecipientStatus | None, ev: _Evidence, said: Notice | None) -> Notice:
     """What the notification is for this recipient: the DSN ``Action``, else a stated
     class 5 code (a failure), a class 2 code (a delivery unless the words say relayed or
@@ -346,9 +353,9 @@ def _notice(chosen: RecipientStatus | None, ev: _Evidence, said: Notice | None) 
     by_action = _NOTICES.get(action.split(" ", 1)[0].rstrip(";,."))
     if by_action is not None:
         return by_action
-    klass = ev.enhanced[0] if ev.enhanced else (str(ev.basic)[0] if ev.basic else None)
-    if klass == "5" and ev.source is not CodeSource.INFERRED:
+    if _stated_failure(ev):
         return Notice.FAILED
+    klass = ev.enhanced[0] if ev.enhanced else (str(ev.basic)[0] if ev.basic else None)
     if klass == "2":
         return said if said is not None and not said.failure else Notice.DELIVERED
     return said or Notice.FAILED
@@ -368,10 +375,13 @@ def _source(chosen: RecipientStatus | None, found: bool) -> str:
 
 
 def _build(doc: Doc, chosen: RecipientStatus | None, notes: Sequence[str] = ()) -> ParsedBounce:
+    ev = _resolve(doc, chosen)
     said = None
-    if chosen is None or chosen.action is None:
+    if (chosen is None or chosen.action is None) and not _stated_failure(ev):
+        # No DSN Action and no stated class 5 code: the notice's words say what it is.
         said = notice_of(f"{doc.subject}\n{doc.human}")
-    ev = _resolve(doc, chosen, said is Notice.DELAYED)
+        if said is Notice.DELAYED and ev.source in (CodeSource.INFERRED, CodeSource.NONE):
+            ev = _resolve(doc, chosen, delay_words=True)  # an inferred code is class 4
     found = ev.basic is not None or ev.enhanced is not None
     notice = _notice(chosen, ev, said)
     recipient = _recipient(doc, ev, chosen, found or notice is not Notice.FAILED)

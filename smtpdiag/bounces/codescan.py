@@ -223,10 +223,15 @@ def _scan(text: str) -> Scan:
 
 
 @lru_cache(maxsize=8)
-def _blocks_of(human: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """The text lower-cased and its per-recipient paragraphs (each also lower-cased),
-    once per message (cached: see :func:`scan`)."""
-    return human.lower(), tuple((b, b.lower()) for b in text_blocks(human))
+def _blocks_of(human: str) -> tuple[tuple[str, str], ...]:
+    """The per-recipient paragraphs of a text, each with its lower-cased copy, once per
+    message (cached: see :func:`scan`)."""
+    return tuple((b, b.lower()) for b in text_blocks(human))
+
+
+@lru_cache(maxsize=8)
+def _lower(human: str) -> str:
+    return human.lower()
 
 
 def _is_reply(found: Scan) -> bool:
@@ -268,11 +273,11 @@ def own_reply(human: str, recipient: str | None, others: tuple[str, ...] = ()) -
     cannot tell whose a reply is."""
     scope = human
     if recipient:
-        low, blocks = _blocks_of(human)
-        who = recipient.lower()
+        blocks = _blocks_of(human)
         if blocks:
+            who = recipient.lower()
             scope = next((b for b, lower in blocks if who in lower), "")
-        elif any(o.lower() in low for o in others):
+        elif others and any(o.lower() in _lower(human) for o in others):
             return None
     if not scope:
         return None

@@ -91,10 +91,33 @@ PHRASES: tuple[tuple[str, str, str, Reason], ...] = tuple(
 NOTICES: tuple[tuple[str, str, Notice], ...] = tuple(
     (row["lang"], row["pattern"], Notice(row["notice"])) for row in _DATA["notices"]
 )
+# Per row: literals one of which any match contains (``needs`` in the data file, derived
+# from the pattern by scripts/phrase_needs.py); a row none of them is in is skipped
+# without running (or compiling) its pattern: a substring test costs a small fraction
+# of a regular expression search per character.
+_PHRASE_NEEDS = tuple(
+    tuple(row["needs"]) for section in _DATA["sections"] for row in section["phrases"]
+)
+_NOTICE_NEEDS = tuple(tuple(row["needs"]) for row in _DATA["notices"])
 del _DATA
+
+
+def _absent(needs: tuple[str, ...], lower: str) -> bool:
+    """None of the row's literals is in the text: the row cannot match."""
+    return bool(needs) and not any(n in lower for n in needs)
+
+
 # Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
 # regex engine then scans for each pattern's literal prefix, several times faster.
 _COMPILED = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in PHRASES)
+# The rows with their needs; for an ASCII text only the rows an ASCII text can match.
+_ALL_ROWS = tuple(
+    (lang, rx, code, reason, needs)
+    for (lang, rx, code, reason), needs in zip(_COMPILED, _PHRASE_NEEDS, strict=True)
+)
+_ASCII_ROWS = tuple(r for r in _ALL_ROWS if not r[4] or any(n.isascii() for n in r[4]))
+
+
 _NOTICE_RES = tuple((LazyPattern(pat), notice) for _lang, pat, notice in NOTICES)
 # Words that make a no-code notice a delay, not a final failure.
 _DELAY_RE = LazyPattern(
@@ -119,7 +142,14 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     """
     text = text[:_INFER_WINDOW]
     lower = text.lower()
-    for lang, rx, code, reason in _COMPILED:
+    rows = _ASCII_ROWS if lower.isascii() else _ALL_ROWS
+    for lang, rx, code, reason, needs in rows:
+        for need in needs:  # a loop, not any(): this runs for every row of every notice
+            if need in lower:
+                break
+        else:
+            if needs:
+                continue
         m = rx.search(lower)
         if m is None:
             continue
@@ -140,8 +170,8 @@ def notice_of(text: str) -> Notice | None:
     delivery, a relay or an expansion; ``None`` when they name none of them (a failure,
     or nothing)."""
     lower = text[:_INFER_WINDOW].lower()
-    for rx, notice in _NOTICE_RES:
-        if rx.search(lower) is not None:
+    for (rx, notice), needs in zip(_NOTICE_RES, _NOTICE_NEEDS, strict=True):
+        if not _absent(needs, lower) and rx.search(lower) is not None:
             return notice
     return None
 

@@ -107,3 +107,30 @@ def test_each_notice_row_gives_its_notice_never_suppress(row: dict[str, str]) ->
     assert e.decision is not Decision.SUPPRESS
     if row["notice"] != "delayed":
         assert e.decision is Decision.KEEP
+
+
+def test_the_needs_are_derived_from_the_patterns() -> None:
+    """Each row's ``needs`` (the literals the reader tests before running the pattern) are
+    what scripts/phrase_needs.py derives now, and hold for the row's example."""
+    import copy
+    import sys
+
+    sys.path.insert(0, str(DATA.parents[2] / "scripts"))
+    try:
+        import phrase_needs  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    assert phrase_needs.refreshed(copy.deepcopy(DOC)) == DOC
+    for row in [*ROWS, *DOC["notices"]]:
+        assert row["needs"] and any(n in row["example"].lower() for n in row["needs"]), row
+
+
+def test_a_row_whose_needs_are_absent_is_not_run() -> None:
+    """The prefilter is what makes 140 rows cheap: a text without any row's literal runs
+    no pattern at all (none is even compiled)."""
+    from smtpdiag.bounces.reasons import _COMPILED, _PHRASE_NEEDS, _absent
+
+    text = "zzz " * 4000
+    assert all(_absent(needs, text) for needs in _PHRASE_NEEDS)
+    assert reasons.infer(text) is None
+    assert len(_COMPILED) == len(_PHRASE_NEEDS) == len(ROWS)
