@@ -637,7 +637,7 @@ def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Expl
             basic=None,
             knowledge=None,
             severity=None,
-            summary=words.NOT_FOUND,
+            summary=words.not_found(parsed.notice, parsed.recipient),
             generated_at=utc_iso(now, "seconds"),
         )
     j = _judge(parsed)

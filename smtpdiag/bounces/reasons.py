@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..diagnosis.codes import parse_code
 from ..lazydata import load_json
@@ -75,50 +75,88 @@ class Inference:
     language: str
 
 
-_DATA = load_json(__file__, "phrases.json")
-#: (language, pattern, code, reason), from the data file ``phrases.json`` (each row
-#: there also names its source and an example). Order matters: the first match wins,
-#: so specific notices come before generic ones ("host not found, try again" before
-#: "host not found"). :func:`infer` makes a code class 4 when the bounce says it is a
-#: delay, class 5 when it says "permanent".
-PHRASES: tuple[tuple[str, str, str, Reason], ...] = tuple(
-    (row["lang"], row["pattern"], row["code"], Reason[row["reason"]])
-    for section in _DATA["sections"]
-    for row in section["phrases"]
-)
-#: (language, pattern, notice): the words of notifications that are not failures
-#: (delay warnings, delivery and relay receipts), from ``phrases.json``.
-NOTICES: tuple[tuple[str, str, Notice], ...] = tuple(
-    (row["lang"], row["pattern"], Notice(row["notice"])) for row in _DATA["notices"]
-)
-# Per row: literals one of which any match contains (``needs`` in the data file, derived
-# from the pattern by scripts/phrase_needs.py); a row none of them is in is skipped
-# without running (or compiling) its pattern: a substring test costs a small fraction
-# of a regular expression search per character.
-_PHRASE_NEEDS = tuple(
-    tuple(row["needs"]) for section in _DATA["sections"] for row in section["phrases"]
-)
-_NOTICE_NEEDS = tuple(tuple(row["needs"]) for row in _DATA["notices"])
-del _DATA
+class _Tables(NamedTuple):
+    """The phrase and notice tables of ``phrases.json``, read on first use."""
+
+    #: (language, pattern, code, reason): :data:`PHRASES`.
+    phrases: tuple[tuple[str, str, str, Reason], ...]
+    #: (language, pattern, notice): :data:`NOTICES`.
+    notices: tuple[tuple[str, str, Notice], ...]
+    #: The phrase rows with their patterns compiled on first use.
+    compiled: tuple[tuple[str, LazyPattern, str, Reason], ...]
+    #: Per phrase row: literals one of which any match contains.
+    phrase_needs: tuple[tuple[str, ...], ...]
+    #: (language, pattern, code, reason, needs) per row, and the rows an ASCII text
+    #: can match (the others need a non-ASCII literal).
+    rows: tuple[tuple[str, LazyPattern, str, Reason, tuple[str, ...]], ...]
+    ascii_rows: tuple[tuple[str, LazyPattern, str, Reason, tuple[str, ...]], ...]
+    #: (pattern, notice, needs) per notice row.
+    notice_rows: tuple[tuple[LazyPattern, Notice, tuple[str, ...]], ...]
+
+
+def _load() -> _Tables:
+    data = load_json(__file__, "phrases.json")
+    rows = [r for section in data["sections"] for r in section["phrases"]]
+    phrases = tuple((r["lang"], r["pattern"], r["code"], Reason[r["reason"]]) for r in rows)
+    notices = tuple((r["lang"], r["pattern"], Notice(r["notice"])) for r in data["notices"])
+    # Patterns are lower case and run over the lower-cased text without re.IGNORECASE:
+    # the regex engine then scans for each pattern's literal prefix, several times faster.
+    compiled = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in phrases)
+    needs = tuple(tuple(r["needs"]) for r in rows)
+    full = tuple((*c, n) for c, n in zip(compiled, needs, strict=True))
+    return _Tables(
+        phrases,
+        notices,
+        compiled,
+        needs,
+        full,
+        tuple(r for r in full if not r[4] or any(n.isascii() for n in r[4])),
+        tuple(
+            (LazyPattern(r["pattern"]), Notice(r["notice"]), tuple(r["needs"]))
+            for r in data["notices"]
+        ),
+    )
+
+
+_LOADED: list[_Tables] = []
+
+
+def _tables() -> _Tables:
+    """The tables, read from ``phrases.json`` the first time they are needed (the file
+    holds each row's source and example too: a coded bounce never reads it)."""
+    if not _LOADED:
+        _LOADED.append(_load())
+    return _LOADED[0]
+
+
+if TYPE_CHECKING:
+    # Read on first use (see ``__getattr__``).
+    PHRASES: tuple[tuple[str, str, str, Reason], ...]
+    NOTICES: tuple[tuple[str, str, Notice], ...]
+
+_LAZY = {"PHRASES": "phrases", "NOTICES": "notices", "_COMPILED": "compiled"}
+_LAZY["_PHRASE_NEEDS"] = "phrase_needs"
+
+
+def __getattr__(name: str) -> object:
+    """``PHRASES`` (language, pattern, code, reason) and ``NOTICES`` (language, pattern,
+    notice), from the data file ``phrases.json`` (each row there also names its source,
+    an example and the literals a match needs), read on first use (PEP 562). Order
+    matters: the first match wins, so specific notices come before generic ones ("host
+    not found, try again" before "host not found"). :func:`infer` makes a code class 4
+    when the bounce says it is a delay, class 5 when it says "permanent"."""
+    if name in _LAZY:
+        return getattr(_tables(), _LAZY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _absent(needs: tuple[str, ...], lower: str) -> bool:
-    """None of the row's literals is in the text: the row cannot match."""
+    """None of the row's literals is in the text: the row cannot match (a row is skipped
+    without running, or compiling, its pattern: a substring test costs a small fraction
+    of a regular expression search per character)."""
     return bool(needs) and not any(n in lower for n in needs)
 
 
-# Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
-# regex engine then scans for each pattern's literal prefix, several times faster.
-_COMPILED = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in PHRASES)
-# The rows with their needs; for an ASCII text only the rows an ASCII text can match.
-_ALL_ROWS = tuple(
-    (lang, rx, code, reason, needs)
-    for (lang, rx, code, reason), needs in zip(_COMPILED, _PHRASE_NEEDS, strict=True)
-)
-_ASCII_ROWS = tuple(r for r in _ALL_ROWS if not r[4] or any(n.isascii() for n in r[4]))
-
-
-_NOTICE_RES = tuple((LazyPattern(pat), notice) for _lang, pat, notice in NOTICES)
 # Words that make a no-code notice a delay, not a final failure.
 _DELAY_RE = LazyPattern(
     r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
@@ -142,7 +180,8 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     """
     text = text[:_INFER_WINDOW]
     lower = text.lower()
-    rows = _ASCII_ROWS if lower.isascii() else _ALL_ROWS
+    tables = _tables()
+    rows = tables.ascii_rows if lower.isascii() else tables.rows
     for lang, rx, code, reason, needs in rows:
         for need in needs:  # a loop, not any(): this runs for every row of every notice
             if need in lower:
@@ -170,7 +209,7 @@ def notice_of(text: str) -> Notice | None:
     delivery, a relay or an expansion; ``None`` when they name none of them (a failure,
     or nothing)."""
     lower = text[:_INFER_WINDOW].lower()
-    for (rx, notice), needs in zip(_NOTICE_RES, _NOTICE_NEEDS, strict=True):
+    for rx, notice, needs in _tables().notice_rows:
         if not _absent(needs, lower) and rx.search(lower) is not None:
             return notice
     return None

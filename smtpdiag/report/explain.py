@@ -302,7 +302,7 @@ def dumps_summary(summary: BatchSummary) -> str:
 
 
 def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
-    """The batch summary as tables: by code, reason, decision and recipient domain."""
+    """The batch summary as tables: by notice, code, reason, decision and recipient domain."""
     w = max(40, min(width or 100, 400))
     from ..narrate.units import plural
 
@@ -331,6 +331,10 @@ def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
     def decision_label(key: str) -> str:
         return next((t for d, t in words.DECISION_TITLES.items() if d.value == key), "")
 
+    def notice_label(key: str) -> str:
+        return next((t for n, t in words.NOTICE_TITLES.items() if n.value == key), "")
+
+    table("by notice", summary.by_notice, notice_label)
     table("by code", summary.by_code)
     table("by reason", summary.by_reason, reason_label)
     table("by decision", summary.by_decision, decision_label)

@@ -134,3 +134,17 @@ def test_a_row_whose_needs_are_absent_is_not_run() -> None:
     assert all(_absent(needs, text) for needs in _PHRASE_NEEDS)
     assert reasons.infer(text) is None
     assert len(_COMPILED) == len(_PHRASE_NEEDS) == len(ROWS)
+
+
+def test_a_coded_bounce_does_not_read_the_phrase_file() -> None:
+    """The phrase file (with each row's source and example) is read on first use: a
+    one-bounce process with a stated code never reads it."""
+    import subprocess
+    import sys
+
+    code = (
+        "from smtpdiag.bounces import bounce, reasons\n"
+        "assert bounce.explain('550 5.7.1 relaying denied for <a@b.test>').found\n"
+        "assert reasons._LOADED == [], 'read'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
