@@ -289,14 +289,14 @@ def _from_dsn_or_text(group: RecipientStatus | None, human: str, delay_words: bo
 def _resolve(doc: Doc, group: RecipientStatus | None, delay_words: bool = False) -> _Evidence:
     """Apply the precedence rules of the module docstring to one recipient: the
     receiving server's own reply about it in the text (rule 1) wins over what the DSN
-    fields say, unless it says less (X.0.0 or X.s.0 against a detailed code)."""
+    fields say, unless it is generic (X.0.0 or X.s.0)."""
     human = doc.human
     ev = _from_dsn_or_text(group, human, delay_words)
     own = own_reply(human, group.recipient if group else None, _others(doc, group))
     if own is None or own.enhanced is None or own.enhanced == ev.enhanced:
         return ev
-    if ev.enhanced is not None and generic(own.enhanced) and not generic(ev.enhanced):
-        return ev
+    if ev.enhanced is not None and generic(own.enhanced):
+        return ev  # X.0.0 or X.s.0 says less than (or as little as) the DSN's code
     said = ev.enhanced or (str(ev.basic) if ev.basic is not None else None)
     notes = (words.note_own_reply(own.enhanced, said),) if said else ()
     return _Evidence(

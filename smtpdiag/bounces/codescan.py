@@ -282,9 +282,9 @@ def own_reply(human: str, recipient: str | None, others: tuple[str, ...] = ()) -
     if not scope:
         return None
     if "<<<" in scope:
-        last = _transcript_reply(scope, recipient)
-        if last is not None:
-            return last
+        # A transcript: only its "<<<" lines are the server's words; the MTA's own
+        # summary lines next to them (Sendmail's "550 5.1.1 <a>... User unknown") are not.
+        return _transcript_reply(scope, recipient)
     found = scan(scope)
     return found if _is_reply(found) else None
 

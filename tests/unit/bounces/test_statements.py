@@ -243,3 +243,25 @@ def test_the_corpus_agrees() -> None:
     total = sum(c["total"] for c in per_group.values())
     assert total >= 200
     assert len(misses) <= total // 50, misses[:5]
+
+
+def test_the_mtas_own_summary_next_to_a_transcript_is_not_the_servers_reply() -> None:
+    """Sendmail writes its own "550 5.1.1 <a>... User unknown" under the server's
+    "<<< 551 not our user": only the "<<<" lines are the server's words, and a reply
+    without an enhanced code leaves the DSN's code alone."""
+    human = (
+        "   ----- Transcript of session follows -----\n"
+        "... while talking to mx.example.net.:\n>>> DATA\n<<< 551 not our user\n"
+        "550 5.1.1 <bob@example.net>... User unknown\n<<< 503 need RCPT command [data]\n"
+    )
+    raw = dsn(human, group("bob@example.net", "failed", "5.1.6", "551 not our user"))
+    assert explain(raw, now=NOW).bounce.enhanced == "5.1.6"
+
+
+def test_a_generic_summary_line_does_not_override_a_generic_status() -> None:
+    human = (
+        "   ----- Transcript of session follows -----\n>>> DATA\n"
+        "<<< 550 Unknown user bob@example.net\n554 5.0.0 Service unavailable\n"
+    )
+    raw = dsn(human, group("bob@example.net", "failed", "5.2.0", "550 Unknown user"))
+    assert explain(raw, now=NOW).bounce.enhanced == "5.2.0"
