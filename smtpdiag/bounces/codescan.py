@@ -272,12 +272,13 @@ def own_reply(human: str, recipient: str | None, others: tuple[str, ...] = ()) -
     recipient of the DSN (``others``). ``None`` when the text holds none, or when it
     cannot tell whose a reply is."""
     scope = human
-    if recipient:
+    if recipient and others:
+        # Several recipients: this one's paragraph, if the text has one per recipient.
         blocks = _blocks_of(human)
         if blocks:
             who = recipient.lower()
             scope = next((b for b, lower in blocks if who in lower), "")
-        elif others and any(o.lower() in _lower(human) for o in others):
+        elif any(o.lower() in _lower(human) for o in others):
             return None
     if not scope:
         return None

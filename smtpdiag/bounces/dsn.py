@@ -345,13 +345,14 @@ def read(raw: str | bytes) -> Doc:
     return Doc(tuple(recipients), _human_only(human), truncated, limits, subject, failed)
 
 
-# The notification's own header fields read for what they say about it (a header block
-# is at most 60 lines here: ``_is_message`` looked at no more).
-_SUBJECT_RE = LazyPattern(r"^subject:[ \t]{0,20}([^\n]{0,500})", re.I | re.M)
-_FAILED_RE = LazyPattern(r"^x-failed-recipients:[ \t]{0,20}([^\n]{0,500})", re.I | re.M)
-
-
-_TO_RE = LazyPattern(r"^to:[ \t]{0,20}([^\n]{0,500})", re.I | re.M)
+def _field(head: str, name: str) -> str | None:
+    """The first line of header field ``name`` (lower case, with its colon) in a header
+    block, at most 500 characters; plain string tests: no pattern to compile on the path
+    of every message."""
+    for line in head.split("\n", 200)[:200]:
+        if line[: len(name)].lower() == name:
+            return line[len(name) :].strip()[:500]
+    return None
 
 
 def _returned_to(part: Message) -> str | None:
@@ -361,8 +362,8 @@ def _returned_to(part: Message) -> str | None:
     if isinstance(payload, list) and payload and not isinstance(payload[0], str):
         value = str(payload[0].get("to", "")) or None
     elif isinstance(payload, str):
-        m = _TO_RE.search(payload[:16384].replace("\r\n", "\n"))
-        value = m.group(1) if m else None
+        head = payload[:16384].replace("\r\n", "\n")
+        value = _field(head.split("\n\n", 1)[0], "to:")
     if not value or "," in value:
         return None
     return address(value)
@@ -371,14 +372,12 @@ def _returned_to(part: Message) -> str | None:
 def _own_fields(head: str) -> tuple[str, str | None]:
     """The ``Subject:`` (encoded words left as they are) and the one address of
     ``X-Failed-Recipients:`` of a notification's header block."""
-    head = head[:16384]
-    sm = _SUBJECT_RE.search(head)
-    subject = clean(sm.group(1).strip(), FIELD_LIMIT) if sm else ""
-    fm = _FAILED_RE.search(head)
-    failed = None
-    if fm is not None and "," not in fm.group(1):
-        failed = address(fm.group(1))
-    return subject, failed
+    subject = _field(head, "subject:")
+    failed = _field(head, "x-failed-recipients:")
+    return (
+        clean(subject, FIELD_LIMIT) if subject else "",
+        address(failed) if failed and "," not in failed else None,
+    )
 
 
 _PLAIN_CHARSET_RE = LazyPattern(r"charset\s*=\s*\"?(?:us-ascii|utf-8|ascii)\b")
