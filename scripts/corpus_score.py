@@ -24,8 +24,8 @@ from pathlib import Path
 if os.environ.get("SMTPDIAG_TREE"):
     sys.path.insert(0, os.environ["SMTPDIAG_TREE"])
 
-from smtpdiag.bounces import explain_batch  # noqa: E402
-from smtpdiag.bounces.model import BatchRecord  # noqa: E402
+from smtpdiag.bounces import explain_batch
+from smtpdiag.bounces.model import BatchRecord
 
 DEFAULT = Path(__file__).resolve().parent.parent / "fixtures" / "bounces" / "corpus"
 

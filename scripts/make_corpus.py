@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Cyrillic text in the Russian notices is meant)
 """Write the bounce agreement corpus: fixtures/bounces/corpus/*.eml and manifest.json.
 
 Each message is modeled on the published shape of one MTA's or provider's
@@ -222,10 +223,7 @@ def plain_message(
     extra_head: str = "",
 ) -> str:
     """A bounce that is not RFC 3464: one text part (optionally the returned message after it)."""
-    if encoding == "base64":
-        payload = b64(body)
-    else:
-        payload = body
+    payload = b64(body) if encoding == "base64" else body
     head = (
         f"Return-Path: <>\nReceived: from mx.example.com ([{ip()}]) by mail.example.com with ESMTP id {qid()};\n"
         f"\t{date()}\nDate: {date()}\nFrom: {from_}\nTo: {sender}\nSubject: {subject(subj)}\n{extra_head}"
@@ -589,8 +587,8 @@ def several_statements() -> None:
         a1, a2 = rcpt("example.net"), rcpt("example.org")
         while a2.split("@")[0] == a1.split("@")[0]:
             a2 = rcpt("example.org")
-        r1 = "550 5.1.1 <{a}>: Recipient address rejected: User unknown".format(a=a1)
-        r2 = "552 5.2.2 <{a}>: Mailbox full".format(a=a2)
+        r1 = f"550 5.1.1 <{a1}>: Recipient address rejected: User unknown"
+        r2 = f"552 5.2.2 <{a2}>: Mailbox full"
         human = (
             f"<{a1}>: host mx.example.net[{ip()}] said: {r1} (in reply to RCPT TO command)\n\n"
             f"<{a2}>: host mx.example.org[{ip()}] said: {r2} (in reply to RCPT TO command)"
@@ -1488,7 +1486,7 @@ def not_failures() -> None:
     ]:
         a = rcpt()
         C.add(
-            f"dsn_delayed_localized",
+            "dsn_delayed_localized",
             dsn_message(
                 from_="postmaster@mta.example.net",
                 subj="Delivery Status Notification (Delay)",
