@@ -237,11 +237,12 @@ def _decoded(part: Message, tally: _Tally) -> str:
     """A leaf part's payload with its transfer encoding and charset undone."""
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     declared = part.get_content_charset()
-    if cte not in _ENCODED and (declared is None or _mail_codec(declared) is not None):
+    if cte not in _ENCODED and declared in _AS_READ:
         payload = part.get_payload()
         if isinstance(payload, str):
-            # 7bit / 8bit / binary: the text was already decoded with the whole message
-            # (the parser would re-encode non-ASCII text as "raw-unicode-escape").
+            # 7bit / 8bit / binary UTF-8: the text was already decoded with the whole
+            # message (the parser would re-encode non-ASCII text as "raw-unicode-escape").
+            # Other charsets (ISO-2022-JP's 7bit escapes) are decoded below.
             return payload
     try:
         raw = part.get_payload(decode=True)
@@ -261,6 +262,8 @@ def _decoded(part: Message, tally: _Tally) -> str:
 
 
 _TAG_RE = LazyPattern(r"<[^<>]{0,2000}>")
+# Declared charsets of a text the whole message was already decoded as (UTF-8).
+_AS_READ = frozenset({None, "utf-8", "utf8", "us-ascii", "ascii"})
 # Transfer encodings that ``get_payload(decode=True)`` undoes.
 _ENCODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"})
 

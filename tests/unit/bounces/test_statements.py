@@ -265,3 +265,17 @@ def test_a_generic_summary_line_does_not_override_a_generic_status() -> None:
     )
     raw = dsn(human, group("bob@example.net", "failed", "5.2.0", "550 Unknown user"))
     assert explain(raw, now=NOW).bounce.enhanced == "5.2.0"
+
+
+def test_an_iso_2022_jp_text_part_is_decoded() -> None:
+    """Japanese carriers send 7bit ISO-2022-JP: its escapes are decoded, then the
+    Japanese phrase rows apply."""
+    body = "宛先のメールアドレスが見つかりません。".encode("iso-2022-jp").decode("ascii")
+    text = (
+        "From: MAILER-DAEMON@mail.example.test\nTo: news@example.com\nSubject: Returned\n"
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"\n\n'
+        "--B\nContent-Type: text/plain; charset=iso-2022-jp\nContent-Transfer-Encoding: 7bit\n\n"
+        f"<bob@example.net>\n{body}\n\n--B--\n"
+    )
+    b = explain(text, now=NOW).bounce
+    assert b.enhanced == "5.1.1" and b.code_source is CodeSource.INFERRED
