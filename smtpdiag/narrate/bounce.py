@@ -152,6 +152,11 @@ def action_summary(decision: Decision, reason: Reason, code: str | None, action:
             "retry is left. Inspect why it kept failing; the address is not known to be bad, "
             "do not suppress it."
         )
+    if decision is Decision.RETRY and code and not code.startswith("4"):
+        return (
+            f"A delay warning ({code}): the sending MTA is still trying; wait for its final "
+            "notice before acting on the address (RFC 5321 4.5.4.1 schedule below)."
+        )
     if decision is Decision.RETRY:
         return (
             "Soft bounce (class 4): retry later; no guide covers this code, so the schedule "

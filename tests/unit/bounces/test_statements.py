@@ -214,6 +214,7 @@ def test_delay_warnings_are_delays_never_suppressed() -> None:
     raw = dsn("<bob@example.net>: still trying", group("bob@example.net", "delayed", "5.1.1"))
     e = explain(raw, now=NOW)
     assert e.bounce.notice is Notice.DELAYED and e.decision is not Decision.SUPPRESS
+    assert e.action is not None and "delay warning" in e.action.summary
     VALIDATOR.validate(explanation_to_dict(e))
 
 
