@@ -7,20 +7,29 @@ the remote MTA; :func:`parse_recipients` does it once per recipient of a DSN.
 decision for the address. :func:`confirm` compares an explanation with what a probe
 of the recipient's domain sees now.
 
-Precedence (each rule has a fixture in ``fixtures/bounces``):
+Precedence, per recipient: the most specific statement about it wins (each rule has a
+fixture in ``fixtures/bounces`` or a test in ``tests/unit/bounces/test_statements.py``):
 
-1. The remote server's reply in ``Diagnostic-Code`` wins over the ``Status`` field when
+1. The receiving server's own reply about the recipient in the text (a basic and an
+   enhanced code in the recipient's paragraph, :func:`codescan.own_reply`; in an SMTP
+   transcript only ``<<<`` lines, the last one for the recipient) wins over the DSN
+   fields, unless it is generic (X.0.0, X.s.0).
+2. The remote server's reply in ``Diagnostic-Code`` wins over the ``Status`` field when
    they disagree, if the reply is consistent (its basic and enhanced codes agree in
    class, the same class as ``Status``) and not less specific (``Status`` 5.1.1 is kept
    over a reply's 5.0.0).
-2. A generic ``Status`` (X.0.0) with no code in the diagnostic: the human-readable part
-   is read for a code of the same class.
-3. No ``Status`` and no code in the diagnostic (empty, ``X-Unix;``): the human-readable
-   part (Sendmail transcripts, qmail, Exim) is read.
+3. A generic ``Status`` (X.0.0) with no code in the diagnostic: the human-readable part
+   is read for a code of the same class. No ``Status`` and no code in the diagnostic
+   (empty, ``X-Unix;``): the human-readable part (Sendmail transcripts, qmail, Exim) is
+   read.
 4. No code anywhere: the code is inferred from phrases (:func:`reasons.infer`), marked
    ``inferred`` with low confidence and the phrase that matched.
 5. Never a number from a header (``Received:``, ``X-*:``, the returned message's
    headers) or a version string (``fml 4.0.3``, ``MOS 4.1.8-GA``, ``mta-5.5.0-3``).
+
+What the notification is for the recipient (:class:`~smtpdiag.model.bounce.Notice`):
+the DSN ``Action``, else a stated class 5 code (failed) or class 2 code (delivered),
+else the notice's words (:func:`reasons.notice_of`).
 
 Hostile input: at most :data:`MAX_INPUT` characters are read, every regular expression
 is linear (bounded repetitions, no nested quantifiers over the same text), and every
