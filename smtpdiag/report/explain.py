@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bounces.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
+from ..model.bounce import Notice
 from ..narrate import bounce as words
 
 if TYPE_CHECKING:
@@ -138,6 +139,8 @@ def _bounce(page: _Page, b: ParsedBounce) -> None:
         address = f"[{b.remote_address}]" if b.remote_address else None
         page.wrap(f"remote MTA: {' '.join(x for x in (b.remote_mta, address) if x)}")
     page.wrap(f"read from: {_read_from(b)}")
+    if b.notice is not Notice.FAILED:
+        page.wrap(f"notice: {b.notice.value} ({words.NOTICE_TITLES[b.notice]})")
     if len(b.codes) > 1:
         page.wrap(f"codes seen: {', '.join(b.codes)}")
     if b.truncated:
