@@ -1152,9 +1152,82 @@ def _explain_instructions(
         print(f"   {name:<16} {count / 1e6:7.1f} M  {count / base:.2f}x Sisimai")
 
 
+# ------------------------------------------------------------------ 9. bounce corpus
+
+CORPUS_MESSAGES = 5_000
+_CORPUS_RATE = (
+    "import sys, time; sys.path.insert(0, sys.argv[1]); "
+    "from smtpdiag.bounces import explain_batch; "
+    "t0, c0 = time.perf_counter(), time.process_time(); "
+    "n = sum(1 for _ in explain_batch([sys.argv[2]])); "
+    "print(time.perf_counter() - t0, time.process_time() - c0, n)"
+)
+
+
+def _rates(trees: dict[str, str], mbox: str, count: int) -> str:
+    """Messages per second (wall and CPU) of each tree over ``mbox``, rounds alternating."""
+    wall: dict[str, list[float]] = {name: [] for name in trees}
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(3):
+        for name, tree in trees.items():
+            got = subprocess.run(
+                [sys.executable, "-c", _CORPUS_RATE, tree, mbox],
+                capture_output=True, text=True, timeout=600, check=True,
+            ).stdout.split()  # fmt: skip
+            wall[name].append(count / float(got[0]))
+            cpu[name].append(count / float(got[1]))
+    out = []
+    for name in trees:
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        out.append(f"{name} {w:,.0f}/s wall, {c:,.0f} per CPU second")
+    if "baseline" in trees:
+        ratio = statistics.median(cpu["this tree"]) / statistics.median(cpu["baseline"])
+        out.append(f"CPU rate ratio {ratio:.2f}x the baseline's")
+    return "; ".join(out)
+
+
+def bounce_corpus(count: int = CORPUS_MESSAGES) -> None:
+    import json
+    import pathlib
+    import tempfile
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    corpus = root / "fixtures" / "bounces" / "corpus"
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    files = [corpus / m["file"] for m in manifest["messages"]]
+    trees = {"this tree": str(root)}
+    if os.environ.get("SMTPDIAG_BENCH_BASELINE"):
+        trees["baseline"] = os.environ["SMTPDIAG_BENCH_BASELINE"]
+    print(f"9. bounce corpus: {len(files)} modeled notifications, agreement and throughput")
+    for name, tree in trees.items():
+        out = subprocess.run(
+            [sys.executable, str(root / "scripts" / "corpus_score.py"), str(corpus)],
+            env={**os.environ, "SMTPDIAG_TREE": tree},
+            capture_output=True, text=True, timeout=600, check=True,
+        ).stdout.splitlines()  # fmt: skip
+        print(f"   {name}: {out[0]}")
+        for line in out[1:]:
+            print(f"     {line.strip()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        mbox = f"{tmp}/corpus.mbox"
+        with open(mbox, "wb") as f:
+            for i in range(count):
+                data = files[i % len(files)].read_bytes().replace(b"\nFrom ", b"\n>From ")
+                f.write(b"From MAILER-DAEMON Mon Dec  7 10:00:00 2026\n" + data.rstrip(b"\n"))
+                f.write(b"\n\n")
+        fixtures = f"{tmp}/fixtures.mbox"
+        _write_mbox(fixtures, BATCH_MESSAGES)
+        load = os.getloadavg()[0]
+        print(f"   corpus mbox, {count} messages, one process, median of 3: "
+              f"{_rates(trees, mbox, count)}")  # fmt: skip
+        print(f"   fixture mbox (section 5's), {BATCH_MESSAGES} messages: "
+              f"{_rates(trees, fixtures, BATCH_MESSAGES)}")  # fmt: skip
+        print(f"   target >= 2,000 messages/s; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+
+
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "tlsrpt" (7), "explain" (8); none = all.
+    # "tlsrpt" (7), "explain" (8), "corpus" (9); none = all.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
         sys.exit(0)
@@ -1169,6 +1242,7 @@ if __name__ == "__main__":
         "tlsrpt",
         "bulk",
         "explain",
+        "corpus",
     }
     if "in-process" in sections:
         asyncio.run(main())
@@ -1184,3 +1258,5 @@ if __name__ == "__main__":
         bulk_triage()
     if "explain" in sections:
         explain_vs_sisimai()
+    if "corpus" in sections:
+        bounce_corpus()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         Unmatched,
     )
     from .readers import detect
-    from .reasons import CodeSource, Confidence, Decision, Reason
+    from .reasons import CodeSource, Confidence, Decision, Notice, Reason
 
 __all__ = [
     "BatchError",
@@ -36,6 +36,7 @@ __all__ = [
     "DomainConfirmation",
     "ErrorKind",
     "InputFormat",
+    "Notice",
     "Reason",
     "SummaryBuilder",
     "Unmatched",
@@ -60,6 +61,7 @@ _EXPORTS = {
     "DomainConfirmation": "confirm",
     "ErrorKind": "model",
     "InputFormat": "model",
+    "Notice": "reasons",
     "Reason": "reasons",
     "SummaryBuilder": "batch",
     "Unmatched": "model",

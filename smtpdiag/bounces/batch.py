@@ -61,6 +61,7 @@ def record_of(
         queue_id=clean(queue_id, 64) if queue_id else None,
         limits=parsed.limits,
         truncated=parsed.truncated,
+        notice=parsed.notice,
     )
 
 
@@ -192,6 +193,7 @@ class SummaryBuilder:
         self._decision: Counter[str] = Counter()
         self._domain: Counter[str] = Counter()
         self._source: Counter[str] = Counter()
+        self._notice: Counter[str] = Counter()
 
     def add(self, item: BatchItem) -> None:
         """Count one record or error record."""
@@ -214,6 +216,7 @@ class SummaryBuilder:
         _bump(self._decision, item.decision.value)
         _bump(self._domain, item.domain or "none")
         _bump(self._source, item.code_source.value)
+        _bump(self._notice, item.notice.value)
 
     def summary(self, top: int = 50, *, tally: BatchTally | None = None) -> BatchSummary:
         """The counts so far; each breakdown keeps its ``top`` largest entries;
@@ -234,4 +237,5 @@ class SummaryBuilder:
             by_source=most(self._source),
             inputs_cut=self._cut,
             not_understood=tally.not_understood if tally is not None else 0,
+            by_notice=most(self._notice),
         )

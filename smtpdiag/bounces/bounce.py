@@ -7,20 +7,29 @@ the remote MTA; :func:`parse_recipients` does it once per recipient of a DSN.
 decision for the address. :func:`confirm` compares an explanation with what a probe
 of the recipient's domain sees now.
 
-Precedence (each rule has a fixture in ``fixtures/bounces``):
+Precedence, per recipient: the most specific statement about it wins (each rule has a
+fixture in ``fixtures/bounces`` or a test in ``tests/unit/bounces/test_statements.py``):
 
-1. The remote server's reply in ``Diagnostic-Code`` wins over the ``Status`` field when
+1. The receiving server's own reply about the recipient in the text (a basic and an
+   enhanced code in the recipient's paragraph, :func:`codescan.own_reply`; in an SMTP
+   transcript only ``<<<`` lines, the last one for the recipient) wins over the DSN
+   fields, unless it is generic (X.0.0, X.s.0).
+2. The remote server's reply in ``Diagnostic-Code`` wins over the ``Status`` field when
    they disagree, if the reply is consistent (its basic and enhanced codes agree in
    class, the same class as ``Status``) and not less specific (``Status`` 5.1.1 is kept
    over a reply's 5.0.0).
-2. A generic ``Status`` (X.0.0) with no code in the diagnostic: the human-readable part
-   is read for a code of the same class.
-3. No ``Status`` and no code in the diagnostic (empty, ``X-Unix;``): the human-readable
-   part (Sendmail transcripts, qmail, Exim) is read.
+3. A generic ``Status`` (X.0.0) with no code in the diagnostic: the human-readable part
+   is read for a code of the same class. No ``Status`` and no code in the diagnostic
+   (empty, ``X-Unix;``): the human-readable part (Sendmail transcripts, qmail, Exim) is
+   read.
 4. No code anywhere: the code is inferred from phrases (:func:`reasons.infer`), marked
    ``inferred`` with low confidence and the phrase that matched.
 5. Never a number from a header (``Received:``, ``X-*:``, the returned message's
    headers) or a version string (``fml 4.0.3``, ``MOS 4.1.8-GA``, ``mta-5.5.0-3``).
+
+What the notification is for the recipient (:class:`~smtpdiag.model.bounce.Notice`):
+the DSN ``Action``, else a stated class 5 code (failed) or class 2 code (delivered),
+else the notice's words (:func:`reasons.notice_of`).
 
 Hostile input: at most :data:`MAX_INPUT` characters are read, every regular expression
 is linear (bounded repetitions, no nested quantifiers over the same text), and every
@@ -49,7 +58,7 @@ from ..model import Action, ActionKind, Severity
 from ..narrate import bounce as words
 from ..textsafe import clean
 from ..timefmt import aware_now, utc_iso
-from .codescan import Scan, canon, generic, host_in, recipient_from_text, scan
+from .codescan import Scan, canon, generic, host_in, own_reply, recipient_from_text, scan
 from .dsn import (
     FIELD_LIMIT,
     MAX_INPUT,
@@ -61,7 +70,17 @@ from .dsn import (
     read,
     text_blocks,
 )
-from .reasons import CodeSource, Confidence, Decision, Reason, classify, decide, infer
+from .reasons import (
+    CodeSource,
+    Confidence,
+    Decision,
+    Notice,
+    Reason,
+    classify,
+    decide,
+    infer,
+    notice_of,
+)
 
 if TYPE_CHECKING:
     from ..model import ProbeReport
@@ -108,6 +127,8 @@ class ParsedBounce:
         confidence: How far the code can be trusted; ``None`` when nothing was found.
         matched_phrase: The phrase an inferred code came from; ``None`` unless inferred.
         limits: What the reading limits left out (recipients, parts, lines, charsets).
+        notice: What the notification is for this recipient: a failure, a delay, or a
+            notice that is not a failure (delivered, relayed, expanded).
     """
 
     basic: int | None
@@ -127,6 +148,7 @@ class ParsedBounce:
     confidence: Confidence | None = None
     matched_phrase: str | None = None
     limits: Limits = NO_LIMITS
+    notice: Notice = Notice.FAILED
 
     @property
     def found(self) -> bool:
@@ -235,9 +257,13 @@ def _from_status(status: str, diag: str | None, reply: Scan, human: str) -> _Evi
     )
 
 
-def _inferred(group: RecipientStatus | None, diag: str | None, human: str) -> _Evidence | None:
+def _inferred(
+    group: RecipientStatus | None, diag: str | None, human: str, delay_words: bool
+) -> _Evidence | None:
     """Rule 4: no code anywhere; a phrase may stand for one."""
     delayed = None if group is None or group.action is None else group.action == "delayed"
+    if delayed is None and delay_words:
+        delayed = True  # the notice's own words say it is a delay warning
     guess = infer(f"{diag or ''}\n{human}", delayed=delayed)
     if guess is None:
         return None
@@ -247,8 +273,8 @@ def _inferred(group: RecipientStatus | None, diag: str | None, human: str) -> _E
     )  # fmt: skip
 
 
-def _resolve(group: RecipientStatus | None, human: str) -> _Evidence:
-    """Apply the precedence rules of the module docstring to one recipient."""
+def _from_dsn_or_text(group: RecipientStatus | None, human: str, delay_words: bool) -> _Evidence:
+    """Rules 2 to 5: Diagnostic-Code, then Status, then the text, then phrases."""
     status = group.status if group else None
     diag = group.diagnostic if group else None
     reply = scan(diag) if diag else Scan()
@@ -266,7 +292,33 @@ def _resolve(group: RecipientStatus | None, human: str) -> _Evidence:
             (), text.codes,
         )  # fmt: skip
     none = _Evidence(None, None, "", CodeSource.NONE, None, None, (), text.codes)
-    return _inferred(group, diag, human) or none
+    return _inferred(group, diag, human, delay_words) or none
+
+
+def _resolve(doc: Doc, group: RecipientStatus | None, delay_words: bool = False) -> _Evidence:
+    """Apply the precedence rules of the module docstring to one recipient: the
+    receiving server's own reply about it in the text (rule 1) wins over what the DSN
+    fields say, unless it is generic (X.0.0 or X.s.0)."""
+    human = doc.human
+    ev = _from_dsn_or_text(group, human, delay_words)
+    own = own_reply(human, group.recipient if group else None, _others(doc, group))
+    if own is None or own.enhanced is None or own.enhanced == ev.enhanced:
+        return ev
+    if ev.enhanced is not None and generic(own.enhanced):
+        return ev  # X.0.0 or X.s.0 says less than (or as little as) the DSN's code
+    said = ev.enhanced or (str(ev.basic) if ev.basic is not None else None)
+    notes = (words.note_own_reply(own.enhanced, said),) if said else ()
+    return _Evidence(
+        own.basic, own.enhanced, own.line, CodeSource.TEXT, Confidence.MEDIUM, None,
+        ev.notes + notes, tuple(dict.fromkeys(ev.codes + own.codes)),
+    )  # fmt: skip
+
+
+def _others(doc: Doc, group: RecipientStatus | None) -> tuple[str, ...]:
+    """The other recipients of the DSN (their replies are not this recipient's)."""
+    if group is None or len(doc.groups) < 2:
+        return ()
+    return tuple(g.recipient for g in doc.groups if g.recipient and g is not group)
 
 
 def _remote(
@@ -283,11 +335,39 @@ def _remote(
 
 
 def _recipient(doc: Doc, ev: _Evidence, chosen: RecipientStatus | None, found: bool) -> str | None:
-    """The DSN's recipient, else (when a code was found) the one the text names."""
+    """The DSN's recipient, else (when a code was found, or the notice is not a final
+    failure) the one the text names, else the notice's ``X-Failed-Recipients:``, else
+    the one address the returned message was sent to."""
     recipient = chosen.recipient if chosen and chosen.recipient else None
     if recipient is None and found:
-        recipient = recipient_from_text(doc.human, ev.line)
+        recipient = recipient_from_text(doc.human, ev.line) or doc.failed
     return clean(recipient, 254) if recipient else None
+
+
+_NOTICES = {n.value: n for n in Notice}
+
+
+def _stated_failure(ev: _Evidence) -> bool:
+    """A class 5 code the bounce states (not inferred): a failure, whatever the words."""
+    if ev.source is CodeSource.INFERRED:
+        return False
+    return (ev.enhanced or "")[:1] == "5" or (ev.basic is not None and ev.basic // 100 == 5)
+
+
+def _notice(chosen: RecipientStatus | None, ev: _Evidence, said: Notice | None) -> Notice:
+    """What the notification is for this recipient: the DSN ``Action``, else a stated
+    class 5 code (a failure), a class 2 code (a delivery unless the words say relayed or
+    expanded), else the words of the notice (:func:`reasons.notice_of`)."""
+    action = chosen.action if chosen is not None and chosen.action else ""
+    by_action = _NOTICES.get(action.split(" ", 1)[0].rstrip(";,."))
+    if by_action is not None:
+        return by_action
+    if _stated_failure(ev):
+        return Notice.FAILED
+    klass = ev.enhanced[0] if ev.enhanced else (str(ev.basic)[0] if ev.basic else None)
+    if klass == "2":
+        return said if said is not None and not said.failure else Notice.DELIVERED
+    return said or Notice.FAILED
 
 
 def _notes(notes: Sequence[str], ev: _Evidence) -> tuple[str, ...]:
@@ -304,9 +384,16 @@ def _source(chosen: RecipientStatus | None, found: bool) -> str:
 
 
 def _build(doc: Doc, chosen: RecipientStatus | None, notes: Sequence[str] = ()) -> ParsedBounce:
-    ev = _resolve(chosen, doc.human)
+    ev = _resolve(doc, chosen)
+    said = None
+    if (chosen is None or chosen.action is None) and not _stated_failure(ev):
+        # No DSN Action and no stated class 5 code: the notice's words say what it is.
+        said = notice_of(f"{doc.subject}\n{doc.human}")
+        if said is Notice.DELAYED and ev.source in (CodeSource.INFERRED, CodeSource.NONE):
+            ev = _resolve(doc, chosen, delay_words=True)  # an inferred code is class 4
     found = ev.basic is not None or ev.enhanced is not None
-    recipient = _recipient(doc, ev, chosen, found)
+    notice = _notice(chosen, ev, said)
+    recipient = _recipient(doc, ev, chosen, found or notice is not Notice.FAILED)
     remote_mta, remote_address = _remote(doc, ev, chosen)
     group_codes = [r.status for r in doc.groups if r.status]
     return ParsedBounce(
@@ -327,6 +414,7 @@ def _build(doc: Doc, chosen: RecipientStatus | None, notes: Sequence[str] = ()) 
         confidence=ev.confidence,
         matched_phrase=clean(ev.phrase, 80) if ev.phrase else None,
         limits=doc.limits,
+        notice=notice,
     )
 
 
@@ -346,7 +434,9 @@ def parse_recipients(text: str | bytes) -> tuple[ParsedBounce, ...]:
     recipient paragraph of a text bounce (qmail, Exim, Postfix without DSN fields); a
     bounce naming one recipient gives one. Never raises on content."""
     doc = read(text)
-    wanted = [r for r in doc.groups if r.action in ("failed", "delayed")] or list(doc.groups[:1])
+    # The failures and delays; a notice of only deliveries, relays or expansions gives
+    # one record per recipient, each with its notice.
+    wanted = [r for r in doc.groups if r.action in ("failed", "delayed")] or list(doc.groups)
     if wanted:
         return tuple(_build(doc, r) for r in wanted)
     blocks = text_blocks(doc.human)
@@ -499,8 +589,16 @@ def _judge(parsed: ParsedBounce) -> _Judged:
     code = lookup(parsed.enhanced) if parsed.enhanced else None
     basic = lookup_basic(parsed.basic) if parsed.basic is not None else None
     reason = classify(code.code if code else None, parsed.basic, parsed.text)
+    if not parsed.notice.failure:
+        reason = Reason.UNKNOWN  # delivered, relayed or expanded: no failure to explain
     klass = code.klass if code else (parsed.basic // 100 if parsed.basic else None)
-    decision = decide(klass, reason, parsed.action, subject=code.subject if code else None)
+    decision = decide(
+        klass,
+        reason,
+        parsed.action,
+        subject=code.subject if code else None,
+        notice=parsed.notice,
+    )
     return _Judged(code, basic, klass, reason, decision)
 
 
@@ -548,7 +646,7 @@ def explain_parsed(parsed: ParsedBounce, *, now: datetime | None = None) -> Expl
             basic=None,
             knowledge=None,
             severity=None,
-            summary=words.NOT_FOUND,
+            summary=words.not_found(parsed.notice, parsed.recipient),
             generated_at=utc_iso(now, "seconds"),
         )
     j = _judge(parsed)

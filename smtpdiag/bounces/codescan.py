@@ -19,9 +19,26 @@ from typing import NamedTuple
 
 from ..diagnosis.codes import parse_code
 from ..lazyre import LazyPattern
-from .dsn import EMAIL_RE, FIELD_LIMIT, HEADER_LINE_RE, MAX_ADDRESS, MAX_MATCHES
+from .dsn import (
+    EMAIL_RE,
+    FIELD_LIMIT,
+    HEADER_LINE_RE,
+    MAX_ADDRESS,
+    MAX_LINES,
+    MAX_MATCHES,
+    text_blocks,
+)
 
-__all__ = ["HOST_RE", "Scan", "canon", "generic", "host_in", "recipient_from_text", "scan"]
+__all__ = [
+    "HOST_RE",
+    "Scan",
+    "canon",
+    "generic",
+    "host_in",
+    "own_reply",
+    "recipient_from_text",
+    "scan",
+]
 
 # RFC 3463 section 2: class "." subject "." detail, subject and detail 1*3digit. Not
 # preceded by a digit, dot, letter or hyphen (versions: "mta-5.5.0", "v5.1.1"), not
@@ -188,6 +205,10 @@ def _with_continuations(text: str, line: str, line_end: int, basic: int | None) 
 @lru_cache(maxsize=8)
 def scan(text: str) -> Scan:
     """The codes in free text, in the order of preference of the module docstring."""
+    return _scan(text)
+
+
+def _scan(text: str) -> Scan:
     seen: list[str] = []
     best = _prefer(_pairs(text, seen), _lone(text, seen)) or _basic_only(text)
     codes = tuple(dict.fromkeys(c for c in (canon(c) for c in seen) if c))
@@ -199,6 +220,74 @@ def scan(text: str) -> Scan:
         basic, line = _basic_before(text, enh, line_start, pos, line)
     line = _with_continuations(text, line, line_end, basic)
     return Scan(basic, canon(enh) if enh else None, line, codes)
+
+
+@lru_cache(maxsize=8)
+def _blocks_of(human: str) -> tuple[tuple[str, str], ...]:
+    """The per-recipient paragraphs of a text, each with its lower-cased copy, once per
+    message (cached: see :func:`scan`)."""
+    return tuple((b, b.lower()) for b in text_blocks(human))
+
+
+@lru_cache(maxsize=8)
+def _lower(human: str) -> str:
+    return human.lower()
+
+
+def _is_reply(found: Scan) -> bool:
+    """A failure reply: a basic code with its enhanced code (``550 5.1.1``)."""
+    return found.basic is not None and found.enhanced is not None and found.enhanced[0] in "45"
+
+
+def _transcript_reply(scope: str, recipient: str | None) -> Scan | None:
+    """The last failure reply of an SMTP transcript (``<<< 550 5.1.1 ...``) about
+    ``recipient``: one naming it, else one answering a ``>>> RCPT TO`` that names it;
+    without a recipient, the last one that is not generic (X.0.0, X.s.0)."""
+    who = recipient.lower() if recipient else None
+    named: Scan | None = None
+    answered: Scan | None = None
+    after_rcpt = False
+    for line in scope.split("\n", MAX_LINES)[:MAX_LINES]:
+        text = line.lstrip()
+        if text.startswith(">>>"):
+            low = text.lower()
+            after_rcpt = "rcpt" in low and (who is None or who in low)
+            continue
+        if not text.startswith("<<<"):
+            continue
+        found = _scan(text[3:])
+        if not _is_reply(found):
+            continue
+        if who is not None and who in text.lower():
+            named = found
+        elif after_rcpt or (who is None and not generic(found.enhanced)):
+            answered = found
+    return named or answered
+
+
+def own_reply(human: str, recipient: str | None, others: tuple[str, ...] = ()) -> Scan | None:
+    """The receiving server's own reply about ``recipient`` in a bounce's text: in an
+    SMTP transcript the last one for the recipient, else the reply (basic and enhanced
+    code) of the recipient's paragraph, or of the whole text when it names no other
+    recipient of the DSN (``others``). ``None`` when the text holds none, or when it
+    cannot tell whose a reply is."""
+    scope = human
+    if recipient and others:
+        # Several recipients: this one's paragraph, if the text has one per recipient.
+        blocks = _blocks_of(human)
+        if blocks:
+            who = recipient.lower()
+            scope = next((b for b, lower in blocks if who in lower), "")
+        elif any(o.lower() in _lower(human) for o in others):
+            return None
+    if not scope:
+        return None
+    if "<<<" in scope:
+        # A transcript: only its "<<<" lines are the server's words; the MTA's own
+        # summary lines next to them (Sendmail's "550 5.1.1 <a>... User unknown") are not.
+        return _transcript_reply(scope, recipient)
+    found = scan(scope)
+    return found if _is_reply(found) else None
 
 
 def recipient_from_text(text: str, code_line: str) -> str | None:

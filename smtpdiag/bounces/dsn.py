@@ -139,20 +139,27 @@ class Doc(NamedTuple):
         human: The text a person reads, without header lines or the returned message.
         truncated: The input was longer than :data:`MAX_INPUT` and was cut.
         limits: What the other limits left out.
+        subject: The notification's own ``Subject:`` (as written, unfolded), ``""`` when
+            the input is not a message or has none.
+        failed: The address of the notification's own ``X-Failed-Recipients:`` header
+            (Exim), else the To: of the returned message, when it names exactly one.
     """
 
     groups: tuple[RecipientStatus, ...]
     human: str
     truncated: bool
     limits: Limits = NO_LIMITS
+    subject: str = ""
+    failed: str | None = None
 
 
 class _Tally:
     """What one reading left out, counted as it goes (see :class:`Limits`)."""
 
-    __slots__ = ("budget", "charsets", "lines", "parts", "recipients")
+    __slots__ = ("budget", "charsets", "lines", "parts", "recipients", "returned_to")
 
     def __init__(self) -> None:
+        self.returned_to: str | None = None  # the one To: address of the returned message
         self.budget = MAX_PARTS
         self.recipients = 0
         self.parts = 0
@@ -228,6 +235,15 @@ def _mail_codec(charset: str) -> str | None:
 
 def _decoded(part: Message, tally: _Tally) -> str:
     """A leaf part's payload with its transfer encoding and charset undone."""
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    declared = part.get_content_charset()
+    if cte not in _ENCODED and declared in _AS_READ:
+        payload = part.get_payload()
+        if isinstance(payload, str):
+            # 7bit / 8bit / binary UTF-8: the text was already decoded with the whole
+            # message (the parser would re-encode non-ASCII text as "raw-unicode-escape").
+            # Other charsets (ISO-2022-JP's 7bit escapes) are decoded below.
+            return payload
     try:
         raw = part.get_payload(decode=True)
     except (ValueError, TypeError, AssertionError):
@@ -235,7 +251,6 @@ def _decoded(part: Message, tally: _Tally) -> str:
     if not isinstance(raw, bytes):
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
-    declared = part.get_content_charset()
     if declared is None:
         return raw.decode("utf-8", "replace")
     codec = _mail_codec(declared)
@@ -247,6 +262,10 @@ def _decoded(part: Message, tally: _Tally) -> str:
 
 
 _TAG_RE = LazyPattern(r"<[^<>]{0,2000}>")
+# Declared charsets of a text the whole message was already decoded as (UTF-8).
+_AS_READ = frozenset({None, "utf-8", "utf8", "us-ascii", "ascii"})
+# Transfer encodings that ``get_payload(decode=True)`` undoes.
+_ENCODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"})
 
 
 #: Field names that make a delivery-status group one recipient's (RFC 3464 2.3).
@@ -273,7 +292,11 @@ def _walk(part: Message, texts: list[str], groups: list[dict[str, str]], tally: 
         return
     ctype = part.get_content_type()
     if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
-        return  # the returned message: its headers and body are not the bounce
+        # The returned message: its headers and body are not the bounce; only its one
+        # To: address is kept, the last resort for a bounce that names no recipient.
+        if tally.returned_to is None:
+            tally.returned_to = _returned_to(part)
+        return
     if ctype in ("message/delivery-status", "message/global-delivery-status"):
         payload = part.get_payload()
         cte = str(part.get("content-transfer-encoding", "")).lower()
@@ -305,9 +328,13 @@ def read(raw: str | bytes) -> Doc:
     groups: list[dict[str, str]] = []
     tally = _Tally()
     human = body
+    subject = ""
+    failed: str | None = None
     if _is_message(body):
         head_end = body.find("\n\n")
-        plain = _plain_body(body[: head_end if head_end >= 0 else len(body)])
+        head = body[: head_end if head_end >= 0 else len(body)]
+        subject, failed = _own_fields(head)
+        plain = _plain_body(head)
         if plain:
             # One text part, no transfer encoding: the MIME parser would only copy it.
             human = body[head_end + 2 :] if head_end >= 0 else ""
@@ -316,7 +343,44 @@ def read(raw: str | bytes) -> Doc:
     if not groups and _DSN_HINT_RE.search(human):
         groups = _groups_from_fields(human, tally)
     recipients, beyond = _recipient_groups(groups)
-    return Doc(tuple(recipients), _human_only(human), truncated, tally.limits(beyond))
+    limits = tally.limits(beyond)
+    failed = failed or tally.returned_to
+    return Doc(tuple(recipients), _human_only(human), truncated, limits, subject, failed)
+
+
+def _field(head: str, name: str) -> str | None:
+    """The first line of header field ``name`` (lower case, with its colon) in a header
+    block, at most 500 characters; plain string tests: no pattern to compile on the path
+    of every message."""
+    for line in head.split("\n", 200)[:200]:
+        if line[: len(name)].lower() == name:
+            return line[len(name) :].strip()[:500]
+    return None
+
+
+def _returned_to(part: Message) -> str | None:
+    """The To: address of a returned message (or its headers), when it names one."""
+    payload = part.get_payload()
+    value: str | None = None
+    if isinstance(payload, list) and payload and not isinstance(payload[0], str):
+        value = str(payload[0].get("to", "")) or None
+    elif isinstance(payload, str):
+        head = payload[:16384].replace("\r\n", "\n")
+        value = _field(head.split("\n\n", 1)[0], "to:")
+    if not value or "," in value:
+        return None
+    return address(value)
+
+
+def _own_fields(head: str) -> tuple[str, str | None]:
+    """The ``Subject:`` (encoded words left as they are) and the one address of
+    ``X-Failed-Recipients:`` of a notification's header block."""
+    subject = _field(head, "subject:")
+    failed = _field(head, "x-failed-recipients:")
+    return (
+        clean(subject, FIELD_LIMIT) if subject else "",
+        address(failed) if failed and "," not in failed else None,
+    )
 
 
 _PLAIN_CHARSET_RE = LazyPattern(r"charset\s*=\s*\"?(?:us-ascii|utf-8|ascii)\b")

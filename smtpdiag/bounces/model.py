@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from ..model import Severity
 from .dsn import NO_LIMITS, Limits
-from .reasons import CodeSource, Confidence, Decision, Reason
+from .reasons import CodeSource, Confidence, Decision, Notice, Reason
 
 __all__ = [
     "BatchError",
@@ -73,6 +73,9 @@ class BatchRecord:
         limits: What the reading limits left out of the bounce (recipients beyond the
             first 64 among them): the same for every record of one input.
         truncated: The message was longer than 1 MiB and was cut.
+        notice: What the notification is for this recipient: ``failed``, ``delayed``, or
+            a notice that is not a failure (``delivered``, ``relayed``, ``expanded``:
+            decision ``keep``, never ``suppress``).
     """
 
     input: str
@@ -94,6 +97,7 @@ class BatchRecord:
     queue_id: str | None = None
     limits: Limits = NO_LIMITS
     truncated: bool = False
+    notice: Notice = Notice.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ class BatchSummary:
         not_understood: Log lines and messages read that gave neither a record nor an
             error record (log lines that are not delivery results, or not in the format
             they were read as).
+        by_notice: Records per notice (``failed``, ``delayed``, ``delivered``,
+            ``relayed``, ``expanded``).
     """
 
     inputs: int
@@ -148,6 +154,7 @@ class BatchSummary:
     by_source: dict[str, int] = field(default_factory=dict)
     inputs_cut: int = 0
     not_understood: int = 0
+    by_notice: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..diagnosis.codes import parse_code
 from ..lazydata import load_json
 from ..lazyre import LazyPattern
-from ..model.bounce import Decision, Reason
+from ..model.bounce import Decision, Notice, Reason
 
 __all__ = [
     "PHRASES",
@@ -31,10 +31,12 @@ __all__ = [
     "Confidence",
     "Decision",
     "Inference",
+    "Notice",
     "Reason",
     "classify",
     "decide",
     "infer",
+    "notice_of",
 ]
 
 
@@ -73,18 +75,88 @@ class Inference:
     language: str
 
 
-#: (language, pattern, code, reason), from the data file ``phrases.json``. Order
-#: matters: the first match wins, so specific notices come before generic ones ("host
-#: not found, try again" before "host not found"). Codes are class 5; :func:`infer`
-#: makes them class 4 when the bounce says it is a delay.
-PHRASES: tuple[tuple[str, str, str, Reason], ...] = tuple(
-    (lang, pattern, code, Reason[reason])
-    for section in load_json(__file__, "phrases.json")["sections"]
-    for lang, pattern, code, reason in section["phrases"]
-)
-# Patterns are lower case and run over the lower-cased text without re.IGNORECASE: the
-# regex engine then scans for each pattern's literal prefix, several times faster.
-_COMPILED = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in PHRASES)
+class _Tables(NamedTuple):
+    """The phrase and notice tables of ``phrases.json``, read on first use."""
+
+    #: (language, pattern, code, reason): :data:`PHRASES`.
+    phrases: tuple[tuple[str, str, str, Reason], ...]
+    #: (language, pattern, notice): :data:`NOTICES`.
+    notices: tuple[tuple[str, str, Notice], ...]
+    #: The phrase rows with their patterns compiled on first use.
+    compiled: tuple[tuple[str, LazyPattern, str, Reason], ...]
+    #: Per phrase row: literals one of which any match contains.
+    phrase_needs: tuple[tuple[str, ...], ...]
+    #: (language, pattern, code, reason, needs) per row, and the rows an ASCII text
+    #: can match (the others need a non-ASCII literal).
+    rows: tuple[tuple[str, LazyPattern, str, Reason, tuple[str, ...]], ...]
+    ascii_rows: tuple[tuple[str, LazyPattern, str, Reason, tuple[str, ...]], ...]
+    #: (pattern, notice, needs) per notice row.
+    notice_rows: tuple[tuple[LazyPattern, Notice, tuple[str, ...]], ...]
+
+
+def _load() -> _Tables:
+    data = load_json(__file__, "phrases.json")
+    rows = [r for section in data["sections"] for r in section["phrases"]]
+    phrases = tuple((r["lang"], r["pattern"], r["code"], Reason[r["reason"]]) for r in rows)
+    notices = tuple((r["lang"], r["pattern"], Notice(r["notice"])) for r in data["notices"])
+    # Patterns are lower case and run over the lower-cased text without re.IGNORECASE:
+    # the regex engine then scans for each pattern's literal prefix, several times faster.
+    compiled = tuple((lang, LazyPattern(pat), code, reason) for lang, pat, code, reason in phrases)
+    needs = tuple(tuple(r["needs"]) for r in rows)
+    full = tuple((*c, n) for c, n in zip(compiled, needs, strict=True))
+    return _Tables(
+        phrases,
+        notices,
+        compiled,
+        needs,
+        full,
+        tuple(r for r in full if not r[4] or any(n.isascii() for n in r[4])),
+        tuple(
+            (LazyPattern(r["pattern"]), Notice(r["notice"]), tuple(r["needs"]))
+            for r in data["notices"]
+        ),
+    )
+
+
+_LOADED: list[_Tables] = []
+
+
+def _tables() -> _Tables:
+    """The tables, read from ``phrases.json`` the first time they are needed (the file
+    holds each row's source and example too: a coded bounce never reads it)."""
+    if not _LOADED:
+        _LOADED.append(_load())
+    return _LOADED[0]
+
+
+if TYPE_CHECKING:
+    # Read on first use (see ``__getattr__``).
+    PHRASES: tuple[tuple[str, str, str, Reason], ...]
+    NOTICES: tuple[tuple[str, str, Notice], ...]
+
+_LAZY = {"PHRASES": "phrases", "NOTICES": "notices", "_COMPILED": "compiled"}
+_LAZY["_PHRASE_NEEDS"] = "phrase_needs"
+
+
+def __getattr__(name: str) -> object:
+    """``PHRASES`` (language, pattern, code, reason) and ``NOTICES`` (language, pattern,
+    notice), from the data file ``phrases.json`` (each row there also names its source,
+    an example and the literals a match needs), read on first use (PEP 562). Order
+    matters: the first match wins, so specific notices come before generic ones ("host
+    not found, try again" before "host not found"). :func:`infer` makes a code class 4
+    when the bounce says it is a delay, class 5 when it says "permanent"."""
+    if name in _LAZY:
+        return getattr(_tables(), _LAZY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _absent(needs: tuple[str, ...], lower: str) -> bool:
+    """None of the row's literals is in the text: the row cannot match (a row is skipped
+    without running, or compiling, its pattern: a substring test costs a small fraction
+    of a regular expression search per character)."""
+    return bool(needs) and not any(n in lower for n in needs)
+
+
 # Words that make a no-code notice a delay, not a final failure.
 _DELAY_RE = LazyPattern(
     r"\bdelayed\b|will (?:keep )?(?:re)?try|still trying|warning:|verzögert|erneut versuch|"
@@ -108,7 +180,15 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     """
     text = text[:_INFER_WINDOW]
     lower = text.lower()
-    for lang, rx, code, reason in _COMPILED:
+    tables = _tables()
+    rows = tables.ascii_rows if lower.isascii() else tables.rows
+    for lang, rx, code, reason, needs in rows:
+        for need in needs:  # a loop, not any(): this runs for every row of every notice
+            if need in lower:
+                break
+        else:
+            if needs:
+                continue
         m = rx.search(lower)
         if m is None:
             continue
@@ -124,6 +204,20 @@ def infer(text: str, *, delayed: bool | None = None) -> Inference | None:
     return None
 
 
+def notice_of(text: str) -> Notice | None:
+    """What the words of a notification without DSN ``Action`` say it is: a delay, a
+    delivery, a relay or an expansion; ``None`` when they name none of them (a failure,
+    or nothing)."""
+    lower = text[:_INFER_WINDOW].lower()
+    for rx, notice, needs in _tables().notice_rows:
+        for need in needs:  # a loop, not any(): see infer; every row has needs (a test checks)
+            if need in lower:
+                if rx.search(lower) is not None:
+                    return notice
+                break
+    return None
+
+
 # ---------------------------------------------------------------- classification
 
 # Words of a reply that name the reason better than its code.
@@ -131,7 +225,8 @@ _SPAM_WORDS = LazyPattern(
     r"\bspam\b|junk|black ?list|block ?list|\brbl\b|spamhaus|listed (?:at|on|in)|reputation",
     re.I,
 )
-_AUTH_WORDS = LazyPattern(r"\bspf\b|\bdkim\b|\bdmarc\b|reverse dns|\bptr\b", re.I)
+# ASCII word edges: "SPF認証" (Japanese) names SPF too, and \b sees no edge there.
+_AUTH_WORDS = LazyPattern(r"(?<![a-z0-9])(?:spf|dkim|dmarc|ptr)(?![a-z0-9])|reverse dns", re.I)
 _RATE_WORDS = LazyPattern(
     r"rate limit|too many (?:messages|connections|recipients)|throttl|slow down|"
     r"try again later|unexpected volume|temporarily deferred|user complaints|greylist",
@@ -290,7 +385,12 @@ _DECISIONS: dict[Reason, Decision] = {
 
 
 def decide(
-    klass: int | None, reason: Reason, action: str | None, *, subject: int | None = None
+    klass: int | None,
+    reason: Reason,
+    action: str | None,
+    *,
+    subject: int | None = None,
+    notice: Notice = Notice.FAILED,
 ) -> Decision:
     """The decision for the address.
 
@@ -300,9 +400,13 @@ def decide(
         action: The DSN ``Action:`` (``failed``, ``delayed`` ...) if any.
         subject: The code's subject, if any: a permanent TLS failure under 5.4.x is the
             seed's 5.4.2 (never retry, suppress), one under 5.7.x is policy (fix).
+        notice: What the notification is: a delivery, relay or expansion is "keep"; a
+            delay is never "suppress" (the sending MTA is still trying).
     """
-    if klass is None or reason is Reason.UNKNOWN or klass == 2:
+    if not notice.failure or klass is None or reason is Reason.UNKNOWN or klass == 2:
         return Decision.KEEP
+    if notice is Notice.DELAYED:
+        return Decision.RETRY
     gave_up = action == "failed"
     if klass == 4:
         if not gave_up:

@@ -23,6 +23,7 @@ __all__ = [
     "ConfirmStatus",
     "Decision",
     "Limits",
+    "Notice",
     "Reason",
 ]
 
@@ -60,6 +61,22 @@ class Reason(StrEnum):
     SYSTEM = "system"  #: the receiving system is unavailable, full or misconfigured
     OTHER = "other"  #: a code, but no more specific reason
     UNKNOWN = "unknown"  #: nothing was found at all
+
+
+class Notice(StrEnum):
+    """What a notification says about a recipient (RFC 3464 section 2.3.3 ``Action``):
+    a failure, or one of the notices that are not failures."""
+
+    FAILED = "failed"  #: not delivered, the sending MTA gave up
+    DELAYED = "delayed"  #: not delivered yet, the sending MTA keeps trying
+    DELIVERED = "delivered"  #: delivered to the recipient's mailbox
+    RELAYED = "relayed"  #: handed on to a system that sends no further notice
+    EXPANDED = "expanded"  #: delivered to an alias or list and expanded to its members
+
+    @property
+    def failure(self) -> bool:
+        """Not delivered: failed or (still) delayed."""
+        return self in (Notice.FAILED, Notice.DELAYED)
 
 
 class Decision(StrEnum):

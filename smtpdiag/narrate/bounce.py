@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Protocol
 
 from ..model import Severity
-from ..model.bounce import Decision, Reason
+from ..model.bounce import Decision, Notice, Reason
 
 if TYPE_CHECKING:
     from ..diagnosis.codes import BasicCode, StatusCode
@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECISION_TITLES",
+    "NOTICE_TITLES",
     "NOT_FOUND",
     "REASON_TITLES",
     "action_summary",
     "limits_line",
+    "not_found",
     "note_limits",
     "summary",
     "unmatched_format",
@@ -45,12 +47,33 @@ class _Parsed(Protocol):
     def action(self) -> str | None: ...
     @property
     def matched_phrase(self) -> str | None: ...
+    @property
+    def notice(self) -> Notice: ...
 
 
 NOT_FOUND = (
     "No status code found: the text holds no RFC 3463 enhanced status code (c.s.d), no "
     "SMTP reply code (4yz/5yz) and no phrase a code could be inferred from."
 )
+
+#: One label per notice (the ``explain --batch`` summary table, headlines).
+NOTICE_TITLES: dict[Notice, str] = {
+    Notice.FAILED: "not delivered, the sending MTA gave up",
+    Notice.DELAYED: "not delivered yet, the sending MTA keeps trying",
+    Notice.DELIVERED: "delivered (not a failure)",
+    Notice.RELAYED: "relayed to a system that sends no further notice (not a failure)",
+    Notice.EXPANDED: "delivered to an alias or list and expanded (not a failure)",
+}
+
+
+def not_found(notice: Notice, recipient: str | None) -> str:
+    """The headline of a notification without any code: a notice that is not a failure
+    says what it is, anything else that no code was found."""
+    if notice is Notice.FAILED:
+        return NOT_FOUND
+    out = f"A {notice.value} notice: {NOTICE_TITLES[notice]}; it states no status code."
+    return out + (f" Recipient {recipient}." if recipient else "")
+
 
 #: One label per reason (the ``explain --batch`` summary table, documentation).
 REASON_TITLES: dict[Reason, str] = {
@@ -129,6 +152,11 @@ def action_summary(decision: Decision, reason: Reason, code: str | None, action:
             "retry is left. Inspect why it kept failing; the address is not known to be bad, "
             "do not suppress it."
         )
+    if decision is Decision.RETRY and code and not code.startswith("4"):
+        return (
+            f"A delay warning ({code}): the sending MTA is still trying; wait for its final "
+            "notice before acting on the address (RFC 5321 4.5.4.1 schedule below)."
+        )
     if decision is Decision.RETRY:
         return (
             "Soft bounce (class 4): retry later; no guide covers this code, so the schedule "
@@ -195,6 +223,8 @@ def summary(
             f"{basic.code} {basic.title}: {_bounce_kind(basic.severity)}. No enhanced status "
             "code was given, so only the basic reply code's meaning is known."
         )
+    if parsed.notice is not Notice.FAILED:
+        out += f" A {parsed.notice.value} notice: {NOTICE_TITLES[parsed.notice]}."
     if parsed.recipient:
         out += f" Recipient {parsed.recipient}."
     return out
@@ -213,6 +243,14 @@ def note_reply_wins(status: str, reply: str, generic: bool) -> str:
     return (
         f"the DSN Status {status} and the server's reply ({reply}) disagree; the server's "
         "reply is the better evidence and is used"
+    )
+
+
+def note_own_reply(reply: str, said: str) -> str:
+    """The receiving server's own reply in the text overrode the DSN fields."""
+    return (
+        f"the receiving server's own reply about this recipient in the bounce text says "
+        f"{reply}; it is the most specific statement and wins over the DSN's {said}"
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bounces.bounce import Explanation
 from ..model import SCHEMA_VERSION, Severity
+from ..model.bounce import Notice
 from ..narrate import bounce as words
 
 if TYPE_CHECKING:
@@ -138,6 +139,8 @@ def _bounce(page: _Page, b: ParsedBounce) -> None:
         address = f"[{b.remote_address}]" if b.remote_address else None
         page.wrap(f"remote MTA: {' '.join(x for x in (b.remote_mta, address) if x)}")
     page.wrap(f"read from: {_read_from(b)}")
+    if b.notice is not Notice.FAILED:
+        page.wrap(f"notice: {b.notice.value} ({words.NOTICE_TITLES[b.notice]})")
     if len(b.codes) > 1:
         page.wrap(f"codes seen: {', '.join(b.codes)}")
     if b.truncated:
@@ -302,7 +305,7 @@ def dumps_summary(summary: BatchSummary) -> str:
 
 
 def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
-    """The batch summary as tables: by code, reason, decision and recipient domain."""
+    """The batch summary as tables: by notice, code, reason, decision and recipient domain."""
     w = max(40, min(width or 100, 400))
     from ..narrate.units import plural
 
@@ -331,6 +334,10 @@ def render_summary(summary: BatchSummary, *, width: int | None = None) -> str:
     def decision_label(key: str) -> str:
         return next((t for d, t in words.DECISION_TITLES.items() if d.value == key), "")
 
+    def notice_label(key: str) -> str:
+        return next((t for n, t in words.NOTICE_TITLES.items() if n.value == key), "")
+
+    table("by notice", summary.by_notice, notice_label)
     table("by code", summary.by_code)
     table("by reason", summary.by_reason, reason_label)
     table("by decision", summary.by_decision, decision_label)

@@ -161,6 +161,22 @@ def mbox(n: int) -> bytes:
     return message * n
 
 
+def transcript(n: int) -> str:
+    """Issue 24: a DSN whose transcript repeats replies naming the recipient (each one is
+    read for the recipient's last reply)."""
+    return (
+        "Final-Recipient: rfc822; a@b.example\nAction: failed\nStatus: 5.0.0\n\n"
+        ">>> RCPT TO:<a@b.example>\n" + "<<< 550 5.1.1 a@b.example user unknown\n" * n
+    )
+
+
+def phrase_words(n: int) -> str:
+    """Issue 24: a codeless notice full of the first words of many phrase rows, none of
+    them completed (every row's literal prefilter passes, its pattern fails)."""
+    words = "mailbox user account postfach boîte buzón casella ящик ドメイン connexion "
+    return HEAD + "\n" + words * n
+
+
 def _read_mbox(data: object) -> None:
     assert isinstance(data, bytes)
     for _ in read_inputs("-", InputFormat.MBOX, stdin=io.BytesIO(data)):
@@ -183,6 +199,8 @@ CASES: list[tuple[str, Callable[[int], object], Callable[[object], object], int]
     ("exim", exim_line, parse_exim, 5000),  # type: ignore[list-item]
     ("text-blocks", block_starts, text_blocks, 200),  # type: ignore[list-item]
     ("mbox-reader", mbox, _read_mbox, 200),
+    ("transcript-replies", transcript, parse_recipients, 500),  # type: ignore[list-item]
+    ("phrase-words", phrase_words, parse_recipients, 100),  # type: ignore[list-item]
 ]
 
 
