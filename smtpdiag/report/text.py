@@ -52,6 +52,7 @@ from ..model import (
     StepStatus,
     Verdict,
 )
+from ..narrate.findings_vantage import fault_side_text
 from ..narrate.policy import policy_rows, senders_line
 from ..narrate.units import plural
 
@@ -241,6 +242,9 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
                 "repeat it (smtpdiag watch) for evidence."
             )
         )
+    side = fault_side_text(diagnosis.fault_side) if diagnosis is not None else None
+    if side is not None:
+        lines.append(Text(side, style="bold"))
     if diagnosis is not None:
         summary = _route_summary(report)
         if not full and len(verdict.plain) + 2 + len(summary) <= _HEADER_FIT:
