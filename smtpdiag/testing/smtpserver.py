@@ -405,8 +405,7 @@ _UNRECOGNIZED = "500 5.5.2 Command unrecognized\r\n"
 #: EHLO/HELO replies of the behaviours that turn the client away at EHLO.
 _REFUSALS = {
     Behaviour.GREYLIST: "450 4.7.1 Greylisted, please try again in 300 seconds\r\n",
-    Behaviour.LISTED_550: "550 5.7.1 Client host rejected: your address is listed at "
-    "bl.test\r\n",
+    Behaviour.LISTED_550: "550 5.7.1 Client host rejected: your address is listed at bl.test\r\n",
 }
 _SIMPLE_REPLIES = {
     "NOOP": "250 2.0.0 OK\r\n",
