@@ -359,8 +359,7 @@ def rejected(f: Facts, m: Match) -> Draft:
         else ""
     )
     return draft(
-        f"{'; '.join(lines[:4])}: the server refuses the connection permanently ({what})."
-        + about,
+        f"{'; '.join(lines[:4])}: the server refuses the connection permanently ({what})." + about,
         [evidence(v) for v in views],
         steps=make_steps("5.4.2", connect_steps_542(f, views)),
         action=make_action(
