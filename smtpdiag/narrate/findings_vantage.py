@@ -13,12 +13,14 @@ from ..diagnosis.vantage import GREETING_DELAY_S, differing_names, unconfirmed_n
 from ..model import (
     Action,
     ActionKind,
+    DnsOutcome,
     Evidence,
     FaultSide,
     FcrdnsStatus,
     FindingPayload,
     ListingStatus,
     Phase,
+    ProbeReport,
 )
 from .common import Draft, draft, evidence, routes_brief
 from .units import fmt_s, join, plural
@@ -32,6 +34,7 @@ __all__ = [
     "host_name_differs",
     "listing_text",
     "resolver_not_validating",
+    "vantage_rows",
 ]
 
 
@@ -243,3 +246,38 @@ def fault_side_text(side: FaultSide) -> str | None:
             "recipient; see the findings below."
         )
     return None
+
+
+_FCRDNS_SHORT = {
+    FcrdnsStatus.MATCH: "forward-confirmed",
+    FcrdnsStatus.MISMATCH: "does not resolve back",
+    FcrdnsStatus.NO_PTR: "no PTR record",
+    FcrdnsStatus.UNKNOWN: "no answer",
+}
+
+
+def vantage_rows(report: ProbeReport) -> list[tuple[str, str]]:
+    """The prober's own side and the MX addresses' names as (label, text) rows for the
+    full text report; empty when nothing was observed."""
+    rows: list[tuple[str, str]] = []
+    v = report.vantage
+    if v is not None:
+        rows.append(("Egress", ", ".join(v.egress) or "no connection completed"))
+        if v.resolver is not None:
+            q = v.resolver.query
+            if q.outcome is not DnsOutcome.OK:
+                text = f"unknown (the root's SOA: {q.outcome.value})"
+            elif v.resolver.authenticated:
+                text = "validates DNSSEC (AD set on the root's SOA)"
+            else:
+                text = "does not validate DNSSEC (no AD on the root's SOA): DANE unknown"
+            rows.append(("Resolver", f"{q.nameserver or '-'} {text}"))
+        for b in v.blocklists[:8]:
+            codes = f" ({', '.join(b.codes)})" if b.status is ListingStatus.LISTED else ""
+            rows.append(("Blocklist", f"{b.zone}: {b.address} {listing_text(b.status)}{codes}"))
+    for n in report.names[:8]:
+        ptr = ", ".join(n.ptr) or "-"
+        rows.append(("PTR", f"{n.mx}[{n.address}] {ptr}: {_FCRDNS_SHORT[n.fcrdns]}"))
+    if len(report.names) > 8:
+        rows.append(("PTR", f"and {len(report.names) - 8} more addresses (see --json)"))
+    return rows

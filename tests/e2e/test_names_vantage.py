@@ -28,11 +28,14 @@ from smtpdiag.config import (
 )
 from smtpdiag.model import AddressFamily
 from smtpdiag.report.jsonout import load_schema, report_to_dict
+from smtpdiag.report.text import render_text
 from smtpdiag.testing.certs import TestPki
 from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
 
 DnsFactory = Callable[..., Awaitable[Any]]
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())
+#: The full text report of each scenario's last run.
+TEXTS: dict[str, str] = {}
 
 # name -> spec fields
 SPECS: dict[str, dict[str, Any]] = {
@@ -124,6 +127,7 @@ async def run(
     report = await probe(domain, replace(config, **overrides))
     doc = report_to_dict(report)
     VALIDATOR.validate(doc)
+    TEXTS[name] = render_text(report, width=200, full=True)
     return doc, dns
 
 
@@ -151,6 +155,7 @@ async def test_ptr_that_resolves_back_is_forward_confirmed(
     assert names["ptr"] == ["mx.healthy.nv.test"]
     assert names["fcrdns"] == "match"
     assert dns.asked("1.0.0.127.in-addr.arpa", "PTR")
+    assert "mx.healthy.nv.test[127.0.0.1] mx.healthy.nv.test: forward-confirmed" in TEXTS["healthy"]
     assert "fcrdns-missing" not in rules(doc)
     route = doc["routes"][0]
     assert route["greeting_name"] == route["ehlo_name"] == "mx.healthy.nv.test"
@@ -255,6 +260,11 @@ async def test_rejection_for_our_own_listing_is_about_the_sender(
     assert d["action"] == f["action"]  # the decision's action is the vantage finding's
     assert d["primary"] == "5.7.1"  # the code the server stated stays the primary code
     assert not dns.asked("1.0.0.127.zen.spamhaus.org")
+    text = TEXTS["listed"]
+    assert "Fault side: this vantage point" in text
+    assert "VANTAGE POINT AND NAMES" in text
+    assert "bl.test: 127.0.0.1 listed (127.0.0.2)" in text
+    assert "refusing.test: 127.0.0.1 query refused by the zone" in text
 
 
 async def test_554_greeting_while_listed_is_about_the_sender(
