@@ -22,7 +22,7 @@ MAX_HOST_NAME = 253
 # ("greylisted"), milter-greylist ("Greylisting in action, please come back later"),
 # Exim's greylistd, rspamd ("Try again later" with "greylist"), "graylist" spellings.
 _GREYLIST_RE = re.compile(r"gr[ae]y[ -]?list|postgrey", re.I)
-# A blocklist naming the client: Postfix "Client host [192.0.2.1] blocked using
+# A blocklist naming the client: Postfix "Client host [198.51.100.1] blocked using
 # zen.spamhaus.org", Exim "... is listed at ...", "RBL", "DNSBL", the big lists' names.
 _LISTED_RE = re.compile(
     r"\blisted\b|blocked using|black ?list|block ?list|\brbl\b|\bdnsbl\b|spamhaus|"
@@ -30,7 +30,7 @@ _LISTED_RE = re.compile(
     re.I,
 )
 # RFC 1035 2.3.1 labels (allowing "_" seen in the wild), or an address literal
-# (RFC 5321 4.1.3): "[192.0.2.1]", "[IPv6:2001:db8::1]".
+# (RFC 5321 4.1.3): "[198.51.100.1]", "[IPv6:2001:db8::1]".
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST_RE = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 _LITERAL_RE = re.compile(r"\[(?:IPv6:)?[0-9A-Fa-f:.]{2,45}\]")
