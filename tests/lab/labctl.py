@@ -676,6 +676,21 @@ def _start_postfix(state: Path, certs: dict[str, tuple[Path, Path]], info: LabIn
         )
 
 
+#: Hosts whose reverse DNS is the scenario: mx-421's PTR points elsewhere, mx-expired
+#: has none. The DANE host is named in the DANE zones, not in lab.test: no PTR either.
+PTR_SCENARIOS = frozenset({"mx421", "mxexpired"})
+
+
+def matching_ptrs() -> str:
+    """PTR lines of the reverse zone naming each other lab.test host (and the dead
+    address), each forward-confirmed by the host's A record."""
+    lines = [f"{DEAD4.rsplit('.', 1)[1]} PTR dead.lab.test."]
+    for h in HOSTS:
+        if h.key not in PTR_SCENARIOS and h.cert != "dane":
+            lines.append(f"{h.v4.rsplit('.', 1)[1]} PTR {h.fqdn}.")
+    return "\n".join(lines)
+
+
 def _start_nsd(state: Path, info: LabInfo) -> None:
     dns = state / "dns"
     dns.mkdir(exist_ok=True)
@@ -688,6 +703,7 @@ def _start_nsd(state: Path, info: LabInfo) -> None:
         zone_values[f"{h.key}_v4"] = h.v4
         zone_values[f"{h.key}_v6"] = h.v6
         zone_values[f"{h.key}_ptr"] = h.v4.rsplit(".", 1)[1]
+    zone_values["matching_ptrs"] = matching_ptrs()
     (dns / "lab.test.zone").write_text(_render(FIXTURES / "dns" / "lab.test.zone.in", zone_values))
     (dns / f"{REVERSE_ZONE}.zone").write_text(
         _render(FIXTURES / "dns" / f"{REVERSE_ZONE}.zone.in", zone_values)

@@ -82,6 +82,7 @@ def _zone_values() -> dict[str, str]:
         values[f"{h.key}_v4"] = h.v4
         values[f"{h.key}_v6"] = h.v6
         values[f"{h.key}_ptr"] = h.v4.rsplit(".", 1)[1]
+    values["matching_ptrs"] = labctl.matching_ptrs()
     return values
 
 
@@ -92,8 +93,10 @@ def test_reverse_zone_renders_with_matching_and_elsewhere_ptrs(tmp_path: Path) -
     words = " ".join(zone.split())
     mx1 = next(h for h in labctl.HOSTS if h.key == "mx1")
     mx421 = next(h for h in labctl.HOSTS if h.key == "mx421")
+    expired = next(h for h in labctl.HOSTS if h.key == "mxexpired")
     assert f"{mx1.v4.rsplit('.', 1)[1]} PTR mx1.lab.test." in words
     assert f"{mx421.v4.rsplit('.', 1)[1]} PTR mx1.lab.test." in words
+    assert f"{expired.v4.rsplit('.', 1)[1]} PTR" not in words
     if shutil.which("nsd-checkzone") is None:
         pytest.skip("nsd-checkzone not installed")
     path = tmp_path / "reverse.zone"
