@@ -27,6 +27,7 @@ from smtpdiag.config import (
     TlsConfig,
 )
 from smtpdiag.model import AddressFamily
+from smtpdiag.report.html import render_html
 from smtpdiag.report.jsonout import load_schema, report_to_dict
 from smtpdiag.report.text import render_text
 from smtpdiag.testing.certs import TestPki
@@ -36,6 +37,8 @@ DnsFactory = Callable[..., Awaitable[Any]]
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())
 #: The full text report of each scenario's last run.
 TEXTS: dict[str, str] = {}
+#: ... and its HTML page.
+PAGES: dict[str, str] = {}
 
 # name -> spec fields
 SPECS: dict[str, dict[str, Any]] = {
@@ -128,6 +131,7 @@ async def run(
     doc = report_to_dict(report)
     VALIDATOR.validate(doc)
     TEXTS[name] = render_text(report, width=200, full=True)
+    PAGES[name] = render_html(report)
     return doc, dns
 
 
@@ -265,6 +269,7 @@ async def test_rejection_for_our_own_listing_is_about_the_sender(
     assert "VANTAGE POINT AND NAMES" in text
     assert "bl.test: 127.0.0.1 listed (127.0.0.2)" in text
     assert "refusing.test: 127.0.0.1 query refused by the zone" in text
+    assert '<p id="fault-side"><strong>Fault side: this vantage point' in PAGES["listed"]
 
 
 async def test_554_greeting_while_listed_is_about_the_sender(
@@ -282,6 +287,7 @@ async def test_554_greeting_without_listing_is_the_recipients(
     assert doc["vantage"]["blocklists"] == []
     assert doc["diagnosis"]["fault_side"] == "recipient"
     assert "egress-listed" not in rules(doc)
+    assert 'id="fault-side"' not in PAGES["greeting554"]
     # No list is asked unless configured.
     assert not any(q.name.endswith("bl.test") for q in dns.received)
 
