@@ -108,28 +108,30 @@ async def probe(
     deadline = started + config.timeouts.total
     try:
         async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):
-            resolution = await resolve_domain(name, config, deadline=deadline)
-            routes = plan_routes(resolution, config)
-
-            async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
-                return await probe_routes(
-                    routes,
-                    config,
-                    deadline=deadline,
-                    trace=trace,
-                    tlsa=dane.tlsa,
-                    nexthop=dane.nexthop,
-                )
-
-            # Reverse DNS of the MX addresses and the resolver's DNSSEC check run
-            # alongside the policy stage and the probe: they cost no time of their own.
+            # The resolver's DNSSEC check asks nothing about the domain: it runs from the
+            # start, alongside everything, so that a nameserver that does not answer
+            # costs one --dns-timeout, not two. The reverse DNS of the MX addresses runs
+            # alongside the policy stage and the probe.
             async with asyncio.TaskGroup() as group:
-                names = group.create_task(lookup_names(resolution, config, deadline=deadline))
                 validation = (
                     group.create_task(check_resolver(config, deadline=deadline))
                     if config.policy.enabled
                     else None
                 )
+                resolution = await resolve_domain(name, config, deadline=deadline)
+                routes = plan_routes(resolution, config)
+
+                async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
+                    return await probe_routes(
+                        routes,
+                        config,
+                        deadline=deadline,
+                        trace=trace,
+                        tlsa=dane.tlsa,
+                        nexthop=dane.nexthop,
+                    )
+
+                names = group.create_task(lookup_names(resolution, config, deadline=deadline))
                 # The policy stage runs the probe itself: after the TLSA lookups (the
                 # probe matches chains against them), alongside MTA-STS and TLS-RPT.
                 policy, results = await lookup_policy(

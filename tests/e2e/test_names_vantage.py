@@ -316,3 +316,26 @@ async def test_validating_resolver_says_nothing(dns_server: DnsFactory, servers:
     doc, _ = await run(dns_server, servers, "healthy", secure_root=True)
     assert doc["vantage"]["resolver"]["authenticated"] is True
     assert "resolver-not-validating" not in rules(doc)
+
+
+async def test_silent_nameserver_costs_one_dns_timeout(servers: Any) -> None:
+    # The resolver check asks nothing about the domain, so it runs alongside the MX
+    # question: a nameserver that answers nothing costs one --dns-timeout, not two.
+    import socket
+
+    from smtpdiag.config import Nameserver
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # bound, never read: every question goes unanswered
+        config = ProbeConfig(
+            ports=(servers.port("healthy"),),
+            families=(AddressFamily.IPV4,),
+            timeouts=Timeouts(dns=1.0, total=8.0),
+            resolver=ResolverConfig((Nameserver("127.0.0.1", silent.getsockname()[1]),)),
+            allow_targets=LOOPBACK_NETWORKS,
+        )
+        report = await probe("silent.nv.test", config)
+    assert report.diagnosis is not None and report.diagnosis.verdict.value == "unknown"
+    assert report.vantage is not None and report.vantage.resolver is not None
+    assert report.vantage.resolver.query.outcome.value == "timeout"
+    assert report.duration_ms < 1700.0, report.duration_ms
