@@ -23,9 +23,10 @@ MAX_HOST_NAME = 253
 # Exim's greylistd, rspamd ("Try again later" with "greylist"), "graylist" spellings.
 _GREYLIST_RE = re.compile(r"gr[ae]y[ -]?list|postgrey", re.I)
 # A blocklist naming the client: Postfix "Client host [198.51.100.1] blocked using
-# zen.spamhaus.org", Exim "... is listed at ...", "RBL", "DNSBL", the big lists' names.
+# zen.spamhaus.org", Exim "... is listed at ...", "RBL", "DNSBL", the big lists' names
+# ("not listed" says the opposite).
 _LISTED_RE = re.compile(
-    r"\blisted\b|blocked using|black ?list|block ?list|\brbl\b|\bdnsbl\b|spamhaus|"
+    r"(?<!not )\blisted\b|blocked using|black ?list|block ?list|\brbl\b|\bdnsbl\b|spamhaus|"
     r"spamcop|barracuda|sorbs|\bpoor reputation\b",
     re.I,
 )

@@ -63,6 +63,7 @@ from smtpdiag.resolve.vantage import blocklist_name, listing_status
         ),
         (554, "5.7.1 Your address is listed at dnsbl.example", "listed"),
         (550, "5.1.1 User unknown", None),
+        (550, "5.7.1 Sender domain not listed in our directory", None),
         (250, "greylisted but fine", None),
     ],
 )
