@@ -41,11 +41,10 @@ __all__ = [
 def greylisted(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     return draft(
-        f"{routes_brief(views)} answered with a temporary greylisting reply on this first "
-        "contact. Greylisting is a normal defence, not a fault (RFC 6647): an MTA that "
-        "retries, as every MTA does for a 4xx, is accepted once the greylist delay (usually "
-        "1 to 15 minutes) has passed; the message arrives late, not lost. A probe cannot "
-        "retry within its deadline, so delivery through these routes is not verified here.",
+        f"{routes_brief(views)} greylisted this first contact: a normal defence, not a "
+        "fault (RFC 6647). A retrying MTA (every MTA retries a 4xx) is accepted once the "
+        "greylist delay, usually minutes, has passed: the mail arrives late, not lost. "
+        "One probe cannot retry, so delivery here is not verified.",
         [evidence(v) for v in views],
         action=Action(
             ActionKind.NONE,
@@ -63,11 +62,10 @@ def greeting_delayed(f: Facts, m: Match) -> Draft:
     )
     return draft(
         f"The 220 greeting of {routes_brief(views)} came only after "
-        f"{fmt_s(slowest / 1000.0)} (threshold {fmt_s(GREETING_DELAY_S)}): the server holds "
-        "it back on purpose (a tarpit or greet pause against spam bots that talk before "
-        "the greeting). A normal defence, not a fault: an MTA waits up to 5 minutes for the "
-        "greeting (RFC 5321 4.5.3.2) and then delivers as usual; only clients with short "
-        "timeouts give up.",
+        f"{fmt_s(slowest / 1000.0)} (threshold {fmt_s(GREETING_DELAY_S)}): a tarpit or "
+        "greet pause against bots. A normal defence, not a fault: an MTA waits up to 5 "
+        "minutes for the greeting (RFC 5321 4.5.3.2) and delivers as usual; only clients "
+        "with short timeouts give up.",
         [evidence(v, f"greeting after {fmt_s(_greeting_ms(v) / 1000.0)}") for v in views],
         title="Greeting delayed (tarpit)",
     )
@@ -92,9 +90,9 @@ def fcrdns_missing(f: Facts, m: Match) -> Draft:
         lines.append(f"{n.mx}[{n.address}]: {_FCRDNS_WORDS.get(n.fcrdns, n.fcrdns.value)}{ptr}")
     return draft(
         f"Reverse DNS of {plural(len(names), 'MX address', 'MX addresses')} is not "
-        f"forward-confirmed: {join(lines, 4)}. This is information for a receiving MX: "
-        "senders do not reject a receiver for it (receivers check it of senders), but it is "
-        "often the first thing a recipient's administrators are asked about.",
+        f"forward-confirmed: {join(lines, 3)}. Information only: senders do not reject a "
+        "receiving MX for it (receivers check it of senders), but admins are often asked "
+        "about it first.",
         [
             Evidence(
                 mx=n.mx,
@@ -133,15 +131,14 @@ def host_name_differs(f: Facts, m: Match) -> Draft:
         lines.append(f"{n.view.label}: {', '.join(parts)}")
         explains = explains or n.cert_names_greeting
     summary = (
-        f"The server's own host name differs from the MX host name: {join(lines, 4)}. "
-        "Senders do not reject a receiver for this (RFC 5321 4.1.1.1: the name is "
-        "informational)"
+        f"The server names itself differently from the MX host: {join(lines, 3)}. "
+        "Senders do not reject a receiver for it"
     )
     if explains:
         summary += (
-            "; but the certificate names the greeting's host, not the MX host: the greeting "
-            "name differs from the MX name, which explains the certificate name mismatch that "
-            "strict senders (MTA-STS, verifying by local policy) see."
+            "; the certificate names that host, not the MX host: the greeting name differs "
+            "from the MX name, which explains the certificate name mismatch strict senders "
+            "see."
         )
     else:
         summary += "."
@@ -179,12 +176,11 @@ def egress_listed(f: Facts, m: Match) -> Draft:
         for b in checks
     ]
     views = list(m.views)
-    summary = f"This prober's own address is on a blocklist you configured: {join(lines, 4)}."
+    summary = f"This prober's own address is on a blocklist you configured: {join(lines, 2)}."
     if views:
         summary += (
-            f" The rejections of {routes_brief(views)} are then about the sender (this "
-            "vantage point), not the recipient: a sender on another address may well be "
-            "accepted."
+            f" The rejections of {routes_brief(views, 2)} are then about the sender (this "
+            "vantage point), not the recipient."
         )
     else:
         summary += " No server rejected this probe for it."
@@ -211,13 +207,13 @@ def resolver_not_validating(f: Facts, m: Match) -> Draft:
     server = check.query.nameserver if check and check.query.nameserver else "the resolver"
     hosts = [h.name for h in m.hosts]
     summary = (
-        f"The resolver in use ({server}) does not validate DNSSEC: it answered the signed "
-        "root zone's SOA without the AD bit, and no answer of this probe was authenticated. "
-        "DANE results are therefore unknown from here: TLSA records read as not usable "
-        "whatever the domain publishes."
+        f"The resolver in use ({server}) does not validate DNSSEC: the signed root's SOA "
+        "came without the AD bit and no answer was authenticated. DANE results are "
+        "therefore unknown from here: TLSA records cannot be validated, nor a DNSSEC "
+        "failure seen."
     )
     if hosts:
-        summary += f" TLSA records were found for {join(hosts, 4)}."
+        summary += f" TLSA records found for {join(hosts, 3)} read as not usable."
     return draft(
         summary,
         [
