@@ -269,3 +269,19 @@ def test_resolver_that_does_not_validate() -> None:
     # No answer to the root question: nothing known, nothing said.
     unanswered = Vantage(resolver=ResolverCheck(replace(root, outcome=DnsOutcome.TIMEOUT)))
     assert RuleId.RESOLVER_NOT_VALIDATING not in _rules(replace(insecure, vantage=unanswered))
+
+
+def test_egress_is_the_first_local_address_per_family() -> None:
+    from smtpdiag.pipeline import egress_addresses
+
+    routes = healthy().routes
+    with_local = [
+        replace(r, local_address="2001:db8::99" if ":" in r.route.address else f"198.51.100.{i}")
+        for i, r in enumerate(routes)
+    ]
+    # IPv4 first, one address per family, the first one seen; unconnected routes have none.
+    assert egress_addresses([replace(with_local[0], local_address=None), *with_local[1:]]) == (
+        "198.51.100.1",
+        "2001:db8::99",
+    )
+    assert egress_addresses(routes) == ()
