@@ -6,11 +6,11 @@
   does not validate (or does not say so), and DANE cannot be judged through it.
 - :func:`check_blocklists`: the egress addresses on the DNS blocklist zones the user
   configured (never a built-in list). RFC 5782 2.1: the query name is the address's
-  octets reversed (nibbles for IPv6) under the zone; an A answer means listed, the
-  TXT record says why. The answer codes are read as the Spamhaus-style convention most
-  zones document (:class:`~smtpdiag.model.ListingStatus`): 127.0.0.2-127.0.0.255
-  listed, 127.255.255.0/24 an error code ("query refused": public resolver, rate limit,
-  typo), NXDOMAIN not listed.
+  octets reversed (nibbles for IPv6) under the zone; an A answer means listed, the TXT
+  record says why (both asked at once). The answer codes are read as the
+  Spamhaus-style convention most zones document (:class:`~smtpdiag.model.ListingStatus`):
+  127.0.0.2-127.0.0.255 listed, 127.255.255.0/24 an error code ("query refused":
+  public resolver, rate limit, typo), NXDOMAIN not listed.
 """
 
 from __future__ import annotations
@@ -113,13 +113,18 @@ async def check_blocklists(
 
     async def one(zone: str, address: str) -> BlocklistCheck:
         name = blocklist_name(address, zone)
-        q = await query(resolver, name, "A", lifetime=_lifetime(config, deadline))
+        # A and TXT at once: one round trip after the probe instead of two (the TXT
+        # answer is only read when the A answer says listed).
+        async with asyncio.TaskGroup() as group:
+            a = group.create_task(query(resolver, name, "A", lifetime=_lifetime(config, deadline)))
+            t = group.create_task(
+                query(resolver, name, "TXT", lifetime=_lifetime(config, deadline))
+            )
+        q, txt = a.result(), t.result()
         status = listing_status(q)
         reason = None
-        if status is ListingStatus.LISTED:
-            txt = await query(resolver, name, "TXT", lifetime=_lifetime(config, deadline))
-            if txt.outcome is DnsOutcome.OK and txt.answers:
-                reason = clean(txt.answers[0].strip('"'), MAX_REASON)
+        if status is ListingStatus.LISTED and txt.outcome is DnsOutcome.OK and txt.answers:
+            reason = clean(txt.answers[0].strip('"'), MAX_REASON)
         return BlocklistCheck(
             zone=zone,
             address=address,
