@@ -58,6 +58,15 @@ machine is shared and absolute times are noisy.
    alternating message by message. Wall and CPU (``os.wait4``) medians and their ratio;
    ``BENCH_INSTRUCTIONS=1`` adds both sides' instruction counts (valgrind) on four of
    the messages. ``python scripts/bench.py explain`` runs only this section.
+9. Names and vantage (``names_vantage``): what the reverse DNS (PTR + forward), the
+   resolver's DNSSEC check and a configured blocklist add to one probe of a healthy
+   1-MX x 2-address domain (one port, policy lookups on): ``smtpdiag.probe`` as it is,
+   and with one ``--blocklist`` zone (both without the diagnosis), against the same
+   stages without them (resolve, plan, policy stage with the probe inside), medians of
+   interleaved runs, each nameserver answer delayed 5 ms so that DNS costs something
+   as on a real network. The DNS server runs in the same process (a thread), so its
+   extra answers cost the probe's own CPU too.
+   ``python scripts/bench.py names`` runs only this section.
 """
 
 from __future__ import annotations
@@ -1225,9 +1234,87 @@ def bounce_corpus(count: int = CORPUS_MESSAGES) -> None:
         print(f"   target >= 2,000 messages/s; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
 
 
+# ------------------------------------------------------------------ 10. names and vantage
+NAMES_ADDRS = ("127.78.0.31", "127.78.0.32")
+NAMES_ROUNDS = 41
+
+
+async def names_vantage(rounds: int = NAMES_ROUNDS) -> None:
+    """10. The cost of the names and vantage lookups, side by side with the probe without."""
+    from smtpdiag.policy import lookup_policy
+    from smtpdiag.probing import plan_routes, probe_routes
+    from smtpdiag.resolve import resolve_domain
+
+    pki = TestPki(names=("mx.names.test",))
+    port = pick_shared_ports(list(NAMES_ADDRS), random.Random(13))[0]
+    specs = [
+        ServerSpec(f"n:{a}", Behaviour.HEALTHY, False, "good", a, "mx.names.test", port)
+        for a in NAMES_ADDRS
+    ]
+    zones = {
+        "names.test": {"@": ["MX 10 mx"], "mx": [f"A {a}" for a in NAMES_ADDRS]},
+        "127.in-addr.arpa": {
+            f"{a.split('.')[3]}.0.78": ["PTR mx.names.test."] for a in NAMES_ADDRS
+        },
+        "bl.names.test": {"@": ["NS ns.bl.names.test."]},
+    }
+    delay = {
+        "names.test": "delay:0.005",
+        "*.names.test": "delay:0.005",
+        "*.127.in-addr.arpa": "delay:0.005",
+    }
+    with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=zones, faults=delay) as dns:
+        config = ProbeConfig(
+            ports=(port,),
+            families=(AddressFamily.IPV4,),
+            resolver=ResolverConfig((dns.nameserver,)),
+            tls=TlsConfig(ca_file=str(pki.ca_file)),
+            allow_targets=("127.0.0.0/8",),
+        )
+        listed = replace(config, blocklists=("bl.names.test",))
+
+        async def stages() -> None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + config.timeouts.total
+            resolution = await resolve_domain("names.test", config, deadline=deadline)
+            routes = plan_routes(resolution, config)
+
+            async def run(dane):  # type: ignore[no-untyped-def]
+                return await probe_routes(routes, config, deadline=deadline, tlsa=dane.tlsa)
+
+            await lookup_policy("names.test", resolution, config, deadline=deadline, during=run)
+
+        async def timed(fn: Callable[[], object]) -> float:
+            t0 = time.perf_counter()
+            await fn()  # type: ignore[misc]
+            return (time.perf_counter() - t0) * 1000.0
+
+        warm = await api.probe("names.test", listed)  # warm-up
+        assert len(warm.routes) == 2 and all(r.ok for r in warm.routes), "routes must work"
+        assert all(n.fcrdns.value == "match" for n in warm.names), warm.names
+        sides: dict[str, list[float]] = {"without": [], "with": [], "with --blocklist": []}
+        for _ in range(rounds):
+            sides["without"].append(await timed(stages))
+            sides["with"].append(
+                await timed(lambda: api.probe("names.test", config, diagnose=False))
+            )
+            sides["with --blocklist"].append(
+                await timed(lambda: api.probe("names.test", listed, diagnose=False))
+            )
+        med = {k: statistics.median(v) for k, v in sides.items()}
+        print("9. names and vantage lookups: 1 MX x 2 addresses, one port, policy on")
+        print(
+            f"   stages without them {med['without']:.1f} ms; with PTR/FCrDNS and the "
+            f"resolver check {med['with']:.1f} ms (ratio {med['with'] / med['without']:.2f}); "
+            f"plus one blocklist zone {med['with --blocklist']:.1f} ms (ratio "
+            f"{med['with --blocklist'] / med['without']:.2f}); medians of {rounds}"
+        )
+    pki.cleanup()
+
+
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "tlsrpt" (7), "explain" (8), "corpus" (9); none = all.
+    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10); none = all.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
         sys.exit(0)
@@ -1243,7 +1330,10 @@ if __name__ == "__main__":
         "bulk",
         "explain",
         "corpus",
+        "names",
     }
+    if "names" in sections:
+        asyncio.run(names_vantage())
     if "in-process" in sections:
         asyncio.run(main())
     if "verdict" in sections:

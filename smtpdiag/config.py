@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 
 from .defaults import TIMEOUTS
@@ -17,12 +18,14 @@ from .model import AddressFamily, TlsMode
 __all__ = [
     "DEFAULT_PORTS",
     "LOOPBACK_NETWORKS",
+    "MAX_BLOCKLISTS",
     "Nameserver",
     "PolicyConfig",
     "ProbeConfig",
     "ResolverConfig",
     "Timeouts",
     "TlsConfig",
+    "blocklist_zones",
     "tls_mode_for_port",
 ]
 
@@ -255,6 +258,10 @@ class ProbeConfig:
             multicast addresses never are, whatever this says. Normalized to network
             text (host bits cleared) on construction.
         policy: MTA-STS, DANE and TLS-RPT lookups (the policy stage).
+        blocklists: DNS blocklist zones (``"zen.example"``) the probe's own egress
+            addresses are looked up in, at most :data:`MAX_BLOCKLISTS`; empty by
+            default: no list is queried unless the user names it. Normalized to lower
+            case without a final dot on construction.
     """
 
     ports: tuple[int, ...] = DEFAULT_PORTS
@@ -269,12 +276,14 @@ class ProbeConfig:
     implicit_tls_ports: tuple[int, ...] = (465,)
     allow_targets: tuple[str, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    blocklists: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for check in (_check_ports, _check_ehlo_name, _check_source_address, _check_limits):
             check(self)
         # frozen: normalize through object.__setattr__ (the documented idiom).
         object.__setattr__(self, "allow_targets", _networks_text(self.allow_targets))
+        object.__setattr__(self, "blocklists", blocklist_zones(self.blocklists))
 
     @property
     def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -309,6 +318,38 @@ class ProbeConfig:
     def tls_mode(self, port: int) -> TlsMode:
         """Implicit TLS on ``implicit_tls_ports``, STARTTLS everywhere else."""
         return TlsMode.IMPLICIT if port in self.implicit_tls_ports else TlsMode.STARTTLS
+
+
+#: Blocklist zones one probe asks at most (each is one or two questions per egress address).
+MAX_BLOCKLISTS = 8
+_ZONE_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
+
+
+def blocklist_zones(zones: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Blocklist zones checked and normalized (lower case, no final dot, no repeats).
+
+    Raises:
+        ConfigError: A zone is not a domain name, or there are more than
+            :data:`MAX_BLOCKLISTS`.
+    """
+    if isinstance(zones, str):
+        zones = (zones,)
+    out: list[str] = []
+    for zone in zones:
+        text = zone.strip().rstrip(".").lower() if isinstance(zone, str) else ""
+        labels = text.split(".")
+        if (
+            not text
+            or len(text) > 200
+            or len(labels) < 2
+            or not all(_ZONE_LABEL.match(label) for label in labels)
+        ):
+            raise ConfigError(f"bad blocklist zone {zone!r}: expected a DNS zone name")
+        if text not in out:
+            out.append(text)
+    if len(out) > MAX_BLOCKLISTS:
+        raise ConfigError(f"at most {MAX_BLOCKLISTS} blocklist zones, got {len(out)}")
+    return tuple(out)
 
 
 def _bad_port(port: object) -> bool:

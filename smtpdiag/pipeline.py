@@ -23,15 +23,17 @@ from .blocking import run_blocking
 from .certmatch import load_trust_store
 from .config import ProbeConfig
 from .errors import ConfigError, ProbeError
-from .model import PhaseRecord, ProbeReport, Route, RouteResult
+from .model import AddressFamily, PhaseRecord, ProbeReport, Route, RouteResult, Vantage
 from .narrate.narrator import diagnose as _diagnose
 from .policy import DaneInputs, lookup_policy
 from .probing import plan_routes, probe_routes
 from .resolve import normalize_domain, resolve_domain
+from .resolve.reverse import lookup_names
+from .resolve.vantage import check_blocklists, check_resolver
 from .timefmt import utc_iso
 from .version import __version__
 
-__all__ = ["check_config", "could_not_run", "probe", "probe_sync"]
+__all__ = ["check_config", "could_not_run", "egress_addresses", "probe", "probe_sync"]
 
 # Stages end by the deadline themselves; this margin only guards against a bug there.
 _SAFETY_MARGIN_S = 2.0
@@ -106,24 +108,38 @@ async def probe(
     deadline = started + config.timeouts.total
     try:
         async with asyncio.timeout(config.timeouts.total + _SAFETY_MARGIN_S):
-            resolution = await resolve_domain(name, config, deadline=deadline)
-            routes = plan_routes(resolution, config)
-
-            async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
-                return await probe_routes(
-                    routes,
-                    config,
-                    deadline=deadline,
-                    trace=trace,
-                    tlsa=dane.tlsa,
-                    nexthop=dane.nexthop,
+            # The resolver's DNSSEC check asks nothing about the domain: it runs from the
+            # start, alongside everything, so that a nameserver that does not answer
+            # costs one --dns-timeout, not two. The reverse DNS of the MX addresses runs
+            # alongside the policy stage and the probe.
+            async with asyncio.TaskGroup() as group:
+                validation = (
+                    group.create_task(check_resolver(config, deadline=deadline))
+                    if config.policy.enabled
+                    else None
                 )
+                resolution = await resolve_domain(name, config, deadline=deadline)
+                routes = plan_routes(resolution, config)
 
-            # The policy stage runs the probe itself: after the TLSA lookups (the probe
-            # matches chains against them), alongside MTA-STS and TLS-RPT.
-            policy, results = await lookup_policy(
-                name, resolution, config, deadline=deadline, during=run
-            )
+                async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
+                    return await probe_routes(
+                        routes,
+                        config,
+                        deadline=deadline,
+                        trace=trace,
+                        tlsa=dane.tlsa,
+                        nexthop=dane.nexthop,
+                    )
+
+                names = group.create_task(lookup_names(resolution, config, deadline=deadline))
+                # The policy stage runs the probe itself: after the TLSA lookups (the
+                # probe matches chains against them), alongside MTA-STS and TLS-RPT.
+                policy, results = await lookup_policy(
+                    name, resolution, config, deadline=deadline, during=run
+                )
+            egress = egress_addresses(results)
+            # Blocklists need the egress addresses, known once the probe connected.
+            listings = await check_blocklists(egress, config, deadline=deadline)
     except TimeoutError:
         raise ProbeError(
             f"probe of {name} overran its {config.timeouts.total:g} s deadline"
@@ -138,10 +154,31 @@ async def probe(
         families=config.probe_families,
         policy=policy,
         tool_version=__version__,
+        names=names.result(),
+        vantage=Vantage(
+            egress=egress,
+            blocklists=listings,
+            resolver=validation.result() if validation is not None else None,
+        ),
     )
     if diagnose:
         report = replace(report, diagnosis=_diagnose(report, now=now, history=history))
     return report
+
+
+def egress_addresses(results: Sequence[RouteResult]) -> tuple[str, ...]:
+    """The probe's own local addresses, the first one seen per address family (IPv4
+    first): the address a server sees the probe, and a sender here, connect from."""
+    found: dict[AddressFamily, str] = {}
+    for r in results:
+        if r.local_address is not None:
+            family = (
+                AddressFamily.IPV6
+                if ipaddress.ip_address(r.local_address).version == 6
+                else AddressFamily.IPV4
+            )
+            found.setdefault(family, r.local_address)
+    return tuple(found[f] for f in (AddressFamily.IPV4, AddressFamily.IPV6) if f in found)
 
 
 def probe_sync(

@@ -128,6 +128,12 @@ def _networks(value: object) -> tuple[str, ...]:
     return texts
 
 
+def _zones(value: object) -> tuple[str, ...]:
+    from ..config import blocklist_zones
+
+    return blocklist_zones(_texts(value))
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"expected non-empty text, got {value!r}")
@@ -207,6 +213,7 @@ PROBE_OPTIONS: tuple[ProbeOption, ...] = (
     ProbeOption("no_policy", _bool, False),
     ProbeOption("mta_sts_port", _port, 443),
     ProbeOption("source_address", _text, None),
+    ProbeOption("blocklist", _zones, ()),
     *(
         ProbeOption(flag[2:].replace("-", "_"), _seconds, TIMEOUTS[field])
         for flag, field, _ in _TIMEOUT_FLAGS
@@ -330,6 +337,15 @@ def add_probe_options(
         metavar="IP",
         help="local IP address to connect from (only routes of its address family are probed)",
     )
+    g.add_argument(
+        "--blocklist",
+        action="append",
+        default=None,
+        metavar="ZONE",
+        help="a DNS blocklist zone to look this prober's own egress address up in "
+        "(repeatable; none by default: no list is queried unless named). Answers "
+        "127.0.0.2-127.0.0.255 mean listed, 127.255.255.x the zone refused the query",
+    )
     t = parser.add_argument_group(
         "timeouts (seconds)",
         "RFC 5321 4.5.3.2 has MTAs wait 5 minutes for the greeting and most replies; the "
@@ -436,6 +452,8 @@ def _from_flag(option: ProbeOption, args: argparse.Namespace) -> object:
         return parse_ports(str(value), "--" + option.key.replace("_", "-"))
     if option.key in ("nameserver", "allow_targets"):
         return tuple(value)  # checked where they are used, as before
+    if option.key == "blocklist":
+        return _converted(option, list(value), "--blocklist")
     if option.key == "mta_sts_port":
         return _converted(option, value, "--mta-sts-port")
     return value
@@ -529,6 +547,7 @@ def config_from_args(
         source_address=_optional_text(source),
         implicit_tls_ports=ints("implicit_tls_ports"),
         allow_targets=texts("allow_targets"),
+        blocklists=texts("blocklist"),
         policy=PolicyConfig(
             enabled=not values["no_policy"],
             https_port=int(str(values["mta_sts_port"])),

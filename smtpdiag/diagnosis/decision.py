@@ -21,9 +21,11 @@ from enum import StrEnum
 
 from ..model import (
     ActionKind,
+    FaultSide,
     Finding,
     Persistence,
     RetryAttempt,
+    RuleId,
     SenderKind,
     SenderOutcome,
     Severity,
@@ -136,11 +138,17 @@ class DecisionRecord:
         primary: The code the affected sender logs; ``None`` when no sender is affected.
         lead: The finding the domain's action comes from (``None``: nothing to do).
         who_fails: The kinds of sender that cannot deliver now.
+        fault_side: Whose side the failure is on: ``vantage`` when the prober's own
+            network blocks the delivery port (``own-port-blocked``) or its own address
+            is listed on a configured blocklist and servers rejected it for that
+            (``egress-listed`` with rejections); ``recipient`` for any other failure;
+            ``none`` when nothing fails; ``unknown`` when the probe could not tell.
     """
 
     primary: str | None
     lead: Finding | None
     who_fails: tuple[SenderKind, ...]
+    fault_side: FaultSide = FaultSide.NONE
 
 
 def _affects(f: Finding, delivers: bool) -> bool:
@@ -159,13 +167,29 @@ def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> 
 
     The primary code is the first finding's code that some sender logs (a hard code is
     ``info`` when a delivery-port route still delivers: nobody logs it). The lead is that
-    finding, else the first finding that asks for something (fix, retry, suppress).
+    finding, else the first finding that asks for something (fix, retry, suppress);
+    when the rejections are about the prober's own listed address, the
+    ``egress-listed`` finding (the fault is on this side, :attr:`DecisionRecord.fault_side`).
     ``delivers``: a delivery-port route works (opportunistic senders deliver).
     """
-    if verdict in (Verdict.HEALTHY, Verdict.UNKNOWN):
-        return DecisionRecord(None, None, ())
+    if verdict is Verdict.HEALTHY:
+        return DecisionRecord(None, None, (), FaultSide.NONE)
+    if verdict is Verdict.UNKNOWN:
+        return DecisionRecord(None, None, (), FaultSide.UNKNOWN)
     coded = next((f for f in findings if _affects(f, delivers)), None)
     lead = coded or next((f for f in findings if f.action.kind is not ActionKind.NONE), None)
+    # The prober's own side: its address is listed and servers rejected it for that
+    # (the rejection would not meet a sender elsewhere), or its network blocks port 25.
+    # Then the domain's action is the vantage finding's: nothing the recipient can fix.
+    listed = next(
+        (f for f in findings if f.rule is RuleId.EGRESS_LISTED and f.payload.routes), None
+    )
+    own_block = next((f for f in findings if f.rule is RuleId.OWN_PORT_BLOCKED), None)
+    side = FaultSide.RECIPIENT if lead is not None else FaultSide.NONE
+    if listed is not None:
+        side, lead = FaultSide.VANTAGE, listed
+    elif own_block is not None:
+        side = FaultSide.VANTAGE
     who: list[SenderKind] = []
     if verdict in (Verdict.FAILED, Verdict.NO_MAIL) and not delivers:
         who.append(SenderKind.OPPORTUNISTIC)
@@ -175,7 +199,7 @@ def decide(verdict: Verdict, findings: Sequence[Finding], *, delivers: bool) -> 
         for s in f.payload.senders:
             if s.outcome is SenderOutcome.DEFER and s.sender not in who:
                 who.append(s.sender)
-    return DecisionRecord(coded.code if coded else None, lead, tuple(who))
+    return DecisionRecord(coded.code if coded else None, lead, tuple(who), side)
 
 
 @dataclass(frozen=True, slots=True)

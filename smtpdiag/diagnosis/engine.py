@@ -49,6 +49,7 @@ from .facts import (
     aware_now,
     build_facts,
     delivery_port_of,
+    greylisted,
     iso,
     server_code,
 )
@@ -251,7 +252,9 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     (no MX host passes its check). One exception:
     when the prober's own network seems to block the delivery port (``own-port-blocked``)
     while another port works, the verdict stays ``degraded`` rather than blaming the
-    destination.
+    destination. A delivery-port route that answered with a greylisting 450/451 counts
+    as working here: a retrying MTA delivers after the delay (a normal defence, at
+    worst ``degraded`` from one probe, never ``failed``).
     """
     rules = {f.rule for f in findings}
     if report.resolution.kind is ResolutionKind.NULL_MX:
@@ -261,7 +264,7 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     if RuleId.HEALTHY in rules:
         return Verdict.HEALTHY
     port = delivery_port_of(report)
-    if any(r.ok and r.route.port == port for r in report.routes):
+    if any((r.ok or greylisted(r)) and r.route.port == port for r in report.routes):
         # A sender applying the domain's own published policy (MTA-STS enforce, DANE)
         # that cannot deliver now makes the domain failed: it published that policy.
         if any(_published_defers(f) for f in findings):
@@ -355,4 +358,5 @@ def diagnose(
         generated_at=iso(now),
         action=decision.lead.action if decision.lead else Action(ActionKind.NONE, ""),
         who_fails=decision.who_fails,
+        fault_side=decision.fault_side,
     )

@@ -30,6 +30,7 @@ from ..model import (
     Phase,
     PhaseRecord,
     ProbeReport,
+    ReplyHint,
     ResolutionKind,
     RouteResult,
     RuleId,
@@ -52,6 +53,7 @@ __all__ = [
     "classify",
     "delivery_port_of",
     "family_of",
+    "greylisted",
     "ip_block_reply",
     "iso",
     "local_deny",
@@ -69,6 +71,18 @@ PERSIST_MIN_SPAN = timedelta(minutes=30)
 #: A certificate expiring within this many days is reported (info); the health check's
 #: default warning limit is the same number (one definition, :mod:`smtpdiag.limits`).
 CERT_EXPIRY_WARN_DAYS = CERT_WARN_DAYS
+
+
+def greylisted(result: RouteResult) -> bool:
+    """The route ended in a 450/451 whose text names greylisting (typed by the probe,
+    :attr:`SmtpReply.hint`): a normal defence; the retry after the delay succeeds."""
+    f = result.failure
+    return (
+        f is not None
+        and f.outcome is Outcome.REPLY
+        and f.reply is not None
+        and f.reply.hint is ReplyHint.GREYLIST
+    )
 
 
 class RouteState(StrEnum):
@@ -430,6 +444,12 @@ class Facts:
         )
 
     @property
+    @_once
+    def greylisted_views(self) -> tuple[RouteView, ...]:
+        """Attempted routes that ended in a greylisting 450/451."""
+        return tuple(v for v in self.views if greylisted(v.result))
+
+    @property
     def ok_views(self) -> tuple[RouteView, ...]:
         """Routes that work."""
         return tuple(v for v in self.views if v.state is RouteState.OK)
@@ -512,8 +532,17 @@ class Facts:
     @_once
     def relevant_failed(self) -> tuple[RouteView, ...]:
         """Failed routes that matter for delivery (not :attr:`alt_only`, not a family the
-        prober or the path cannot reach while the other family works)."""
-        skip = {id(v) for v in (*self.alt_only, *self.no_local_ipv6, *self.family_unreachable)}
+        prober or the path cannot reach while the other family works, not a greylisting
+        450/451: :attr:`greylisted_views`)."""
+        skip = {
+            id(v)
+            for v in (
+                *self.alt_only,
+                *self.no_local_ipv6,
+                *self.family_unreachable,
+                *self.greylisted_views,
+            )
+        }
         return tuple(v for v in self.views if v.state is not RouteState.OK and id(v) not in skip)
 
     def failed_in(self, *states: RouteState) -> tuple[RouteView, ...]:

@@ -15,6 +15,9 @@ from ..model import (
     DnssecStatus,
     MxHost,
     MxTargetKind,
+    Outcome,
+    Phase,
+    ReplyHint,
     ResolutionKind,
     SenderImpact,
     StsMode,
@@ -35,6 +38,14 @@ from .senders import (
     tlsa_of,
     webpki_fails,
 )
+from .vantage import (
+    delayed_greetings,
+    differing_names,
+    listed_zones,
+    resolver_validates,
+    tlsa_hosts,
+    unconfirmed_names,
+)
 
 __all__ = [
     "Match",
@@ -48,6 +59,12 @@ __all__ = [
     "connection_dropped",
     "could_not_run",
     "dns_failed",
+    "egress_listed",
+    "fcrdns_missing",
+    "greeting_delayed",
+    "greylisted",
+    "host_name_differs",
+    "resolver_not_validating",
     "family_filtered",
     "family_unreachable",
     "greeting_deferred",
@@ -523,3 +540,60 @@ def tls_rpt_invalid(f: Facts) -> Match | None:
     """The ``_smtp._tls`` record is published but unusable: senders send no reports."""
     p = f.report.policy
     return _when(p is not None and p.tls_rpt.status is TlsRptStatus.INVALID)
+
+
+# ---------------------------------------------------------- defences, names, vantage
+
+
+def greylisted(f: Facts) -> Match | None:
+    """A 450/451 naming greylisting: a normal defence, the retry succeeds."""
+    return _views(f.greylisted_views)
+
+
+def greeting_delayed(f: Facts) -> Match | None:
+    """The 220 greeting came, but held back for seconds (a tarpit)."""
+    return _views(delayed_greetings(f))
+
+
+def fcrdns_missing(f: Facts) -> Match | None:
+    """Probed MX addresses without forward-confirmed reverse DNS."""
+    names = unconfirmed_names(f)
+    if not names:
+        return None
+    keys = {(n.mx, n.address) for n in names}
+    views = tuple(v for v in f.views if v.delivery and v.key in keys)
+    hosts = tuple(h for h in f.report.resolution.hosts if any(h.name == n.mx for n in names))
+    return Match(views, hosts)
+
+
+def host_name_differs(f: Facts) -> Match | None:
+    """A delivery-port route's greeting or EHLO names another host than the MX host."""
+    return _views(tuple(n.view for n in differing_names(f)))
+
+
+def _rejected_for_listing(v: RouteView) -> bool:
+    """A rejection that is about the client's address: a reply naming a blocklist, or
+    a 554 greeting (RFC 5321 3.1: "no SMTP service here" for this client)."""
+    rec = v.failure
+    if rec is None or rec.outcome is not Outcome.REPLY or rec.reply is None:
+        return False
+    if rec.reply.hint is ReplyHint.LISTED:
+        return True
+    return rec.phase is Phase.GREETING and rec.reply.code == 554
+
+
+def egress_listed(f: Facts) -> Match | None:
+    """The probe's own egress address is on a configured blocklist; the routes are the
+    rejections that are then about the sender (this vantage point), not the recipient."""
+    if not listed_zones(f):
+        return None
+    return Match(tuple(v for v in f.views if _rejected_for_listing(v)))
+
+
+def resolver_not_validating(f: Facts) -> Match | None:
+    """The resolver in use does not validate DNSSEC: DANE cannot be judged from here."""
+    p = f.report.policy
+    if p is None or resolver_validates(f) is not False:
+        return None
+    names = set(tlsa_hosts(f))
+    return Match(hosts=tuple(h for h in f.report.resolution.hosts if h.name in names))

@@ -40,6 +40,7 @@ from ..model import RuleId
 from . import predicates as p
 from .facts import CERT_EXPIRY_WARN_DAYS, Facts
 from .predicates import Match
+from .vantage import GREETING_DELAY_S
 
 __all__ = [
     "RULES",
@@ -263,6 +264,27 @@ RULES: tuple[Row, ...] = (
        "resolution implicit: no MX, the domain's own A/AAAA"),
     _r(R.TLS_RPT_INVALID, None, INFO, p.tls_rpt_invalid,
        "the _smtp._tls TXT record is published but invalid (RFC 8460 3): no TLS reports"),
+    _r(R.GREYLISTED, None, INFO, p.greylisted,
+       "450/451 whose text names greylisting (reply hint greylist): a normal defence, a "
+       "retrying MTA delivers after the delay; never a failure (verdict at worst degraded)"),
+    _r(R.GREETING_DELAYED, None, INFO, p.greeting_delayed,
+       f"220 greeting received, but only after {GREETING_DELAY_S:g} s or more (a tarpit or "
+       "greet pause): a normal defence, MTAs wait up to 5 minutes (RFC 5321 4.5.3.2)"),
+    _r(R.EGRESS_LISTED, None, INFO, p.egress_listed,
+       "the prober's egress address is listed on a blocklist zone the user configured "
+       "(--blocklist; 127.0.0.2-127.0.0.255): a 5xx naming a listing, or a 554 greeting, is "
+       "then about the sender (fault side vantage), not the recipient"),
+    _r(R.RESOLVER_NOT_VALIDATING, None, INFO, p.resolver_not_validating,
+       "the resolver answers the root's SOA (signed) without the AD bit and no answer was "
+       "secure: it does not validate DNSSEC, so DANE results are unknown from here",
+       (R.DANE_NOT_USABLE,)),
+    _r(R.FCRDNS_MISSING, None, INFO, p.fcrdns_missing,
+       "a probed MX address has no PTR record, or no PTR name resolves back to it "
+       "(FCrDNS): information, senders do not reject a receiver for it"),
+    _r(R.HOST_NAME_DIFFERS, None, INFO, p.host_name_differs,
+       "a delivery-port route's greeting or EHLO names another host than the MX host; "
+       "when the certificate names that host but not the MX host, this explains the "
+       "name mismatch strict senders see"),
 )
 # fmt: on
 

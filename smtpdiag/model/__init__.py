@@ -26,9 +26,18 @@ if TYPE_CHECKING:
     from .core import *  # noqa: F403
     from .dns import *  # noqa: F403
     from .policy import *  # noqa: F403
+    from .vantage import *  # noqa: F403
 
 # name -> submodule that defines it
 _EXPORTS = {
+    "ReplyHint": "core",
+    "Vantage": "vantage",
+    "ResolverCheck": "vantage",
+    "ListingStatus": "vantage",
+    "FaultSide": "vantage",
+    "FcrdnsStatus": "vantage",
+    "BlocklistCheck": "vantage",
+    "AddressNames": "vantage",
     "Action": "action",
     "ActionKind": "action",
     "AddressClass": "core",
@@ -90,6 +99,14 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ReplyHint",
+    "Vantage",
+    "ResolverCheck",
+    "ListingStatus",
+    "FaultSide",
+    "FcrdnsStatus",
+    "BlocklistCheck",
+    "AddressNames",
     "Action",
     "ActionKind",
     "AddressClass",

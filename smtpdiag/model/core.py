@@ -17,6 +17,7 @@ from typing import NewType
 from .action import SCHEMA_VERSION, Action, ActionKind, RetryAttempt, Severity
 from .dns import DnsOutcome, DnsQuery
 from .policy import DaneCheck, SenderImpact, SenderKind, TlsPolicy, TlsRptResult
+from .vantage import AddressNames, FaultSide, Vantage
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,6 +38,7 @@ __all__ = [
     "Phase",
     "PhaseRecord",
     "ProbeReport",
+    "ReplyHint",
     "Resolution",
     "ResolutionKind",
     "RetryAttempt",
@@ -217,6 +219,17 @@ class AddressClass(StrEnum):
     RESERVED = "reserved"  #: anything else not globally routable (240/4, IPv4-mapped, ...)
 
 
+class ReplyHint(StrEnum):
+    """What a negative reply's text says, classified once where the reply is read."""
+
+    #: a 450/451 whose text names greylisting ("greylisted", "try again later" with
+    #: 4.7.1/4.2.0 ...): a normal defence, the retry after the greylist delay succeeds
+    GREYLIST = "greylist"
+    #: a reply whose text says the client's address is on a blocklist ("listed",
+    #: "blocked using", "RBL", "DNSBL", "Spamhaus" ...)
+    LISTED = "listed"
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpReply:
     """An SMTP reply as received.
@@ -225,11 +238,14 @@ class SmtpReply:
         code: The three-digit basic reply code (RFC 5321 4.2).
         enhanced: The enhanced status code ``"c.s.d"`` if the text starts with one (RFC 2034).
         text: Reply text, lines joined by newlines, control characters removed, truncated.
+        hint: What the text of a negative reply (4xx/5xx) says, when it says one of the
+            :class:`ReplyHint` things; ``None`` otherwise (always for 2xx/3xx).
     """
 
     code: int
     enhanced: str | None
     text: str
+    hint: ReplyHint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +416,13 @@ class RouteResult:
         tls: TLS facts when a handshake was attempted, else ``None``.
         total_ms: Wall time of the whole route probe.
         started_at: ISO 8601 UTC instant the route probe started.
+        local_address: The local (egress) address of the connected socket; ``None``
+            when the connect did not complete.
+        greeting_name: The host name the 220 greeting states (its first word, RFC 5321
+            4.3.1), lower case, without a final dot, sanitized and bounded; ``None``
+            when no 220 was read or its first word is no host name or address literal.
+        ehlo_name: The host name the EHLO (or HELO) reply states (the first word of its
+            first line, RFC 5321 4.1.1.1), in the same form; ``None`` as above.
     """
 
     route: Route
@@ -411,6 +434,9 @@ class RouteResult:
     tls: TlsInfo | None = None
     total_ms: float = 0.0
     started_at: str = ""
+    local_address: str | None = None
+    greeting_name: str | None = None
+    ehlo_name: str | None = None
 
     @property
     def failure(self) -> PhaseRecord | None:
@@ -492,6 +518,12 @@ class RuleId(StrEnum):
     OBSERVATION_CAPPED = "observation-capped"
     IMPLICIT_MX = "implicit-mx"
     TLS_RPT_INVALID = "tls-rpt-invalid"
+    GREYLISTED = "greylisted"
+    GREETING_DELAYED = "greeting-delayed"
+    EGRESS_LISTED = "egress-listed"
+    RESOLVER_NOT_VALIDATING = "resolver-not-validating"
+    FCRDNS_MISSING = "fcrdns-missing"
+    HOST_NAME_DIFFERS = "host-name-differs"
 
 
 #: A cause of the seed knowledge, ``"<code>/<slug>"`` (e.g. ``"5.4.2/port-blocked"``).
@@ -647,6 +679,9 @@ class Diagnosis:
             the finding that gives the primary code (else of the first finding that
             asks for something); kind ``none`` when healthy.
         who_fails: The kinds of sender that cannot deliver now (empty when none).
+        fault_side: Whose side the failure is on: the recipient's, or the prober's own
+            (its network blocks the delivery port; its own address is listed on a
+            blocklist and the servers reject it for that); ``none`` when nothing fails.
     """
 
     verdict: Verdict
@@ -656,6 +691,7 @@ class Diagnosis:
     generated_at: str = ""
     action: Action = _NO_ACTION
     who_fails: tuple[SenderKind, ...] = ()
+    fault_side: FaultSide = FaultSide.NONE
 
 
 # ------------------------------------------------------------------------ report
@@ -678,6 +714,9 @@ class ProbeReport:
         diagnosis: Added by the diagnose stage; ``None`` if not diagnosed.
         schema_version: The JSON schema version.
         tool_version: smtpdiag's version.
+        names: The reverse DNS (PTR, FCrDNS) of each probed MX address.
+        vantage: The prober's own side (egress addresses, blocklists, resolver);
+            ``None`` when not observed (a report built without the pipeline).
     """
 
     domain: str
@@ -691,6 +730,8 @@ class ProbeReport:
     diagnosis: Diagnosis | None = None
     schema_version: str = SCHEMA_VERSION
     tool_version: str = ""
+    names: tuple[AddressNames, ...] = ()
+    vantage: Vantage | None = None
 
     @property
     def could_not_run(self) -> bool:

@@ -15,6 +15,7 @@ from ..diagnosis.facts import (
     tls_fault,
 )
 from ..diagnosis.predicates import Match
+from ..diagnosis.vantage import listed_zones
 from ..model import (
     Action,
     ActionKind,
@@ -350,8 +351,15 @@ def rejected(f: Facts, m: Match) -> Draft:
         if own
         else "5.4.2 candidate: bad connection by policy or protocol"
     )
+    listed = listed_zones(f)
+    about = (
+        f" This prober's own address is listed on {', '.join(listed)}: the refusal may be "
+        "about the sender, not the recipient (see egress-listed)."
+        if listed
+        else ""
+    )
     return draft(
-        f"{'; '.join(lines[:4])}: the server refuses the connection permanently ({what}).",
+        f"{'; '.join(lines[:4])}: the server refuses the connection permanently ({what})." + about,
         [evidence(v) for v in views],
         steps=make_steps("5.4.2", connect_steps_542(f, views)),
         action=make_action(

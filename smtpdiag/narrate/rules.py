@@ -15,6 +15,7 @@ from . import findings_dns as dns
 from . import findings_info as info
 from . import findings_policy as pol
 from . import findings_routes as routes
+from . import findings_vantage as vantage
 from .common import Draft, code_title
 
 __all__ = ["finding_title", "narrate_rule"]
@@ -61,6 +62,12 @@ _NARRATORS: dict[RuleId, Callable[[Facts, Match], Draft]] = {
     RuleId.ROUTES_NOT_ATTEMPTED: info.routes_not_attempted,
     RuleId.OBSERVATION_CAPPED: info.observation_capped,
     RuleId.IMPLICIT_MX: dns.implicit,
+    RuleId.GREYLISTED: vantage.greylisted,
+    RuleId.GREETING_DELAYED: vantage.greeting_delayed,
+    RuleId.EGRESS_LISTED: vantage.egress_listed,
+    RuleId.RESOLVER_NOT_VALIDATING: vantage.resolver_not_validating,
+    RuleId.FCRDNS_MISSING: vantage.fcrdns_missing,
+    RuleId.HOST_NAME_DIFFERS: vantage.host_name_differs,
 }
 
 

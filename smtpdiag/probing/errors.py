@@ -25,6 +25,7 @@ import aiosmtplib
 
 from ..model import Outcome, SmtpReply, TlsReason
 from ..textsafe import clean
+from .replytext import reply_hint
 
 __all__ = [
     "Failure",
@@ -172,7 +173,8 @@ def tls_reason_for(reason: str | None) -> tuple[TlsReason, str | None]:
 
 
 def parse_reply(code: int, message: str) -> SmtpReply:
-    """Build a sanitized :class:`SmtpReply`, extracting an enhanced status code (RFC 2034).
+    """Build a sanitized :class:`SmtpReply`, extracting an enhanced status code (RFC 2034)
+    and what a negative reply's text says (:attr:`SmtpReply.hint`, read here once).
 
     Multi-line texts keep their newlines; every line is cleaned and the whole text is
     bounded by :data:`smtpdiag.textsafe.MAX_TEXT`.
@@ -180,7 +182,7 @@ def parse_reply(code: int, message: str) -> SmtpReply:
     text = clean(message, keep_newlines=True)
     match = _ENHANCED.match(text)
     enhanced = match.group(0) if match else None
-    return SmtpReply(code=code, enhanced=enhanced, text=text)
+    return SmtpReply(code=code, enhanced=enhanced, text=text, hint=reply_hint(code, text))
 
 
 def _detail(exc: BaseException) -> str:

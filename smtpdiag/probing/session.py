@@ -16,6 +16,7 @@ on the phase that was running and ends the probe.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -48,6 +49,7 @@ from .connect import open_connection_socket, quickack
 from .errors import bad_code_detail, parse_reply, valid_reply_code
 from .plan import address_family
 from .recorder import Clock, PhaseHandle, PhaseRecorder
+from .replytext import host_name_of
 from .tls import tls_info
 
 __all__ = ["CONFIRM_LIMIT", "AddressHints", "ProbeContext", "run_route"]
@@ -221,6 +223,18 @@ def _extensions(reply_text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _local_address(sock: socket.socket) -> str | None:
+    """The connected socket's own address (the probe's egress address), normalized."""
+    try:
+        name = sock.getsockname()
+    except OSError:
+        return None
+    try:
+        return str(ipaddress.ip_address(str(name[0]).split("%", 1)[0]))
+    except (ValueError, IndexError, TypeError):
+        return None
+
+
 class _RouteProbe:
     """The state of one route probe; :meth:`run` drives it."""
 
@@ -250,6 +264,9 @@ class _RouteProbe:
         self.starttls_offered: bool | None = None
         self.tls: TlsInfo | None = None
         self.closed_by_server = False
+        self.local_address: str | None = None
+        self.greeting_name: str | None = None
+        self.ehlo_name: str | None = None
 
     # ----------------------------------------------------------------- helpers
 
@@ -349,6 +366,7 @@ class _RouteProbe:
                 self.sock = await open_connection_socket(
                     route.address, route.port, route.family, self.config.source_address
                 )
+        self.local_address = _local_address(self.sock)
         self._quickack()
         self.protocol = _ProbeProtocol(loop=self.loop)
 
@@ -397,6 +415,8 @@ class _RouteProbe:
                 response = await self._proto().read_response(timeout=None)
             reply = self._check_reply(p, response, 220)
             self.banner = reply.text if reply is not None else None
+            if reply is not None and reply.code == 220:
+                self.greeting_name = host_name_of(reply.text)
         if p.outcome is not Outcome.OK:
             raise _Stop
 
@@ -409,6 +429,8 @@ class _RouteProbe:
             self._check_reply(p, response, 250)
         if p.outcome is Outcome.OK:
             self.extensions = _extensions(response.message)
+            if phase is Phase.EHLO:
+                self.ehlo_name = host_name_of(p.reply.text if p.reply else None)
             return True
         # RFC 5321 4.1.4: a server that does not support EHLO answers 500/502 (any
         # 5xx here), and the client falls back to HELO. After TLS there is no fallback.
@@ -425,6 +447,7 @@ class _RouteProbe:
         if p.outcome is not Outcome.OK:
             raise _Stop
         self.extensions = ()
+        self.ehlo_name = host_name_of(p.reply.text if p.reply else None)
 
     async def _starttls(self) -> None:
         """RFC 3207: STARTTLS, then the handshake as its own phase."""
@@ -537,6 +560,9 @@ class _RouteProbe:
             tls=self.tls,
             total_ms=round(self.recorder.elapsed_ms(), 3),
             started_at=started_at,
+            local_address=self.local_address,
+            greeting_name=self.greeting_name,
+            ehlo_name=self.ehlo_name,
         )
 
 

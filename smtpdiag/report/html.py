@@ -42,6 +42,7 @@ from ..model import (
     Verdict,
 )
 from ..narrate.common import fmt_reply, tls_reason_text
+from ..narrate.findings_vantage import fault_side_text
 from ..narrate.policy import failing_sender_rows, policy_rows, sender_rows, senders_line
 from ..textsafe import clean
 
@@ -137,6 +138,7 @@ class _Page:
     policy: list[tuple[str, str]] = field(default_factory=list)
     dns: list[tuple[str, str, str, str]] = field(default_factory=list)
     report_json: str = ""
+    fault_side: str = ""
 
 
 def _c(text: object, limit: int = _LINE) -> str:
@@ -338,6 +340,7 @@ def _page(report: ProbeReport, health: HealthResult | None) -> _Page:
         policy=[(_c(a, 40), _c(b, _PARA)) for a, b in policy_rows(report)],
         dns=_dns_rows(report),
         report_json=script_json(dumps(report, indent=None)),
+        fault_side=(fault_side_text(d.fault_side) or "") if d is not None else "",
     )
 
 

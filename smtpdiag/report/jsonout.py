@@ -84,7 +84,9 @@ REPORT_KEY_ORDER = (
     "families",
     "policy",
     "resolution",
+    "names",
     "routes",
+    "vantage",
     "diagnosis",
 )
 

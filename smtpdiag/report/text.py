@@ -52,6 +52,7 @@ from ..model import (
     StepStatus,
     Verdict,
 )
+from ..narrate.findings_vantage import fault_side_text, vantage_rows
 from ..narrate.policy import policy_rows, senders_line
 from ..narrate.units import plural
 
@@ -139,6 +140,11 @@ def _blocks(report: ProbeReport, full: bool) -> Iterable[RenderableType]:
         yield Text("")
         yield _section("TLS policy")
         yield _indented(_Fit(_policy_table(rows)), 2)
+    names = vantage_rows(report) if full else []
+    if names:
+        yield Text("")
+        yield _section("Vantage point and names")
+        yield _indented(_Fit(_policy_table(names)), 2)
     yield Text("")
     yield _section("Routes")
     if not report.routes:
@@ -241,6 +247,9 @@ def _header(report: ProbeReport, full: bool) -> RenderableType:
                 "repeat it (smtpdiag watch) for evidence."
             )
         )
+    side = fault_side_text(diagnosis.fault_side) if diagnosis is not None else None
+    if side is not None:
+        lines.append(Text(side, style="bold"))
     if diagnosis is not None:
         summary = _route_summary(report)
         if not full and len(verdict.plain) + 2 + len(summary) <= _HEADER_FIT:

@@ -63,6 +63,10 @@ class Behaviour(StrEnum):
     HTML_BANNER = "html-banner"
     TLS_VERSION_MISMATCH = "tls-version-mismatch"  #: speaks TLS 1.0 only, sends the alert
     STALL_TLS = "stall-tls"  #: STARTTLS answered 220 (or 465 accepted), then silence
+    #: 220, then EHLO and HELO answered ``450 4.7.1 ... Greylisted`` (a first contact)
+    GREYLIST = "greylist"
+    #: 220, then EHLO and HELO answered ``550 5.7.1 ... listed`` (the client is on a blocklist)
+    LISTED_550 = "listed-550"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class ServerSpec:
         hostname: Name it uses in its replies.
         port: Port to listen on; 0 (the default) for an ephemeral one. The demo uses
             fixed ports so that several addresses share the same port numbers.
+        greeting_delay: Seconds the server holds its greeting back (a tarpit, at most
+            30); 0 for none.
     """
 
     name: str
@@ -87,6 +93,7 @@ class ServerSpec:
     host: str = "127.0.0.1"
     hostname: str = "mx.test"
     port: int = 0
+    greeting_delay: float = 0.0
 
 
 #: What :attr:`Behaviour.HTML_BANNER` says after ``220 `` (script, event handler, fetch).
@@ -248,6 +255,8 @@ class ScriptedSmtpServer:
         if early is not None:
             await early(s)
             return
+        if self.spec.greeting_delay > 0:
+            await asyncio.sleep(min(self.spec.greeting_delay, 30.0))
         await self._send(writer, _greeting(b, self.spec.hostname))
         if b is Behaviour.CLOSE_AFTER_GREETING:
             # Half-close (FIN) and drain: a full close would answer the client's next
@@ -310,6 +319,10 @@ class ScriptedSmtpServer:
         """Answer one command; False when the session is over."""
         if self.spec.behaviour is Behaviour.GREETING_554 and verb != "QUIT":
             await self._send(s.writer, "503 5.5.1 No SMTP service here\r\n")
+            return True
+        refusal = _REFUSALS.get(self.spec.behaviour)
+        if refusal is not None and verb in ("EHLO", "HELO"):
+            await self._send(s.writer, refusal)
             return True
         handler = {
             "EHLO": self._ehlo,
@@ -389,6 +402,11 @@ class _Session:
 
 
 _UNRECOGNIZED = "500 5.5.2 Command unrecognized\r\n"
+#: EHLO/HELO replies of the behaviours that turn the client away at EHLO.
+_REFUSALS = {
+    Behaviour.GREYLIST: "450 4.7.1 Greylisted, please try again in 300 seconds\r\n",
+    Behaviour.LISTED_550: "550 5.7.1 Client host rejected: your address is listed at bl.test\r\n",
+}
 _SIMPLE_REPLIES = {
     "NOOP": "250 2.0.0 OK\r\n",
     "RSET": "250 2.0.0 OK\r\n",

@@ -338,3 +338,28 @@ def test_demo_serve_prints_one_line_that_makes_short_commands_work(
     assert verdicts == {name: verdict.value for name, verdict in expect.items()}
     proc = _run(tmp_path, "probe", "healthy.demo.test", "--config", profile)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_blocklist_zones_come_from_flag_environment_or_file(tmp_path: Path) -> None:
+    from smtpdiag.cli import build_parser
+    from smtpdiag.cli.options import config_from_args
+    from smtpdiag.errors import ConfigError
+
+    parser = build_parser()
+    config = tmp_path / "config.toml"
+    config.write_text('blocklist = ["File.Example."]\n', encoding="utf-8")
+
+    def zones(argv: list[str], environ: dict[str, str]) -> tuple[str, ...]:
+        args = parser.parse_args(["probe", "x.example", "--config", str(config), *argv])
+        return config_from_args(args, environ=environ).blocklists
+
+    assert zones([], {}) == ("file.example",)
+    assert zones([], {"SMTPDIAG_BLOCKLIST": "a.example, b.example"}) == ("a.example", "b.example")
+    assert zones(["--blocklist", "c.example", "--blocklist", "d.example."], {}) == (
+        "c.example",
+        "d.example",
+    )
+    no_file = parser.parse_args(["probe", "x.example", "--no-config"])
+    assert config_from_args(no_file, environ={}).blocklists == ()  # nothing by default
+    with pytest.raises(ConfigError, match="SMTPDIAG_BLOCKLIST"):
+        zones([], {"SMTPDIAG_BLOCKLIST": "not a zone"})

@@ -89,6 +89,8 @@ DNS_PORT = 5353
 RESOLVER_ADDRESS = "127.53.0.2"  # unbound, validating (the DANE scenarios ask it)
 RESOLVER_PORT = 5353
 ZONE = "lab.test"
+#: Reverse DNS of NET4 (PTR records of the mail hosts), served by NSD as well.
+REVERSE_ZONE = "100.51.198.in-addr.arpa"
 
 # Ranges the lab must never route or touch: RFC 5737's TEST-NET-1 (this machine's
 # uplink) and TEST-NET-3 (where the package registries are reached). Written as
@@ -674,22 +676,45 @@ def _start_postfix(state: Path, certs: dict[str, tuple[Path, Path]], info: LabIn
         )
 
 
+#: Hosts whose reverse DNS is the scenario: mx-421's PTR points elsewhere, mx-expired
+#: has none. The DANE host is named in the DANE zones, not in lab.test: no PTR either.
+PTR_SCENARIOS = frozenset({"mx421", "mxexpired"})
+
+
+def matching_ptrs() -> str:
+    """PTR lines of the reverse zone naming each other lab.test host (and the dead
+    address), each forward-confirmed by the host's A record."""
+    lines = [f"{DEAD4.rsplit('.', 1)[1]} PTR dead.lab.test."]
+    for h in HOSTS:
+        if h.key not in PTR_SCENARIOS and h.cert != "dane":
+            lines.append(f"{h.v4.rsplit('.', 1)[1]} PTR {h.fqdn}.")
+    return "\n".join(lines)
+
+
 def _start_nsd(state: Path, info: LabInfo) -> None:
     dns = state / "dns"
     dns.mkdir(exist_ok=True)
     values = {"dns_address": DNS_ADDRESS, "dns_port": str(DNS_PORT), "dns_dir": str(dns)}
     (dns / "nsd.conf").write_text(_render(FIXTURES / "dns" / "nsd.conf.in", values))
     zone_values = dict(values, serial=str(int(time.time())), dead_v4=DEAD4, dead_v6=DEAD6)
+    zone_values["bridge_v4"] = BRIDGE4
+    zone_values["bridge_v4_reversed"] = ".".join(reversed(BRIDGE4.split(".")))
     for h in HOSTS:
         zone_values[f"{h.key}_v4"] = h.v4
         zone_values[f"{h.key}_v6"] = h.v6
+        zone_values[f"{h.key}_ptr"] = h.v4.rsplit(".", 1)[1]
+    zone_values["matching_ptrs"] = matching_ptrs()
     (dns / "lab.test.zone").write_text(_render(FIXTURES / "dns" / "lab.test.zone.in", zone_values))
+    (dns / f"{REVERSE_ZONE}.zone").write_text(
+        _render(FIXTURES / "dns" / f"{REVERSE_ZONE}.zone.in", zone_values)
+    )
     shutil.copy(FIXTURES / "dns" / "servfail.lab.test.zone", dns / "servfail.lab.test.zone")
     dane_host = next(h for h in HOSTS if h.cert == "dane")
     chain = state / "certs" / f"{dane_host.key}.chain.pem"
     zones = dane_zones.write_zones(dns, chain, dane_host.v4, dane_host.v6)
     _run(["nsd-checkconf", str(dns / "nsd.conf")])
     _run(["nsd-checkzone", ZONE, str(dns / "lab.test.zone")])
+    _run(["nsd-checkzone", REVERSE_ZONE, str(dns / f"{REVERSE_ZONE}.zone")])
     for origin, path in zones.items():
         _run(["nsd-checkzone", origin, str(path)])
     _spawn("nsd", ["nsd", "-c", str(dns / "nsd.conf"), "-d"], dns / "nsd.out", info)

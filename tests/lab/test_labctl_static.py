@@ -75,11 +75,39 @@ def _zone_values() -> dict[str, str]:
         "serial": "1",
         "dead_v4": labctl.DEAD4,
         "dead_v6": labctl.DEAD6,
+        "bridge_v4": labctl.BRIDGE4,
+        "bridge_v4_reversed": ".".join(reversed(labctl.BRIDGE4.split("."))),
     }
     for h in labctl.HOSTS:
         values[f"{h.key}_v4"] = h.v4
         values[f"{h.key}_v6"] = h.v6
+        values[f"{h.key}_ptr"] = h.v4.rsplit(".", 1)[1]
+    values["matching_ptrs"] = labctl.matching_ptrs()
     return values
+
+
+def test_reverse_zone_renders_with_matching_and_elsewhere_ptrs(tmp_path: Path) -> None:
+    zone = labctl._render(
+        labctl.FIXTURES / "dns" / f"{labctl.REVERSE_ZONE}.zone.in", _zone_values()
+    )
+    words = " ".join(zone.split())
+    mx1 = next(h for h in labctl.HOSTS if h.key == "mx1")
+    mx421 = next(h for h in labctl.HOSTS if h.key == "mx421")
+    expired = next(h for h in labctl.HOSTS if h.key == "mxexpired")
+    assert f"{mx1.v4.rsplit('.', 1)[1]} PTR mx1.lab.test." in words
+    assert f"{mx421.v4.rsplit('.', 1)[1]} PTR mx1.lab.test." in words
+    assert f"{expired.v4.rsplit('.', 1)[1]} PTR" not in words
+    if shutil.which("nsd-checkzone") is None:
+        pytest.skip("nsd-checkzone not installed")
+    path = tmp_path / "reverse.zone"
+    path.write_text(zone)
+    proc = subprocess.run(
+        ["nsd-checkzone", labctl.REVERSE_ZONE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_zone_renders_and_every_scenario_has_records(tmp_path: Path) -> None:

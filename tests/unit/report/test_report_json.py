@@ -79,6 +79,7 @@ def test_route_results_carry_label_and_failure() -> None:
         "code": 421,
         "enhanced": "4.3.2",
         "text": "4.3.2 Service currently unavailable, too many connections",
+        "hint": None,
     }
     # The derived keys come after the declared ones, and only where documented.
     assert list(route)[-2:] == ["label", "failure"]
