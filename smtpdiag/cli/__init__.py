@@ -138,15 +138,29 @@ def _own_process(selected: str | None, args_in: Sequence[str] = ()) -> None:
     long-running commands (``watch``, ``bulk``, ``demo --serve``, ``explain --batch``)
     keep it. argparse takes any prefix of ``--batch``, and no other option of explain
     starts with ``--b``.
+
+    Imports: the one-bounce ``explain`` defers the standard modules that its modules
+    import and it never calls (:data:`_UNUSED_BY_EXPLAIN`, see :mod:`.deferred`).
     """
     one_bounce = selected == "explain" and not any(a.startswith("--b") for a in args_in)
     if selected in _ONE_SHOT or one_bounce:
         gc.disable()
+    if one_bounce and not any(a.startswith("--p") for a in args_in):
+        # Without --probe (or any prefix of it argparse takes): the probe imports all
+        # of these at once, so deferring them would gain nothing there.
+        from .deferred import defer
+
+        defer(_UNUSED_BY_EXPLAIN)
     if selected in _RESOLVING:
         from .dnsfeatures import prime
 
         prime()  # before the subcommand's imports reach dnspython
 
+
+#: Standard modules that modules of the one-bounce ``explain`` path import and never call
+#: there (see :mod:`.deferred`): ``dataclasses`` imports inspect; ``email.utils`` imports
+#: socket, random and urllib.parse, ``email._parseaddr`` calendar.
+_UNUSED_BY_EXPLAIN = ("inspect", "socket", "random", "urllib.parse", "calendar")
 
 #: Errors only a write gives: the output (stdout, an --output file) could not be written.
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

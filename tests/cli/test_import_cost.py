@@ -215,6 +215,12 @@ DSN = str(
 )
 
 
+# What inspect, socket, random, urllib.parse and calendar import: a deferred module is
+# not in -X importtime's list at all, these show that its code did not run either.
+DEFERRED_DEPENDENCIES = ("ast", "dis", "tokenize", "_socket", "selectors", "_random", "ipaddress")
+DEFERRED = ("inspect", "socket", "random", "urllib.parse", "calendar")
+
+
 @pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
 def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -> None:
     # One process per bounce (a mail filter, a pipe transport): the MIME parser and the
@@ -250,6 +256,10 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
         "shutil",
         "bz2",
         "lzma",
+        # What the standard modules on the path import and the path never calls
+        # (deferred: see smtpdiag.cli.deferred): inspect's compiler modules for
+        # dataclasses, socket, random, urllib.parse and calendar for email.utils.
+        *DEFERRED_DEPENDENCIES,
     )
     assert offenders(modules, forbidden) == []
     assert "email.parser" in modules  # the message was read as MIME (a DSN)
@@ -369,3 +379,67 @@ def test_help_width_is_what_argparse_would_take(
     else:
         monkeypatch.setenv("COLUMNS", columns)
     assert _help_width() == shutil.get_terminal_size().columns - 2
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--full"]], ids=["text", "json", "full"])
+def test_one_bounce_process_never_runs_the_deferred_modules(extra: list[str]) -> None:
+    # The whole command in its own process: each deferred module is still waiting for
+    # its first use when the output is written.
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli import main\n"
+        "from smtpdiag.cli.deferred import is_deferred\n"
+        "sys.argv = ['smtpdiag', *sys.argv[1:]]\n"
+        "code = main()\n"
+        f"ran = [n for n in {DEFERRED!r} if not is_deferred(n)]\n"
+        "assert code == 0 and not ran, ran\n"
+    )
+    argv = ["explain", "--file", DSN, *extra]
+    subprocess.run([sys.executable, "-c", code, *argv], check=True, timeout=60)
+
+
+def test_probe_or_batch_explain_defers_nothing() -> None:
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli import _own_process\n"
+        "from smtpdiag.cli.deferred import is_deferred\n"
+        "for argv in (['explain', '--pro', 'x'], ['explain', '--batch', 'x'], ['probe', 'x']):\n"
+        "    _own_process(argv[0], argv)\n"
+        f"    assert not any(is_deferred(n) for n in {DEFERRED!r}), argv\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
+    # Every way of using a deferred module gets the real one: attribute, from-import,
+    # a submodule through its package; the object in sys.modules stays the same, and
+    # the standard modules that import it (dataclasses, email.utils) work in full.
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli.deferred import defer, is_deferred\n"
+        f"defer({DEFERRED!r})\n"
+        "held = {n: sys.modules[n] for n in " + repr(DEFERRED) + "}\n"
+        "import dataclasses, email.utils, email.parser\n"
+        f"assert all(is_deferred(n) for n in {DEFERRED!r})\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class NoDoc:\n"
+        "    x: int\n"
+        "assert NoDoc.__doc__ == 'NoDoc(x: int)' and not is_deferred('inspect')\n"
+        "assert '@' in email.utils.make_msgid(domain='example.test')\n"
+        "assert not is_deferred('random') and is_deferred('socket')\n"
+        "from socket import AF_INET\n"
+        "import socket\n"
+        "assert socket.AF_INET is AF_INET and not is_deferred('socket')\n"
+        "import urllib.parse\n"
+        "assert urllib.parse.quote('a b') == 'a%20b'\n"
+        "assert email.utils.parsedate_to_datetime('Mon, 07 Dec 2026 20:00:00 +0000').year == 2026\n"
+        "assert email.utils.mktime_tz((2026, 12, 7, 20, 0, 0, 0, 1, -1, 0)) == 1796673600\n"
+        "assert all(sys.modules[n] is m and not is_deferred(n) for n, m in held.items())\n"
+        "assert sys.modules['urllib'].parse is held['urllib.parse']\n"
+        "assert socket.__spec__.name == 'socket' and socket.__file__.endswith('socket.py')\n"
+        "defer(['inspect'])\n"  # already imported: left alone
+        "assert not is_deferred('inspect')\n"
+        "defer(['smtpdiag_no_such_module'])\n"  # not found: left to the import system
+        "assert 'smtpdiag_no_such_module' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

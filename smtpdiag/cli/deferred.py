@@ -1,0 +1,91 @@
+"""Standard library modules whose import waits for their first use.
+
+Some standard modules import others that a short process never calls: ``dataclasses``
+imports ``inspect`` (with ``ast``, ``dis`` and ``tokenize``) for the one case of a class
+without a docstring; ``email.utils`` imports ``socket``, ``random`` and ``urllib.parse``
+for message ids, dates and RFC 2231 parameters, ``email._parseaddr`` imports
+``calendar``. A bounce explained in its own process uses none of them, and importing
+them costs more than a fifth of that process.
+
+:func:`defer` puts a module object for each name in ``sys.modules`` that holds only its
+spec; the module's code runs into that same object the first time a name is read from
+it that it does not have yet. So ``import inspect`` binds the module without running
+it, and ``inspect.signature`` (or ``from inspect import signature``) runs it first: the
+module is the same object before and after, only its import happens later, and a path
+that uses it pays what it would have paid anyway.
+
+Only the command's own process defers (see ``smtpdiag.cli._own_process``); a library
+user's interpreter is never touched.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from importlib.machinery import PathFinder
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from importlib.machinery import ModuleSpec
+
+__all__ = ["defer", "is_deferred"]
+
+
+class _Deferred(types.ModuleType):
+    """A module whose code has not run yet: the first missing name runs it."""
+
+    def __getattr__(self, name: str) -> object:
+        # Only called for names the module does not have: before its code ran, every
+        # name but the import system's own (__spec__, __name__, ...).
+        spec: ModuleSpec = self.__dict__["__spec__"]
+        if name == "__path__" and spec.submodule_search_locations is None:
+            # ``from module import name`` asks whether it is a package first: it is not,
+            # and whether it has the name is for the name's own read to find out.
+            raise AttributeError(name)
+        loader = spec.loader
+        assert loader is not None
+        self.__class__ = types.ModuleType  # type: ignore[assignment]  # a plain module now
+        spec._initializing = True  # type: ignore[attr-defined]  # as the import system does
+        try:
+            loader.exec_module(self)
+        except BaseException:
+            # Failed as an import would have: the next import tries again from scratch.
+            sys.modules.pop(spec.name, None)
+            raise
+        finally:
+            spec._initializing = False  # type: ignore[attr-defined]
+        return getattr(self, name)
+
+
+def is_deferred(name: str) -> bool:
+    """Whether ``name`` is in ``sys.modules`` and its code has not run yet."""
+    return type(sys.modules.get(name)) is _Deferred
+
+
+def defer(names: Iterable[str]) -> None:
+    """Defer each module of ``names`` not imported yet (a submodule's package is imported
+    now); a name that cannot be found is left to the import system."""
+    for name in names:
+        if name in sys.modules:
+            continue
+        parent, _, child = name.rpartition(".")
+        path = None
+        if parent:
+            package = __import__(parent, fromlist=["__path__"])
+            path = package.__path__
+        spec = PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            continue
+        module = _Deferred(name)
+        module.__spec__ = spec
+        module.__loader__ = spec.loader
+        if spec.has_location:
+            module.__file__ = spec.origin
+            module.__cached__ = spec.cached  # type: ignore[attr-defined]
+        if spec.submodule_search_locations is not None:
+            module.__path__ = spec.submodule_search_locations
+        module.__package__ = spec.parent
+        sys.modules[name] = module
+        if parent:
+            setattr(sys.modules[parent], child, module)
