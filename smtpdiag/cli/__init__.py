@@ -89,6 +89,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             module.register(sub)
         elif stubs:
             sub.add_parser(name, help=help_line)
+    if argv is None:  # the whole parser, as the docs and the tests read it
+        for choice in sub.choices.values():
+            choice.complete()
     return parser
 
 

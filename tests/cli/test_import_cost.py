@@ -10,6 +10,7 @@ that path does not need shows up. Timing itself is the benchmark's job
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -260,6 +261,10 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
         # (deferred: see smtpdiag.cli.deferred): inspect's compiler modules for
         # dataclasses, socket, random, urllib.parse and calendar for email.utils.
         *DEFERRED_DEPENDENCIES,
+        # The probe options' table and defaults: added to the parser only for a command
+        # line that can use them.
+        "smtpdiag.cli.options",
+        "smtpdiag.defaults",
     )
     assert offenders(modules, forbidden) == []
     assert "email.parser" in modules  # the message was read as MIME (a DSN)
@@ -443,3 +448,56 @@ def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
         "assert 'smtpdiag_no_such_module' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _explain_options(parser: object) -> set[str]:
+    (sub,) = (a for a in parser._actions if a.dest == "command")  # type: ignore[attr-defined]
+    return {opt for a in sub.choices["explain"]._actions for opt in a.option_strings}
+
+
+def test_explain_of_one_bounce_parses_without_the_probe_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from smtpdiag.cli import build_parser
+    from smtpdiag.cli.common import UsageExit
+
+    full = _explain_options(build_parser())
+    assert {"--probe", "--nameserver", "--config", "--timeout", "-4"} <= full
+    light = ["explain", "--file", "x.eml", "--json", "--width=70", "--full", "--color", "never"]
+    parser = build_parser(light)
+    assert "--nameserver" not in _explain_options(parser)
+    args = parser.parse_args(light)
+    assert (args.file, args.json, args.width, args.full) == ("x.eml", True, 70, True)
+    assert "--nameserver" not in _explain_options(parser)
+    # Stdin ("-") is a value; anything else that looks like an option adds them first,
+    # so the parser sees the very command line it always saw.
+    stdin = build_parser(["explain", "-"])
+    stdin.parse_args(["explain", "-"])
+    assert "--nameserver" not in _explain_options(stdin)
+    for argv in (
+        ["explain", "x", "--nameserver", "127.0.0.1"],
+        ["explain", "x", "--probe"],
+        ["explain", "x", "--js"],  # an abbreviation: argparse decides with every option
+        ["explain", "--width", "-5", "x"],  # a value that looks like an option
+        ["explain", "--", "-x"],
+        ["explain", "-h"],
+    ):
+        parser = build_parser(argv)
+        # Usage errors and help end in UsageExit: what matters is which parser saw them.
+        with contextlib.suppress(UsageExit):
+            parser.parse_args(argv)
+        assert _explain_options(parser) == full, argv
+
+
+def test_explain_help_and_usage_list_the_probe_options() -> None:
+    from smtpdiag.cli import build_parser
+
+    def explain_parser(argv: list[str] | None) -> object:
+        (sub,) = (a for a in build_parser(argv)._actions if a.dest == "command")
+        assert sub.choices is not None
+        return sub.choices["explain"]
+
+    whole = explain_parser(None)
+    for method in ("format_help", "format_usage"):
+        light = explain_parser(["explain", "--file", "x.eml"])
+        assert getattr(light, method)() == getattr(whole, method)(), method
