@@ -162,8 +162,18 @@ def _own_process(selected: str | None, args_in: Sequence[str] = ()) -> None:
 
 #: Standard modules that modules of the one-bounce ``explain`` path import and never call
 #: there (see :mod:`.deferred`): ``dataclasses`` imports inspect; ``email.utils`` imports
-#: socket, random and urllib.parse, ``email._parseaddr`` calendar.
-_UNUSED_BY_EXPLAIN = ("inspect", "socket", "random", "urllib.parse", "calendar")
+#: socket, random and urllib.parse, ``email._parseaddr`` calendar; email's header codec
+#: and body encoders serve writing mail (and decoding an 8-bit header).
+_UNUSED_BY_EXPLAIN = (
+    "inspect",
+    "socket",
+    "random",
+    "urllib.parse",
+    "calendar",
+    "email.header",
+    "email.quoprimime",
+    "email.base64mime",
+)
 
 #: Errors only a write gives: the output (stdout, an --output file) could not be written.
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

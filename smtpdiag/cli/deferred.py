@@ -12,7 +12,9 @@ spec; the module's code runs into that same object the first time a name is read
 it that it does not have yet. So ``import inspect`` binds the module without running
 it, and ``inspect.signature`` (or ``from inspect import signature``) runs it first: the
 module is the same object before and after, only its import happens later, and a path
-that uses it pays what it would have paid anyway.
+that uses it pays what it would have paid anyway. A deferred package still imports its
+submodules (the import system only reads its ``__path__``); its own code runs when a
+name is read from it.
 
 Only the command's own process defers (see ``smtpdiag.cli._own_process``); a library
 user's interpreter is never touched.
@@ -64,28 +66,36 @@ def is_deferred(name: str) -> bool:
 
 
 def defer(names: Iterable[str]) -> None:
-    """Defer each module of ``names`` not imported yet (a submodule's package is imported
-    now); a name that cannot be found is left to the import system."""
+    """Defer each module of ``names`` that is not imported yet; a submodule's package is
+    deferred with it when it is not imported either. A name that cannot be found is left
+    to the import system."""
     for name in names:
-        if name in sys.modules:
-            continue
-        parent, _, child = name.rpartition(".")
-        path = None
-        if parent:
-            package = __import__(parent, fromlist=["__path__"])
-            path = package.__path__
-        spec = PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            continue
-        module = _Deferred(name)
-        module.__spec__ = spec
-        module.__loader__ = spec.loader
-        if spec.has_location:
-            module.__file__ = spec.origin
-            module.__cached__ = spec.cached  # type: ignore[attr-defined]
-        if spec.submodule_search_locations is not None:
-            module.__path__ = spec.submodule_search_locations
-        module.__package__ = spec.parent
-        sys.modules[name] = module
-        if parent:
-            setattr(sys.modules[parent], child, module)
+        _defer(name)
+
+
+def _defer(name: str) -> types.ModuleType | None:
+    """The module ``name`` in ``sys.modules``, deferred if it was not there."""
+    if name in sys.modules:
+        return sys.modules[name]
+    parent, _, child = name.rpartition(".")
+    package = _defer(parent) if parent else None
+    path = getattr(package, "__path__", None)
+    if parent and path is None:
+        return None
+    spec = PathFinder.find_spec(name, path)
+    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        return None
+    module = _Deferred(name)
+    module.__spec__ = spec
+    module.__loader__ = spec.loader
+    if spec.has_location:
+        module.__file__ = spec.origin
+        module.__cached__ = spec.cached  # type: ignore[attr-defined]
+    if spec.submodule_search_locations is not None:
+        module.__path__ = spec.submodule_search_locations
+    module.__package__ = spec.parent
+    sys.modules[name] = module
+    if package is not None:
+        # What the import system does once it loaded a submodule: the package names it.
+        setattr(package, child, module)
+    return module
