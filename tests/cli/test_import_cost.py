@@ -218,7 +218,17 @@ DSN = str(
 
 # What inspect, socket, random, urllib.parse and calendar import: a deferred module is
 # not in -X importtime's list at all, these show that its code did not run either.
-DEFERRED_DEPENDENCIES = ("ast", "dis", "tokenize", "_socket", "selectors", "_random", "ipaddress")
+DEFERRED_DEPENDENCIES = (
+    "ast",
+    "dis",
+    "tokenize",
+    "_socket",
+    "selectors",
+    "_random",
+    "ipaddress",
+    "weakref",
+    "_struct",
+)
 DEFERRED = (
     "inspect",
     "socket",
@@ -230,6 +240,9 @@ DEFERRED = (
     "email.header",
     "email.quoprimime",
     "email.base64mime",
+    # dataclasses.asdict's deep copies; base64's base85 codecs.
+    "copy",
+    "struct",
 )
 
 
@@ -472,6 +485,9 @@ def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
         "import email.quoprimime\n"
         "assert email.quoprimime.body_decode('a=3Db') == 'a=b' and email.header.Header\n"
         "assert decode_header('=?utf-8?b?Y2Fmw6k=?=') == [(b'caf\\xc3\\xa9', 'utf-8')]\n"
+        "assert dataclasses.asdict(NoDoc([1]))['x'] == [1]\n"
+        "import base64\n"
+        "assert base64.a85decode(base64.a85encode(b'abcd')) == b'abcd'\n"
         "assert all(sys.modules[n] is m and not is_deferred(n) for n, m in held.items())\n"
         "assert sys.modules['urllib'].parse is held['urllib.parse']\n"
         "assert socket.__spec__.name == 'socket' and socket.__file__.endswith('socket.py')\n"
