@@ -163,7 +163,8 @@ def _own_process(selected: str | None, args_in: Sequence[str] = ()) -> None:
 #: Standard modules that modules of the one-bounce ``explain`` path import and never call
 #: there (see :mod:`.deferred`): ``dataclasses`` imports inspect; ``email.utils`` imports
 #: socket, random and urllib.parse, ``email._parseaddr`` calendar; email's header codec
-#: and body encoders serve writing mail (and decoding an 8-bit header); copy is for
+#: and body encoders serve writing mail (and decoding an 8-bit header), its errors a
+#: malformed message (a defect found); copy is for
 #: ``dataclasses.asdict``, struct for base64's base85 codecs.
 _UNUSED_BY_EXPLAIN = (
     "inspect",
@@ -174,6 +175,7 @@ _UNUSED_BY_EXPLAIN = (
     "email.header",
     "email.quoprimime",
     "email.base64mime",
+    "email.errors",
     "copy",
     "struct",
 )

@@ -240,6 +240,8 @@ DEFERRED = (
     "email.header",
     "email.quoprimime",
     "email.base64mime",
+    # the MIME parser's defect classes: a well-formed message has none.
+    "email.errors",
     # dataclasses.asdict's deep copies; base64's base85 codecs.
     "copy",
     "struct",
@@ -486,6 +488,9 @@ def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
         "assert email.quoprimime.body_decode('a=3Db') == 'a=b' and email.header.Header\n"
         "assert decode_header('=?utf-8?b?Y2Fmw6k=?=') == [(b'caf\\xc3\\xa9', 'utf-8')]\n"
         "assert dataclasses.asdict(NoDoc([1]))['x'] == [1]\n"
+        "cut = 'Content-Type: multipart/mixed; boundary=b\\n\\n--b\\n\\nx\\n'\n"
+        "(defect,) = email.message_from_string(cut).defects\n"  # no closing boundary
+        "assert isinstance(defect, email.errors.CloseBoundaryNotFoundDefect)\n"
         "import base64\n"
         "assert base64.a85decode(base64.a85encode(b'abcd')) == b'abcd'\n"
         "assert all(sys.modules[n] is m and not is_deferred(n) for n, m in held.items())\n"
