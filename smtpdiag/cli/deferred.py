@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 import types
-from importlib.machinery import PathFinder
+from importlib.machinery import PathFinder, SourceFileLoader, SourcelessFileLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ def _defer(name: str) -> types.ModuleType | None:
     if parent and path is None:
         return None
     spec = PathFinder.find_spec(name, path)
-    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-        return None
+    if spec is None or not isinstance(spec.loader, SourceFileLoader | SourcelessFileLoader):
+        return None  # only Python code runs into a module made here (no extension)
     module = _Deferred(name)
     module.__spec__ = spec
     module.__loader__ = spec.loader

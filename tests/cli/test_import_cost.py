@@ -498,6 +498,8 @@ def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
         "assert socket.__spec__.name == 'socket' and socket.__file__.endswith('socket.py')\n"
         "defer(['inspect'])\n"  # already imported: left alone
         "assert not is_deferred('inspect')\n"
+        "defer(['_csv'])\n"  # an extension module: left to the import system
+        "assert '_csv' not in sys.modules and not is_deferred('_csv')\n"
         "defer(['smtpdiag_no_such_module'])\n"  # not found: left to the import system
         "assert 'smtpdiag_no_such_module' not in sys.modules\n"
     )
