@@ -16,8 +16,9 @@ that uses it pays what it would have paid anyway. A deferred package still impor
 submodules (the import system only reads its ``__path__``); its own code runs when a
 name is read from it.
 
-Only the command's own process defers (see ``smtpdiag.cli._own_process``); a library
-user's interpreter is never touched.
+Only the command's own process defers (see ``smtpdiag.cli._own_process``), before it
+starts a thread, and only modules that are Python code on ``sys.path`` (found there as
+an import would find them); a library user's interpreter is never touched.
 """
 
 from __future__ import annotations
