@@ -8,7 +8,10 @@ Start-up cost is part of the interface: a monitoring system runs this command th
 of times a minute. So only the subcommand being run is imported and registered in full
 (its options' defaults need the config and threshold types); the others are one-line
 stubs for the top-level ``--help``, and asyncio is imported only when a subcommand
-returns a coroutine. ``tests/cli/test_import_cost.py`` guards what each path imports.
+returns a coroutine. A mail filter runs ``explain`` once per bounce: its parser adds the
+probe options only for a command line that uses them (``Parser.defer_arguments``), and
+the process defers the standard modules its imports pull in and it never calls
+(:mod:`.deferred`). ``tests/cli/test_import_cost.py`` guards what each path imports.
 """
 
 from __future__ import annotations
