@@ -19,10 +19,19 @@ name is read from it.
 Only the command's own process defers (see ``smtpdiag.cli._own_process``), before it
 starts a thread, and only modules that are Python code on ``sys.path`` (found there as
 an import would find them); a library user's interpreter is never touched.
+
+Why not ``importlib.util.LazyLoader``: its module runs on the first attribute read of any
+name, ``__spec__`` included, and the import statement reads ``__spec__`` of a module it
+finds in ``sys.modules`` (whether another thread is still initializing it). So
+``import socket`` in ``email.utils`` would run ``socket`` right there, and only modules
+reached by ``from package import name`` would stay waiting (CPython issue gh-127036;
+``scripts/bench.py explain`` measured it). Here only a name the module does not have yet
+runs it; the module object itself is the one ``importlib.util.module_from_spec`` makes.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import types
 from importlib.machinery import PathFinder, SourceFileLoader, SourcelessFileLoader
@@ -86,15 +95,8 @@ def _defer(name: str) -> types.ModuleType | None:
     spec = PathFinder.find_spec(name, path)
     if spec is None or not isinstance(spec.loader, SourceFileLoader | SourcelessFileLoader):
         return None  # only Python code runs into a module made here (no extension)
-    module = _Deferred(name)
-    module.__spec__ = spec
-    module.__loader__ = spec.loader
-    if spec.has_location:
-        module.__file__ = spec.origin
-        module.__cached__ = spec.cached  # type: ignore[attr-defined]
-    if spec.submodule_search_locations is not None:
-        module.__path__ = spec.submodule_search_locations
-    module.__package__ = spec.parent
+    module = importlib.util.module_from_spec(spec)  # a plain module: create_module is None
+    module.__class__ = _Deferred
     sys.modules[name] = module
     if package is not None:
         # What the import system does once it loaded a submodule: the package names it.

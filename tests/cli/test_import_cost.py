@@ -467,6 +467,12 @@ def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
         "from smtpdiag.cli.deferred import defer, is_deferred\n"
         f"defer({DEFERRED!r})\n"
         "held = {n: sys.modules[n] for n in " + repr(DEFERRED) + "}\n"
+        # The import statement reads __spec__ of a module in sys.modules: that must not
+        # run it (importlib.util.LazyLoader's modules run on any attribute read).
+        "import socket, calendar, urllib.parse\n"
+        "assert is_deferred('socket') and is_deferred('calendar')\n"
+        "assert is_deferred('urllib.parse') and socket.__spec__.name == 'socket'\n"
+        "assert is_deferred('socket')\n"
         "import dataclasses, email.utils, email.parser\n"
         f"assert all(is_deferred(n) for n in {DEFERRED!r})\n"
         "@dataclasses.dataclass(frozen=True)\n"
