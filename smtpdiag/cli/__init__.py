@@ -8,7 +8,10 @@ Start-up cost is part of the interface: a monitoring system runs this command th
 of times a minute. So only the subcommand being run is imported and registered in full
 (its options' defaults need the config and threshold types); the others are one-line
 stubs for the top-level ``--help``, and asyncio is imported only when a subcommand
-returns a coroutine. ``tests/cli/test_import_cost.py`` guards what each path imports.
+returns a coroutine. A mail filter runs ``explain`` once per bounce: its parser adds the
+probe options only for a command line that uses them (``Parser.defer_arguments``), and
+the process defers the standard modules its imports pull in and it never calls
+(:mod:`.deferred`). ``tests/cli/test_import_cost.py`` guards what each path imports.
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             module.register(sub)
         elif stubs:
             sub.add_parser(name, help=help_line)
+    if argv is None:  # the whole parser, as the docs and the tests read it
+        for choice in sub.choices.values():
+            choice.complete()
     return parser
 
 
@@ -138,15 +144,44 @@ def _own_process(selected: str | None, args_in: Sequence[str] = ()) -> None:
     long-running commands (``watch``, ``bulk``, ``demo --serve``, ``explain --batch``)
     keep it. argparse takes any prefix of ``--batch``, and no other option of explain
     starts with ``--b``.
+
+    Imports: the one-bounce ``explain`` defers the standard modules that its modules
+    import and it never calls (:data:`_UNUSED_BY_EXPLAIN`, see :mod:`.deferred`).
     """
     one_bounce = selected == "explain" and not any(a.startswith("--b") for a in args_in)
     if selected in _ONE_SHOT or one_bounce:
         gc.disable()
+    if one_bounce and not any(a.startswith("--p") for a in args_in):
+        # Without --probe (or any prefix of it argparse takes): the probe imports all
+        # of these at once, so deferring them would gain nothing there.
+        from .deferred import defer
+
+        defer(_UNUSED_BY_EXPLAIN)
     if selected in _RESOLVING:
         from .dnsfeatures import prime
 
         prime()  # before the subcommand's imports reach dnspython
 
+
+#: Standard modules that modules of the one-bounce ``explain`` path import and never call
+#: there (see :mod:`.deferred`): ``dataclasses`` imports inspect; ``email.utils`` imports
+#: socket, random and urllib.parse, ``email._parseaddr`` calendar; email's header codec
+#: and body encoders serve writing mail (and decoding an 8-bit header), its errors a
+#: malformed message (a defect found); copy is for
+#: ``dataclasses.asdict``, struct for base64's base85 codecs.
+_UNUSED_BY_EXPLAIN = (
+    "inspect",
+    "socket",
+    "random",
+    "urllib.parse",
+    "calendar",
+    "email.header",
+    "email.quoprimime",
+    "email.base64mime",
+    "email.errors",
+    "copy",
+    "struct",
+)
 
 #: Errors only a write gives: the output (stdout, an --output file) could not be written.
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

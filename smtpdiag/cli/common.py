@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import re
-    from collections.abc import Sequence
+    from collections.abc import Callable, Collection, Sequence
     from typing import Any, NoReturn, Protocol
 
     from ..config import ProbeConfig
@@ -136,6 +136,46 @@ class Parser(argparse.ArgumentParser):
     argument".
     """
 
+    #: Arguments added only when needed (see :meth:`defer_arguments`): each adder and
+    #: the options that do not need it.
+    _deferred: list[tuple[Callable[[Parser], None], frozenset[str]]]
+
+    def defer_arguments(self, add: Callable[[Parser], None], unless: Collection[str]) -> None:
+        """Add arguments with ``add(self)`` only when they can matter.
+
+        They are added before any help or usage is formatted, and before parsing a
+        command line whose options are not all exactly one of ``unless`` (``--name`` or
+        ``--name=value``; ``-`` is a value). An abbreviation, any other value that looks
+        like an option, ``-h`` or ``--`` adds them, so argparse decides on such a line
+        with every option, as it always did. Arguments added last come last in the help
+        either way: the help is the same.
+        """
+        if not hasattr(self, "_deferred"):
+            self._deferred = []
+        self._deferred.append((add, frozenset(unless)))
+
+    def complete(self) -> None:
+        """Add every deferred argument now (a parser that tests or documents options)."""
+        deferred = getattr(self, "_deferred", None)
+        while deferred:
+            add, _unless = deferred.pop(0)
+            add(self)
+
+    def _complete_for(self, args: Sequence[str]) -> None:
+        options = [a.split("=", 1)[0] for a in args if a.startswith("-") and a != "-"]
+        for add, unless in list(getattr(self, "_deferred", ())):
+            if any(option not in unless for option in options):
+                self._deferred.remove((add, unless))
+                add(self)
+
+    def format_usage(self) -> str:
+        self.complete()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.complete()
+        return super().format_help()
+
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse makes a formatter for every add_argument (to check its metavar), and
         # the default width comes from shutil, whose import (with bz2, lzma and zlib)
@@ -146,7 +186,10 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        if args is not None:
+        if args is None:
+            self.complete()
+        else:
+            self._complete_for(args)
             args = self._join_negative_values(list(args))
         return super().parse_known_args(args, namespace)
 

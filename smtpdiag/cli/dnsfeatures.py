@@ -14,52 +14,25 @@ first imports ``dns``, gives dnspython the answers it would compute for this pro
 - ``idna``: dnspython's own requirement (``idna>=X``) checked against the ``idna``
   package's own version string, which is the metadata's version without the metadata.
 
-``importlib.metadata`` is deferred, not replaced: the first attribute read from it (by
-dnspython asking about another feature, or by anything else) loads the real module into
-the same module object. When anything is not as expected (dnspython already imported,
-another requirement format), nothing is forced and dnspython decides as usual.
+``importlib.metadata`` is deferred (:mod:`.deferred`), not replaced: the first attribute
+read from it that it does not have yet (by dnspython asking about another feature, or by
+anything else) loads the real module into the same module object. When anything is not
+as expected (dnspython already imported, another requirement format), nothing is forced
+and dnspython decides as usual.
 ``tests/cli/test_import_cost.py`` checks that the probe path does not load the metadata
 machinery, and that the forced answers equal dnspython's own.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 import types
+
+from .deferred import defer
 
 __all__ = ["prime"]
 
 _METADATA = "importlib.metadata"
-
-
-def _defer(name: str) -> bool:
-    """Put a module in ``sys.modules`` that runs its code on the first attribute read."""
-    if name in sys.modules:
-        return False
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return False
-    module = importlib.util.module_from_spec(spec)
-    loader = spec.loader
-
-    def load(attr: str) -> object:
-        # Module-level __getattr__ (PEP 562) runs only for names not yet defined, so
-        # reading __spec__ or __name__ (the import system does) does not load it.
-        del module.__dict__["__getattr__"]
-        try:
-            loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        return getattr(module, attr)
-
-    module.__dict__["__getattr__"] = load
-    sys.modules[name] = module
-    parent, _, child = name.rpartition(".")
-    setattr(importlib.import_module(parent), child, module)  # as an import would
-    return True
 
 
 def _idna_version() -> str | None:
@@ -87,7 +60,7 @@ def prime() -> None:
     """Answer dnspython's import-time feature questions; call before importing ``dns``."""
     if "dns._features" in sys.modules:
         return  # dnspython is already loaded: nothing left to save
-    _defer(_METADATA)
+    defer([_METADATA])
     try:
         import dns._features as features
     except ImportError:

@@ -21,6 +21,9 @@ EXIT_FOUND = 0
 EXIT_NOT_FOUND = 1
 #: ``--batch``: the run went through, but some inputs gave error records.
 EXIT_BATCH_ERRORS = 1
+#: The options a bounce explained without --probe or --batch can take: a command line
+#: with no other option is parsed without the probe options (``Parser.defer_arguments``).
+_ONE_BOUNCE_OPTIONS = ("--file", "--json", "--width", "--full", "--color", "--format")
 _FORMATS = ("auto", "mbox", "maildir", "eml-dir", "eml", "postfix-log", "exim-log", "postqueue")
 
 EXPLAIN_EXIT_HELP = """\
@@ -90,7 +93,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--domain", metavar="DOMAIN", help="domain to probe (default: the recipient's domain)"
     )
-    common.add_probe_options(p)
+    # The probe options (and their table, with its config types) only when the command
+    # line can use them: one bounce explained without them is one process per bounce.
+    p.defer_arguments(common.add_probe_options, unless=_ONE_BOUNCE_OPTIONS)
     p.set_defaults(run=run)
 
 

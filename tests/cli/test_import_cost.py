@@ -10,6 +10,7 @@ that path does not need shows up. Timing itself is the benchmark's job
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -215,6 +216,38 @@ DSN = str(
 )
 
 
+# What inspect, socket, random, urllib.parse and calendar import: a deferred module is
+# not in -X importtime's list at all, these show that its code did not run either.
+DEFERRED_DEPENDENCIES = (
+    "ast",
+    "dis",
+    "tokenize",
+    "_socket",
+    "selectors",
+    "_random",
+    "ipaddress",
+    "weakref",
+    "_struct",
+)
+DEFERRED = (
+    "inspect",
+    "socket",
+    "random",
+    "urllib.parse",
+    "calendar",
+    # email's header codec and the body encoders: for writing mail, and for decoding an
+    # 8-bit header (none of the fixture bounces has one).
+    "email.header",
+    "email.quoprimime",
+    "email.base64mime",
+    # the MIME parser's defect classes: a well-formed message has none.
+    "email.errors",
+    # dataclasses.asdict's deep copies; base64's base85 codecs.
+    "copy",
+    "struct",
+)
+
+
 @pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
 def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -> None:
     # One process per bounce (a mail filter, a pipe transport): the MIME parser and the
@@ -250,6 +283,15 @@ def test_explain_of_one_message_imports_only_the_bounce_path(extra: list[str]) -
         "shutil",
         "bz2",
         "lzma",
+        # What the standard modules on the path import and the path never calls
+        # (deferred: see smtpdiag.cli.deferred): inspect's compiler modules for
+        # dataclasses, socket, random, urllib.parse and calendar for email.utils.
+        *DEFERRED_DEPENDENCIES,
+        *DEFERRED,
+        # The probe options' table and defaults: added to the parser only for a command
+        # line that can use them.
+        "smtpdiag.cli.options",
+        "smtpdiag.defaults",
     )
     assert offenders(modules, forbidden) == []
     assert "email.parser" in modules  # the message was read as MIME (a DSN)
@@ -369,3 +411,155 @@ def test_help_width_is_what_argparse_would_take(
     else:
         monkeypatch.setenv("COLUMNS", columns)
     assert _help_width() == shutil.get_terminal_size().columns - 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "waiting"),
+    [
+        (["--file", DSN], DEFERRED),
+        (["--file", DSN, "--json"], DEFERRED),
+        (["--file", DSN, "--full"], DEFERRED),
+        # A bounce line is no MIME message: the email package's own code never runs.
+        ([BOUNCE], (*DEFERRED, "email")),
+    ],
+    ids=["text", "json", "full", "line"],
+)
+def test_one_bounce_process_never_runs_the_deferred_modules(
+    argv: list[str], waiting: tuple[str, ...]
+) -> None:
+    # The whole command in its own process: each deferred module is still waiting for
+    # its first use when the output is written.
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli import main\n"
+        "from smtpdiag.cli.deferred import is_deferred\n"
+        "sys.argv = ['smtpdiag', *sys.argv[1:]]\n"
+        "code = main()\n"
+        f"ran = [n for n in {waiting!r} if not is_deferred(n)]\n"
+        "assert code == 0 and not ran, ran\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, "explain", *argv],
+        check=True,
+        timeout=60,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def test_probe_or_batch_explain_defers_nothing() -> None:
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli import _own_process\n"
+        "from smtpdiag.cli.deferred import is_deferred\n"
+        "for argv in (['explain', '--pro', 'x'], ['explain', '--batch', 'x'], ['probe', 'x']):\n"
+        "    _own_process(argv[0], argv)\n"
+        f"    assert not any(is_deferred(n) for n in {DEFERRED!r}), argv\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_deferred_module_runs_on_first_use_and_stays_one_module() -> None:
+    # Every way of using a deferred module gets the real one: attribute, from-import,
+    # a submodule through its package; the object in sys.modules stays the same, and
+    # the standard modules that import it (dataclasses, email.utils) work in full.
+    code = (
+        "import sys\n"
+        "from smtpdiag.cli.deferred import defer, is_deferred\n"
+        f"defer({DEFERRED!r})\n"
+        "held = {n: sys.modules[n] for n in " + repr(DEFERRED) + "}\n"
+        # The import statement reads __spec__ of a module in sys.modules: that must not
+        # run it (importlib.util.LazyLoader's modules run on any attribute read).
+        "import socket, calendar, urllib.parse\n"
+        "assert is_deferred('socket') and is_deferred('calendar')\n"
+        "assert is_deferred('urllib.parse') and socket.__spec__.name == 'socket'\n"
+        "assert is_deferred('socket')\n"
+        "import dataclasses, email.utils, email.parser\n"
+        f"assert all(is_deferred(n) for n in {DEFERRED!r})\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class NoDoc:\n"
+        "    x: int\n"
+        "assert NoDoc.__doc__ == 'NoDoc(x: int)' and not is_deferred('inspect')\n"
+        "assert '@' in email.utils.make_msgid(domain='example.test')\n"
+        "assert not is_deferred('random') and is_deferred('socket')\n"
+        "from socket import AF_INET\n"
+        "import socket\n"
+        "assert socket.AF_INET is AF_INET and not is_deferred('socket')\n"
+        "import urllib.parse\n"
+        "assert urllib.parse.quote('a b') == 'a%20b'\n"
+        "assert email.utils.parsedate_to_datetime('Mon, 07 Dec 2026 20:00:00 +0000').year == 2026\n"
+        "assert email.utils.mktime_tz((2026, 12, 7, 20, 0, 0, 0, 1, -1, 0)) == 1796673600\n"
+        "from email.header import decode_header\n"  # a package's deferred submodule
+        "assert decode_header('=?utf-8?q?caf=C3=A9?=') == [(b'caf\\xc3\\xa9', 'utf-8')]\n"
+        "import email.quoprimime\n"
+        "assert email.quoprimime.body_decode('a=3Db') == 'a=b' and email.header.Header\n"
+        "assert decode_header('=?utf-8?b?Y2Fmw6k=?=') == [(b'caf\\xc3\\xa9', 'utf-8')]\n"
+        "assert dataclasses.asdict(NoDoc([1]))['x'] == [1]\n"
+        "cut = 'Content-Type: multipart/mixed; boundary=b\\n\\n--b\\n\\nx\\n'\n"
+        "(defect,) = email.message_from_string(cut).defects\n"  # no closing boundary
+        "assert isinstance(defect, email.errors.CloseBoundaryNotFoundDefect)\n"
+        "import base64\n"
+        "assert base64.a85decode(base64.a85encode(b'abcd')) == b'abcd'\n"
+        "assert all(sys.modules[n] is m and not is_deferred(n) for n, m in held.items())\n"
+        "assert sys.modules['urllib'].parse is held['urllib.parse']\n"
+        "assert socket.__spec__.name == 'socket' and socket.__file__.endswith('socket.py')\n"
+        "defer(['inspect'])\n"  # already imported: left alone
+        "assert not is_deferred('inspect')\n"
+        "defer(['_csv'])\n"  # an extension module: left to the import system
+        "assert '_csv' not in sys.modules and not is_deferred('_csv')\n"
+        "defer(['smtpdiag_no_such_module'])\n"  # not found: left to the import system
+        "assert 'smtpdiag_no_such_module' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _explain_options(parser: object) -> set[str]:
+    (sub,) = (a for a in parser._actions if a.dest == "command")  # type: ignore[attr-defined]
+    return {opt for a in sub.choices["explain"]._actions for opt in a.option_strings}
+
+
+def test_explain_of_one_bounce_parses_without_the_probe_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from smtpdiag.cli import build_parser
+    from smtpdiag.cli.common import UsageExit
+
+    full = _explain_options(build_parser())
+    assert {"--probe", "--nameserver", "--config", "--timeout", "-4"} <= full
+    light = ["explain", "--file", "x.eml", "--json", "--width=70", "--full", "--color", "never"]
+    parser = build_parser(light)
+    assert "--nameserver" not in _explain_options(parser)
+    args = parser.parse_args(light)
+    assert (args.file, args.json, args.width, args.full) == ("x.eml", True, 70, True)
+    assert "--nameserver" not in _explain_options(parser)
+    # Stdin ("-") is a value; anything else that looks like an option adds them first,
+    # so the parser sees the very command line it always saw.
+    stdin = build_parser(["explain", "-"])
+    stdin.parse_args(["explain", "-"])
+    assert "--nameserver" not in _explain_options(stdin)
+    for argv in (
+        ["explain", "x", "--nameserver", "127.0.0.1"],
+        ["explain", "x", "--probe"],
+        ["explain", "x", "--js"],  # an abbreviation: argparse decides with every option
+        ["explain", "--width", "-5", "x"],  # a value that looks like an option
+        ["explain", "--", "-x"],
+        ["explain", "-h"],
+    ):
+        parser = build_parser(argv)
+        # Usage errors and help end in UsageExit: what matters is which parser saw them.
+        with contextlib.suppress(UsageExit):
+            parser.parse_args(argv)
+        assert _explain_options(parser) == full, argv
+
+
+def test_explain_help_and_usage_list_the_probe_options() -> None:
+    from smtpdiag.cli import build_parser
+
+    def explain_parser(argv: list[str] | None) -> object:
+        (sub,) = (a for a in build_parser(argv)._actions if a.dest == "command")
+        assert sub.choices is not None
+        return sub.choices["explain"]
+
+    whole = explain_parser(None)
+    for method in ("format_help", "format_usage"):
+        light = explain_parser(["explain", "--file", "x.eml"])
+        assert getattr(light, method)() == getattr(whole, method)(), method
