@@ -47,7 +47,7 @@ from .common import (
     tls_step,
 )
 from .persistence import persistence_text
-from .units import cap1, fmt_ms, join, plural, ports_word
+from .units import cap1, fmt_ms, fmt_s, join, plural, ports_word
 
 __all__ = [
     "all_refused",
@@ -562,11 +562,12 @@ def _retries(f: Facts, views: list[RouteView]) -> list[tuple[RouteView, MssRetry
     ]
 
 
-def _mss_words(v: RouteView, retry: MssRetry) -> str:
-    """``the handshake with mx[ip]:25 repeated with MSS 536 completed in 4 ms (...)``."""
+def _mss_words(v: RouteView, retry: MssRetry, *, route: bool = True) -> str:
+    """``the TLS handshake with mx[ip]:25, repeated with MSS 536, completed in 4.2 ms``."""
+    who = f"the TLS handshake with {v.label}, repeated" if route else "repeated"
     text = (
-        f"the TLS handshake with {v.label} repeated on a new connection with a maximum "
-        f"segment size of {retry.mss} bytes {_MSS_RESULT_WORDS[retry.result]}"
+        f"{who} on a new connection with a maximum segment size of {retry.mss} bytes, "
+        f"{_MSS_RESULT_WORDS[retry.result]}"
     )
     if retry.result is MssRetryResult.COMPLETED and retry.handshake_ms is not None:
         text += f" in {fmt_ms(retry.handshake_ms)}"
@@ -598,7 +599,7 @@ def _mss_evidence(f: Facts, views: list[RouteView]) -> list[Evidence]:
                 phase=Phase.TLS_HANDSHAKE if handshake is not None else None,
                 outcome=handshake.outcome if handshake is not None else None,
                 duration_ms=r.handshake_ms,
-                note=cap1(_mss_words(v, r)),
+                note=_mss_words(v, r, route=False),
             )
         )
     return out
@@ -608,15 +609,15 @@ def mtu_black_hole(f: Facts, m: Match) -> Draft:
     views = list(m.views)
     stalls = sorted({v.failure.duration_ms for v in views if v.failure is not None})
     retries = _retries(f, views)
-    proof = "; ".join(_mss_words(v, r) for v, r in retries)
+    small = ", ".join(f"MSS {r.mss} on {v.label}: {fmt_ms(r.handshake_ms)}" for v, r in retries)
     summary = (
-        f"The TLS handshake with {routes_brief(views)} stalled (no reply to the ClientHello "
-        f"within {fmt_ms(stalls[-1]) if stalls else 'its limit'}) although the TCP handshake "
-        f"and the plain SMTP dialogue with the address worked; {proof}. Small packets pass, "
-        "the server's full-size packets are lost on the path, and the ICMP 'fragmentation "
-        "needed' / 'packet too big' that would make it send smaller ones does not reach it: "
-        "a path MTU black hole, proven (4.4.2 'MTU problems'). Senders with a normal segment "
-        "size stall the same way and retry (4.4.2, soft bounce)."
+        f"Path MTU black hole, proven: the TLS handshake with {routes_brief(views)} stalls "
+        f"({fmt_s(stalls[-1] / 1000) if stalls else 'its limit'} without a reply) while the "
+        f"TCP handshake and plain SMTP work, and completes with small segments ({small}). "
+        "The server's full-size packets are lost on the path, and the ICMP 'fragmentation "
+        "needed' / 'packet too big' that would make it send smaller ones does not reach it "
+        "(4.4.2 'MTU problems'). Senders with a normal segment size stall the same way and "
+        "retry (4.4.2, soft bounce)."
     )
     working = f.ok_views
     done = {

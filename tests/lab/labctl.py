@@ -126,6 +126,7 @@ TOOLS = (
     "nsd-checkzone",
     "unbound",
     "unbound-checkconf",
+    "sysctl",  # forwarding in the router namespace
 )
 
 CMD_TIMEOUT = 20.0  # any single helper command
@@ -407,7 +408,7 @@ def lab_unavailable_reason() -> str | None:
         return (
             "missing tools: "
             + ", ".join(missing)
-            + " (apt-get install postfix nsd unbound nftables iproute2)"
+            + " (apt-get install postfix nsd unbound nftables iproute2 procps)"
         )
     # Can we make a namespace and use nftables in it? (A throw-away namespace with a
     # name `up`/`down` never match, so a concurrent session is not disturbed.)
