@@ -62,6 +62,7 @@ from .tls import peer_chain, tls_info
 
 __all__ = [
     "CONFIRM_LIMIT",
+    "MSS_RETRY_MAX",
     "MSS_SETUP_BUDGET",
     "SMALL_MSS",
     "AddressHints",
@@ -96,15 +97,21 @@ SMALL_MSS = {AddressFamily.IPV4: 536, AddressFamily.IPV6: 1220}
 MSS_SETUP_BUDGET = 1.0
 
 
+#: The longest handshake limit of a small-MSS retry, in seconds.
+MSS_RETRY_MAX = 3.0
+
+
 def mss_retry_limit(tls_timeout: float) -> float:
-    """The handshake limit of a small-MSS retry: half of ``--tls-timeout``, at least
-    :data:`CONFIRM_LIMIT` (never more than the timeout itself).
+    """The handshake limit of a small-MSS retry: half of ``--tls-timeout``, at most
+    :data:`MSS_RETRY_MAX`, at least :data:`CONFIRM_LIMIT` (never more than the timeout).
 
     Why shorter: the retry crosses the same path as the stalled handshake, and a path
-    that passes small segments completes a handshake in a few round trips; a retry that
-    stalls as well then costs at most half a handshake timeout more, not a whole one.
+    that passes small segments completes a handshake in a few round trips (a 6 KB flight
+    in 536-byte segments is two round trips with the initial window of RFC 6928: under
+    2 s even at a satellite link's 600 ms); a retry that stalls as well then costs at
+    most 3 s more, not a whole handshake timeout.
     """
-    return min(tls_timeout, max(CONFIRM_LIMIT, tls_timeout / 2))
+    return min(tls_timeout, max(CONFIRM_LIMIT, min(tls_timeout / 2, MSS_RETRY_MAX)))
 
 
 @dataclass(slots=True)
