@@ -58,7 +58,11 @@ machine is shared and absolute times are noisy.
    alternating message by message. Wall and CPU (``os.wait4``) medians and their ratio;
    ``BENCH_INSTRUCTIONS=1`` adds both sides' instruction counts (valgrind) on four of
    the messages. ``python scripts/bench.py explain`` runs only this section.
-9. Names and vantage (``names_vantage``): what the reverse DNS (PTR + forward), the
+9. Bounce corpus (``bounce_corpus``): agreement with the labels of
+   ``fixtures/bounces/corpus`` and messages per second (wall, CPU) over a mbox of it and
+   over section 5's; ``SMTPDIAG_BENCH_BASELINE=DIR`` adds another tree in the same run.
+   ``python scripts/bench.py corpus`` runs only this section.
+10. Names and vantage (``names_vantage``): what the reverse DNS (PTR + forward), the
    resolver's DNSSEC check and a configured blocklist add to one probe of a healthy
    1-MX x 2-address domain (one port, policy lookups on): ``smtpdiag.probe`` as it is,
    and with one ``--blocklist`` zone (both without the diagnosis), against the same
@@ -67,6 +71,14 @@ machine is shared and absolute times are noisy.
    as on a real network. The DNS server runs in the same process (a thread), so its
    extra answers cost the probe's own CPU too.
    ``python scripts/bench.py names`` runs only this section.
+11. Path MTU black hole (``mtu_black_hole``): time to a verdict for ``mtu.lab.test``, whose
+   MX sits behind the lab's router with a 1280-byte link and the ICMP "fragmentation
+   needed" / "packet too big" dropped (``tests/lab``; needs root, builds the lab under its
+   lock and takes it down). ``smtpdiag probe --json`` with the default timeouts (TLS 10 s,
+   total 30 s), median of interleaved runs: this tree, and with ``BENCH_AGAINST=DIR`` (a
+   tree holding another version's ``smtpdiag/``, e.g. ``git archive main | tar -x -C
+   DIR``) that version too, in the same run. Target: the small-MSS proof costs less than
+   one TLS timeout more. ``python scripts/bench.py mtu`` runs only this section.
 """
 
 from __future__ import annotations
@@ -247,7 +259,8 @@ async def time_to_verdict() -> None:
     is the schedule the probe used to have, reproduced here: the address's routes one
     after another, each waiting its full TLS limit (each route probed alone, so no
     route learns from another), plus the DNS time. "After" is ``smtpdiag.probe``
-    itself: port 25 waits the full limit, 587 and 465 only confirm the stall.
+    itself: port 25 waits the full limit, its stall is repeated once with a small MSS
+    (issue 23: at most 3 s, it stalls too here), 587 and 465 only confirm the stall.
     """
     from smtpdiag.probing import plan_routes, probe_route
     from smtpdiag.resolve import resolve_domain
@@ -271,9 +284,12 @@ async def time_to_verdict() -> None:
         print("4. time to verdict: every TLS handshake stalls (defaults: TLS 10 s, total 30 s)")
         t0 = time.perf_counter()
         resolution = await resolve_domain("stall.test", config)
+        retries_s = 0.0
         for route in plan_routes(resolution, config):
-            await probe_route(route, config)
-        before = time.perf_counter() - t0
+            result = await probe_route(route, config)
+            if result.mss_retry is not None:  # not part of the old schedule
+                retries_s += result.mss_retry.duration_ms / 1000
+        before = time.perf_counter() - t0 - retries_s
         t0 = time.perf_counter()
         report = await api.probe("stall.test", config)
         after = time.perf_counter() - t0
@@ -1312,9 +1328,78 @@ async def names_vantage(rounds: int = NAMES_ROUNDS) -> None:
     pki.cleanup()
 
 
+# ---- 11. path MTU black hole ------------------------------------------------------
+
+MTU_RUNS = 3  # per side, interleaved; median
+
+
+def mtu_black_hole(runs: int = MTU_RUNS) -> None:
+    """9. Time to a verdict for a domain behind a path MTU black hole (the lab's)."""
+    import json
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, here)
+    from tests.lab import labctl
+
+    print("9. time to verdict behind a path MTU black hole (lab; TLS 10 s, total 30 s)")
+    reason = labctl.lab_unavailable_reason()
+    if reason is not None:
+        print(f"   skipped: {reason}")
+        return
+    trees = {"after": here}
+    against = os.environ.get("BENCH_AGAINST")
+    if against:
+        trees = {"before": against, **trees}
+    samples: dict[str, list[tuple[float, float, str]]] = {tag: [] for tag in trees}
+    with labctl.running() as lab:
+        args = [
+            "probe",
+            "mtu.lab.test",
+            "--json",
+            "--nameserver",
+            lab.nameserver,
+            "--ca-file",
+            lab.ca_file,
+            *(f"--allow-targets={net}" for net in (labctl.NET4, labctl.NET6)),
+            *(f"--allow-targets={net}" for net in (labctl.FAR4, labctl.FAR6)),
+        ]
+        for _ in range(runs):
+            for tag, tree in trees.items():
+                env = dict(os.environ, PYTHONPATH=tree)
+                t0 = time.perf_counter()
+                proc = subprocess.run(
+                    [sys.executable, "-P", "-m", "smtpdiag", *args],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    env=env,
+                    check=False,
+                )
+                wall = time.perf_counter() - t0
+                doc = json.loads(proc.stdout)
+                rules = ",".join(f["rule"] for f in doc["diagnosis"]["findings"])
+                samples[tag].append((doc["duration_ms"] / 1000, wall, rules))
+    medians = {}
+    for tag, rows in samples.items():
+        verdict = statistics.median(v for v, _, _ in rows)
+        wall = statistics.median(w for _, w, _ in rows)
+        medians[tag] = verdict
+        print(
+            f"   {tag:<6} verdict after {verdict:.2f} s (process {wall:.2f} s); "
+            f"findings: {rows[-1][2]}"
+        )
+    if "before" in medians:
+        extra = medians["after"] - medians["before"]
+        print(
+            f"   after/before = {medians['after'] / medians['before']:.3f}; the proof adds "
+            f"{extra * 1000:.0f} ms = {extra / 10.0:.3f} TLS timeouts (target < 1)"
+        )
+
+
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10); none = all.
+    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10), "mtu" (11, needs root:
+    # the lab, so only when named); none = all the others.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
         sys.exit(0)
@@ -1350,3 +1435,5 @@ if __name__ == "__main__":
         explain_vs_sisimai()
     if "corpus" in sections:
         bounce_corpus()
+    if "mtu" in sections:
+        mtu_black_hole()

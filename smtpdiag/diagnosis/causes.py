@@ -15,7 +15,7 @@ from ..model import CauseId, MxTargetKind, Outcome, Phase, RuleId, TlsMode
 from .facts import Facts, RouteView, TlsFault, ip_block_reply, reply_cause_slugs, tls_fault
 from .predicates import Match
 
-__all__ = ["CAUSES", "cause_ids", "causes"]
+__all__ = ["CAUSES", "cause_ids", "cause_tests", "causes"]
 
 _TLS_PHASES = (Phase.STARTTLS, Phase.TLS_HANDSHAKE, Phase.EHLO_TLS)
 
@@ -105,7 +105,12 @@ def _drop_slugs(v: RouteView) -> list[str]:
 
 
 def _dropped(f: Facts, m: Match) -> tuple[CauseId, ...]:
-    return causes("4.4.2", [s for v in m.views for s in _drop_slugs(v)])
+    # A stall whose small-MSS retry stalled too: the MTU cause is unlikely, not named.
+    unlikely = {id(v) for v in f.mtu_unlikely}
+    return causes(
+        "4.4.2",
+        [s for v in m.views for s in _drop_slugs(v) if s != "mtu" or id(v) not in unlikely],
+    )
 
 
 def _reject_slugs(v: RouteView) -> list[str]:
@@ -149,6 +154,8 @@ CAUSES: dict[RuleId, Callable[[Facts, Match], tuple[CauseId, ...]]] = {
     RuleId.GREETING_DEFERRED: _deferred,
     RuleId.TLS_MISMATCH: _tls_mismatch,
     RuleId.CONNECTION_DROPPED: _dropped,
+    # Proven by the small-MSS retry: the one cause, not one among several.
+    RuleId.PATH_MTU_BLACK_HOLE: _fixed("4.4.2", "mtu"),
     RuleId.SERVER_REJECTED: _rejected,
     RuleId.PORT_BLOCKED: _port_blocked,
     RuleId.MX_NOT_LISTENING: _fixed("5.4.3", "mx-records", "server-shut-down"),
@@ -159,6 +166,22 @@ CAUSES: dict[RuleId, Callable[[Facts, Match], tuple[CauseId, ...]]] = {
     RuleId.STARTTLS_REQUIRED: _when_deferred,
     RuleId.MTA_STS_CERT_INVALID: _when_deferred,
 }
+
+
+def cause_tests(
+    rule: RuleId, facts: Facts, match: Match, named: tuple[CauseId, ...]
+) -> tuple[tuple[CauseId, ...], tuple[CauseId, ...]]:
+    """The causes a test of the probe proved (of ``named``, the ids the finding names)
+    and those a test argued against (named nowhere): the small-MSS retry proves or
+    makes unlikely the seed's MTU cause (4.4.2 "MTU problems")."""
+    mtu = CauseId("4.4.2/mtu")
+    if rule is RuleId.PATH_MTU_BLACK_HOLE:
+        return (mtu,) if mtu in named else (), ()
+    if rule is RuleId.CONNECTION_DROPPED and mtu not in named:
+        unlikely = {id(v) for v in facts.mtu_unlikely}
+        if any(id(v) in unlikely for v in match.views):
+            return (), (mtu,)
+    return (), ()
 
 
 def cause_ids(rule: RuleId, facts: Facts, match: Match) -> tuple[CauseId, ...]:

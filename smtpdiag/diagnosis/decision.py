@@ -61,6 +61,9 @@ class ActionBasis(StrEnum):
     NO_MAIL = "no-mail"  #: the DNS says the domain cannot receive: suppress
     PERSISTS = "persists"  #: repeated probes show the failure persists: suppress
     UNCONFIRMED = "unconfirmed"  #: one look at a hard failure: hold and probe again
+    #: a network-path fault the probe proved (an MTU black hole): retries over the same
+    #: path fail the same way until the path is fixed
+    PATH_FAULT = "path-fault"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +95,15 @@ def decide_action(
     *,
     deliverable_via: Sequence[RouteView] = (),
     persistence: Persistence = Persistence.UNKNOWN,
+    path_fault: bool = False,
 ) -> ActionDecision:
     """The action of a finding with guide ``code``.
 
     ``deliverable_via`` are the working routes. Only those on the delivery port are
     where MTAs deliver (RFC 5321); working submission ports (587/465) rule out
-    "suppress" too: a host that answers is not gone.
+    "suppress" too: a host that answers is not gone. ``path_fault``: the probe proved
+    a fault of the network path (a path MTU black hole): fix, whatever the guide's
+    retry says, since a retry over the same path fails the same way.
     """
     from . import knowledge  # loads with the first finding that has a code
 
@@ -106,6 +112,8 @@ def decide_action(
         raise KeyError(code)
     mta = tuple(v for v in deliverable_via if v.delivery)
     alt = tuple(v for v in deliverable_via if not v.delivery)
+    if path_fault and not mta:
+        return ActionDecision(ActionKind.FIX, ActionBasis.PATH_FAULT, code, alt=alt)
     if k.action_kind is ActionKind.RETRY and k.retry is not None:
         return ActionDecision(
             ActionKind.RETRY,

@@ -39,7 +39,7 @@ from ..model import (
     Verdict,
 )
 from ..timefmt import parse_utc_iso
-from .causes import cause_ids
+from .causes import cause_ids, cause_tests
 from .decision import decide
 from .facts import (
     PERSIST_MIN_PROBES,
@@ -192,6 +192,9 @@ def _finding(
     if match.senders or match.results:
         # Who fails is the predicate's decision; the narration only words it.
         payload = replace(payload, senders=match.senders, tls_rpt_results=match.results)
+    proven, unlikely = cause_tests(rule, facts, match, causes)
+    if proven or unlikely:
+        payload = replace(payload, causes_proven=proven, causes_unlikely=unlikely)
     return Finding(
         rule=rule,
         code=code,

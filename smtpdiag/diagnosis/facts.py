@@ -23,6 +23,8 @@ from ..limits import CERT_WARN_DAYS
 from ..model import (
     AddressFamily,
     DnsOutcome,
+    MssRetry,
+    MssRetryResult,
     MxHost,
     MxTargetKind,
     Outcome,
@@ -54,6 +56,7 @@ __all__ = [
     "delivery_port_of",
     "family_of",
     "greylisted",
+    "handshake_stalled",
     "ip_block_reply",
     "iso",
     "local_deny",
@@ -283,6 +286,18 @@ def server_code(views: Sequence[RouteView]) -> str | None:
 
 
 # --------------------------------------------------------------------- route facts
+
+
+def handshake_stalled(v: RouteView) -> bool:
+    """The route connected, then its TLS handshake timed out (the server's flight
+    never arrived)."""
+    f = v.failure
+    return (
+        v.state is RouteState.DROPPED
+        and f is not None
+        and f.phase is Phase.TLS_HANDSHAKE
+        and f.outcome is Outcome.TIMEOUT
+    )
 
 
 def local_deny(v: RouteView) -> bool:
@@ -647,6 +662,40 @@ class Facts:
                 for v in self.views
             )
         )
+
+    def mss_retry_of(self, v: RouteView) -> MssRetry | None:
+        """The small-MSS retry made on ``v``'s address, by whichever of its routes made
+        it (one per address at most); ``None`` when there was none."""
+        address = v.result.route.address
+        for o in self.views:
+            if o.result.route.address == address and o.result.mss_retry is not None:
+                return o.result.mss_retry
+        return None
+
+    def _stalled_with(self, result: MssRetryResult) -> tuple[RouteView, ...]:
+        out = []
+        for v in self.failed_in(RouteState.DROPPED):
+            retry = self.mss_retry_of(v) if handshake_stalled(v) else None
+            if retry is not None and retry.result is result:
+                out.append(v)
+        return tuple(out)
+
+    @property
+    @_once
+    def mtu_proven(self) -> tuple[RouteView, ...]:
+        """Routes whose TLS handshake stalled while, on their address, the same
+        handshake repeated with a small MSS completed: a path MTU black hole, proven
+        (small segments pass, the server's full-size ones are lost, and the ICMP that
+        would make it send smaller ones never reaches it: RFC 2923 2.1)."""
+        return self._stalled_with(MssRetryResult.COMPLETED)
+
+    @property
+    @_once
+    def mtu_unlikely(self) -> tuple[RouteView, ...]:
+        """Routes whose TLS handshake stalled, and stalled again with a small MSS on
+        their address: the large segments are not what is lost, so an MTU black hole
+        is unlikely (not excluded: a path MTU below 576 octets would still drop them)."""
+        return self._stalled_with(MssRetryResult.STALLED)
 
     def persistence_of(self, rule_id: RuleId) -> PersistenceFact:
         """Persistence of a rule's finding: from the history, else unknown. One probe

@@ -86,6 +86,7 @@ __all__ = [
     "null_mx",
     "observation_capped",
     "own_port_blocked",
+    "path_mtu_black_hole",
     "port_blocked",
     "primary_down_secondary_ok",
     "routes_not_attempted",
@@ -214,8 +215,16 @@ def tls_mismatch(f: Facts) -> Match | None:
 
 
 def connection_dropped(f: Facts) -> Match | None:
-    """Connected, then closed/reset/timed out, or a transient TLS failure."""
-    return _views(f.failed_in(RouteState.DROPPED))
+    """Connected, then closed/reset/timed out, or a transient TLS failure (a stall a
+    small-MSS retry proved to be an MTU black hole is ``path-mtu-black-hole``'s)."""
+    proven = {id(v) for v in f.mtu_proven}
+    return _views(tuple(v for v in f.failed_in(RouteState.DROPPED) if id(v) not in proven))
+
+
+def path_mtu_black_hole(f: Facts) -> Match | None:
+    """A TLS handshake stalled, and the same handshake repeated with a small MSS on
+    the same address completed: a path MTU black hole, proven."""
+    return _views(f.mtu_proven)
 
 
 def server_rejected(f: Facts) -> Match | None:

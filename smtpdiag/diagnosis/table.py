@@ -183,10 +183,16 @@ RULES: tuple[Row, ...] = (
        "TLS handshake fails: tls_reason not-tls (plaintext on an implicit-TLS port), "
        "protocol-version, cipher, alert protocol_version/handshake_failure/"
        "insufficient_security, a certificate reason; or 5xx to STARTTLS"),
+    _r(R.PATH_MTU_BLACK_HOLE, "4.4.2", F, p.path_mtu_black_hole,
+       "a TLS handshake stalled (timeout at its own limit) after plain SMTP worked on the "
+       "address, and the handshake repeated once on a new connection with a small MSS (536 "
+       "IPv4, 1220 IPv6; route mss_retry.result completed) went through: path MTU black hole, "
+       "proven (payload causes_proven); these routes leave connection-dropped"),
     _r(R.CONNECTION_DROPPED, SERVER_OWN("4.4.2"), F, p.connection_dropped,
        "connected, then closed / reset / timed out; a TLS failure that is no mismatch "
        "(reset, closed, timeout, other alerts such as internal_error); 4xx to STARTTLS "
-       "(then the server's own enhanced code: a reply, not a drop)"),
+       "(then the server's own enhanced code: a reply, not a drop); a handshake stall whose "
+       "small-MSS retry stalled too names no MTU cause (payload causes_unlikely)"),
     _r(R.SERVER_REJECTED, SERVER_OWN("5.4.2"), F, p.server_rejected,
        "5xx greeting, 5xx to EHLO and HELO, or a peer that does not speak SMTP; the "
        "server's own enhanced code when it states one"),

@@ -31,6 +31,8 @@ __all__ = [
     "Evidence",
     "Finding",
     "FindingPayload",
+    "MssRetry",
+    "MssRetryResult",
     "MxHost",
     "MxTargetKind",
     "Outcome",
@@ -398,6 +400,51 @@ class Route:
         return f"{self.mx}{host}:{self.port}"
 
 
+class MssRetryResult(StrEnum):
+    """How a TLS handshake repeated with a small maximum segment size ended."""
+
+    COMPLETED = "completed"  #: the handshake completed on the small-MSS connection
+    STALLED = "stalled"  #: it stalled again for its whole limit
+    #: it failed another way (refused, reset, a reply, an alert ...): no MTU evidence
+    FAILED = "failed"
+    CUT = "cut"  #: the overall deadline ended it first: no evidence either way
+
+
+@dataclass(frozen=True, slots=True)
+class MssRetry:
+    """A stalled TLS handshake repeated once on a new connection whose maximum segment
+    size was set small before connecting (``TCP_MAXSEG``: 536 for IPv4, 1220 for IPv6).
+
+    A handshake that stalls when the server's large flight (its certificate chain) is
+    due, while the small packets of the TCP handshake and the SMTP dialogue pass, is
+    what a path that drops large packets and the ICMP "fragmentation needed" / "packet
+    too big" telling the server so looks like (a path MTU black hole, RFC 2923 2.1).
+    With a small MSS the server's segments fit through such a path: the handshake then
+    completes.
+
+    Attributes:
+        mss: The maximum segment size asked for (announced in the SYN).
+        result: How the repeated handshake ended.
+        start_ms: Offset of the retry from the start of the route probe.
+        duration_ms: Wall time of the whole retry (connect to close).
+        handshake_ms: How long the repeated handshake took (also when it failed);
+            ``None`` when the retry ended before it.
+        limit_s: The handshake limit of the retry, in seconds.
+        chain_bytes: DER bytes of the certificates the server sent on the retry (the
+            size of its large flight); ``None`` unless the handshake completed.
+        phases: The retry connection's phase records (offsets from its own start).
+    """
+
+    mss: int
+    result: MssRetryResult
+    start_ms: float
+    duration_ms: float
+    handshake_ms: float | None
+    limit_s: float
+    chain_bytes: int | None = None
+    phases: tuple[PhaseRecord, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class RouteResult:
     """What happened on one route.
@@ -423,6 +470,9 @@ class RouteResult:
             when no 220 was read or its first word is no host name or address literal.
         ehlo_name: The host name the EHLO (or HELO) reply states (the first word of its
             first line, RFC 5321 4.1.1.1), in the same form; ``None`` as above.
+        mss_retry: The TLS handshake repeated with a small maximum segment size, when
+            this route's handshake stalled after plain SMTP worked on its address (at
+            most one per address); else ``None``.
     """
 
     route: Route
@@ -437,6 +487,7 @@ class RouteResult:
     local_address: str | None = None
     greeting_name: str | None = None
     ehlo_name: str | None = None
+    mss_retry: MssRetry | None = None
 
     @property
     def failure(self) -> PhaseRecord | None:
@@ -524,6 +575,7 @@ class RuleId(StrEnum):
     RESOLVER_NOT_VALIDATING = "resolver-not-validating"
     FCRDNS_MISSING = "fcrdns-missing"
     HOST_NAME_DIFFERS = "host-name-differs"
+    PATH_MTU_BLACK_HOLE = "path-mtu-black-hole"
 
 
 #: A cause of the seed knowledge, ``"<code>/<slug>"`` (e.g. ``"5.4.2/port-blocked"``).
@@ -611,6 +663,11 @@ class FindingPayload:
             MTA-STS, DANE) does about it; empty for other findings.
         tls_rpt_results: The RFC 8460 result types a TLS report of a sender that saw
             this would carry (``certificate-expired``, ``sts-policy-fetch-error`` ...).
+        causes_proven: Causes (of ``cause_ids``) a test of the probe proved, e.g. the
+            path MTU black hole a small-MSS retry proves.
+        causes_unlikely: Causes the guide names that a test of the probe argues
+            against: the test that would have proved them came out negative (unlikely,
+            not excluded); they are not in ``cause_ids``.
     """
 
     routes: tuple[str, ...] = ()
@@ -622,6 +679,8 @@ class FindingPayload:
     skip_reasons: tuple[SkipReason, ...] = ()
     senders: tuple[SenderImpact, ...] = ()
     tls_rpt_results: tuple[TlsRptResult, ...] = ()
+    causes_proven: tuple[CauseId, ...] = ()
+    causes_unlikely: tuple[CauseId, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

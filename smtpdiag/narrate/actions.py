@@ -54,14 +54,22 @@ def make_action(
     deliverable_via: Sequence[RouteView] = (),
     fix: str | None = None,
     persistence: Persistence = Persistence.UNKNOWN,
+    path_fault: bool = False,
 ) -> Action:
     """The action :func:`smtpdiag.diagnosis.decision.decide_action` chose, in words.
 
-    ``fix`` is who should fix what, when the action is to fix something.
+    ``fix`` is who should fix what, when the action is to fix something;
+    ``path_fault``: the probe proved a fault of the network path.
     """
     from ..diagnosis.decision import ActionBasis, decide_action
 
-    d = decide_action(code, facts, deliverable_via=deliverable_via, persistence=persistence)
+    d = decide_action(
+        code,
+        facts,
+        deliverable_via=deliverable_via,
+        persistence=persistence,
+        path_fault=path_fault,
+    )
     k = _k(code)
     port = facts.delivery_port
     what = fix or "the recipient's administrators should fix the failing route"
@@ -89,6 +97,17 @@ def make_action(
             d.kind,
             f"Do not suppress yet: {names} was not probed (-4/-6) and may deliver; probe "
             f"again without -4/-6 before deciding. {what[0].upper()}{what[1:]}.",
+        )
+    if d.basis is ActionBasis.PATH_FAULT:
+        also = (
+            f" Only {routes_brief(d.alt)} answers, but MTAs deliver on port {port} only."
+            if d.alt
+            else ""
+        )
+        return Action(
+            d.kind,
+            f"{what[0].upper()}{what[1:]}. Do not suppress: the server is up, and retries over "
+            f"the same path fail the same way until the path is fixed.{also}",
         )
     if d.basis is ActionBasis.UNCONFIRMED:
         return Action(

@@ -22,6 +22,8 @@ from ..model import (
     AddressFamily,
     Evidence,
     FindingPayload,
+    MssRetry,
+    MssRetryResult,
     Outcome,
     Phase,
     RuleId,
@@ -46,7 +48,7 @@ from .common import (
     tls_step,
 )
 from .persistence import persistence_text
-from .units import cap1, fmt_ms, join, plural, ports_word
+from .units import cap1, fmt_ms, fmt_s, join, plural, ports_word
 
 __all__ = [
     "all_refused",
@@ -54,6 +56,7 @@ __all__ = [
     "deferred",
     "dropped",
     "family_unreachable",
+    "mtu_black_hole",
     "mx_not_listening",
     "own_block",
     "port_blocked",
@@ -305,6 +308,9 @@ def dropped(f: Facts, m: Match) -> Draft:
     alt = alt_ports_step(f, views)
     if alt:
         done["alternative-ports"] = alt
+    mss = _mss_step(f, views)
+    if mss:
+        done["network-diagnostics"] = mss
     phases = sorted({v.failure.phase.value for v in views if v.failure})
     own = server_code(views)
     if own is not None:
@@ -321,9 +327,16 @@ def dropped(f: Facts, m: Match) -> Draft:
             f"{', '.join(phases)} before a message could be sent: connection failure "
             "(4.4.2, soft bounce)."
         )
+    unlikely = {id(v) for v in f.mtu_unlikely}
+    if any(id(v) in unlikely for v in views):
+        head += (
+            " The stalled TLS handshake, repeated with a small segment size, stalled as well: "
+            "the server's large packets are not what is lost, so an MTU black hole is "
+            "unlikely."
+        )
     return draft(
         head,
-        [evidence(v) for v in views],
+        [evidence(v) for v in views] + _mss_evidence(f, views),
         steps=make_steps("4.4.2", done),
         action=make_action("4.4.2", f, deliverable_via=working),
         neighbours=neighbours("4.4.2"),
@@ -536,4 +549,116 @@ def family_unreachable(f: Facts, m: Match) -> Draft:
         ),
         title=f"{word} unreachable, {other} delivers (degraded)",
         payload=FindingPayload(routes=tuple(v.label for v in views)),
+    )
+
+
+_MSS_RESULT_WORDS = {
+    MssRetryResult.COMPLETED: "completed",
+    MssRetryResult.STALLED: "stalled as well",
+    MssRetryResult.FAILED: "failed another way (no conclusion about the MTU)",
+    MssRetryResult.CUT: "was cut short by the overall deadline (no conclusion)",
+}
+
+
+def _retries(f: Facts, views: list[RouteView]) -> list[tuple[RouteView, MssRetry]]:
+    """One (route that made it, retry) per address of ``views`` that had a retry."""
+    addresses = {v.result.route.address for v in views}
+    return [
+        (v, v.result.mss_retry)
+        for v in f.views
+        if v.result.mss_retry is not None and v.result.route.address in addresses
+    ]
+
+
+def _mss_words(v: RouteView, retry: MssRetry, *, route: bool = True) -> str:
+    """``the TLS handshake with mx[ip]:25, repeated with MSS 536, completed in 4.2 ms``."""
+    who = f"the TLS handshake with {v.label}, repeated" if route else "repeated"
+    text = (
+        f"{who} on a new connection with a maximum segment size of {retry.mss} bytes, "
+        f"{_MSS_RESULT_WORDS[retry.result]}"
+    )
+    if retry.result is MssRetryResult.COMPLETED and retry.handshake_ms is not None:
+        text += f" in {fmt_ms(retry.handshake_ms)}"
+        if retry.chain_bytes:
+            text += f" (the server's certificates: {retry.chain_bytes:,} bytes)"
+    elif retry.result is MssRetryResult.STALLED:
+        text += f" (no handshake within {retry.limit_s:g} s)"
+    return text
+
+
+def _mss_step(f: Facts, views: list[RouteView]) -> str | None:
+    """Result of the 4.4.2 step "network diagnostics" when a small-MSS retry was made."""
+    retries = _retries(f, views)
+    if not retries:
+        return None
+    return join(cap1(_mss_words(v, r)) for v, r in retries)
+
+
+def _mss_evidence(f: Facts, views: list[RouteView]) -> list[Evidence]:
+    out = []
+    for v, r in _retries(f, views):
+        rt = v.result.route
+        handshake = next((p for p in reversed(r.phases) if p.phase is Phase.TLS_HANDSHAKE), None)
+        out.append(
+            Evidence(
+                mx=rt.mx,
+                address=rt.address,
+                port=rt.port,
+                phase=Phase.TLS_HANDSHAKE if handshake is not None else None,
+                outcome=handshake.outcome if handshake is not None else None,
+                duration_ms=r.handshake_ms,
+                note=_mss_words(v, r, route=False),
+            )
+        )
+    return out
+
+
+def mtu_black_hole(f: Facts, m: Match) -> Draft:
+    views = list(m.views)
+    stalls = sorted({v.failure.duration_ms for v in views if v.failure is not None})
+    retries = _retries(f, views)
+    small = ", ".join(f"MSS {r.mss} on {v.label}: {fmt_ms(r.handshake_ms)}" for v, r in retries)
+    summary = (
+        f"Path MTU black hole, proven: the TLS handshake with {routes_brief(views)} stalls "
+        f"({fmt_s(stalls[-1] / 1000) if stalls else 'its limit'} without a reply) while the "
+        f"TCP handshake and plain SMTP work, and completes with small segments ({small}). "
+        "The server's full-size packets are lost on the path, and the ICMP 'fragmentation "
+        "needed' / 'packet too big' that would make it send smaller ones does not reach it "
+        "(4.4.2 'MTU problems'). Senders with a normal segment size stall the same way and "
+        "retry (4.4.2, soft bounce)."
+    )
+    working = f.ok_views
+    done = {
+        "log-failure": join(describe(v) for v in views),
+        "timeouts": join(
+            f"{v.failure.phase.value} on {v.label} ended after {fmt_ms(v.failure.duration_ms)}"
+            for v in views
+            if v.failure
+        ),
+        "patterns": f"the TLS handshake stalls on {routes_brief(views)}; small segments pass",
+        "network-diagnostics": join(cap1(_mss_words(v, r)) for v, r in retries),
+    }
+    alt = alt_ports_step(f, views)
+    if alt:
+        done["alternative-ports"] = alt
+    return draft(
+        summary,
+        [evidence(v) for v in views] + _mss_evidence(f, views),
+        steps=make_steps("4.4.2", done),
+        action=make_action(
+            "4.4.2",
+            f,
+            deliverable_via=working,
+            path_fault=True,
+            fix=(
+                "the network in front of the MX (or, less often, in front of this prober) must "
+                "stop losing large packets silently: clamp the TCP MSS to the path MTU on the "
+                "router or firewall in front of the MX (nftables: tcp flags syn tcp option "
+                "maxseg size set rt mtu; iptables: -j TCPMSS --clamp-mss-to-pmtu), and let "
+                "ICMP 'fragmentation needed' (IPv4 type 3 code 4) and ICMPv6 'packet too big' "
+                "(type 2) through to the MX"
+            ),
+        ),
+        neighbours=neighbours("4.4.2"),
+        title="Path MTU black hole (proven): large packets are lost on the way",
     )

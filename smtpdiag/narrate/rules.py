@@ -34,6 +34,7 @@ _NARRATORS: dict[RuleId, Callable[[Facts, Match], Draft]] = {
     RuleId.GREETING_DEFERRED: routes.deferred,
     RuleId.TLS_MISMATCH: routes.tls_mismatch,
     RuleId.CONNECTION_DROPPED: routes.dropped,
+    RuleId.PATH_MTU_BLACK_HOLE: routes.mtu_black_hole,
     RuleId.SERVER_REJECTED: routes.rejected,
     RuleId.PORT_BLOCKED: routes.port_blocked,
     RuleId.FAMILY_UNREACHABLE: routes.family_unreachable,

@@ -13,7 +13,11 @@ import socket
 
 from ..model import AddressFamily
 
-__all__ = ["open_connection_socket", "quickack"]
+__all__ = ["MAXSEG_SUPPORTED", "open_connection_socket", "quickack"]
+
+#: The platform lets a socket ask for a maximum segment size before it connects
+#: (``TCP_MAXSEG``: Linux, the BSDs, macOS).
+MAXSEG_SUPPORTED = hasattr(socket, "TCP_MAXSEG")
 
 
 def quickack(sock: socket.socket) -> None:
@@ -36,11 +40,14 @@ async def open_connection_socket(
     port: int,
     family: AddressFamily,
     source_address: str | None = None,
+    mss: int | None = None,
 ) -> socket.socket:
     """Connect a TCP socket to ``address``:``port``; raise ``OSError`` on failure.
 
     The socket is closed if connecting fails or is cancelled (our timeout scopes
-    cancel it), so a timed-out connect leaks nothing.
+    cancel it), so a timed-out connect leaks nothing. ``mss``: the maximum segment
+    size to use and to announce in the SYN (``TCP_MAXSEG`` set before connecting, so
+    the server's segments are no larger either); ``None`` for the system's.
     """
     loop = asyncio.get_running_loop()
     af = socket.AF_INET6 if family is AddressFamily.IPV6 else socket.AF_INET
@@ -49,6 +56,8 @@ async def open_connection_socket(
         sock.setblocking(False)
         # SMTP is a lock-step dialogue of small writes: Nagle would only add delay.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if mss is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         if source_address is not None:
             sock.bind((source_address, 0))
         await loop.sock_connect(sock, (address, port))

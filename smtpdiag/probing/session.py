@@ -11,6 +11,13 @@ stops at QUIT.
 
 Every phase runs under ``min(phase limit, overall deadline)``; a timeout is recorded
 on the phase that was running and ends the probe.
+
+A TLS handshake that stalls (times out at its own limit) on an address where plain SMTP
+worked (greeting and EHLO completed, on this connection or another route's) is
+repeated once per address, on a new connection with a small maximum segment size
+(:data:`SMALL_MSS`), when the deadline leaves room for it: the retry is recorded on the
+route (:class:`~smtpdiag.model.MssRetry`) and proves or argues against a path MTU
+black hole (see :mod:`smtpdiag.diagnosis`).
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from cryptography.x509.verification import Store
 
 from ..config import ProbeConfig
 from ..model import (
+    AddressFamily,
+    MssRetry,
+    MssRetryResult,
     Outcome,
     Phase,
     PhaseRecord,
@@ -45,14 +55,23 @@ from ..model import (
 )
 from ..textsafe import clean
 from ..timefmt import utc_iso
-from .connect import open_connection_socket, quickack
+from .connect import MAXSEG_SUPPORTED, open_connection_socket, quickack
 from .errors import bad_code_detail, parse_reply, valid_reply_code
 from .plan import address_family
 from .recorder import Clock, PhaseHandle, PhaseRecorder
 from .replytext import host_name_of
-from .tls import tls_info
+from .tls import peer_chain, tls_info
 
-__all__ = ["CONFIRM_LIMIT", "AddressHints", "ProbeContext", "run_route"]
+__all__ = [
+    "CONFIRM_LIMIT",
+    "MSS_RETRY_MAX",
+    "MSS_SETUP_BUDGET",
+    "SMALL_MSS",
+    "AddressHints",
+    "ProbeContext",
+    "mss_retry_limit",
+    "run_route",
+]
 
 #: Extension keywords kept from one EHLO reply (a hostile server can list thousands).
 MAX_EXTENSIONS = 64
@@ -70,6 +89,31 @@ _HANDSHAKE_SLACK = 5.0
 #: the whole ``--tls-timeout`` on another port: long enough for any live TLS stack on
 #: loopback or across the world, short enough that the other ports only confirm.
 CONFIRM_LIMIT = 0.5
+#: The maximum segment size of the small-MSS retry, per family: 536 is IPv4's default
+#: MSS (RFC 9293 3.7.1: the 576-octet datagram every host must accept), 1220 fills
+#: IPv6's minimum link MTU of 1280 (RFC 8200 5) with 60 octets of headers.
+SMALL_MSS = {AddressFamily.IPV4: 536, AddressFamily.IPV6: 1220}
+#: Seconds a small-MSS retry needs besides its handshake (connect, greeting, EHLO,
+#: STARTTLS on a live path): it is not started with less than this plus its handshake
+#: limit left before the overall deadline.
+MSS_SETUP_BUDGET = 1.0
+
+
+#: The longest handshake limit of a small-MSS retry, in seconds.
+MSS_RETRY_MAX = 3.0
+
+
+def mss_retry_limit(tls_timeout: float) -> float:
+    """The handshake limit of a small-MSS retry: half of ``--tls-timeout``, at most
+    :data:`MSS_RETRY_MAX`, at least :data:`CONFIRM_LIMIT` (never more than the timeout).
+
+    Why shorter: the retry crosses the same path as the stalled handshake, and a path
+    that passes small segments completes a handshake in a few round trips (a 6 KB flight
+    in 536-byte segments is two round trips with the initial window of RFC 6928: under
+    2 s even at a satellite link's 600 ms); a retry that stalls as well then costs at
+    most 3 s more, not a whole handshake timeout.
+    """
+    return min(tls_timeout, max(CONFIRM_LIMIT, min(tls_timeout / 2, MSS_RETRY_MAX)))
 
 
 @dataclass(slots=True)
@@ -80,6 +124,10 @@ class AddressHints:
         tls_stall_port: The port on which a TLS handshake to this address stalled for
             its whole limit, ``None`` until one did.
         tls_stall_s: That limit, in seconds.
+        smtp_ok: A route to this address completed its plain greeting and EHLO: small
+            packets pass (what a stalled implicit-TLS handshake is compared with).
+        mss_retry_claimed: A route of this address made (or is making) the small-MSS
+            retry: one extra connection per address at most.
 
     Why only the TLS handshake: one host's ports share its TLS stack and certificate,
     so a handshake that hangs on 25 hangs on 587 and 465 as well, and waiting the full
@@ -90,6 +138,8 @@ class AddressHints:
 
     tls_stall_port: int | None = None
     tls_stall_s: float = 0.0
+    smtp_ok: bool = False
+    mss_retry_claimed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +294,15 @@ class _RouteProbe:
         ctx: ProbeContext,
         deadline: float | None,
         hints: AddressHints | None = None,
+        *,
+        mss: int | None = None,
+        tls_limit: float | None = None,
     ) -> None:
         self.route = route
+        # The small-MSS retry (see run()): its MSS, its handshake limit; not traced (the
+        # live trace shows the route's own phases), its handshake not verified.
+        self.mss = mss
+        self.tls_limit_override = tls_limit
         self.hints = hints or AddressHints()
         self.ctx = ctx
         self.config = ctx.config
@@ -254,7 +311,7 @@ class _RouteProbe:
         trace = ctx.trace
         self.recorder = PhaseRecorder(
             ctx.clock or self.loop.time,
-            (lambda rec: trace(route, rec)) if trace is not None else None,
+            (lambda rec: trace(route, rec)) if trace is not None and mss is None else None,
         )
         self.sock: socket.socket | None = None
         self.transport: asyncio.BaseTransport | None = None
@@ -267,6 +324,12 @@ class _RouteProbe:
         self.local_address: str | None = None
         self.greeting_name: str | None = None
         self.ehlo_name: str | None = None
+        #: The TLS handshake timed out at its own limit (not the overall deadline's).
+        self.tls_stalled = False
+        #: The TLS handshake timed out because the overall deadline came first.
+        self.tls_cut = False
+        #: DER bytes of the chain the server sent (small-MSS retry only).
+        self.chain_bytes: int | None = None
 
     # ----------------------------------------------------------------- helpers
 
@@ -283,6 +346,8 @@ class _RouteProbe:
 
     def _tls_limit(self) -> float:
         full = self.config.timeouts.tls
+        if self.tls_limit_override is not None:
+            return min(full, self.tls_limit_override)
         if self.hints.tls_stall_port is None:
             return full
         return min(full, CONFIRM_LIMIT)
@@ -293,10 +358,10 @@ class _RouteProbe:
         is shared with the address's other routes (:class:`AddressHints`)."""
         full = self.config.timeouts.tls
         start = self.loop.time()
+        deadline_binds = self.deadline is not None and self.deadline <= start + limit
         try:
             async with self._limit(handle, limit, "TLS handshake"):
-                deadline_binds = self.deadline is not None and self.deadline <= start + limit
-                if limit < full and not deadline_binds:
+                if limit < full and not deadline_binds and self.mss is None:
                     handle.timeout_detail = (
                         f"no TLS handshake within {limit:g} s (a handshake to this "
                         f"address stalled for {self.hints.tls_stall_s:g} s on port "
@@ -304,8 +369,10 @@ class _RouteProbe:
                     )
                 yield
         except TimeoutError:
+            self.tls_cut = deadline_binds
+            self.tls_stalled = not deadline_binds
             stalled = limit >= full and self.loop.time() - start >= full - 0.01
-            if stalled and self.hints.tls_stall_port is None:
+            if stalled and self.hints.tls_stall_port is None and self.mss is None:
                 self.hints.tls_stall_port = self.route.port
                 self.hints.tls_stall_s = full
             raise
@@ -364,7 +431,7 @@ class _RouteProbe:
         with self.recorder.phase(Phase.CONNECT) as p:
             async with self._limit(p, self.config.timeouts.connect, "TCP connection"):
                 self.sock = await open_connection_socket(
-                    route.address, route.port, route.family, self.config.source_address
+                    route.address, route.port, route.family, self.config.source_address, self.mss
                 )
         self.local_address = _local_address(self.sock)
         self._quickack()
@@ -392,6 +459,13 @@ class _RouteProbe:
 
     def _record_tls(self) -> None:
         ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+        if self.mss is not None:
+            # The retry only measures whether the large flight arrives, and how large it
+            # was; the route's certificate facts come from the route itself.
+            if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+                ders, _ = peer_chain(ssl_object)
+                self.chain_bytes = sum(len(der) for der in ders)
+            return
         if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
             self.tls = tls_info(
                 ssl_object,
@@ -431,6 +505,7 @@ class _RouteProbe:
             self.extensions = _extensions(response.message)
             if phase is Phase.EHLO:
                 self.ehlo_name = host_name_of(p.reply.text if p.reply else None)
+                self.hints.smtp_ok = True  # greeting and EHLO in the clear: small packets pass
             return True
         # RFC 5321 4.1.4: a server that does not support EHLO answers 500/502 (any
         # 5xx here), and the client falls back to HELO. After TLS there is no fallback.
@@ -448,6 +523,7 @@ class _RouteProbe:
             raise _Stop
         self.extensions = ()
         self.ehlo_name = host_name_of(p.reply.text if p.reply else None)
+        self.hints.smtp_ok = True
 
     async def _starttls(self) -> None:
         """RFC 3207: STARTTLS, then the handshake as its own phase."""
@@ -523,6 +599,78 @@ class _RouteProbe:
 
     # ---------------------------------------------------------------------- run
 
+    def _mss_retry_due(self) -> bool:
+        """Whether to repeat this route's stalled handshake with a small MSS: the
+        handshake timed out at its own limit, plain SMTP worked on this address, no
+        route of the address has made the retry yet, and the deadline leaves room."""
+        if self.mss is not None or not self.tls_stalled or not MAXSEG_SUPPORTED:
+            return False
+        if not self.hints.smtp_ok or self.hints.mss_retry_claimed:
+            return False
+        if self.deadline is not None:
+            needed = mss_retry_limit(self.config.timeouts.tls) + MSS_SETUP_BUDGET
+            if self.deadline - self.loop.time() < needed:
+                return False
+        self.hints.mss_retry_claimed = True
+        return True
+
+    async def _small_mss_retry(self) -> MssRetry:
+        """Repeat the handshake once on a new connection with a small MSS."""
+        mss = SMALL_MSS[self.route.family]
+        limit = mss_retry_limit(self.config.timeouts.tls)
+        start_ms = round(self.recorder.elapsed_ms(), 3)
+        retry = _RouteProbe(
+            self.route, self.ctx, self.deadline, AddressHints(), mss=mss, tls_limit=limit
+        )
+        await retry.handshake_only()
+        records = retry.recorder.records
+        handshake = next((r for r in reversed(records) if r.phase is Phase.TLS_HANDSHAKE), None)
+        last = records[-1] if records else None
+        if handshake is not None and handshake.ok:
+            result = MssRetryResult.COMPLETED
+        elif retry.tls_stalled:
+            result = MssRetryResult.STALLED
+        elif retry.tls_cut or (
+            last is not None
+            and last.outcome is Outcome.TIMEOUT
+            and self.deadline is not None
+            and self.loop.time() >= self.deadline - 0.01
+        ):
+            result = MssRetryResult.CUT
+        else:
+            result = MssRetryResult.FAILED
+        return MssRetry(
+            mss=mss,
+            result=result,
+            start_ms=start_ms,
+            duration_ms=round(retry.recorder.elapsed_ms(), 3),
+            handshake_ms=handshake.duration_ms if handshake is not None else None,
+            limit_s=limit,
+            chain_bytes=retry.chain_bytes,
+            phases=records,
+        )
+
+    async def handshake_only(self) -> None:
+        """Connect and run the TLS handshake (after greeting, EHLO and STARTTLS on a
+        STARTTLS port), then close: the small-MSS retry. Never raises on network
+        outcomes; what happened is in the phase records."""
+        try:
+            try:
+                await self._connect()
+                if self.route.tls_mode is TlsMode.IMPLICIT:
+                    await self._implicit_tls()
+                else:
+                    await self._plain_transport()
+                    await self._greeting()
+                    if await self._ehlo(Phase.EHLO) and "STARTTLS" in self.extensions:
+                        await self._starttls()
+            except _Stop:
+                pass
+            except Exception as exc:
+                self._unrecorded(exc)
+        finally:
+            self._close()  # nothing more to say: the handshake was the question
+
     async def run(self) -> RouteResult:
         started_at = utc_iso()
         ok = False
@@ -550,6 +698,7 @@ class _RouteProbe:
             await self._quit()
         finally:
             self._close()
+        mss_retry = await self._small_mss_retry() if self._mss_retry_due() else None
         return RouteResult(
             route=self.route,
             phases=self.recorder.records,
@@ -563,6 +712,7 @@ class _RouteProbe:
             local_address=self.local_address,
             greeting_name=self.greeting_name,
             ehlo_name=self.ehlo_name,
+            mss_retry=mss_retry,
         )
 
 

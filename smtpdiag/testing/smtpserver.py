@@ -33,6 +33,7 @@ from .certs import TestPki
 
 __all__ = [
     "HTML_PAYLOAD",
+    "SMALL_SEGMENT",
     "Behaviour",
     "Blackhole",
     "ScriptedSmtpServer",
@@ -67,6 +68,11 @@ class Behaviour(StrEnum):
     GREYLIST = "greylist"
     #: 220, then EHLO and HELO answered ``550 5.7.1 ... listed`` (the client is on a blocklist)
     LISTED_550 = "listed-550"
+    #: a path MTU black hole as the client sees it: the handshake stalls (as STALL_TLS)
+    #: unless the client announced a small MSS (``TCP_MAXSEG`` at most
+    #: :data:`SMALL_SEGMENT`), when it completes; on loopback nothing is ever dropped,
+    #: so the server decides from the segment size the connection negotiated
+    MTU_BLACK_HOLE = "mtu-black-hole"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,9 @@ class ServerSpec:
 HTML_PAYLOAD = "<img src=x onerror=alert(1)><script>fetch('//x')</script>"
 
 _LINE_LIMIT = 4096
+#: Largest negotiated segment size :attr:`Behaviour.MTU_BLACK_HOLE` lets through: 1220
+#: (what fills IPv6's 1280-octet minimum MTU), the largest small-MSS retry there is.
+SMALL_SEGMENT = 1220
 _SESSION_LIMIT = 120.0  # no scripted session lives longer than this (seconds)
 _SESSIONS_KEPT = 1000  # sessions whose command verbs are remembered, per server
 
@@ -161,7 +170,12 @@ class ScriptedSmtpServer:
         # A reset during the handshake needs the raw socket, so that server listens
         # in plain TCP; silent and drip servers never get as far as TLS.
         listen_tls = None
-        raw_tls = {Behaviour.RESET_IN_TLS, Behaviour.TLS_VERSION_MISMATCH, Behaviour.STALL_TLS}
+        raw_tls = {
+            Behaviour.RESET_IN_TLS,
+            Behaviour.TLS_VERSION_MISMATCH,
+            Behaviour.STALL_TLS,
+            Behaviour.MTU_BLACK_HOLE,
+        }
         if spec.implicit_tls and needs_tls and spec.behaviour not in raw_tls:
             if self._tls is None:
                 raise ValueError("implicit TLS needs a TestPki")
@@ -257,6 +271,9 @@ class ScriptedSmtpServer:
             return
         if self.spec.greeting_delay > 0:
             await asyncio.sleep(min(self.spec.greeting_delay, 30.0))
+        implicit_mtu = b is Behaviour.MTU_BLACK_HOLE and self.spec.implicit_tls
+        if implicit_mtu and not await self._through_small_segments(s):
+            return
         await self._send(writer, _greeting(b, self.spec.hostname))
         if b is Behaviour.CLOSE_AFTER_GREETING:
             # Half-close (FIN) and drain: a full close would answer the client's next
@@ -370,8 +387,24 @@ class ScriptedSmtpServer:
         if fault is not None:
             await fault(s)
             return False
+        if b is Behaviour.MTU_BLACK_HOLE:
+            return await self._through_small_segments(s)
         if self._tls is None:
             raise RuntimeError("STARTTLS needs a TestPki")
+        await s.writer.start_tls(self._tls)
+        s.tls = True
+        return True
+
+    async def _through_small_segments(self, s: _Session) -> bool:
+        """:attr:`Behaviour.MTU_BLACK_HOLE`: the handshake completes only for a client
+        whose connection negotiated small segments; else it stalls (False)."""
+        sock = s.writer.get_extra_info("socket")
+        segment = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG) if sock else 0
+        if not 0 < segment <= SMALL_SEGMENT:
+            await self._stall(s)
+            return False
+        if self._tls is None:
+            raise RuntimeError("TLS needs a TestPki")
         await s.writer.start_tls(self._tls)
         s.tls = True
         return True

@@ -20,7 +20,13 @@ Topology (see ``fixtures/lab/README.md``):
 * unbound on 127.53.0.2 port 5353, a validating resolver that trusts the test keys and
   asks only NSD (stub zones; everything else refused, root hints pointing at NSD's
   address: it never reaches a real root server);
-* faults made by the kernel (nftables in the namespace) or by Postfix's own policies.
+* faults made by the kernel (nftables in the namespace) or by Postfix's own policies;
+* a router namespace ``sdlab-rt`` on the bridge (198.51.100.5, 2001:db8:51::5) and,
+  behind it, hosts on 198.18.0.0/24 and 2001:db8:18::/64 (``mx-mtu``): the router's
+  bridge-side link has an MTU of 1280 and nftables drops the ICMP "fragmentation
+  needed" / ICMPv6 "packet too big" it would send, so full-size packets from behind it
+  vanish (a path MTU black hole). The host reaches those networks by two routes via
+  the router, on the bridge (gone with it).
 
 Safety (non-negotiable): only 198.51.100.0/24, 2001:db8:51::/64 and 127.53.0.1 are used;
 before anything is created the machine's addresses, routes, /etc/hosts and resolv.conf
@@ -80,6 +86,17 @@ PREFIX = "sdlab"
 BRIDGE = f"{PREFIX}-br0"
 NET4 = ipaddress.IPv4Network("198.51.100.0/24")  # RFC 5737 TEST-NET-2
 NET6 = ipaddress.IPv6Network("2001:db8:51::/64")  # RFC 3849 documentation prefix
+# Behind the router (RFC 2544 benchmarking range, RFC 3849 documentation prefix).
+FAR4 = ipaddress.IPv4Network("198.18.0.0/24")
+FAR6 = ipaddress.IPv6Network("2001:db8:18::/64")
+ROUTER_NETNS = f"{PREFIX}-rt"
+ROUTER_VETH = f"{PREFIX}-vrt"  # its host end, in the bridge
+ROUTER4 = "198.51.100.5"  # the router on the bridge
+ROUTER6 = "2001:db8:51::5"
+ROUTER_FAR4 = "198.18.0.1"  # the router on the far link
+ROUTER_FAR6 = "2001:db8:18::1"
+#: MTU of the router's bridge-side link: what the path from behind it to the host fits.
+ROUTER_MTU = 1280
 BRIDGE4 = "198.51.100.1"
 BRIDGE6 = "2001:db8:51::1"
 DEAD4 = "198.51.100.99"  # in the lab subnet, owned by nobody
@@ -111,6 +128,7 @@ TOOLS = (
     "nsd-checkzone",
     "unbound",
     "unbound-checkconf",
+    "sysctl",  # forwarding in the router namespace
 )
 
 CMD_TIMEOUT = 20.0  # any single helper command
@@ -137,6 +155,8 @@ class LabHost:
         nft: File under ``fixtures/lab/nft`` loaded into the namespace, or ``None``.
         postfix_extra: Extra main.cf lines (``{{conf_dir}}`` is filled in).
         role: One line for humans.
+        behind_router: The host sits behind the router namespace (on 198.18.0.0/24 and
+            2001:db8:18::/64) instead of on the bridge.
     """
 
     key: str
@@ -147,6 +167,7 @@ class LabHost:
     nft: str | None = None
     postfix_extra: str = ""
     role: str = ""
+    behind_router: bool = False
 
     @property
     def netns(self) -> str:
@@ -158,11 +179,13 @@ class LabHost:
 
     @property
     def v4(self) -> str:
-        return str(NET4.network_address + 9 + self.index)
+        net = FAR4 if self.behind_router else NET4
+        return str(net.network_address + 9 + self.index)
 
     @property
     def v6(self) -> str:
-        return f"2001:db8:51::{9 + self.index}"
+        prefix = "2001:db8:18" if self.behind_router else "2001:db8:51"
+        return f"{prefix}::{9 + self.index}"
 
 
 HOSTS: tuple[LabHost, ...] = (
@@ -244,6 +267,17 @@ HOSTS: tuple[LabHost, ...] = (
         # one recipient domain (a DANE-TA reference identifier when its MX is secure).
         role="leaf + intermediate of the lab CA; the MX of the DANE scenarios (*.dane.test)",
     ),
+    LabHost(
+        "mxmtu",
+        11,
+        "mx-mtu.lab.test",
+        cert="longchain",
+        behind_router=True,
+        role=(
+            "behind sdlab-rt (link MTU 1280, ICMP frag-needed / packet-too-big dropped); "
+            "leaf + 4 intermediates: its TLS flight needs full-size packets"
+        ),
+    ),
 )
 
 #: Scenario domain -> what it shows (the zone file is the source of the records).
@@ -273,6 +307,7 @@ SCENARIOS: dict[str, str] = {
     "none.dane.test": "signed; no TLSA: DANE does not apply",
     "unsigned.test": "TLSA that would match, in an unsigned zone: not usable",
     "bogus.test": "signed, signatures expired: the resolver answers SERVFAIL (bogus)",
+    "mtu.lab.test": "MX mx-mtu behind a path MTU black hole: SMTP works, TLS stalls",
 }
 
 
@@ -375,7 +410,7 @@ def lab_unavailable_reason() -> str | None:
         return (
             "missing tools: "
             + ", ".join(missing)
-            + " (apt-get install postfix nsd unbound nftables iproute2)"
+            + " (apt-get install postfix nsd unbound nftables iproute2 procps)"
         )
     # Can we make a namespace and use nftables in it? (A throw-away namespace with a
     # name `up`/`down` never match, so a concurrent session is not disturbed.)
@@ -409,6 +444,8 @@ def _lab_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     return (
         NET4,
         NET6,
+        FAR4,
+        FAR6,
         ipaddress.ip_network(f"{DNS_ADDRESS}/32"),
         ipaddress.ip_network(f"{RESOLVER_ADDRESS}/32"),
     )
@@ -419,7 +456,7 @@ def _overlaps(text: str) -> bool:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         return False
-    return any(net.version == lab.version and net.overlaps(lab) for lab in (NET4, NET6))
+    return any(net.version == lab.version and net.overlaps(lab) for lab in (NET4, NET6, FAR4, FAR6))
 
 
 # `ip route` prints a route type before the destination for everything but unicast.
@@ -485,11 +522,12 @@ def _check_routes() -> None:
         out = _run(["ip", "route", "get", addr]).stdout
         if f" dev {BRIDGE} " not in f" {out} ":
             raise LabError(f"{addr} does not route via {BRIDGE}: {out.strip()}")
-    for h in HOSTS:
+    for netns in [ROUTER_NETNS, *(h.netns for h in HOSTS)]:
         for family in ("-4", "-6"):
-            out = _run(_ns(h.netns, "ip", family, "route", "show", "default")).stdout.strip()
+            out = _run(_ns(netns, "ip", family, "route", "show", "default")).stdout.strip()
             if out:
-                raise LabError(f"{h.netns} has a default route: {out}")
+                raise LabError(f"{netns} has a default route: {out}")
+    for h in HOSTS:
         for addr in (BRIDGE4, BRIDGE6):
             out = _run(_ns(h.netns, "ip", "route", "get", addr)).stdout
             if " dev eth0 " not in f" {out} ":
@@ -514,6 +552,8 @@ def _build_network(info: LabInfo) -> None:
         (neigh / "mcast_solicit").write_text("1\n")
         (neigh / "retrans_time_ms").write_text("200\n")
     for h in HOSTS:
+        if h.behind_router:
+            continue  # see _build_router
         _run(["ip", "netns", "add", h.netns])
         info.netns.append(h.netns)
         info.save()
@@ -535,6 +575,95 @@ def _build_network(info: LabInfo) -> None:
     _run(["ip", "addr", "add", f"{BRIDGE4}/24", "dev", BRIDGE])
     _run(["ip", "-6", "addr", "add", f"{BRIDGE6}/64", "dev", BRIDGE, "nodad"])
     _run(["ip", "link", "set", BRIDGE, "up"])
+    _build_router(info)
+
+
+def _build_router(info: LabInfo) -> None:
+    """The router namespace and the hosts behind it (a path MTU black hole).
+
+    The router's bridge-side link (``eth0``) has an MTU of :data:`ROUTER_MTU`, the rest
+    of the path 1500: a full-size packet from behind the router cannot be forwarded to
+    the host, and the ICMP that would say so (RFC 1191 "fragmentation needed", RFC 8201
+    "packet too big") is dropped by nftables on the router's output
+    (``nft/router-icmp-drop.nft``). The host's end of the link keeps 1500, so the host
+    announces the full MSS and never learns of the smaller MTU.
+    """
+    _run(["ip", "netns", "add", ROUTER_NETNS])
+    info.netns.append(ROUTER_NETNS)
+    info.save()
+    _run(
+        [
+            "ip",
+            "link",
+            "add",
+            ROUTER_VETH,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ROUTER_NETNS,
+        ]
+    )
+    info.links.append(ROUTER_VETH)
+    info.save()
+    _run(["ip", "link", "set", ROUTER_VETH, "master", BRIDGE])
+    _run(["ip", "link", "set", ROUTER_VETH, "up"])
+    router = [
+        ["ip", "link", "set", "lo", "up"],
+        ["ip", "link", "set", "eth0", "mtu", str(ROUTER_MTU)],
+        ["ip", "addr", "add", f"{ROUTER4}/24", "dev", "eth0"],
+        ["ip", "-6", "addr", "add", f"{ROUTER6}/64", "dev", "eth0", "nodad"],
+        ["ip", "link", "set", "eth0", "up"],
+        ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"],
+        ["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"],
+    ]
+    for cmd in router:
+        _run(_ns(ROUTER_NETNS, *cmd))
+    for h in HOSTS:
+        if not h.behind_router:
+            continue
+        _run(["ip", "netns", "add", h.netns])
+        info.netns.append(h.netns)
+        info.save()
+        # Both ends live in namespaces: the link goes with them.
+        _run(
+            _ns(
+                ROUTER_NETNS,
+                "ip",
+                "link",
+                "add",
+                h.veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                h.netns,
+            )
+        )
+        for cmd in (
+            ["ip", "addr", "add", f"{ROUTER_FAR4}/24", "dev", h.veth],
+            ["ip", "-6", "addr", "add", f"{ROUTER_FAR6}/64", "dev", h.veth, "nodad"],
+            ["ip", "link", "set", h.veth, "up"],
+        ):
+            _run(_ns(ROUTER_NETNS, *cmd))
+        for cmd in (
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "addr", "add", f"{h.v4}/24", "dev", "eth0"],
+            ["ip", "-6", "addr", "add", f"{h.v6}/64", "dev", "eth0", "nodad"],
+            ["ip", "link", "set", "eth0", "up"],
+            # Back to the bridge's networks only, via the router: no default route.
+            ["ip", "route", "add", str(NET4), "via", ROUTER_FAR4, "dev", "eth0"],
+            ["ip", "-6", "route", "add", str(NET6), "via", ROUTER_FAR6, "dev", "eth0"],
+        ):
+            _run(_ns(h.netns, *cmd))
+    _run(_ns(ROUTER_NETNS, "nft", "-f", str(FIXTURES / "nft" / "router-icmp-drop.nft")))
+    # The host reaches the far networks through the router, on the bridge only.
+    _run(["ip", "route", "add", str(FAR4), "via", ROUTER4, "dev", BRIDGE])
+    _run(["ip", "-6", "route", "add", str(FAR6), "via", ROUTER6, "dev", BRIDGE])
 
 
 def _load_faults() -> None:
@@ -562,6 +691,13 @@ def _make_certs(state: Path) -> dict[str, tuple[Path, Path]]:
         elif h.cert == "dane":
             # An intermediate, sent with the leaf: the DANE-TA(2) record pins it.
             leaf = ca.create_child_ca().issue_cert(h.fqdn, *h.cert_names)
+        elif h.cert == "longchain":
+            # Four intermediates: the server's first TLS flight needs several full-size
+            # segments, so it cannot pass a path that drops large packets.
+            issuer = ca
+            for _ in range(4):
+                issuer = issuer.create_child_ca()
+            leaf = issuer.issue_cert(h.fqdn, *h.cert_names)
         elif h.cert == "wrongname":
             leaf = ca.issue_cert("other-host.lab.test")
         elif h.cert == "expired":
@@ -906,7 +1042,7 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, quiet: bool = False) -> float:
                     _stop_group(name, int(entry.name), 0.0)
     # Anything still running inside a lab namespace was started there by the lab
     # (nothing else enters sdlab-* namespaces): stop it by PID before the namespace goes.
-    netns = set(info.netns if info else []) | {h.netns for h in HOSTS}
+    netns = set(info.netns if info else []) | {h.netns for h in HOSTS} | {ROUTER_NETNS}
     present = {n.split()[0] for n in _run(["ip", "netns", "list"]).stdout.splitlines() if n}
     for ns in sorted(netns & present):
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -923,7 +1059,8 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, *, quiet: bool = False) -> float:
             if not pids:
                 break
         _run(["ip", "netns", "delete", ns], check=False)
-    links = set(info.links if info else []) | {BRIDGE} | {h.veth for h in HOSTS}
+    links = set(info.links if info else []) | {BRIDGE, ROUTER_VETH}
+    links |= {h.veth for h in HOSTS if not h.behind_router}
     for link in sorted(links, key=lambda n: n == BRIDGE):  # veths first, bridge last
         if _run(["ip", "link", "show", link], check=False).returncode == 0:
             _run(["ip", "link", "delete", link], check=False)

@@ -27,6 +27,10 @@ def _addresses() -> list[str]:
         labctl.BRIDGE6,
         labctl.DEAD4,
         labctl.DEAD6,
+        labctl.ROUTER4,
+        labctl.ROUTER6,
+        labctl.ROUTER_FAR4,
+        labctl.ROUTER_FAR6,
         *(h.v4 for h in labctl.HOSTS),
         *(h.v6 for h in labctl.HOSTS),
     ]
@@ -37,14 +41,20 @@ def test_every_lab_address_is_in_an_allowed_range() -> None:
         addr = ipaddress.ip_address(text)
         assert any(addr in net for net in ALLOWED), text
         assert not any(addr in bad for bad in labctl.FORBIDDEN if bad.version == addr.version)
-        net = labctl.NET4 if addr.version == 4 else labctl.NET6
-        assert addr in net, text
+        nets = (labctl.NET4, labctl.FAR4) if addr.version == 4 else (labctl.NET6, labctl.FAR6)
+        assert any(addr in net for net in nets), text
     assert ipaddress.ip_address(labctl.DNS_ADDRESS).is_loopback
     assert len(set(_addresses())) == len(_addresses()), "two hosts share an address"
 
 
 def test_names_are_ours_and_fit_ifnamsiz() -> None:
-    names = [labctl.BRIDGE, *(h.netns for h in labctl.HOSTS), *(h.veth for h in labctl.HOSTS)]
+    names = [
+        labctl.BRIDGE,
+        labctl.ROUTER_NETNS,
+        labctl.ROUTER_VETH,
+        *(h.netns for h in labctl.HOSTS),
+        *(h.veth for h in labctl.HOSTS),
+    ]
     assert len(set(names)) == len(names)
     for name in names:
         assert name.startswith("sdlab-"), name
@@ -57,6 +67,8 @@ def test_overlap_detection() -> None:
     assert labctl._overlaps("198.51.100.7")
     assert labctl._overlaps("2001:db8:51::5/128")
     assert labctl._overlaps("2001:db8::/32")
+    assert labctl._overlaps("198.18.0.0/15")  # a route covering the far side of the router
+    assert labctl._overlaps("2001:db8:18::20")
     assert not labctl._overlaps(str(labctl.FORBIDDEN[0]))  # the uplink is not the lab
     assert not labctl._overlaps("fd00::/64")
     assert not labctl._overlaps("localhost")
