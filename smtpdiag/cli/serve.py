@@ -246,6 +246,12 @@ def _modules(args: argparse.Namespace) -> dict[str, Module]:
         where = "" if options.name == "default" else f"module {options.name!r}: "
         try:
             common.check_local_inputs(options.config)
+            wanted = options.require_mta_sts is not None or options.require_dane
+            if wanted and not options.config.policy.enabled:
+                raise ConfigError(
+                    "require_mta_sts and require_dane need the policy lookups "
+                    "(no_policy is set)"
+                )
             thresholds = Thresholds(
                 require_mta_sts=None
                 if options.require_mta_sts is None

@@ -33,6 +33,7 @@ from .certs import TestPki
 
 __all__ = [
     "HTML_PAYLOAD",
+    "SLOW_GREETING_S",
     "Behaviour",
     "Blackhole",
     "ScriptedSmtpServer",
@@ -63,6 +64,9 @@ class Behaviour(StrEnum):
     HTML_BANNER = "html-banner"
     TLS_VERSION_MISMATCH = "tls-version-mismatch"  #: speaks TLS 1.0 only, sends the alert
     STALL_TLS = "stall-tls"  #: STARTTLS answered 220 (or 465 accepted), then silence
+    #: the 220 greeting after :data:`SLOW_GREETING_S` seconds (a tarpit, or a greet
+    #: pause), then as healthy; sessions last long enough to overlap
+    SLOW_GREETING = "slow-greeting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,9 @@ class ServerSpec:
 
 #: What :attr:`Behaviour.HTML_BANNER` says after ``220 `` (script, event handler, fetch).
 HTML_PAYLOAD = "<img src=x onerror=alert(1)><script>fetch('//x')</script>"
+
+#: How long :attr:`Behaviour.SLOW_GREETING` waits before its 220, in seconds.
+SLOW_GREETING_S = 0.5
 
 _LINE_LIMIT = 4096
 _SESSION_LIMIT = 120.0  # no scripted session lives longer than this (seconds)
@@ -248,6 +255,8 @@ class ScriptedSmtpServer:
         if early is not None:
             await early(s)
             return
+        if b is Behaviour.SLOW_GREETING:
+            await asyncio.sleep(SLOW_GREETING_S)
         await self._send(writer, _greeting(b, self.spec.hostname))
         if b is Behaviour.CLOSE_AFTER_GREETING:
             # Half-close (FIN) and drain: a full close would answer the client's next
