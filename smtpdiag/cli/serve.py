@@ -249,8 +249,7 @@ def _modules(args: argparse.Namespace) -> dict[str, Module]:
             wanted = options.require_mta_sts is not None or options.require_dane
             if wanted and not options.config.policy.enabled:
                 raise ConfigError(
-                    "require_mta_sts and require_dane need the policy lookups "
-                    "(no_policy is set)"
+                    "require_mta_sts and require_dane need the policy lookups (no_policy is set)"
                 )
             thresholds = Thresholds(
                 require_mta_sts=None
