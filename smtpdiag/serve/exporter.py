@@ -123,7 +123,8 @@ def is_tarpit(report: ProbeReport, slow_greeting: float) -> bool:
             continue
         tried += 1
         greeting = rr.phase(Phase.GREETING)
-        if greeting is not None and greeting.reply is not None and greeting.duration_ms > limit_ms:
+        answered = greeting is not None and greeting.outcome in (Outcome.OK, Outcome.REPLY)
+        if answered and greeting is not None and greeting.duration_ms > limit_ms:
             slow = True
             continue
         failure = rr.failure
