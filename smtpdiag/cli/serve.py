@@ -239,11 +239,11 @@ def _modules(args: argparse.Namespace) -> dict[str, Module]:
     from ..health import Thresholds
     from ..model import StsMode
     from ..serve.exporter import Module
-    from .options import modules_from_args
+    from .options import DEFAULT_MODULE, modules_from_args
 
     modules: dict[str, Module] = {}
     for options in modules_from_args(args):
-        where = "" if options.name == "default" else f"module {options.name!r}: "
+        where = "" if options.name == DEFAULT_MODULE else f"module {options.name!r}: "
         try:
             common.check_local_inputs(options.config)
             wanted = options.require_mta_sts is not None or options.require_dane

@@ -280,7 +280,6 @@ class Service:
         """The latest result of a target as ``check --format json`` has it, with what
         the service knows (``service``: backoff, TLSA match of the served
         certificates); never probes."""
-        from ..report.health_json import dumps_health
 
         try:
             params = parse_query(query)
@@ -293,7 +292,7 @@ class Service:
         answer = self.exporter.latest_answer(domain, module)
         if answer is None:
             return _Response(404, "no probe of this target yet (scrape /probe first)\n")
-        return _Response(200, _report_json(dumps_health(answer.result), answer), "application/json")
+        return _Response(200, _report_json(answer), "application/json")
 
     async def _send(
         self,
@@ -334,11 +333,14 @@ async def _drain(writer: asyncio.StreamWriter) -> None:
             await writer.drain()
 
 
-def _report_json(health: str, answer: ProbeAnswer) -> str:
-    """The health document with the service's own object added under ``service``."""
+def _report_json(answer: ProbeAnswer) -> str:
+    """The health document (as ``check --format json``) with the service's own object
+    added under ``service``."""
     import json
 
-    document = json.loads(health)
+    from ..report.health_json import health_document
+
+    document = health_document(answer.result)
     document["service"] = service_json(answer)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
