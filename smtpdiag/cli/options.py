@@ -17,6 +17,10 @@ of these that gives it (one precedence, documented in ``--help`` and the README)
 A bad value in the file or the environment is one line naming the file or variable
 and the key (exit 2, as a bad flag); so is an unknown key in the file, since a typo
 there would otherwise be silently ignored.
+
+The file's ``[modules.NAME]`` tables are ``smtpdiag serve``'s modules
+(:func:`modules_from_args`): each sets probe options (and the policies required) over
+the values above. Every subcommand checks them; only ``serve`` uses them.
 """
 
 from __future__ import annotations
@@ -282,7 +286,8 @@ name as the key (nameserver = ["127.0.0.1:5353"], ports = [25], family = 4,
 no_policy = true). The file is --config FILE, else $SMTPDIAG_CONFIG, else
 $XDG_CONFIG_HOME/smtpdiag/config.toml (~/.config/smtpdiag/config.toml) if it exists.
 Precedence: flag, then environment, then file, then default. An unknown key or a bad
-value is an error naming the file or variable (exit 2). `smtpdiag demo --serve`
+value is an error naming the file or variable (exit 2). [modules.NAME] tables are
+`smtpdiag serve`'s modules (see its --help); other subcommands check them only. `smtpdiag demo --serve`
 writes a profile for its servers and prints the line that uses it."""
 
 
