@@ -1394,7 +1394,8 @@ def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> N
         f"{statistics.median(walls):.1f} s real"
     )
     print(
-        f"   RSS after round 1 {rss_first:.0f} MiB, after the simulated hour {rss:.0f} MiB "
+        f"   RSS after round 1 {rss_first:.0f} MiB, after {rounds} simulated minutes "
+        f"{rss:.0f} MiB "
         f"(peak {hwm:.0f} MiB; target < 200 MB = {200e6 / 2**20:.0f} MiB); "
         f"process CPU incl. start-up {cpu_total:.1f} s"
     )
