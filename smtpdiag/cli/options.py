@@ -287,8 +287,9 @@ no_policy = true). The file is --config FILE, else $SMTPDIAG_CONFIG, else
 $XDG_CONFIG_HOME/smtpdiag/config.toml (~/.config/smtpdiag/config.toml) if it exists.
 Precedence: flag, then environment, then file, then default. An unknown key or a bad
 value is an error naming the file or variable (exit 2). [modules.NAME] tables are
-`smtpdiag serve`'s modules (see its --help); other subcommands check them only. `smtpdiag demo --serve`
-writes a profile for its servers and prints the line that uses it."""
+`smtpdiag serve`'s modules (see its --help); other subcommands check them only.
+`smtpdiag demo --serve` writes a profile for its servers and prints the line that uses
+it."""
 
 
 def add_probe_options(
