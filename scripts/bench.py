@@ -79,6 +79,22 @@ machine is shared and absolute times are noisy.
    tree holding another version's ``smtpdiag/``, e.g. ``git archive main | tar -x -C
    DIR``) that version too, in the same run. Target: the small-MSS proof costs less than
    one TLS timeout more. ``python scripts/bench.py mtu`` runs only this section.
+12. The exporter (``serve_cost``): ``smtpdiag serve`` as a subprocess, the six-route
+   domain of section 4 scraped over HTTP again and again (each scrape probes:
+   ``--min-interval`` tiny, ``--per-address-rate`` high enough not to wait): the
+   service's CPU per probe (user + system from ``/proc/PID/stat``, over blocks of
+   probes) against the CPU of one ``openssl s_client`` loop over the same six routes,
+   interleaved, medians (target <= 1.5x). Then 1,000 domains (one MX each, on 250
+   addresses, port 25 with STARTTLS, policy lookups on, default politeness,
+   ``--max-concurrent 64`` so that a simulated minute passes in seconds) scraped
+   every simulated minute for a simulated hour: the service runs with its clock
+   advanced 60 s per round (``SIGUSR1`` to a child that patches the exporter's and the
+   state's clock; probes, timeouts and HTTP run in real time), with its state file;
+   CPU share of one core = the service's CPU seconds over 3,600 simulated seconds
+   (target < 10%), RSS after the hour (target < 200 MB). ``python scripts/bench.py
+   serve [ROUNDS]`` runs only this section (ROUNDS simulated minutes, default 60). A
+   second, shorter fleet run with ``--no-policy`` shows the share of the policy
+   lookups (MTA-STS, TLS-RPT, DNSSEC MX and TLSA: 7 of the 9 DNS questions of a probe).
 """
 
 from __future__ import annotations
@@ -1396,12 +1412,284 @@ def mtu_black_hole(runs: int = MTU_RUNS) -> None:
         )
 
 
+# ---- 12. the exporter -----------------------------------------------------------------
+
+SERVE_BLOCK = 10  # probes per CPU reading (the kernel counts CPU in 10 ms ticks)
+SERVE_BLOCKS = 9  # blocks, each followed by one openssl loop; medians
+FLEET = 1000  # domains of the simulated hour
+FLEET_ADDRS = [f"127.79.{i // 250}.{i % 250 + 1}" for i in range(250)]
+FLEET_ROUNDS = 60  # simulated minutes
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_rss_mib(pid: int, key: str = "VmRSS") -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _start_serve(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    """A ``serve`` child and its port (bounded wait for its "listening on" line)."""
+    import re
+    import selectors
+
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
+            line = proc.stderr.readline()
+            match = re.search(r"listening on \S+:(\d+)", line)
+            if match:
+                return proc, int(match.group(1))
+            if not line:
+                break
+    proc.kill()
+    raise RuntimeError("smtpdiag serve did not start")
+
+
+def _stop_serve(proc: subprocess.Popen[str]) -> None:
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def _scrape(port: int, target: str) -> str:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/probe?target={target}"
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        return str(resp.read().decode())
+
+
+def serve_cost(rounds: int = FLEET_ROUNDS) -> None:
+    print("9. the exporter: CPU per probe inside `smtpdiag serve`; 1,000 domains for an hour")
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    _compile_package()
+    if not shutil.which("openssl"):
+        print("   (openssl not installed: run scripts/system-deps.sh --bench)")
+    _serve_per_probe()
+    _serve_fleet(rounds)
+    # Where the CPU goes: the policy lookups are 7 of a probe's 9 DNS questions.
+    _serve_fleet(min(rounds, 5), ("--no-policy",), "with --no-policy")
+
+
+def _serve_per_probe() -> None:
+    import tempfile
+
+    rng = random.Random(13)
+    ports = pick_shared_ports(list(PROC_ADDRS), rng)
+    p25, p587, p465 = ports
+    pki = TestPki(names=("mx.six.test",))
+    specs = [
+        ServerSpec(f"{a}:{p}", Behaviour.HEALTHY, p == p465, "good", a, "mx.six.test", p)
+        for a in PROC_ADDRS
+        for p in ports
+    ]
+    zones = {"six.test": {"@": ["MX 10 mx"], "mx": [f"A {a}" for a in PROC_ADDRS]}}
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    ours: list[float] = []
+    theirs: list[float] = []
+    with (
+        ServerSet(specs, pki=pki),
+        ThreadedDnsServer(zones=zones) as dns,
+        tempfile.TemporaryDirectory(prefix="smtpdiag-bench-") as state,
+    ):
+        ca = str(pki.ca_file)
+        argv = [
+            *_cli(), "serve", "--listen", "127.0.0.1:0", "--state-dir", state,
+            "--min-interval", "0.001", "--per-address-rate", "6000",
+            "--nameserver", f"{dns.address}:{dns.port}",
+            "--ports", f"{p25},{p587},{p465}", "--implicit-tls-ports", str(p465),
+            "-4", "--ca-file", ca, "--allow-targets", "127.0.0.0/8",
+        ]  # fmt: skip
+        loop = []
+        for a in PROC_ADDRS:
+            for p in ports:
+                starttls = "" if p == p465 else "-starttls smtp -name bench.invalid"
+                loop.append(
+                    f"openssl s_client -connect {a}:{p} {starttls} -servername mx.six.test "
+                    f"-CAfile {ca} -verify_return_error -brief </dev/null >/dev/null 2>&1"
+                )
+        proc, port = _start_serve(argv, env)
+        try:
+            for _ in range(5):  # warm-up: the first probe loads the DNS, SMTP, TLS code
+                body = _scrape(port, "six.test")
+            assert 'state="ok"} 1' in body, body[:2000]
+            assert body.count("smtpdiag_route_up{") == 6, "not six routes"
+            _run_once(_shell_loop(loop), env)
+            for _ in range(SERVE_BLOCKS):
+                before = _proc_cpu(proc.pid)
+                for _ in range(SERVE_BLOCK):
+                    _scrape(port, "six.test")
+                ours.append((_proc_cpu(proc.pid) - before) / SERVE_BLOCK)
+                if shutil.which("openssl"):
+                    theirs.append(_run_once(_shell_loop(loop), env)[1])
+            rss = _proc_rss_mib(proc.pid)
+        finally:
+            _stop_serve(proc)
+    pki.cleanup()
+    mine = statistics.median(ours)
+    print(
+        f"   CPU per probe of the six-route domain inside serve: {mine * 1000:.1f} ms "
+        f"(median of {SERVE_BLOCKS} blocks of {SERVE_BLOCK} scrapes; RSS {rss:.0f} MiB)"
+    )
+    if theirs:
+        base = statistics.median(theirs)
+        print(
+            f"   openssl s_client loop over the same 6 routes: {base * 1000:.1f} ms CPU "
+            f"(median of {len(theirs)} runs); ratio {mine / base:.2f}x (target <= 1.5x)"
+        )
+
+
+def _fleet_zones() -> dict[str, dict[str, list[str]]]:
+    zone: dict[str, list[str]] = {}
+    for i, address in enumerate(FLEET_ADDRS):
+        zone[f"mx{i}"] = [f"A {address}"]
+    for n in range(FLEET):
+        zone[f"t{n}"] = [f"MX 10 mx{n % len(FLEET_ADDRS)}"]
+    return {"fleet.test": zone}
+
+
+def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> None:
+    import signal
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(17)
+    p25 = pick_shared_ports(FLEET_ADDRS, rng)[0]
+    pki = TestPki(names=("mx.fleet.test",))
+    specs = [
+        ServerSpec(a, Behaviour.HEALTHY, False, "good", a, "mx.fleet.test", p25)
+        for a in FLEET_ADDRS
+    ]
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    targets = [f"t{n}.fleet.test" for n in range(FLEET)]
+    with (
+        ServerSet(specs, pki=pki),
+        ThreadedDnsServer(zones=_fleet_zones()) as dns,
+        tempfile.TemporaryDirectory(prefix="smtpdiag-bench-") as state,
+    ):
+        argv = [
+            sys.executable, os.path.abspath(__file__), "_serve_child",
+            "--listen", "127.0.0.1:0", "--state-dir", state, "--min-interval", "60",
+            "--max-concurrent", "64",
+            "--nameserver", f"{dns.address}:{dns.port}", "--ports", str(p25), "-4",
+            "--ca-file", str(pki.ca_file), "--allow-targets", "127.0.0.0/8", *extra,
+        ]  # fmt: skip
+        proc, port = _start_serve(argv, env)
+        cpu_rounds: list[float] = []
+        walls: list[float] = []
+        try:
+            with ThreadPoolExecutor(16) as pool:
+                started = time.monotonic()
+                for n in range(rounds):
+                    if n:
+                        proc.send_signal(signal.SIGUSR1)  # the next simulated minute
+                        time.sleep(0.1)
+                    before, t0 = _proc_cpu(proc.pid), time.monotonic()
+                    bodies = list(pool.map(lambda t: _scrape(port, t), targets))
+                    cpu_rounds.append(_proc_cpu(proc.pid) - before)
+                    walls.append(time.monotonic() - t0)
+                    if n == 0:
+                        rss_first = _proc_rss_mib(proc.pid)
+                        ok = sum('state="ok"} 1' in b or 'state="warning"} 1' in b for b in bodies)
+                        assert ok == FLEET, f"only {ok} of {FLEET} domains were probed fine"
+                    probed = sum(
+                        f'smtpdiag_result_cached{{domain="{t}"}} 0' in b
+                        for t, b in zip(targets, bodies, strict=True)
+                    )
+                    assert probed == FLEET, f"round {n}: {probed} of {FLEET} domains probed"
+                elapsed = time.monotonic() - started
+            cpu_total = _proc_cpu(proc.pid)
+            rss, hwm = _proc_rss_mib(proc.pid), _proc_rss_mib(proc.pid, "VmHWM")
+        finally:
+            _stop_serve(proc)
+    pki.cleanup()
+    simulated = rounds * 60.0
+    used = sum(cpu_rounds)
+    print(
+        f"   {FLEET} domains{' ' + label if label else ''}, {rounds} simulated minutes "
+        f"({rounds * FLEET} probes, "
+        f"{elapsed:.0f} s real): service CPU {used:.1f} s over {simulated:.0f} simulated s "
+        f"= {100 * used / simulated:.1f}% of one core (target < 10%); "
+        f"{1000 * used / (rounds * FLEET):.1f} ms CPU per probe; median round "
+        f"{statistics.median(walls):.1f} s real"
+    )
+    print(
+        f"   RSS after round 1 {rss_first:.0f} MiB, after {rounds} simulated minutes "
+        f"{rss:.0f} MiB "
+        f"(peak {hwm:.0f} MiB; target < 200 MB = {200e6 / 2**20:.0f} MiB); "
+        f"process CPU incl. start-up {cpu_total:.1f} s"
+    )
+
+
+def _serve_child(args: list[str]) -> int:
+    """``smtpdiag serve ARGS`` with a simulated clock: each SIGUSR1 moves the exporter's
+    and the state's clock 60 s on (probes, their timeouts and HTTP stay in real time)."""
+    import signal
+    import types
+
+    import smtpdiag.serve.exporter as exporter_module
+    import smtpdiag.serve.state as state_module
+    from smtpdiag.cli import main as cli_main
+
+    offset = [0.0]
+
+    def advance(_signum: int, _frame: object) -> None:
+        offset[0] += 60.0
+
+    clock = types.SimpleNamespace(
+        monotonic=lambda: time.monotonic() + offset[0],
+        time=lambda: time.time() + offset[0],
+    )
+    exporter_module.time = clock  # type: ignore[assignment]
+    state_module.time = clock  # type: ignore[assignment]
+    signal.signal(signal.SIGUSR1, advance)
+    profile = os.environ.get("BENCH_SERVE_PROFILE")  # a cProfile output file
+    if not profile:
+        return cli_main(["serve", *args])
+    import cProfile
+
+    with cProfile.Profile(time.process_time) as prof:
+        try:
+            return cli_main(["serve", *args])
+        finally:
+            prof.dump_stats(profile)
+
+
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10), "mtu" (11, needs root:
-    # the lab, so only when named); none = all the others.
+    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10), "serve" (12); "mtu" (11)
+    # needs root (the lab), so it runs only when named; none = all the others.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
+        sys.exit(0)
+    if sys.argv[1:2] == ["_serve_child"]:  # the serve section's simulated-clock service
+        sys.exit(_serve_child(sys.argv[2:]))
+    if sys.argv[1:2] == ["serve"] and sys.argv[2:3]:  # "serve ROUNDS"
+        serve_cost(int(sys.argv[2]))
         sys.exit(0)
     if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
         bulk_triage(int(sys.argv[2]))
@@ -1416,6 +1704,7 @@ if __name__ == "__main__":
         "explain",
         "corpus",
         "names",
+        "serve",
     }
     if "names" in sections:
         asyncio.run(names_vantage())
@@ -1437,3 +1726,5 @@ if __name__ == "__main__":
         bounce_corpus()
     if "mtu" in sections:
         mtu_black_hole()
+    if "serve" in sections:
+        serve_cost()

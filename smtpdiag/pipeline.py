@@ -27,6 +27,7 @@ from .model import AddressFamily, PhaseRecord, ProbeReport, Route, RouteResult, 
 from .narrate.narrator import diagnose as _diagnose
 from .policy import DaneInputs, lookup_policy
 from .probing import plan_routes, probe_routes
+from .probing.gates import AddressGates
 from .resolve import normalize_domain, resolve_domain
 from .resolve.reverse import lookup_names
 from .resolve.vantage import check_blocklists, check_resolver
@@ -75,6 +76,7 @@ async def probe(
     history: Sequence[ProbeReport] = (),
     now: datetime | None = None,
     trace: Callable[[Route, PhaseRecord], None] | None = None,
+    gates: AddressGates | None = None,
 ) -> ProbeReport:
     """Probe every route of ``domain`` and (by default) diagnose what was seen.
 
@@ -89,6 +91,9 @@ async def probe(
         now: The instant retry schedules count from (default: the diagnosis time).
         trace: Called with each route's phase record as soon as the phase ends (live
             progress; it runs on the event loop, so keep it quick).
+        gates: Per-address politeness gates shared with other probes running in the
+            same event loop (a service probing many domains whose MX hosts share
+            addresses); default: this probe's own, ``config.per_address_limit`` each.
 
     Returns:
         The report. It ends within ``config.timeouts.total`` seconds (plus a little
@@ -129,6 +134,7 @@ async def probe(
                         trace=trace,
                         tlsa=dane.tlsa,
                         nexthop=dane.nexthop,
+                        gates=gates,
                     )
 
                 names = group.create_task(lookup_names(resolution, config, deadline=deadline))

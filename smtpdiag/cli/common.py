@@ -273,6 +273,11 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     return config
 
 
+def check_local_inputs(config: ProbeConfig) -> None:
+    """:func:`_check_local_inputs` for configs built elsewhere (``serve``'s modules)."""
+    _check_local_inputs(config)
+
+
 def _check_local_inputs(config: ProbeConfig) -> None:
     """The library's environment checks (:func:`smtpdiag.api.check_config`), run before
     any output so a local mistake is one usage line (exit 2)."""

@@ -17,6 +17,10 @@ of these that gives it (one precedence, documented in ``--help`` and the README)
 A bad value in the file or the environment is one line naming the file or variable
 and the key (exit 2, as a bad flag); so is an unknown key in the file, since a typo
 there would otherwise be silently ignored.
+
+The file's ``[modules.NAME]`` tables are ``smtpdiag serve``'s modules
+(:func:`modules_from_args`): each sets probe options (and the policies required) over
+the values above. Every subcommand checks them; only ``serve`` uses them.
 """
 
 from __future__ import annotations
@@ -37,12 +41,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_ENV",
+    "DEFAULT_MODULE",
     "ENV_PREFIX",
+    "MODULES_KEY",
     "PROBE_OPTIONS",
+    "REQUIREMENT_OPTIONS",
+    "ModuleOptions",
     "ProbeOption",
     "add_probe_options",
     "config_from_args",
+    "config_from_values",
     "default_config_path",
+    "modules_from_args",
     "profile_text",
     "resolve",
 ]
@@ -223,6 +233,49 @@ PROBE_OPTIONS: tuple[ProbeOption, ...] = (
 _BY_KEY = {option.key: option for option in PROBE_OPTIONS}
 
 
+def _sts_mode(value: object) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if text not in ("testing", "enforce"):
+        raise ConfigError(f"expected testing or enforce, got {value!r}")
+    return text
+
+
+#: Keys only a module (``[modules.NAME]``) may set besides the probe options: the
+#: policies a domain must publish to be healthy (``check --require-mta-sts`` and
+#: ``--require-dane``).
+REQUIREMENT_OPTIONS: tuple[ProbeOption, ...] = (
+    ProbeOption("require_mta_sts", _sts_mode, None),
+    ProbeOption("require_dane", _bool, False),
+)
+_MODULE_KEYS = _BY_KEY | {option.key: option for option in REQUIREMENT_OPTIONS}
+
+#: The config file's table of named modules (``[modules.NAME]``), read by ``serve``
+#: (``/probe?module=NAME``); other subcommands check it and use none.
+MODULES_KEY = "modules"
+#: The module the flags, environment and top-level keys make.
+DEFAULT_MODULE = "default"
+MAX_MODULES = 64
+MAX_MODULE_NAME = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleOptions:
+    """One module of ``serve``: a probe config and the policies it requires.
+
+    Attributes:
+        name: ``default`` or the name of its ``[modules.NAME]`` table.
+        config: The validated probe config.
+        require_mta_sts: ``testing`` or ``enforce``: an MTA-STS policy of at least this
+            mode is required; ``None``: not required.
+        require_dane: Usable TLSA records for every MX host are required.
+    """
+
+    name: str
+    config: ProbeConfig
+    require_mta_sts: str | None = None
+    require_dane: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Settings:
     """What a subcommand said when it added the options (kept on the namespace)."""
@@ -240,8 +293,10 @@ name as the key (nameserver = ["127.0.0.1:5353"], ports = [25], family = 4,
 no_policy = true). The file is --config FILE, else $SMTPDIAG_CONFIG, else
 $XDG_CONFIG_HOME/smtpdiag/config.toml (~/.config/smtpdiag/config.toml) if it exists.
 Precedence: flag, then environment, then file, then default. An unknown key or a bad
-value is an error naming the file or variable (exit 2). `smtpdiag demo --serve`
-writes a profile for its servers and prints the line that uses it."""
+value is an error naming the file or variable (exit 2). [modules.NAME] tables are
+`smtpdiag serve`'s modules (see its --help); other subcommands check them only.
+`smtpdiag demo --serve` writes a profile for its servers and prints the line that uses
+it."""
 
 
 def add_probe_options(
@@ -392,14 +447,17 @@ def _config_file(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[
     return default_config_path(environ), False
 
 
-def _read_file(path: str, required: bool, source: str) -> dict[str, object]:
-    """The file's keys, converted; raises ConfigError naming the file."""
+def _read_file(
+    path: str, required: bool, source: str
+) -> tuple[dict[str, object], dict[str, dict[str, object]]]:
+    """The file's top-level keys and its modules' keys, converted; raises ConfigError
+    naming the file."""
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         if not required:
-            return {}
+            return {}, {}
         raise ConfigError(f"config file {path} ({source}) does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
@@ -413,25 +471,70 @@ def _read_file(path: str, required: bool, source: str) -> dict[str, object]:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    modules: dict[str, dict[str, object]] = {}
+    if MODULES_KEY in table:
+        modules = _read_modules(table.pop(MODULES_KEY), path)
+    return _read_table(table, path, f"config file {path}", _BY_KEY), modules
+
+
+def _read_table(
+    table: Mapping[str, object], path: str, where: str, known: Mapping[str, ProbeOption]
+) -> dict[str, object]:
+    """One table's keys (the top level or a module), converted; raises ConfigError."""
     values: dict[str, object] = {}
     for key, raw in table.items():
-        option = _BY_KEY.get(key)
+        option = known.get(key)
         if option is None:
-            raise ConfigError(f"config file {path}: unknown key {key!r}{_did_you_mean(key)}")
+            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(key, known)}")
         if option.key == "ca_file" and isinstance(raw, str) and raw and not os.path.isabs(raw):
             # A relative CA file is relative to the config file, wherever one runs from.
             raw = os.path.join(os.path.dirname(os.path.abspath(path)), raw)
-        values[key] = _converted(option, raw, f"config file {path}: {key}")
+        values[key] = _converted(option, raw, f"{where}: {key}")
     return values
 
 
-def _did_you_mean(key: str) -> str:
+def _module_name(name: str) -> bool:
+    return (
+        0 < len(name) <= MAX_MODULE_NAME
+        and name[0].isascii()
+        and name[0].isalnum()
+        and all(ch.isascii() and (ch.isalnum() or ch in "_.-") for ch in name)
+    )
+
+
+def _read_modules(raw: object, path: str) -> dict[str, dict[str, object]]:
+    """``[modules.NAME]`` tables: each one's keys, converted; raises ConfigError."""
+    where = f"config file {path}: {MODULES_KEY}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table of modules ([{MODULES_KEY}.NAME])")
+    if len(raw) > MAX_MODULES:
+        raise ConfigError(f"{where}: at most {MAX_MODULES} modules")
+    modules: dict[str, dict[str, object]] = {}
+    for name, table in raw.items():
+        if not _module_name(name):
+            raise ConfigError(
+                f"{where}: bad module name {name!r} (letters, digits, '_', '.', '-'; "
+                f"at most {MAX_MODULE_NAME})"
+            )
+        if name == DEFAULT_MODULE:
+            raise ConfigError(
+                f"{where}: {DEFAULT_MODULE!r} is the module the flags and the top-level "
+                "keys make; name yours differently"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}.{name} must be a table")
+        modules[name] = _read_table(table, path, f"{where}.{name}", _MODULE_KEYS)
+    return modules
+
+
+def _did_you_mean(key: str, known: Mapping[str, ProbeOption] | None = None) -> str:
     import difflib
 
-    close = difflib.get_close_matches(key.replace("-", "_").lower(), list(_BY_KEY), n=1)
+    keys = list(_BY_KEY if known is None else known)
+    close = difflib.get_close_matches(key.replace("-", "_").lower(), keys, n=1)
     if close:
         return f" (did you mean {close[0]!r}?)"
-    return f" (known keys: {', '.join(_BY_KEY)})"
+    return f" (known keys: {', '.join(keys)})"
 
 
 def _converted(option: ProbeOption, raw: object, where: str) -> object:
@@ -467,15 +570,24 @@ def resolve(
     Raises ConfigError (one line naming the variable, or the file and key) on a bad
     value, an unknown key in the file, or a named config file that cannot be read.
     """
+    return _resolve(args, environ)[0]
+
+
+def _resolve(
+    args: argparse.Namespace, environ: Mapping[str, str] | None
+) -> tuple[dict[str, object], dict[str, dict[str, object]], str]:
+    """:func:`resolve`'s values, the file's modules, and the file's name ("" for none)."""
     env = os.environ if environ is None else environ
     settings: _Settings | None = getattr(args, _SETTINGS_DEST, None)
     defaults = settings.defaults if settings else {o.key: o.default for o in PROBE_OPTIONS}
     found = _config_file(args, env)
     file_values: dict[str, object] = {}
+    modules: dict[str, dict[str, object]] = {}
+    path = ""
     if found is not None:
         path, required = found
         source = "--config" if getattr(args, "config", None) else CONFIG_ENV
-        file_values = _read_file(path, required, source)
+        file_values, modules = _read_file(path, required, source)
     values: dict[str, object] = {}
     for option in PROBE_OPTIONS:
         value = _from_flag(option, args)
@@ -484,13 +596,50 @@ def resolve(
         if value is None and option.key in file_values:
             value = file_values[option.key]
         values[option.key] = defaults[option.key] if value is None else value
-    return values
+    return values, modules, path
+
+
+def modules_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> tuple[ModuleOptions, ...]:
+    """The ``default`` module (the probe options resolved as for every subcommand) and
+    the config file's ``[modules.NAME]`` tables, in file order.
+
+    A module starts from the default module's values and sets its own keys over them
+    (any probe option, plus :data:`REQUIREMENT_OPTIONS`). Raises ConfigError naming the
+    file and the module on a bad value.
+    """
+    values, modules, path = _resolve(args, environ)
+    out = [_module(DEFAULT_MODULE, values, "")]
+    for name, own in modules.items():
+        out.append(_module(name, values | own, f"config file {path}: {MODULES_KEY}.{name}: "))
+    return tuple(out)
+
+
+def _module(name: str, values: Mapping[str, object], where: str) -> ModuleOptions:
+    try:
+        config = config_from_values(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+    mode = values.get("require_mta_sts")
+    return ModuleOptions(
+        name=name,
+        config=config,
+        require_mta_sts=None if mode is None else str(mode),
+        require_dane=bool(values.get("require_dane", False)),
+    )
 
 
 def config_from_args(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> ProbeConfig:
     """A validated :class:`ProbeConfig` from the resolved options; raises ConfigError."""
+    return config_from_values(resolve(args, environ))
+
+
+def config_from_values(values: Mapping[str, object]) -> ProbeConfig:
+    """A validated :class:`ProbeConfig` from resolved option values (canonical, by key:
+    what :func:`resolve` returns); raises ConfigError."""
     import ipaddress
 
     from ..config import (
@@ -503,7 +652,6 @@ def config_from_args(
     )
     from ..model import AddressFamily
 
-    values = resolve(args, environ)
     source = values["source_address"]
     families: tuple[AddressFamily, ...] = (AddressFamily.IPV4, AddressFamily.IPV6)
     if values["family"] == "4":

@@ -2,7 +2,8 @@
 
 Runs until SIGTERM or SIGINT, then stops listening, cancels the probes still running,
 closes the state file and exits 0. The probe options (flags, ``SMTPDIAG_*`` environment
-variables, config file) make the module every ``/probe`` uses, as for ``check``.
+variables, config file) make the ``default`` module, as for ``check``; the config
+file's ``[modules.NAME]`` tables make the others (``/probe?module=NAME``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Coroutine
     from typing import Any
 
+    from ..serve.exporter import Module
+
 __all__ = ["HELP", "parse_listen", "register", "run"]
 
 #: One line for ``smtpdiag --help``.
@@ -26,18 +29,33 @@ HELP = "Prometheus exporter: /probe?target=DOMAIN with caching, backoff, history
 
 _EPILOG = """\
 endpoints:
-  /probe?target=DOMAIN   health check of DOMAIN as OpenMetrics (Prometheus text 0.0.4
+  /probe?target=DOMAIN[&module=NAME]
+                         health check of DOMAIN as OpenMetrics (Prometheus text 0.0.4
                          unless the scraper asks for OpenMetrics); cached for
-                         --min-interval, one probe at a time per domain
-  /report?target=DOMAIN  the latest result of DOMAIN as JSON (as check --format json);
-                         never probes
+                         --min-interval, one probe at a time per domain and module;
+                         an unknown module is 400
+  /report?target=DOMAIN[&module=NAME]
+                         the latest result of DOMAIN as JSON (as check --format json,
+                         plus a "service" object); never probes
   /metrics               the service's own metrics (and the TLS report counts)
   /tlsrpt                with --accept-tlsrpt: POST a TLS report (RFC 8460 5.4,
                          application/tlsrpt+gzip or +json); 200 accepted or
                          duplicate, 400 malformed, 413 too large, 415 wrong type
   /-/healthy             200 while the service runs
 
-exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error (bad flag, cannot listen)"""
+modules: the probe options given here make the module "default"; each
+[modules.NAME] table of the config file (--config) makes module NAME from the
+default's values and its own keys: any probe option (ports, family, timeouts,
+ca_file, allow_targets, ...) and require_mta_sts = "testing"|"enforce",
+require_dane = true. Example:
+  [modules.strict]
+  ports = [25]
+  family = 4
+  greeting_timeout = 20
+  require_mta_sts = "enforce"
+
+exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error (bad flag, bad config file,
+cannot listen)"""
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -80,6 +98,22 @@ def _count(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 100_000:
         raise argparse.ArgumentTypeError(f"must be 1-100000: {text!r}")
     return int(text)
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 16:
+        raise argparse.ArgumentTypeError(f"must be 1-16: {text!r}")
+    return int(text)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.1 <= value <= 6000:
+        raise argparse.ArgumentTypeError(f"must be 0.1-6000 per minute: {text!r}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -131,6 +165,31 @@ def register(subparsers: Any) -> None:
         help="domains remembered (least recently probed are forgotten; default: 10000)",
     )
     s.add_argument(
+        "--per-address-limit",
+        type=_limit,
+        default=1,
+        metavar="N",
+        help="connections open at a time to one MX address, over all domains and "
+        "modules (default: 1)",
+    )
+    s.add_argument(
+        "--per-address-rate",
+        type=_rate,
+        default=60.0,
+        metavar="PER_MIN",
+        help="new connections per minute to one MX address, over all domains and "
+        "modules (default: 60)",
+    )
+    s.add_argument(
+        "--tarpit-greeting",
+        type=_seconds,
+        default=8.0,
+        metavar="SECONDS",
+        help="a greeting slower than this is a tarpit's: when every route tried greets "
+        "this slowly or times out, the domain is untestable (reason tarpit) and backed "
+        "off like a 421 (default: 8)",
+    )
+    s.add_argument(
         "--state-dir",
         metavar="DIR",
         help="where the per-domain history is kept (default: $XDG_STATE_HOME/smtpdiag, "
@@ -174,36 +233,71 @@ def run(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     return _serve(args)
 
 
+def _modules(args: argparse.Namespace) -> dict[str, Module]:
+    """The default module and the config file's modules, each checked as ``check``
+    checks its config; raises ConfigError naming the module."""
+    from ..health import Thresholds
+    from ..model import StsMode
+    from ..serve.exporter import Module
+    from .options import DEFAULT_MODULE, modules_from_args
+
+    modules: dict[str, Module] = {}
+    for options in modules_from_args(args):
+        where = "" if options.name == DEFAULT_MODULE else f"module {options.name!r}: "
+        try:
+            common.check_local_inputs(options.config)
+            wanted = options.require_mta_sts is not None or options.require_dane
+            if wanted and not options.config.policy.enabled:
+                raise ConfigError(
+                    "require_mta_sts and require_dane need the policy lookups (no_policy is set)"
+                )
+            thresholds = Thresholds(
+                require_mta_sts=None
+                if options.require_mta_sts is None
+                else StsMode(options.require_mta_sts),
+                require_dane=options.require_dane,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{where}{exc}") from None
+        modules[options.name] = Module(options.config, thresholds)
+    return modules
+
+
 async def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
     from pathlib import Path
 
-    from ..health import Thresholds
+    from ..probing.gates import AddressGates
     from ..serve.exporter import Exporter
     from ..serve.http import Limits, Service
     from ..serve.state import StateStore, default_state_dir
+    from ..serve.targets import DEFAULT_MODULE
 
     host, port = parse_listen(args.listen)
     tls = _tls_context(args.tls_cert, args.tls_key)
-    config = common.config_from_args(args)
+    modules = _modules(args)
+    config = modules[DEFAULT_MODULE].config
     directory = None if args.no_state else Path(args.state_dir or default_state_dir())
     try:
         store = StateStore(directory, max_targets=args.max_targets)
     except Exception as exc:  # sqlite3.Error, OSError: one line, not a traceback
         raise ConfigError(f"cannot open the state in {directory}: {exc}") from None
-    thresholds = Thresholds()
     exporter = Exporter(
         config,
-        thresholds,
+        modules[DEFAULT_MODULE].thresholds,
         store,
         min_interval=args.min_interval,
         max_backoff=args.max_backoff,
         max_concurrent=args.max_concurrent,
         max_targets=args.max_targets,
+        modules=modules,
+        gates=AddressGates(args.per_address_limit, args.per_address_rate),
+        tarpit_greeting=args.tarpit_greeting,
     )
     # A scrape gets its answer within the probe's own deadline plus a margin.
-    limits = Limits(request_timeout=exporter.config.timeouts.total + 5.0)
+    longest = max(m.config.timeouts.total for m in exporter.modules.values())
+    limits = Limits(request_timeout=longest + 5.0)
     tlsrpt = None
     if args.accept_tlsrpt:
         from ..serve.tlsrpt import TlsrptStore

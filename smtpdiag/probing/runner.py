@@ -1,7 +1,9 @@
 """Run route probes concurrently under one deadline (STYLE habit 9).
 
-One ``TaskGroup`` per call, a semaphore per destination address (so a probe never
-opens more than ``config.per_address_limit`` connections to one server at a time),
+One ``TaskGroup`` per call, a gate per destination address (so a probe never
+opens more than ``config.per_address_limit`` connections to one server at a time;
+gates passed in as an :class:`~.gates.AddressGates` registry are shared with the other
+probes holding it, and may also bound the rate of new connections),
 and a global bound. Every route ends by the deadline: phases are bounded by it, a
 route still waiting for its address's slot when the deadline comes is recorded as
 not attempted (``skip_reason`` deadline: never evidence against the server), and a
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -50,6 +51,7 @@ from ..model import (
 from ..textsafe import clean
 from ..timefmt import utc_iso
 from .addresses import NEVER_CONNECT, address_policy
+from .gates import AddressGates, address_key
 from .recorder import Clock
 from .session import AddressHints, ProbeContext, run_route
 from .tls import client_context
@@ -209,6 +211,7 @@ async def probe_routes(
     trace: Callable[[Route, PhaseRecord], None] | None = None,
     tlsa: Mapping[str, TlsaLookup] = _NO_TLSA,
     nexthop: str | None = None,
+    gates: AddressGates | None = None,
 ) -> tuple[RouteResult, ...]:
     """Probe every route concurrently; results in the order of ``routes``.
 
@@ -223,47 +226,39 @@ async def probe_routes(
     check runs right after the handshake and costs no extra time on the wire.
     ``nexthop``: the domain whose MX RRset named the routes' hosts, when that RRset is
     DNSSEC-secure: a DANE-TA certificate may name it (RFC 7672 3.2.2).
+    ``gates``: per-address gates shared with other probes (:class:`AddressGates`: its
+    limit and rate then bound every probe holding it together); default: gates of
+    ``config.per_address_limit`` for this call only.
     """
     loop = asyncio.get_running_loop()
     if deadline is None:
         deadline = loop.time() + config.timeouts.total
     ctx = _context(config, now, None, trace, tlsa=tlsa, nexthop=nexthop)
     overall = asyncio.Semaphore(MAX_CONCURRENCY)
-    per_address: dict[str, asyncio.Semaphore] = {}
+    if gates is None:
+        gates = AddressGates(config.per_address_limit)
     hints: dict[str, AddressHints] = {}
     results: list[RouteResult | None] = [None] * len(routes)
 
-    def key(address: str) -> str:
-        # One host, one limit: "::ffff:198.51.100.1" (an IPv4-mapped AAAA, RFC 4291
-        # 2.5.5.2) is the same server as "198.51.100.1", however the DNS spells it.
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return address
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ip)
-
     async def one(index: int, route: Route) -> None:
-        slot = per_address.setdefault(
-            key(route.address), asyncio.Semaphore(config.per_address_limit)
-        )
         route, skipped = _with_policy(route, config)
         if skipped is not None:
             results[index] = _traced(skipped, ctx)  # takes no slot: nothing is sent
             return
+        gate = gates.gate(route.address)
         try:
             async with asyncio.timeout_at(deadline):
-                await slot.acquire()
+                stamp = await gate.acquire()
         except TimeoutError:
             results[index] = _traced(_too_late(route), ctx)
             return
         try:
             async with overall:
-                shared = hints.setdefault(key(route.address), AddressHints())
+                gate.started(stamp)
+                shared = hints.setdefault(address_key(route.address), AddressHints())
                 results[index] = await _guarded(route, ctx, deadline, shared)
         finally:
-            slot.release()
+            gate.release()
 
     # Tasks start, and so queue for slots (FIFO), in this order.
     async with asyncio.TaskGroup() as group:

@@ -1,6 +1,7 @@
-"""What is compared between rounds to notice drift: MX set, MTA-STS policy, certificates.
+"""What is compared between rounds to notice drift: MX set, MTA-STS policy, certificates,
+and whether the certificates served match the published TLSA records.
 
-Pure: a report in, three signatures out. A signature is ``None`` when the round saw
+Pure: a report in, four signatures out. A signature is ``None`` when the round saw
 nothing to compare (no MX answer, no MTA-STS lookup, no certificate read), so that a
 route that is down, or a lookup that failed, is not mistaken for a change.
 """
@@ -12,7 +13,7 @@ from enum import StrEnum
 
 from ..model import ProbeReport, ResolutionKind
 
-__all__ = ["DriftKind", "Signatures", "signatures"]
+__all__ = ["DriftKind", "Signatures", "TlsaMatch", "signatures", "tlsa_match"]
 
 
 class DriftKind(StrEnum):
@@ -21,6 +22,17 @@ class DriftKind(StrEnum):
     MX = "mx"
     STS_POLICY = "sts_policy"
     CERT = "cert"
+    #: whether the served certificates match the TLSA records (a :class:`TlsaMatch`)
+    CERT_TLSA = "cert_tlsa"
+
+
+class TlsaMatch(StrEnum):
+    """The served certificates against the published TLSA records (RFC 7672), from the
+    probe's own DANE matching (:attr:`smtpdiag.model.TlsInfo.dane`)."""
+
+    MATCH = "match"  #: every chain checked against usable TLSA records matched
+    MISMATCH = "mismatch"  #: at least one chain matched none of its host's records
+    NO_TLSA = "no-tlsa"  #: no chain was checked: no usable TLSA (or lookups off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +42,7 @@ class Signatures:
     mx: str | None
     sts_policy: str | None
     cert: str | None
+    cert_tlsa: str | None = None
 
     def get(self, kind: DriftKind) -> str | None:
         value: str | None = getattr(self, kind.value)
@@ -59,4 +72,19 @@ def signatures(report: ProbeReport) -> Signatures:
         }
     )
     cert = ",".join(prints) if prints else None
-    return Signatures(mx, sts, cert)
+    match = tlsa_match(report)
+    return Signatures(mx, sts, cert, match.value if match is not None else None)
+
+
+def tlsa_match(report: ProbeReport) -> TlsaMatch | None:
+    """How the round's certificates fared against the TLSA records; ``None`` when no
+    certificate was read (nothing to judge, as for the ``cert`` signature)."""
+    checks = [
+        rr.tls.dane for rr in report.routes if rr.tls is not None and rr.tls.certificate is not None
+    ]
+    if not checks:
+        return None
+    judged = [c for c in checks if c is not None]
+    if not judged:
+        return TlsaMatch.NO_TLSA
+    return TlsaMatch.MATCH if all(c.matched for c in judged) else TlsaMatch.MISMATCH

@@ -7,6 +7,16 @@
   too busy), the round is *untestable*, not a failure: the served result is ``unknown``
   with the reason, and the target is not probed again before a backoff that doubles per
   such round (``min_interval`` x 2^n, at most ``max_backoff``).
+- **Tarpits**: when every route that was tried either greeted slower than
+  ``tarpit_greeting`` seconds or ended in a timeout (or a 421/450), and at least one
+  greeting was that slow, the round is *untestable* with the reason ``tarpit`` and
+  backs off the same way. A working route with a prompt greeting is never a tarpit.
+- **Modules**: each ``/probe?module=NAME`` has its own probe config and requirements
+  (:class:`Module`); a target's cache, history and backoff are kept per module.
+- **Politeness across targets**: every probe of the process takes its connection slots
+  from one :class:`~smtpdiag.probing.gates.AddressGates` registry, so targets whose MX
+  hosts share an address never open more than its limit to it together, nor start
+  connections faster than its rate.
 - **Bounded**: at most ``max_concurrent`` probes run at once, at most ``max_targets``
   targets are remembered, and every probe ends within the probe config's deadline.
 
@@ -21,23 +31,36 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..config import ProbeConfig
 from ..errors import ProbeError
 from ..health import HealthResult, HealthStatus, Thresholds, check_config, evaluate, unknown_result
-from ..model import ProbeReport
+from ..model import Outcome, Phase, ProbeReport
+from ..probing.gates import AddressGates
 from .drift import signatures
 from .state import ProbeResultKind, StateStore, TargetState
+from .targets import DEFAULT_MODULE
 
 __all__ = [
     "BACKOFF_CODES",
+    "TARPIT_GREETING",
     "Exporter",
+    "Module",
     "ProbeAnswer",
     "Stats",
+    "UntestableReason",
+    "is_tarpit",
     "keep_in_history",
     "rate_limit_code",
+    "untestable_reason",
 ]
+
+#: A greeting slower than this (seconds) is a tarpit's (postscreen's greet pause is
+#: 6 s by default; an MTA waits up to 5 minutes, RFC 5321 4.5.3.2).
+TARPIT_GREETING = 8.0
 
 #: SMTP reply codes that mean "come back later" rather than "broken" (RFC 5321 4.2.3:
 #: 421 service not available, closing; 450 mailbox unavailable, e.g. rate limited).
@@ -77,6 +100,69 @@ def rate_limit_code(report: ProbeReport) -> int | None:
     return None
 
 
+class UntestableReason(StrEnum):
+    """Why a round gave no verdict (the ``reason`` label of ``smtpdiag_untestable``)."""
+
+    SMTP_421 = "smtp-421"  #: 421: service not available, closing (RFC 5321 3.8)
+    SMTP_450 = "smtp-450"  #: 450: rate limited or busy
+    TARPIT = "tarpit"  #: greetings slower than the tarpit limit, or timeouts
+
+
+def is_tarpit(report: ProbeReport, slow_greeting: float) -> bool:
+    """Whether the round met a tarpit: every route tried greeted slower than
+    ``slow_greeting`` seconds or ended in a timeout or a 421/450, and at least one
+    greeting was that slow. Routes never tried (address policy, deadline) do not count;
+    a greeting that never came is a timeout, not a slow greeting.
+    """
+    limit_ms = slow_greeting * 1000.0
+    slow = False
+    tried = 0
+    for rr in report.routes:
+        first = rr.phases[0] if rr.phases else None
+        if first is None or first.outcome is Outcome.NOT_ATTEMPTED:
+            continue
+        tried += 1
+        greeting = rr.phase(Phase.GREETING)
+        answered = greeting is not None and greeting.outcome in (Outcome.OK, Outcome.REPLY)
+        if answered and greeting is not None and greeting.duration_ms > limit_ms:
+            slow = True
+            continue
+        failure = rr.failure
+        if failure is None:
+            return False  # a route that worked with a prompt greeting
+        reply = failure.reply
+        if failure.outcome is Outcome.TIMEOUT or (
+            reply is not None and reply.code in BACKOFF_CODES
+        ):
+            continue
+        return False
+    return slow and tried > 0
+
+
+def untestable_reason(report: ProbeReport, slow_greeting: float) -> UntestableReason | None:
+    """Why the round is untestable (and backs off), ``None`` when it has a verdict."""
+    code = rate_limit_code(report)
+    if code is not None:
+        return UntestableReason(f"smtp-{code}")
+    if is_tarpit(report, slow_greeting):
+        return UntestableReason.TARPIT
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One module: what ``/probe?module=NAME`` probes with and judges against.
+
+    Attributes:
+        config: The probe config (its ``per_address_limit`` gives way to the service's
+            shared gates).
+        thresholds: Limits and requirements (``require_mta_sts``, ``require_dane``).
+    """
+
+    config: ProbeConfig
+    thresholds: Thresholds
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeAnswer:
     """What a scrape of one target gets.
@@ -90,6 +176,8 @@ class ProbeAnswer:
             (0 when not backing off).
         backoff_code: The reply code that caused the backoff, if any.
         age: Seconds since the result was made.
+        backoff_reason: Why the target is backing off (``None``: it is not).
+        module: The module that made the result.
     """
 
     result: HealthResult
@@ -99,6 +187,8 @@ class ProbeAnswer:
     backoff_remaining: float
     backoff_code: int | None
     age: float
+    backoff_reason: UntestableReason | None = None
+    module: str = DEFAULT_MODULE
 
 
 @dataclass(slots=True)
@@ -113,6 +203,7 @@ class _Entry:
     backoff_rounds: int = 0
     backoff_until: float = 0.0  # monotonic
     backoff_code: int | None = None
+    backoff_reason: UntestableReason | None = None
 
 
 @dataclass(slots=True)
@@ -139,12 +230,23 @@ class Exporter:
         max_backoff: float = 3600.0,
         max_concurrent: int = 8,
         max_targets: int = 10_000,
+        modules: Mapping[str, Module] | None = None,
+        gates: AddressGates | None = None,
+        tarpit_greeting: float = TARPIT_GREETING,
     ) -> None:
         self.config = check_config(config, thresholds)
         self.thresholds = thresholds
+        self.modules: dict[str, Module] = {DEFAULT_MODULE: Module(self.config, thresholds)}
+        for name, module in (modules or {}).items():
+            if name != DEFAULT_MODULE:
+                checked = check_config(module.config, module.thresholds)
+                self.modules[name] = Module(checked, module.thresholds)
         self.store = store
         self.min_interval = min_interval
         self.max_backoff = max(max_backoff, min_interval)
+        self.tarpit_greeting = tarpit_greeting
+        #: The process's per-address gates: every probe takes its slots here.
+        self.gates = gates if gates is not None else AddressGates(config.per_address_limit)
         self.stats = Stats()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -160,26 +262,42 @@ class Exporter:
         now = time.monotonic()
         return sum(e.backoff_until > now for e in self._entries.values())
 
-    def latest(self, target: str) -> HealthResult | None:
+    @staticmethod
+    def key(target: str, module: str = DEFAULT_MODULE) -> str:
+        """The cache and state key: the domain, ``MODULE/domain`` for other modules
+        (a domain has no ``/``)."""
+        return target if module == DEFAULT_MODULE else f"{module}/{target}"
+
+    def latest(self, target: str, module: str = DEFAULT_MODULE) -> HealthResult | None:
         """The latest result for ``target`` without probing (``None``: never probed)."""
-        entry = self._entries.get(target)
+        entry = self._entries.get(self.key(target, module))
         return entry.result if entry is not None else None
 
-    def _entry(self, target: str) -> _Entry:
-        entry = self._entries.get(target)
+    def latest_answer(self, target: str, module: str = DEFAULT_MODULE) -> ProbeAnswer | None:
+        """The latest answer for ``target`` without probing (``None``: never probed)."""
+        entry = self._entries.get(self.key(target, module))
+        if entry is None or entry.result is None or entry.state is None:
+            return None
+        return self._answer(entry, module, cached=True, shared=False)
+
+    def _entry(self, key: str) -> _Entry:
+        entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[target] = _Entry()
+            entry = self._entries[key] = _Entry()
             while len(self._entries) > self._max_targets:
                 old_key, old = next(iter(self._entries.items()))
                 if old.inflight is not None:
                     break  # never drop a target whose probe runs; bounded by the slots
                 del self._entries[old_key]
-        self._entries.move_to_end(target)
+        self._entries.move_to_end(key)
         return entry
 
-    async def probe(self, target: str) -> ProbeAnswer:
-        """The answer for ``target`` (canonical domain), probing only when due."""
-        entry = self._entry(target)
+    async def probe(self, target: str, module: str = DEFAULT_MODULE) -> ProbeAnswer:
+        """The answer for ``target`` (canonical domain) under ``module`` (one of
+        :attr:`modules`; KeyError otherwise), probing only when due."""
+        chosen = self.modules[module]
+        key = self.key(target, module)
+        entry = self._entry(key)
         now = time.monotonic()
         cached = shared = False
         if entry.inflight is not None:
@@ -192,7 +310,7 @@ class Exporter:
             cached = True
             self.stats.cache_hits += 1
         else:
-            task = asyncio.get_running_loop().create_task(self._run(target, entry))
+            task = asyncio.get_running_loop().create_task(self._run(target, key, chosen, entry))
             entry.inflight = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -202,63 +320,80 @@ class Exporter:
             await asyncio.shield(entry.inflight)
         if entry.result is None or entry.state is None:
             raise RuntimeError(f"the probe of {target} ended without a result")
+        return self._answer(entry, module, cached=cached, shared=shared)
+
+    @staticmethod
+    def _answer(entry: _Entry, module: str, *, cached: bool, shared: bool) -> ProbeAnswer:
+        assert entry.result is not None and entry.state is not None
         now = time.monotonic()
+        backing_off = entry.backoff_until > now
         return ProbeAnswer(
             result=entry.result,
             state=entry.state,
             cached=cached,
             shared=shared,
             backoff_remaining=max(0.0, entry.backoff_until - now),
-            backoff_code=entry.backoff_code if entry.backoff_until > now else None,
+            backoff_code=entry.backoff_code if backing_off else None,
             age=max(0.0, now - entry.made_at),
+            backoff_reason=entry.backoff_reason if backing_off else None,
+            module=module,
         )
 
-    async def _run(self, target: str, entry: _Entry) -> None:
+    async def _run(self, target: str, key: str, module: Module, entry: _Entry) -> None:
         try:
             async with self._slots:
                 self.stats.in_flight += 1
                 try:
-                    await self._probe_once(target, entry)
+                    await self._probe_once(target, key, module, entry)
                 finally:
                     self.stats.in_flight -= 1
         finally:
             entry.inflight = None
 
-    async def _probe_once(self, target: str, entry: _Entry) -> None:
+    async def _probe_once(self, target: str, key: str, module: Module, entry: _Entry) -> None:
         from ..api import probe  # the DNS and SMTP libraries load with the first probe
 
         self.stats.probes += 1
         report: ProbeReport | None = None
+        thresholds = module.thresholds
         try:
-            report = await probe(target, self.config, history=tuple(entry.history))
+            report = await probe(
+                target, module.config, history=tuple(entry.history), gates=self.gates
+            )
         except ProbeError as exc:
-            result = unknown_result(target, str(exc), self.thresholds)
+            result = unknown_result(target, str(exc), thresholds)
         else:
-            result = evaluate(report, self.thresholds)
+            result = evaluate(report, thresholds)
             now = time.monotonic()
             if keep_in_history(entry.kept_at, now, entry.kept_status, result.status.value):
                 entry.history.append(report)
                 entry.kept_at, entry.kept_status = now, result.status.value
-        code = rate_limit_code(report) if report is not None else None
-        if code is not None:
+        reason = untestable_reason(report, self.tarpit_greeting) if report is not None else None
+        if reason is not None:
             entry.backoff_rounds += 1
             delay = min(self.max_backoff, self.min_interval * 2**entry.backoff_rounds)
             entry.backoff_until = time.monotonic() + delay
+            entry.backoff_reason = reason
+            code = rate_limit_code(report) if report is not None else None
             entry.backoff_code = code
+            why = (
+                f"the server answered {code} (rate limited or busy)"
+                if code is not None
+                else f"the servers tarpit (greetings slower than {self.tarpit_greeting:g} s "
+                "or timeouts)"
+            )
             result = unknown_result(
-                target,
-                f"untestable: the server answered {code} (rate limited or busy); "
-                f"backing off {delay:g} s",
-                self.thresholds,
+                target, f"untestable: {why}; backing off {delay:g} s", thresholds
             )
             kind = ProbeResultKind.UNTESTABLE
         else:
             entry.backoff_rounds = 0
             entry.backoff_until = 0.0
             entry.backoff_code = None
+            entry.backoff_reason = None
             kind = ProbeResultKind(result.status.value)
         sigs = signatures(report) if report is not None else None
-        entry.state = self.store.record(target, kind, sigs)
+        entry.state = self.store.record(key, kind, sigs)
         entry.result = result
         entry.made_at = time.monotonic()
 

@@ -16,26 +16,39 @@ Families added to ``/probe`` (label ``domain``):
 - ``smtpdiag_failing_since_seconds``: Unix time since which every probe was critical
   (absent when not failing); alert on ``time() - smtpdiag_failing_since_seconds > 600``.
 - ``smtpdiag_change_timestamp_seconds{what}``: when the MX set (``mx``), the MTA-STS
-  policy id or mode (``sts_policy``) or the certificate fingerprints (``cert``) last
-  changed between two rounds (absent until a change is seen).
-- ``smtpdiag_untestable{reason}`` (1 while backing off a 421/450 server) and
-  ``smtpdiag_backoff_remaining_seconds``.
+  policy id or mode (``sts_policy``), the certificate fingerprints (``cert``) or their
+  match with the TLSA records (``cert_tlsa``) last changed between two rounds (absent
+  until a change is seen).
+- ``smtpdiag_cert_tlsa_match{state}``: 1 for the state of the latest certificates read
+  against the published TLSA records (``match``, ``mismatch``, ``no-tlsa``), 0 for the
+  others; absent until a certificate was read. A renewal that breaks DANE shows as
+  ``what="cert"`` changing together with ``state="mismatch"``.
+- ``smtpdiag_untestable{reason}`` (1 while backing off: ``smtp-421``, ``smtp-450`` or
+  ``tarpit``) and ``smtpdiag_backoff_remaining_seconds``.
 - ``smtpdiag_result_cached`` (0/1) and ``smtpdiag_result_age_seconds``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..report.openmetrics import CONTENT_TYPE as OPENMETRICS_TYPE
 from ..report.openmetrics import escape_label_value, render_openmetrics
 from ..textsafe import clean
-from .drift import DriftKind
+from .drift import DriftKind, TlsaMatch
 from .exporter import ProbeAnswer, Stats
 from .state import ProbeResultKind
 from .tlsrpt import Outcome, TlsrptStore
 
-__all__ = ["OPENMETRICS_TYPE", "TEXT_TYPE", "content_type", "render_probe", "render_self"]
+__all__ = [
+    "OPENMETRICS_TYPE",
+    "TEXT_TYPE",
+    "content_type",
+    "render_probe",
+    "render_self",
+    "service_json",
+]
 
 #: Prometheus text format 0.0.4.
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -136,11 +149,22 @@ def render_probe(answer: ProbeAnswer, openmetrics: bool) -> str:
         (([*dom, ("what", k.value)], st.changed[k]) for k in DriftKind if k in st.changed),
         unit="seconds",
     )
-    reason = f"smtp-{answer.backoff_code}" if answer.backoff_code is not None else ""
+    match = st.signatures.get(DriftKind.CERT_TLSA)
+    if match is not None:
+        w.family(
+            "smtpdiag_cert_tlsa_match",
+            "gauge",
+            "1 for how the latest certificates read compare with the TLSA records "
+            "(match, mismatch, no-tlsa).",
+            (([*dom, ("state", m.value)], int(m.value == match)) for m in TlsaMatch),
+        )
+    reason = answer.backoff_reason.value if answer.backoff_reason is not None else ""
+    if not reason and answer.backoff_code is not None:
+        reason = f"smtp-{answer.backoff_code}"
     w.family(
         "smtpdiag_untestable",
         "gauge",
-        "1 while the service backs off a server that rate-limits or is busy (421/450).",
+        "1 while the service backs off a server that rate-limits, is busy (421/450) or tarpits.",
         [([*dom, ("reason", reason)], 1)] if reason else [(dom, 0)],
     )
     w.family(
@@ -164,6 +188,46 @@ def render_probe(answer: ProbeAnswer, openmetrics: bool) -> str:
         unit="seconds",
     )
     return health + w.text()
+
+
+def service_json(answer: ProbeAnswer) -> dict[str, Any]:
+    """What the service adds to ``/report`` (the ``service`` object of the check
+    document): module, cache, backoff, history and the TLSA match of the certificates."""
+    st = answer.state
+    report = answer.result.report
+    routes = []
+    if report is not None:
+        for rr in report.routes:
+            tls = rr.tls
+            if tls is None or tls.certificate is None:
+                continue
+            dane = tls.dane
+            routes.append(
+                {
+                    "mx": rr.route.mx,
+                    "address": rr.route.address,
+                    "port": rr.route.port,
+                    "sha256": tls.certificate.sha256,
+                    "tlsa_matched": None if dane is None else dane.matched,
+                    "tlsa_failure": None
+                    if dane is None or dane.failure is None
+                    else dane.failure.value,
+                }
+            )
+    return {
+        "module": answer.module,
+        "cached": answer.cached,
+        "age_seconds": round(answer.age, 3),
+        "untestable": answer.backoff_reason.value if answer.backoff_reason else None,
+        "backoff_remaining_seconds": round(answer.backoff_remaining, 3),
+        "first_seen": st.first_seen,
+        "last_probe": st.last_probe,
+        "failing_since": st.failing_since,
+        "probes": {k.value: st.counts.get(k, 0) for k in ProbeResultKind},
+        "changed": {k.value: st.changed[k] for k in DriftKind if k in st.changed},
+        "cert_tlsa_match": st.signatures.get(DriftKind.CERT_TLSA),
+        "certificates": routes,
+    }
 
 
 def render_self(

@@ -27,8 +27,14 @@ import h11
 
 from ..errors import ConfigError
 from ..tlsreports import TlsReportRecord
-from .exporter import Exporter
-from .exposition import content_type, render_probe, render_self, wants_openmetrics
+from .exporter import Exporter, ProbeAnswer
+from .exposition import (
+    content_type,
+    render_probe,
+    render_self,
+    service_json,
+    wants_openmetrics,
+)
 from .targets import DEFAULT_MODULE, parse_query, validate_target
 from .tlsrpt import (
     GZIP_TYPE,
@@ -191,16 +197,14 @@ class Service:
                 unknown = set(params) - {"target", "module"}
                 if unknown:
                     raise ConfigError(f"unknown parameter {sorted(unknown)[0]!r}")
-                module = params.get("module", DEFAULT_MODULE)
-                if module != DEFAULT_MODULE:
-                    raise ConfigError(f"unknown module (this service has {DEFAULT_MODULE!r})")
+                module = self._module(params)
                 if "target" not in params:
                     raise ConfigError("the target parameter is missing")
                 domain = validate_target(params["target"])
             except ConfigError as exc:
                 return _Response(400, f"{_line(str(exc))}\n")
             try:
-                answer = await self.exporter.probe(domain)
+                answer = await self.exporter.probe(domain, module)
             except Exception as exc:  # a bug or a broken state file: a 500 line, not a drop
                 _log_error(exc)
                 return _Response(500, f"internal error: {_line(type(exc).__name__)}\n")
@@ -264,21 +268,31 @@ class Service:
         finally:
             self._uploads -= 1
 
+    def _module(self, params: dict[str, str]) -> str:
+        """The ``module`` parameter, one of the service's modules; raises ConfigError."""
+        module = params.get("module", DEFAULT_MODULE)
+        if module not in self.exporter.modules:
+            known = ", ".join(sorted(self.exporter.modules))
+            raise ConfigError(f"unknown module {module[:64]!r} (this service has: {known})")
+        return module
+
     def _report(self, query: str) -> _Response:
-        """The latest result of a target as ``check --format json`` has it; never probes."""
-        from ..report.health_json import dumps_health
+        """The latest result of a target as ``check --format json`` has it, with what
+        the service knows (``service``: backoff, TLSA match of the served
+        certificates); never probes."""
 
         try:
             params = parse_query(query)
-            if set(params) != {"target"}:
-                raise ConfigError("/report takes exactly one parameter: target")
+            if "target" not in params or set(params) - {"target", "module"}:
+                raise ConfigError("/report takes the parameters target and (optionally) module")
+            module = self._module(params)
             domain = validate_target(params["target"])
         except ConfigError as exc:
             return _Response(400, f"{_line(str(exc))}\n")
-        result = self.exporter.latest(domain)
-        if result is None:
+        answer = self.exporter.latest_answer(domain, module)
+        if answer is None:
             return _Response(404, "no probe of this target yet (scrape /probe first)\n")
-        return _Response(200, dumps_health(result) + "\n", "application/json")
+        return _Response(200, _report_json(answer), "application/json")
 
     async def _send(
         self,
@@ -317,6 +331,18 @@ async def _drain(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5.0):  # a client that does not read does not hold us
             await writer.drain()
+
+
+def _report_json(answer: ProbeAnswer) -> str:
+    """The health document (as ``check --format json``) with the service's own object
+    added under ``service``."""
+    import json
+
+    from ..report.health_json import health_document
+
+    document = health_document(answer.result)
+    document["service"] = service_json(answer)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def _known_path(path: str) -> str:

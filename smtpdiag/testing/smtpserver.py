@@ -34,6 +34,7 @@ from .certs import TestPki
 __all__ = [
     "HTML_PAYLOAD",
     "SMALL_SEGMENT",
+    "SLOW_GREETING_S",
     "Behaviour",
     "Blackhole",
     "ScriptedSmtpServer",
@@ -73,6 +74,9 @@ class Behaviour(StrEnum):
     #: :data:`SMALL_SEGMENT`), when it completes; on loopback nothing is ever dropped,
     #: so the server decides from the segment size the connection negotiated
     MTU_BLACK_HOLE = "mtu-black-hole"
+    #: the 220 greeting after :data:`SLOW_GREETING_S` seconds (a tarpit, or a greet
+    #: pause), then as healthy; sessions last long enough to overlap
+    SLOW_GREETING = "slow-greeting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,9 @@ class ServerSpec:
 
 #: What :attr:`Behaviour.HTML_BANNER` says after ``220 `` (script, event handler, fetch).
 HTML_PAYLOAD = "<img src=x onerror=alert(1)><script>fetch('//x')</script>"
+
+#: How long :attr:`Behaviour.SLOW_GREETING` waits before its 220, in seconds.
+SLOW_GREETING_S = 0.5
 
 _LINE_LIMIT = 4096
 #: Largest negotiated segment size :attr:`Behaviour.MTU_BLACK_HOLE` lets through: 1220
@@ -274,6 +281,8 @@ class ScriptedSmtpServer:
         implicit_mtu = b is Behaviour.MTU_BLACK_HOLE and self.spec.implicit_tls
         if implicit_mtu and not await self._through_small_segments(s):
             return
+        if b is Behaviour.SLOW_GREETING:
+            await asyncio.sleep(SLOW_GREETING_S)
         await self._send(writer, _greeting(b, self.spec.hostname))
         if b is Behaviour.CLOSE_AFTER_GREETING:
             # Half-close (FIN) and drain: a full close would answer the client's next

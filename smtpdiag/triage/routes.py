@@ -8,7 +8,7 @@ reads the same cache from the main process.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import (
     Iterable,
 )
@@ -25,6 +25,7 @@ from ..model import (
 )
 from ..probing import probe_route
 from ..probing.addresses import address_policy
+from ..probing.gates import AddressGate
 from ..timefmt import utc_iso
 from .model import BulkSettings
 from .plan import RouteKey, for_domain, route_key
@@ -83,44 +84,6 @@ def cancelling() -> bool:
     """Whether the current task itself is being cancelled (not just something it awaited)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-class AddressGate:
-    """Politeness towards one address: a connection slot and a sliding rate window
-    (at most ``limit`` connection starts in any ``limit * 60 / rate`` seconds)."""
-
-    def __init__(self, limit: int, rate_per_minute: float) -> None:
-        self._slots = asyncio.Semaphore(limit)
-        self._window = limit * 60.0 / rate_per_minute
-        # Each start is a one-item list, so the holder can move it to the instant its
-        # connection really starts (after the run's overall limit let it through).
-        self._starts: deque[list[float]] = deque(maxlen=limit)
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> list[float]:
-        """Wait for a slot and the rate window; returns this start's stamp."""
-        await self._slots.acquire()
-        try:
-            async with self._lock:
-                loop = asyncio.get_running_loop()
-                if len(self._starts) == self._starts.maxlen:
-                    wait = self._starts[0][0] + self._window - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                stamp = [loop.time()]
-                self._starts.append(stamp)
-                return stamp
-        except BaseException:
-            self._slots.release()
-            raise
-
-    @staticmethod
-    def started(stamp: list[float]) -> None:
-        """The connection starts now: the window counts from here."""
-        stamp[0] = asyncio.get_running_loop().time()
-
-    def release(self) -> None:
-        self._slots.release()
 
 
 def skipped_result(route: Route, detail: str) -> RouteResult:
