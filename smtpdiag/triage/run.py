@@ -451,31 +451,36 @@ async def run_targets(
     reader = _Reader(targets)
     failure: Exception | None = None
     try:
-        async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
-            cache = RouteCache(config, settings, group, stats, routes)
+        async with contextlib.AsyncExitStack() as stack:
             if cluster is not None:
+                # Entered outside the task group: a broker out of reach is one error,
+                # not a group of them.
                 engine.remote = await stack.enter_async_context(
                     _cluster(cluster, config, settings, now, stats)
                 )
-            elif workers > 0:
-                engine.remote = await stack.enter_async_context(
-                    _pool(workers, config, settings, cache, now)
+            async with asyncio.TaskGroup() as group:
+                cache = RouteCache(config, settings, group, stats, routes)
+                if cluster is None and workers > 0:
+                    engine.remote = await stack.enter_async_context(
+                        _pool(workers, config, settings, cache, now)
+                    )
+                feeding = asyncio.get_running_loop().create_task(
+                    _feed(reader, engine, group, cache)
                 )
-            feeding = asyncio.get_running_loop().create_task(_feed(reader, engine, group, cache))
-            if await _first(feeding, (stop or asyncio.Event()).wait()):
-                stats.interrupted = True  # reading stopped before the input ended
-            failure = _failure(feeding)
-            if failure is not None:
-                # Raised below, outside the task group (which would wrap it in a group).
-                engine.abandon(cache)
-            elif stop is not None:
-                # The input may have ended before the stop: the stop still has its grace.
-                await _first(engine.drained(), stop.wait())
-                if stop.is_set():
-                    # Also when the input had all been read: domains given up at the end
-                    # of the grace are not done (and --resume does them again).
-                    stats.interrupted = True
-                    await _grace(engine, cache, stop_grace(settings))
+                if await _first(feeding, (stop or asyncio.Event()).wait()):
+                    stats.interrupted = True  # reading stopped before the input ended
+                failure = _failure(feeding)
+                if failure is not None:
+                    # Raised below, outside the task group (which would wrap it in a group).
+                    engine.abandon(cache)
+                elif stop is not None:
+                    # The input may have ended before the stop: the stop still has its grace.
+                    await _first(engine.drained(), stop.wait())
+                    if stop.is_set():
+                        # Also when the input had all been read: domains given up at the end
+                        # of the grace are not done (and --resume does them again).
+                        stats.interrupted = True
+                        await _grace(engine, cache, stop_grace(settings))
     finally:
         reader.close()
     if failure is not None:
