@@ -23,6 +23,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -78,6 +79,8 @@ class ServerSpec:
         hostname: Name it uses in its replies.
         port: Port to listen on; 0 (the default) for an ephemeral one. The demo uses
             fixed ports so that several addresses share the same port numbers.
+        greeting_delay: Seconds before anything is sent (a busy server): sessions last
+            long enough to overlap, for tests of concurrency limits.
     """
 
     name: str
@@ -87,6 +90,7 @@ class ServerSpec:
     host: str = "127.0.0.1"
     hostname: str = "mx.test"
     port: int = 0
+    greeting_delay: float = 0.0
 
 
 #: What :attr:`Behaviour.HTML_BANNER` says after ``220 `` (script, event handler, fetch).
@@ -116,6 +120,8 @@ class ScriptedSmtpServer:
             "never MAIL/RCPT/DATA" and "always QUIT".
         active: Sessions open now.
         peak: Most sessions open at the same time so far (see :meth:`reset_stats`).
+        spans: ``(start, end)`` of each finished session (``time.monotonic()``), the
+            last 1000: when sessions to several servers overlapped.
     """
 
     def __init__(self, spec: ServerSpec, pki: TestPki | None = None) -> None:
@@ -128,6 +134,7 @@ class ScriptedSmtpServer:
         self.sessions: deque[list[str]] = deque(maxlen=_SESSIONS_KEPT)
         self.active = 0
         self.peak = 0
+        self.spans: deque[tuple[float, float]] = deque(maxlen=_SESSIONS_KEPT)
 
     def verbs(self) -> list[str]:
         """Every command verb received, over all remembered sessions, in order."""
@@ -136,6 +143,7 @@ class ScriptedSmtpServer:
     def reset_stats(self) -> None:
         """Forget the sessions seen and restart :attr:`peak` from the open sessions."""
         self.sessions.clear()
+        self.spans.clear()
         self.peak = self.active
 
     async def start(self) -> int:
@@ -186,12 +194,16 @@ class ScriptedSmtpServer:
         self.sessions.append(verbs)
         self.active += 1
         self.peak = max(self.peak, self.active)
+        began = time.monotonic()
         try:
             async with asyncio.timeout(_SESSION_LIMIT):
+                if self.spec.greeting_delay > 0:
+                    await asyncio.sleep(self.spec.greeting_delay)
                 await self._session(reader, writer, verbs)
         except (Exception, asyncio.CancelledError):
             pass  # the client went away, timed out or the server is stopping
         finally:
+            self.spans.append((began, time.monotonic()))
             self.active -= 1
             if not writer.transport.is_closing():
                 writer.transport.abort()

@@ -113,11 +113,11 @@ class ClusterRoutes(RouteCache):
                     async with self._overall:
                         self._stats.connections[address] += 1
                         result = await probe_route(route, self._config)
+                    if throttled(result):  # before the slot is free: nobody slips in
+                        await shared.pause(address, self._backoff)
                 finally:
                     await shared.release(address, lease)
                 self._stats.routes_probed += 1
-                if throttled(result):
-                    await shared.pause(address, self._backoff)
                 await shared.keep_route(key, result)
         finally:
             renewing.cancel()

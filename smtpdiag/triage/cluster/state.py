@@ -34,7 +34,7 @@ __all__ = ["RUN_TTL", "Shared", "route_name"]
 #: to ``--resume`` a run the next day with its ``--run-id``.
 RUN_TTL = 2 * 24 * 3600
 #: Milliseconds a route claim lives without renewal (the holder renews it every third).
-CLAIM_TTL_MS = 10_000
+CLAIM_TTL_MS = 6_000
 
 # Take a connection slot towards an address: 0 when granted, else milliseconds to wait.
 # KEYS: leases (zset: lease id -> expiry ms), starts (zset: lease id -> start ms), backoff.
