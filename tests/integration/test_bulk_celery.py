@@ -18,6 +18,7 @@ Without ``redis-server`` (Debian package ``redis-server``) these tests skip; wit
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -280,7 +281,7 @@ def test_two_workers_probe_each_route_once_politely_and_match_the_local_engine(
     # the pause (1 s) that the reply set for every worker.
     starts = lab.session_starts(BUSY)
     assert len(starts) == 3
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.9, gaps
 
     local = _by_domain(_run(lab, NAMES, None))
