@@ -237,8 +237,8 @@ def _comparable(record: DomainRecord) -> dict[str, Any]:
     return dict(body)
 
 
-def _cluster(broker: str, run_id: str, **kw: Any) -> ClusterOptions:
-    return ClusterOptions(broker, run_id, batch_size=8, throttle_backoff=1.0, **kw)
+def _cluster(broker: str, run_id: str, batch_size: int = 8) -> ClusterOptions:
+    return ClusterOptions(broker, run_id, batch_size=batch_size, throttle_backoff=1.0)
 
 
 def _run(lab: BulkLab, names: list[str], cluster: ClusterOptions | None) -> list[Any]:
@@ -290,6 +290,38 @@ def test_two_workers_probe_each_route_once_politely_and_match_the_local_engine(
     }
     verdicts = {r.verdict.value for r in clustered.values()}
     assert {"healthy", "degraded", "failed"} <= verdicts
+
+
+@pytest.mark.timeout(120)
+def test_the_per_address_limit_holds_over_runs_at_the_same_time(
+    lab: BulkLab, workers: Workers, broker: str
+) -> None:
+    # Two runs (two submitters) at once: each probes every route once for itself, so
+    # the same addresses are wanted by both runs' tasks on both workers at the same
+    # time; the one gate per address still lets one connection through at a time.
+    _reset(lab)
+    names = NAMES[:80]
+    outcome: dict[str, list[Any]] = {}
+
+    def run(run_id: str) -> None:
+        outcome[run_id] = _run(lab, names, _cluster(broker, run_id, batch_size=2))
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in ("twin-a", "twin-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert sorted(outcome) == ["twin-a", "twin-b"]
+    for items in outcome.values():
+        assert sorted(_by_domain(items)) == sorted(names)
+    assert sorted(lab.connections().values()) == [2] * 9  # once per run
+    peaks = lab.address_peaks()
+    assert max(peaks.values()) == 1, peaks
+    # Each 421 paused the busy address for the other run's tasks as well.
+    starts = lab.session_starts(BUSY)
+    assert len(starts) == 6
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.9, gaps
 
 
 @pytest.mark.timeout(120)
