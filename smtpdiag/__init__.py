@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "BulkSettings": "triage",
     "CauseId": "model",
     "CertInfo": "model",
+    "ClusterOptions": "triage",
     "CodeSource": "bounces",
     "Confidence": "bounces",
     "ConfigError": "errors",
@@ -136,6 +137,7 @@ __all__ = [
     "BulkSettings",
     "CauseId",
     "CertInfo",
+    "ClusterOptions",
     "CodeSource",
     "Confidence",
     "ConfigError",
@@ -342,4 +344,11 @@ if TYPE_CHECKING:
         check_tls_reports_sync,
         read_tls_reports,
     )
-    from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync
+    from .triage import (
+        BulkSettings,
+        ClusterOptions,
+        DomainRecord,
+        RecipientRecord,
+        bulk,
+        bulk_sync,
+    )
