@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "BulkSettings": "triage",
     "CauseId": "model",
     "CertInfo": "model",
-    "ClusterOptions": "triage",
+    "ClusterOptions": "triage.cluster",
     "CodeSource": "bounces",
     "Confidence": "bounces",
     "ConfigError": "errors",
@@ -344,11 +344,5 @@ if TYPE_CHECKING:
         check_tls_reports_sync,
         read_tls_reports,
     )
-    from .triage import (
-        BulkSettings,
-        ClusterOptions,
-        DomainRecord,
-        RecipientRecord,
-        bulk,
-        bulk_sync,
-    )
+    from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync
+    from .triage.cluster import ClusterOptions

@@ -6,12 +6,12 @@ and per recipient out, every shared route probed once.
 - :mod:`.run`: the I/O loop (bounded concurrency, politeness, deadlines).
 - :mod:`.work`: the unit of work as plain data, for running batches elsewhere.
 - :mod:`.output`: NDJSON records and the summary.
-- :mod:`.cluster`: the same run on Celery workers on several machines (optional extra).
+- :mod:`.cluster`: the same run on Celery workers on several machines (optional extra;
+  not imported here: ``smtpdiag.ClusterOptions`` loads it on first use).
 """
 
 from __future__ import annotations
 
-from .cluster import ClusterOptions
 from .model import (
     BulkItem,
     BulkSettings,
@@ -30,7 +30,6 @@ __all__ = [
     "BulkItem",
     "BulkSettings",
     "BulkSummary",
-    "ClusterOptions",
     "DomainRecord",
     "ErrorRecord",
     "FindingBrief",
