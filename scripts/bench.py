@@ -1045,6 +1045,207 @@ def bulk_triage(
         lab.wait(timeout=30)
 
 
+# ------------------------------------------ 9. bulk on Celery workers against local
+
+CLUSTER_DOMAINS = 10_000
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    """Peak RSS (VmHWM) of a process and its children, the largest one (Linux /proc)."""
+    from pathlib import Path
+
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    peak = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak
+
+
+def bulk_cluster(count: int = CLUSTER_DOMAINS) -> None:
+    """The same input through ``smtpdiag bulk`` on this machine and through
+    ``--engine celery`` with one and with two ``smtpdiag worker`` processes on a local
+    redis-server, same servers, same run: domains per second, connections per route,
+    peak RSS per worker, Redis commands per domain; then a 1,000,000-domain run sized
+    on paper from those figures."""
+    import json
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("9. bulk on Celery: redis-server not installed (bash scripts/system-deps.sh)")
+        return
+    print(f"9. bulk on Celery workers: {count} domains over {BULK_PROVIDERS} providers")
+    domains = _bulk_domains(count)
+    hosts = _bulk_hosts(domains)
+    lab = subprocess.Popen(
+        [sys.executable, __file__, "_bulk_lab", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert lab.stdin is not None and lab.stdout is not None
+
+    def sessions() -> dict[str, int]:
+        lab.stdin.write("\n")
+        lab.stdin.flush()
+        return json.loads(lab.stdout.readline())
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    import redis
+
+    try:
+        info = json.loads(lab.stdout.readline())
+        p25, p587, p465 = info["ports"]
+        with tempfile.TemporaryDirectory() as tmp:
+            server = subprocess.Popen(
+                [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", tmp,
+                 "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            broker = f"redis://127.0.0.1:{port}/0"
+            client = redis.Redis.from_url(broker)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.RedisError:
+                    time.sleep(0.05)
+            nsd, nsd_addr = _nsd(domains, hosts, tmp)
+            nameserver = nsd_addr or info["ns"]
+            print(f"   DNS: {'nsd' if nsd else 'the test kit DNS server'}; broker redis-server")
+            common = [
+                "--nameserver", nameserver,
+                "--ports", f"{p25},{p587},{p465}",
+                "--implicit-tls-ports", str(p465),
+                "--ca-file", info["ca"],
+                "--allow-targets", "127.0.0.0/8",
+                "--no-progress",
+            ]  # fmt: skip
+            source = f"{tmp}/domains.txt"
+            with open(source, "w") as fh:
+                fh.write("\n".join(domains) + "\n")
+            workers: list[subprocess.Popen[bytes]] = []
+
+            def start_worker(index: int) -> None:
+                log = open(f"{tmp}/worker{index}.log", "wb")  # noqa: SIM115 (the worker's)
+                workers.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "smtpdiag",
+                            "worker",
+                            "--broker",
+                            broker,
+                            "--processes",
+                            "1",
+                            "--name",
+                            f"bench{index}@%h",
+                            "--log-level",
+                            "info",
+                        ],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+                for _ in range(300):
+                    if b" ready." in Path(f"{tmp}/worker{index}.log").read_bytes():
+                        return
+                    time.sleep(0.1)
+
+            results: dict[str, float] = {}
+            for label, n_workers in (
+                ("local", 0),
+                ("celery, 1 worker", 1),
+                ("celery, 2 workers", 2),
+            ):
+                while len(workers) < n_workers:
+                    start_worker(len(workers))
+                out = f"{tmp}/{n_workers}.ndjson"
+                extra = ["--engine", "celery", "--broker", broker] if n_workers else []
+                before = sessions()
+                cmds0 = client.info("stats")["total_commands_processed"]
+                t0 = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "smtpdiag", "bulk", source, "-o", out, *common, *extra],
+                    capture_output=True,
+                    timeout=3600,
+                    check=False,
+                )
+                wall = time.perf_counter() - t0
+                cmds = client.info("stats")["total_commands_processed"] - cmds0
+                after = sessions()
+                got = {k: after[k] - before[k] for k in after if after[k] - before[k]}
+                with open(out) as fh:
+                    records = [json.loads(line) for line in fh]
+                assert len(records) == count, (len(records), done.stderr[-500:])
+                rate = count / wall
+                results[label] = rate
+                per_route = sorted(set(got.values()))
+                line = (
+                    f"   {label}: {rate:,.0f} domains/s ({wall:.1f} s), connections per route "
+                    f"{per_route} over {len(got)} routes"
+                )
+                if n_workers:
+                    rss = [_vm_hwm_kib(w.pid) for w in workers]
+                    line += (
+                        f", Redis commands per domain {cmds / count:.2f} (all: {cmds:,}), "
+                        f"peak RSS per worker {max(rss) / 1024:.0f} MiB"
+                    )
+                print(line)
+            base = results["local"]
+            for label, rate in results.items():
+                if label != "local":
+                    print(f"   {label} / local: {rate / base:.2f}")
+            # Sized on paper: a million domains, the same figures.
+            per_domain = cmds / count
+            million = 1_000_000
+            print(
+                f"   1,000,000 domains (paper): ~{per_domain * million / 1e6:.1f} M Redis "
+                f"commands; at 2 workers' {results['celery, 2 workers']:,.0f} domains/s, "
+                f"{million / results['celery, 2 workers'] / 3600:.1f} h; politeness alone "
+                "(each route once, 30 new connections per minute per address, 3 ports per "
+                "address): 6 s per address, whatever the number of domains on it"
+            )
+            for w in workers:
+                os.killpg(w.pid, signal.SIGTERM)
+            for w in workers:
+                try:
+                    w.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(w.pid, signal.SIGKILL)
+                    w.wait(10)
+            client.close()
+            server.terminate()
+            server.wait(10)
+            if nsd is not None:
+                nsd.terminate()
+                nsd.wait(timeout=10)
+    finally:
+        lab.stdin.close()
+        lab.wait(timeout=30)
+
+
 # ------------------------------------------- 8. one bounce per process against Sisimai
 
 EXPLAIN_ROUNDS = 5  # rounds over the messages, each message once per side per round
@@ -1154,9 +1355,12 @@ def _explain_instructions(
 
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "tlsrpt" (7), "explain" (8); none = all.
+    # "tlsrpt" (7), "explain" (8), "cluster" (9); none = all.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
+        sys.exit(0)
+    if sys.argv[1:2] == ["cluster"] and sys.argv[2:3]:  # "cluster COUNT"
+        bulk_cluster(int(sys.argv[2]))
         sys.exit(0)
     if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
         bulk_triage(int(sys.argv[2]))
@@ -1169,6 +1373,7 @@ if __name__ == "__main__":
         "tlsrpt",
         "bulk",
         "explain",
+        "cluster",
     }
     if "in-process" in sections:
         asyncio.run(main())
@@ -1184,3 +1389,5 @@ if __name__ == "__main__":
         bulk_triage()
     if "explain" in sections:
         explain_vs_sisimai()
+    if "cluster" in sections:
+        bulk_cluster()
