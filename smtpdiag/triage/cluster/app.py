@@ -18,6 +18,7 @@ Settings that matter:
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -93,16 +94,45 @@ def batch(run_id: str, unit: dict[str, Any], backoff: float) -> dict[str, Any]:
     # The message may come from anyone who can write to the broker: check it all.
     options = ClusterOptions(str(app.conf.broker_url), run_id, 1, float(backoff))
     work = WorkUnit.from_dict(unit)
-    return run_blocking(lambda: _run(options, work), name="smtpdiag-batch")
+    if _in_loop():  # a pool that runs tasks inside an event loop: a loop of our own
+        return run_blocking(lambda: _run(options, work, None), name="smtpdiag-batch")
+    # One event loop per worker process, kept from batch to batch: the DNS caches, the
+    # engine and the Redis connection of the last batch serve the next one.
+    global _RUNNER
+    if _RUNNER is None:
+        _RUNNER = asyncio.Runner()
+    runner = _RUNNER
+    return runner.run(_run(options, work, _CLIENTS))
 
 
-async def _run(options: Any, work: WorkUnit) -> dict[str, Any]:
+_RUNNER: asyncio.Runner | None = None
+# broker URL -> the Redis client of this process's loop
+_CLIENTS: dict[str, Any] = {}
+
+
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _run(options: Any, work: WorkUnit, clients: dict[str, Any] | None) -> dict[str, Any]:
     import redis.asyncio
 
     from .batch import run_domains
 
-    client = redis.asyncio.from_url(options.broker)
+    client = clients.get(options.broker) if clients is not None else None
+    if client is None:
+        client = redis.asyncio.from_url(options.broker)
+        if clients is not None:
+            clients.clear()
+            clients[options.broker] = client
     try:
-        return await run_domains(client, options.run_id, work, options.throttle_backoff)
+        return await run_domains(
+            client, options.run_id, work, options.throttle_backoff, keep=clients is not None
+        )
     finally:
-        await client.aclose()
+        if clients is None:
+            await client.aclose()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..plan import RouteKey, route_key, throttled
 from ..routes import RouteCache, RunStats, skipped_result
 from ..run import Engine
 from ..wire import record_to_plain
-from ..work import WorkUnit
+from ..work import WorkUnit, to_plain
 from .state import CLAIM_TTL_MS, Shared
 
 __all__ = ["ClusterRoutes", "run_domains"]
@@ -134,10 +135,38 @@ class ClusterRoutes(RouteCache):
                 await self._shared_state.renew(key)
 
 
-async def run_domains(client: Any, run_id: str, unit: WorkUnit, backoff: float) -> dict[str, Any]:
+# Kept by a worker process from batch to batch (with ``keep``, on one event loop): the
+# engine of the last settings (its DNS caches) and the route results of the last run.
+_ENGINE: list[tuple[str, Engine]] = []
+_ROUTES: list[tuple[str, tuple[RouteResult, ...]]] = []
+
+
+def _engine(unit: WorkUnit, keep: bool) -> Engine:
+    now = datetime.fromisoformat(unit.now.replace("Z", "+00:00")) if unit.now else None
+    key = json.dumps([to_plain(unit.config), to_plain(unit.settings), unit.now], sort_keys=True)
+    if keep and _ENGINE and _ENGINE[0][0] == key:
+        return _ENGINE[0][1]
+
+    async def nothing(_item: object) -> None:
+        return None
+
+    engine = Engine(
+        unit.config, unit.settings, nothing, RunStats(), recipients=False, done={}, now=now
+    )
+    if keep:
+        _ENGINE[:] = [(key, engine)]
+    return engine
+
+
+async def run_domains(
+    client: Any, run_id: str, unit: WorkUnit, backoff: float, *, keep: bool = False
+) -> dict[str, Any]:
     """Diagnose ``unit.domains`` (stored records reused); the task's plain result:
     ``{"records": [[domain, record or None, error detail or None], ...],
-    "connections": {address: n}, "routes_probed": n, "trips": n}``."""
+    "connections": {address: n}, "routes_probed": n, "trips": n}``.
+
+    With ``keep`` (the caller runs every batch on one event loop), the engine and the
+    route results known are kept for the next batch."""
     shared = Shared(client, run_id)
     names = list(dict.fromkeys(unit.domains))
     stored = await shared.records(names)
@@ -149,12 +178,10 @@ async def run_domains(client: Any, run_id: str, unit: WorkUnit, backoff: float) 
         else:
             todo.append(name)
     stats = RunStats()
-    now = datetime.fromisoformat(unit.now.replace("Z", "+00:00")) if unit.now else None
-
-    async def nothing(_item: object) -> None:
-        return None
-
-    engine = Engine(unit.config, unit.settings, nothing, stats, recipients=False, done={}, now=now)
+    engine = _engine(unit, keep)
+    seed = unit.routes
+    if keep and _ROUTES and _ROUTES[0][0] == run_id:
+        seed = (*_ROUTES[0][1], *seed)
 
     async def one(name: str, routes: ClusterRoutes) -> None:
         try:
@@ -166,11 +193,11 @@ async def run_domains(client: Any, run_id: str, unit: WorkUnit, backoff: float) 
         out[name] = [name, kept, None]
 
     async with asyncio.TaskGroup() as group:
-        routes = ClusterRoutes(
-            shared, backoff, unit.config, unit.settings, group, stats, unit.routes
-        )
+        routes = ClusterRoutes(shared, backoff, unit.config, unit.settings, group, stats, seed)
         for name in todo:
             group.create_task(one(name, routes))
+    if keep:
+        _ROUTES[:] = [(run_id, routes.results())]
     return {
         "records": [out[name] for name in names],
         "connections": dict(stats.connections),
