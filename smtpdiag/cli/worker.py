@@ -54,6 +54,15 @@ def register(subparsers: Any) -> None:
         help="worker processes, each running one batch at a time (default: one per core)",
     )
     p.add_argument(
+        "--threads",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="instead of processes: one process running N batches at a time (Celery's "
+        "thread pool); a batch waiting for a destination's politeness then holds up no "
+        "other batch",
+    )
+    p.add_argument(
         "--visibility-timeout",
         type=common.seconds_arg,
         default=300.0,
@@ -110,7 +119,11 @@ def run(args: argparse.Namespace) -> int:
         "--without-mingle",
         "--without-gossip",
     ]
-    if args.processes is not None:
+    if args.threads is not None:
+        if args.processes is not None:
+            raise ConfigError("--threads and --processes exclude each other")
+        argv += ["--pool=threads", f"--concurrency={args.threads}"]
+    elif args.processes is not None:
         argv.append(f"--concurrency={args.processes}")
     app.worker_main(argv=argv)
     return 0

@@ -148,14 +148,15 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(self) -> int:
+    def start(self, *pool: str) -> int:
+        """One more worker; ``pool``: its pool options (one process by default)."""
         index = len(self.procs)
         log = self.directory / f"worker{index}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [
                     sys.executable, "-m", "smtpdiag", "worker",
-                    "--processes", "1",
+                    *(pool or ("--processes", "1")),
                     "--visibility-timeout", VISIBILITY,
                     "--name", f"w{index}@%h",
                     "--log-level", "info",
@@ -200,8 +201,8 @@ class Workers:
 def workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     pool = Workers(broker, tmp_path_factory.mktemp("workers"))
     try:
-        pool.start()
-        pool.start()
+        pool.start()  # a process, one batch at a time
+        pool.start("--threads", "3")  # one process, three batches at a time
         yield pool
     finally:
         pool.stop()

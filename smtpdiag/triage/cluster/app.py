@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from typing import Any
 
 from celery import Celery
@@ -96,18 +97,25 @@ def batch(run_id: str, unit: dict[str, Any], backoff: float) -> dict[str, Any]:
     work = WorkUnit.from_dict(unit)
     if _in_loop():  # a pool that runs tasks inside an event loop: a loop of our own
         return run_blocking(lambda: _run(options, work, None), name="smtpdiag-batch")
-    # One event loop per worker process, kept from batch to batch: the DNS caches, the
-    # engine and the Redis connection of the last batch serve the next one.
-    global _RUNNER
-    if _RUNNER is None:
-        _RUNNER = asyncio.Runner()
-    runner = _RUNNER
-    return runner.run(_run(options, work, _CLIENTS))
+    # One event loop per worker process (or thread, with --threads), kept from batch to
+    # batch: the DNS caches, the engine and the Redis connection of the last batch serve
+    # the next one.
+    state = _LOCAL.__dict__.get("state")
+    if state is None:
+        state = _LOCAL.state = _Loop()
+    return state.runner.run(_run(options, work, state))
 
 
-_RUNNER: asyncio.Runner | None = None
-# broker URL -> the Redis client of this process's loop
-_CLIENTS: dict[str, Any] = {}
+class _Loop:
+    def __init__(self) -> None:
+        from .batch import Kept
+
+        self.runner = asyncio.Runner()
+        self.clients: dict[str, Any] = {}  # broker URL -> its client on this loop
+        self.kept = Kept()
+
+
+_LOCAL = threading.local()
 
 
 def _in_loop() -> bool:
@@ -118,21 +126,24 @@ def _in_loop() -> bool:
     return True
 
 
-async def _run(options: Any, work: WorkUnit, clients: dict[str, Any] | None) -> dict[str, Any]:
+async def _run(options: Any, work: WorkUnit, state: _Loop | None) -> dict[str, Any]:
     import redis.asyncio
 
     from .batch import run_domains
 
-    client = clients.get(options.broker) if clients is not None else None
+    client = state.clients.get(options.broker) if state is not None else None
     if client is None:
         client = redis.asyncio.from_url(options.broker)
-        if clients is not None:
-            clients.clear()
-            clients[options.broker] = client
+        if state is not None:
+            state.clients = {options.broker: client}
     try:
         return await run_domains(
-            client, options.run_id, work, options.throttle_backoff, keep=clients is not None
+            client,
+            options.run_id,
+            work,
+            options.throttle_backoff,
+            kept=state.kept if state is not None else None,
         )
     finally:
-        if clients is None:
+        if state is None:
             await client.aclose()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ from ..wire import record_to_plain
 from ..work import WorkUnit, to_plain
 from .state import CLAIM_TTL_MS, Shared
 
-__all__ = ["ClusterRoutes", "run_domains"]
+__all__ = ["ClusterRoutes", "Kept", "run_domains"]
 
 # Seconds between two looks at a route another worker is probing (first, then at most).
 _POLL_FIRST = 0.02
@@ -135,17 +136,25 @@ class ClusterRoutes(RouteCache):
                 await self._shared_state.renew(key)
 
 
-# Kept by a worker process from batch to batch (with ``keep``, on one event loop): the
-# engine of the last settings (its DNS caches) and the route results of the last run.
-_ENGINE: list[tuple[str, Engine]] = []
-_ROUTES: list[tuple[str, tuple[RouteResult, ...]]] = []
+@dataclass(slots=True)
+class Kept:
+    """What a worker thread keeps from batch to batch, all on its one event loop: the
+    engine of the last settings (its DNS caches) and the route results of the last run.
+
+    Attributes:
+        engine: (the settings as JSON, the engine), or ``None``.
+        routes: (the run id, its route results known here), or ``None``.
+    """
+
+    engine: tuple[str, Engine] | None = None
+    routes: tuple[str, tuple[RouteResult, ...]] | None = None
 
 
-def _engine(unit: WorkUnit, keep: bool) -> Engine:
+def _engine(unit: WorkUnit, kept: Kept | None) -> Engine:
     now = datetime.fromisoformat(unit.now.replace("Z", "+00:00")) if unit.now else None
     key = json.dumps([to_plain(unit.config), to_plain(unit.settings), unit.now], sort_keys=True)
-    if keep and _ENGINE and _ENGINE[0][0] == key:
-        return _ENGINE[0][1]
+    if kept is not None and kept.engine is not None and kept.engine[0] == key:
+        return kept.engine[1]
 
     async def nothing(_item: object) -> None:
         return None
@@ -153,20 +162,20 @@ def _engine(unit: WorkUnit, keep: bool) -> Engine:
     engine = Engine(
         unit.config, unit.settings, nothing, RunStats(), recipients=False, done={}, now=now
     )
-    if keep:
-        _ENGINE[:] = [(key, engine)]
+    if kept is not None:
+        kept.engine = (key, engine)
     return engine
 
 
 async def run_domains(
-    client: Any, run_id: str, unit: WorkUnit, backoff: float, *, keep: bool = False
+    client: Any, run_id: str, unit: WorkUnit, backoff: float, *, kept: Kept | None = None
 ) -> dict[str, Any]:
     """Diagnose ``unit.domains`` (stored records reused); the task's plain result:
     ``{"records": [[domain, record or None, error detail or None], ...],
     "connections": {address: n}, "routes_probed": n, "trips": n}``.
 
-    With ``keep`` (the caller runs every batch on one event loop), the engine and the
-    route results known are kept for the next batch."""
+    With ``kept`` (the caller runs its batches on one event loop), the engine and the
+    route results known are kept there for the next batch."""
     shared = Shared(client, run_id)
     names = list(dict.fromkeys(unit.domains))
     stored = await shared.records(names)
@@ -178,10 +187,10 @@ async def run_domains(
         else:
             todo.append(name)
     stats = RunStats()
-    engine = _engine(unit, keep)
+    engine = _engine(unit, kept)
     seed = unit.routes
-    if keep and _ROUTES and _ROUTES[0][0] == run_id:
-        seed = (*_ROUTES[0][1], *seed)
+    if kept is not None and kept.routes is not None and kept.routes[0] == run_id:
+        seed = (*kept.routes[1], *seed)
 
     async def one(name: str, routes: ClusterRoutes) -> None:
         try:
@@ -196,8 +205,8 @@ async def run_domains(
         routes = ClusterRoutes(shared, backoff, unit.config, unit.settings, group, stats, seed)
         for name in todo:
             group.create_task(one(name, routes))
-    if keep:
-        _ROUTES[:] = [(run_id, routes.results())]
+    if kept is not None:
+        kept.routes = (run_id, routes.results())
     return {
         "records": [out[name] for name in names],
         "connections": dict(stats.connections),
