@@ -1073,7 +1073,7 @@ def _vm_hwm_kib(pid: int) -> int:
 
 def bulk_cluster(count: int = CLUSTER_DOMAINS) -> None:
     """The same input through ``smtpdiag bulk`` on this machine and through
-    ``--engine celery`` with one and with two ``smtpdiag worker`` processes on a local
+    ``--engine celery`` with one and with two ``smtpdiag worker --threads 4`` on a local
     redis-server, same servers, same run: domains per second, connections per route,
     peak RSS per worker, Redis commands per domain; then a 1,000,000-domain run sized
     on paper from those figures."""
@@ -1156,8 +1156,8 @@ def bulk_cluster(count: int = CLUSTER_DOMAINS) -> None:
                             "worker",
                             "--broker",
                             broker,
-                            "--processes",
-                            "1",
+                            "--threads",
+                            "4",
                             "--name",
                             f"bench{index}@%h",
                             "--log-level",

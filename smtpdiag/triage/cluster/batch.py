@@ -85,6 +85,13 @@ class ClusterRoutes(RouteCache):
                 self._elsewhere.add(key)
                 return known
             if await shared.claim(key):
+                # The holder before us may have published and let go between our look
+                # and our claim: look again before connecting.
+                known = await shared.route_result(key)
+                if known is not None:
+                    await shared.unclaim(key)
+                    self._elsewhere.add(key)
+                    return known
                 return await self._probe_claimed(key, route, give_up)
             if loop.time() >= give_up:
                 return skipped_result(
