@@ -38,13 +38,12 @@ def mask_url(url: str) -> str:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    secret = "****" if parts.password is not None else ""
-    auth = f"{user}:{secret}" if secret else user
-    masked = parts._replace(netloc=f"{auth}@{host}")
+    masked = parts
+    if "@" in parts.netloc:
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]
+        auth = f"{user}:****" if parts.password is not None else user
+        masked = parts._replace(netloc=f"{auth}@{host}")
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     if any(k.lower() == "password" for k, _ in query):
         masked = masked._replace(
@@ -69,7 +68,7 @@ class ClusterOptions:
             address that answered with a rate-limit reply (421, 450).
     """
 
-    broker: str
+    broker: str = field(repr=False)  # its password: never in a repr, a log, a traceback
     run_id: str = field(default_factory=new_run_id)
     batch_size: int = 16
     throttle_backoff: float = 60.0
