@@ -95,17 +95,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh redis-server on a free loopback port, in a temporary directory."""
+def _redis_server(directory: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """A redis-server on ``127.0.0.1:port`` in ``directory``, answering when returned."""
     binary = shutil.which("redis-server") or (
         "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
     )
     if binary is None:
         _unavailable("redis-server is not installed (Debian package redis-server)")
-        return
-    directory = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+        raise AssertionError("unreachable")
     proc = subprocess.Popen(
         [
             binary,
@@ -113,27 +110,35 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--port", str(port),
             "--dir", str(directory),
             "--save", "",
-            "--appendonly", "no",
             "--requirepass", PASSWORD,
             "--maxmemory-policy", "noeviction",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(f"redis://:{PASSWORD}@127.0.0.1:{port}/0", socket_timeout=1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    client.close()
+    return proc
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh redis-server on a free loopback port, in a temporary directory."""
+    port = _free_port()
+    proc = _redis_server(tmp_path_factory.mktemp("redis"), port, "--appendonly", "no")
     try:
-        client = redis.Redis.from_url(url, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.RedisError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        client.close()
-        yield url
+        yield f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -448,3 +453,41 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 def _refused(log: str) -> bool:
     text = log.lower()
     return "disallowed" in text or "untrusted content" in text
+
+
+@pytest.mark.timeout(120)
+def test_a_broker_restart_mid_run_is_survived(lab: BulkLab, tmp_path: Path) -> None:
+    # A Redis of its own, with persistence (as the README advises), and a worker on it.
+    port = _free_port()
+    server = _redis_server(tmp_path, port, "--appendonly", "yes", "--appendfsync", "always")
+    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    pool = Workers(url, tmp_path)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["items"] = _run(lab, NAMES, _cluster(url, "restarted", batch_size=4))
+        except BaseException as exc:
+            result["error"] = exc
+
+    try:
+        pool.start("--threads", "2")
+        seen = len(pool.log(0))
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while pool.log(0)[seen:].count("succeeded") < 3:
+            assert time.monotonic() < deadline, "no batch finished"
+            time.sleep(0.01)
+        server.terminate()  # mid-run: batches queued, in hand, results unread
+        server.wait(timeout=10)
+        time.sleep(1)
+        server = _redis_server(tmp_path, port, "--appendonly", "yes", "--appendfsync", "always")
+        thread.join(timeout=90)
+        assert not thread.is_alive(), "the run did not end"
+    finally:
+        pool.stop()
+        server.terminate()
+        server.wait(timeout=10)
+    assert "error" not in result, result.get("error")
+    assert sorted(_by_domain(result["items"])) == sorted(NAMES)

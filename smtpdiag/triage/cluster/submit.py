@@ -63,8 +63,13 @@ class _Submitter:
         now: datetime | None,
         stats: RunStats,
     ) -> None:
-        from .app import QUEUE, TASK, app, configure
+        from celery import Celery
 
+        from .app import QUEUE, TASK, configure
+
+        # An app of its own: the module's app (the workers') keeps the connection pools
+        # of the first broker it used, and a process may submit to several brokers.
+        app = Celery("smtpdiag-submit", set_as_current=False)
         configure(app, options.broker)
         self._app = app
         self._queue = QUEUE
@@ -133,6 +138,8 @@ class _Submitter:
                 await asyncio.to_thread(self._app.control.revoke, left)
         for _name, future in self._pending:
             future.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._app.close)
         if self.failure is not None:
             raise ProbeError(self.failure)
 
