@@ -63,6 +63,7 @@ class _Submitter:
         now: datetime | None,
         stats: RunStats,
     ) -> None:
+        import redis  # noqa: F401  (both of the extra, checked before anything starts)
         from celery import Celery
 
         from .app import QUEUE, TASK, configure
