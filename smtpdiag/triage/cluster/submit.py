@@ -140,7 +140,7 @@ class _Submitter:
         for _name, future in self._pending:
             future.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(self._app.close)
+            await asyncio.to_thread(self._app.close)  # the broker connection pools
         if self.failure is not None:
             raise ProbeError(self.failure)
 
@@ -150,6 +150,14 @@ class _Submitter:
         return f"cannot reach the broker {mask_url(self._options.broker)}: {type(exc).__name__}"
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            # The result backend is this thread's own (Celery keeps one per thread).
+            with contextlib.suppress(Exception):
+                self._app.backend.client.connection_pool.disconnect()
+
+    def _serve(self) -> None:
         trouble_since: float | None = None
         while not self._closed.is_set():
             try:
