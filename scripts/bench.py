@@ -79,6 +79,10 @@ machine is shared and absolute times are noisy.
    tree holding another version's ``smtpdiag/``, e.g. ``git archive main | tar -x -C
    DIR``) that version too, in the same run. Target: the small-MSS proof costs less than
    one TLS timeout more. ``python scripts/bench.py mtu`` runs only this section.
+13. Bulk on Celery (``bulk_cluster``): the same input through the local engine and through
+   ``bulk --engine celery`` with one and two ``smtpdiag worker`` on a local Redis (needs
+   ``redis-server``): domains per second, connections per route, Redis commands per
+   domain, peak RSS per worker. ``python scripts/bench.py cluster [COUNT]``.
 12. The exporter (``serve_cost``): ``smtpdiag serve`` as a subprocess, the six-route
    domain of section 4 scraped over HTTP again and again (each scrape probes:
    ``--min-interval`` tiny, ``--per-address-rate`` high enough not to wait): the
@@ -1086,6 +1090,207 @@ def bulk_triage(
         lab.wait(timeout=30)
 
 
+# ----------------------------------------- 13. bulk on Celery workers against local
+
+CLUSTER_DOMAINS = 10_000
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    """Peak RSS (VmHWM) of a process and its children, the largest one (Linux /proc)."""
+    from pathlib import Path
+
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    peak = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak
+
+
+def bulk_cluster(count: int = CLUSTER_DOMAINS) -> None:
+    """The same input through ``smtpdiag bulk`` on this machine and through
+    ``--engine celery`` with one and with two ``smtpdiag worker --threads 4`` on a local
+    redis-server, same servers, same run: domains per second, connections per route,
+    peak RSS per worker, Redis commands per domain; then a 1,000,000-domain run sized
+    on paper from those figures."""
+    import json
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("13. bulk on Celery: redis-server not installed (bash scripts/system-deps.sh)")
+        return
+    print(f"13. bulk on Celery workers: {count} domains over {BULK_PROVIDERS} providers")
+    domains = _bulk_domains(count)
+    hosts = _bulk_hosts(domains)
+    lab = subprocess.Popen(
+        [sys.executable, __file__, "_bulk_lab", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert lab.stdin is not None and lab.stdout is not None
+
+    def sessions() -> dict[str, int]:
+        lab.stdin.write("\n")
+        lab.stdin.flush()
+        return json.loads(lab.stdout.readline())
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    import redis
+
+    try:
+        info = json.loads(lab.stdout.readline())
+        p25, p587, p465 = info["ports"]
+        with tempfile.TemporaryDirectory() as tmp:
+            server = subprocess.Popen(
+                [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", tmp,
+                 "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            broker = f"redis://127.0.0.1:{port}/0"
+            client = redis.Redis.from_url(broker)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.RedisError:
+                    time.sleep(0.05)
+            nsd, nsd_addr = _nsd(domains, hosts, tmp)
+            nameserver = nsd_addr or info["ns"]
+            print(f"   DNS: {'nsd' if nsd else 'the test kit DNS server'}; broker redis-server")
+            common = [
+                "--nameserver", nameserver,
+                "--ports", f"{p25},{p587},{p465}",
+                "--implicit-tls-ports", str(p465),
+                "--ca-file", info["ca"],
+                "--allow-targets", "127.0.0.0/8",
+                "--no-progress",
+            ]  # fmt: skip
+            source = f"{tmp}/domains.txt"
+            with open(source, "w") as fh:
+                fh.write("\n".join(domains) + "\n")
+            workers: list[subprocess.Popen[bytes]] = []
+
+            def start_worker(index: int) -> None:
+                log = open(f"{tmp}/worker{index}.log", "wb")  # noqa: SIM115 (the worker's)
+                workers.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "smtpdiag",
+                            "worker",
+                            "--broker",
+                            broker,
+                            "--threads",
+                            "4",
+                            "--name",
+                            f"bench{index}@%h",
+                            "--log-level",
+                            "info",
+                        ],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+                for _ in range(300):
+                    if b" ready." in Path(f"{tmp}/worker{index}.log").read_bytes():
+                        return
+                    time.sleep(0.1)
+
+            results: dict[str, float] = {}
+            for label, n_workers in (
+                ("local", 0),
+                ("celery, 1 worker", 1),
+                ("celery, 2 workers", 2),
+            ):
+                while len(workers) < n_workers:
+                    start_worker(len(workers))
+                out = f"{tmp}/{n_workers}.ndjson"
+                extra = ["--engine", "celery", "--broker", broker] if n_workers else []
+                before = sessions()
+                cmds0 = client.info("stats")["total_commands_processed"]
+                t0 = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "smtpdiag", "bulk", source, "-o", out, *common, *extra],
+                    capture_output=True,
+                    timeout=3600,
+                    check=False,
+                )
+                wall = time.perf_counter() - t0
+                cmds = client.info("stats")["total_commands_processed"] - cmds0
+                after = sessions()
+                got = {k: after[k] - before[k] for k in after if after[k] - before[k]}
+                with open(out) as fh:
+                    records = [json.loads(line) for line in fh]
+                assert len(records) == count, (len(records), done.stderr[-500:])
+                rate = count / wall
+                results[label] = rate
+                per_route = sorted(set(got.values()))
+                line = (
+                    f"   {label}: {rate:,.0f} domains/s ({wall:.1f} s), connections per route "
+                    f"{per_route} over {len(got)} routes"
+                )
+                if n_workers:
+                    rss = [_vm_hwm_kib(w.pid) for w in workers]
+                    line += (
+                        f", Redis commands per domain {cmds / count:.2f} (all: {cmds:,}), "
+                        f"peak RSS per worker {max(rss) / 1024:.0f} MiB"
+                    )
+                print(line)
+            base = results["local"]
+            for label, rate in results.items():
+                if label != "local":
+                    print(f"   {label} / local: {rate / base:.2f}")
+            # Sized on paper: a million domains, the same figures.
+            per_domain = cmds / count
+            million = 1_000_000
+            print(
+                f"   1,000,000 domains (paper): ~{per_domain * million / 1e6:.1f} M Redis "
+                f"commands; at 2 workers' {results['celery, 2 workers']:,.0f} domains/s, "
+                f"{million / results['celery, 2 workers'] / 3600:.1f} h; politeness alone "
+                "(each route once, 30 new connections per minute per address, 3 ports per "
+                "address): 6 s per address, whatever the number of domains on it"
+            )
+            for w in workers:
+                os.killpg(w.pid, signal.SIGTERM)
+            for w in workers:
+                try:
+                    w.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(w.pid, signal.SIGKILL)
+                    w.wait(10)
+            client.close()
+            server.terminate()
+            server.wait(10)
+            if nsd is not None:
+                nsd.terminate()
+                nsd.wait(timeout=10)
+    finally:
+        lab.stdin.close()
+        lab.wait(timeout=30)
+
+
 # ------------------------------------------- 8. one bounce per process against Sisimai
 
 EXPLAIN_ROUNDS = 5  # rounds over the messages, each message once per side per round
@@ -1334,7 +1539,7 @@ async def names_vantage(rounds: int = NAMES_ROUNDS) -> None:
                 await timed(lambda: api.probe("names.test", listed, diagnose=False))
             )
         med = {k: statistics.median(v) for k, v in sides.items()}
-        print("9. names and vantage lookups: 1 MX x 2 addresses, one port, policy on")
+        print("10. names and vantage lookups: 1 MX x 2 addresses, one port, policy on")
         print(
             f"   stages without them {med['without']:.1f} ms; with PTR/FCrDNS and the "
             f"resolver check {med['with']:.1f} ms (ratio {med['with'] / med['without']:.2f}); "
@@ -1357,7 +1562,7 @@ def mtu_black_hole(runs: int = MTU_RUNS) -> None:
     sys.path.insert(0, here)
     from tests.lab import labctl
 
-    print("9. time to verdict behind a path MTU black hole (lab; TLS 10 s, total 30 s)")
+    print("11. time to verdict behind a path MTU black hole (lab; TLS 10 s, total 30 s)")
     reason = labctl.lab_unavailable_reason()
     if reason is not None:
         print(f"   skipped: {reason}")
@@ -1482,7 +1687,7 @@ def _scrape(port: int, target: str) -> str:
 
 
 def serve_cost(rounds: int = FLEET_ROUNDS) -> None:
-    print("9. the exporter: CPU per probe inside `smtpdiag serve`; 1,000 domains for an hour")
+    print("12. the exporter: CPU per probe inside `smtpdiag serve`; 1,000 domains for an hour")
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     _compile_package()
     if not shutil.which("openssl"):
@@ -1681,8 +1886,8 @@ def _serve_child(args: list[str]) -> int:
 
 if __name__ == "__main__":
     # Sections: "in-process" (1-3), "verdict", "process" (4), "batch" (5), "bulk" (6),
-    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10), "serve" (12); "mtu" (11)
-    # needs root (the lab), so it runs only when named; none = all the others.
+    # "tlsrpt" (7), "explain" (8), "corpus" (9), "names" (10), "serve" (12), "cluster"
+    # (13); "mtu" (11) needs root (the lab), so it runs only when named; none = all the others.
     if sys.argv[1:2] == ["_bulk_lab"]:  # the bulk section's server process
         _bulk_lab_server(int(sys.argv[2]))
         sys.exit(0)
@@ -1690,6 +1895,9 @@ if __name__ == "__main__":
         sys.exit(_serve_child(sys.argv[2:]))
     if sys.argv[1:2] == ["serve"] and sys.argv[2:3]:  # "serve ROUNDS"
         serve_cost(int(sys.argv[2]))
+        sys.exit(0)
+    if sys.argv[1:2] == ["cluster"] and sys.argv[2:3]:  # "cluster COUNT"
+        bulk_cluster(int(sys.argv[2]))
         sys.exit(0)
     if sys.argv[1:2] == ["bulk"] and sys.argv[2:3]:  # "bulk COUNT"
         bulk_triage(int(sys.argv[2]))
@@ -1705,6 +1913,7 @@ if __name__ == "__main__":
         "corpus",
         "names",
         "serve",
+        "cluster",
     }
     if "names" in sections:
         asyncio.run(names_vantage())
@@ -1728,3 +1937,5 @@ if __name__ == "__main__":
         mtu_black_hole()
     if "serve" in sections:
         serve_cost()
+    if "cluster" in sections:
+        bulk_cluster()

@@ -3,11 +3,13 @@
 # scenarios' validating resolver, iptables/nftables, iproute2), and prometheus for its
 # promtool (the OpenMetrics output is checked with `promtool check metrics`; Debian
 # has no smaller package that ships it), and chromium: tests/browser loads the HTML
-# report in headless Chromium (DOM, screenshots, PDF). Only as root; elsewhere it says what is
+# report in headless Chromium (DOM, screenshots, PDF), and redis-server: the broker of
+# `bulk --engine celery` in tests/integration/test_bulk_celery.py (each test run starts its
+# own on a free loopback port). Only as root; elsewhere it says what is
 # missing and those tests skip.
 # `--bench` adds what scripts/bench.py compares against (openssl, swaks, Sisimai); CI skips it.
 set -euo pipefail
-pkgs=(postfix nsd unbound iptables nftables iproute2 procps prometheus chromium)
+pkgs=(postfix nsd unbound iptables nftables iproute2 procps prometheus chromium redis-server)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(openssl swaks libsisimai-perl)
 fi
@@ -33,6 +35,6 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian may have started the stock services anyway; the lab runs its own instances.
-for svc in postfix nsd unbound prometheus; do
+for svc in postfix nsd unbound prometheus redis-server; do
   command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1 || true
 done

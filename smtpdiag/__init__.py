@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "BulkSettings": "triage",
     "CauseId": "model",
     "CertInfo": "model",
+    "ClusterOptions": "triage.cluster",
     "CodeSource": "bounces",
     "Confidence": "bounces",
     "ConfigError": "errors",
@@ -148,6 +149,7 @@ __all__ = [
     "BulkSettings",
     "CauseId",
     "CertInfo",
+    "ClusterOptions",
     "CodeSource",
     "Confidence",
     "ConfigError",
@@ -373,3 +375,4 @@ if TYPE_CHECKING:
         read_tls_reports,
     )
     from .triage import BulkSettings, DomainRecord, RecipientRecord, bulk, bulk_sync
+    from .triage.cluster import ClusterOptions

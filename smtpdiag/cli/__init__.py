@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "tlsrpt": "read TLS reports (RFC 8460): failures per route; --probe checks them now",
     "demo": "probe built-in local demo domains (no internet needed)",
     "render": "render a saved JSON probe report as html, text, markdown, ... (no probing)",
+    "worker": "run a bulk worker (Celery, Redis) for 'bulk --engine celery' on several machines",
     "serve": "Prometheus exporter: /probe?target=DOMAIN with caching, backoff, history, drift",
 }
 
@@ -57,7 +58,7 @@ the environment, which wins over the file: see 'smtpdiag probe --help'.
 #: Subcommands that probe one domain and exit (no repetition, no batch).
 _ONE_SHOT = frozenset({"probe", "check"})
 #: Subcommands that always resolve (explain does only with ``--probe``).
-_RESOLVING = frozenset({"probe", "check", "watch", "bulk", "demo", "serve"})
+_RESOLVING = frozenset({"probe", "check", "watch", "bulk", "demo", "serve", "worker"})
 
 
 def _selected(argv: Sequence[str]) -> str | None:

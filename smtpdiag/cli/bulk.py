@@ -42,8 +42,16 @@ Ctrl-C or SIGTERM: stop reading at once; the domains in flight get a grace of
 say on stderr how many of each, exit 130/143. A second Ctrl-C or SIGTERM stops at once.
 --resume skips the domains already in --output (not those whose verdict was unknown).
 
+several machines: --engine celery --broker redis://... hands the domains to the
+  'smtpdiag worker' processes on that broker (the smtpdiag[celery] extra); each route
+  is probed once per run over all workers, the politeness limits above hold over all
+  of them, and the records are the same as a local run's. The broker URL may come from
+  $SMTPDIAG_BROKER instead (keeps the password out of the process list). With
+  --resume, give the same --run-id to reuse what the workers finished.
+
 exit codes: 0 the run finished, 2 usage error, 5 could not run (no nameserver answered
-  for any domain), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+  for any domain; with --engine celery, the broker unreachable or no worker
+  answering), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 
@@ -170,6 +178,42 @@ def register(subparsers: Any) -> None:
         "most 3; 0: all in this process); routes are still probed once, by "
         "this process",
     )
+    c = p.add_argument_group("several machines (--engine celery)")
+    c.add_argument(
+        "--engine",
+        choices=("local", "celery"),
+        default="local",
+        help="local (default): this machine; celery: the workers on --broker",
+    )
+    c.add_argument(
+        "--broker",
+        metavar="URL",
+        default=None,
+        help="the Redis broker of the workers, redis://[:PASSWORD@]HOST:PORT/DB or "
+        "rediss://... (default: $SMTPDIAG_BROKER)",
+    )
+    c.add_argument(
+        "--run-id",
+        metavar="ID",
+        default=None,
+        help="names the run's shared state on the broker; the same id with --resume "
+        "reuses what the workers finished (default: a new one, said on stderr)",
+    )
+    c.add_argument(
+        "--batch-size",
+        type=_positive_int(1, 1000),
+        default=16,
+        metavar="N",
+        help="domains per task (16)",
+    )
+    c.add_argument(
+        "--throttle-backoff",
+        type=common.seconds_arg,
+        default=60.0,
+        metavar="SECONDS",
+        help="after a rate-limit reply (421, 450) from an address, every worker waits "
+        "this long before connecting to it again (60)",
+    )
     common.add_probe_options(p)
     p.set_defaults(run=run)
 
@@ -261,6 +305,7 @@ def run(args: argparse.Namespace) -> int:
         from ..triage.pool import default_workers
 
         args.workers = default_workers()
+    args.cluster = _cluster_options(args)
     settings = BulkSettings(
         per_address_limit=args.per_address_limit,
         per_address_rate=args.per_address_rate,
@@ -276,6 +321,25 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     return asyncio.run(_run(args, config, settings, fmt))
+
+
+def _cluster_options(args: argparse.Namespace) -> Any:
+    """The cluster of ``--engine celery`` (``None`` for the local engine)."""
+    import os
+
+    if args.engine != "celery":
+        return None
+    from ..errors import ConfigError
+    from ..triage.cluster import ClusterOptions, new_run_id
+
+    broker = args.broker or os.environ.get("SMTPDIAG_BROKER")
+    if not broker:
+        raise ConfigError("--engine celery needs --broker URL (or $SMTPDIAG_BROKER)")
+    run_id = args.run_id or new_run_id()
+    options = ClusterOptions(broker, run_id, args.batch_size, args.throttle_backoff)
+    if args.run_id is None:
+        common.notice(f"run id {run_id} (to resume: --resume --run-id {run_id})")
+    return options
 
 
 class _Sink:
@@ -416,6 +480,7 @@ async def _run(args: argparse.Namespace, config: Any, settings: Any, fmt: str) -
             stop=stop,
             stats=stats,
             workers=args.workers,
+            cluster=args.cluster,
         ):
             summary.add(item)
             if sink.write(item) and progress is not None:

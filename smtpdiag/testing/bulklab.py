@@ -71,6 +71,32 @@ class BulkLab:
         """Most sessions each server had open at once."""
         return {s.name: self.servers.server(s.name).peak for s in self.servers.specs}
 
+    def address_peaks(self) -> dict[str, int]:
+        """Most sessions open at once to each address, over all its ports (from the
+        servers' session spans)."""
+        events: dict[str, list[tuple[float, int]]] = {}
+        for spec in self.servers.specs:
+            address = spec.name.rpartition(":")[0]
+            for began, ended in list(self.servers.server(spec.name).spans):
+                events.setdefault(address, []).extend(((began, 1), (ended, -1)))
+        peaks: dict[str, int] = {}
+        for address, marks in events.items():
+            level = peak = 0
+            for _, step in sorted(marks):  # an end sorts before a start at the same instant
+                level += step
+                peak = max(peak, level)
+            peaks[address] = peak
+        return peaks
+
+    def session_starts(self, address: str) -> list[float]:
+        """When each finished session to ``address`` began (``time.monotonic()``), sorted."""
+        return sorted(
+            began
+            for spec in self.servers.specs
+            if spec.name.rpartition(":")[0] == address
+            for began, _ in list(self.servers.server(spec.name).spans)
+        )
+
     def per_address(self, counts: Mapping[str, int]) -> dict[str, int]:
         """``counts`` (per server) summed per address."""
         out: dict[str, int] = {}
@@ -88,6 +114,7 @@ def bulk_lab(
     behaviours: Mapping[str, Behaviour] | None = None,
     cert_names: Sequence[str] | None = None,
     seed: int | None = None,
+    greeting_delay: float = 0.0,
 ) -> Iterator[BulkLab]:
     """Start the lab; stop it on exit.
 
@@ -100,6 +127,8 @@ def bulk_lab(
         behaviours: Address -> scripted behaviour (default healthy).
         cert_names: The names the servers' certificate carries (default: every host).
         seed: For the port choice.
+        greeting_delay: Seconds every server waits before its greeting (sessions
+            long enough to overlap).
     """
     behaviours = behaviours or {}
     records: dict[str, list[str]] = {"@": ["NS ns.test."], "ns": ["A 127.0.0.1"]}
@@ -124,6 +153,7 @@ def bulk_lab(
             host=address,
             hostname=next(n for n, a in hosts.items() if a == address),
             port=port,
+            greeting_delay=greeting_delay,
         )
         for address in addresses
         for port in (p25, p587, p465)

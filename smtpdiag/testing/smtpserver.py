@@ -23,6 +23,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -92,8 +93,8 @@ class ServerSpec:
         hostname: Name it uses in its replies.
         port: Port to listen on; 0 (the default) for an ephemeral one. The demo uses
             fixed ports so that several addresses share the same port numbers.
-        greeting_delay: Seconds the server holds its greeting back (a tarpit, at most
-            30); 0 for none.
+        greeting_delay: Seconds the server holds its greeting back (a tarpit, or a busy
+            server whose sessions last long enough to overlap; at most 30); 0 for none.
     """
 
     name: str
@@ -139,6 +140,8 @@ class ScriptedSmtpServer:
             "never MAIL/RCPT/DATA" and "always QUIT".
         active: Sessions open now.
         peak: Most sessions open at the same time so far (see :meth:`reset_stats`).
+        spans: ``(start, end)`` of each finished session (``time.monotonic()``), the
+            last 1000: when sessions to several servers overlapped.
     """
 
     def __init__(self, spec: ServerSpec, pki: TestPki | None = None) -> None:
@@ -151,6 +154,7 @@ class ScriptedSmtpServer:
         self.sessions: deque[list[str]] = deque(maxlen=_SESSIONS_KEPT)
         self.active = 0
         self.peak = 0
+        self.spans: deque[tuple[float, float]] = deque(maxlen=_SESSIONS_KEPT)
 
     def verbs(self) -> list[str]:
         """Every command verb received, over all remembered sessions, in order."""
@@ -159,6 +163,7 @@ class ScriptedSmtpServer:
     def reset_stats(self) -> None:
         """Forget the sessions seen and restart :attr:`peak` from the open sessions."""
         self.sessions.clear()
+        self.spans.clear()
         self.peak = self.active
 
     async def start(self) -> int:
@@ -214,12 +219,14 @@ class ScriptedSmtpServer:
         self.sessions.append(verbs)
         self.active += 1
         self.peak = max(self.peak, self.active)
+        began = time.monotonic()
         try:
             async with asyncio.timeout(_SESSION_LIMIT):
                 await self._session(reader, writer, verbs)
         except (Exception, asyncio.CancelledError):
             pass  # the client went away, timed out or the server is stopping
         finally:
+            self.spans.append((began, time.monotonic()))
             self.active -= 1
             if not writer.transport.is_closing():
                 writer.transport.abort()

@@ -6,6 +6,8 @@ and per recipient out, every shared route probed once.
 - :mod:`.run`: the I/O loop (bounded concurrency, politeness, deadlines).
 - :mod:`.work`: the unit of work as plain data, for running batches elsewhere.
 - :mod:`.output`: NDJSON records and the summary.
+- :mod:`.cluster`: the same run on Celery workers on several machines (optional extra;
+  not imported here: ``smtpdiag.ClusterOptions`` loads it on first use).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ __all__ = [
     "provider_of",
     "recipient_record",
     "route_key",
+    "throttled",
 ]
 
 #: One distinct probe: (address, port, TLS mode). Domains whose MX hosts share it share
@@ -87,6 +88,16 @@ def address_key(address: str) -> str:
 def route_key(route: Route) -> RouteKey:
     """The distinct probe a route needs."""
     return (address_key(route.address), route.port, route.tls_mode)
+
+
+#: Replies by which a server says "too many connections from you, slow down"
+#: (RFC 5321 4.2.3: 421 service not available, closing; 450 mailbox busy).
+RATE_LIMIT_CODES = frozenset({421, 450})
+
+
+def throttled(result: RouteResult) -> bool:
+    """Whether the server answered the probe with a rate-limit reply (421, 450)."""
+    return any(p.reply is not None and p.reply.code in RATE_LIMIT_CODES for p in result.phases)
 
 
 def names_host(sans: tuple[str, ...], host: str) -> bool:

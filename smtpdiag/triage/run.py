@@ -36,7 +36,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..bounces import BatchTally
 from ..bounces.reasons import Decision, Reason
@@ -58,6 +58,9 @@ from .input import Target, parse_line, read_targets
 from .model import BulkItem, BulkSettings, DomainDecision, DomainRecord, ErrorRecord
 from .plan import domain_record, recipient_record, route_key
 from .routes import Interrupted, RouteCache, RunStats
+
+if TYPE_CHECKING:
+    from .cluster import ClusterOptions
 
 __all__ = [
     "STOP_GRACE_CAP",
@@ -347,6 +350,18 @@ def _pool(
     return worker_pool(workers, config, settings, routes, now)
 
 
+def _cluster(
+    options: ClusterOptions,
+    config: ProbeConfig,
+    settings: BulkSettings,
+    now: datetime | None,
+    stats: RunStats,
+) -> contextlib.AbstractAsyncContextManager[Callable[[str], Awaitable[DomainRecord]]]:
+    from .cluster.submit import cluster_pool  # only with the Celery engine: imports celery
+
+    return cluster_pool(options, config, settings, now, stats)
+
+
 _MISSING = _Waiting()  # a sentinel no domain state is ever identical to
 
 
@@ -408,6 +423,7 @@ async def run_targets(
     stats: RunStats | None = None,
     now: datetime | None = None,
     workers: int = 0,
+    cluster: ClusterOptions | None = None,
 ) -> tuple[RouteResult, ...]:
     """Run every target through the bulk pipeline, calling ``emit`` with each record
     as soon as it is known; returns the route results kept at the end (the cache).
@@ -427,33 +443,44 @@ async def run_targets(
         stats: Counters to update (a new one when ``None``).
         now: The instant retry schedules count from (default: each diagnosis time).
         workers: Worker processes that resolve and diagnose (0: this process does).
+        cluster: Hand every domain to the Celery workers of this cluster instead
+            (``workers`` is then ignored).
     """
     stats = stats if stats is not None else RunStats()
     engine = Engine(config, settings, emit, stats, recipients=recipients, done=done or {}, now=now)
     reader = _Reader(targets)
     failure: Exception | None = None
     try:
-        async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as group:
-            cache = RouteCache(config, settings, group, stats, routes)
-            if workers > 0:
+        async with contextlib.AsyncExitStack() as stack:
+            if cluster is not None:
+                # Entered outside the task group: a broker out of reach is one error,
+                # not a group of them.
                 engine.remote = await stack.enter_async_context(
-                    _pool(workers, config, settings, cache, now)
+                    _cluster(cluster, config, settings, now, stats)
                 )
-            feeding = asyncio.get_running_loop().create_task(_feed(reader, engine, group, cache))
-            if await _first(feeding, (stop or asyncio.Event()).wait()):
-                stats.interrupted = True  # reading stopped before the input ended
-            failure = _failure(feeding)
-            if failure is not None:
-                # Raised below, outside the task group (which would wrap it in a group).
-                engine.abandon(cache)
-            elif stop is not None:
-                # The input may have ended before the stop: the stop still has its grace.
-                await _first(engine.drained(), stop.wait())
-                if stop.is_set():
-                    # Also when the input had all been read: domains given up at the end
-                    # of the grace are not done (and --resume does them again).
-                    stats.interrupted = True
-                    await _grace(engine, cache, stop_grace(settings))
+            async with asyncio.TaskGroup() as group:
+                cache = RouteCache(config, settings, group, stats, routes)
+                if cluster is None and workers > 0:
+                    engine.remote = await stack.enter_async_context(
+                        _pool(workers, config, settings, cache, now)
+                    )
+                feeding = asyncio.get_running_loop().create_task(
+                    _feed(reader, engine, group, cache)
+                )
+                if await _first(feeding, (stop or asyncio.Event()).wait()):
+                    stats.interrupted = True  # reading stopped before the input ended
+                failure = _failure(feeding)
+                if failure is not None:
+                    # Raised below, outside the task group (which would wrap it in a group).
+                    engine.abandon(cache)
+                elif stop is not None:
+                    # The input may have ended before the stop: the stop still has its grace.
+                    await _first(engine.drained(), stop.wait())
+                    if stop.is_set():
+                        # Also when the input had all been read: domains given up at the end
+                        # of the grace are not done (and --resume does them again).
+                        stats.interrupted = True
+                        await _grace(engine, cache, stop_grace(settings))
     finally:
         reader.close()
     if failure is not None:
@@ -536,6 +563,7 @@ async def bulk(
     stats: RunStats | None = None,
     now: datetime | None = None,
     workers: int = 0,
+    cluster: ClusterOptions | None = None,
 ) -> AsyncIterator[BulkItem]:
     """Triage many domains, probing each distinct route once; records stream out as
     each domain completes.
@@ -558,6 +586,11 @@ async def bulk(
         workers: Processes that resolve and diagnose domains (0: none, all in this
             one). Routes are still probed here, once per run, under one set of
             per-address limits; records then arrive in completion order as well.
+        cluster: Run on the Celery workers of a cluster (the ``smtpdiag[celery]``
+            extra): each domain is diagnosed by a worker, each route probed once per
+            run over all workers, the per-address limits held over all workers
+            (see :class:`~smtpdiag.triage.cluster.ClusterOptions`). ``None``: this
+            machine.
 
     Yields:
         :class:`DomainRecord` per distinct domain, :class:`RecipientRecord` per input
@@ -566,7 +599,8 @@ async def bulk(
 
     Raises:
         ConfigError: A bad setting.
-        ProbeError: No nameserver configured and the system has none.
+        ProbeError: No nameserver configured and the system has none; with
+            ``cluster``, the broker cannot be reached or no worker answers.
     """
     config = config or ProbeConfig()
     settings = settings or BulkSettings()
@@ -588,6 +622,7 @@ async def bulk(
                 stats=stats,
                 now=now,
                 workers=workers,
+                cluster=cluster,
             )
         except Exception:
             await queue.put(None)  # the consumer is waiting: wake it, then raise there

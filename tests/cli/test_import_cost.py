@@ -345,11 +345,24 @@ def test_command_process_freezes_what_lives_to_exit(lab: DemoLab) -> None:
     )
 
 
+# The task engine of `bulk --engine celery`: the local engine never loads it.
+TASK_ENGINE = ("celery", "kombu", "billiard", "redis", "smtpdiag.triage.cluster")
+
+
+def test_local_bulk_imports_no_task_engine(lab: DemoLab, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("nowhere.invalid\n")
+    _code, modules = imported("bulk", str(source), "--workers", "0", *probe_args(lab))
+    assert "smtpdiag.triage.run" in modules
+    assert offenders(modules, TASK_ENGINE) == []
+
+
 def test_plain_import_is_cheap_and_reaches_submodules() -> None:
     code = (
         "import sys, smtpdiag\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('asyncio', 'ssl', 'rich', 'dns', 'aiosmtplib', 'cryptography'))\n"
+        "('asyncio', 'ssl', 'rich', 'dns', 'aiosmtplib', 'cryptography', 'celery', "
+        "'kombu', 'redis'))\n"
         "assert heavy == [], heavy\n"
         "assert callable(smtpdiag.health.check) and callable(smtpdiag.watch.watch)\n"
         "from smtpdiag import Phase, check\n"

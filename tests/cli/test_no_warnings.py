@@ -167,6 +167,8 @@ def _commands(kit: Kit) -> dict[str, tuple[list[str], set[int]]]:
         "tlsrpt --probe": (["tlsrpt", _tls_report(kit), "--probe", *opts], {0, 3}),
         "demo": (["demo"], {0}),
         # bounded by _run_serve: start, one scrape, SIGTERM
+        # bounded by _run_worker: a redis-server, the worker, one bulk run, SIGTERM
+        "worker": ([], {0}),
         "serve": (
             ["serve", "--listen", "127.0.0.1:0", "--state-dir", str(kit.workdir / "state"), *opts],
             {0},
@@ -213,7 +215,12 @@ COMMANDS = [
     "tlsrpt --probe",
     "demo",
     "serve",
+    "worker",
 ]
+
+# Celery warns when a worker runs as root (CI does): right, and not ours to silence for
+# users; the test lets that one through and nothing else.
+_ROOT_WORKER = "ignore:You're running the worker with superuser:UserWarning"
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -221,6 +228,12 @@ def test_subcommand_runs_with_warnings_as_errors(kit: Kit, name: str) -> None:
     argv, codes = _commands(kit)[name]
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "PYTHONWARNINGS"}}
     env.update(PYTHONWARNINGS="error", SSL_CERT_FILE=kit.ca_file, NO_COLOR="1", COLUMNS="100")
+    if name == "worker":
+        env["PYTHONWARNINGS"] = f"error,{_ROOT_WORKER}"
+        for stderr in _run_worker(env, kit):
+            assert "Traceback" not in stderr, stderr[-3000:]
+            assert "Warning" not in stderr, stderr[-3000:]
+        return
     if name == "serve":
         code, stderr = _run_serve(argv, env, kit.workdir)
         assert "Traceback" not in stderr, stderr[-3000:]
@@ -271,6 +284,62 @@ def _run_serve(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, st
                 proc.kill()
                 proc.wait(10)
     return code, err.read_text()
+
+
+def _run_worker(env: dict[str, str], kit: Kit) -> list[str]:
+    """A redis-server, ``smtpdiag worker`` on it, one ``bulk --engine celery`` run, then
+    SIGTERM to the worker; the stderr of both."""
+    import shutil
+    import signal
+    import socket
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("SMTPDIAG_LAB_REQUIRED") == "1":
+            pytest.fail("SMTPDIAG_LAB_REQUIRED=1 but redis-server is not installed")
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = kit.workdir / "worker"
+    workdir.mkdir(exist_ok=True)
+    redis = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    broker = f"redis://127.0.0.1:{port}/0"
+    log = workdir / "worker.stderr"
+    domains = kit.workdir / "domains.txt"
+    try:
+        time.sleep(0.3)
+        with log.open("w") as sink:
+            worker = subprocess.Popen(
+                [SMTPDIAG, "worker", "--broker", broker, "--processes", "1", "--log-level",
+                 "info"],
+                stderr=sink, stdout=sink, env=env, cwd=workdir, start_new_session=True,
+            )  # fmt: skip
+        try:
+            for _ in range(300):  # 30 s at most
+                if " ready." in log.read_text() or worker.poll() is not None:
+                    break
+                time.sleep(0.1)
+            bulk = subprocess.run(
+                [SMTPDIAG, "bulk", str(domains), "--engine", "celery", "--broker", broker,
+                 "-o", str(workdir / "out.ndjson"), *kit.probe_options()],
+                capture_output=True, text=True, timeout=120, env=env, cwd=workdir, check=False,
+            )  # fmt: skip
+            assert bulk.returncode == 0, bulk.stderr[-2000:]
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(60)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
+    finally:
+        redis.terminate()
+        redis.wait(10)
+    return [log.read_text(), bulk.stderr]
 
 
 def test_every_subcommand_is_covered() -> None:

@@ -59,7 +59,18 @@ from smtpdiag.testing.smtpserver import Behaviour, ServerSet, ServerSpec
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 MODES = {"run", "pytest", "flags", "syntax", "output"}
-SUBCOMMANDS = ("probe", "explain", "check", "watch", "bulk", "tlsrpt", "demo", "serve", "render")
+SUBCOMMANDS = (
+    "probe",
+    "explain",
+    "check",
+    "watch",
+    "bulk",
+    "tlsrpt",
+    "demo",
+    "serve",
+    "render",
+    "worker",
+)
 MX_ADDRESS = "127.77.9.25"  # the kit's mx.example.org
 DOC_NAMESERVER = "127.0.0.1:5353"
 KIT_NETWORK = "127.0.0.0/8"  # where the kit's servers listen
