@@ -13,7 +13,7 @@ from enum import StrEnum
 __all__ = ["SCHEMA_VERSION", "Action", "ActionKind", "RetryAttempt", "Severity"]
 
 #: Version of the JSON document (``report/schema.json``). Bump on any change of shape.
-SCHEMA_VERSION = "3.2"
+SCHEMA_VERSION = "3.3"
 
 
 class Severity(StrEnum):
