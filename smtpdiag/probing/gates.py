@@ -14,6 +14,7 @@ IPv4-mapped AAAA, RFC 4291 2.5.5.2) is the gate of ``198.51.100.1``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections import deque
 
@@ -24,8 +25,10 @@ __all__ = ["MAX_GATES", "AddressGate", "AddressGates", "address_key"]
 MAX_GATES = 4096
 
 
+@functools.lru_cache(maxsize=65536)
 def address_key(address: str) -> str:
-    """The gate key of ``address``: its canonical text, IPv4-mapped IPv6 as IPv4."""
+    """The gate key of ``address``, one per host: its canonical text, IPv4-mapped IPv6
+    as IPv4 (``::ffff:198.51.100.1`` is ``198.51.100.1``, RFC 4291 2.5.5.2)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -6,7 +6,6 @@ No I/O here: data in, data out (STYLE habit 7).
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from dataclasses import replace
 
@@ -25,6 +24,7 @@ from ..model import (
     TlsMode,
     Verdict,
 )
+from ..probing.gates import address_key
 from .model import DomainDecision, DomainRecord, FindingBrief, RecipientRecord, RouteUse
 
 __all__ = [
@@ -71,18 +71,6 @@ _TLS_RULES = frozenset(
         RuleId.DANE_BOGUS,
     }
 )
-
-
-@functools.lru_cache(maxsize=65536)
-def address_key(address: str) -> str:
-    """One host, one key: ``::ffff:198.51.100.1`` is ``198.51.100.1`` (RFC 4291 2.5.5.2)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 def route_key(route: Route) -> RouteKey:
