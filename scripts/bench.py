@@ -79,10 +79,6 @@ machine is shared and absolute times are noisy.
    tree holding another version's ``smtpdiag/``, e.g. ``git archive main | tar -x -C
    DIR``) that version too, in the same run. Target: the small-MSS proof costs less than
    one TLS timeout more. ``python scripts/bench.py mtu`` runs only this section.
-13. Bulk on Celery (``bulk_cluster``): the same input through the local engine and through
-   ``bulk --engine celery`` with one and two ``smtpdiag worker`` on a local Redis (needs
-   ``redis-server``): domains per second, connections per route, Redis commands per
-   domain, peak RSS per worker. ``python scripts/bench.py cluster [COUNT]``.
 12. The exporter (``serve_cost``): ``smtpdiag serve`` as a subprocess, the six-route
    domain of section 4 scraped over HTTP again and again (each scrape probes:
    ``--min-interval`` tiny, ``--per-address-rate`` high enough not to wait): the
@@ -99,6 +95,10 @@ machine is shared and absolute times are noisy.
    serve [ROUNDS]`` runs only this section (ROUNDS simulated minutes, default 60). A
    second, shorter fleet run with ``--no-policy`` shows the share of the policy
    lookups (MTA-STS, TLS-RPT, DNSSEC MX and TLSA: 7 of the 9 DNS questions of a probe).
+13. Bulk on Celery (``bulk_cluster``): the same input through the local engine and through
+   ``bulk --engine celery`` with one and two ``smtpdiag worker`` on a local Redis (needs
+   ``redis-server``): domains per second, connections per route, Redis commands per
+   domain, peak RSS per worker. ``python scripts/bench.py cluster [COUNT]``.
 """
 
 from __future__ import annotations
