@@ -1851,11 +1851,15 @@ def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> N
 
 
 def _serve_child(args: list[str]) -> int:
-    """``smtpdiag serve ARGS`` with a simulated clock: each SIGUSR1 moves the exporter's
-    and the state's clock 60 s on (probes, their timeouts and HTTP stay in real time)."""
+    """``smtpdiag serve ARGS`` with a simulated clock: each SIGUSR1 moves the exporter's,
+    the state's and the DNS answer cache's clock 60 s on (probes, their timeouts and HTTP
+    stay in real time), so cached DNS answers expire after their TTL in simulated time."""
     import signal
     import types
 
+    import dns.resolver
+
+    import smtpdiag.resolve.cache as cache_module
     import smtpdiag.serve.exporter as exporter_module
     import smtpdiag.serve.state as state_module
     from smtpdiag.cli import main as cli_main
@@ -1868,9 +1872,14 @@ def _serve_child(args: list[str]) -> int:
     clock = types.SimpleNamespace(
         monotonic=lambda: time.monotonic() + offset[0],
         time=lambda: time.time() + offset[0],
+        sleep=time.sleep,
     )
     exporter_module.time = clock  # type: ignore[assignment]
     state_module.time = clock  # type: ignore[assignment]
+    # Answers' expiry (dnspython's cache and ours). The clock moves only between rounds,
+    # with no question on its way, so no question's lifetime sees the jump.
+    cache_module.time = clock  # type: ignore[assignment]
+    dns.resolver.time = clock  # type: ignore[attr-defined]
     signal.signal(signal.SIGUSR1, advance)
     profile = os.environ.get("BENCH_SERVE_PROFILE")  # a cProfile output file
     if not profile:

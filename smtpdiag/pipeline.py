@@ -18,6 +18,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from .blocking import run_blocking
 from .certmatch import load_trust_store
@@ -77,6 +78,8 @@ async def probe(
     now: datetime | None = None,
     trace: Callable[[Route, PhaseRecord], None] | None = None,
     gates: AddressGates | None = None,
+    resolver: Any = None,
+    dnssec_resolver: Any = None,
 ) -> ProbeReport:
     """Probe every route of ``domain`` and (by default) diagnose what was seen.
 
@@ -94,6 +97,12 @@ async def probe(
         gates: Per-address politeness gates shared with other probes running in the
             same event loop (a service probing many domains whose MX hosts share
             addresses); default: this probe's own, ``config.per_address_limit`` each.
+        resolver: A resolver shared with other probes (a service's answer cache,
+            :func:`~smtpdiag.resolve.caching_resolver`) for the plain questions: MX,
+            addresses, MTA-STS and TLS-RPT records, reverse names; default: one built
+            from ``config`` for this probe.
+        dnssec_resolver: The same, asking with DO and AD set: the MX DNSSEC, TLSA and
+            resolver-validation questions.
 
     Returns:
         The report. It ends within ``config.timeouts.total`` seconds (plus a little
@@ -119,11 +128,15 @@ async def probe(
             # alongside the policy stage and the probe.
             async with asyncio.TaskGroup() as group:
                 validation = (
-                    group.create_task(check_resolver(config, deadline=deadline))
+                    group.create_task(
+                        check_resolver(config, deadline=deadline, resolver=dnssec_resolver)
+                    )
                     if config.policy.enabled
                     else None
                 )
-                resolution = await resolve_domain(name, config, deadline=deadline)
+                resolution = await resolve_domain(
+                    name, config, deadline=deadline, resolver=resolver
+                )
                 routes = plan_routes(resolution, config)
 
                 async def run(dane: DaneInputs) -> tuple[RouteResult, ...]:
@@ -137,11 +150,19 @@ async def probe(
                         gates=gates,
                     )
 
-                names = group.create_task(lookup_names(resolution, config, deadline=deadline))
+                names = group.create_task(
+                    lookup_names(resolution, config, deadline=deadline, resolver=resolver)
+                )
                 # The policy stage runs the probe itself: after the TLSA lookups (the
                 # probe matches chains against them), alongside MTA-STS and TLS-RPT.
                 policy, results = await lookup_policy(
-                    name, resolution, config, deadline=deadline, during=run
+                    name,
+                    resolution,
+                    config,
+                    deadline=deadline,
+                    during=run,
+                    dnssec_resolver=dnssec_resolver,
+                    resolver=resolver,
                 )
             egress = egress_addresses(results)
             # Blocklists need the egress addresses, known once the probe connected.

@@ -85,6 +85,7 @@ async def lookup_policy(
     deadline: float,
     during: Callable[[DaneInputs], Coroutine[Any, Any, T]],
     dnssec_resolver: Any = None,
+    resolver: Any = None,
 ) -> tuple[TlsPolicy | None, T]:
     """Look the domain's TLS policy up and run ``during`` (the probe) alongside.
 
@@ -99,6 +100,8 @@ async def lookup_policy(
         dnssec_resolver: A resolver asking with DO and AD set for the MX DNSSEC and
             TLSA lookups (a bulk run's cache, so each MX host is asked once per run);
             default: one built from ``config``.
+        resolver: A plain resolver for the MTA-STS and TLS-RPT records (a service's
+            answer cache); default: one built from ``config`` per lookup.
 
     Returns:
         The policy (``None`` when ``config.policy.enabled`` is false) and what
@@ -148,12 +151,14 @@ async def lookup_policy(
     ends = [_ms(start)]
 
     async def sts() -> MtaSts:
-        result = await lookup_mta_sts(domain, mx_names, config, deadline=deadline)
+        result = await lookup_mta_sts(
+            domain, mx_names, config, deadline=deadline, resolver=resolver
+        )
         ends.append(_ms(start))
         return result
 
     async def rpt() -> TlsRpt:
-        result = await lookup_tls_rpt(domain, config, deadline=deadline)
+        result = await lookup_tls_rpt(domain, config, deadline=deadline, resolver=resolver)
         ends.append(_ms(start))
         return result
 

@@ -19,6 +19,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import ProbeConfig
 from ..errors import ProbeError
@@ -359,22 +360,28 @@ _WEBPKI = frozenset(
 
 
 async def _record_query(
-    domain: str, config: ProbeConfig, deadline: float
+    domain: str, config: ProbeConfig, deadline: float, resolver: Any = None
 ) -> tuple[DnsQuery, list[str]]:
     from ..resolve.resolver import build_resolver, query_raw
 
     name = f"_mta-sts.{domain}"
     lifetime = min(config.timeouts.dns, deadline - asyncio.get_running_loop().time())
-    try:
-        resolver = build_resolver(config.resolver, lifetime=max(lifetime, 0.01))
-    except ProbeError as exc:
-        return DnsQuery(name, "TXT", DnsOutcome.ERROR, detail=clean(str(exc), 300)), []
+    if resolver is None:
+        try:
+            resolver = build_resolver(config.resolver, lifetime=max(lifetime, 0.01))
+        except ProbeError as exc:
+            return DnsQuery(name, "TXT", DnsOutcome.ERROR, detail=clean(str(exc), 300)), []
     raw = await query_raw(resolver, name, "TXT", lifetime=lifetime)
     return raw.query, _txt_texts(raw.records)
 
 
 async def lookup_mta_sts(
-    domain: str, mx_hosts: Sequence[str], config: ProbeConfig, *, deadline: float
+    domain: str,
+    mx_hosts: Sequence[str],
+    config: ProbeConfig,
+    *,
+    deadline: float,
+    resolver: Any = None,
 ) -> MtaSts:
     """Look up the MTA-STS policy of ``domain`` and match ``mx_hosts`` against it.
 
@@ -384,13 +391,14 @@ async def lookup_mta_sts(
     ``webpki-invalid`` for the policy host's certificate), the parse
     (``policy-invalid``, ``valid``). A valid policy's mx patterns are matched against
     every MX host. Never raises on a network or DNS outcome; ends by ``deadline``
-    (``not-checked`` when it has passed before the start).
+    (``not-checked`` when it has passed before the start). ``resolver``: the one for
+    the TXT record (a service's answer cache); default: the configured one.
     """
     domain = domain.rstrip(".").lower()
     loop = asyncio.get_running_loop()
     if deadline - loop.time() <= 0:
         return MtaSts(StsStatus.NOT_CHECKED)
-    query, texts = await _record_query(domain, config, deadline)
+    query, texts = await _record_query(domain, config, deadline, resolver)
     if query.outcome in _NOT_PUBLISHED:
         return MtaSts(StsStatus.NOT_PUBLISHED, record_query=query)
     if query.outcome is not DnsOutcome.OK:

@@ -15,6 +15,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import ProbeConfig
@@ -146,14 +147,18 @@ def parse_tls_rpt(texts: Sequence[str]) -> TlsRpt:
 _NOT_PUBLISHED = (DnsOutcome.NXDOMAIN, DnsOutcome.NODATA)
 
 
-async def lookup_tls_rpt(domain: str, config: ProbeConfig, *, deadline: float) -> TlsRpt:
-    """Look up and judge ``_smtp._tls.<domain>`` with the configured resolver; ends by
-    ``deadline`` (a ``loop.time()`` value) and never raises on a DNS outcome."""
+async def lookup_tls_rpt(
+    domain: str, config: ProbeConfig, *, deadline: float, resolver: Any = None
+) -> TlsRpt:
+    """Look up and judge ``_smtp._tls.<domain>`` with ``resolver`` (default: the
+    configured one); ends by ``deadline`` (a ``loop.time()`` value) and never raises on
+    a DNS outcome."""
     # Imported here: the resolve stage is the only importer of dnspython.
     from ..resolve.resolver import build_resolver, query_raw
 
     loop = asyncio.get_running_loop()
-    resolver = build_resolver(config.resolver, config.timeouts.dns)
+    if resolver is None:
+        resolver = build_resolver(config.resolver, config.timeouts.dns)
     lifetime = min(config.timeouts.dns, deadline - loop.time())
     raw = await query_raw(resolver, f"_smtp._tls.{domain}", "TXT", lifetime=lifetime)
     q = raw.query

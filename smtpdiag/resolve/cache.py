@@ -68,9 +68,15 @@ class CachingResolver(dns.asyncresolver.Resolver):
     and a failure is worth asking again.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self, size: int, *, kept: frozenset[str] | None = _KEPT, max_ttl: float | None = None
+    ) -> None:
         super().__init__(configure=False)
         self._size = size
+        # The question types whose answers are kept (``None``: all of them), and the
+        # longest any answer is kept whatever its TTL says.
+        self._kept = kept
+        self._max_ttl = max_ttl
         self._answers: OrderedDict[_Key, dns.resolver.Answer] = OrderedDict()
         # The same answers as the model reads them (query text, records), by (name, type),
         # with their expiry: a provider's MX host is looked up by every one of its
@@ -119,11 +125,21 @@ class CachingResolver(dns.asyncresolver.Resolver):
         finally:
             self._asking.pop(key, None)
         future.set_result(answer)
-        if key[1] in _KEPT:
+        if self._keeps(key[1]):
+            answer.expiration = self._expiry(answer.expiration - time.time())
             self._answers[key] = answer
             while len(self._answers) > self._size:
                 self._answers.popitem(last=False)
         return answer
+
+    def _keeps(self, kind: str) -> bool:
+        return self._kept is None or kind in self._kept
+
+    def _expiry(self, ttl: float) -> float:
+        """When an answer with ``ttl`` seconds to live leaves the cache."""
+        if self._max_ttl is not None:
+            ttl = min(ttl, self._max_ttl)
+        return time.time() + ttl
 
     def peek(self, name: str, rdtype: str) -> RawAnswer | None:
         """A kept answer to ``name``/``rdtype`` as :func:`~.resolver.query_raw` gives it,
@@ -142,7 +158,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
     def keep(self, name: str, rdtype: str, raw: RawAnswer) -> None:
         """Remember ``raw`` for :meth:`peek` while its answer is cached here."""
         kind = rdtype.upper()
-        if kind not in _KEPT or raw.query.outcome not in (DnsOutcome.OK, DnsOutcome.NODATA):
+        if not self._keeps(kind) or raw.query.outcome not in (DnsOutcome.OK, DnsOutcome.NODATA):
             return
         qname = name.rstrip(".") or "."
         answer = self._answers.get((dns.name.from_text(qname), kind))
@@ -196,22 +212,30 @@ class CachingResolver(dns.asyncresolver.Resolver):
             return None
         duration_ms = round((time.monotonic() - started) * 1000.0, 3)
         if not plain.exists:
-            return negative_of(
+            raw = negative_of(
                 text, kind, DnsOutcome.NXDOMAIN, server, duration_ms, plain.authenticated
             )
+            if self._kept is None:  # RFC 2308: kept for the SOA's negative TTL
+                self._remember(text, kind, raw, plain.ttl)
+            return raw
         if not plain.records:
             raw = negative_of(
                 text, kind, DnsOutcome.NODATA, server, duration_ms, plain.authenticated
             )
         else:
             raw = answer_of(text, kind, plain.records, server, duration_ms, plain.authenticated)
-        if kind in _KEPT and plain.ttl > 0:
-            key = (text.lower(), kind)
-            self._raw[key] = (raw, time.time() + plain.ttl)
-            self._raw.move_to_end(key)
-            while len(self._raw) > self._size:
-                self._raw.popitem(last=False)
+        if self._keeps(kind):
+            self._remember(text, kind, raw, plain.ttl)
         return raw
+
+    def _remember(self, text: str, kind: str, raw: RawAnswer, ttl: int) -> None:
+        if ttl <= 0:  # a TTL of 0 (or a negative answer without SOA): not to be kept
+            return
+        key = (text.lower(), kind)
+        self._raw[key] = (raw, self._expiry(ttl))
+        self._raw.move_to_end(key)
+        while len(self._raw) > self._size:
+            self._raw.popitem(last=False)
 
     async def _exchange(
         self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, lifetime: float
@@ -242,18 +266,45 @@ class CachingResolver(dns.asyncresolver.Resolver):
         return data, question, server_text(address, port)
 
 
+class _CappedCache(dns.resolver.LRUCache):
+    """dnspython's LRU answer cache (positive, NODATA and NXDOMAIN answers, each for
+    its TTL, the negative ones for the SOA's per RFC 2308), no answer kept longer than
+    ``max_ttl`` seconds."""
+
+    def __init__(self, size: int, max_ttl: float) -> None:
+        super().__init__(size)
+        self._max_ttl = max_ttl
+
+    def put(self, key: Any, value: dns.resolver.Answer) -> None:
+        value.expiration = min(value.expiration, time.time() + self._max_ttl)
+        super().put(key, value)
+
+
 def caching_resolver(
-    config: ResolverConfig, lifetime: float, *, size: int = 50_000, dnssec: bool = False
+    config: ResolverConfig,
+    lifetime: float,
+    *,
+    size: int = 50_000,
+    dnssec: bool = False,
+    keep_all: bool = False,
+    max_ttl: float | None = None,
 ) -> CachingResolver:
     """A resolver configured like :func:`~.resolver.build_resolver`'s (``lifetime``: the
     per-question limit, ``--dns-timeout``; ``dnssec``: DO and AD set, for the policy
-    stage's DNSSEC verdicts), with the cache."""
+    stage's DNSSEC verdicts), with the cache.
+
+    ``keep_all``: keep every answer, not only A and AAAA: MX, TLSA, TXT, NODATA and
+    NXDOMAIN too (a service asking the same domains' questions every round); at most
+    ``size`` of each kind, none longer than ``max_ttl`` seconds whatever its TTL."""
     plain = build_resolver(config, lifetime, dnssec=dnssec)
-    resolver = CachingResolver(size)
+    resolver = CachingResolver(size, kept=None if keep_all else _KEPT, max_ttl=max_ttl)
     resolver.nameservers = plain.nameservers
-    # No dnspython cache on top: it would keep every domain's MX answer (a full DNS
-    # message each) though a run asks for each domain once.
-    resolver.cache = None
+    # No dnspython cache on top for a run (bulk): it would keep every domain's MX answer
+    # (a full DNS message each) though a run asks for each domain once. A service asks
+    # again every round: there it keeps the answers (and NXDOMAIN) the full path got.
+    resolver.cache = (
+        _CappedCache(size, max_ttl if max_ttl is not None else float("inf")) if keep_all else None
+    )
     resolver.search = []
     resolver.use_search_by_default = False
     resolver.rotate = False

@@ -91,9 +91,13 @@ def _lifetime(config: ProbeConfig, deadline: float) -> float:
     return min(config.timeouts.dns, deadline - asyncio.get_running_loop().time())
 
 
-async def check_resolver(config: ProbeConfig, *, deadline: float) -> ResolverCheck | None:
-    """Ask the resolver the root's SOA with DO set; ``None`` without a resolver."""
-    resolver = _resolver(config, dnssec=True)
+async def check_resolver(
+    config: ProbeConfig, *, deadline: float, resolver: dns.asyncresolver.Resolver | None = None
+) -> ResolverCheck | None:
+    """Ask the resolver (``resolver``, one asking with DO set; default: the configured
+    one) the root's SOA with DO set; ``None`` without a resolver."""
+    if resolver is None:
+        resolver = _resolver(config, dnssec=True)
     if resolver is None:
         return None
     raw = await query_raw(resolver, ".", "SOA", lifetime=_lifetime(config, deadline))

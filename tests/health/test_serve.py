@@ -19,6 +19,8 @@ import pytest
 from health_lab import HealthLab
 from serve_process import get, serve_process
 
+from smtpdiag.testing.dnsserver import zone_text
+
 PROMTOOL = shutil.which("promtool")
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
@@ -194,18 +196,52 @@ def test_mx_change_is_a_drift_timestamp(lab: HealthLab) -> None:
     zone = "drift.serve.test"
     one = {"@": ["MX 10 mx1"], "mx1": ["A 127.78.0.1"]}
     two = {"@": ["MX 10 mx1", "MX 20 mx2"], "mx1": ["A 127.78.0.1"], "mx2": ["A 127.78.0.1"]}
-    lab.dns.server.add_zone(zone, one)
+    # A TTL of 1 s: the service keeps DNS answers for their TTL, so the change is seen
+    # by the first round one TTL after it, not before.
+    lab.dns.server.add_zone(zone, zone_text(zone, one, ttl=1))
     with serve_process([*lab.cli_args(), "--no-state", "--min-interval", "0.1"]) as srv:
         body = srv.probe(zone).body
         assert "smtpdiag_change_timestamp_seconds" not in body
         time.sleep(0.2)
         assert "smtpdiag_change_timestamp_seconds" not in srv.probe(zone).body
-        lab.dns.server.add_zone(zone, two)
-        time.sleep(0.2)
+        lab.dns.server.add_zone(zone, zone_text(zone, two, ttl=1))
+        time.sleep(1.3)
         body = srv.probe(zone).body
         changed = _sample(body, f'smtpdiag_change_timestamp_seconds{{domain="{zone}",what="mx"}}')
         assert changed is not None and abs(changed - time.time()) < 60
         assert 'what="cert"' not in body  # the same server, the same certificate
+
+
+def _asked_about(lab: HealthLab, zone: str) -> int:
+    """How many questions the lab's DNS server got about names in ``zone``."""
+    return sum(q.name == zone or q.name.endswith("." + zone) for q in lab.dns.server.received)
+
+
+def _probes(body: str, zone: str) -> float:
+    prefix = f'smtpdiag_probes_total{{domain="{zone}",'
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line.startswith(prefix)
+    )
+
+
+def test_dns_answers_are_kept_for_their_ttl(lab: HealthLab) -> None:
+    """Two rounds of one target within the answers' TTL (300 s): the second asks the
+    DNS server nothing about the domain (MX, addresses, TLSA, MTA-STS and TLS-RPT
+    records, NXDOMAIN and NODATA included), though it probes the server again."""
+    zone = "cached.serve.test"
+    lab.dns.server.add_zone(zone, {"@": ["MX 10 mx1"], "mx1": ["A 127.78.0.1"]})
+    with serve_process([*lab.cli_args(), "--no-state", "--min-interval", "0.3"]) as srv:
+        before = _asked_about(lab, zone)
+        first = srv.probe(zone).body
+        asked_first = _asked_about(lab, zone) - before
+        time.sleep(0.4)
+        second = srv.probe(zone).body
+        asked_second = _asked_about(lab, zone) - before - asked_first
+    assert _probes(first, zone) == 1
+    assert _probes(second, zone) == 2  # probed again: not the served cache
+    assert asked_first >= 5  # MX, A (twice: plain, DNSSEC), TLSA, MTA-STS, TLS-RPT...
+    assert asked_second < asked_first
+    assert asked_second == 0
 
 
 def test_report_serves_the_latest_result_without_probing(lab: HealthLab) -> None:

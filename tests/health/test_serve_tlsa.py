@@ -22,6 +22,7 @@ from health_lab import HealthLab
 from serve_process import get, serve_process
 
 from smtpdiag.report.health_json import load_check_schema
+from smtpdiag.testing.dnsserver import zone_text
 
 OLD, NEW = "127.78.0.1", "127.78.0.5"  # leaves "good" and "expired" of the lab PKI
 
@@ -33,14 +34,14 @@ def _spki(lab: HealthLab, kind: str) -> str:
 
 
 def _zone(lab: HealthLab, zone: str, address: str, keys: list[str]) -> None:
-    lab.dns.server.add_zone(
-        zone,
-        {
-            "@": ["MX 10 mx"],
-            "mx": [f"A {address}"],
-            f"_{lab.port}._tcp.mx": [f"TLSA 3 1 1 {k}" for k in keys],
-        },
-    )
+    # A TTL of 1 s: the service keeps DNS answers for their TTL, so the change made
+    # mid-test is seen from the next round one second later.
+    records = {
+        "@": ["MX 10 mx"],
+        "mx": [f"A {address}"],
+        f"_{lab.port}._tcp.mx": [f"TLSA 3 1 1 {k}" for k in keys],
+    }
+    lab.dns.server.add_zone(zone, zone_text(zone, records, ttl=1))
     lab.dns.server.set_secure(zone)
 
 
@@ -64,7 +65,7 @@ def test_renewal_that_breaks_tlsa_is_seen(lab: HealthLab) -> None:
             assert "smtpdiag_change_timestamp_seconds" not in body
         _zone(lab, broken, NEW, [good])
         _zone(lab, kept, NEW, [good, new])
-        time.sleep(0.2)
+        time.sleep(1.3)  # the answers' TTL (1 s) and --min-interval
 
         body = srv.probe(broken).body
         cert = f'smtpdiag_change_timestamp_seconds{{domain="{broken}",what="cert"}}'

@@ -120,3 +120,30 @@ async def test_repeated_address_questions_are_answered_from_the_run(dns_server) 
     # A question whose deadline has passed is not answered from memory either.
     late = await query_raw(resolver, "mx1.d.test", "A", lifetime=0.0)
     assert late.query.outcome is DnsOutcome.TIMEOUT
+
+
+@pytest.mark.parametrize("dnssec", [False, True])
+async def test_keep_all_keeps_every_answer_up_to_max_ttl(  # type: ignore[no-untyped-def]
+    dns_server, dnssec: bool
+) -> None:
+    """A service's resolver (``keep_all``) keeps MX, TXT, NODATA and NXDOMAIN answers
+    too, through the quick path (plain) and dnspython's resolution (DNSSEC), each no
+    longer than ``max_ttl`` whatever the zone's TTL (300 s here)."""
+    dns = await dns_server({"d.test": ZONE}, {})
+    resolver = caching_resolver(
+        ResolverConfig((dns.nameserver,)), 2.0, dnssec=dnssec, keep_all=True, max_ttl=0.5
+    )
+    questions = [
+        ("d.test", "MX", DnsOutcome.OK),
+        ("nomx.d.test", "MX", DnsOutcome.NODATA),
+        ("_mta-sts.d.test", "TXT", DnsOutcome.NXDOMAIN),
+    ]
+    for _ in range(2):
+        before = len(dns.received)
+        for name, rdtype, outcome in questions:
+            first = await query_raw(resolver, name, rdtype, lifetime=2.0)
+            again = await query_raw(resolver, name, rdtype, lifetime=2.0)
+            assert first.query.outcome is again.query.outcome is outcome
+            assert again.query.answers == first.query.answers
+        assert len(dns.received) - before == len(questions)  # each asked once
+        await asyncio.sleep(0.6)  # past max_ttl: asked again
