@@ -68,16 +68,6 @@ def _positive_int(low: int, high: int) -> Any:
     return parse
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.1 <= value <= 6000:
-        raise argparse.ArgumentTypeError(f"must be 0.1-6000 per minute: {text!r}")
-    return value
-
-
 def _workers(text: str) -> int | str:
     if text == "auto":
         return text
@@ -143,7 +133,7 @@ def register(subparsers: Any) -> None:
     )
     g.add_argument(
         "--per-address-rate",
-        type=_rate,
+        type=common.per_minute_arg,
         default=30.0,
         metavar="PER_MIN",
         help="new connections per minute to one address (30)",

@@ -251,6 +251,18 @@ def seconds_arg(text: str) -> float:
     return value
 
 
+def per_minute_arg(text: str) -> float:
+    """argparse type: a rate of new connections per minute, 0.1-6000 (bulk's and the
+    exporter's per-address rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.1 <= value <= 6000:
+        raise argparse.ArgumentTypeError(f"must be 0.1-6000 per minute: {text!r}")
+    return value
+
+
 def add_probe_options(
     parser: argparse.ArgumentParser,
     *,

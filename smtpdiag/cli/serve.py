@@ -106,16 +106,6 @@ def _limit(text: str) -> int:
     return int(text)
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.1 <= value <= 6000:
-        raise argparse.ArgumentTypeError(f"must be 0.1-6000 per minute: {text!r}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add the ``serve`` subcommand."""
     p = subparsers.add_parser(
@@ -174,7 +164,7 @@ def register(subparsers: Any) -> None:
     )
     s.add_argument(
         "--per-address-rate",
-        type=_rate,
+        type=common.per_minute_arg,
         default=60.0,
         metavar="PER_MIN",
         help="new connections per minute to one MX address, over all domains and "
