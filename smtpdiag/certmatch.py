@@ -45,6 +45,7 @@ __all__ = [
     "MAX_SANS",
     "cert_info",
     "chain_verdict",
+    "days_left",
     "extension_problem",
     "hostname_matches",
     "load_trust_store",
@@ -67,6 +68,11 @@ def _whole_days(days: float) -> int:
     """Whole days, toward zero, so "expired 25 h ago" is -1 (not -2); expired is always < 0."""
     whole = math.trunc(days)
     return min(whole, -1) if days < 0 else whole
+
+
+def days_left(not_after: datetime, now: datetime) -> int:
+    """:attr:`CertInfo.days_left` of a certificate valid until ``not_after``."""
+    return _whole_days((not_after - now).total_seconds() / 86400)
 
 
 def _eku_allows_server_auth(policy: object, cert: x509.Certificate, eku: object) -> None:
@@ -244,7 +250,7 @@ def cert_info(cert: x509.Certificate, now: datetime) -> CertInfo:
         serial=format(cert.serial_number, "x"),
         not_before=utc_iso(cert.not_valid_before_utc, "seconds"),
         not_after=utc_iso(not_after, "seconds"),
-        days_left=_whole_days((not_after - now).total_seconds() / 86400),
+        days_left=days_left(not_after, now),
         key_type=key_type,
         key_bits=key_bits,
         sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),

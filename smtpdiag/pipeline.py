@@ -99,8 +99,8 @@ async def probe(
             addresses); default: this probe's own, ``config.per_address_limit`` each.
         resolver: A resolver shared with other probes (a service's answer cache,
             :func:`~smtpdiag.resolve.caching_resolver`) for the plain questions: MX,
-            addresses, MTA-STS and TLS-RPT records, reverse names; default: one built
-            from ``config`` for this probe.
+            addresses, MTA-STS and TLS-RPT records, reverse names, blocklists; default:
+            one built from ``config`` for this probe.
         dnssec_resolver: The same, asking with DO and AD set: the MX DNSSEC, TLSA and
             resolver-validation questions.
 
@@ -166,7 +166,9 @@ async def probe(
                 )
             egress = egress_addresses(results)
             # Blocklists need the egress addresses, known once the probe connected.
-            listings = await check_blocklists(egress, config, deadline=deadline)
+            listings = await check_blocklists(
+                egress, config, deadline=deadline, resolver=resolver
+            )
     except TimeoutError:
         raise ProbeError(
             f"probe of {name} overran its {config.timeouts.total:g} s deadline"

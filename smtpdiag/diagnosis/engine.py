@@ -121,6 +121,18 @@ def _failures(facts: Facts) -> frozenset[RuleId]:
     return frozenset(r.id for r, _ in fire(facts) if r.kind is RuleKind.FAILURE)
 
 
+_FAILURE_RULES = frozenset(r.id for r in RULES if r.kind is RuleKind.FAILURE)
+
+
+def _failures_of(earlier: ProbeReport, now: datetime) -> frozenset[RuleId]:
+    """The failure rules an earlier probe found: its own diagnosis says (decided once,
+    at its time; a service keeps eight reports per target and would otherwise judge
+    them all again every round); a report without one is judged here, at ``now``."""
+    if earlier.diagnosis is not None:
+        return frozenset(f.rule for f in earlier.diagnosis.findings if f.rule in _FAILURE_RULES)
+    return _failures(build_facts(earlier, now))
+
+
 def kind_of(row: Row, match: Match) -> RuleKind:
     """The row's kind, except that a feature finding that affects no sender and is no
     misconfiguration of what the domain meant to publish (``match.degrades`` false)
@@ -282,7 +294,7 @@ def _history(report: ProbeReport, history: Sequence[ProbeReport], now: datetime)
     """The facts of ``report`` with what the earlier probes of its domain say."""
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
-    earlier = [_failures(build_facts(h, now)) for h in earlier_reports]
+    earlier = [_failures_of(h, now) for h in earlier_reports]
     persistence: dict[RuleId, PersistenceFact] = {}
     # Without history (probe, bulk) the rules fire once, in _findings: not twice.
     fired_now = _failures(build_facts(report, now)) if earlier else frozenset()

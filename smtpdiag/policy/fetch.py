@@ -31,7 +31,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import ProbeConfig
 from ..errors import ProbeError
@@ -108,16 +108,20 @@ def _os_error_text(exc: OSError) -> str:
     return clean(f"{type(exc).__name__}: {exc}", 200)
 
 
-async def _addresses(host: str, config: ProbeConfig, end: float) -> list[_Address]:
-    """A and AAAA of the policy host (the families the probe uses), in that order."""
+async def _addresses(
+    host: str, config: ProbeConfig, end: float, resolver: Any = None
+) -> list[_Address]:
+    """A and AAAA of the policy host (the families the probe uses), in that order,
+    through ``resolver`` (a service's shared one; default: the configured one)."""
     from ..resolve.resolver import build_resolver, query_raw
 
     loop = asyncio.get_running_loop()
     lifetime = min(config.timeouts.dns, end - loop.time())
-    try:
-        resolver = build_resolver(config.resolver, lifetime=max(lifetime, 0.01))
-    except ProbeError as exc:
-        raise _Failed(StsFetchError.DNS, clean(str(exc), 300)) from None
+    if resolver is None:
+        try:
+            resolver = build_resolver(config.resolver, lifetime=max(lifetime, 0.01))
+        except ProbeError as exc:
+            raise _Failed(StsFetchError.DNS, clean(str(exc), 300)) from None
     families = [
         (family, rdtype)
         for family, rdtype in ((AddressFamily.IPV4, "A"), (AddressFamily.IPV6, "AAAA"))
@@ -330,9 +334,11 @@ async def _close(writer: asyncio.StreamWriter, graceful: bool, end: float) -> No
 
 
 async def fetch_policy(
-    domain: str, config: ProbeConfig, *, deadline: float
+    domain: str, config: ProbeConfig, *, deadline: float, resolver: Any = None
 ) -> tuple[StsFetch, bytes | None]:
-    """Fetch ``https://mta-sts.<domain>/.well-known/mta-sts.txt`` (RFC 8461 3.3).
+    """Fetch ``https://mta-sts.<domain>/.well-known/mta-sts.txt`` (RFC 8461 3.3),
+    the policy host's addresses asked through ``resolver`` (default: the configured
+    one).
 
     Returns the fetch as observed and the body, or ``None`` as the body when the fetch
     failed (:attr:`StsFetch.error` says why). Never raises on a network, DNS, TLS or
@@ -355,7 +361,7 @@ async def fetch_policy(
                 raise _Failed(StsFetchError.TIMEOUT, "no time left before the deadline")
             if not _valid_host(host):
                 raise _Failed(StsFetchError.DNS, f"{clean(host, 80)} is not a valid host name")
-            allowed = _allowed(await _addresses(host, config, end), config)
+            allowed = _allowed(await _addresses(host, config, end, resolver), config)
             reader, writer = await _connect(allowed, host, config, progress)
             _check_certificate(writer, host, config)
             body = await _exchange(reader, writer, host, config, progress)

@@ -392,7 +392,8 @@ async def lookup_mta_sts(
     (``policy-invalid``, ``valid``). A valid policy's mx patterns are matched against
     every MX host. Never raises on a network or DNS outcome; ends by ``deadline``
     (``not-checked`` when it has passed before the start). ``resolver``: the one for
-    the TXT record (a service's answer cache); default: the configured one.
+    the TXT record and the policy host's addresses (a service's answer cache);
+    default: the configured one.
     """
     domain = domain.rstrip(".").lower()
     loop = asyncio.get_running_loop()
@@ -413,7 +414,7 @@ async def lookup_mta_sts(
 
     from .fetch import fetch_policy
 
-    fetch, body = await fetch_policy(domain, config, deadline=deadline)
+    fetch, body = await fetch_policy(domain, config, deadline=deadline, resolver=resolver)
     if body is None:  # fetch_policy names the error whenever it has no body
         status = StsStatus.WEBPKI_INVALID if fetch.error in _WEBPKI else StsStatus.FETCH_ERROR
         return MtaSts(status, record_query=query, record=record, fetch=fetch)

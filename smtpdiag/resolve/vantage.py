@@ -105,13 +105,19 @@ async def check_resolver(
 
 
 async def check_blocklists(
-    addresses: Sequence[str], config: ProbeConfig, *, deadline: float
+    addresses: Sequence[str],
+    config: ProbeConfig,
+    *,
+    deadline: float,
+    resolver: dns.asyncresolver.Resolver | None = None,
 ) -> tuple[BlocklistCheck, ...]:
-    """Each of ``config.blocklists`` asked about each address, concurrently."""
+    """Each of ``config.blocklists`` asked about each address, concurrently (through
+    ``resolver``, a service's shared one; default: the configured one)."""
     pairs = [(zone, a) for zone in config.blocklists for a in addresses][:MAX_BLOCKLIST_QUERIES]
     if not pairs:
         return ()
-    resolver = _resolver(config)
+    if resolver is None:
+        resolver = _resolver(config)
     if resolver is None:
         return ()
 

@@ -5,7 +5,10 @@ the last drift signatures and when each last changed. Each round is one transact
 WAL mode, so a process killed mid-write leaves the previous round's state, never a torn
 file. Without a directory the same store lives in memory (forgotten at exit).
 
-The rows are bounded by ``max_targets`` (the least recently probed are dropped).
+The rows are bounded by ``max_targets`` (the least recently probed are dropped). Each
+round writes one row: the rows are also kept in memory (as many as the file, so the
+same bound), and the oldest are pruned only when a new target takes the count over the
+bound, through an index: a round costs the same with 10 targets or 10,000.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ CREATE TABLE IF NOT EXISTS target (
     counts TEXT NOT NULL,
     signatures TEXT NOT NULL,
     changed TEXT NOT NULL
-)
+);
+CREATE INDEX IF NOT EXISTS target_last_probe ON target (last_probe)
 """
 
 
@@ -122,9 +126,15 @@ class StateStore:
         self._db = sqlite3.connect(":memory:" if self.path is None else str(self.path))
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
         self._db.commit()
         self._max = max_targets
+        # What the file holds, read once: every later read is from memory, and every
+        # write goes to both (this connection is the file's only writer).
+        self._rows: dict[str, TargetState] = {}
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM target").fetchone()[0])
+        with self._db:
+            self._forget(self._prune(self._count))
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -141,6 +151,14 @@ class StateStore:
         self.close()
 
     def get(self, target: str) -> TargetState | None:
+        state = self._rows.get(target)
+        if state is None:
+            state = self._read(target)
+            if state is not None:
+                self._rows[target] = state
+        return state
+
+    def _read(self, target: str) -> TargetState | None:
         row = self._db.execute(
             "SELECT target, first_seen, last_probe, failing_since, counts, signatures, "
             "changed FROM target WHERE target = ?",
@@ -206,13 +224,33 @@ class StateStore:
                     _dump({k.value: v for k, v in changed.items()}),
                 ),
             )
-            self._db.execute(
-                "DELETE FROM target WHERE target NOT IN "
-                "(SELECT target FROM target ORDER BY last_probe DESC LIMIT ?)",
-                (self._max,),
-            )
+            count = self._count + (target not in self._rows)
+            dropped = self._prune(count)
+        # Memory follows the file only once the transaction is in.
+        self._count = count
+        self._rows[target] = state
+        self._forget(dropped)
         return state
 
+    def _prune(self, count: int) -> list[str]:
+        """Delete the least recently probed rows beyond ``max_targets`` of ``count`` (in
+        the caller's transaction); returns their targets."""
+        excess = count - self._max
+        if excess <= 0:
+            return []
+        dropped = [
+            str(row[0])
+            for row in self._db.execute(
+                "SELECT target FROM target ORDER BY last_probe LIMIT ?", (excess,)
+            )
+        ]
+        self._db.executemany("DELETE FROM target WHERE target = ?", [(t,) for t in dropped])
+        return dropped
+
+    def _forget(self, dropped: list[str]) -> None:
+        for target in dropped:
+            self._rows.pop(target, None)
+        self._count -= len(dropped)
+
     def count(self) -> int:
-        row = self._db.execute("SELECT COUNT(*) FROM target").fetchone()
-        return int(row[0])
+        return self._count

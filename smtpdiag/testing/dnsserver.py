@@ -134,8 +134,14 @@ def zone_text(origin: str, records: Mapping[str, str | Sequence[str]], ttl: int 
                 has_soa = True
             lines.append(f"{owner} {item}")
     if not has_soa:
-        lines.insert(2, f"@ SOA ns.{origin} hostmaster.{origin} 1 3600 600 86400 60")
+        lines.insert(2, f"@ SOA {_default_soa(origin)}")
     return "\n".join(lines) + "\n"
+
+
+def _default_soa(origin: str) -> str:
+    """SOA rdata for a zone given without one (the root zone's names have no extra dot)."""
+    suffix = "" if origin == "." else origin
+    return f"ns.{suffix} hostmaster.{suffix} 1 3600 600 86400 60"
 
 
 def _load_zone(origin: str, data: ZoneData) -> dns.zone.Zone:
@@ -156,7 +162,7 @@ def _load_zone(origin: str, data: ZoneData) -> dns.zone.Zone:
         soa = dns.rdata.from_text(
             dns.rdataclass.IN,
             dns.rdatatype.SOA,
-            f"ns.{zone.origin} hostmaster.{zone.origin} 1 3600 600 86400 60",
+            _default_soa(zone.origin.to_text()),
         )
         rds = zone.find_rdataset(apex, dns.rdatatype.SOA, create=True)
         rds.add(soa, _DEFAULT_TTL)

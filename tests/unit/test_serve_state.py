@@ -103,6 +103,26 @@ def test_rows_are_bounded(tmp_path: Path) -> None:
         assert store.get("t9.test") is not None and store.get("t0.test") is None
 
 
+def test_the_least_recently_probed_go_first_and_a_smaller_bound_prunes_on_open(
+    tmp_path: Path,
+) -> None:
+    with StateStore(tmp_path, max_targets=3) as store:
+        for i in range(3):
+            store.record(f"t{i}.test", R.OK, None, now=float(i))
+        store.record("t0.test", R.CRITICAL, None, now=10.0)  # probed again: now the newest
+        store.record("t3.test", R.OK, None, now=11.0)
+        assert store.get("t1.test") is None and store.get("t0.test") is not None
+        kept = {t: store.get(t) for t in ("t0.test", "t2.test", "t3.test")}
+    with StateStore(tmp_path, max_targets=2) as reopened:
+        assert reopened.count() == 2
+        assert reopened.get("t2.test") is None
+        assert {t: reopened.get(t) for t in ("t0.test", "t3.test")} == {
+            t: kept[t] for t in ("t0.test", "t3.test")
+        }
+    rows = sqlite3.connect(tmp_path / StateStore.FILENAME).execute("SELECT COUNT(*) FROM target")
+    assert rows.fetchone()[0] == 2
+
+
 def test_hand_edited_rows_read_as_empty(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.record("a.test", R.OK, _sigs(), now=1.0)
