@@ -166,9 +166,7 @@ async def probe(
                 )
             egress = egress_addresses(results)
             # Blocklists need the egress addresses, known once the probe connected.
-            listings = await check_blocklists(
-                egress, config, deadline=deadline, resolver=resolver
-            )
+            listings = await check_blocklists(egress, config, deadline=deadline, resolver=resolver)
     except TimeoutError:
         raise ProbeError(
             f"probe of {name} overran its {config.timeouts.total:g} s deadline"

@@ -162,7 +162,7 @@ def _load_zone(origin: str, data: ZoneData) -> dns.zone.Zone:
         soa = dns.rdata.from_text(
             dns.rdataclass.IN,
             dns.rdatatype.SOA,
-            _default_soa(zone.origin.to_text()),
+            _default_soa(apex.to_text()),
         )
         rds = zone.find_rdataset(apex, dns.rdatatype.SOA, create=True)
         rds.add(soa, _DEFAULT_TTL)
