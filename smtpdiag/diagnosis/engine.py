@@ -290,27 +290,35 @@ def verdict_for(report: ProbeReport, findings: Sequence[Finding]) -> Verdict:
     return Verdict.FAILED
 
 
-def _history(report: ProbeReport, history: Sequence[ProbeReport], now: datetime) -> Facts:
-    """The facts of ``report`` with what the earlier probes of its domain say."""
+def _history(
+    report: ProbeReport, history: Sequence[ProbeReport], now: datetime
+) -> tuple[Facts, list[tuple[Row, Match]]]:
+    """The facts of ``report`` with what the earlier probes of its domain say, and the
+    rows that fire on them. The rules fire once: no predicate reads the history."""
     domain = report.resolution.domain
     earlier_reports = [h for h in history if h.resolution.domain == domain][-MAX_HISTORY:]
     earlier = [_failures_of(h, now) for h in earlier_reports]
+    facts = build_facts(report, now)
+    fired = fire(facts)
     persistence: dict[RuleId, PersistenceFact] = {}
-    # Without history (probe, bulk) the rules fire once, in _findings: not twice.
-    fired_now = _failures(build_facts(report, now)) if earlier else frozenset()
+    fired_now = frozenset(r.id for r, _ in fired if r.kind is RuleKind.FAILURE)
     if earlier:
         times = [parse_utc_iso(h.started_at) for h in [*earlier_reports, report]]
         for rule_id in fired_now:
             persistence[rule_id] = _persistence(rule_id, earlier, times)
     if report.resolution.kind is ResolutionKind.NULL_MX:
         persistence[RuleId.NULL_MX] = PersistenceFact(Persistence.PERMANENT, published=True)
+    if not earlier and not persistence:
+        return facts, fired
     recovered = sorted(set().union(*earlier) - fired_now) if earlier else []
-    return build_facts(report, now, persistence, len(earlier), recovered)
+    facts = replace(
+        facts, persistence=persistence, history_len=len(earlier), recovered=tuple(recovered)
+    )
+    return facts, fired
 
 
-def _findings(words: Narrator, facts: Facts) -> list[Finding]:
+def _findings(words: Narrator, facts: Facts, fired: list[tuple[Row, Match]]) -> list[Finding]:
     """Failure and feature findings in table order, then ``healthy``, then info."""
-    fired = fire(facts)
     first = [
         _finding(words, facts, r.id, r.kind, _code(r, m), m)
         for r, m in fired
@@ -361,8 +369,8 @@ def diagnose(
         important first.
     """
     now = aware_now(now)
-    facts = _history(report, history, now)
-    findings = _findings(narrator, facts)
+    facts, fired = _history(report, history, now)
+    findings = _findings(narrator, facts, fired)
     verdict = verdict_for(report, findings)
     decision = decide(verdict, findings, delivers=facts.delivery_ok)
     return Diagnosis(

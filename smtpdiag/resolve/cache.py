@@ -47,15 +47,19 @@ _QUICK_WAIT = 1.0
 _RD = 0x0100  # header flags of a query: recursion desired
 
 
-def _query_wire(qname: dns.name.Name, rdtype: int, payload: int | None) -> tuple[int, bytes, bytes]:
-    """A standard query for ``qname``/``rdtype`` class IN, with an EDNS(0) OPT record
-    advertising ``payload`` unless it is ``None`` (what dnspython would send): its id,
-    the datagram and its question section."""
+def _query_wire(
+    qname: dns.name.Name, rdtype: int, payload: int | None, flags: int, ednsflags: int
+) -> tuple[int, bytes, bytes]:
+    """A standard query for ``qname``/``rdtype`` class IN with header ``flags`` and an
+    EDNS(0) OPT record advertising ``payload`` with ``ednsflags`` (DO), unless
+    ``payload`` is ``None`` (what dnspython would send): its id, the datagram and its
+    question section."""
     qid = int.from_bytes(os.urandom(2), "big")
     question = (qname.to_wire() or b"") + struct.pack("!HH", rdtype, dns.rdataclass.IN)
-    wire = struct.pack("!HHHHHH", qid, _RD, 1, 0, 0, 0 if payload is None else 1) + question
+    wire = struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 0 if payload is None else 1) + question
     if payload is not None:
-        wire += b"\x00" + struct.pack("!HHIH", dns.rdatatype.OPT, payload, 0, 0)
+        # OPT's TTL field: extended RCODE, version 0, then the flags (RFC 6891 6.1.3).
+        wire += b"\x00" + struct.pack("!HHIH", dns.rdatatype.OPT, payload, ednsflags & 0xFFFF, 0)
     return qid, wire, question
 
 
@@ -248,7 +252,13 @@ class CachingResolver(dns.asyncresolver.Resolver):
         if not isinstance(server, dns.nameserver.Do53Nameserver) or wait <= 0:
             return None
         address, port = server.answer_nameserver(), server.answer_port()
-        qid, wire, question = _query_wire(qname, rdtype, self.payload if self.edns >= 0 else None)
+        qid, wire, question = _query_wire(
+            qname,
+            rdtype,
+            self.payload if self.edns >= 0 else None,
+            self.flags if self.flags is not None else _RD,
+            self.ednsflags,
+        )
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         try:
@@ -312,8 +322,7 @@ def caching_resolver(
     resolver.timeout = plain.timeout
     resolver.use_edns(plain.edns, plain.ednsflags, plain.payload)
     if dnssec:
+        # AD in the header and DO in OPT, on the quick path's query too; a signed reply
+        # (RRSIGs beside the answer) is not plain and goes through dnspython.
         resolver.flags = plain.flags
-        # The quick path's hand-made query carries neither DO nor AD: DNSSEC questions
-        # go through dnspython, whose answers this cache still keeps.
-        resolver.quick = None  # type: ignore[assignment,method-assign]
     return resolver

@@ -147,3 +147,32 @@ async def test_keep_all_keeps_every_answer_up_to_max_ttl(  # type: ignore[no-unt
             assert again.query.answers == first.query.answers
         assert len(dns.received) - before == len(questions)  # each asked once
         await asyncio.sleep(0.6)  # past max_ttl: asked again
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "outcome"),
+    [
+        ("d.test", "MX", DnsOutcome.OK),
+        ("_25._tcp.mx1.d.test", "TLSA", DnsOutcome.NXDOMAIN),
+        ("nomx.d.test", "MX", DnsOutcome.NODATA),
+    ],
+)
+async def test_dnssec_questions_take_the_quick_path_with_do_and_ad(  # type: ignore[no-untyped-def]
+    dns_server, name: str, rdtype: str, outcome: DnsOutcome
+) -> None:
+    """The service's DNSSEC resolver (TLSA, the MX's DNSSEC, the resolver check) asks
+    every round: its quick query carries AD and DO as dnspython's would, so a validating
+    resolver's AD bit reads the same either way."""
+    dns = await dns_server({"d.test": ZONE}, {})
+    dns.set_secure("d.test")
+    config = ResolverConfig((dns.nameserver,))
+    plain = await query_raw(build_resolver(config, 2.0, dnssec=True), name, rdtype, lifetime=2.0)
+    resolver = caching_resolver(config, 2.0, dnssec=True, keep_all=True)
+    quick = await resolver.quick(name, rdtype, 2.0)
+    assert quick is not None  # a plain reply: no dnspython resolution needed
+    assert plain.query.outcome is outcome and quick.query.outcome is outcome
+    assert plain.authenticated and quick.authenticated
+    assert quick.query.answers == plain.query.answers
+    dns.set_secure("d.test", False)
+    insecure = await caching_resolver(config, 2.0, dnssec=True).quick(name, rdtype, 2.0)
+    assert insecure is not None and not insecure.authenticated
