@@ -113,6 +113,7 @@ import ssl
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -1678,12 +1679,33 @@ def _stop_serve(proc: subprocess.Popen[str]) -> None:
         proc.stderr.close()
 
 
-def _scrape(port: int, target: str) -> str:
-    import urllib.request
+_scrapers = threading.local()
 
-    url = f"http://127.0.0.1:{port}/probe?target={target}"
-    with urllib.request.urlopen(url, timeout=60) as resp:
-        return str(resp.read().decode())
+
+def _scrape(port: int, target: str) -> str:
+    """One scrape as Prometheus makes it: on a kept-alive connection (one per scraping
+    thread), opened again when the service closed it."""
+    import http.client
+
+    for attempt in range(2):
+        conn = getattr(_scrapers, "conn", None)
+        if conn is None or conn.port != port:
+            conn = _scrapers.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", f"/probe?target={target}")
+            resp = conn.getresponse()
+            body = resp.read().decode()
+        except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
+            conn.close()
+            _scrapers.conn = None
+            if attempt:
+                raise
+            continue
+        if resp.will_close:
+            conn.close()
+            _scrapers.conn = None
+        return str(body)
+    raise AssertionError("unreachable")
 
 
 def serve_cost(rounds: int = FLEET_ROUNDS) -> None:

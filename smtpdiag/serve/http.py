@@ -12,7 +12,12 @@ and three paths, not a framework. Hostile clients are normal:
 - at most ``max_connections`` connections are served at once (others get 503);
 - every response is sent within ``request_timeout`` seconds of the request, probe or
   not (a probe that overruns keeps running for the next scrape; the scrape gets 504);
-- one request per connection (``Connection: close``): scrapers reconnect anyway.
+- connections are kept alive between requests (Prometheus reuses its connections,
+  and a new one per scrape cost the service more than rendering the scrape), at most
+  :data:`MAX_REQUESTS` requests each; the next request's head must arrive within
+  ``head_timeout`` like the first, and a connection is closed after its response
+  when the service is at ``max_connections`` (so idle connections never crowd out new
+  ones), after an upload, or after any error response.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ __all__ = ["MAX_HEAD", "Limits", "Service"]
 
 #: Largest request head (request line and headers) accepted, in bytes.
 MAX_HEAD = 8192
+#: Requests served on one kept-alive connection before it is closed.
+MAX_REQUESTS = 1000
 #: TLS report uploads read and decoded at the same time (memory: each holds its body
 #: and its decoded report, a few MiB at most).
 MAX_UPLOADS = 4
@@ -141,18 +148,43 @@ class Service:
         if self._connections > self.limits.max_connections:
             await self._send(conn, writer, _Response(503, "too many connections\n"), "other")
             return
+        for n in range(MAX_REQUESTS):
+            if not await self._request(conn, reader, writer, kept_alive=n > 0):
+                return
+            # A request without a body ends at once; one with a body was refused unread
+            # (NEED_DATA or Data here): then the connection closes.
+            if conn.their_state is h11.SEND_BODY and not isinstance(
+                conn.next_event(), h11.EndOfMessage
+            ):
+                return
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return  # either side said close
+            conn.start_next_cycle()
+
+    async def _request(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        kept_alive: bool,
+    ) -> bool:
+        """Read and answer one request; ``False`` when the connection is to close.
+        ``kept_alive``: an earlier request was served on this connection."""
         try:
             async with asyncio.timeout(self.limits.head_timeout):
                 event = await _next_request(conn, reader)
         except TimeoutError:
+            if kept_alive and not conn.trailing_data[0]:
+                return False  # idle after a response: closed without a word
             await self._send(conn, writer, _Response(408, "request timeout\n"), "other")
-            return
+            return False
         except h11.RemoteProtocolError as exc:
             status = exc.error_status_hint
             await self._send(conn, writer, _Response(status, "bad request\n"), "other")
-            return
+            return False
         if event is None:
-            return  # the client closed without a request
+            return False  # the client closed without a request
         target = event.target.decode("ascii", "replace")
         path, _, query = target.partition("?")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
@@ -162,7 +194,7 @@ class Service:
             else:
                 response = await self._upload(self.tlsrpt, conn, reader, writer, headers)
             await self._send(conn, writer, response, TLSRPT_PATH)
-            return
+            return False
         if event.method not in (b"GET", b"HEAD"):
             response = _Response(405, "only GET\n")
         elif headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
@@ -173,7 +205,11 @@ class Service:
                     response = await self._route(path, query, headers)
             except TimeoutError:
                 response = _Response(504, "the probe did not finish within the deadline\n")
-        await self._send(conn, writer, response, _known_path(path), event.method == b"HEAD")
+        keep = response.status < 400 and self._connections < self.limits.max_connections
+        await self._send(
+            conn, writer, response, _known_path(path), event.method == b"HEAD", keep=keep
+        )
+        return keep
 
     async def _route(self, path: str, query: str, headers: dict[str, str]) -> _Response:
         om = wants_openmetrics(headers.get("accept", ""))
@@ -301,14 +337,19 @@ class Service:
         response: _Response,
         path: str,
         head_only: bool = False,
+        *,
+        keep: bool = False,
     ) -> None:
+        """Send ``response``; ``keep``: the connection may stay open for another
+        request (else the response says ``Connection: close``)."""
         self.requests[(path, response.status)] += 1
         body = response.body.encode("utf-8")
         headers = [
             ("Content-Type", response.content_type),
             ("Content-Length", str(len(body))),
-            ("Connection", "close"),
         ]
+        if not keep:
+            headers.append(("Connection", "close"))
         try:
             data = conn.send(h11.Response(status_code=response.status, headers=headers))
         except h11.LocalProtocolError:

@@ -124,6 +124,49 @@ def test_raw_garbage_and_oversized_head_are_refused(lab: HealthLab) -> None:
         assert get(f"{srv.base}/-/healthy").status == 200
 
 
+def test_connections_are_kept_alive_as_scrapers_expect(lab: HealthLab) -> None:
+    """Prometheus reuses its connections: several scrapes on one, ``Connection: close``
+    honoured, an error closes, and an idle connection is closed after the head timeout
+    (5 s) without a word."""
+    import http.client
+    import socket
+
+    with serve_process([*lab.cli_args(), "--no-state", "--min-interval", "60"]) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=15)
+        try:
+            conn.request("GET", "/probe?target=ok.health.test")
+            sock = conn.sock
+            for path in ("/-/healthy", "/metrics", "/probe?target=ok.health.test"):
+                first = conn.getresponse()
+                assert first.status == 200 and not first.will_close
+                first.read()
+                conn.request("GET", path)
+                assert conn.sock is sock  # the same connection, not a new one
+            last = conn.getresponse()
+            assert last.status == 200 and 'state="ok"} 1' in last.read().decode()
+            conn.request("GET", "/nowhere")
+            missing = conn.getresponse()
+            assert missing.status == 404 and missing.will_close
+            missing.read()
+        finally:
+            conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=15)
+        try:
+            conn.request("GET", "/-/healthy", headers={"Connection": "close"})
+            reply = conn.getresponse()
+            assert reply.status == 200 and reply.will_close
+            reply.read()
+        finally:
+            conn.close()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=15) as raw:
+            raw.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = raw.recv(4096)
+            assert head.startswith(b"HTTP/1.1 200") and b"close" not in head.lower()
+            started = time.monotonic()
+            assert raw.recv(4096) == b""  # closed by the service, nothing more said
+            assert 4.0 <= time.monotonic() - started < 10
+
+
 def test_ten_concurrent_scrapes_make_one_probe(lab: HealthLab) -> None:
     server = "mx1.ok.health.test:25"
     with serve_process([*lab.cli_args(), "--no-state", "--min-interval", "60"]) as srv:
