@@ -148,7 +148,7 @@ class CachingResolver(dns.asyncresolver.Resolver):
     def peek(self, name: str, rdtype: str) -> RawAnswer | None:
         """A kept answer to ``name``/``rdtype`` as :func:`~.resolver.query_raw` gives it,
         without asking (``duration_ms`` 0: it took no time), or ``None``."""
-        key = (name.rstrip(".").lower(), rdtype.upper())
+        key = (name.rstrip(".").lower() or ".", rdtype.upper())  # the root stays "."
         entry = self._raw.get(key)
         if entry is None:
             return None

@@ -176,3 +176,15 @@ async def test_dnssec_questions_take_the_quick_path_with_do_and_ad(  # type: ign
     dns.set_secure("d.test", False)
     insecure = await caching_resolver(config, 2.0, dnssec=True).quick(name, rdtype, 2.0)
     assert insecure is not None and not insecure.authenticated
+
+
+async def test_the_root_soa_is_kept_like_any_answer(dns_server) -> None:  # type: ignore[no-untyped-def]
+    """The resolver check asks the root's SOA every probe; a service keeps the answer
+    for its TTL like any other (the root's name is "." when kept and when looked up)."""
+    dns = await dns_server({".": {}, "d.test": ZONE}, {})
+    resolver = caching_resolver(ResolverConfig((dns.nameserver,)), 2.0, keep_all=True)
+    first = await query_raw(resolver, ".", "SOA", lifetime=2.0)
+    asked = len(dns.received)
+    again = await query_raw(resolver, ".", "SOA", lifetime=2.0)
+    assert first.query.outcome is again.query.outcome is DnsOutcome.OK
+    assert len(dns.received) == asked
