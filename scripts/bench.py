@@ -1666,14 +1666,18 @@ def _proc_rss_mib(pid: int, key: str = "VmRSS") -> float:
     return 0.0
 
 
-def _start_serve(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
-    """A ``serve`` child and its port (bounded wait for its "listening on" line)."""
+def _start_serve(
+    argv: list[str], env: dict[str, str], cpu: int | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    """A ``serve`` child (on CPU ``cpu`` alone, if given) and its port (bounded wait for
+    its "listening on" line)."""
     import re
     import selectors
 
+    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env=env,
+        text=True, env=env, preexec_fn=pin,
     )  # fmt: skip
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
@@ -1846,6 +1850,13 @@ def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> N
     env = dict(os.environ, NO_COLOR="1")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     targets = [f"t{n}.fleet.test" for n in range(FLEET)]
+    # The service on one CPU, everything else (servers, NSD, scrapers) on the others, as
+    # in production, where the servers are not on the exporter's machine: sharing one
+    # CPU's time slices and caches with the load generator would bill the service for it.
+    cpus = sorted(os.sched_getaffinity(0))
+    service_cpu = cpus[0] if len(cpus) > 1 else None
+    if service_cpu is not None:
+        os.sched_setaffinity(0, set(cpus[1:]))  # before any thread or child starts
     with (
         ServerSet(specs, pki=pki),
         tempfile.TemporaryDirectory(prefix="smtpdiag-bench-") as state,
@@ -1865,7 +1876,14 @@ def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> N
             kit = stack.enter_context(ThreadedDnsServer(zones=zones))
             nameserver = f"{kit.address}:{kit.port}"
         if not label:
-            print(f"   DNS: {'nsd' if nsd is not None else 'the test kit DNS server'}")
+            print(
+                f"   DNS: {'nsd' if nsd is not None else 'the test kit DNS server'}; "
+                + (
+                    f"the service alone on CPU {service_cpu}, the rest on {cpus[1:]}"
+                    if service_cpu is not None
+                    else "one CPU shared by the service and the rest"
+                )
+            )
         argv = [
             sys.executable, os.path.abspath(__file__), "_serve_child",
             "--listen", "127.0.0.1:0", "--state-dir", state, "--min-interval", "60",
@@ -1873,7 +1891,7 @@ def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> N
             "--nameserver", nameserver, "--ports", str(p25), "-4",
             "--ca-file", str(pki.ca_file), "--allow-targets", "127.0.0.0/8", *extra,
         ]  # fmt: skip
-        proc, port = _start_serve(argv, env)
+        proc, port = _start_serve(argv, env, service_cpu)
         cpu_rounds: list[float] = []
         walls: list[float] = []
         try:
@@ -1902,6 +1920,7 @@ def _serve_fleet(rounds: int, extra: tuple[str, ...] = (), label: str = "") -> N
         finally:
             _stop_serve(proc)
     pki.cleanup()
+    os.sched_setaffinity(0, set(cpus))
     simulated = rounds * 60.0
     used = sum(cpu_rounds)
     # After the first round (every answer, chain and state row new), the cost a service

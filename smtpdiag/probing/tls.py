@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -151,6 +152,8 @@ class _Kept:
 
 
 _kept: OrderedDict[tuple[tuple[bytes, ...], str, int, int | None], _Kept] = OrderedDict()
+# Probes may run in several threads at once (a Celery worker's thread pool).
+_kept_lock = threading.Lock()
 
 
 def certificate_facts(
@@ -174,14 +177,16 @@ def certificate_facts(
     time only through those bounds), for at most an hour; only ``days_left`` moves.
     """
     key = (tuple(ders), host.lower(), id(store), sent)
-    kept = _kept.get(key)
+    with _kept_lock:
+        kept = _kept.get(key)
+        if kept is not None:
+            _kept.move_to_end(key)
     if (
         kept is not None
         and kept.store is store
         and kept.valid_from <= now <= kept.valid_until
         and time.monotonic() < kept.until
     ):
-        _kept.move_to_end(key)
         leaf, match, error, reason = kept.facts
         if leaf is not None:
             leaf = replace(leaf, days_left=days_left(kept.not_after, now))
@@ -194,12 +199,13 @@ def certificate_facts(
     except Exception:  # no certificate, or dates cryptography cannot read: not kept
         return facts
     if valid_from <= now <= valid_until:
-        _kept[key] = _Kept(
-            facts, store, valid_from, valid_until, not_after, time.monotonic() + _KEPT_FOR
-        )
-        _kept.move_to_end(key)
-        while len(_kept) > _KEPT_CHAINS:
-            _kept.popitem(last=False)
+        until = time.monotonic() + _KEPT_FOR
+        entry = _Kept(facts, store, valid_from, valid_until, not_after, until)
+        with _kept_lock:
+            _kept[key] = entry
+            _kept.move_to_end(key)
+            while len(_kept) > _KEPT_CHAINS:
+                _kept.popitem(last=False)
     return facts
 
 

@@ -45,13 +45,22 @@ _BROKER_PATIENCE = 30.0
 _PING = 2.0
 
 
-class _Task:
-    __slots__ = ("futures", "names", "sent")
+#: Times a batch whose task failed (a worker's Redis went away mid-batch, say) is sent
+#: again before its domains are reported as errors. Records are kept per (run, domain),
+#: first one wins, so a batch sent again never gives a domain two records.
+_RESENDS = 2
 
-    def __init__(self, names: list[str], futures: list[asyncio.Future[DomainRecord]]) -> None:
+
+class _Task:
+    __slots__ = ("futures", "names", "sends", "sent")
+
+    def __init__(
+        self, names: list[str], futures: list[asyncio.Future[DomainRecord]], sends: int = 1
+    ) -> None:
         self.names = names
         self.futures = futures
         self.sent = time.monotonic()
+        self.sends = sends
 
 
 class _Submitter:
@@ -190,7 +199,9 @@ class _Submitter:
             chunk = taken[start : start + size]
             self._publish([n for n, _ in chunk], [f for _, f in chunk])
 
-    def _publish(self, names: list[str], futures: list[asyncio.Future[DomainRecord]]) -> None:
+    def _publish(
+        self, names: list[str], futures: list[asyncio.Future[DomainRecord]], sends: int = 1
+    ) -> None:
         unit = {**self._base, "domains": names}
         options = self._options
         sent = self._app.send_task(
@@ -199,7 +210,7 @@ class _Submitter:
             queue=self._queue,
         )
         self.trips += 1
-        self._outstanding[sent.id] = _Task(names, futures)
+        self._outstanding[sent.id] = _Task(names, futures, sends)
 
     def _collect(self) -> None:
         if not self._outstanding:
@@ -238,6 +249,9 @@ class _Submitter:
                 else:
                     self._fail(future, RuntimeError(str(row[2])[:200]))
         elif status == "FAILURE":
+            if task.sends <= _RESENDS:
+                self._publish(task.names, task.futures, task.sends + 1)
+                return
             why = result.get("exc_type") if isinstance(result, dict) else None
             for future in task.futures:
                 self._fail(future, RuntimeError(f"the worker's task failed ({why or 'unknown'})"))
@@ -263,7 +277,7 @@ class _Submitter:
             return
         stalled, self._outstanding = self._outstanding, {}
         for task in stalled.values():
-            self._publish(task.names, task.futures)
+            self._publish(task.names, task.futures, task.sends)
         self._progress = time.monotonic()
 
     def _give_up_all(self) -> None:
