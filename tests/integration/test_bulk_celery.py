@@ -491,3 +491,46 @@ def test_a_broker_restart_mid_run_is_survived(lab: BulkLab, tmp_path: Path) -> N
         server.wait(timeout=10)
     assert "error" not in result, result.get("error")
     assert sorted(_by_domain(result["items"])) == sorted(NAMES)
+
+
+async def test_a_failed_batch_is_sent_again_then_reported(tmp_path: Path) -> None:
+    """A task that ends in FAILURE (a worker's Redis went away mid-batch) is published
+    again, twice at most, on a real broker; after that its domains are errors. A broker
+    of its own and no worker: nothing takes the batches, and the test settles the
+    submitter's tasks with FAILURE results itself."""
+    import asyncio
+
+    from smtpdiag.config import ProbeConfig
+    from smtpdiag.triage.cluster.submit import _RESENDS, _Submitter, _Task
+
+    port = _free_port()
+    server = _redis_server(tmp_path, port, "--appendonly", "no")
+    broker = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    sub = _Submitter(
+        ClusterOptions(broker, "resend-test", 2), ProbeConfig(), BulkSettings(), None, RunStats()
+    )
+    loop = asyncio.get_running_loop()
+    futures = [loop.create_future(), loop.create_future()]
+    try:
+        sub._publish(["a.test", "b.test"], futures)
+        for attempt in range(1, _RESENDS + 1):
+            ((task_id, task),) = sub._outstanding.items()
+            assert task.sends == attempt
+            sub._settle(sub._outstanding.pop(task_id), {"status": "FAILURE", "result": None})
+            assert len(sub._outstanding) == 1 and next(iter(sub._outstanding)) != task_id
+            await asyncio.sleep(0)
+            assert not any(f.done() for f in futures)  # sent again, not failed
+        last: _Task = sub._outstanding.pop(next(iter(sub._outstanding)))
+        assert last.sends == _RESENDS + 1
+        sub._settle(last, {"status": "FAILURE", "result": {"exc_type": "ConnectionError"}})
+        await asyncio.sleep(0.05)  # the futures settle on the loop
+        assert not sub._outstanding
+        for future in futures:
+            assert future.done()
+            assert "ConnectionError" in str(future.exception())
+        queued = redis.Redis.from_url(broker).llen("smtpdiag")
+        assert queued == _RESENDS + 1  # every send reached the broker
+    finally:
+        await asyncio.to_thread(sub._app.close)
+        server.terminate()
+        server.wait(timeout=10)
