@@ -434,6 +434,26 @@ def _compile_package() -> None:
         compileall.compile_dir(path, quiet=1)
 
 
+def _six_route_domain(  # type: ignore[no-untyped-def]
+    seed: int,
+):
+    """six.test (sections 4 and 12): one MX on the two PROC_ADDRS, ports 25, 587 and 465
+    (implicit TLS) on free ports picked with ``seed``: (ports, PKI, server specs, zones,
+    the environment of the measured commands)."""
+    ports = pick_shared_ports(list(PROC_ADDRS), random.Random(seed))
+    p465 = ports[2]
+    pki = TestPki(names=("mx.six.test",))
+    specs = [
+        ServerSpec(f"{a}:{p}", Behaviour.HEALTHY, p == p465, "good", a, "mx.six.test", p)
+        for a in PROC_ADDRS
+        for p in ports
+    ]
+    zones = {"six.test": {"@": ["MX 10 mx"], "mx": [f"A {a}" for a in PROC_ADDRS]}}
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return ports, pki, specs, zones, env
+
+
 def process_cost(runs: int = PROC_RUNS) -> None:
     print(f"4. process cost: whole processes, median of {runs} interleaved runs")
     # The baseline clients closing TLS without close_notify make the servers' loop log
@@ -444,18 +464,8 @@ def process_cost(runs: int = PROC_RUNS) -> None:
     if not (have_openssl and have_swaks):
         print("   (missing baseline tools: run scripts/system-deps.sh --bench)")
     cli = _cli()
-    rng = random.Random(11)
-    ports = pick_shared_ports(list(PROC_ADDRS), rng)
+    ports, pki, specs, zones, env = _six_route_domain(11)
     p25, p587, p465 = ports
-    pki = TestPki(names=("mx.six.test",))
-    specs = [
-        ServerSpec(f"{a}:{p}", Behaviour.HEALTHY, p == p465, "good", a, "mx.six.test", p)
-        for a in PROC_ADDRS
-        for p in ports
-    ]
-    zones = {"six.test": {"@": ["MX 10 mx"], "mx": [f"A {a}" for a in PROC_ADDRS]}}
-    env = dict(os.environ, NO_COLOR="1")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with ServerSet(specs, pki=pki), ThreadedDnsServer(zones=zones) as dns:
         ca = str(pki.ca_file)
         ns = f"{dns.address}:{dns.port}"
@@ -1108,8 +1118,7 @@ def bulk_triage(
                     "/tmp/sslyze-venv/bin/pip install sslyze)"
                 )
             if nsd is not None:
-                nsd.terminate()
-                nsd.wait(timeout=10)
+                _stop_nsd(nsd)
     finally:
         lab.stdin.close()
         lab.wait(timeout=30)
@@ -1309,8 +1318,7 @@ def bulk_cluster(count: int = CLUSTER_DOMAINS) -> None:
             server.terminate()
             server.wait(10)
             if nsd is not None:
-                nsd.terminate()
-                nsd.wait(timeout=10)
+                _stop_nsd(nsd)
     finally:
         lab.stdin.close()
         lab.wait(timeout=30)
@@ -1751,18 +1759,8 @@ def serve_cost(rounds: int = FLEET_ROUNDS) -> None:
 def _serve_per_probe() -> None:
     import tempfile
 
-    rng = random.Random(13)
-    ports = pick_shared_ports(list(PROC_ADDRS), rng)
+    ports, pki, specs, zones, env = _six_route_domain(13)
     p25, p587, p465 = ports
-    pki = TestPki(names=("mx.six.test",))
-    specs = [
-        ServerSpec(f"{a}:{p}", Behaviour.HEALTHY, p == p465, "good", a, "mx.six.test", p)
-        for a in PROC_ADDRS
-        for p in ports
-    ]
-    zones = {"six.test": {"@": ["MX 10 mx"], "mx": [f"A {a}" for a in PROC_ADDRS]}}
-    env = dict(os.environ, NO_COLOR="1")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     ours: list[float] = []
     theirs: list[float] = []
     with (
